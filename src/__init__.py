@@ -1,0 +1,1 @@
+"""Draw-a-digit: a small CNN trained on MNIST, served by Gradio."""

@@ -1,0 +1,33 @@
+"""The network: the tutorial's small CNN, defined once for the whole project.
+
+conv 1->8 -> ReLU -> pool -> conv 8->16 -> ReLU -> pool -> conv 16->32 -> ReLU -> linear 1568->10
+28x28 -> 14x14 -> 7x7; 32 * 7 * 7 = 1568 features; 21,578 parameters.
+"""
+
+import torch
+from torch import nn
+
+ARCHITECTURE = "TutorialCNN"
+PARAMETER_COUNT = 21_578
+
+
+class TutorialCNN(nn.Module):
+    """Takes normalised (N, 1, 28, 28) images, returns (N, 10) logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv2d(8, 16, kernel_size=3, padding=1)
+        self.conv3 = nn.Conv2d(16, 32, kernel_size=3, padding=1)
+        self.pool = nn.MaxPool2d(2)
+        self.fc = nn.Linear(32 * 7 * 7, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(torch.relu(self.conv1(x)))
+        x = self.pool(torch.relu(self.conv2(x)))
+        x = torch.relu(self.conv3(x))
+        return self.fc(torch.flatten(x, 1))
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,74 @@
+"""Train the digit classifier on MNIST and save a checkpoint.
+
+    python train.py                       # the default recipe; reproduces checkpoints/default.safetensors
+    python train.py --epochs 1 --limit 5000 --out /tmp/quick.safetensors
+"""
+
+import argparse
+import sys
+
+import torch
+from tqdm import tqdm
+
+from src import config
+from src.checkpoint import save_checkpoint
+from src.data import DataUnavailable, load_mnist
+from src.engine import TrainConfig, evaluate, resolve_device, train_epochs
+from src.model import TutorialCNN, count_parameters
+
+
+def parse_args(argv=None):
+    d = TrainConfig()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate of the one-cycle schedule")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--no-augment", dest="augment", action="store_false", help="train on the images as they are")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--limit", type=int, default=None, help="use only this many training examples (quick runs)")
+    p.add_argument("--data-dir", default=config.DATA_DIR, help="MNIST root (env DATA_DIR; default ./data)")
+    p.add_argument("--out", default=str(config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT))
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: PyTorch's)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        device = resolve_device(args.device)
+        data = load_mnist(args.data_dir, device=device, seed=args.seed, limit=args.limit)
+    except (DataUnavailable, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    cfg = TrainConfig(args.epochs, args.batch_size, args.lr, args.weight_decay, args.augment, args.seed)
+    model = TutorialCNN()
+    print(
+        f"{count_parameters(model):,} parameters | {len(data.train):,} train, {len(data.val):,} val, "
+        f"{len(data.test):,} test images | {device} | {cfg}"
+    )
+
+    def progress(iterable, total, desc):
+        return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
+
+    history = []
+    for record in train_epochs(model, data, cfg, progress=progress):
+        history.append(record)
+        print(
+            f"epoch {record['epoch']:3d} | train loss {record['train_loss']:.4f} | val loss {record['val_loss']:.4f} "
+            f"| val acc {record['val_acc']:6.2f}% | {record['seconds']:.1f}s"
+        )
+    test_loss, test_acc = evaluate(model, data.test)
+    print(f"test loss {test_loss:.4f} | test accuracy {test_acc:.2f}%")
+    meta = {"hyperparameters": cfg.to_dict(), "seed": args.seed, "limit": args.limit, "history": history,
+            "test_loss": round(test_loss, 5), "test_acc": round(test_acc, 3)}
+    path = save_checkpoint(args.out, model, meta)
+    print(f"saved {path} and {path.with_suffix('.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
