@@ -4,7 +4,12 @@ GRADIO_SERVER_NAME and GRADIO_SERVER_PORT choose the address, as everywhere in G
 CHECKPOINT_DIR, DATA_DIR, ALLOW_TRAINING and MAX_EPOCHS configure the app (see README).
 """
 
-from src.ui import LAUNCH_OPTIONS, demo
+import torch
+
+# Two cores serve many small requests: one thread per request beats fighting over both.
+torch.set_num_threads(1)
+
+from src.ui import LAUNCH_OPTIONS, demo  # noqa: E402
 
 if __name__ == "__main__":
     demo.queue().launch(**LAUNCH_OPTIONS)

@@ -1,0 +1,116 @@
+"""Latency of /classify next to a trivial Gradio endpoint, measured in the same run, plus in-process cost.
+
+    python bench/predict_latency.py [--requests 200]
+
+1. Starts the app (`python app.py`) and a trivial Gradio app whose endpoint takes the same image file
+   and returns a constant, each on its own port, and sends both the same 800x800 drawings one at a time
+   through gradio_client, alternating between them. Prints p50/p95 of each and the ratio.
+2. Times preprocessing + inference of one 800x800 sketchpad value in this process.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np
+
+TRIVIAL_APP = """
+import gradio as gr
+with gr.Blocks() as demo:
+    f = gr.File(type="filepath"); out = gr.JSON()
+    gr.Button().click(lambda path: {"digit": 0, "confidence": 1.0, "probabilities": [0.1] * 10}, f, out, api_name="classify")
+demo.queue().launch()
+"""
+
+
+def start(cmd, port, env_extra=None):
+    import urllib.request
+
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "GRADIO_ANALYTICS_ENABLED": "False", **(env_extra or {})}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(480):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+            return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError(f"{cmd} did not start")
+
+
+def percentiles(samples):
+    return np.percentile(samples, 50) * 1000, np.percentile(samples, 95) * 1000
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--requests", type=int, default=200)
+    args = p.parse_args()
+
+    from gradio_client import Client, handle_file
+    from tests.conftest import _free_port
+    from tests.drawings import render_digit, sketchpad_value
+
+    rng = np.random.default_rng(0)
+    tmp = Path(tempfile.mkdtemp())
+    paths = []
+    for i in range(20):
+        render_digit(i % 10, rng, canvas=800).convert("RGB").save(tmp / f"{i}.png")
+        paths.append(tmp / f"{i}.png")
+    (tmp / "trivial.py").write_text(TRIVIAL_APP)
+
+    app_port, trivial_port = _free_port(), _free_port()
+    procs = [start([sys.executable, "app.py"], app_port), start([sys.executable, str(tmp / "trivial.py")], trivial_port)]
+    try:
+        clients = {"classify": Client(f"http://127.0.0.1:{app_port}/", verbose=False),
+                   "trivial": Client(f"http://127.0.0.1:{trivial_port}/", verbose=False)}
+        times = {name: [] for name in clients}
+        for i in range(args.requests + 10):
+            for name, client in clients.items():
+                start_t = time.perf_counter()
+                client.predict(handle_file(str(paths[i % len(paths)])), api_name="/classify")
+                if i >= 10:  # warm-up
+                    times[name].append(time.perf_counter() - start_t)
+        (c50, c95), (t50, t95) = percentiles(times["classify"]), percentiles(times["trivial"])
+        print(f"{args.requests} sequential requests each, 800x800 PNG drawings")
+        print(f"/classify          p50 {c50:6.1f} ms   p95 {c95:6.1f} ms")
+        print(f"trivial endpoint   p50 {t50:6.1f} ms   p95 {t95:6.1f} ms")
+        print(f"ratio              p50 {c50 / t50:.2f}x   p95 {c95 / t95:.2f}x")
+    finally:
+        for proc in procs:
+            proc.terminate()
+
+    # In process: the work /predict does for one 800x800 sketchpad value, minus Gradio.
+    from src.checkpoint import load_checkpoint
+    from src.config import CHECKPOINT_DIR, DEFAULT_CHECKPOINT
+    from src.inference import LoadedModel
+    from src.preprocess import preprocess
+
+    import torch
+    torch.set_num_threads(1)
+    model = LoadedModel("default", *load_checkpoint(CHECKPOINT_DIR / DEFAULT_CHECKPOINT))
+    values = [sketchpad_value(render_digit(i % 10, rng, canvas=800, style="transparent")) for i in range(50)]
+    for v in values[:5]:
+        model.probabilities(preprocess(v))
+    t_pre, t_all = [], []
+    for v in values:
+        t0 = time.perf_counter()
+        x = preprocess(v)
+        t1 = time.perf_counter()
+        model.probabilities(x)
+        t_pre.append(t1 - t0)
+        t_all.append(time.perf_counter() - t0)
+    print(f"in process, per 800x800 sketchpad value: preprocessing p50 {np.median(t_pre) * 1000:.2f} ms, "
+          f"preprocessing + inference p50 {np.median(t_all) * 1000:.2f} ms, p95 {np.percentile(t_all, 95) * 1000:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""A real Chromium, driven by Playwright: a person draws with the mouse and reads the prediction."""
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+# Digits as polylines in unit coordinates of the drawing square, drawn as a person would.
+STROKES = {
+    1: [[(0.40, 0.25), (0.52, 0.12), (0.52, 0.88)]],
+    7: [[(0.28, 0.16), (0.72, 0.16), (0.45, 0.88)]],
+    0: [[(0.50, 0.12), (0.70, 0.28), (0.72, 0.60), (0.55, 0.88), (0.38, 0.82),
+         (0.28, 0.55), (0.32, 0.26), (0.50, 0.12)]],
+}
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(server.url)
+        page.wait_for_selector("#sketchpad canvas", timeout=60_000)
+        yield page
+        browser.close()
+
+
+def brush_selected(page) -> bool:
+    return page.evaluate(
+        """() => !!document.querySelector('#sketchpad button[aria-label="Brush"]')?.classList.contains('highlight')""")
+
+
+def draw(page, strokes, steps=5):
+    """Mouse strokes inside the square image, which is centred in the editor's canvas element."""
+    box = page.locator("#sketchpad canvas").first.bounding_box()
+    side = 0.8 * min(box["width"], box["height"])
+    x0, y0 = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
+    for stroke in strokes:
+        page.mouse.move(x0 + stroke[0][0] * side, y0 + stroke[0][1] * side)
+        page.mouse.down()
+        for u, v in stroke[1:]:
+            page.mouse.move(x0 + u * side, y0 + v * side, steps=steps)
+        page.mouse.up()
+
+
+def shown_digit(page, timeout=30.0):
+    """The digit #prediction shows as its top class, once one is shown."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = page.locator("#prediction").inner_text()
+        match = re.search(r"^\s*(\d)\s*$", text, re.MULTILINE)
+        if match:
+            return int(match.group(1))
+        page.wait_for_timeout(200)
+    return None
+
+
+def clear(page, how: str):
+    if how == "button":
+        page.click("#clear")
+    else:
+        page.click('#sketchpad button[aria-label="Clear canvas"]')
+    page.wait_for_function("() => document.querySelector('#prediction').innerText.includes('Draw a digit')",
+                           timeout=30_000)
+
+
+def test_drawing_1_7_0_with_the_mouse_and_no_tool_click_shows_each_digit(page):
+    page.wait_for_function(
+        """() => document.querySelector('#sketchpad button[aria-label="Brush"]')?.classList.contains('highlight')""",
+        timeout=30_000)
+    seen = {}
+    for digit, clear_how in [(1, None), (7, "button"), (0, "builtin")]:
+        if clear_how:
+            clear(page, clear_how)
+            page.wait_for_function(
+                """() => document.querySelector('#sketchpad button[aria-label="Brush"]')?.classList.contains('highlight')""",
+                timeout=10_000)
+        draw(page, STROKES[digit])
+        page.wait_for_timeout(500)
+        seen[digit] = shown_digit(page)
+        if digit == 7:
+            (ROOT / "docs").mkdir(exist_ok=True)
+            page.wait_for_timeout(1500)  # let the chart and the 28x28 image render
+            page.screenshot(path=str(ROOT / "docs" / "screenshot.png"), full_page=True)
+    assert seen == {1: 1, 7: 7, 0: 0}

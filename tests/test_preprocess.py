@@ -1,0 +1,307 @@
+"""Tests of src/preprocess.py: the one preprocessing path of every endpoint.
+
+The accuracy test needs a trained checkpoint: TEST_CHECKPOINT=path/to/x.safetensors, or
+checkpoints/default.safetensors; it is skipped (with the reason) when there is none.
+"""
+
+import io
+import os
+import struct
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/drawings.py
+
+from drawings import render_mask, sketchpad_value, stylize  # noqa: E402
+from src.preprocess import MAX_PIXELS, InvalidImage, ink_map, load_image, preprocess, to_mnist  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def masks():
+    """One seeded drawing of each digit (ink coverage, 'L', 800x800)."""
+    rng = np.random.default_rng(1234)
+    return [render_mask(d, rng) for d in range(10)]
+
+
+def _bbox(x, level=0.1):
+    ys, xs = np.nonzero(x > level)
+    return ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+
+
+def _png(img, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG", **kw)
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------------- the MNIST format
+def test_output_format_centre_and_size(masks):
+    for d, mask in enumerate(masks):
+        x = preprocess(stylize(mask, "composite"))
+        assert x.shape == (28, 28) and x.dtype == np.float32
+        assert 0 <= x.min() and x.max() <= 1 and x.max() > 0.9
+        ys, xs = np.indices(x.shape)
+        cy, cx = (ys * x).sum() / x.sum(), (xs * x).sum() / x.sum()
+        assert abs(cy - 14) <= 0.75 and abs(cx - 14) <= 0.75, (d, cy, cx)
+        top, bottom, left, right = _bbox(x)
+        assert 19 <= max(bottom - top, right - left) <= 21, (d, bottom - top, right - left)
+        assert x[0].max() == x[-1].max() == x[:, 0].max() == x[:, -1].max() == 0  # a black frame, like MNIST
+
+
+def test_thin_one_is_kept_and_tall():
+    rng = np.random.default_rng(5)
+    mask = render_mask(1, rng, variant=0, slant_deg=0, brush_frac=(0.012, 0.012), height_frac=(0.3, 0.3))
+    x = preprocess(stylize(mask, "transparent"))
+    assert x is not None
+    top, bottom, left, right = _bbox(x)
+    assert bottom - top >= 19 and right - left <= 8
+
+
+def test_wide_and_thick_drawings_fit():
+    # A very thick brush and a digit touching the canvas edges are still normalised to 20 pixels.
+    rng = np.random.default_rng(6)
+    mask = render_mask(0, rng, brush_frac=(0.12, 0.12), height_frac=(0.9, 0.9))
+    x = preprocess(stylize(mask))
+    top, bottom, left, right = _bbox(x)
+    assert 19 <= max(bottom - top, right - left) <= 21
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        {},
+        {"background": None, "layers": [], "composite": None},
+        {"background": None, "layers": [None], "composite": None},
+        Image.new("RGB", (800, 800), "white"),
+        Image.new("RGBA", (800, 800), (0, 0, 0, 0)),
+        Image.new("RGB", (800, 800), "#333333"),
+        Image.new("L", (1, 1), 0),
+        np.zeros((0, 0), np.uint8),
+        np.zeros((800, 800, 4), np.uint8),
+        sketchpad_value(Image.new("RGBA", (800, 800), (0, 0, 0, 0)), "light"),
+        sketchpad_value(Image.new("RGBA", (800, 800), (0, 0, 0, 0)), "dark"),
+    ],
+    ids=lambda v: type(v).__name__,
+)
+def test_blank_inputs_give_none(value):
+    assert preprocess(value) is None
+
+
+def test_a_dot_or_noise_is_not_a_digit():
+    dot = Image.new("L", (800, 800), 0)
+    ImageDraw.Draw(dot).ellipse((400, 400, 440, 440), fill=255)  # one click with a 5% brush
+    assert preprocess(stylize(dot, "composite")) is None
+    assert preprocess(sketchpad_value(stylize(dot, "transparent"))) is None
+    rng = np.random.default_rng(0)
+    photo = np.clip(200 + rng.normal(0, 3, (600, 800, 3)), 0, 255).astype(np.uint8)  # a blank, noisy photo
+    assert preprocess(photo) is None
+    assert preprocess(np.full((600, 800), 0.2, np.float32)) is None  # uniformly grey
+    assert to_mnist(np.zeros((800, 800), np.float32)) is None
+
+
+# ----------------------------------------------------------------------------------- every input kind
+def _variants(mask):
+    composite = stylize(mask, "composite")
+    strokes = stylize(mask, "transparent")
+    return {
+        "transparent": strokes,
+        "sketchpad_light": sketchpad_value(strokes, "light"),
+        "sketchpad_dark": sketchpad_value(strokes, "dark"),
+        "composite_only": {"background": None, "layers": [], "composite": composite},
+        "dark": stylize(mask, "dark"),
+        "white_on_black": stylize(mask, "white_on_black"),
+        "red_ink": stylize(mask, "composite", ink=(200, 20, 20)),
+        "blue_on_dark": stylize(mask, "dark", ink=(80, 140, 255)),
+        "L": composite.convert("L"),
+        "LA": composite.convert("LA"),
+        "P": composite.convert("RGB").convert("P"),
+        "I;16": Image.fromarray((np.asarray(composite.convert("L")).astype(np.uint16) * 257)),
+        "CMYK": composite.convert("CMYK"),
+        "array_rgba": np.asarray(composite),
+        "array_float_gray": np.asarray(composite.convert("L"), dtype=np.float32) / 255,
+        "array_rgb_float255": np.asarray(composite.convert("RGB")).astype(np.float64),
+    }
+
+
+def test_every_style_gives_the_same_digit(masks):
+    for d in (0, 4, 7, 8):
+        reference = preprocess(stylize(masks[d], "composite"))
+        for name, value in _variants(masks[d]).items():
+            x = preprocess(value)
+            assert x is not None, name
+            assert np.abs(x - reference).max() < 0.1, (d, name, np.abs(x - reference).max())
+
+
+def test_ink_map_conventions(masks):
+    strokes = stylize(masks[3], "transparent")
+    ink = ink_map(sketchpad_value(strokes, "dark"))
+    assert ink.dtype == np.float32 and ink.shape == (800, 800)
+    assert np.array_equal(ink, np.asarray(masks[3], np.float32) / 255)  # layers: ink = alpha
+    assert ink_map(None).max() == 0
+
+
+def test_layers_win_over_the_background_and_are_combined(masks):
+    # Ink on two layers is merged (max), and an uploaded background picture is ignored once strokes exist.
+    a, b = stylize(masks[1], "transparent"), stylize(masks[7], "transparent")
+    value = {"background": stylize(masks[0], "composite"), "layers": [a, b], "composite": None}
+    merged = np.maximum(np.asarray(masks[1]), np.asarray(masks[7])).astype(np.float32) / 255
+    assert np.array_equal(ink_map(value), merged)
+
+
+def test_uploaded_background_is_used_when_nothing_is_drawn(masks):
+    empty = Image.new("RGBA", (800, 800), (0, 0, 0, 0))
+    picture = stylize(masks[2], "composite")
+    value = {"background": picture, "layers": [empty], "composite": picture}
+    assert np.abs(preprocess(value) - preprocess(picture)).max() < 0.05
+
+
+def test_mismatched_layers_are_refused():
+    value = {"background": None, "composite": None,
+             "layers": [Image.new("RGBA", (800, 800)), Image.new("RGBA", (400, 300))]}
+    with pytest.raises(InvalidImage, match="800x800 and 400x300"):
+        ink_map(value)
+
+
+@pytest.mark.parametrize("bad", [np.zeros((4, 4, 5)), np.zeros(10), "a string"])
+def test_unsupported_values_are_refused(bad):
+    with pytest.raises(InvalidImage):
+        preprocess(bad)
+
+
+# ----------------------------------------------------------------------------------- load_image
+def _patched_png(width, height) -> bytes:
+    """A tiny PNG whose header claims another size (a cheap decompression bomb)."""
+    data = bytearray(_png(Image.new("L", (8, 8))))
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        (os.urandom(2000), "not an image"),
+        (b"", "not an image"),
+        (b"digit,label\n1,2\n", "not an image"),
+        (_png(Image.new("RGB", (300, 300), "red"))[:200], "damaged"),
+        (_patched_png(20000, 20000), "too large"),
+        (_patched_png(7000, 7000), "too large \\(7000x7000 pixels\\)"),
+    ],
+    ids=["random", "empty", "text", "truncated", "bomb_20000", "over_limit_7000"],
+)
+def test_load_image_refuses(source, message):
+    with pytest.raises(InvalidImage, match=message):
+        load_image(source)
+
+
+def test_load_image_from_path_and_file(tmp_path, masks):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(InvalidImage, match="not an image"):
+        load_image(text)
+    with pytest.raises(InvalidImage, match="does not exist"):
+        load_image(tmp_path / "missing.png")
+    path = tmp_path / "digit.png"
+    stylize(masks[5]).save(path)
+    assert load_image(path).size == (800, 800)
+    assert load_image(str(path)).size == (800, 800)
+    with open(path, "rb") as f:
+        assert load_image(f).size == (800, 800)
+
+
+def test_large_image_within_the_limit_loads():
+    assert 6000 * 6000 <= MAX_PIXELS
+    assert load_image(_png(Image.new("1", (6000, 6000), 1))).size == (6000, 6000)
+
+
+def test_load_image_formats(masks):
+    mask = masks[9]
+    reference = preprocess(stylize(mask))
+    grey = np.asarray(stylize(mask).convert("L"))
+
+    sixteen = load_image(_png(Image.fromarray(grey.astype(np.uint16) * 257)))
+    assert sixteen.mode.startswith("I")
+
+    buf = io.BytesIO()
+    stylize(mask).convert("CMYK").save(buf, "JPEG", quality=95)
+    cmyk = load_image(buf.getvalue())
+    assert cmyk.mode == "CMYK"
+
+    buf = io.BytesIO()
+    first, second = stylize(mask).convert("P"), stylize(masks[1]).convert("P")
+    first.save(buf, "GIF", save_all=True, append_images=[second])
+    assert Image.open(io.BytesIO(buf.getvalue())).n_frames == 2
+    gif = load_image(buf.getvalue())  # the first frame, the 9
+
+    la = load_image(_png(stylize(mask, "transparent").convert("LA")))
+    tiny = load_image(_png(Image.new("RGB", (1, 1), "white")))
+    assert preprocess(tiny) is None
+
+    for img in (sixteen, cmyk, gif, la):
+        x = preprocess(img)
+        assert x is not None and np.abs(x - reference).mean() < 0.02, img.mode
+
+
+def test_exif_orientation_is_applied(masks):
+    img = stylize(masks[7]).convert("RGB").crop((0, 0, 800, 600))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", exif=exif)
+    assert load_image(buf.getvalue()).size == (600, 800)
+
+
+# ----------------------------------------------------------------------------------- accuracy
+def _checkpoint() -> Path | None:
+    if os.environ.get("TEST_CHECKPOINT"):
+        return Path(os.environ["TEST_CHECKPOINT"])
+    default = ROOT / "checkpoints" / "default.safetensors"
+    return default if default.is_file() else None
+
+
+ACCURACY_N = 300
+MIN_ACCURACY = {"composite": 0.98, "dark": 0.97, "transparent": 0.97, "sketchpad_dark": 0.97}
+
+
+@pytest.fixture(scope="module")
+def model():
+    path = _checkpoint()
+    if path is None:
+        pytest.skip("no trained checkpoint: set TEST_CHECKPOINT or create checkpoints/default.safetensors")
+    from src.checkpoint import load_checkpoint
+
+    return load_checkpoint(path)[0]
+
+
+@pytest.fixture(scope="module")
+def drawings():
+    rng = np.random.default_rng(2024)
+    labels = np.arange(ACCURACY_N) % 10  # balanced digits
+    return labels, [render_mask(int(d), rng) for d in labels]
+
+
+@pytest.mark.parametrize("style", list(MIN_ACCURACY))
+def test_accuracy_on_synthetic_drawings(model, drawings, style):
+    import torch
+
+    from src.data import normalize
+
+    labels, masks = drawings
+    if style == "sketchpad_dark":
+        values = [sketchpad_value(stylize(m, "transparent"), "dark") for m in masks]
+    else:
+        values = [stylize(m, style) for m in masks]
+    batch = torch.from_numpy(np.stack([preprocess(v) for v in values]))[:, None]
+    with torch.inference_mode():
+        predicted = model(normalize(batch)).argmax(1).numpy()
+    accuracy = float((predicted == labels).mean())
+    mistakes = sorted({(int(t), int(p)) for t, p in zip(labels, predicted) if t != p})
+    assert accuracy >= MIN_ACCURACY[style], f"{style}: accuracy {accuracy:.3f}; (true, predicted): {mistakes}"
