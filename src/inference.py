@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from src.checkpoint import CheckpointError, load_checkpoint
+from src.checkpoint import CheckpointError, load_checkpoint, read_metadata
 from src.data import normalize
 from src.model import TutorialCNN
 
@@ -44,10 +44,23 @@ class ModelStore:
 
     def path_of(self, name: str) -> Path:
         """The checkpoint `name` inside the folder; refuses anything that would lead outside it."""
-        path = (self.directory / name).resolve()
-        if path.parent != self.directory.resolve() or path.suffix != ".safetensors":
+        plain = isinstance(name, str) and name == Path(name).name and name not in ("", ".", "..")
+        path = (self.directory / name).resolve() if plain else None
+        if path is None or path.parent != self.directory.resolve() or path.suffix != ".safetensors":
             raise CheckpointError(f"{name!r} is not a checkpoint in {self.directory}")
         return path
+
+    def checkpoints(self) -> list[tuple[str, dict]]:
+        """(name, metadata) of every usable-looking checkpoint: the default first, then the newest first."""
+        found = []
+        for path in self.directory.glob("*.safetensors"):
+            try:
+                found.append((path.name, read_metadata(path)))
+            except CheckpointError:
+                continue  # half-copied or foreign files are not offered
+        found.sort(key=lambda item: str(item[1].get("created", "")), reverse=True)
+        found.sort(key=lambda item: item[0] != self.default_name)  # stable: the default, then newest first
+        return found
 
     def load(self, name: str) -> LoadedModel:
         model, meta = load_checkpoint(self.path_of(name))

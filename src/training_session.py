@@ -1,0 +1,98 @@
+"""Training from the page: the Train tab's generator around `src.engine.train_epochs`.
+
+One training runs at a time for the whole server (the Train event has concurrency_limit=1, so
+other visitors wait in Gradio's queue and see their position). Stop sets an Event that the engine
+checks before every batch. A finished or stopped run with at least one completed epoch is saved
+atomically under a unique name in CHECKPOINT_DIR.
+"""
+
+import secrets
+import threading
+import time
+from datetime import datetime, timezone
+
+import gradio as gr
+import pandas as pd
+
+from src import config
+from src.checkpoint import save_checkpoint
+from src.data import DataUnavailable, load_mnist
+from src.engine import TrainConfig, evaluate, train_epochs
+from src.model import TutorialCNN
+
+_stop = threading.Event()
+
+
+def request_stop() -> str:
+    _stop.set()
+    return "Stopping at the next batch…"
+
+
+def loss_table(history: list[dict]) -> pd.DataFrame:
+    """Long format for gr.LinePlot: one row per (epoch, series)."""
+    rows = [{"epoch": r["epoch"], "loss": r[key], "series": name}
+            for r in history for key, name in (("train_loss", "train"), ("val_loss", "validation"))]
+    return pd.DataFrame(rows, columns=["epoch", "loss", "series"])
+
+
+def records_table(history: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "val_acc", "seconds"])
+
+
+def unique_name() -> str:
+    return f"trained-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}.safetensors"
+
+
+def validate(epochs, batch_size, learning_rate, max_examples) -> None:
+    if not config.ALLOW_TRAINING:
+        raise gr.Error("Training is disabled on this server (ALLOW_TRAINING=0).")
+    checks = [
+        (1 <= epochs <= config.MAX_EPOCHS, f"Epochs must be between 1 and {config.MAX_EPOCHS}."),
+        (8 <= batch_size <= 2048, "Batch size must be between 8 and 2048."),
+        (1e-5 <= learning_rate <= 0.1, "Learning rate must be between 0.00001 and 0.1."),
+        (max_examples is None or 500 <= max_examples <= 48_000, "Training examples must be between 500 and 48,000."),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise gr.Error(message)
+
+
+def train(epochs, batch_size, learning_rate, augment, seed, max_examples, progress=gr.Progress()):
+    """Stream (loss plot, records table, status, new checkpoint files) after every epoch."""
+    epochs, batch_size, seed = int(epochs), int(batch_size), int(seed)
+    max_examples = int(max_examples) if max_examples else None
+    validate(epochs, batch_size, float(learning_rate), max_examples)
+    _stop.clear()
+    history: list[dict] = []
+    yield loss_table(history), records_table(history), "Loading MNIST (the first run downloads it, about 11 MB)…", None
+
+    try:
+        data = load_mnist(config.DATA_DIR, seed=seed, limit=max_examples)
+    except DataUnavailable as e:
+        raise gr.Error(str(e)) from None
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=float(learning_rate), augment=bool(augment), seed=seed)
+    model = TutorialCNN()
+    started = time.perf_counter()
+
+    def tqdm(iterable, total, desc):
+        return progress.tqdm(iterable, total=total, desc=f"{desc} of {epochs}")
+
+    for record in train_epochs(model, data, cfg, stop=_stop, progress=tqdm):
+        history.append(record)
+        status = (f"Epoch {record['epoch']}/{epochs}: train loss {record['train_loss']:.4f}, "
+                  f"validation loss {record['val_loss']:.4f}, validation accuracy {record['val_acc']:.2f}%")
+        yield loss_table(history), records_table(history), status, None
+
+    stopped = len(history) < epochs
+    if not history:
+        yield loss_table(history), records_table(history), "Stopped before the first epoch ended: nothing to save.", None
+        return
+    _, test_acc = evaluate(model, data.test)
+    path = save_checkpoint(config.CHECKPOINT_DIR / unique_name(), model, {
+        "hyperparameters": cfg.to_dict(), "seed": seed, "limit": max_examples, "history": history,
+        "test_acc": round(test_acc, 3), "stopped_early": stopped,
+    })
+    status = (f"{'Stopped after' if stopped else 'Finished'} {len(history)} epoch{'s' * (len(history) != 1)} "
+              f"in {time.perf_counter() - started:.0f} s. Test accuracy {test_acc:.2f}% "
+              f"on {len(data.test):,} test images. Saved as **{path.name}**: pick it in the Draw tab to use it.")
+    yield loss_table(history), records_table(history), status, [str(path), str(path.with_suffix(".json"))]

@@ -1,0 +1,110 @@
+"""The Train tab through gradio_client: streaming, Stop, the new checkpoint, and swapping it in."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from gradio_client import handle_file
+
+from tests.drawings import render_digit
+
+pytestmark = pytest.mark.slow
+
+
+def updates_of(job):
+    return [out for out in job]  # iterating a job yields each streamed update
+
+
+def use(client, name):
+    return client.predict(name, api_name="/use_model")
+
+
+def test_train_streams_each_epoch_and_saves_a_new_checkpoint(client, server):
+    before = set(server.checkpoint_dir.glob("*.safetensors"))
+    job = client.submit(epochs=2, batch_size=128, learning_rate=0.003, augment=True, seed=0, max_examples=2000,
+                        api_name="/train")
+    updates = updates_of(job)
+    tables = [u[1] for u in updates]
+    epochs_seen = [len(t["data"]) for t in tables]
+    assert len(updates) >= 3 and epochs_seen[-1] == 2
+    assert epochs_seen == sorted(epochs_seen) and 1 in epochs_seen  # the epoch count rises as they stream
+    headers = tables[-1]["headers"]
+    final = [dict(zip(headers, row)) for row in tables[-1]["data"]]
+    assert [r["epoch"] for r in final] == [1, 2]
+    assert all(r["train_loss"] > 0 and r["val_loss"] > 0 for r in final)
+    plot = updates[-1][0]
+    assert len(plot["data"]) == 4  # two series x two epochs
+    assert "Test accuracy" in updates[-1][2]
+
+    new = set(server.checkpoint_dir.glob("*.safetensors")) - before
+    assert len(new) == 1
+    path = new.pop()
+    assert path.with_suffix(".json").exists()
+    assert not list(server.checkpoint_dir.glob("*.tmp")) and not list(server.checkpoint_dir.glob(".*"))
+
+    # The picker offers it, and "Use this model" swaps it in for /classify.
+    try:
+        assert path.name in use(client, path.name)
+        drawing = server.checkpoint_dir.parent / "three.png"
+        render_digit(3, np.random.default_rng(3), canvas=400).convert("RGB").save(drawing)
+        result = client.predict(handle_file(str(drawing)), api_name="/classify")
+        assert result["digit"] in range(10) and len(result["probabilities"]) == 10
+    finally:
+        assert "default.safetensors" in use(client, "default.safetensors")
+
+
+def test_stop_takes_effect_within_two_seconds_and_leaves_no_partial_files(client, server):
+    before = set(server.checkpoint_dir.iterdir())
+    job = client.submit(epochs=30, batch_size=128, learning_rate=0.003, augment=True, seed=1, max_examples=8000,
+                        api_name="/train")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait for the first completed epoch
+        outputs = job.outputs()
+        if outputs and len(outputs[-1][1]["data"]) >= 1:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("no epoch completed within 120 s")
+    time.sleep(0.3)  # now somewhere inside epoch 2
+    stopped_at = time.monotonic()
+    client.predict(api_name="/stop")
+    job.result(timeout=30)
+    took = time.monotonic() - stopped_at
+    final = job.outputs()[-1]
+    print(f"Stop took effect, the test set was scored and the checkpoint saved within {took:.2f} s")
+    assert took < 2.0
+    assert final[2].startswith("Stopped after")
+    completed = len(final[1]["data"])
+    assert 1 <= completed < 30
+    added = set(server.checkpoint_dir.iterdir()) - before
+    assert sorted(p.suffix for p in added) == [".json", ".safetensors"]  # one complete checkpoint, nothing else
+    import json
+    meta = json.loads(next(p for p in added if p.suffix == ".json").read_text())
+    assert meta["stopped_early"] is True and len(meta["history"]) == completed
+
+
+def test_classify_keeps_answering_while_training_runs(client, server, tmp_path):
+    from gradio_client import Client
+
+    drawing = tmp_path / "seven.png"
+    render_digit(7, np.random.default_rng(7), canvas=800).convert("RGB").save(drawing)
+    job = client.submit(epochs=3, batch_size=128, learning_rate=0.003, augment=True, seed=2, max_examples=6000,
+                        api_name="/train")
+    other = Client(server.url, verbose=False)
+    latencies, answers = [], []
+    while not job.done():
+        t0 = time.perf_counter()
+        answers.append(other.predict(handle_file(str(drawing)), api_name="/classify")["digit"])
+        latencies.append(time.perf_counter() - t0)
+    job.result(timeout=60)
+    print(f"/classify during training: {len(latencies)} requests, p95 {np.percentile(latencies, 95) * 1000:.0f} ms")
+    assert len(answers) >= 5 and set(answers) == {7}
+
+
+def test_use_model_refuses_names_outside_the_checkpoint_folder(client):
+    from gradio_client.exceptions import AppError
+
+    for name in ("../checkpoints/default.safetensors", "/etc/passwd", "missing.safetensors"):
+        with pytest.raises(AppError, match="cannot be used, so the current model stays"):
+            use(client, name)
