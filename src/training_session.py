@@ -28,15 +28,31 @@ def request_stop() -> str:
     return "Stopping at the next batch…"
 
 
+def loss_plot(history: list[dict], epochs: int):
+    """The loss plot's update, its x axis spanning the whole run.
+
+    Setting x_lim with the data also makes Gradio 6.31 rebuild the chart, which it needs to colour the
+    series: it takes the colour domain from the data only when the chart is (re)built.
+    """
+    return gr.LinePlot(loss_table(history), x_lim=[1, max(2, epochs)])
+
+
 def loss_table(history: list[dict]) -> pd.DataFrame:
-    """Long format for gr.LinePlot: one row per (epoch, series)."""
+    """Long format for gr.LinePlot: one row per (epoch, series).
+
+    With no history yet, one empty (NaN) point per series: Gradio 6.31 takes the series' colours from the
+    first data it draws, so both series must be named from the start.
+    """
+    if not history:
+        return pd.DataFrame({"epoch": [1, 1], "loss": [float("nan")] * 2, "series": ["train", "validation"]})
     rows = [{"epoch": r["epoch"], "loss": r[key], "series": name}
             for r in history for key, name in (("train_loss", "train"), ("val_loss", "validation"))]
-    return pd.DataFrame(rows, columns=["epoch", "loss", "series"])
+    return pd.DataFrame(rows, columns=["epoch", "loss", "series"]).astype({"epoch": int, "loss": float})
 
 
 def records_table(history: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "val_acc", "seconds"])
+    columns = ["epoch", "train_loss", "val_loss", "val_acc", "seconds"]
+    return pd.DataFrame(history, columns=columns).astype({"epoch": int} | {c: float for c in columns[1:]})
 
 
 def unique_name() -> str:
@@ -81,11 +97,11 @@ def train(epochs, batch_size, learning_rate, augment, seed, max_examples, progre
         history.append(record)
         status = (f"Epoch {record['epoch']}/{epochs}: train loss {record['train_loss']:.4f}, "
                   f"validation loss {record['val_loss']:.4f}, validation accuracy {record['val_acc']:.2f}%")
-        yield loss_table(history), records_table(history), status, None
+        yield loss_plot(history, epochs), records_table(history), status, None
 
     stopped = len(history) < epochs
     if not history:
-        yield loss_table(history), records_table(history), "Stopped before the first epoch ended: nothing to save.", None
+        yield loss_plot(history, epochs), records_table(history), "Stopped before the first epoch ended: nothing to save.", None
         return
     _, test_acc = evaluate(model, data.test)
     path = save_checkpoint(config.CHECKPOINT_DIR / unique_name(), model, {
@@ -95,4 +111,4 @@ def train(epochs, batch_size, learning_rate, augment, seed, max_examples, progre
     status = (f"{'Stopped after' if stopped else 'Finished'} {len(history)} epoch{'s' * (len(history) != 1)} "
               f"in {time.perf_counter() - started:.0f} s. Test accuracy {test_acc:.2f}% "
               f"on {len(data.test):,} test images. Saved as **{path.name}**: pick it in the Draw tab to use it.")
-    yield loss_table(history), records_table(history), status, [str(path), str(path.with_suffix(".json"))]
+    yield loss_plot(history, epochs), records_table(history), status, [str(path), str(path.with_suffix(".json"))]

@@ -182,7 +182,9 @@ with gr.Blocks(title="Draw a digit") as demo:
                 stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
             train_status = gr.Markdown("Press Start to train.", elem_id="train-status")
             loss_plot = gr.LinePlot(training_session.loss_table([]), x="epoch", y="loss", color="series",
-                                    title="Loss per epoch", elem_id="loss-plot", height=300)
+                                    title="Loss per epoch", elem_id="loss-plot", height=300,
+                                    color_map={"train": "#f97316", "validation": "#3b82f6"}, x_title="epoch",
+                                    y_title="cross-entropy loss")
             records = gr.Dataframe(training_session.records_table([]), label="Per-epoch records",
                                    elem_id="records", interactive=False)
             new_checkpoint = gr.File(label="Download the new checkpoint (Spaces disks are not permanent)",

@@ -92,3 +92,31 @@ def test_drawing_1_7_0_with_the_mouse_and_no_tool_click_shows_each_digit(page):
             page.wait_for_timeout(1500)  # let the chart and the 28x28 image render
             page.screenshot(path=str(ROOT / "docs" / "screenshot.png"), full_page=True)
     assert seen == {1: 1, 7: 7, 0: 0}
+
+
+def test_start_training_and_watch_the_loss_plot_gain_points(page):
+    page.get_by_role("tab", name="Train").click()
+    page.wait_for_selector("#start")
+    for elem_id, value in (("epochs", "3"), ("max-examples", "6000")):
+        box = page.locator(f"#{elem_id} input[type=number]")
+        box.fill(value)
+        box.press("Enter")
+    # Record the number of plotted points at every change of the page, so no intermediate state is missed.
+    page.evaluate("""() => {
+        window.__points = [];
+        const count = () => document.querySelectorAll('#loss-plot [aria-roledescription="point"]').length;
+        new MutationObserver(() => window.__points.push(count())).observe(document.body, {subtree: true, childList: true});
+    }""")
+    page.click("#start")
+    page.wait_for_function("() => document.querySelector('#train-status').innerText.startsWith('Finished')",
+                           timeout=180_000)
+    page.wait_for_timeout(1000)
+    counts = page.evaluate("() => window.__points")
+    assert counts[-1] == 6, counts  # two series, three epochs
+    assert any(0 < c < 6 for c in counts), counts  # the plot grew while training ran
+    strokes = page.eval_on_selector_all('#loss-plot [aria-roledescription="line mark"]',
+                                        "marks => marks.map(m => m.getAttribute('stroke'))")
+    assert len(strokes) == 2 and all(strokes) and strokes[0] != strokes[1]  # two visible, distinct lines
+    assert page.locator("#train-status").inner_text().startswith("Finished 3 epochs")
+    page.locator("#loss-plot").screenshot(path=str(ROOT / "docs" / "loss-plot.png"))
+    page.get_by_role("tab", name="Draw").click()
