@@ -9,7 +9,8 @@ import torch
 # Two cores serve many small requests: one thread per request beats fighting over both.
 torch.set_num_threads(1)
 
+from src.hardening import QUEUE_OPTIONS  # noqa: E402
 from src.ui import LAUNCH_OPTIONS, demo  # noqa: E402
 
 if __name__ == "__main__":
-    demo.queue().launch(**LAUNCH_OPTIONS)
+    demo.queue(**QUEUE_OPTIONS).launch(**LAUNCH_OPTIONS)

@@ -45,6 +45,7 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     cfg = TrainConfig(args.epochs, args.batch_size, args.lr, args.weight_decay, args.augment, args.seed)
+    torch.manual_seed(args.seed)  # the initial weights too come from the seed
     model = TutorialCNN()
     print(
         f"{count_parameters(model):,} parameters | {len(data.train):,} train, {len(data.val):,} val, "

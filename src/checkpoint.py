@@ -4,9 +4,9 @@
     checkpoints/default.json          architecture, parameter count, hyperparameters, seed,
                                       per-epoch history, test accuracy, creation time, versions
 
-Both files are written to temporary names in the same folder and renamed into place, so a crash or a
-full disk never leaves a half-written checkpoint, and an old checkpoint is replaced only once its new
-version is complete.
+Both files are written to temporary names in the same folder and renamed into place only once both are
+complete, so a crash or a full disk never leaves a half-written checkpoint, and an old checkpoint is
+replaced only once its new version is complete.
 """
 
 import json
@@ -31,8 +31,8 @@ def sidecar(path: Path | str) -> Path:
     return Path(path).with_suffix(".json")
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Call write(tmp_path), fsync, then rename over `path`; on any failure remove the temporary file."""
+def _write_temporary(path: Path, write) -> str:
+    """Call write(tmp_path) for a temporary file next to `path`, fsync it; on any failure remove it."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -40,10 +40,10 @@ def _atomic_write(path: Path, write) -> None:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; checkpoints are meant to be shared
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return tmp
 
 
 def save_checkpoint(path: Path | str, model: torch.nn.Module, metadata: dict) -> Path:
@@ -65,9 +65,20 @@ def save_checkpoint(path: Path | str, model: torch.nn.Module, metadata: dict) ->
         },
     }
     text = json.dumps(meta, indent=2)
-    # Weights first, JSON second: a checkpoint is listed by its JSON, so it appears only when both are in place.
-    _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"architecture": ARCHITECTURE}))
-    _atomic_write(sidecar(path), lambda tmp: Path(tmp).write_text(text))
+    # Both files are complete on disk before either replaces anything, so a full disk or a crash while
+    # writing leaves the old checkpoint (weights and JSON) as it was. Then weights first, JSON second:
+    # a checkpoint is listed by its JSON, so it appears only when both are in place.
+    tmp_weights = _write_temporary(path, lambda tmp: save_file(tensors, tmp, metadata={"architecture": ARCHITECTURE}))
+    tmp_json = None
+    try:
+        tmp_json = _write_temporary(sidecar(path), lambda tmp: Path(tmp).write_text(text))
+        os.replace(tmp_weights, path)
+        os.replace(tmp_json, sidecar(path))
+    except BaseException:
+        for tmp in (tmp_weights, tmp_json):
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 

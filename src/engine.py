@@ -93,13 +93,31 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return images
 
 
-def batches(split: Split, batch_size: int, generator: torch.Generator | None = None):
-    """(images, labels) batches sliced from the in-memory tensors; shuffled when a generator is given."""
-    n = len(split)
-    order = torch.randperm(n, device=split.labels.device, generator=generator) if generator is not None else None
-    for start in range(0, n, batch_size):
-        idx = order[start : start + batch_size] if order is not None else slice(start, start + batch_size)
-        yield split.images[idx].unsqueeze(1), split.labels[idx]
+def batches(split: Split, batch_size: int):
+    """(uint8 images (B, 1, 28, 28), labels) batches in order, sliced from the in-memory tensors."""
+    for start in range(0, len(split), batch_size):
+        yield split.images[start : start + batch_size].unsqueeze(1), split.labels[start : start + batch_size]
+
+
+def training_batches(split: Split, batch_size: int, generator: torch.Generator, augmented: bool):
+    """Shuffled (images float [0, 1] (B, 1, 28, 28), labels) batches for one epoch, augmented when asked.
+
+    On the CPU each batch is augmented as it is drawn (a small batch stays in cache). On a GPU the whole
+    epoch is augmented up front in a few large calls, because hundreds of small kernel launches per epoch
+    would cost more than the arithmetic.
+    """
+    order = torch.randperm(len(split), device=split.labels.device, generator=generator)
+    images, labels = split.images[order].unsqueeze(1), split.labels[order]
+    upfront = augmented and images.is_cuda
+    if upfront:
+        images = torch.cat([augment(chunk.float().div_(255), generator) for chunk in images.split(8192)])
+    for start in range(0, len(labels), batch_size):
+        x = images[start : start + batch_size]
+        if not upfront:
+            x = x.float().div_(255)
+            if augmented:
+                x = augment(x, generator)
+        yield x, labels[start : start + batch_size]
 
 
 def to_input(images_uint8: torch.Tensor) -> torch.Tensor:
@@ -155,15 +173,13 @@ def train_epochs(
         total_loss = torch.zeros((), device=device)
         seen = 0
         epoch_batches = progress(
-            batches(data.train, config.batch_size, generator), total=steps_per_epoch, desc=f"epoch {epoch}"
+            training_batches(data.train, config.batch_size, generator, config.augment),
+            total=steps_per_epoch, desc=f"epoch {epoch}",
         )
-        for images, labels in epoch_batches:
+        for x, labels in epoch_batches:
             if stop is not None and stop.is_set():
                 model.load_state_dict(completed)
                 return
-            x = images.float().div_(255)
-            if config.augment:
-                x = augment(x, generator)
             loss = F.cross_entropy(model(to_input(x)), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -4,6 +4,7 @@ A request takes `store.active` once and uses that object to the end, so swapping
 model never disturbs a prediction already in flight: it finishes on the model it started with.
 """
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,36 @@ import torch
 from src.checkpoint import CheckpointError, load_checkpoint, read_metadata
 from src.data import normalize
 from src.model import TutorialCNN
+from src.novelty import NoveltyDetector, novelty_path
+from src.preprocess import ink_map, to_mnist
+from src.segment import split_digits
+
+log = logging.getLogger(__name__)
+
+# Without a fitted novelty detector (models trained in the Train tab), a drawing whose top probability is
+# below this is reported as "doesn't look like a digit".
+FALLBACK_MIN_CONFIDENCE = 0.5
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the model read in one drawing: one or more digits, left to right."""
+
+    images: np.ndarray  # (k, 28, 28) float [0, 1]: exactly what the model saw, one per digit
+    probabilities: np.ndarray  # (k, 10) softmax probabilities
+    is_digit: bool  # False when some part does not look like a digit at all
+
+    @property
+    def digits(self) -> list[int]:
+        return [int(d) for d in self.probabilities.argmax(1)]
+
+    @property
+    def confidences(self) -> list[float]:
+        return [float(p) for p in self.probabilities.max(1)]
+
+    @property
+    def number(self) -> str:
+        return "".join(map(str, self.digits))
 
 
 @dataclass(frozen=True)
@@ -21,6 +52,7 @@ class LoadedModel:
     name: str  # the checkpoint's file name, e.g. "default.safetensors"
     model: TutorialCNN
     meta: dict = field(default_factory=dict)
+    novelty: NoveltyDetector | None = None  # "is it a digit?", fitted for this model (see src/novelty.py)
 
     @torch.inference_mode()
     def probabilities(self, images: np.ndarray) -> np.ndarray:
@@ -30,6 +62,25 @@ class LoadedModel:
         x = normalize(x.reshape(-1, 1, 28, 28))
         p = torch.softmax(self.model(x), dim=1).numpy()
         return p[0] if single else p
+
+    def read(self, value) -> Reading | None:
+        """Read a drawing or image (anything src.preprocess accepts); None when it holds no digit-sized ink.
+
+        Several digits side by side (e.g. "2026") are split apart and read one by one; a single digit is
+        read exactly as src.preprocess.preprocess prepares it.
+        """
+        ink = ink_map(value)
+        whole = to_mnist(ink)  # == preprocess(value)
+        if whole is None:
+            return None
+        parts = [m for m in (to_mnist(crop) for crop in split_digits(ink)) if m is not None]
+        images = np.stack(parts if len(parts) > 1 else [whole])
+        probabilities = self.probabilities(images)
+        if self.novelty is not None:
+            is_digit = all(self.novelty.is_digit(self.model, image) for image in images)
+        else:
+            is_digit = bool(probabilities.max(1).min() >= FALLBACK_MIN_CONFIDENCE)
+        return Reading(images, probabilities, is_digit)
 
 
 class ModelStore:
@@ -63,8 +114,15 @@ class ModelStore:
         return found
 
     def load(self, name: str) -> LoadedModel:
-        model, meta = load_checkpoint(self.path_of(name))
-        return LoadedModel(name, model, meta)
+        path = self.path_of(name)
+        model, meta = load_checkpoint(path)
+        novelty = None
+        if novelty_path(path).exists():
+            try:
+                novelty = NoveltyDetector.from_file(novelty_path(path))
+            except Exception as e:  # a broken detector costs the "is it a digit?" check, not the model
+                log.warning("ignoring %s: %s", novelty_path(path).name, e)
+        return LoadedModel(name, model, meta, novelty)
 
     def activate(self, name: str) -> LoadedModel:
         """Load `name` and make it the live model; on any CheckpointError the current model stays."""

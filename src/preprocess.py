@@ -17,6 +17,7 @@ import io
 import os
 import re
 import struct
+from contextlib import contextmanager
 
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter, ImageOps, UnidentifiedImageError
@@ -53,6 +54,37 @@ class InvalidImage(ValueError):
 
 
 # --------------------------------------------------------------------------------------------- loading
+@contextmanager
+def readable_errors(source=None):
+    """Turn what Pillow raises while opening or decoding an image into InvalidImage with a message for people.
+
+    Used by load_image, and around Gradio's own decoding of sketchpad uploads (see src/hardening.py).
+    """
+    try:
+        yield
+    except InvalidImage:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        # Pillow's own global check (about 89 million pixels by default) fired before ours could.
+        pixels = re.search(r"\((\d+) pixels\)", str(e))
+        raise InvalidImage(_too_large(f"{int(pixels[1]):,} pixels" if pixels else "")) from None
+    except FileNotFoundError:
+        raise InvalidImage(f"The file {source!r} does not exist." if source is not None
+                           else "The image file does not exist.") from None
+    except UnidentifiedImageError:
+        raise InvalidImage("This file is not an image Pillow can read (PNG, JPEG, WebP, GIF, BMP, TIFF, ...).") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError) as e:  # truncated or corrupted
+        raise InvalidImage(f"This image file is damaged or incomplete and cannot be decoded ({e}).") from None
+
+
+def check_size(img: Image.Image) -> Image.Image:
+    """Raise InvalidImage if an opened (not yet decoded) image has more than MAX_PIXELS pixels."""
+    w, h = img.size
+    if w * h > MAX_PIXELS:
+        raise InvalidImage(_too_large(f"{w}x{h} pixels"))
+    return img
+
+
 def load_image(source) -> Image.Image:
     """Open a file path, bytes or binary file-like object as a PIL image, or raise InvalidImage.
 
@@ -63,26 +95,11 @@ def load_image(source) -> Image.Image:
         source = io.BytesIO(bytes(source))
     elif isinstance(source, os.PathLike):
         source = os.fspath(source)
-    try:
-        img = Image.open(source)
-        w, h = img.size
-        if w * h > MAX_PIXELS:
-            raise InvalidImage(_too_large(f"{w}x{h} pixels"))
+    with readable_errors(source):
+        img = check_size(Image.open(source))
         img.seek(0)  # the first frame of an animation
         img.load()  # decode now, so that truncated or corrupt data fails here and not later
         img = ImageOps.exif_transpose(img)
-    except InvalidImage:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        # Pillow's own global check (about 89 million pixels by default) fired before ours could.
-        pixels = re.search(r"\((\d+) pixels\)", str(e))
-        raise InvalidImage(_too_large(f"{int(pixels[1]):,} pixels" if pixels else "")) from None
-    except FileNotFoundError:
-        raise InvalidImage(f"The file {source!r} does not exist.") from None
-    except UnidentifiedImageError:
-        raise InvalidImage("This file is not an image Pillow can read (PNG, JPEG, WebP, GIF, BMP, TIFF, ...).") from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:  # truncated or corrupted data
-        raise InvalidImage(f"This image file is damaged or incomplete and cannot be decoded ({e}).") from None
     return img
 
 
@@ -167,12 +184,14 @@ def ink_map(value) -> np.ndarray:
                 raise InvalidImage(f"The sketchpad layers have different sizes ({listed}).")
             layers = [_as_pil(layer) for layer in layers]
             alphas = [_alpha(layer) for layer in layers]
-            if all(a is not None for a in alphas):  # strokes on transparent layers: ink = alpha
+            # Strokes on transparent layers: ink = alpha. A fully opaque layer (an uploaded picture: Gradio
+            # gives every layer an alpha channel) has no strokes in its alpha; it is read as a picture below.
+            if all(a is not None and a.getextrema()[0] < 250 for a in alphas):
                 ink = alphas[0]
                 for a in alphas[1:]:
                     ink = ImageChops.lighter(ink, a)
                 ink = np.asarray(ink, dtype=np.float32) / 255
-            else:  # layers without alpha: treat each as a picture
+            else:  # layers without (partial) alpha: treat each as a picture
                 ink = np.max([_ink_from_image(layer) for layer in layers], axis=0)
             if ink.max(initial=0) > 0:  # strokes drawn: they are the digit
                 return ink

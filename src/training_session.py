@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 import gradio as gr
 import pandas as pd
+import torch
 
 from src import config
 from src.checkpoint import save_checkpoint
@@ -87,6 +88,7 @@ def train(epochs, batch_size, learning_rate, augment, seed, max_examples, progre
     except DataUnavailable as e:
         raise gr.Error(str(e)) from None
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=float(learning_rate), augment=bool(augment), seed=seed)
+    torch.manual_seed(seed)  # the initial weights too come from the seed
     model = TutorialCNN()
     started = time.perf_counter()
 
@@ -112,3 +114,40 @@ def train(epochs, batch_size, learning_rate, augment, seed, max_examples, progre
               f"in {time.perf_counter() - started:.0f} s. Test accuracy {test_acc:.2f}% "
               f"on {len(data.test):,} test images. Saved as **{path.name}**: pick it in the Draw tab to use it.")
     yield loss_plot(history, epochs), records_table(history), status, [str(path), str(path.with_suffix(".json"))]
+
+
+def fine_tune_on_corrections(progress=gr.Progress()):
+    """Fine-tune the live model on the stored corrections mixed with MNIST; report before/after; save it."""
+    from src import corrections
+    from src.draw import store
+
+    if not config.ALLOW_TRAINING:
+        raise gr.Error("Training is disabled on this server (ALLOW_TRAINING=0).")
+    samples = corrections.load(config.CORRECTIONS_DIR)
+    if len(samples[1]) == 0:
+        raise gr.Error("There are no corrections yet: in the Draw tab, draw a digit and say which digit it really was.")
+    base = store.active
+    if base is None:
+        raise gr.Error(store.error or "No model is loaded.")
+    _stop.clear()
+    yield f"Fine-tuning **{base.name}** on {len(samples[1])} corrections mixed with MNIST…", None
+    progress(0, desc="Loading MNIST")
+    try:
+        data = load_mnist(config.DATA_DIR)
+    except DataUnavailable as e:
+        raise gr.Error(str(e)) from None
+    progress(0.2, desc="Fine-tuning")
+    model, report = corrections.fine_tune(base.model, samples, data, stop=_stop)
+    before, after = report["before"], report["after"]
+    path = save_checkpoint(config.CHECKPOINT_DIR / unique_name().replace("trained-", "finetuned-"), model, {
+        "base": base.name, "fine_tune": report, "history": [], "test_acc": after["mnist_test"],
+    })
+    table = "\n".join([
+        "| accuracy | before | after |", "| --- | --- | --- |",
+        f"| your {report['corrections']} corrections | {before['corrections']}% | {after['corrections']}% |",
+        f"| MNIST validation | {before['mnist_val']}% | {after['mnist_val']}% |",
+        f"| MNIST test | {before['mnist_test']}% | {after['mnist_test']}% |",
+    ])
+    yield (f"{'Stopped early. ' if report['stopped'] else ''}Fine-tuned in {report['seconds']:.0f} s "
+           f"and saved as **{path.name}**; pick it in the Draw tab to use it.\n\n{table}",
+           [str(path), str(path.with_suffix(".json"))])

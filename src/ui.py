@@ -1,112 +1,21 @@
-"""The page: a Draw tab (sketchpad -> probabilities) and a Train tab. Read top to bottom like the page."""
+"""The page: a Draw tab (sketchpad -> probabilities) and a Train tab. Reads top to bottom like the page.
+
+The handlers live in src/draw.py (Draw tab) and src/training_session.py (Train tab).
+"""
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import gradio as gr
-from PIL import Image
 
 from src import config, training_session
-from src.checkpoint import CheckpointError
+from src.draw import (BLANK_HINT, active_model_text, clear, clear_corrections, classify, corrections_text,
+                      download_corrections, model_choices, predict, probability_table, refresh_models,
+                      save_correction, store, use_model)
 from src.engine import TrainConfig
-from src.inference import ModelStore
-from src.preprocess import InvalidImage, load_image, preprocess
+from src.hardening import MAX_FILE_SIZE, guard_image_editor
+from src.saliency import READING_HINT
 
-DIGITS = [str(d) for d in range(10)]
 STATIC = Path(__file__).resolve().parent / "static"
-
-store = ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT)
-store.activate_default()
-
-
-# ------------------------------------------------------------------------------------------ Draw tab logic
-def probability_table(probabilities) -> pd.DataFrame:
-    """All ten digits in order 0-9, for the bar chart; zeros for a blank canvas."""
-    p = np.zeros(10) if probabilities is None else np.asarray(probabilities, dtype=float)
-    return pd.DataFrame({"digit": DIGITS, "probability": p.round(4)})
-
-
-def enlarge(image28: np.ndarray | None, size: int = 280) -> np.ndarray | None:
-    """The 28x28 model input, enlarged with visible pixels (nearest neighbour)."""
-    if image28 is None:
-        return None
-    img = Image.fromarray((np.clip(image28, 0, 1) * 255).astype(np.uint8))
-    return np.asarray(img.resize((size, size), Image.Resampling.NEAREST))
-
-
-def classify_array(image28: np.ndarray | None) -> np.ndarray | None:
-    """Softmax probabilities from the live model, or None for a blank input. Raises gr.Error without a model."""
-    if image28 is None:
-        return None
-    model = store.active  # one read: a model swapped in meanwhile does not affect this request
-    if model is None:
-        raise gr.Error(store.error or "No model is loaded.")
-    return model.probabilities(image28)
-
-
-def predict(sketch):
-    """Sketchpad value -> (bar chart, top prediction, the 28x28 input the model saw)."""
-    try:
-        image28 = preprocess(sketch)
-    except InvalidImage as e:
-        raise gr.Error(str(e)) from None
-    p = classify_array(image28)
-    if p is None:
-        return probability_table(None), "Draw a digit", None
-    label = {d: float(v) for d, v in zip(DIGITS, p)}
-    return probability_table(p), label, enlarge(image28)
-
-
-def classify(file_path):
-    """An image file (PNG, JPEG, WebP, ...) -> {"digit", "confidence", "probabilities"}; digit is None when blank."""
-    if not file_path:
-        raise gr.Error("Send an image file (PNG, JPEG or WebP).")
-    try:
-        image28 = preprocess(load_image(file_path))
-    except InvalidImage as e:
-        raise gr.Error(str(e)) from None
-    p = classify_array(image28)
-    if p is None:
-        return {"digit": None, "confidence": 0.0, "probabilities": [0.0] * 10}
-    digit = int(np.argmax(p))
-    return {"digit": digit, "confidence": round(float(p[digit]), 6), "probabilities": [round(float(v), 6) for v in p]}
-
-
-def clear():
-    return None, probability_table(None), "Draw a digit", None
-
-
-# ------------------------------------------------------------------------------------------ model picker
-def model_choices() -> list[tuple[str, str]]:
-    def label(name, meta):
-        acc = meta.get("test_acc")
-        tag = " (shipped)" if name == config.DEFAULT_CHECKPOINT else ""
-        return f"{name}{tag}: {acc:.2f}% test" if isinstance(acc, (int, float)) else f"{name}{tag}"
-
-    return [(label(name, meta), name) for name, meta in store.checkpoints()]
-
-
-def active_model_text() -> str:
-    active = store.active
-    if active is None:
-        return f"**No model loaded.** {store.error or ''}"
-    return f"Using **{active.name}** ({active.meta.get('test_acc', '?')}% MNIST test accuracy)."
-
-
-def refresh_models():
-    active = store.active.name if store.active else None
-    return gr.Dropdown(choices=model_choices(), value=active), active_model_text()
-
-
-def use_model(name):
-    if not name:
-        raise gr.Error("Pick a checkpoint first.")
-    try:
-        store.activate(name)
-    except CheckpointError as e:
-        raise gr.Error(f"That checkpoint cannot be used, so the current model stays: {e}") from None
-    return active_model_text()
 
 
 # ------------------------------------------------------------------------------------------------ the page
@@ -132,6 +41,7 @@ with gr.Blocks(title="Draw a digit") as demo:
                     sources=(),
                     format="png",
                 )
+                guard_image_editor(sketchpad)  # size check and clear messages before Gradio decodes uploads
                 clear_button = gr.Button("Clear", elem_id="clear", variant="secondary")
                 with gr.Group():
                     model_picker = gr.Dropdown(choices=model_choices(), value=store.active and store.active.name,
@@ -140,20 +50,35 @@ with gr.Blocks(title="Draw a digit") as demo:
                     use_button = gr.Button("Use this model", elem_id="use-model", size="sm")
                     active_model = gr.Markdown(active_model_text(), elem_id="active-model")
             with gr.Column(scale=1, min_width=300):
-                prediction = gr.Label(value="Draw a digit", num_top_classes=3, label="Prediction", elem_id="prediction")
+                prediction = gr.Label(value=BLANK_HINT, num_top_classes=3, label="Prediction", elem_id="prediction")
+                note = gr.Markdown("", elem_id="note")
                 chart = gr.BarPlot(
-                    probability_table(None), x="digit", y="probability", y_lim=[0, 1], sort="x",
-                    label="Probability of each digit", elem_id="probabilities", height=260,
+                    probability_table(), x="digit", y="probability", y_lim=[0, 1], sort="x",
+                    label="Probability of each digit", elem_id="probabilities", height=240,
                 )
-                model_input = gr.Image(
-                    label="What the model sees (28×28)", elem_id="model-input", interactive=False,
-                    height=180, width=180, buttons=[], format="png",
-                )
+                with gr.Row():
+                    model_input = gr.Image(label="What the model sees (28×28)", elem_id="model-input",
+                                           interactive=False, height=200, buttons=[], format="png")
+                    heatmap = gr.Image(label="Why: the pixels that counted", elem_id="saliency",
+                                       interactive=False, height=200, buttons=[], format="png")
+                gr.Markdown(READING_HINT, elem_id="saliency-hint")
+                with gr.Group():
+                    correct_as = gr.Radio([str(d) for d in range(10)], label="Wrong? It was really a…",
+                                          elem_id="correct-as")
+                    correction_status = gr.Markdown(corrections_text(), elem_id="corrections-count")
+        with gr.Accordion("Your corrections", open=False):
+            gr.Markdown("Corrections are stored on this server as 28×28 PNGs and can fine-tune the model "
+                        "(Train tab). Download them to keep them.")
+            with gr.Row():
+                download_button = gr.Button("Download corrections (.zip)", elem_id="download-corrections")
+                delete_button = gr.Button("Delete all corrections", variant="stop", elem_id="clear-corrections")
+            corrections_zip = gr.File(label="Corrections", elem_id="corrections-zip", interactive=False)
         with gr.Accordion("Classify an image file", open=False):
             with gr.Row():
                 upload = gr.File(label="PNG, JPEG or WebP", file_types=["image"], type="filepath", elem_id="upload")
                 result = gr.JSON(label="Result", elem_id="classify-result")
             classify_button = gr.Button("Classify", elem_id="classify")
+        sample = gr.State(None)  # the last single digit's 28x28 input, for a correction
 
     with gr.Tab("Train"):
         if not config.ALLOW_TRAINING:
@@ -189,16 +114,28 @@ with gr.Blocks(title="Draw a digit") as demo:
                                    elem_id="records", interactive=False)
             new_checkpoint = gr.File(label="Download the new checkpoint (Spaces disks are not permanent)",
                                      elem_id="download", file_count="multiple", interactive=False)
+            with gr.Accordion("Fine-tune on my corrections", open=False):
+                gr.Markdown("Teach the current model your handwriting: it trains briefly on your corrections "
+                            "(Draw tab) mixed with MNIST, so that it does not forget the digits it knew.")
+                fine_tune_button = gr.Button("Fine-tune on my corrections", elem_id="fine-tune")
+                fine_tune_report = gr.Markdown("", elem_id="fine-tune-report")
+                fine_tuned = gr.File(label="Download the fine-tuned checkpoint", elem_id="fine-tuned-download",
+                                     file_count="multiple", interactive=False)
 
     # Live: every finished stroke sends the canvas; only the latest one is processed, without a spinner.
     sketchpad.change(
-        predict, sketchpad, [chart, prediction, model_input],
+        predict, sketchpad, [chart, prediction, model_input, heatmap, note, sample],
         api_name="predict", trigger_mode="always_last", show_progress="hidden",
     )
-    clear_button.click(clear, None, [sketchpad, chart, prediction, model_input], api_name=False, show_progress="hidden")
+    clear_button.click(clear, None, [sketchpad, chart, prediction, model_input, heatmap, note, sample],
+                       api_name=False, show_progress="hidden")
     classify_button.click(classify, upload, result, api_name="classify")
+    correct_as.input(save_correction, [correct_as, sample], [correct_as, correction_status], api_name="correct")
+    download_button.click(download_corrections, None, corrections_zip, api_name=False)
+    delete_button.click(clear_corrections, None, correction_status, api_name=False)
     use_button.click(use_model, model_picker, active_model, api_name="use_model")
     demo.load(refresh_models, None, [model_picker, active_model], api_name=False)
+    demo.load(corrections_text, None, correction_status, api_name=False)
 
     if config.ALLOW_TRAINING:
         training = start_button.click(
@@ -209,8 +146,13 @@ with gr.Blocks(title="Draw a digit") as demo:
         training.then(refresh_models, None, [model_picker, active_model], api_name=False)
         stop_button.click(training_session.request_stop, None, train_status, api_name="stop",
                           concurrency_limit=None, show_progress="hidden")
+        tuning = fine_tune_button.click(training_session.fine_tune_on_corrections, None,
+                                        [fine_tune_report, fine_tuned], api_name="fine_tune", concurrency_limit=1,
+                                        concurrency_id="train")
+        tuning.then(refresh_models, None, [model_picker, active_model], api_name=False)
 
 LAUNCH_OPTIONS = dict(
     js=(STATIC / "autobrush.js").read_text(),
     allowed_paths=[str(config.CHECKPOINT_DIR)],  # so the Train tab can offer new checkpoints for download
+    max_file_size=MAX_FILE_SIZE,  # uploads over 10 MB are refused with HTTP 413 before any of our code runs
 )

@@ -50,7 +50,7 @@ class Server:
 
         self.checkpoint_dir = workdir / "checkpoints"
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        for name in ("default.safetensors", "default.json"):
+        for name in ("default.safetensors", "default.json", "default.novelty.json"):
             shutil.copy(config.CHECKPOINT_DIR / name, self.checkpoint_dir / name)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/"

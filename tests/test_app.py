@@ -79,7 +79,7 @@ def test_predict_reads_drawings_on_dark_and_transparent_canvases(client, tmp_pat
             value = {"background": background, "layers": [], "composite": Image.alpha_composite(background, strokes)}
         else:  # a transparent background and no layers: the ink is in the alpha channel
             value = {"background": None, "layers": [], "composite": strokes}
-        chart, label, image = client.predict(save_sketch(value, tmp_path, f"{theme}{i}"), api_name="/predict")
+        chart, label, image, *_ = client.predict(save_sketch(value, tmp_path, f"{theme}{i}"), api_name="/predict")
         correct += predicted_digit(label) == d
     print(f"/predict, {theme} canvas: {correct}/100")
     assert correct >= 97
@@ -88,9 +88,9 @@ def test_predict_reads_drawings_on_dark_and_transparent_canvases(client, tmp_pat
 def test_blank_canvas_gives_no_digit_and_no_error(client, tmp_path):
     Image.new("RGB", (800, 800), "white").save(tmp_path / "blank.png")
     assert client.predict(handle_file(str(tmp_path / "blank.png")), api_name="/classify") == {
-        "digit": None, "confidence": 0.0, "probabilities": [0.0] * 10}
+        "digit": None, "confidence": 0.0, "probabilities": [0.0] * 10, "is_digit": False}
     blank = Image.new("RGBA", (320, 320), (0, 0, 0, 0))
-    chart, label, image = client.predict(
+    chart, label, image, *_ = client.predict(
         save_sketch({"background": Image.new("RGBA", (320, 320), "white"), "layers": [blank],
                      "composite": Image.new("RGBA", (320, 320), "white")}, tmp_path, "blank"),
         api_name="/predict")
@@ -100,7 +100,7 @@ def test_blank_canvas_gives_no_digit_and_no_error(client, tmp_path):
 
 def test_predict_returns_the_chart_in_digit_order_the_label_and_the_model_input(client, tmp_path):
     strokes = render_digit(4, np.random.default_rng(1), canvas=320, style="transparent")
-    chart, label, image = client.predict(save_sketch(sketchpad_value(strokes), tmp_path, "four"), api_name="/predict")
+    chart, label, image, *_ = client.predict(save_sketch(sketchpad_value(strokes), tmp_path, "four"), api_name="/predict")
     assert [row[0] for row in chart["data"]] == [str(d) for d in range(10)]
     probabilities = [row[1] for row in chart["data"]]
     assert abs(sum(probabilities) - 1) < 1e-2 and all(0 <= p <= 1 for p in probabilities)

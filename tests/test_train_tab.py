@@ -34,6 +34,7 @@ def test_train_streams_each_epoch_and_saves_a_new_checkpoint(client, server):
     assert [r["epoch"] for r in final] == [1, 2]
     assert all(r["train_loss"] > 0 and r["val_loss"] > 0 for r in final)
     plot = updates[-1][0]
+    plot = plot.get("value", plot)  # a gr.LinePlot update (it also sets x_lim) or a plain value
     assert len(plot["data"]) == 4  # two series x two epochs
     assert "Test accuracy" in updates[-1][2]
 

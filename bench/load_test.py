@@ -1,0 +1,210 @@
+"""Throughput under concurrent load: /classify of the app next to a trivial Gradio endpoint, same run.
+
+    python bench/load_test.py [--clients 32] [--requests 8] [--rounds 1] [--train]
+
+Starts `python app.py` and a trivial Gradio app (gr.File -> gr.JSON returning a constant, queued the way
+app.py queues its Blocks), each on a free loopback port. Then, for each, --clients threads each open
+their own gradio_client.Client and send --requests /classify requests (800x800 drawings), all at once.
+Prints req/s, p50, p95 and failures for both, and the ratio of the app's req/s to the trivial one's.
+With --rounds N the two are measured alternately N times and the median round is reported.
+
+--train: also starts a small training run through the app's /train endpoint (epochs=2, few examples)
+and sends the same /classify load while it runs, reporting p95 during training. Skipped (with a
+message) when the app has no /train endpoint.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+# Kept in step with app.py: the same launch path (demo.queue(...)), the same torch thread setting.
+# The queue settings come from src/hardening.py, as app.py's do (an empty dict where it has none).
+TRIVIAL_APP = """
+import sys, torch
+sys.path.insert(0, %r)
+torch.set_num_threads(1)
+import gradio as gr
+try:
+    from src.hardening import QUEUE_OPTIONS
+except ImportError:
+    QUEUE_OPTIONS = {}
+with gr.Blocks() as demo:
+    f = gr.File(type="filepath", file_types=["image"]); out = gr.JSON()
+    gr.Button().click(lambda path: {"digit": 0, "confidence": 1.0, "probabilities": [0.1] * 10}, f, out,
+                      api_name="classify")
+demo.queue(**QUEUE_OPTIONS).launch(max_file_size="10mb")
+""" % str(ROOT)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(cmd, env_extra=None):
+    import urllib.request
+
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "GRADIO_ANALYTICS_ENABLED": "False", **(env_extra or {})}
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(480):
+        if proc.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"{cmd} exited with {proc.returncode}:\n{log.read().decode(errors='replace')[-3000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            proc.log = log
+            return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError(f"{cmd} did not start")
+
+
+def load(url, paths, clients, requests_each):
+    """All clients at once, each its own Client; returns (req/s, latencies in s, failure messages)."""
+    from gradio_client import Client, handle_file
+
+    conns = [Client(url, verbose=False) for _ in range(clients)]  # connected before the clock starts
+    latencies, failures = [], []
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients + 1)
+
+    def worker(i):
+        barrier.wait()
+        for k in range(requests_each):
+            path = paths[(i * requests_each + k) % len(paths)]
+            t = time.perf_counter()
+            try:
+                conns[i].predict(handle_file(str(path)), api_name="/classify")
+                with lock:
+                    latencies.append(time.perf_counter() - t)
+            except Exception as e:  # noqa: BLE001 - a failure, counted and reported
+                with lock:
+                    failures.append(f"{type(e).__name__}: {e}"[:200])
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join(timeout=600)
+    wall = time.perf_counter() - t0
+    for c in conns:
+        try:
+            c.close()
+        except Exception:  # noqa: BLE001
+            pass
+    return len(latencies) / wall, latencies, failures
+
+
+def summary(name, rate, latencies, failures):
+    p50, p95 = (np.percentile(latencies, q) * 1000 for q in (50, 95)) if latencies else (float("nan"),) * 2
+    print(f"{name:<22} {rate:7.1f} req/s   p50 {p50:7.0f} ms   p95 {p95:7.0f} ms   failures {len(failures)}")
+    for f in failures[:3]:
+        print("    ", f)
+    return p50, p95
+
+
+def train_load(url, paths, clients, requests_each):
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    info = client.view_api(print_info=False, return_format="dict")
+    if "/train" not in info.get("named_endpoints", {}):
+        print("--train: the app has no /train endpoint yet; skipped.")
+        return
+    params = [p["parameter_name"] for p in info["named_endpoints"]["/train"]["parameters"]]
+    kwargs = {"epochs": 2}
+    for name in params:
+        if name in ("max_examples", "limit", "examples"):
+            kwargs[name] = 2000
+    print(f"--train: /train with {kwargs} (parameters: {params})")
+    job = client.submit(api_name="/train", **kwargs)
+    time.sleep(2)  # let it start
+    rate, lat, fails = load(url, paths, clients, requests_each)
+    running = not job.done()
+    summary("app during training", rate, lat, fails)
+    print(f"    training still running at the end of the load: {running}")
+    try:
+        job.result(timeout=600)
+    except Exception as e:  # noqa: BLE001
+        print(f"    /train ended with {type(e).__name__}: {e}"[:300])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clients", type=int, default=32)
+    p.add_argument("--requests", type=int, default=8, help="per client")
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--train", action="store_true")
+    args = p.parse_args()
+
+    from tests.drawings import render_digit
+
+    rng = np.random.default_rng(0)
+    folder = Path(tempfile.mkdtemp(prefix="load_test_"))
+    paths = []
+    for i in range(20):
+        paths.append(folder / f"{i}.png")
+        render_digit(i % 10, rng, canvas=800).convert("RGB").save(paths[-1])
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trivial_py = Path(tmp) / "load_test_reference_app.py"
+        trivial_py.write_text(TRIVIAL_APP)
+        procs = []
+        try:
+            app, app_url = start([sys.executable, "app.py"], {"CORRECTIONS_DIR": str(Path(tmp) / "corrections")})
+            procs.append(app)
+            trivial, trivial_url = start([sys.executable, str(trivial_py)])
+            procs.append(trivial)
+            for url in (app_url, trivial_url):  # warm up: first requests load caches
+                load(url, paths, 2, 2)
+            print(f"{args.clients} clients x {args.requests} /classify requests each, {os.cpu_count()} CPUs")
+            rounds = {"app": [], "trivial": []}
+            for r in range(args.rounds):
+                for name, url in (("app", app_url), ("trivial", trivial_url)):
+                    rate, lat, fails = load(url, paths, args.clients, args.requests)
+                    rounds[name].append((rate, lat, fails))
+                    if args.rounds > 1:
+                        summary(f"  round {r + 1} {name}", rate, lat, fails)
+            results = {}
+            for name, runs in rounds.items():
+                rate, lat, fails = sorted(runs, key=lambda x: x[0])[len(runs) // 2]
+                results[name] = rate
+                summary(f"{name} /classify" if name == "app" else "trivial endpoint", rate, lat, fails)
+            print(f"ratio app / trivial: {results['app'] / results['trivial']:.2f}x")
+            if args.train:
+                train_load(app_url, paths, args.clients, args.requests)
+        finally:
+            for proc in procs:
+                if proc.poll() is not None:  # died under load: show why
+                    proc.log.seek(0)
+                    print(f"{proc.args} exited with {proc.returncode}:\n"
+                          f"{proc.log.read().decode(errors='replace')[-3000:]}")
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+if __name__ == "__main__":
+    main()

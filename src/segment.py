@@ -1,0 +1,158 @@
+"""Whole numbers: split a drawing of several digits into one ink map per digit, and read them.
+
+    parts = split_digits(ink)            # ink: float HxW in [0, 1] from src.preprocess.ink_map
+                                         # -> list of ink-map crops, left to right, each for to_mnist
+    read_number(model, value)            # value: anything src.preprocess.ink_map takes (sketchpad dict, ...)
+        -> {"digits": [2, 0, 2, 6], "confidences": [0.99, ...], "number": "2026"}
+
+How the split works: the ink mask (ink above INK_THRESHOLD of the peak) is reduced by block maxima to at
+most WORK_SIDE pixels on its longer side, and its 8-connected components are labelled (a union-find over
+horizontal runs of ink, row by row; pure numpy/Python). Specks (tiny components) are dropped. Components
+that overlap horizontally by more than MERGE_OVERLAP of the narrower one's width are one digit (the bar of
+a 5 drawn apart, the two strokes of a 4 or of a 7 with a crossbar). Digits must therefore stand side by
+side, not above each other, and touching digits stay one segment.
+"""
+
+import numpy as np
+import torch
+
+from src.data import normalize
+from src.preprocess import INK_THRESHOLD, MIN_PEAK, ink_map, to_mnist
+
+WORK_SIDE = 300  # the labelling runs on a mask at most this many pixels on its longer side
+SPECK = 0.02  # components with less than this share of the ink and ...
+SPECK_EXTENT = 0.15  # ... smaller than this share of the drawing's height are specks
+MERGE_OVERLAP = 0.3
+
+
+def _label(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """8-connected component labels (0 = background, 1..n) of a boolean mask, and n."""
+    parent: list[int] = [0]
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    runs_per_row = []
+    for row in mask:
+        padded = np.concatenate([[False], row, [False]])
+        edges = np.flatnonzero(padded[1:] != padded[:-1])
+        runs_per_row.append(list(zip(edges[::2], edges[1::2])))  # [start, end) of each run of ink
+    run_labels = []
+    previous: list[tuple[int, int, int]] = []
+    for runs in runs_per_row:
+        current = []
+        j = 0
+        for start, end in runs:
+            label = 0
+            # Runs of the previous row that touch [start-1, end] (8-connectivity).
+            while j < len(previous) and previous[j][1] < start:
+                j += 1
+            k = j
+            while k < len(previous) and previous[k][0] <= end:
+                other = find(previous[k][2])
+                if label == 0:
+                    label = other
+                elif other != label:
+                    parent[max(label, other)] = min(label, other)
+                    label = min(label, other)
+                k += 1
+            if label == 0:
+                label = len(parent)
+                parent.append(label)
+            current.append((start, end, label))
+        run_labels.append(current)
+        previous = current
+    roots = {}
+    labels = np.zeros(mask.shape, np.int32)
+    for y, runs in enumerate(run_labels):
+        for start, end, label in runs:
+            labels[y, start:end] = roots.setdefault(find(label), len(roots) + 1)
+    return labels, len(roots)
+
+
+def split_digits(ink: np.ndarray) -> list[np.ndarray]:
+    """The digits of a drawing, left to right: one float32 ink-map crop per digit (other digits' ink removed,
+    centred in a square frame with a margin), each ready for src.preprocess.to_mnist. An empty list when there is no ink."""
+    ink = np.asarray(ink, dtype=np.float32)
+    peak = float(ink.max(initial=0))
+    if peak < MIN_PEAK:
+        return []
+    mask = ink > INK_THRESHOLD * peak
+    f = max(1, int(np.ceil(max(mask.shape) / WORK_SIDE)))
+    h, w = -(-mask.shape[0] // f), -(-mask.shape[1] // f)
+    small = np.zeros((h * f, w * f), bool)
+    small[:mask.shape[0], :mask.shape[1]] = mask
+    small = small.reshape(h, f, w, f).any(axis=(1, 3))
+    labels, n = _label(small)
+    if n == 0:
+        return []
+
+    # Per component: pixel count and bounding box (in the small mask).
+    area = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    ys, xs = np.nonzero(labels)
+    lab = labels[ys, xs] - 1
+    x0, x1 = np.full(n, w), np.zeros(n, int)
+    y0, y1 = np.full(n, h), np.zeros(n, int)
+    np.minimum.at(x0, lab, xs); np.maximum.at(x1, lab, xs + 1)
+    np.minimum.at(y0, lab, ys); np.maximum.at(y1, lab, ys + 1)
+    height = ys.max() + 1 - ys.min()
+    keep = [i for i in range(n)
+            if area[i] >= SPECK * area.sum() or max(y1[i] - y0[i], x1[i] - x0[i]) >= SPECK_EXTENT * height]
+
+    # Merge components that overlap horizontally, until nothing changes.
+    groups = [{"members": [i], "x0": x0[i], "x1": x1[i]} for i in keep]
+    merged = True
+    while merged:
+        merged = False
+        groups.sort(key=lambda g: g["x0"])
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                ga, gb = groups[a], groups[b]
+                overlap = min(ga["x1"], gb["x1"]) - max(ga["x0"], gb["x0"])
+                narrower = min(ga["x1"] - ga["x0"], gb["x1"] - gb["x0"])
+                if overlap > MERGE_OVERLAP * narrower:
+                    ga["members"] += gb["members"]
+                    ga["x0"], ga["x1"] = min(ga["x0"], gb["x0"]), max(ga["x1"], gb["x1"])
+                    del groups[b]
+                    merged = True
+                    break
+            if merged:
+                break
+
+    crops = []
+    for g in groups:
+        member = np.isin(labels, np.array(g["members"]) + 1)
+        rows, cols = np.flatnonzero(member.any(1)), np.flatnonzero(member.any(0))
+        r0, r1, c0, c1 = rows[0] * f, (rows[-1] + 1) * f, cols[0] * f, (cols[-1] + 1) * f
+        keep_full = np.repeat(np.repeat(member[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], f, 0), f, 1)
+        crop = ink[r0:r1, c0:c1]
+        crop = np.where(keep_full[:crop.shape[0], :crop.shape[1]], crop, 0).astype(np.float32)
+        # Centre in a square frame with a margin, like a single digit on the sketchpad, so that to_mnist's
+        # checks (ink fraction, extent) see a normal drawing and not a crop filled with ink.
+        side = int(max(crop.shape) * 1.2) + 2
+        framed = np.zeros((side, side), np.float32)
+        top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
+        framed[top:top + crop.shape[0], left:left + crop.shape[1]] = crop
+        crops.append(framed)
+    return crops
+
+
+@torch.inference_mode()
+def read_number(model: torch.nn.Module, value) -> dict:
+    """Read a drawing of a whole number: {"digits": [ints], "confidences": [floats], "number": "2026"}.
+
+    `model` is a TutorialCNN (LoadedModel.model); `value` anything src.preprocess.ink_map accepts.
+    Segments that to_mnist rejects (too little ink) are skipped; no digits gives number "".
+    """
+    images = [m for m in (to_mnist(crop) for crop in split_digits(ink_map(value))) if m is not None]
+    if not images:
+        return {"digits": [], "confidences": [], "number": ""}
+    x = normalize(torch.from_numpy(np.stack(images)).unsqueeze(1))
+    p = torch.softmax(model.eval()(x), dim=1)
+    conf, digits = p.max(1)
+    digits = [int(d) for d in digits]
+    return {"digits": digits, "confidences": [round(float(c), 4) for c in conf],
+            "number": "".join(str(d) for d in digits)}

@@ -1,0 +1,538 @@
+"""Hardening: bad input through every door of the running app, unsafe checkpoints, failed saves, load.
+
+Every bad input must give either a valid answer or a Gradio error whose message a person understands
+(never Gradio's generic "has not enabled verbose error reporting"), and afterwards the server must be
+alive and still read a good drawing correctly.
+"""
+
+import io
+import os
+import pickle
+import re
+import shutil
+import struct
+import threading
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+import torch
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+import src.checkpoint as ckpt
+from src import config
+from src.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from src.inference import ModelStore
+from src.model import TutorialCNN
+from src.preprocess import MAX_PIXELS, preprocess
+from tests.drawings import render_digit, render_mask, stylize
+
+ROOT = Path(__file__).resolve().parent.parent
+GENERIC = "has not enabled verbose error reporting"
+MAX_FILE_SIZE = 10 * 1024 * 1024  # launch(max_file_size="10mb"), see src/hardening.py
+NOT_AN_IMAGE = "not an image Pillow can read"
+DAMAGED = "damaged or incomplete"
+TOO_LARGE = "too large"
+
+
+# ------------------------------------------------------------------------------------------ input files
+def _png(img, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG", **kw)
+    return buf.getvalue()
+
+
+def _drawing(digit, seed=0, canvas=400, **kw) -> Image.Image:
+    return render_digit(digit, np.random.default_rng(seed), canvas=canvas, **kw).convert("RGB")
+
+
+def _bomb(width, height) -> bytes:
+    """A tiny PNG whose header claims width x height: a 1x1 PNG with its IHDR patched (CRC fixed)."""
+    data = bytearray(_png(Image.new("L", (1, 1), 255)))
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+def _gif_two_frames() -> bytes:
+    first, second = _drawing(3, 1).convert("L"), _drawing(7, 2).convert("L")
+    buf = io.BytesIO()
+    first.save(buf, "GIF", save_all=True, append_images=[second], duration=100, loop=0)
+    return buf.getvalue()
+
+
+def _png16(digit) -> bytes:
+    grey = np.asarray(_drawing(digit, 3).convert("L")).astype(np.uint16) * 257
+    img = Image.fromarray(grey)
+    assert img.mode.startswith("I;16") or img.mode == "I"
+    return _png(img)
+
+
+def _cmyk_jpeg(digit) -> bytes:
+    buf = io.BytesIO()
+    _drawing(digit, 4).convert("CMYK").save(buf, "JPEG", quality=92)
+    return buf.getvalue()
+
+
+# name -> (file name, bytes factory, expected): expected is a digit, None (blank: no digit) or an error fragment
+FILES = {
+    "random_bytes": ("random.png", lambda: np.random.default_rng(0).bytes(5000), NOT_AN_IMAGE),
+    "text_as_png": ("notes.png", lambda: b"just some text, not a picture\n" * 20, NOT_AN_IMAGE),
+    "empty_file": ("empty.png", lambda: b"", NOT_AN_IMAGE),
+    "truncated_png": ("half.png", lambda: (lambda b: b[: len(b) // 2])(_png(_drawing(2))), DAMAGED),
+    "bomb_20000x20000": ("bomb.png", lambda: _bomb(20000, 20000), TOO_LARGE),
+    "bomb_1bit_20000x20000": ("bomb1.png", lambda: _png(Image.new("1", (20000, 20000))), TOO_LARGE),
+    "just_over_limit_12000x12000": ("big.png", lambda: _bomb(12000, 12000), TOO_LARGE),
+    "one_pixel": ("dot.png", lambda: _png(Image.new("RGB", (1, 1), "black")), None),
+    "one_pixel_transparent": ("dot2.png", lambda: _png(Image.new("RGBA", (1, 1), (0, 0, 0, 0))), None),
+    "gif_two_frames": ("anim.gif", _gif_two_frames, 3),
+    "png_16bit": ("deep.png", lambda: _png16(5), 5),
+    "jpeg_cmyk": ("cmyk.jpg", lambda: _cmyk_jpeg(4), 4),
+}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inputs")
+    paths = {}
+    for name, (filename, make, _) in FILES.items():
+        paths[name] = folder / filename
+        paths[name].write_bytes(make())
+    good = folder / "good_eight.png"
+    _drawing(8, 11).save(good)
+    paths["good"] = good
+    return paths
+
+
+@pytest.fixture(scope="module")
+def big_drawing(tmp_path_factory):
+    """A 6000x6000 PNG drawing of a 6: the largest size the app promises to read."""
+    path = tmp_path_factory.mktemp("big") / "six_6000.png"
+    mask = render_mask(6, np.random.default_rng(6), canvas=6000, supersample=1, height_frac=(0.6, 0.6))
+    stylize(mask, "composite").convert("RGB").save(path)
+    return path
+
+
+def _call(client, value, api_name):
+    """(result, None) or (None, error message) of one request."""
+    try:
+        return client.predict(value, api_name=api_name), None
+    except AppError as e:
+        return None, str(e)
+
+
+def _predicted(label):
+    return None if not label or not label.get("confidences") else int(label["label"])
+
+
+def _sketch(background=None, layers=(), composite=None) -> dict:
+    return {"background": background, "layers": list(layers), "composite": composite, "id": None}
+
+
+def _assert_still_serving(server, client, files):
+    assert server.alive(), server.log_path.read_text()[-3000:]
+    result = client.predict(handle_file(str(files["good"])), api_name="/classify")
+    assert result["digit"] == 8, result
+
+
+def _check(result, error, expected, digit_of):
+    if isinstance(expected, str):
+        assert result is None, f"expected an error containing {expected!r}, got {result}"
+        assert GENERIC not in error, error
+        assert expected in error, error
+    else:
+        assert error is None, error
+        assert digit_of(result) == expected, result
+
+
+# ------------------------------------------------------------------------------------------ /classify
+@pytest.mark.parametrize("name", list(FILES))
+def test_classify_bad_and_odd_files(server, client, files, name):
+    result, error = _call(client, handle_file(str(files[name])), "/classify")
+    _check(result, error, FILES[name][2], lambda r: r["digit"])
+    if error is None:
+        assert len(result["probabilities"]) == 10
+    _assert_still_serving(server, client, files)
+
+
+def test_classify_refuses_other_file_types_by_name(server, client, tmp_path, files):
+    path = tmp_path / "notes.txt"
+    path.write_text("not an image")
+    result, error = _call(client, handle_file(str(path)), "/classify")
+    assert result is None and GENERIC not in error and "Invalid file type" in error
+    _assert_still_serving(server, client, files)
+
+
+def test_classify_without_a_file_says_so(server, client, files):
+    result, error = _call(client, None, "/classify")
+    assert result is None and GENERIC not in error and "Send an image file" in error
+    _assert_still_serving(server, client, files)
+
+
+def test_classify_cannot_read_files_that_were_not_uploaded(server, client, files):
+    """A client naming a server path directly is refused by Gradio before our function sees it."""
+    target = server.checkpoint_dir / "default.json"
+    for path in (str(target), "/etc/passwd"):
+        result, error = _call(client, {"path": path, "meta": {"_type": "gradio.FileData"}}, "/classify")
+        assert result is None, result
+        assert error and GENERIC not in error, error
+    _assert_still_serving(server, client, files)
+
+
+def test_classify_reads_a_6000x6000_drawing_which_fits_the_upload_limit(server, client, files, big_drawing):
+    assert 6000 * 6000 <= MAX_PIXELS
+    assert big_drawing.stat().st_size < MAX_FILE_SIZE / 10, big_drawing.stat().st_size
+    result, error = _call(client, handle_file(str(big_drawing)), "/classify")
+    assert error is None and result["digit"] == 6, (error, result)
+    _assert_still_serving(server, client, files)
+
+
+# ------------------------------------------------------------------------------------------ /predict
+@pytest.mark.parametrize("where", ["layers", "composite"])
+@pytest.mark.parametrize("name", list(FILES))
+def test_predict_bad_and_odd_files_in_the_sketchpad(server, client, files, name, where):
+    f = handle_file(str(files[name]))
+    value = _sketch(layers=[f]) if where == "layers" else _sketch(composite=f)
+    result, error = _call(client, value, "/predict")
+    expected = FILES[name][2]
+    if isinstance(expected, str):
+        assert error is not None and error.startswith("The drawing could not be read"), error
+    _check(result, error, expected, lambda r: _predicted(r[1]))
+    _assert_still_serving(server, client, files)
+
+
+@pytest.mark.parametrize("value", [None, _sketch()], ids=["none", "all_none_empty_layers"])
+def test_predict_empty_sketchpad_values_are_blank(server, client, files, value):
+    result, error = _call(client, value, "/predict")
+    assert error is None, error
+    chart, label, image, *_ = result
+    assert label["label"] == "Draw a digit" and image is None
+    _assert_still_serving(server, client, files)
+
+
+def test_predict_payload_breaking_gradios_schema_leaves_the_server_serving(server, client, files):
+    """`"layers": null` fails Gradio's own validation of the payload before any app code runs, so the
+    message is Gradio's generic one (only launch(show_error=True) would change that, for every error).
+    What matters here: the server survives it."""
+    result, error = _call(client, {"background": None, "layers": None, "composite": None, "id": None}, "/predict")
+    assert result is None or result[1]["label"] == "Draw a digit"
+    _assert_still_serving(server, client, files)
+
+
+def test_predict_transparent_empty_layers_are_blank(server, client, files, tmp_path):
+    Image.new("RGBA", (320, 320), (0, 0, 0, 0)).save(tmp_path / "empty.png")
+    empty = handle_file(str(tmp_path / "empty.png"))
+    result, error = _call(client, _sketch(layers=[empty, empty], composite=empty), "/predict")
+    assert error is None and result[1]["label"] == "Draw a digit", (error, result)
+    _assert_still_serving(server, client, files)
+
+
+def test_predict_layers_of_different_sizes_are_refused(server, client, files, tmp_path):
+    strokes = render_digit(1, np.random.default_rng(0), canvas=320, style="transparent")
+    strokes.save(tmp_path / "a.png")
+    Image.new("RGBA", (100, 50), (0, 0, 0, 0)).save(tmp_path / "b.png")
+    value = _sketch(layers=[handle_file(str(tmp_path / "a.png")), handle_file(str(tmp_path / "b.png"))])
+    result, error = _call(client, value, "/predict")
+    assert result is None and GENERIC not in error and "different sizes (320x320 and 100x50)" in error, error
+    _assert_still_serving(server, client, files)
+
+
+def test_predict_reads_a_good_drawing(server, client, files, tmp_path):
+    render_digit(2, np.random.default_rng(9), canvas=320, style="transparent").save(tmp_path / "two.png")
+    result, error = _call(client, _sketch(layers=[handle_file(str(tmp_path / "two.png"))]), "/predict")
+    assert error is None and _predicted(result[1]) == 2, (error, result)
+
+
+# ------------------------------------------------------------------------------------------ upload route
+def test_upload_route_stores_any_bytes_but_refuses_oversized_files(server, client, files, tmp_path):
+    url = f"{server.url}gradio_api/upload"
+    r = requests.post(url, files=[("files", ("random.png", os.urandom(2000)))], timeout=60)
+    assert r.status_code == 200 and len(r.json()) == 1, r.text  # stored, and refused later by /classify
+    big = os.urandom(MAX_FILE_SIZE + 1024)
+    r = requests.post(url, files=[("files", ("big.png", big))], timeout=60)
+    assert r.status_code == 413, (r.status_code, r.text[:300])
+    assert "maximum allowed size" in r.text, r.text[:300]
+    path = tmp_path / "big.png"
+    path.write_bytes(big)
+    with pytest.raises(ValueError, match="exceeds the maximum file size of 10485760 bytes|413"):
+        client.predict(handle_file(str(path)), api_name="/classify")
+    r = requests.post(url, files=[("files", ("../../escape.png", b"x"))], timeout=60)
+    if r.status_code == 200:  # the name is sanitised: the file stays inside Gradio's upload folder
+        stored = Path(r.json()[0]).resolve()
+        assert stored.name == "escape.png" and ".." not in r.json()[0], r.json()
+    else:
+        assert r.status_code in (400, 403), r.status_code
+    _assert_still_serving(server, client, files)
+
+
+# ------------------------------------------------------------------------------------------ load (CI size)
+@pytest.mark.slow
+def test_eight_concurrent_clients_classify_without_failures(server, files):
+    digits = [0, 1, 7, 9]
+    folder = files["good"].parent
+    paths = []
+    for d in digits:
+        paths.append(folder / f"load_{d}.png")
+        _drawing(d, 100 + d).save(paths[-1])
+    results, failures = [], []
+    lock = threading.Lock()
+
+    def worker():
+        try:
+            c = Client(server.url, verbose=False)
+            for d, p in zip(digits, paths):
+                r = c.predict(handle_file(str(p)), api_name="/classify")
+                with lock:
+                    results.append((d, r["digit"]))
+        except Exception as e:  # noqa: BLE001 - counted as a failure
+            with lock:
+                failures.append(repr(e))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not failures, failures[:3]
+    assert len(results) == 32 and all(d == got for d, got in results), results
+    assert server.alive()
+
+
+# ------------------------------------------------------------------------------------------ checkpoints
+@pytest.fixture()
+def store(tmp_path, default_checkpoint):
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(default_checkpoint.with_suffix(suffix), folder / f"default{suffix}")
+    s = ModelStore(folder, "default.safetensors")
+    s.activate_default()
+    assert s.active is not None, s.error
+    return s
+
+
+@pytest.fixture(scope="module")
+def eights():
+    return np.stack([preprocess(_drawing(8, seed)) for seed in range(5)])
+
+
+def _good_copy(store, name):
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(store.directory / f"default{suffix}", store.directory / f"{name}{suffix}")
+    return store.directory / f"{name}.safetensors"
+
+
+def _truncate(store):
+    p = _good_copy(store, "bad")
+    p.write_bytes(p.read_bytes()[:1000])
+
+
+def _corrupt(store):
+    p = _good_copy(store, "bad")
+    data = bytearray(p.read_bytes())
+    data[:8] = struct.pack("<Q", len(data) * 10)  # a header length pointing past the end
+    p.write_bytes(bytes(data))
+
+
+def _garbage(store):
+    p = _good_copy(store, "bad")
+    p.write_bytes(os.urandom(4096))
+
+
+def _wrong_names(store):
+    from safetensors.torch import save_file
+
+    p = _good_copy(store, "bad")
+    save_file({f"renamed.{k}": v for k, v in TutorialCNN().state_dict().items()}, p)
+
+
+def _wrong_shape(store):
+    from safetensors.torch import save_file
+
+    p = _good_copy(store, "bad")
+    tensors = dict(TutorialCNN().state_dict())
+    tensors["conv1.weight"] = torch.zeros(3, 1, 3, 3)
+    save_file(tensors, p)
+
+
+def _not_finite(store):
+    from safetensors.torch import save_file
+
+    p = _good_copy(store, "bad")
+    tensors = {k: v.clone() for k, v in TutorialCNN().state_dict().items()}
+    next(iter(tensors.values()))[...] = float("nan")
+    save_file(tensors, p)
+
+
+def _no_json(store):
+    _good_copy(store, "bad").with_suffix(".json").unlink()
+
+
+def _bad_json(store):
+    _good_copy(store, "bad").with_suffix(".json").write_text("{not json")
+
+
+def _json_list(store):
+    _good_copy(store, "bad").with_suffix(".json").write_text("[1, 2]")
+
+
+def _other_architecture(store):
+    _good_copy(store, "bad").with_suffix(".json").write_text('{"architecture": "ResNet50"}')
+
+
+def _pickle_renamed(store):
+    _good_copy(store, "bad")
+    (store.directory / "bad.safetensors").write_bytes(pickle.dumps(TutorialCNN().state_dict()))
+
+
+def _torch_save_renamed(store):
+    _good_copy(store, "bad")
+    torch.save(TutorialCNN().state_dict(), store.directory / "bad.safetensors")
+
+
+BAD_CHECKPOINTS = {
+    "truncated": (_truncate, "not a readable safetensors file"),
+    "corrupted_header": (_corrupt, "not a readable safetensors file"),
+    "random_bytes": (_garbage, "not a readable safetensors file"),
+    "wrong_tensor_names": (_wrong_names, "has the wrong tensors"),
+    "wrong_shape": (_wrong_shape, r"'conv1.weight' has shape \(3, 1, 3, 3\)"),
+    "not_finite": (_not_finite, "not finite"),
+    "missing_json": (_no_json, "bad.json is missing"),
+    "invalid_json": (_bad_json, "bad.json is not valid JSON"),
+    "json_not_an_object": (_json_list, "must hold a JSON object"),
+    "other_architecture": (_other_architecture, "is for architecture 'ResNet50'"),
+    "pickle_renamed": (_pickle_renamed, "not a readable safetensors file"),
+    "torch_save_renamed": (_torch_save_renamed, "not a readable safetensors file"),
+}
+
+
+def _assert_unchanged(store, before, eights):
+    assert store.active is before
+    assert (store.active.probabilities(eights).argmax(axis=1) == 8).all()
+
+
+@pytest.mark.parametrize("case", list(BAD_CHECKPOINTS))
+def test_bad_checkpoint_is_refused_and_the_active_model_stays(store, eights, case):
+    make, message = BAD_CHECKPOINTS[case]
+    make(store)
+    before = store.active
+    with pytest.raises(CheckpointError, match=message):
+        store.activate("bad.safetensors")
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(store.directory / "bad.safetensors")
+    _assert_unchanged(store, before, eights)
+
+
+def test_names_leading_outside_the_folder_are_refused(store, eights, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(store.directory / f"default{suffix}", outside / f"x{suffix}")
+    (store.directory / "link.safetensors").symlink_to(outside / "x.safetensors")
+    (store.directory / "link.json").symlink_to(outside / "x.json")
+    (store.directory / "sub").mkdir()
+    before = store.active
+    names = ["../outside/x.safetensors", "../x.safetensors", str(outside / "x.safetensors"),
+             "/etc/passwd", "link.safetensors", "sub/../../outside/x.safetensors", "", ".", "..",
+             "default.json", "default", "default.safetensors/", "sub/x.safetensors"]
+    for name in names:
+        with pytest.raises(CheckpointError, match="is not a checkpoint in"):
+            store.activate(name)
+        _assert_unchanged(store, before, eights)
+
+
+def test_a_missing_checkpoint_is_refused_clearly(store, eights):
+    before = store.active
+    with pytest.raises(CheckpointError, match="does not exist"):
+        store.activate("nope.safetensors")
+    _assert_unchanged(store, before, eights)
+
+
+def test_only_safetensors_files_are_loaded(tmp_path):
+    path = tmp_path / "m.pt"
+    torch.save(TutorialCNN().state_dict(), path)
+    with pytest.raises(CheckpointError, match="only .safetensors checkpoints are loaded"):
+        load_checkpoint(path)
+
+
+UNSAFE = [
+    r"\btorch\.load\s*\(", r"\bimport\s+pickle\b", r"\bfrom\s+pickle\b", r"\bpickle\.loads?\s*\(",
+    r"\bcPickle\b", r"\bdill\b", r"\bjoblib\b", r"\bcloudpickle\b", r"allow_pickle\s*=\s*True",
+    r"\bmarshal\.loads?\b", r"\bshelve\b", r"\bnp\.load\s*\(", r"\bnumpy\.load\s*\(",
+    r"\bpd\.read_pickle\b", r"\btorch\.jit\.load\b",
+]
+
+
+def test_nothing_in_the_project_can_load_a_pickle():
+    this = Path(__file__).resolve()
+    skip = {".git", ".venv", "venv", "node_modules", "__pycache__", "data", ".pytest_cache"}
+    offenders = []
+    for path in ROOT.rglob("*.py"):
+        if path.resolve() == this or skip & set(path.relative_to(ROOT).parts):
+            continue
+        for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            offenders += [f"{path.relative_to(ROOT)}:{n}: {line.strip()}" for p in UNSAFE if re.search(p, code)]
+    assert not offenders, "\n".join(offenders)
+
+
+# ------------------------------------------------------------------------------------------ failed saves
+def _files_in(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def _no_space(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("failure", ["json_enospc", "json_half_written", "weights_exception"])
+def test_failed_save_over_the_active_checkpoint_changes_nothing(store, eights, monkeypatch, failure):
+    before, files_before = store.active, _files_in(store.directory)
+    if failure == "weights_exception":
+        def boom(tensors, filename, metadata=None):
+            Path(filename).write_bytes(b"partial")
+            raise RuntimeError("simulated crash while writing the weights")
+
+        monkeypatch.setattr(ckpt, "save_file", boom)
+        expected = "simulated crash"
+    else:
+        real_write_text = Path.write_text
+
+        def failing_write_text(self, data, *args, **kwargs):
+            if self.name.endswith(".tmp") and ".json" in self.name:
+                if failure == "json_half_written":
+                    real_write_text(self, data[: len(data) // 2], *args, **kwargs)
+                _no_space()
+            return real_write_text(self, data, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "write_text", failing_write_text)
+        expected = "No space left"
+    with pytest.raises((OSError, RuntimeError), match=expected):
+        save_checkpoint(store.directory / "default.safetensors", TutorialCNN(), {"test_acc": 0.0})
+    monkeypatch.undo()
+    assert _files_in(store.directory) == files_before  # old files byte for byte, and no temporary files
+    assert not [p for p in store.directory.iterdir() if p.name.startswith(".")]
+    _assert_unchanged(store, before, eights)
+    # and the checkpoint on disk is still the old, complete one
+    reloaded = store.activate("default.safetensors")
+    assert (reloaded.probabilities(eights).argmax(axis=1) == 8).all()
+    assert reloaded.meta == before.meta
+
+
+def test_failed_save_of_a_new_checkpoint_leaves_nothing_behind(store, monkeypatch):
+    files_before = _files_in(store.directory)
+    monkeypatch.setattr(ckpt.os, "replace", _no_space)
+    with pytest.raises(OSError, match="No space left"):
+        save_checkpoint(store.directory / "new.safetensors", TutorialCNN(), {})
+    monkeypatch.undo()
+    assert _files_in(store.directory) == files_before
+    assert "new.safetensors" not in [name for name, _ in _list_checkpoints(store)]
+
+
+def _list_checkpoints(store):
+    lister = getattr(store, "checkpoints", None)
+    return lister() if lister else [(p.name, None) for p in store.directory.glob("*.safetensors")]

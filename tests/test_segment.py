@@ -1,0 +1,64 @@
+"""Whole numbers (src/segment.py): splitting a drawing into digits and reading them."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from src.checkpoint import load_checkpoint
+from src.preprocess import ink_map, to_mnist
+from src.segment import _label, read_number, split_digits
+from tests.drawings import render_digit, render_number, sketchpad_value
+
+
+@pytest.fixture(scope="module")
+def model(default_checkpoint):
+    torch.set_num_threads(1)
+    return load_checkpoint(default_checkpoint)[0]
+
+
+def test_reads_multi_digit_drawings(model):
+    rng = np.random.default_rng(2026)
+    n, right, counted = 60, 0, 0
+    for i in range(n):
+        digits = [int(d) for d in rng.integers(0, 10, 3 + i % 2)]
+        result = read_number(model, render_number(digits, rng))
+        right += result["digits"] == digits
+        counted += len(result["digits"]) == len(digits)
+        assert result["number"] == "".join(map(str, result["digits"]))
+        assert len(result["confidences"]) == len(result["digits"])
+    print(f"\n3-4 digit numbers read entirely correctly: {right}/{n} ({100 * right / n:.0f}%); right digit count {counted}/{n}")
+    assert right / n >= 0.9
+
+
+def test_single_digit_is_one_segment(model):
+    rng = np.random.default_rng(5)
+    for digit in range(10):
+        for style in ("composite", "transparent"):
+            img = render_digit(digit, rng, style=style)
+            value = sketchpad_value(img) if style == "transparent" else img
+            assert len(split_digits(ink_map(value))) == 1, (digit, style)
+
+
+def test_detached_strokes_merge_and_specks_are_ignored():
+    img = Image.new("L", (600, 300), 0)
+    d = ImageDraw.Draw(img)
+    d.line([(80, 60), (80, 150), (150, 150), (160, 240), (70, 250)], fill=255, width=14)  # body of a 5
+    d.line([(95, 50), (170, 50)], fill=255, width=14)  # its bar, drawn apart
+    d.line([(350, 50), (350, 250)], fill=255, width=14)  # a 1
+    d.ellipse((500, 280, 504, 284), fill=255)  # a speck
+    parts = split_digits(np.asarray(img, np.float32) / 255)
+    assert len(parts) == 2
+    assert all(to_mnist(p) is not None for p in parts)
+    assert split_digits(np.zeros((50, 50), np.float32)) == []
+
+
+def test_label_counts_components():
+    mask = np.zeros((10, 10), bool)
+    mask[1:4, 1:4] = True
+    mask[4, 4] = True  # diagonal neighbour: same component (8-connectivity)
+    mask[7:9, 0:9] = True
+    mask[0, 8] = True
+    labels, n = _label(mask)
+    assert n == 3
+    assert labels[1, 1] == labels[4, 4] != labels[7, 0]
