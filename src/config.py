@@ -15,5 +15,5 @@ DATA_DIR = os.environ.get("DATA_DIR", str(ROOT / "data"))
 CHECKPOINT_DIR = Path(os.environ.get("CHECKPOINT_DIR", str(ROOT / "checkpoints")))
 DEFAULT_CHECKPOINT = "default.safetensors"
 ALLOW_TRAINING = _flag("ALLOW_TRAINING", True)
-MAX_EPOCHS = int(os.environ.get("MAX_EPOCHS", "30"))
+MAX_EPOCHS = int(os.environ.get("MAX_EPOCHS", "50"))
 CORRECTIONS_DIR = Path(os.environ.get("CORRECTIONS_DIR", str(ROOT / "corrections")))

@@ -2,7 +2,7 @@
 
 `train.py` prints the records and the Train tab plots them; both drive this same generator.
 
-    for record in train_epochs(model, data, TrainConfig(epochs=20)):
+    for record in train_epochs(model, data, TrainConfig(epochs=30)):
         print(record)   # {"epoch": 1, "train_loss": ..., "val_loss": ..., "val_acc": ..., "seconds": ...}
 
 A `threading.Event` passed as `stop` halts training between two batches; the model then holds the
@@ -25,7 +25,7 @@ from src.data import MNISTData, Split, normalize
 class TrainConfig:
     """The default recipe; `python train.py` with no flags trains exactly this."""
 
-    epochs: int = 20
+    epochs: int = 30
     batch_size: int = 128
     lr: float = 3e-3  # the peak of the one-cycle schedule
     weight_decay: float = 1e-4

@@ -10,7 +10,8 @@ most WORK_SIDE pixels on its longer side, and its 8-connected components are lab
 horizontal runs of ink, row by row; pure numpy/Python). Specks (tiny components) are dropped. Components
 that overlap horizontally by more than MERGE_OVERLAP of the narrower one's width are one digit (the bar of
 a 5 drawn apart, the two strokes of a 4 or of a 7 with a crossbar). Digits must therefore stand side by
-side, not above each other, and touching digits stay one segment.
+side, not above each other, and touching digits stay one segment. A drawing narrower than
+MIN_NUMBER_ASPECT times its height is one digit and is not split at all.
 """
 
 import numpy as np
@@ -23,6 +24,9 @@ WORK_SIDE = 300  # the labelling runs on a mask at most this many pixels on its 
 SPECK = 0.02  # components with less than this share of the ink and ...
 SPECK_EXTENT = 0.15  # ... smaller than this share of the drawing's height are specks
 MERGE_OVERLAP = 0.3
+# Several digits side by side are wider than tall; a single digit (even one broken into pieces, as some MNIST
+# digits are) is not. Narrower drawings are read as one digit without being split.
+MIN_NUMBER_ASPECT = 1.1
 
 
 def _label(mask: np.ndarray) -> tuple[np.ndarray, int]:
@@ -81,6 +85,9 @@ def split_digits(ink: np.ndarray) -> list[np.ndarray]:
     if peak < MIN_PEAK:
         return []
     mask = ink > INK_THRESHOLD * peak
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if cols[-1] - cols[0] + 1 < MIN_NUMBER_ASPECT * (rows[-1] - rows[0] + 1):
+        return [ink]  # one digit
     f = max(1, int(np.ceil(max(mask.shape) / WORK_SIDE)))
     h, w = -(-mask.shape[0] // f), -(-mask.shape[1] // f)
     small = np.zeros((h * f, w * f), bool)

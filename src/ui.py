@@ -29,7 +29,7 @@ with gr.Blocks(title="Draw a digit") as demo:
             with gr.Column(scale=1, min_width=300):
                 sketchpad = gr.Sketchpad(
                     elem_id="sketchpad",
-                    label="Draw one digit, large, anywhere",
+                    label="Draw a digit (or a whole number), large, anywhere",
                     type="pil",
                     image_mode="RGBA",
                     canvas_size=(320, 320),

@@ -15,7 +15,7 @@ def classify_many(client, paths):
 
 
 def predicted_digit(label: dict):
-    return None if not label or "confidences" not in label else int(label["label"])
+    return int(label["label"]) if label and label.get("confidences") else None  # None: blank or "not a digit"
 
 
 def save_sketch(value: dict, folder, stem) -> dict:

@@ -161,3 +161,13 @@ def test_shipped_checkpoint_beats_the_tutorial(default_checkpoint, data_dir):
     assert meta["parameters"] == 21_578 and meta["hyperparameters"] == TrainConfig().to_dict()
     _, acc = evaluate(model, load_mnist(data_dir).test)
     assert acc == pytest.approx(meta["test_acc"], abs=0.02)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run on a GPU machine)")
+def test_training_runs_on_cuda_with_data_resident_on_the_gpu(data_dir):
+    data = load_mnist(data_dir, device="cuda", limit=8000)
+    assert data.train.images.is_cuda
+    model = TutorialCNN()
+    records = list(train_epochs(model, data, TrainConfig(epochs=3)))
+    assert next(model.parameters()).is_cuda
+    assert records[-1]["val_acc"] > 90 and records[-1]["train_loss"] < records[0]["train_loss"]

@@ -109,3 +109,33 @@ def test_use_model_refuses_names_outside_the_checkpoint_folder(client):
     for name in ("../checkpoints/default.safetensors", "/etc/passwd", "missing.safetensors"):
         with pytest.raises(AppError, match="cannot be used, so the current model stays"):
             use(client, name)
+
+
+def test_settings_out_of_range_are_refused_with_a_clear_message(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="Epochs must be between 1 and 50"):
+        client.predict(epochs=51, batch_size=128, learning_rate=0.003, augment=True, seed=0, max_examples=2000,
+                       api_name="/train")
+    with pytest.raises(AppError, match="Learning rate must be between"):
+        client.predict(epochs=1, batch_size=128, learning_rate=5.0, augment=True, seed=0, max_examples=2000,
+                       api_name="/train")
+
+
+def test_allow_training_0_switches_training_off_and_says_why(tmp_path_factory):
+    import json
+    import urllib.request
+
+    from gradio_client import Client
+
+    from tests.conftest import Server
+
+    s = Server(tmp_path_factory.mktemp("no-training"), env={"ALLOW_TRAINING": "0"})
+    try:
+        endpoints = Client(s.url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"]
+        assert "/classify" in endpoints and "/train" not in endpoints and "/fine_tune" not in endpoints
+        page_config = json.loads(urllib.request.urlopen(s.url + "config").read())
+        texts = [c.get("props", {}).get("value") for c in page_config["components"]]
+        assert any(isinstance(t, str) and "ALLOW_TRAINING=0" in t for t in texts)
+    finally:
+        s.stop()
