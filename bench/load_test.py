@@ -132,10 +132,10 @@ def train_load(url, paths, clients, requests_each):
         print("--train: the app has no /train endpoint yet; skipped.")
         return
     params = [p["parameter_name"] for p in info["named_endpoints"]["/train"]["parameters"]]
-    kwargs = {"epochs": 2}
+    kwargs = {"epochs": 10}
     for name in params:
         if name in ("max_examples", "limit", "examples"):
-            kwargs[name] = 2000
+            kwargs[name] = 20000  # long enough to outlast the load; stopped right after it
     print(f"--train: /train with {kwargs} (parameters: {params})")
     job = client.submit(api_name="/train", **kwargs)
     time.sleep(2)  # let it start
@@ -143,6 +143,7 @@ def train_load(url, paths, clients, requests_each):
     running = not job.done()
     summary("app during training", rate, lat, fails)
     print(f"    training still running at the end of the load: {running}")
+    client.predict(api_name="/stop")
     try:
         job.result(timeout=600)
     except Exception as e:  # noqa: BLE001
