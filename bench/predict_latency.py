@@ -89,14 +89,14 @@ def main():
             proc.terminate()
 
     # In process: the work /predict does for one 800x800 sketchpad value, minus Gradio.
-    from src.checkpoint import load_checkpoint
     from src.config import CHECKPOINT_DIR, DEFAULT_CHECKPOINT
-    from src.inference import LoadedModel
     from src.preprocess import preprocess
 
     import torch
     torch.set_num_threads(1)
-    model = LoadedModel("default", *load_checkpoint(CHECKPOINT_DIR / DEFAULT_CHECKPOINT))
+    from src.inference import ModelStore
+    store = ModelStore(CHECKPOINT_DIR, DEFAULT_CHECKPOINT)
+    model = store.activate(DEFAULT_CHECKPOINT)
     values = [sketchpad_value(render_digit(i % 10, rng, canvas=800, style="transparent")) for i in range(50)]
     for v in values[:5]:
         model.probabilities(preprocess(v))
@@ -108,6 +108,15 @@ def main():
         model.probabilities(x)
         t_pre.append(t1 - t0)
         t_all.append(time.perf_counter() - t0)
+    from src.saliency import saliency
+    t_read = []
+    for v in values:
+        t0 = time.perf_counter()
+        reading = model.read(v)  # + splitting check and "is it a digit?"
+        saliency(model.model, reading.images[0], reading.digits[0])
+        t_read.append(time.perf_counter() - t0)
+    print(f"in process, the whole Draw-tab reading (+ is-it-a-digit, number check, saliency): "
+          f"p50 {np.median(t_read) * 1000:.2f} ms")
     print(f"in process, per 800x800 sketchpad value: preprocessing p50 {np.median(t_pre) * 1000:.2f} ms, "
           f"preprocessing + inference p50 {np.median(t_all) * 1000:.2f} ms, p95 {np.percentile(t_all, 95) * 1000:.2f} ms")
 

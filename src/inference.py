@@ -73,7 +73,8 @@ class LoadedModel:
         whole = to_mnist(ink)  # == preprocess(value)
         if whole is None:
             return None
-        parts = [m for m in (to_mnist(crop) for crop in split_digits(ink)) if m is not None]
+        crops = split_digits(ink)
+        parts = [m for m in map(to_mnist, crops) if m is not None] if len(crops) > 1 else []
         images = np.stack(parts if len(parts) > 1 else [whole])
         probabilities = self.probabilities(images)
         if self.novelty is not None:
