@@ -99,10 +99,6 @@ def classify(file_path):
     return result
 
 
-def clear():
-    return None, probability_table(), BLANK_HINT, None, None, "", None
-
-
 # ------------------------------------------------------------------------------------------- corrections
 def corrections_text() -> str:
     n = corrections.count(config.CORRECTIONS_DIR)

@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from src import config, training_session
-from src.draw import (BLANK_HINT, active_model_text, clear, clear_corrections, classify, corrections_text,
+from src.draw import (BLANK_HINT, active_model_text, clear_corrections, classify, corrections_text,
                       download_corrections, model_choices, predict, probability_table, refresh_models,
                       save_correction, store, use_model)
 from src.engine import TrainConfig
@@ -127,8 +127,10 @@ with gr.Blocks(title="Draw a digit") as demo:
         predict, sketchpad, [chart, prediction, model_input, heatmap, note, sample],
         api_name="predict", trigger_mode="always_last", show_progress="hidden",
     )
-    clear_button.click(clear, None, [sketchpad, chart, prediction, model_input, heatmap, note, sample],
-                       api_name=False, show_progress="hidden")
+    # Clear = the sketchpad's own trash button: it empties the canvas and its change event blanks the outputs.
+    # (Setting the sketchpad's value to None from Python does not always empty the canvas in Gradio 6.31.)
+    clear_button.click(None, None, None, api_name=False,
+                       js="() => document.querySelector('#sketchpad button[aria-label=\"Clear canvas\"]')?.click()")
     classify_button.click(classify, upload, result, api_name="classify")
     correct_as.input(save_correction, [correct_as, sample], [correct_as, correction_status], api_name="correct")
     download_button.click(download_corrections, None, corrections_zip, api_name=False)

@@ -94,6 +94,23 @@ def test_drawing_1_7_0_with_the_mouse_and_no_tool_click_shows_each_digit(page):
     assert seen == {1: 1, 7: 7, 0: 0}
 
 
+def test_a_number_written_side_by_side_is_read_whole(page):
+    clear(page, "button")
+    page.wait_for_function(
+        """() => document.querySelector('#sketchpad button[aria-label="Brush"]')?.classList.contains('highlight')""",
+        timeout=10_000)
+    one = [[(0.14, 0.36), (0.24, 0.28), (0.24, 0.72)]]
+    seven = [[(0.50, 0.30), (0.86, 0.30), (0.64, 0.72)]]
+    draw(page, one + seven)
+    try:
+        page.wait_for_function("() => /\\b17\\b/.test(document.querySelector('#prediction').innerText)", timeout=30_000)
+    finally:
+        page.screenshot(path=str(ROOT / "docs" / "number.png"), full_page=False)
+    assert "Read as the number" in page.locator("#note").inner_text()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ROOT / "docs" / "number.png"), full_page=False)
+
+
 def test_start_training_and_watch_the_loss_plot_gain_points(page):
     page.get_by_role("tab", name="Train").click()
     page.wait_for_selector("#start")
