@@ -12,7 +12,6 @@ replaced only once its new version is complete.
 import json
 import os
 import platform
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import safetensors
 import torch
 from safetensors.torch import load_file, save_file
 
+from src.atomic import write_temporary
 from src.model import ARCHITECTURE, TutorialCNN, count_parameters
 
 
@@ -29,21 +29,6 @@ class CheckpointError(ValueError):
 
 def sidecar(path: Path | str) -> Path:
     return Path(path).with_suffix(".json")
-
-
-def _write_temporary(path: Path, write) -> str:
-    """Call write(tmp_path) for a temporary file next to `path`, fsync it; on any failure remove it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; checkpoints are meant to be shared
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return tmp
 
 
 def save_checkpoint(path: Path | str, model: torch.nn.Module, metadata: dict) -> Path:
@@ -68,10 +53,10 @@ def save_checkpoint(path: Path | str, model: torch.nn.Module, metadata: dict) ->
     # Both files are complete on disk before either replaces anything, so a full disk or a crash while
     # writing leaves the old checkpoint (weights and JSON) as it was. Then weights first, JSON second:
     # a checkpoint is listed by its JSON, so it appears only when both are in place.
-    tmp_weights = _write_temporary(path, lambda tmp: save_file(tensors, tmp, metadata={"architecture": ARCHITECTURE}))
+    tmp_weights = write_temporary(path, lambda tmp: save_file(tensors, tmp, metadata={"architecture": ARCHITECTURE}))
     tmp_json = None
     try:
-        tmp_json = _write_temporary(sidecar(path), lambda tmp: Path(tmp).write_text(text))
+        tmp_json = write_temporary(sidecar(path), lambda tmp: Path(tmp).write_text(text))
         os.replace(tmp_weights, path)
         os.replace(tmp_json, sidecar(path))
     except BaseException:

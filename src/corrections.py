@@ -22,7 +22,6 @@ and on MNIST test, and the seconds it took. `stop` (a threading.Event) ends trai
 """
 
 import copy
-import os
 import re
 import tempfile
 import threading
@@ -37,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from src.atomic import atomic_write
 from src.data import MNISTData, Split
 from src.engine import augment, evaluate, to_input
 
@@ -63,17 +63,7 @@ def add(folder: Path | str, image28: np.ndarray, label: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
     path = folder / f"{stamp}-{uuid.uuid4().hex[:12]}-{label}.png"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".png.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            Image.fromarray(a, "L").save(f, format="PNG")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: Image.fromarray(a, "L").save(tmp, format="PNG"))
     return path
 
 

@@ -28,13 +28,12 @@ pickle). Its name does not end in .safetensors, so it is never listed as a check
 
 import base64
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from src.atomic import atomic_write
 from src.data import MNISTData, normalize
 
 METHODS = ("msp", "energy", "maha_logit", "residual", "energy+residual")
@@ -197,20 +196,7 @@ class NoveltyDetector:
 
     def save(self, path: Path | str) -> Path:
         """Write the detector as JSON atomically (temporary file in the same folder, then os.replace)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.to_dict(), f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(self.to_dict())))
 
     @classmethod
     def from_file(cls, path: Path | str) -> "NoveltyDetector":

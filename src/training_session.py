@@ -95,21 +95,28 @@ def train(epochs, batch_size, learning_rate, augment, seed, max_examples, progre
     def tqdm(iterable, total, desc):
         return progress.tqdm(iterable, total=total, desc=f"{desc} of {epochs}")
 
-    for record in train_epochs(model, data, cfg, stop=_stop, progress=tqdm):
-        history.append(record)
-        status = (f"Epoch {record['epoch']}/{epochs}: train loss {record['train_loss']:.4f}, "
-                  f"validation loss {record['val_loss']:.4f}, validation accuracy {record['val_acc']:.2f}%")
-        yield loss_plot(history, epochs), records_table(history), status, None
+    try:
+        for record in train_epochs(model, data, cfg, stop=_stop, progress=tqdm):
+            history.append(record)
+            status = (f"Epoch {record['epoch']}/{epochs}: train loss {record['train_loss']:.4f}, "
+                      f"validation loss {record['val_loss']:.4f}, validation accuracy {record['val_acc']:.2f}%")
+            yield loss_plot(history, epochs), records_table(history), status, None
+    except Exception as e:  # the page gets the reason; the server, the live model and the checkpoints stay as they were
+        raise gr.Error(f"Training failed during epoch {len(history) + 1} ({type(e).__name__}: {e}). "
+                       "Nothing was saved and the model in use is unchanged.") from None
 
     stopped = len(history) < epochs
     if not history:
         yield loss_plot(history, epochs), records_table(history), "Stopped before the first epoch ended: nothing to save.", None
         return
     _, test_acc = evaluate(model, data.test)
-    path = save_checkpoint(config.CHECKPOINT_DIR / unique_name(), model, {
-        "hyperparameters": cfg.to_dict(), "seed": seed, "limit": max_examples, "history": history,
-        "test_acc": round(test_acc, 3), "stopped_early": stopped,
-    })
+    try:
+        path = save_checkpoint(config.CHECKPOINT_DIR / unique_name(), model, {
+            "hyperparameters": cfg.to_dict(), "seed": seed, "limit": max_examples, "history": history,
+            "test_acc": round(test_acc, 3), "stopped_early": stopped,
+        })
+    except OSError as e:
+        raise gr.Error(f"The trained model could not be saved ({e}); no partial file was left behind.") from None
     status = (f"{'Stopped after' if stopped else 'Finished'} {len(history)} epoch{'s' * (len(history) != 1)} "
               f"in {time.perf_counter() - started:.0f} s. Test accuracy {test_acc:.2f}% "
               f"on {len(data.test):,} test images. Saved as **{path.name}**: pick it in the Draw tab to use it.")

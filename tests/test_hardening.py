@@ -24,7 +24,6 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 import src.checkpoint as ckpt
-from src import config
 from src.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from src.inference import ModelStore
 from src.model import TutorialCNN

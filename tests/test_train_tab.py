@@ -1,6 +1,5 @@
 """The Train tab through gradio_client: streaming, Stop, the new checkpoint, and swapping it in."""
 
-import threading
 import time
 
 import numpy as np
@@ -139,3 +138,29 @@ def test_allow_training_0_switches_training_off_and_says_why(tmp_path_factory):
         assert any(isinstance(t, str) and "ALLOW_TRAINING=0" in t for t in texts)
     finally:
         s.stop()
+
+
+def test_a_failure_inside_training_is_a_clear_error_and_leaves_no_files(tmp_path, monkeypatch, data_dir):
+    """In process: the Train tab's generator, with the engine failing in epoch 2."""
+    import gradio as gr
+
+    from src import config, training_session
+    from src.engine import train_epochs
+
+    def failing(*args, **kwargs):
+        for record in train_epochs(*args, **kwargs):
+            yield record
+            raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(training_session, "train_epochs", failing)
+    monkeypatch.setattr(config, "CHECKPOINT_DIR", tmp_path)
+    monkeypatch.setattr(config, "DATA_DIR", data_dir)
+    class NoProgress:
+        def tqdm(self, iterable, **_):
+            return iterable
+
+    run = training_session.train(3, 128, 0.003, True, 0, 1000, progress=NoProgress())
+    with pytest.raises(gr.Error, match=r"Training failed during epoch 2 \(RuntimeError: injected failure\)"):
+        for _ in run:
+            pass
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,42 @@
+"""Atomic file writes: write a temporary file next to the target, fsync it, then rename it into place.
+
+A crash, a full disk or an exception part-way leaves the previous file untouched and no temporary
+file behind. Used for checkpoints, novelty statistics and corrections.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+
+def write_temporary(path: Path, write: Callable[[str], None]) -> str:
+    """Call write(tmp) for a new temporary file in path's folder and fsync it; on any failure remove it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; these files are meant to be read and shared
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def commit(tmp: str, path: Path) -> None:
+    """Rename a finished temporary file over `path`; on failure remove the temporary file."""
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(path: Path | str, write: Callable[[str], None]) -> Path:
+    """Write `path` atomically: write(tmp) fills a temporary file, which then replaces `path`."""
+    path = Path(path)
+    commit(write_temporary(path, write), path)
+    return path
