@@ -20,6 +20,7 @@ from src.checkpoint import save_checkpoint
 from src.data import DataUnavailable, load_mnist
 from src.engine import TrainConfig, evaluate, train_epochs
 from src.model import TutorialCNN
+from src.novelty import NoveltyDetector, fit_novelty, novelty_path
 
 _stop = threading.Event()
 
@@ -110,12 +111,17 @@ def train(epochs, batch_size, learning_rate, augment, seed, max_examples, progre
         yield loss_plot(history, epochs), records_table(history), "Stopped before the first epoch ended: nothing to save.", None
         return
     _, test_acc = evaluate(model, data.test)
+    path = config.CHECKPOINT_DIR / unique_name()
+    if not stopped:  # fit the "is it a digit?" detector for this model (a few seconds; skipped after Stop)
+        yield loss_plot(history, epochs), records_table(history), "Fitting the “is it a digit?” detector…", None
+        NoveltyDetector(fit_novelty(model, data)).save(novelty_path(path))
     try:
-        path = save_checkpoint(config.CHECKPOINT_DIR / unique_name(), model, {
+        path = save_checkpoint(path, model, {
             "hyperparameters": cfg.to_dict(), "seed": seed, "limit": max_examples, "history": history,
             "test_acc": round(test_acc, 3), "stopped_early": stopped,
         })
     except OSError as e:
+        novelty_path(path).unlink(missing_ok=True)
         raise gr.Error(f"The trained model could not be saved ({e}); no partial file was left behind.") from None
     status = (f"{'Stopped after' if stopped else 'Finished'} {len(history)} epoch{'s' * (len(history) != 1)} "
               f"in {time.perf_counter() - started:.0f} s. Test accuracy {test_acc:.2f}% "
@@ -146,7 +152,10 @@ def fine_tune_on_corrections(progress=gr.Progress()):
     progress(0.2, desc="Fine-tuning")
     model, report = corrections.fine_tune(base.model, samples, data, stop=_stop)
     before, after = report["before"], report["after"]
-    path = save_checkpoint(config.CHECKPOINT_DIR / unique_name().replace("trained-", "finetuned-"), model, {
+    path = config.CHECKPOINT_DIR / unique_name().replace("trained-", "finetuned-")
+    progress(0.9, desc="Fitting the “is it a digit?” detector")
+    NoveltyDetector(fit_novelty(model, data)).save(novelty_path(path))
+    path = save_checkpoint(path, model, {
         "base": base.name, "fine_tune": report, "history": [], "test_acc": after["mnist_test"],
     })
     table = "\n".join([

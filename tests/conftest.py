@@ -6,16 +6,18 @@ from pathlib import Path
 import pytest
 
 from src import config
-from src.data import load_mnist
+from src.data import DataUnavailable, load_mnist, read_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> str:
-    raw = Path(config.DATA_DIR) / "MNIST" / "raw"
-    if not (raw / "t10k-images-idx3-ubyte").exists() and not (raw / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.fail(f"MNIST IDX files are not in {raw}: set DATA_DIR or put them there (see README, Tests)")
+    """DATA_DIR with MNIST in it: downloaded on first use where there is internet, as the app does."""
+    try:
+        read_mnist(config.DATA_DIR, train=False)
+    except DataUnavailable as e:
+        pytest.fail(str(e))
     return config.DATA_DIR
 
 
