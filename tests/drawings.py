@@ -114,8 +114,11 @@ def digit_strokes(digit: int, rng: np.random.Generator, variant: int | None = No
     """The jittered skeleton of `digit` in the unit box (height ~1, x centred on 0): a list of polylines."""
     templates = TEMPLATES[digit]
     v = rng.integers(len(templates)) if variant is None else variant % len(templates)
-    strokes = templates[v](rng.uniform(-1, 1, 8))
-    # A smooth, low-frequency wobble (a hand is not a plotter) plus a bit of point noise.
+    return wobble(templates[v](rng.uniform(-1, 1, 8)), rng)
+
+
+def wobble(strokes: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """A smooth, low-frequency wobble (a hand is not a plotter) plus a bit of point noise."""
     amp, freq, phase = rng.uniform(0.01, 0.03, 2), rng.uniform(2, 5, 2), rng.uniform(0, 2 * np.pi, 2)
     out = []
     for s in strokes:

@@ -9,7 +9,7 @@ Each style is one consistent way a particular person writes a digit, drawn like 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from tests.drawings import _arc, _bezier, _join, _line, _place, _stroke
+from tests.drawings import _arc, _bezier, _join, _line, _place, _stroke, wobble
 
 STYLES = {
     "zero_slash": (0, lambda j: [_arc(0, 0.5, 0.28 + 0.04 * j[0], 0.5, -90 + 10 * j[1], 275 + 10 * j[2]),
@@ -34,14 +34,7 @@ STYLES = {
 
 def style_mask(style: str, rng: np.random.Generator, canvas=800) -> Image.Image:
     j = rng.uniform(-1, 1, 8)
-    strokes = STYLES[style][1](j)
-    amp, freq, phase = rng.uniform(0.01, 0.03, 2), rng.uniform(2, 5, 2), rng.uniform(0, 2 * np.pi, 2)
-    wobbly = []
-    for s in strokes:
-        s = s.astype(float).copy()
-        s[:, 0] += amp[0] * np.sin(freq[0] * s[:, 1] * np.pi + phase[0])
-        s[:, 1] += amp[1] * np.sin(freq[1] * s[:, 0] * np.pi + phase[1])
-        wobbly.append(s + rng.normal(0, 0.004, s.shape))
+    wobbly = wobble(STYLES[style][1](j), rng)
     brush = rng.uniform(0.025, 0.07) * canvas
     img = Image.new("L", (canvas, canvas), 0)
     draw = ImageDraw.Draw(img)
