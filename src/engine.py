@@ -120,8 +120,9 @@ def training_batches(split: Split, batch_size: int, generator: torch.Generator, 
         yield x, labels[start : start + batch_size]
 
 
-def to_input(images_uint8: torch.Tensor) -> torch.Tensor:
-    return normalize(images_uint8).contiguous(memory_format=torch.channels_last)
+def to_input(images: torch.Tensor) -> torch.Tensor:
+    """uint8 or float [0, 1] images -> normalised, channels-last network input."""
+    return normalize(images).contiguous(memory_format=torch.channels_last)
 
 
 @torch.inference_mode()

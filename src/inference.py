@@ -15,7 +15,7 @@ import torch
 from src.checkpoint import CheckpointError, load_checkpoint, read_metadata
 from src.data import normalize
 from src.model import TutorialCNN
-from src.novelty import NoveltyDetector, novelty_path
+from src.novelty import NoveltyDetector, features, novelty_path
 from src.preprocess import ink_map, to_mnist
 from src.segment import split_digits
 
@@ -76,9 +76,10 @@ class LoadedModel:
         crops = split_digits(ink)
         parts = [m for m in map(to_mnist, crops) if m is not None] if len(crops) > 1 else []
         images = np.stack(parts if len(parts) > 1 else [whole])
-        probabilities = self.probabilities(images)
+        feats, logits = features(self.model, images)  # one pass of the network serves both questions
+        probabilities = torch.softmax(torch.from_numpy(logits), dim=1).float().numpy()
         if self.novelty is not None:
-            is_digit = all(self.novelty.is_digit(self.model, image) for image in images)
+            is_digit = bool((self.novelty.scores_of(feats, logits) <= self.novelty.threshold).all())
         else:
             is_digit = bool(probabilities.max(1).min() >= FALLBACK_MIN_CONFIDENCE)
         return Reading(images, probabilities, is_digit)

@@ -22,11 +22,14 @@ class TutorialCNN(nn.Module):
         self.pool = nn.MaxPool2d(2)
         self.fc = nn.Linear(32 * 7 * 7, 10)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The 1568 penultimate features (what the final linear layer reads), for src/novelty.py."""
         x = self.pool(torch.relu(self.conv1(x)))
         x = self.pool(torch.relu(self.conv2(x)))
-        x = torch.relu(self.conv3(x))
-        return self.fc(torch.flatten(x, 1))
+        return torch.flatten(torch.relu(self.conv3(x)), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x))
 
 
 def count_parameters(model: nn.Module) -> int:

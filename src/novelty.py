@@ -57,9 +57,7 @@ def features(model: torch.nn.Module, images: np.ndarray, batch_size: int = 2000)
     m = model.eval()
     feats, logits = [], []
     for start in range(0, len(x), batch_size):
-        h = m.pool(torch.relu(m.conv1(x[start:start + batch_size])))
-        h = m.pool(torch.relu(m.conv2(h)))
-        f = torch.flatten(torch.relu(m.conv3(h)), 1)
+        f = m.features(x[start:start + batch_size])
         feats.append(f)
         logits.append(m.fc(f))
     return torch.cat(feats).double().numpy(), torch.cat(logits).double().numpy()
@@ -174,7 +172,10 @@ class NoveltyDetector:
 
     def scores(self, model: torch.nn.Module, images: np.ndarray) -> np.ndarray:
         """(N, 28, 28) images -> (N,) scores."""
-        feats, logits = features(model, images)
+        return self.scores_of(*features(model, images))
+
+    def scores_of(self, feats: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        """Scores from features and logits already computed (see features())."""
         return combined_scores(self.stats, self.method, feats, logits)
 
     def score(self, model: torch.nn.Module, image28: np.ndarray) -> float:

@@ -15,9 +15,10 @@ import gradio as gr
 import pandas as pd
 import torch
 
-from src import config
+from src import config, corrections
 from src.checkpoint import save_checkpoint
 from src.data import DataUnavailable, load_mnist
+from src.draw import store
 from src.engine import TrainConfig, evaluate, train_epochs
 from src.model import TutorialCNN
 from src.novelty import NoveltyDetector, fit_novelty, novelty_path
@@ -131,9 +132,6 @@ def train(epochs, batch_size, learning_rate, augment, seed, max_examples, progre
 
 def fine_tune_on_corrections(progress=gr.Progress()):
     """Fine-tune the live model on the stored corrections mixed with MNIST; report before/after; save it."""
-    from src import corrections
-    from src.draw import store
-
     if not config.ALLOW_TRAINING:
         raise gr.Error("Training is disabled on this server (ALLOW_TRAINING=0).")
     samples = corrections.load(config.CORRECTIONS_DIR)
