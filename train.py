@@ -11,10 +11,11 @@ import torch
 from tqdm import tqdm
 
 from src import config
-from src.checkpoint import save_checkpoint
+from src.checkpoint import fit_and_save
 from src.data import DataUnavailable, load_mnist
-from src.engine import TrainConfig, evaluate, resolve_device, train_epochs
-from src.model import TutorialCNN, count_parameters
+from src.engine import Pools, TrainConfig, evaluate, resolve_device, seeded_model, train_epochs
+from src.model import count_parameters
+from src.synthetic import POOL_SIZE, cached_training_pools
 
 
 def parse_args(argv=None):
@@ -45,8 +46,9 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     cfg = TrainConfig(args.epochs, args.batch_size, args.lr, args.weight_decay, args.augment, args.seed)
-    torch.manual_seed(args.seed)  # the initial weights too come from the seed
-    model = TutorialCNN()
+    print(f"synthetic drawings for training: {POOL_SIZE:,} digits and {POOL_SIZE:,} non-digits (cached in {args.data_dir})")
+    pools = Pools.from_numpy(*cached_training_pools(args.data_dir), device=device)
+    model = seeded_model(args.seed)
     print(
         f"{count_parameters(model):,} parameters | {len(data.train):,} train, {len(data.val):,} val, "
         f"{len(data.test):,} test images | {device} | {cfg}"
@@ -56,7 +58,7 @@ def main(argv=None) -> int:
         return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
 
     history = []
-    for record in train_epochs(model, data, cfg, progress=progress):
+    for record in train_epochs(model, data, cfg, pools, progress=progress):
         history.append(record)
         print(
             f"epoch {record['epoch']:3d} | train loss {record['train_loss']:.4f} | val loss {record['val_loss']:.4f} "
@@ -66,8 +68,9 @@ def main(argv=None) -> int:
     print(f"test loss {test_loss:.4f} | test accuracy {test_acc:.2f}%")
     meta = {"hyperparameters": cfg.to_dict(), "seed": args.seed, "limit": args.limit, "history": history,
             "test_loss": round(test_loss, 5), "test_acc": round(test_acc, 3)}
-    path = save_checkpoint(args.out, model, meta)
-    print(f"saved {path} and {path.with_suffix('.json')}")
+    print("fitting the “is it a digit?” statistics…")
+    path = fit_and_save(args.out, model.cpu(), meta, data)
+    print(f"saved {path}, {path.with_suffix('.json').name} and {path.stem}.novelty.safetensors")
     return 0
 
 

@@ -2,7 +2,7 @@
 
     python bench/fine_tune.py [--style one_long_flag] [--corrections 20] [--epochs 3]
 
-Draws --corrections samples of one consistent personal writing style (tests/styles.py; e.g. a 1 with a
+Draws --corrections samples of one consistent personal writing style (src/synthetic.py PERSONAL_STYLES; e.g. a 1 with a
 long up-stroke, which the default model often reads as a 7), stores them with src.corrections.add, fine-tunes
 a copy of the default model on them (src.corrections.fine_tune) and prints accuracy before/after on 300 NEW
 drawings of that style (other seed), on the stored corrections and on MNIST validation and test.
@@ -22,7 +22,7 @@ import torch
 from src import config, corrections
 from src.checkpoint import load_checkpoint
 from src.data import load_mnist
-from tests.styles import STYLES, style_images
+from src.synthetic import PERSONAL_STYLES as STYLES, style_images
 
 
 def style_accuracy(model, images, labels):

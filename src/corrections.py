@@ -33,12 +33,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from src.atomic import atomic_write
 from src.data import MNISTData, Split
-from src.engine import augment, evaluate, to_input
+from src.engine import Pools, TrainConfig, augment, evaluate, seeded_generator, train_step
 
 _NAME = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{12}-(\d)\.png$")
 
@@ -46,6 +45,7 @@ STEPS_PER_EPOCH = 50
 CORRECTIONS_PER_BATCH = 32
 MNIST_PER_BATCH = 96
 LR = 5e-4
+OUTLIERS = TrainConfig(drawn_per_batch=0, outliers_per_batch=32)  # non-digits mixed into each fine-tuning batch
 
 
 # --------------------------------------------------------------------------------------------- the store
@@ -116,7 +116,7 @@ def _accuracy(model, images_uint8: np.ndarray, labels: np.ndarray) -> float | No
 
 
 def fine_tune(model: torch.nn.Module, corrections: tuple[np.ndarray, np.ndarray], mnist_data: MNISTData,
-              epochs: int = 3, stop: threading.Event | None = None, seed: int = 0,
+              pools: Pools | None = None, epochs: int = 3, stop: threading.Event | None = None, seed: int = 0,
               evaluate_test: bool = True) -> tuple[torch.nn.Module, dict]:
     """(a fine-tuned copy of `model`, report); see the module docstring. `corrections` is what load() returns
     (uint8 or float [0, 1] images)."""
@@ -128,8 +128,7 @@ def fine_tune(model: torch.nn.Module, corrections: tuple[np.ndarray, np.ndarray]
     if len(labels) == 0:
         raise ValueError("there are no corrections to learn from")
     started = time.perf_counter()
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
+    generator = seeded_generator(seed)
     new = copy.deepcopy(model).cpu().train()
     corr_x = torch.from_numpy(images).float().div_(255).unsqueeze(1)
     corr_y = torch.from_numpy(labels)
@@ -148,12 +147,11 @@ def fine_tune(model: torch.nn.Module, corrections: tuple[np.ndarray, np.ndarray]
     while steps < total and not (stop is not None and stop.is_set()):
         ci = torch.randint(len(corr_y), (CORRECTIONS_PER_BATCH,), generator=generator)
         mi = torch.randint(len(train), (MNIST_PER_BATCH,), generator=generator)
-        x = torch.cat([corr_x[ci], train.images[mi].unsqueeze(1).float().div_(255)])
+        x = augment(torch.cat([corr_x[ci], train.images[mi].unsqueeze(1).float().div_(255)]), generator)
         y = torch.cat([corr_y[ci], train.labels[mi]])
-        loss = F.cross_entropy(new(to_input(augment(x, generator))), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        if pools is not None:  # keep the non-digits in view, so that "is it a digit?" still works afterwards
+            x, y = pools.mix(x, y, OUTLIERS, generator, augmented=True)
+        train_step(new, optimizer, x, y, OUTLIERS)
         steps += 1
     new.eval()
     train_seconds = time.perf_counter() - started

@@ -18,6 +18,7 @@ from src.saliency import overlay, saliency
 DIGITS = [str(d) for d in range(10)]
 BLANK_HINT = "Draw a digit"
 NOT_A_DIGIT = "This doesn't look like a digit"
+FILLED_AREA = "This looks like a filled area, not a stroke: draw the digit with lines."
 
 store = ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT)
 store.activate_default()
@@ -58,6 +59,8 @@ def predict(sketch):
     reading, model = read(sketch)
     if reading is None:
         return probability_table(), BLANK_HINT, None, None, "", None
+    if len(reading.images) == 0:  # ink that preprocessing could not turn into a digit
+        return probability_table(), NOT_A_DIGIT, None, None, FILLED_AREA, None
     heat = [overlay(image, saliency(model.model, image, d)) for image, d in zip(reading.images, reading.digits)]
     heat_strip = np.concatenate(heat, axis=1)
     worst = int(np.argmin(reading.confidences))
@@ -73,8 +76,11 @@ def predict(sketch):
         sample = reading.images[0]
     if not reading.is_digit:
         label = NOT_A_DIGIT
-        note = (f"Its best guess would be {reading.number} ({min(reading.confidences):.0%}), but this drawing is "
-                "unlike anything the model learned from. " + ("" if len(reading.digits) > 1 else note))
+        note = (f"The model is not sure this is any digit: its best guess would be {reading.number} "
+                f"({min(reading.confidences):.0%}). " + ("" if len(reading.digits) > 1 else note))
+    elif reading.unusual:
+        note = (f"An unusual {'number' if len(reading.digits) > 1 else 'way to write a'} **{reading.number}**: the model "
+                "is sure, but this drawing is unlike most digits it learned from. " + note)
     return chart, label, strip(list(reading.images)), heat_strip, note, sample
 
 
@@ -87,12 +93,12 @@ def classify(file_path):
     except InvalidImage as e:
         raise gr.Error(str(e)) from None
     reading, _ = read(image)
-    if reading is None:
-        return {"digit": None, "confidence": 0.0, "probabilities": [0.0] * 10, "is_digit": False}
+    if reading is None or len(reading.images) == 0:
+        return {"digit": None, "confidence": 0.0, "probabilities": [0.0] * 10, "is_digit": False, "unusual": False}
     worst = int(np.argmin(reading.confidences))
     result = {"digit": reading.digits[worst], "confidence": round(reading.confidences[worst], 6),
               "probabilities": [round(float(v), 6) for v in reading.probabilities[worst]],
-              "is_digit": reading.is_digit}
+              "is_digit": reading.is_digit, "unusual": reading.unusual}
     if len(reading.digits) > 1:
         result["digits"] = [{"digit": d, "confidence": round(c, 6)} for d, c in zip(reading.digits, reading.confidences)]
         result["number"] = reading.number

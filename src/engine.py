@@ -1,9 +1,15 @@
-"""The training loop: one generator that yields one record per epoch.
+"""The training loop: one generator that yields one record per epoch, and the one training step.
 
 `train.py` prints the records and the Train tab plots them; both drive this same generator.
 
-    for record in train_epochs(model, data, TrainConfig(epochs=30)):
+    for record in train_epochs(model, data, TrainConfig(epochs=30), pools):
         print(record)   # {"epoch": 1, "train_loss": ..., "val_loss": ..., "val_acc": ..., "seconds": ...}
+
+`pools` (src.synthetic.training_pools) adds to every batch some synthetic drawn digits, so that the network
+reads drawings as well as MNIST's pen strokes, and some drawings that are not digits, with a loss that
+keeps the network from being sure of any digit for them (outlier exposure, Hendrycks et al. 2019, with
+the energy-margin loss of Liu et al. 2020; see train_step). That is what lets src/novelty.py tell
+"not a digit" from the network's own confidence.
 
 A `threading.Event` passed as `stop` halts training between two batches; the model then holds the
 weights of the last completed epoch.
@@ -27,13 +33,32 @@ class TrainConfig:
 
     epochs: int = 30
     batch_size: int = 128
-    lr: float = 3e-3  # the peak of the one-cycle schedule
+    lr: float = 5e-3  # the peak of the one-cycle schedule
     weight_decay: float = 1e-4
     augment: bool = True
     seed: int = 0
+    drawn_per_batch: int = 16  # synthetic drawn digits added to every batch (0: none)
+    outliers_per_batch: int = 32  # synthetic non-digits added to every batch (0: no outlier exposure)
+    outlier_weight: float = 0.02  # weight of the energy-margin loss (0: no outlier exposure)
+    energy_digits: float = -10.0  # digits' energy (-logsumexp of the logits) is pushed below this ...
+    energy_outliers: float = -5.0  # ... and non-digits' above this
 
     def to_dict(self):
         return asdict(self)
+
+
+def seeded_model(seed: int):
+    """A new TutorialCNN whose initial weights come from `seed` (and the global torch seed set to it)."""
+    from src.model import TutorialCNN
+
+    torch.manual_seed(seed)
+    return TutorialCNN()
+
+
+def seeded_generator(seed: int, device="cpu") -> torch.Generator:
+    """The random stream for shuffling and augmentation: one seeded generator, and the global seed with it."""
+    torch.manual_seed(seed)
+    return torch.Generator(device=device).manual_seed(seed)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -93,6 +118,60 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return images
 
 
+@dataclass
+class Pools:
+    """Synthetic training images on the training device: drawn digits (uint8 (N, 28, 28)) with labels, and
+    non-digits (uint8 (M, 28, 28)). From src.synthetic.training_pools."""
+
+    drawn: torch.Tensor
+    labels: torch.Tensor
+    outliers: torch.Tensor
+
+    @classmethod
+    def from_numpy(cls, drawn, labels, outliers, device="cpu"):
+        return cls(*(torch.from_numpy(a).to(device) for a in (drawn, labels, outliers)))
+
+    def mix(self, x, labels, config: "TrainConfig", generator: torch.Generator, augmented: bool):
+        """Append drawn digits (with their labels) and then non-digits (no labels) to a batch of float images."""
+        def pick(images, n):
+            i = torch.randint(len(images), (n,), device=images.device, generator=generator)
+            picked = images[i].unsqueeze(1).float().div_(255)
+            return (augment(picked, generator) if augmented else picked), i
+
+        extra = []
+        if config.drawn_per_batch and len(self.drawn):
+            drawn, i = pick(self.drawn, config.drawn_per_batch)
+            extra.append(drawn)
+            labels = torch.cat([labels, self.labels[i]])
+        if config.outliers_per_batch and config.outlier_weight and len(self.outliers):
+            extra.append(pick(self.outliers, config.outliers_per_batch)[0])
+        return torch.cat([x, *extra]), labels
+
+
+def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, labels: torch.Tensor,
+               config: TrainConfig) -> torch.Tensor:
+    """One optimisation step on float [0, 1] images `x` (N, 1, 28, 28); returns the digits' cross-entropy.
+
+    The first len(labels) rows are digits (cross-entropy). Any rows after them are non-digits: outlier
+    exposure with the energy-margin loss of Liu et al. (2020), E = -logsumexp(logits), weighted by
+    config.outlier_weight: relu(E_digit - energy_digits)^2 + relu(energy_outliers - E_nondigit)^2. It asks
+    only that digits be confidently some digit and non-digits be no digit at all, which costs the small
+    network less accuracy than pulling non-digits' probabilities to uniform.
+    """
+    logits = model(to_input(x))
+    n = len(labels)
+    loss = F.cross_entropy(logits[:n], labels)
+    total = loss
+    if len(x) > n and config.outlier_weight:
+        energy = -torch.logsumexp(logits, dim=1)
+        total = total + config.outlier_weight * (F.relu(energy[:n] - config.energy_digits).pow(2).mean()
+                                                 + F.relu(config.energy_outliers - energy[n:]).pow(2).mean())
+    optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    optimizer.step()
+    return loss.detach()
+
+
 def batches(split: Split, batch_size: int):
     """(uint8 images (B, 1, 28, 28), labels) batches in order, sliced from the in-memory tensors."""
     for start in range(0, len(split), batch_size):
@@ -147,18 +226,21 @@ def train_epochs(
     model: torch.nn.Module,
     data: MNISTData,
     config: TrainConfig,
+    pools: Pools | None = None,
     stop: threading.Event | None = None,
     progress: Callable[..., Iterable] = _no_progress,
 ) -> Iterator[dict]:
     """Train `model` in place, yielding {epoch, train_loss, val_loss, val_acc, seconds} after each epoch.
+
+    `pools` (on the training device) mixes synthetic drawn digits and non-digits into every batch, as
+    `config` says; without it, training sees MNIST alone. `train_loss` is the digits' cross-entropy.
 
     `progress` wraps each epoch's batch iterator (tqdm, gr.Progress().tqdm, ...) to show progress
     within the epoch. If `stop` is set, training halts before the next batch, the model is put back to
     its weights at the end of the last completed epoch and the generator returns.
     """
     device = data.train.images.device
-    torch.manual_seed(config.seed)
-    generator = torch.Generator(device=device).manual_seed(config.seed)
+    generator = seeded_generator(config.seed, device)
     model.to(device=device, memory_format=torch.channels_last).train()
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=device.type == "cuda"
@@ -181,10 +263,9 @@ def train_epochs(
             if stop is not None and stop.is_set():
                 model.load_state_dict(completed)
                 return
-            loss = F.cross_entropy(model(to_input(x)), labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            if pools is not None:
+                x, labels = pools.mix(x, labels, config, generator, config.augment)
+            loss = train_step(model, optimizer, x, labels, config)
             scheduler.step()
             total_loss += loss.detach() * len(labels)
             seen += len(labels)

@@ -12,27 +12,43 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from src.checkpoint import CheckpointError, load_checkpoint, read_metadata
+from src.checkpoint import CheckpointError, load_model, read_metadata
 from src.data import normalize
 from src.model import TutorialCNN
-from src.novelty import NoveltyDetector, features, novelty_path
-from src.preprocess import ink_map, to_mnist
+from src.novelty import NoveltyDetector
+from src.preprocess import has_ink, ink_map, to_mnist
 from src.segment import split_digits
 
 log = logging.getLogger(__name__)
 
-# Without a fitted novelty detector (models trained in the Train tab), a drawing whose top probability is
-# below this is reported as "doesn't look like a digit".
+# Without its novelty statistics (a missing or mismatched file), a drawing whose top probability is below
+# this is reported as "doesn't look like a digit".
 FALLBACK_MIN_CONFIDENCE = 0.5
+
+
+@torch.inference_mode()
+def run_network(model: torch.nn.Module, images: np.ndarray, batch_size: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """The one forward pass for inference: (N, 28, 28) or (28, 28) images, float [0, 1] or uint8, white on
+    black -> (penultimate features (N, 1568), logits (N, 10)), float32 numpy arrays."""
+    x = torch.as_tensor(np.asarray(images))
+    x = normalize(x if x.dtype == torch.uint8 else x.float()).reshape(-1, 1, 28, 28)
+    model.eval()
+    feats, logits = [], []
+    for start in range(0, len(x), batch_size):
+        f = model.features(x[start:start + batch_size])
+        feats.append(f)
+        logits.append(model.fc(f))
+    return torch.cat(feats).numpy(), torch.cat(logits).numpy()
 
 
 @dataclass(frozen=True)
 class Reading:
     """What the model read in one drawing: one or more digits, left to right."""
 
-    images: np.ndarray  # (k, 28, 28) float [0, 1]: exactly what the model saw, one per digit
+    images: np.ndarray  # (k, 28, 28) float [0, 1]: exactly what the model saw, one per digit (k = 0: a filled area)
     probabilities: np.ndarray  # (k, 10) softmax probabilities
     is_digit: bool  # False when some part does not look like a digit at all
+    unusual: bool = False  # a digit the model is sure of, drawn unlike the digits it learned from
 
     @property
     def digits(self) -> list[int]:
@@ -54,35 +70,26 @@ class LoadedModel:
     meta: dict = field(default_factory=dict)
     novelty: NoveltyDetector | None = None  # "is it a digit?", fitted for this model (see src/novelty.py)
 
-    @torch.inference_mode()
-    def probabilities(self, images: np.ndarray) -> np.ndarray:
-        """(28, 28) or (N, 28, 28) float images in [0, 1], white on black -> (10,) or (N, 10) softmax probabilities."""
-        x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
-        single = x.ndim == 2
-        x = normalize(x.reshape(-1, 1, 28, 28))
-        p = torch.softmax(self.model(x), dim=1).numpy()
-        return p[0] if single else p
-
     def read(self, value) -> Reading | None:
-        """Read a drawing or image (anything src.preprocess accepts); None when it holds no digit-sized ink.
+        """Read a drawing or image (anything src.preprocess accepts); None when it holds no ink (or a speck).
 
         Several digits side by side (e.g. "2026") are split apart and read one by one; a single digit is
-        read exactly as src.preprocess.preprocess prepares it.
+        read exactly as src.preprocess.preprocess prepares it. Ink that preprocessing cannot turn into a
+        digit (a filled area) is a Reading with no images that is not a digit.
         """
         ink = ink_map(value)
         whole = to_mnist(ink)  # == preprocess(value)
         if whole is None:
-            return None
+            return Reading(np.zeros((0, 28, 28), np.float32), np.zeros((0, 10)), False) if has_ink(ink) else None
         crops = split_digits(ink)
         parts = [m for m in map(to_mnist, crops) if m is not None] if len(crops) > 1 else []
         images = np.stack(parts if len(parts) > 1 else [whole])
-        feats, logits = features(self.model, images)  # one pass of the network serves both questions
-        probabilities = torch.softmax(torch.from_numpy(logits), dim=1).float().numpy()
-        if self.novelty is not None:
-            is_digit = bool((self.novelty.scores_of(feats, logits) <= self.novelty.threshold).all())
-        else:
-            is_digit = bool(probabilities.max(1).min() >= FALLBACK_MIN_CONFIDENCE)
-        return Reading(images, probabilities, is_digit)
+        feats, logits = run_network(self.model, images)  # one pass of the network serves every question
+        probabilities = torch.softmax(torch.from_numpy(logits).double(), dim=1).numpy()
+        if self.novelty is None:
+            return Reading(images, probabilities, bool(probabilities.max(1).min() >= FALLBACK_MIN_CONFIDENCE))
+        not_digit, unusual = self.novelty.judge(feats, logits)
+        return Reading(images, probabilities, not bool(not_digit.any()), bool(unusual.any()))
 
 
 class ModelStore:
@@ -97,7 +104,8 @@ class ModelStore:
 
     def path_of(self, name: str) -> Path:
         """The checkpoint `name` inside the folder; refuses anything that would lead outside it."""
-        plain = isinstance(name, str) and name == Path(name).name and name not in ("", ".", "..")
+        plain = (isinstance(name, str) and name == Path(name).name and name not in ("", ".", "..")
+                 and not name.endswith(".novelty.safetensors"))
         path = (self.directory / name).resolve() if plain else None
         if path is None or path.parent != self.directory.resolve() or path.suffix != ".safetensors":
             raise CheckpointError(f"{name!r} is not a checkpoint in {self.directory}")
@@ -107,6 +115,8 @@ class ModelStore:
         """(name, metadata) of every usable-looking checkpoint: the default first, then the newest first."""
         found = []
         for path in self.directory.glob("*.safetensors"):
+            if path.name.endswith(".novelty.safetensors"):
+                continue
             try:
                 found.append((path.name, read_metadata(path)))
             except CheckpointError:
@@ -116,15 +126,7 @@ class ModelStore:
         return found
 
     def load(self, name: str) -> LoadedModel:
-        path = self.path_of(name)
-        model, meta = load_checkpoint(path)
-        novelty = None
-        if novelty_path(path).exists():
-            try:
-                novelty = NoveltyDetector.from_file(novelty_path(path))
-            except Exception as e:  # a broken detector costs the "is it a digit?" check, not the model
-                log.warning("ignoring %s: %s", novelty_path(path).name, e)
-        return LoadedModel(name, model, meta, novelty)
+        return LoadedModel(name, *load_model(self.path_of(name)))
 
     def activate(self, name: str) -> LoadedModel:
         """Load `name` and make it the live model; on any CheckpointError the current model stays."""

@@ -1,212 +1,144 @@
-"""Is it a digit? A novelty score for a preprocessed 28x28 drawing, and a threshold on it.
+"""Is it a digit? Two questions about a preprocessed 28x28 drawing, answered from one pass of the network.
 
-The chosen score ("energy+residual", picked by measurement in bench/novelty.py) adds two signs that an
-input is not like the digits the network was trained on:
+1. **Not a digit.** The network is trained with outlier exposure (src/engine.py): besides MNIST it sees
+   synthetic drawings that are not digits (src/synthetic.py) and learns to give them a high energy
+   -logsumexp(logits), i.e. no strong logit for any digit, and digits a low one. So its own confidence
+   answers the question: above `threshold` the drawing is "not a digit".
+2. **An unusual digit.** The classifier is sure, but the drawing lies far from the digits it learned from:
+   the log of how much of its 1568 penultimate features lies OUTSIDE the 64-dimensional subspace where
+   digits' features live (PCA). Above `unusual_threshold` the page says "an unusual 7" and still shows it.
 
-    energy    -logsumexp(logits): low (very negative) when some class fits strongly, high when none does;
-    residual  log of how much of the penultimate 1568-d feature vector lies OUTSIDE the 64-dimensional
-              subspace in which MNIST training digits' features live (PCA fitted on MNIST training images).
-              Letters, shapes and scribbles excite feature combinations digits never do.
+Both thresholds are calibrated on tuning digits (calibration_digits: MNIST validation digits as the app
+reads them, plus drawn digits from src/synthetic.py), so that few of them are flagged. Reported figures
+come from other data (bench/recognition.py).
 
-Each is put in units of its spread on digits ((s - median) / (90th percentile - median), measured on
-held-out digits) and the two are summed; above `threshold` the drawing is flagged as "not a digit".
-Other scores (max softmax probability, energy alone, Mahalanobis distance on the logits, residual alone)
-are available for comparison via METHODS; bench/novelty.py prints how each one does.
-
-    det = NoveltyDetector.from_file("checkpoints/default.novelty.json")
-    det.score(model, image28)        -> float (higher = less digit-like)
-    det.is_digit(model, image28)     -> bool (score <= det.threshold)
-
-    stats = fit_novelty(model, data, drawn=my_digits)   # data: src.data.MNISTData; drawn: (N,28,28) floats
-    NoveltyDetector(stats).save("checkpoints/default.novelty.json")
-
-`model` is a TutorialCNN (the LoadedModel.model of src.inference), `image28` the (28, 28) float [0, 1]
-output of src.preprocess.preprocess. The statistics belong to one checkpoint: a detector fitted for
-default.safetensors is saved as default.novelty.json next to it (JSON with base64 float16 arrays; no
-pickle). Its name does not end in .safetensors, so it is never listed as a checkpoint.
+The statistics belong to one set of weights. They are saved next to the checkpoint as
+NAME.novelty.safetensors (tensors + metadata, no pickle), and the metadata records the SHA-256 of the
+weights they were fitted to (src.checkpoint.weights_digest): a file fitted to other weights is refused
+at load.
 """
 
-import base64
-import json
-from pathlib import Path
+import functools
 
 import numpy as np
 import torch
+from safetensors.numpy import load_file, save_file
+from safetensors import safe_open
 
-from src.atomic import atomic_write
-from src.data import MNISTData, normalize
+from src.atomic import write_temporary
 
-METHODS = ("msp", "energy", "maha_logit", "residual", "energy+residual")
-DEFAULT_METHOD = "energy+residual"
+FORMAT = "novelty-v2"
 PCA_DIMS = 64
-FORMAT = "novelty-v1"
+# Share of the tuning digits each threshold may flag: MNIST digits (as the app reads them) and drawn ones.
+FLAG_MNIST, FLAG_DRAWN = 0.007, 0.01
+UNUSUAL_RATE = 0.01
 
 
-def novelty_path(checkpoint: Path | str) -> Path:
-    """checkpoints/default.safetensors -> checkpoints/default.novelty.json"""
+class NoveltyMismatch(ValueError):
+    """A novelty file that does not belong to the weights it is paired with (or is not one)."""
+
+
+def novelty_path(checkpoint):
+    """checkpoints/default.safetensors -> checkpoints/default.novelty.safetensors"""
+    from pathlib import Path
+
     checkpoint = Path(checkpoint)
-    return checkpoint.with_name(checkpoint.stem + ".novelty.json")
+    return checkpoint.with_name(checkpoint.stem + ".novelty.safetensors")
 
 
-# --------------------------------------------------------------------------------------------- features
-@torch.inference_mode()
-def features(model: torch.nn.Module, images: np.ndarray, batch_size: int = 2000) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 28, 28) or (28, 28) float [0, 1] (or uint8) images -> (penultimate (N, 1568), logits (N, 10)), float64."""
-    x = torch.as_tensor(np.asarray(images))
-    x = normalize(x if x.dtype == torch.uint8 else x.float()).reshape(-1, 1, 28, 28).float()
-    m = model.eval()
-    feats, logits = [], []
-    for start in range(0, len(x), batch_size):
-        f = m.features(x[start:start + batch_size])
-        feats.append(f)
-        logits.append(m.fc(f))
-    return torch.cat(feats).double().numpy(), torch.cat(logits).double().numpy()
-
-
-def _logsumexp(logits: np.ndarray) -> np.ndarray:
-    top = logits.max(1, keepdims=True)
-    return (top + np.log(np.exp(logits - top).sum(1, keepdims=True)))[:, 0]
-
-
-def raw_scores(stats: dict, feats: np.ndarray, logits: np.ndarray) -> dict[str, np.ndarray]:
-    """The un-normalised component scores (higher = less digit-like) that `stats` allows, each (N,)."""
-    out = {
-        "msp": -np.exp(logits.max(1) - _logsumexp(logits)),
-        "energy": -_logsumexp(logits),
-    }
-    if "logit_means" in stats:
-        mu, prec = stats["logit_means"], stats["logit_precision"]
-        d = np.stack([(((logits - m) @ prec) * (logits - m)).sum(1) for m in mu], axis=1)
-        out["maha_logit"] = d.min(1)
-    if "pca_basis" in stats:
-        centred = feats - stats["feature_mean"]
-        off = centred - (centred @ stats["pca_basis"]) @ stats["pca_basis"].T
-        out["residual"] = np.log((off ** 2).sum(1) + 1e-9)
-    return out
-
-
-def combined_scores(stats: dict, method: str, feats: np.ndarray, logits: np.ndarray) -> np.ndarray:
-    """The score of `method` for each row: a single component, or the sum of the normalised components."""
-    raw = raw_scores(stats, feats, logits)
-    parts = method.split("+")
-    if len(parts) == 1:
-        return raw[method]
-    total = 0.0
-    for p in parts:
-        lo, hi = stats["scale"][p]
-        total = total + (raw[p] - lo) / (hi - lo)
-    return total
-
-
-# --------------------------------------------------------------------------------------------- fitting
-def fit_statistics(model: torch.nn.Module, data: MNISTData, pca_dims: int = PCA_DIMS, limit: int | None = 30000) -> dict:
-    """Class means and shared precision of the logits, and the mean and top-`pca_dims` principal directions
-    of the penultimate features, on (up to `limit`) MNIST training images."""
-    images, labels = data.train.images[:limit].cpu().numpy(), data.train.labels[:limit].cpu().numpy()
-    feats, logits = features(model, images)
-    mu = np.stack([logits[labels == c].mean(0) for c in range(10)])
-    resid = logits - mu[labels]
-    cov = resid.T @ resid / len(resid) + 1e-6 * np.eye(10)
-    mean = feats.mean(0)
-    centred = feats - mean
-    _, vectors = np.linalg.eigh(centred.T @ centred / len(centred))
-    basis = vectors[:, ::-1][:, :pca_dims]
-    # Stored as float16: round now so that fitting-time and loaded scores are identical.
-    return {
-        "logit_means": mu, "logit_precision": np.linalg.inv(cov),
-        "feature_mean": mean.astype(np.float16).astype(np.float64),
-        "pca_basis": basis.astype(np.float16).astype(np.float64),
-    }
-
-
-def calibrate(stats: dict, method: str, model, digits: np.ndarray, flag_rate: float = 0.02) -> dict:
-    """A copy of `stats` with `method`, its normalisation (measured on `digits`) and the threshold that flags
-    `flag_rate` of `digits` (held-out digit images, (N, 28, 28) floats in [0, 1])."""
-    feats, logits = features(model, digits)
-    stats = {**stats, "method": method, "scale": {}}
-    raw = raw_scores(stats, feats, logits)
-    for p in method.split("+"):
-        lo, hi = np.median(raw[p]), np.quantile(raw[p], 0.9)
-        stats["scale"][p] = [float(lo), float(hi if hi > lo else lo + 1e-6)]
-    scores = combined_scores(stats, method, feats, logits)
-    stats["threshold"] = float(np.quantile(scores, 1 - flag_rate))
-    return stats
-
-
-def fit_novelty(model: torch.nn.Module, data: MNISTData, drawn: np.ndarray | None = None,
-                method: str = DEFAULT_METHOD, flag_rate: float = 0.02) -> dict:
-    """Everything a NoveltyDetector needs, for `model`.
-
-    Statistics come from MNIST training images; the normalisation and threshold from held-out digits:
-    `drawn` (your own drawn digits through src.preprocess, the kind of input the app sees) when given,
-    otherwise MNIST validation images. The threshold flags `flag_rate` of those digits.
-    """
-    stats = fit_statistics(model, data)
-    digits = drawn if drawn is not None else data.val.images[:5000].cpu().numpy().astype(np.float32) / 255
-    return calibrate(stats, method, model, digits, flag_rate)
-
-
-# --------------------------------------------------------------------------------------------- storage
-_ARRAYS = ("logit_means", "logit_precision", "feature_mean", "pca_basis")
-
-
-def _encode(a: np.ndarray, dtype) -> dict:
-    a = np.ascontiguousarray(a, dtype=dtype)
-    return {"dtype": a.dtype.str, "shape": list(a.shape), "base64": base64.b64encode(a.tobytes()).decode("ascii")}
-
-
-def _decode(d: dict) -> np.ndarray:
-    raw = base64.b64decode(d["base64"])
-    return np.frombuffer(raw, dtype=np.dtype(d["dtype"])).reshape(d["shape"]).astype(np.float64)
+def energy(logits: np.ndarray) -> np.ndarray:
+    """-logsumexp of each row of (N, 10) logits: higher = less like any digit."""
+    return -torch.logsumexp(torch.as_tensor(logits, dtype=torch.float64), dim=1).numpy()
 
 
 class NoveltyDetector:
-    """A fitted novelty score and its threshold; see the module docstring."""
+    """The fitted statistics and thresholds for one set of weights; see the module docstring."""
 
-    def __init__(self, stats: dict):
-        if stats.get("method") not in METHODS:
-            raise ValueError(f"unknown novelty method {stats.get('method')!r}; expected one of {METHODS}")
-        self.stats = stats
-        self.method: str = stats["method"]
-        self.threshold: float = float(stats["threshold"])
+    def __init__(self, feature_mean: np.ndarray, pca_basis: np.ndarray, threshold: float,
+                 unusual_threshold: float, weights: str):
+        self.feature_mean = np.asarray(feature_mean, np.float32)
+        self.pca_basis = np.asarray(pca_basis, np.float32)
+        self.threshold = float(threshold)
+        self.unusual_threshold = float(unusual_threshold)
+        self.weights = weights  # SHA-256 of the weights these statistics were fitted to
 
-    def scores(self, model: torch.nn.Module, images: np.ndarray) -> np.ndarray:
-        """(N, 28, 28) images -> (N,) scores."""
-        return self.scores_of(*features(model, images))
+    def residual(self, feats: np.ndarray) -> np.ndarray:
+        """log of the squared length of each feature row outside the digits' PCA subspace."""
+        centred = np.asarray(feats, np.float32) - self.feature_mean
+        off = centred - (centred @ self.pca_basis) @ self.pca_basis.T
+        return np.log((off.astype(np.float64) ** 2).sum(1) + 1e-9)
 
-    def scores_of(self, feats: np.ndarray, logits: np.ndarray) -> np.ndarray:
-        """Scores from features and logits already computed (see features())."""
-        return combined_scores(self.stats, self.method, feats, logits)
+    def judge(self, feats: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(not a digit, an unusual digit): two (N,) boolean arrays; "unusual" only where it is a digit."""
+        not_digit = energy(logits) > self.threshold
+        return not_digit, ~not_digit & (self.residual(feats) > self.unusual_threshold)
 
-    def score(self, model: torch.nn.Module, image28: np.ndarray) -> float:
-        """How un-digit-like one (28, 28) preprocessed image is; above self.threshold means "not a digit"."""
-        return float(self.scores(model, np.asarray(image28)[None])[0])
-
-    def is_digit(self, model: torch.nn.Module, image28: np.ndarray) -> bool:
-        return self.score(model, image28) <= self.threshold
-
-    def to_dict(self) -> dict:
-        out = {"format": FORMAT}
-        for k, v in self.stats.items():
-            if k in _ARRAYS:
-                # Float16 keeps the file small (the 64x1568 basis is most of it); logits' stats stay float64.
-                out[k] = _encode(v, np.float16 if k in ("feature_mean", "pca_basis") else np.float64)
-            else:
-                out[k] = v
-        return out
-
-    def save(self, path: Path | str) -> Path:
-        """Write the detector as JSON atomically (temporary file in the same folder, then os.replace)."""
-        return atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(self.to_dict())))
+    # ------------------------------------------------------------------------------------------- storage
+    def write_temporary(self, path) -> str:
+        """Write the detector to a temporary file next to `path` (see src.atomic); returns its name."""
+        tensors = {"feature_mean": self.feature_mean, "pca_basis": self.pca_basis}
+        meta = {"format": FORMAT, "score": "energy", "threshold": repr(self.threshold),
+                "unusual_threshold": repr(self.unusual_threshold), "weights_sha256": self.weights}
+        return write_temporary(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
     @classmethod
-    def from_file(cls, path: Path | str) -> "NoveltyDetector":
-        """Load a detector written by save(); ValueError if the file is not one."""
+    def load(cls, path, weights: str) -> "NoveltyDetector":
+        """Read a detector; NoveltyMismatch if it is not one or was fitted to weights other than `weights`."""
         try:
-            d = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"{path}: not a readable novelty file ({e})") from None
-        if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise ValueError(f"{path}: not a {FORMAT} novelty file")
-        stats = {k: (_decode(v) if k in _ARRAYS else v) for k, v in d.items() if k != "format"}
-        return cls(stats)
+            with safe_open(str(path), framework="numpy") as f:
+                meta = f.metadata() or {}
+            tensors = load_file(str(path))
+        except Exception as e:  # safetensors raises several kinds for damaged files
+            raise NoveltyMismatch(f"{path.name}: not a readable novelty file ({e})") from None
+        if meta.get("format") != FORMAT or set(tensors) != {"feature_mean", "pca_basis"}:
+            raise NoveltyMismatch(f"{path.name}: not a {FORMAT} novelty file")
+        if meta.get("weights_sha256") != weights:
+            raise NoveltyMismatch(f"{path.name} was fitted to other weights (sha256 {meta.get('weights_sha256', '?')[:12]}…, "
+                                  f"these are {weights[:12]}…)")
+        return cls(tensors["feature_mean"], tensors["pca_basis"], float(meta["threshold"]),
+                   float(meta["unusual_threshold"]), weights)
+
+
+# ------------------------------------------------------------------------------------------------ fitting
+@functools.lru_cache(maxsize=1)
+def _drawn_digits(n: int, seed: int) -> np.ndarray:
+    from src.synthetic import preprocessed_digits
+
+    return preprocessed_digits(n, seed=seed)[0]
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist_as_drawn(val_bytes: bytes) -> np.ndarray:
+    from src.synthetic import as_drawing
+
+    images = np.frombuffer(val_bytes, np.uint8).reshape(-1, 28, 28)
+    return np.stack([as_drawing(a) for a in images])
+
+
+def calibration_digits(data, n_mnist: int = 5000, n_drawn: int = 1000, seed: int = 1001):
+    """Tuning digits: (MNIST validation digits as the app reads them from a drawing, drawn digits from
+    src.synthetic), each (N, 28, 28) float [0, 1]. A few seconds; kept for the next model of the same data."""
+    val = np.ascontiguousarray(data.val.images[:n_mnist].cpu().numpy())
+    return _mnist_as_drawn(val.tobytes()), _drawn_digits(n_drawn, seed)
+
+
+def fit_novelty(model: torch.nn.Module, data, weights: str, mnist_digits=None, drawn_digits=None) -> NoveltyDetector:
+    """Fit a detector for `model` (whose weights have digest `weights`): PCA of the features of MNIST
+    training images, thresholds from the tuning digits (calibration_digits(data) unless given)."""
+    from src.inference import run_network
+
+    if mnist_digits is None:
+        mnist_digits, drawn_digits = calibration_digits(data)
+    feats, _ = run_network(model, data.train.images[:20000].cpu().numpy())
+    mean = feats.mean(0)
+    centred = (feats - mean).astype(np.float64)
+    _, vectors = np.linalg.eigh(centred.T @ centred / len(centred))
+    detector = NoveltyDetector(mean, vectors[:, ::-1][:, :PCA_DIMS], np.inf, np.inf, weights)
+
+    f_m, l_m = run_network(model, mnist_digits)
+    f_d, l_d = run_network(model, drawn_digits)
+    # The higher of the two: each set has at most its share flagged.
+    detector.threshold = float(max(np.quantile(energy(l_m), 1 - FLAG_MNIST), np.quantile(energy(l_d), 1 - FLAG_DRAWN)))
+    residual = detector.residual(np.concatenate([f_m, f_d]))
+    detector.unusual_threshold = float(np.quantile(residual, 1 - UNUSUAL_RATE))
+    return detector

@@ -227,19 +227,31 @@ def _stroke_width(img: Image.Image) -> float:
     return 2 * np.count_nonzero(m) / perimeter if perimeter else 0.0
 
 
-def to_mnist(ink: np.ndarray) -> np.ndarray | None:
-    """The MNIST normalisation of an ink map; None when there is too little ink to be a digit."""
+def has_ink(ink: np.ndarray) -> bool:
+    """Whether an ink map holds a drawing at all: not blank, not a click or a speck."""
     ink = np.asarray(ink, dtype=np.float32)
     peak = float(ink.max(initial=0))
     if peak < MIN_PEAK:
-        return None
+        return False
     mask = ink > INK_THRESHOLD * peak
-    if not MIN_INK_FRACTION * mask.size <= np.count_nonzero(mask) <= MAX_INK_FRACTION * mask.size:
+    if np.count_nonzero(mask) < MIN_INK_FRACTION * mask.size:
+        return False
+    top, bottom, left, right = _bbox(mask)
+    return max(bottom - top, right - left) >= MIN_EXTENT * max(ink.shape)
+
+
+def to_mnist(ink: np.ndarray) -> np.ndarray | None:
+    """The MNIST normalisation of an ink map; None when it holds no digit: blank, a speck (see has_ink),
+    or a filled area (too much ink, or strokes as wide as a blob)."""
+    ink = np.asarray(ink, dtype=np.float32)
+    if not has_ink(ink):
+        return None
+    peak = float(ink.max())
+    mask = ink > INK_THRESHOLD * peak
+    if np.count_nonzero(mask) > MAX_INK_FRACTION * mask.size:
         return None
     top, bottom, left, right = _bbox(mask)
     h, w = bottom - top, right - left
-    if max(h, w) < MIN_EXTENT * max(ink.shape):
-        return None
 
     # Crop to the ink, drop the faint fringe, and reduce to WORK pixels on the longer side in one
     # anti-aliased Pillow resize (fast: the big array is touched only by the threshold and the crop).

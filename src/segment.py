@@ -1,9 +1,9 @@
-"""Whole numbers: split a drawing of several digits into one ink map per digit, and read them.
+"""Whole numbers: split a drawing of several digits into one ink map per digit.
 
     parts = split_digits(ink)            # ink: float HxW in [0, 1] from src.preprocess.ink_map
                                          # -> list of ink-map crops, left to right, each for to_mnist
-    read_number(model, value)            # value: anything src.preprocess.ink_map takes (sketchpad dict, ...)
-        -> {"digits": [2, 0, 2, 6], "confidences": [0.99, ...], "number": "2026"}
+
+src.inference.LoadedModel.read reads each part (the app's one reading path).
 
 How the split works: the ink mask (ink above INK_THRESHOLD of the peak) is reduced by block maxima to at
 most WORK_SIDE pixels on its longer side, and its 8-connected components are labelled (a union-find over
@@ -15,10 +15,8 @@ MIN_NUMBER_ASPECT times its height is one digit and is not split at all.
 """
 
 import numpy as np
-import torch
 
-from src.data import normalize
-from src.preprocess import INK_THRESHOLD, MIN_PEAK, ink_map, to_mnist
+from src.preprocess import INK_THRESHOLD, MIN_PEAK
 
 WORK_SIDE = 300  # the labelling runs on a mask at most this many pixels on its longer side
 SPECK = 0.02  # components with less than this share of the ink and ...
@@ -145,21 +143,3 @@ def split_digits(ink: np.ndarray) -> list[np.ndarray]:
         framed[top:top + crop.shape[0], left:left + crop.shape[1]] = crop
         crops.append(framed)
     return crops
-
-
-@torch.inference_mode()
-def read_number(model: torch.nn.Module, value) -> dict:
-    """Read a drawing of a whole number: {"digits": [ints], "confidences": [floats], "number": "2026"}.
-
-    `model` is a TutorialCNN (LoadedModel.model); `value` anything src.preprocess.ink_map accepts.
-    Segments that to_mnist rejects (too little ink) are skipped; no digits gives number "".
-    """
-    images = [m for m in (to_mnist(crop) for crop in split_digits(ink_map(value))) if m is not None]
-    if not images:
-        return {"digits": [], "confidences": [], "number": ""}
-    x = normalize(torch.from_numpy(np.stack(images)).unsqueeze(1))
-    p = torch.softmax(model.eval()(x), dim=1)
-    conf, digits = p.max(1)
-    digits = [int(d) for d in digits]
-    return {"digits": digits, "confidences": [round(float(c), 4) for c in conf],
-            "number": "".join(str(d) for d in digits)}

@@ -13,15 +13,13 @@ from datetime import datetime, timezone
 
 import gradio as gr
 import pandas as pd
-import torch
 
 from src import config, corrections
-from src.checkpoint import save_checkpoint
+from src.checkpoint import fit_and_save
 from src.data import DataUnavailable, load_mnist
 from src.draw import store
-from src.engine import TrainConfig, evaluate, train_epochs
-from src.model import TutorialCNN
-from src.novelty import NoveltyDetector, fit_novelty, novelty_path
+from src.engine import Pools, TrainConfig, evaluate, seeded_model, train_epochs
+from src.synthetic import cached_training_pools
 
 _stop = threading.Event()
 
@@ -89,16 +87,18 @@ def train(epochs, batch_size, learning_rate, augment, seed, max_examples, progre
         data = load_mnist(config.DATA_DIR, seed=seed, limit=max_examples)
     except DataUnavailable as e:
         raise gr.Error(str(e)) from None
+    yield (loss_table(history), records_table(history),
+           "Drawing synthetic digits and non-digits to learn from (about 30 s the first time, then kept)…", None)
+    pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR))
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=float(learning_rate), augment=bool(augment), seed=seed)
-    torch.manual_seed(seed)  # the initial weights too come from the seed
-    model = TutorialCNN()
+    model = seeded_model(seed)
     started = time.perf_counter()
 
     def tqdm(iterable, total, desc):
         return progress.tqdm(iterable, total=total, desc=f"{desc} of {epochs}")
 
     try:
-        for record in train_epochs(model, data, cfg, stop=_stop, progress=tqdm):
+        for record in train_epochs(model, data, cfg, pools, stop=_stop, progress=tqdm):
             history.append(record)
             status = (f"Epoch {record['epoch']}/{epochs}: train loss {record['train_loss']:.4f}, "
                       f"validation loss {record['val_loss']:.4f}, validation accuracy {record['val_acc']:.2f}%")
@@ -112,17 +112,13 @@ def train(epochs, batch_size, learning_rate, augment, seed, max_examples, progre
         yield loss_plot(history, epochs), records_table(history), "Stopped before the first epoch ended: nothing to save.", None
         return
     _, test_acc = evaluate(model, data.test)
-    path = config.CHECKPOINT_DIR / unique_name()
-    if not stopped:  # fit the "is it a digit?" detector for this model (a few seconds; skipped after Stop)
-        yield loss_plot(history, epochs), records_table(history), "Fitting the “is it a digit?” detector…", None
-        NoveltyDetector(fit_novelty(model, data)).save(novelty_path(path))
+    yield loss_plot(history, epochs), records_table(history), "Fitting the “is it a digit?” statistics and saving…", None
     try:
-        path = save_checkpoint(path, model, {
+        path = fit_and_save(config.CHECKPOINT_DIR / unique_name(), model, {
             "hyperparameters": cfg.to_dict(), "seed": seed, "limit": max_examples, "history": history,
             "test_acc": round(test_acc, 3), "stopped_early": stopped,
-        })
+        }, data)
     except OSError as e:
-        novelty_path(path).unlink(missing_ok=True)
         raise gr.Error(f"The trained model could not be saved ({e}); no partial file was left behind.") from None
     status = (f"{'Stopped after' if stopped else 'Finished'} {len(history)} epoch{'s' * (len(history) != 1)} "
               f"in {time.perf_counter() - started:.0f} s. Test accuracy {test_acc:.2f}% "
@@ -147,15 +143,17 @@ def fine_tune_on_corrections(progress=gr.Progress()):
         data = load_mnist(config.DATA_DIR)
     except DataUnavailable as e:
         raise gr.Error(str(e)) from None
+    pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR))
     progress(0.2, desc="Fine-tuning")
-    model, report = corrections.fine_tune(base.model, samples, data, stop=_stop)
+    model, report = corrections.fine_tune(base.model, samples, data, pools, stop=_stop)
     before, after = report["before"], report["after"]
-    path = config.CHECKPOINT_DIR / unique_name().replace("trained-", "finetuned-")
-    progress(0.9, desc="Fitting the “is it a digit?” detector")
-    NoveltyDetector(fit_novelty(model, data)).save(novelty_path(path))
-    path = save_checkpoint(path, model, {
-        "base": base.name, "fine_tune": report, "history": [], "test_acc": after["mnist_test"],
-    })
+    progress(0.9, desc="Fitting the “is it a digit?” statistics and saving")
+    try:
+        path = fit_and_save(config.CHECKPOINT_DIR / unique_name().replace("trained-", "finetuned-"), model, {
+            "base": base.name, "fine_tune": report, "history": [], "test_acc": after["mnist_test"],
+        }, data)
+    except OSError as e:
+        raise gr.Error(f"The fine-tuned model could not be saved ({e}); no partial file was left behind.") from None
     table = "\n".join([
         "| accuracy | before | after |", "| --- | --- | --- |",
         f"| your {report['corrections']} corrections | {before['corrections']}% | {after['corrections']}% |",

@@ -11,6 +11,20 @@ from src.data import DataUnavailable, load_mnist, read_mnist
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-screenshots", action="store_true",
+                     help="write the browser tests' screenshots into docs/ (the README's pictures)")
+
+
+@pytest.fixture(scope="session")
+def screenshots(request, tmp_path_factory) -> Path:
+    """Where the browser tests save screenshots: docs/ with --update-screenshots, else a temporary folder."""
+    if request.config.getoption("--update-screenshots"):
+        (ROOT / "docs").mkdir(exist_ok=True)
+        return ROOT / "docs"
+    return tmp_path_factory.mktemp("screenshots")
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> str:
     """DATA_DIR with MNIST in it: downloaded on first use where there is internet, as the app does."""
@@ -34,6 +48,46 @@ def default_checkpoint() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The Chromium to drive: CHROMIUM if set, else the first chromium on PATH; the browser tests skip without one."""
+    import shutil
+
+    found = os.environ.get("CHROMIUM") or next(
+        filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+    if not found:
+        pytest.skip("no Chromium on PATH: apt-get install chromium (or playwright install chromium, then set "
+                    "CHROMIUM to its path)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def loaded_model(default_checkpoint):
+    """The shipped model as the app loads it (src.inference.LoadedModel: network + novelty statistics)."""
+    import torch
+
+    from src.inference import ModelStore
+
+    torch.set_num_threads(1)
+    return ModelStore(default_checkpoint.parent, default_checkpoint.name).load(default_checkpoint.name)
+
+
+@pytest.fixture
+def save_model():
+    """save_model(path, model, metadata): src.checkpoint.save_model with placeholder novelty statistics fitted
+    to `model` (a real fit needs MNIST and seconds; these flag everything and are only for file handling)."""
+    import numpy as np
+
+    from src.checkpoint import save_model as save, weights_digest
+    from src.novelty import PCA_DIMS, NoveltyDetector
+
+    def save_with_placeholder_statistics(path, model, metadata):
+        detector = NoveltyDetector(np.zeros(1568), np.zeros((1568, PCA_DIMS)), -1e9, 1e9, weights_digest(model))
+        return save(path, model, metadata, detector)
+
+    return save_with_placeholder_statistics
+
+
 def _free_port() -> int:
     import socket
 
@@ -52,7 +106,7 @@ class Server:
 
         self.checkpoint_dir = workdir / "checkpoints"
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        for name in ("default.safetensors", "default.json", "default.novelty.json"):
+        for name in ("default.safetensors", "default.json", "default.novelty.safetensors"):
             shutil.copy(config.CHECKPOINT_DIR / name, self.checkpoint_dir / name)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/"

@@ -6,7 +6,7 @@ from gradio_client import handle_file
 from PIL import Image
 
 from src.data import read_mnist
-from tests.drawings import render_digit, sketchpad_value
+from src.synthetic import render_digit, sketchpad_value
 
 
 def classify_many(client, paths):
@@ -88,7 +88,7 @@ def test_predict_reads_drawings_on_dark_and_transparent_canvases(client, tmp_pat
 def test_blank_canvas_gives_no_digit_and_no_error(client, tmp_path):
     Image.new("RGB", (800, 800), "white").save(tmp_path / "blank.png")
     assert client.predict(handle_file(str(tmp_path / "blank.png")), api_name="/classify") == {
-        "digit": None, "confidence": 0.0, "probabilities": [0.0] * 10, "is_digit": False}
+        "digit": None, "confidence": 0.0, "probabilities": [0.0] * 10, "is_digit": False, "unusual": False}
     blank = Image.new("RGBA", (320, 320), (0, 0, 0, 0))
     chart, label, image, *_ = client.predict(
         save_sketch({"background": Image.new("RGBA", (320, 320), "white"), "layers": [blank],

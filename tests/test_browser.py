@@ -2,13 +2,11 @@
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
@@ -22,11 +20,11 @@ STROKES = {
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def page(chromium, server):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(server.url)
         page.wait_for_selector("#sketchpad canvas", timeout=60_000)
@@ -73,7 +71,7 @@ def clear(page, how: str):
                            timeout=30_000)
 
 
-def test_drawing_1_7_0_with_the_mouse_and_no_tool_click_shows_each_digit(page):
+def test_drawing_1_7_0_with_the_mouse_and_no_tool_click_shows_each_digit(page, screenshots):
     page.wait_for_function(
         """() => document.querySelector('#sketchpad button[aria-label="Brush"]')?.classList.contains('highlight')""",
         timeout=30_000)
@@ -88,13 +86,12 @@ def test_drawing_1_7_0_with_the_mouse_and_no_tool_click_shows_each_digit(page):
         page.wait_for_timeout(500)
         seen[digit] = shown_digit(page)
         if digit == 7:
-            (ROOT / "docs").mkdir(exist_ok=True)
             page.wait_for_timeout(1500)  # let the chart and the 28x28 image render
-            page.screenshot(path=str(ROOT / "docs" / "screenshot.png"), full_page=True)
+            page.screenshot(path=str(screenshots / "screenshot.png"), full_page=True)
     assert seen == {1: 1, 7: 7, 0: 0}
 
 
-def test_a_number_written_side_by_side_is_read_whole(page):
+def test_a_number_written_side_by_side_is_read_whole(page, screenshots):
     clear(page, "button")
     page.wait_for_function(
         """() => document.querySelector('#sketchpad button[aria-label="Brush"]')?.classList.contains('highlight')""",
@@ -105,13 +102,30 @@ def test_a_number_written_side_by_side_is_read_whole(page):
     try:
         page.wait_for_function("() => /\\b17\\b/.test(document.querySelector('#prediction').innerText)", timeout=30_000)
     finally:
-        page.screenshot(path=str(ROOT / "docs" / "number.png"), full_page=False)
+        page.screenshot(path=str(screenshots / "number.png"), full_page=False)
     assert "Read as the number" in page.locator("#note").inner_text()
     page.wait_for_timeout(1000)
-    page.screenshot(path=str(ROOT / "docs" / "number.png"), full_page=False)
+    page.screenshot(path=str(screenshots / "number.png"), full_page=False)
 
 
-def test_start_training_and_watch_the_loss_plot_gain_points(page):
+def test_a_hash_sign_is_not_a_digit_and_the_chart_still_shows_the_probabilities(page, screenshots):
+    clear(page, "button")
+    page.wait_for_function(
+        """() => document.querySelector('#sketchpad button[aria-label="Brush"]')?.classList.contains('highlight')""",
+        timeout=10_000)
+    hash_sign = [[(0.40, 0.15), (0.36, 0.85)], [(0.64, 0.15), (0.60, 0.85)],
+                 [(0.18, 0.38), (0.84, 0.38)], [(0.16, 0.62), (0.82, 0.62)]]
+    draw(page, hash_sign)
+    page.wait_for_function("() => document.querySelector('#prediction').innerText.includes(\"doesn't look like a digit\")",
+                           timeout=30_000)
+    assert "not sure this is any digit" in page.locator("#note").inner_text()
+    page.wait_for_timeout(1000)
+    bars = page.locator("#probabilities [aria-roledescription='bar']").count()
+    page.screenshot(path=str(screenshots / "not-a-digit.png"), full_page=False)
+    assert bars == 10
+
+
+def test_start_training_and_watch_the_loss_plot_gain_points(page, screenshots):
     page.get_by_role("tab", name="Train").click()
     page.wait_for_selector("#start")
     for elem_id, value in (("epochs", "3"), ("max-examples", "6000")):
@@ -135,5 +149,5 @@ def test_start_training_and_watch_the_loss_plot_gain_points(page):
                                         "marks => marks.map(m => m.getAttribute('stroke'))")
     assert len(strokes) == 2 and all(strokes) and strokes[0] != strokes[1]  # two visible, distinct lines
     assert page.locator("#train-status").inner_text().startswith("Finished 3 epochs")
-    page.locator("#loss-plot").screenshot(path=str(ROOT / "docs" / "loss-plot.png"))
+    page.locator("#loss-plot").screenshot(path=str(screenshots / "loss-plot.png"))
     page.get_by_role("tab", name="Draw").click()

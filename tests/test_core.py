@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from src import checkpoint as ckpt
-from src.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from src.checkpoint import CheckpointError, load_checkpoint, load_model
 from src.data import DataUnavailable, load_mnist, read_mnist
 from src.engine import TrainConfig, augment, evaluate, train_epochs
 from src.model import PARAMETER_COUNT, TutorialCNN, count_parameters
@@ -75,35 +75,36 @@ def test_stop_event_halts_between_batches_and_keeps_the_last_completed_epoch(sma
             yield item
 
     model = TutorialCNN()
-    for record in train_epochs(model, small_mnist, TrainConfig(epochs=5, batch_size=64), stop, progress):
+    for record in train_epochs(model, small_mnist, TrainConfig(epochs=5, batch_size=64), stop=stop, progress=progress):
         snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
     assert len(snapshots) == 1
     assert len(batches_seen) == 70
     assert all(torch.equal(v, snapshots[0][k]) for k, v in model.state_dict().items())
 
 
-def test_checkpoint_round_trip(tmp_path, small_mnist):
+def test_checkpoint_round_trip(tmp_path, small_mnist, save_model):
     model = TutorialCNN().eval()
-    path = save_checkpoint(tmp_path / "m.safetensors", model, {"test_acc": 12.5, "history": []})
-    loaded, meta = load_checkpoint(path)
+    path = save_model(tmp_path / "m.safetensors", model, {"test_acc": 12.5, "history": []})
+    loaded, meta, detector = load_model(path)
+    assert detector is not None and detector.weights == meta["weights_sha256"]
     x = small_mnist.test.images[:8].unsqueeze(1).float()
     assert torch.equal(loaded(x), model(x))
     assert meta["architecture"] == "TutorialCNN" and meta["parameters"] == 21_578 and meta["test_acc"] == 12.5
     assert {"created", "versions"} <= set(meta)
-    assert not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.novelty.safetensors", "m.safetensors"]
 
 
-def test_truncated_checkpoint_is_refused_clearly(tmp_path):
-    path = save_checkpoint(tmp_path / "m.safetensors", TutorialCNN(), {})
+def test_truncated_checkpoint_is_refused_clearly(tmp_path, save_model):
+    path = save_model(tmp_path / "m.safetensors", TutorialCNN(), {})
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match="not a readable safetensors file"):
         load_checkpoint(path)
 
 
-def test_wrong_shape_checkpoint_is_refused_clearly(tmp_path):
+def test_wrong_shape_checkpoint_is_refused_clearly(tmp_path, save_model):
     from safetensors.torch import save_file
 
-    path = save_checkpoint(tmp_path / "m.safetensors", TutorialCNN(), {})
+    path = save_model(tmp_path / "m.safetensors", TutorialCNN(), {})
     tensors = {k: v.clone() for k, v in TutorialCNN().state_dict().items()}
     tensors["fc.weight"] = torch.zeros(10, 100)
     save_file(tensors, path)
@@ -111,9 +112,9 @@ def test_wrong_shape_checkpoint_is_refused_clearly(tmp_path):
         load_checkpoint(path)
 
 
-def test_interrupted_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
-    path = save_checkpoint(tmp_path / "m.safetensors", TutorialCNN(), {"test_acc": 1.0})
-    before = path.read_bytes(), ckpt.sidecar(path).read_text()
+def test_interrupted_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch, save_model):
+    path = save_model(tmp_path / "m.safetensors", TutorialCNN(), {"test_acc": 1.0})
+    before = path.read_bytes(), ckpt.sidecar(path).read_text(), ckpt.novelty_path(path).read_bytes()
 
     def full_disk(tensors, filename, metadata=None):
         Path(filename).write_bytes(b"half a file")
@@ -121,10 +122,20 @@ def test_interrupted_save_leaves_the_previous_checkpoint_intact(tmp_path, monkey
 
     monkeypatch.setattr(ckpt, "save_file", full_disk)
     with pytest.raises(OSError, match="No space left"):
-        save_checkpoint(path, TutorialCNN(), {"test_acc": 2.0})
-    assert (path.read_bytes(), ckpt.sidecar(path).read_text()) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.safetensors"]
-    load_checkpoint(path)
+        save_model(path, TutorialCNN(), {"test_acc": 2.0})
+    assert (path.read_bytes(), ckpt.sidecar(path).read_text(), ckpt.novelty_path(path).read_bytes()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.novelty.safetensors", "m.safetensors"]
+    assert load_model(path)[2] is not None
+
+
+def test_novelty_statistics_fitted_to_other_weights_are_refused_with_a_log_line(tmp_path, save_model, caplog):
+    a = save_model(tmp_path / "a.safetensors", TutorialCNN(), {})
+    b = save_model(tmp_path / "b.safetensors", TutorialCNN(), {})  # other (random) weights
+    ckpt.novelty_path(a).write_bytes(ckpt.novelty_path(b).read_bytes())
+    with caplog.at_level("WARNING"):
+        model, _, detector = load_model(a)
+    assert detector is None  # the model still loads; "is it a digit?" falls back
+    assert "refusing a.novelty.safetensors" in caplog.text and "fitted to other weights" in caplog.text
 
 
 def test_train_cli_end_to_end(tmp_path, data_dir):
@@ -140,7 +151,8 @@ def test_train_cli_end_to_end(tmp_path, data_dir):
     meta = json.loads(out.with_suffix(".json").read_text())
     assert len(meta["history"]) == 1 and RECORD_KEYS <= set(meta["history"][0])
     assert meta["hyperparameters"]["seed"] == 0
-    load_checkpoint(out)
+    model, _, detector = load_model(out)  # weights, JSON and the novelty statistics that belong to them
+    assert detector is not None and detector.weights == meta["weights_sha256"]
 
 
 def test_train_cli_without_data_prints_one_clear_line(tmp_path):
@@ -156,8 +168,9 @@ def test_train_cli_without_data_prints_one_clear_line(tmp_path):
 
 
 def test_shipped_checkpoint_beats_the_tutorial(default_checkpoint, data_dir):
-    model, meta = load_checkpoint(default_checkpoint)
-    assert meta["test_acc"] >= 99.3
+    model, meta, detector = load_model(default_checkpoint)
+    assert detector is not None, "the shipped novelty statistics must match the shipped weights"
+    assert meta["test_acc"] >= 99.3  # the tutorial recipe: 98.6; issue 9 asked for 99.4 (see README)
     assert meta["parameters"] == 21_578 and meta["hyperparameters"] == TrainConfig().to_dict()
     _, acc = evaluate(model, load_mnist(data_dir).test)
     assert acc == pytest.approx(meta["test_acc"], abs=0.02)

@@ -10,7 +10,7 @@ import torch
 from src import corrections
 from src.checkpoint import load_checkpoint
 from src.data import load_mnist, normalize
-from tests.styles import style_images
+from src.synthetic import style_images
 
 
 def test_store_add_load_count_clear_archive(tmp_path):

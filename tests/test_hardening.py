@@ -24,11 +24,11 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 import src.checkpoint as ckpt
-from src.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from src.inference import ModelStore
+from src.checkpoint import CheckpointError, load_checkpoint
+from src.inference import ModelStore, run_network
 from src.model import TutorialCNN
 from src.preprocess import MAX_PIXELS, preprocess
-from tests.drawings import render_digit, render_mask, stylize
+from src.synthetic import render_digit, render_mask, stylize
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERIC = "has not enabled verbose error reporting"
@@ -306,8 +306,8 @@ def test_eight_concurrent_clients_classify_without_failures(server, files):
 def store(tmp_path, default_checkpoint):
     folder = tmp_path / "checkpoints"
     folder.mkdir()
-    for suffix in (".safetensors", ".json"):
-        shutil.copy(default_checkpoint.with_suffix(suffix), folder / f"default{suffix}")
+    for suffix in (".safetensors", ".json", ".novelty.safetensors"):
+        shutil.copy(default_checkpoint.with_name("default" + suffix), folder / f"default{suffix}")
     s = ModelStore(folder, "default.safetensors")
     s.activate_default()
     assert s.active is not None, s.error
@@ -411,7 +411,7 @@ BAD_CHECKPOINTS = {
 
 def _assert_unchanged(store, before, eights):
     assert store.active is before
-    assert (store.active.probabilities(eights).argmax(axis=1) == 8).all()
+    assert (run_network(store.active.model, eights)[1].argmax(axis=1) == 8).all()
 
 
 @pytest.mark.parametrize("case", list(BAD_CHECKPOINTS))
@@ -468,7 +468,7 @@ UNSAFE = [
 
 def test_nothing_in_the_project_can_load_a_pickle():
     this = Path(__file__).resolve()
-    skip = {".git", ".venv", "venv", "node_modules", "__pycache__", "data", ".pytest_cache"}
+    skip = {".git", ".venv", "venv", "node_modules", "__pycache__", "data", ".pytest_cache", ".scratch"}
     offenders = []
     for path in ROOT.rglob("*.py"):
         if path.resolve() == this or skip & set(path.relative_to(ROOT).parts):
@@ -489,7 +489,7 @@ def _no_space(*args, **kwargs):
 
 
 @pytest.mark.parametrize("failure", ["json_enospc", "json_half_written", "weights_exception"])
-def test_failed_save_over_the_active_checkpoint_changes_nothing(store, eights, monkeypatch, failure):
+def test_failed_save_over_the_active_checkpoint_changes_nothing(store, eights, monkeypatch, failure, save_model):
     before, files_before = store.active, _files_in(store.directory)
     if failure == "weights_exception":
         def boom(tensors, filename, metadata=None):
@@ -511,22 +511,22 @@ def test_failed_save_over_the_active_checkpoint_changes_nothing(store, eights, m
         monkeypatch.setattr(Path, "write_text", failing_write_text)
         expected = "No space left"
     with pytest.raises((OSError, RuntimeError), match=expected):
-        save_checkpoint(store.directory / "default.safetensors", TutorialCNN(), {"test_acc": 0.0})
+        save_model(store.directory / "default.safetensors", TutorialCNN(), {"test_acc": 0.0})
     monkeypatch.undo()
     assert _files_in(store.directory) == files_before  # old files byte for byte, and no temporary files
     assert not [p for p in store.directory.iterdir() if p.name.startswith(".")]
     _assert_unchanged(store, before, eights)
     # and the checkpoint on disk is still the old, complete one
     reloaded = store.activate("default.safetensors")
-    assert (reloaded.probabilities(eights).argmax(axis=1) == 8).all()
+    assert (run_network(reloaded.model, eights)[1].argmax(axis=1) == 8).all()
     assert reloaded.meta == before.meta
 
 
-def test_failed_save_of_a_new_checkpoint_leaves_nothing_behind(store, monkeypatch):
+def test_failed_save_of_a_new_checkpoint_leaves_nothing_behind(store, monkeypatch, save_model):
     files_before = _files_in(store.directory)
     monkeypatch.setattr(ckpt.os, "replace", _no_space)
     with pytest.raises(OSError, match="No space left"):
-        save_checkpoint(store.directory / "new.safetensors", TutorialCNN(), {})
+        save_model(store.directory / "new.safetensors", TutorialCNN(), {})
     monkeypatch.undo()
     assert _files_in(store.directory) == files_before
     assert "new.safetensors" not in [name for name, _ in _list_checkpoints(store)]

@@ -7,7 +7,6 @@ checkpoints/default.safetensors; it is skipped (with the reason) when there is n
 import io
 import os
 import struct
-import sys
 import zlib
 from pathlib import Path
 
@@ -15,10 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/drawings.py
-
-from drawings import render_mask, sketchpad_value, stylize  # noqa: E402
-from src.preprocess import MAX_PIXELS, InvalidImage, ink_map, load_image, preprocess, to_mnist  # noqa: E402
+from src.preprocess import MAX_PIXELS, InvalidImage, ink_map, load_image, preprocess, to_mnist
+from src.synthetic import render_mask, sketchpad_value, stylize
 
 ROOT = Path(__file__).resolve().parent.parent
 

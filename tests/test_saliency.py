@@ -8,7 +8,7 @@ import torch
 
 from src.checkpoint import load_checkpoint
 from src.saliency import READING_HINT, overlay, saliency
-from tests.nondigits import preprocessed_digits
+from src.synthetic import preprocessed_digits
 
 
 @pytest.fixture(scope="module")

@@ -2,36 +2,28 @@
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image, ImageDraw
 
-from src.checkpoint import load_checkpoint
 from src.preprocess import ink_map, to_mnist
-from src.segment import _label, read_number, split_digits
-from tests.drawings import render_digit, render_number, sketchpad_value
+from src.segment import _label, split_digits
+from src.synthetic import render_digit, render_number, sketchpad_value
 
 
-@pytest.fixture(scope="module")
-def model(default_checkpoint):
-    torch.set_num_threads(1)
-    return load_checkpoint(default_checkpoint)[0]
-
-
-def test_reads_multi_digit_drawings(model):
+def test_reads_multi_digit_drawings(loaded_model):
     rng = np.random.default_rng(2026)
     n, right, counted = 60, 0, 0
     for i in range(n):
         digits = [int(d) for d in rng.integers(0, 10, 3 + i % 2)]
-        result = read_number(model, render_number(digits, rng))
-        right += result["digits"] == digits
-        counted += len(result["digits"]) == len(digits)
-        assert result["number"] == "".join(map(str, result["digits"]))
-        assert len(result["confidences"]) == len(result["digits"])
+        reading = loaded_model.read(render_number(digits, rng))  # the app's own reading path
+        right += reading.digits == digits
+        counted += len(reading.digits) == len(digits)
+        assert reading.number == "".join(map(str, reading.digits))
+        assert len(reading.confidences) == len(reading.digits) == len(reading.images)
     print(f"\n3-4 digit numbers read entirely correctly: {right}/{n} ({100 * right / n:.0f}%); right digit count {counted}/{n}")
     assert right / n >= 0.9
 
 
-def test_single_digit_is_one_segment(model):
+def test_single_digit_is_one_segment():
     rng = np.random.default_rng(5)
     for digit in range(10):
         for style in ("composite", "transparent"):

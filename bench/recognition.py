@@ -1,0 +1,119 @@
+"""How well the app reads digits, and how often it says "not a digit", on data nothing was tuned on.
+
+    python bench/recognition.py [--checkpoint checkpoints/default.safetensors] [--quick]
+
+Every image goes through the app's own reading path (LoadedModel.read, as /classify and /predict use it),
+as a PNG file. "flagged" means the page shows no digit: "This doesn't look like a digit", or a drawing
+preprocessing rejects. "right" means the top digit is the true one, flagged or not.
+
+The sets, none of them used to train the model or to tune a threshold:
+  MNIST test          all 10,000 test digits as 280x280 black-on-white PNGs (bicubic enlargement)
+  drawn, independent  bench/heldout.py's digit generator (its own strokes and styles): thin pen, marker
+  drawn, new seeds    src/synthetic.py's generator (the tuning family) with seeds used nowhere else
+  non-digits          bench/heldout.py's non-digits: letters and symbols in real fonts, shapes, scribbles,
+                      hatching, filled blobs; the share flagged per kind is printed below the table
+Tuning used: MNIST validation digits, src/synthetic.py seeds 1001 (thresholds) and 10**6 up (training).
+"""
+
+import argparse
+import collections
+import io
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from bench.heldout import heldout_digits, heldout_nondigits  # noqa: E402
+from src import config  # noqa: E402
+from src.data import read_mnist  # noqa: E402
+from src.inference import ModelStore  # noqa: E402
+from src.synthetic import render_mask  # noqa: E402
+
+SEEDS = {"independent_thin": 31, "independent_marker": 32, "new_seed_thin": 777001, "new_seed_marker": 777002,
+         "nondigits": 999}
+
+
+def as_png(img: Image.Image) -> Image.Image:
+    """Encode and decode as PNG, as an uploaded file would be."""
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    buf.seek(0)
+    return Image.open(buf)
+
+
+def black_on_white(mask: Image.Image) -> Image.Image:
+    return Image.eval(mask.convert("L"), lambda v: 255 - v)
+
+
+def mnist_test(n: int):
+    test = read_mnist(config.DATA_DIR, train=False)
+    for i in range(min(n, len(test))):
+        yield int(test.labels[i]), Image.fromarray(255 - test.images[i].numpy()).resize((280, 280), Image.Resampling.BICUBIC)
+
+
+def own_generator(n: int, seed: int, brush_frac):
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        yield i % 10, render_mask(i % 10, rng, 400, brush_frac=brush_frac)
+
+
+def run(reader, items) -> dict:
+    """Read every (label, image); label None = a non-digit. Returns counts and per-kind flags."""
+    n = right = flagged = 0
+    kinds = collections.defaultdict(lambda: [0, 0])
+    for label, img in items:
+        reading = reader(as_png(img))
+        shown = reading is not None and len(reading.images) > 0 and reading.is_digit
+        n += 1
+        flagged += not shown
+        if isinstance(label, int):
+            right += reading is not None and len(reading.images) > 0 and reading.digits == [label]
+        else:
+            kinds[label][0] += 1
+            kinds[label][1] += not shown
+    return {"n": n, "right": right, "flagged": flagged, "kinds": dict(kinds)}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", default=str(config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT))
+    p.add_argument("--quick", action="store_true", help="1,000 MNIST digits and 200 per drawn set (a smoke run)")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    path = Path(args.checkpoint)
+    model = ModelStore(path.parent, path.name).load(path.name)
+    print(f"{path.name}: {'with its novelty statistics' if model.novelty else 'NO novelty statistics (fallback)'}")
+    n_mnist, n_drawn, n_non = (1000, 200, 300) if args.quick else (10_000, 600, 600)
+
+    sets = {
+        "MNIST test (280 px PNG)": lambda: mnist_test(n_mnist),
+        "drawn, independent, thin pen": lambda: heldout_digits(n_drawn, SEEDS["independent_thin"], pen="thin"),
+        "drawn, independent, marker": lambda: heldout_digits(n_drawn, SEEDS["independent_marker"], pen="marker"),
+        "drawn, new seeds, thin (1-2.5%)": lambda: own_generator(n_drawn, SEEDS["new_seed_thin"], (0.008, 0.025)),
+        "drawn, new seeds, marker (6-10%)": lambda: own_generator(n_drawn, SEEDS["new_seed_marker"], (0.06, 0.10)),
+        "non-digits, independent": lambda: heldout_nondigits(n_non, SEEDS["nondigits"]),
+    }
+    print(f"\n| set | n | right | flagged | seconds |\n| --- | ---: | ---: | ---: | ---: |")
+    kinds = {}
+    for name, items in sets.items():
+        started = time.perf_counter()
+        if not name.startswith("MNIST"):  # the generators give ink masks (255 = ink): draw them black on white
+            items = ((label, black_on_white(mask)) for label, mask in items())
+        else:
+            items = items()
+        r = run(model.read, items)
+        right = "–" if name.startswith("non") else f"{100 * r['right'] / r['n']:.2f}%"
+        print(f"| {name} | {r['n']:,} | {right} | {100 * r['flagged'] / r['n']:.2f}% | {time.perf_counter() - started:.0f} |",
+              flush=True)
+        kinds.update(r["kinds"])
+    print("\nnon-digits flagged by kind: " + ", ".join(f"{k} {100 * f / n:.0f}% of {n}" for k, (n, f) in kinds.items()))
+
+
+if __name__ == "__main__":
+    main()
