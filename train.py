@@ -13,7 +13,7 @@ from tqdm import tqdm
 from src import config
 from src.checkpoint import fit_and_save
 from src.data import DataUnavailable, load_mnist
-from src.engine import Pools, TrainConfig, evaluate, resolve_device, seeded_model, train_epochs
+from src.training import Pools, TrainConfig, evaluate, resolve_device, seeded_model, train_epochs
 from src.model import count_parameters
 from src.synthetic import POOL_SIZE, cached_training_pools
 

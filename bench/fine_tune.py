@@ -4,7 +4,7 @@
 
 Draws --corrections samples of one consistent personal writing style (src/synthetic.py PERSONAL_STYLES; e.g. a 1 with a
 long up-stroke, which the default model often reads as a 7), stores them with src.corrections.add, fine-tunes
-a copy of the default model on them (src.corrections.fine_tune) and prints accuracy before/after on 300 NEW
+a copy of the default model on them (src.training.fine_tune) and prints accuracy before/after on 300 NEW
 drawings of that style (other seed), on the stored corrections and on MNIST validation and test.
 """
 
@@ -23,14 +23,13 @@ from src import config, corrections
 from src.checkpoint import load_checkpoint
 from src.data import load_mnist
 from src.synthetic import PERSONAL_STYLES as STYLES, style_images
+from src.training import fine_tune
 
 
 def style_accuracy(model, images, labels):
-    from src.data import normalize
+    from src.inference import run_network
 
-    with torch.inference_mode():
-        predicted = model(normalize(torch.from_numpy(images)).unsqueeze(1)).argmax(1).numpy()
-    return 100 * float((predicted == labels).mean())
+    return 100 * float((run_network(model, images)[1].argmax(1) == labels).mean())
 
 
 def main():
@@ -50,7 +49,7 @@ def main():
             corrections.add(folder, image, label)
         stored = corrections.load(folder)
         started = time.perf_counter()
-        tuned, report = corrections.fine_tune(model, stored, data, epochs=args.epochs)
+        tuned, report = fine_tune(model, stored, data, epochs=args.epochs)
         seconds = time.perf_counter() - started
     print(f"style {args.style!r} (label {STYLES[args.style][0]}), {len(stored[1])} corrections, "
           f"{report['steps']} steps, fine_tune() took {seconds:.1f}s including before/after evaluation")

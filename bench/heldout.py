@@ -37,6 +37,12 @@ FONTS = tuple(str(_FONT_DIR / n) for n in _FONT_NAMES if (_FONT_DIR / n).exists(
 
 
 @functools.lru_cache(maxsize=None)
+def _blank(S):
+    """An empty S x S ink layer and a pen on it."""
+    layer = Image.new("L", (S, S), 0)
+    return layer, ImageDraw.Draw(layer)
+
+
 def _has_glyph(font_path, ch):
     """True when the font draws `ch` as something other than nothing or its 'missing glyph' box."""
     font = ImageFont.truetype(font_path, 64)
@@ -146,8 +152,7 @@ def _shape(rng, S):
 
 def _scribble(rng, S):
     """1-3 pen paths whose heading turns with momentum, pulled back into a region when they leave it."""
-    layer = Image.new("L", (S, S), 0)
-    draw = ImageDraw.Draw(layer)
+    layer, draw = _blank(S)
     half = S * rng.uniform(0.2, 0.4)
     w = max(2, int(S * rng.uniform(0.01, 0.07)))
     for _ in range(int(rng.integers(1, 4))):
@@ -171,8 +176,7 @@ def _scribble(rng, S):
 
 def _hatching(rng, S):
     """5-12 parallel lines at a random angle (and half the time a second, crossing set), clipped to a region."""
-    lines = Image.new("L", (S, S), 0)
-    draw = ImageDraw.Draw(lines)
+    lines, draw = _blank(S)
     rw, rh = S * rng.uniform(0.3, 0.8), S * rng.uniform(0.3, 0.8)
     n = int(rng.integers(5, 13))
     gap = min(rw, rh) / (n + 1)
@@ -191,8 +195,7 @@ def _hatching(rng, S):
 
 def _blob(rng, S):
     """A filled shape 15-60% of the canvas across: ellipse, irregular polygon, rectangle, dots, or a holed slab."""
-    layer = Image.new("L", (S, S), 0)
-    draw = ImageDraw.Draw(layer)
+    layer, draw = _blank(S)
     kind = rng.choice(["ellipse", "polygon", "rect", "dots", "holed"])
     r, c = S * rng.uniform(0.15 if kind == "holed" else 0.09, 0.3), S / 2
     if kind == "ellipse":
@@ -554,8 +557,7 @@ def heldout_digit(digit, rng, canvas=400, pen="thin"):
     scale = min(1.0, room / max(hi[0] - lo[0], 1e-9), room / max(hi[1] - lo[1], 1e-9))
     size = (hi - lo) * scale
     origin = margin + rng.uniform(0, 1, 2) * np.maximum(room - size, 0)
-    layer = Image.new("L", (S, S), 0)
-    draw = ImageDraw.Draw(layer)
+    layer, draw = _blank(S)
     for s in strokes:
         _ink(draw, (s - lo) * scale + origin, width, rng)
     return layer.reduce(2)

@@ -8,14 +8,15 @@ their own gradio_client.Client and send --requests /classify requests (800x800 d
 Prints req/s, p50, p95 and failures for both, and the ratio of the app's req/s to the trivial one's.
 With --rounds N the two are measured alternately N times and the median round is reported.
 
---train: also starts a small training run through the app's /train endpoint (epochs=2, few examples)
-and sends the same /classify load while it runs, reporting p95 during training. Skipped (with a
-message) when the app has no /train endpoint.
+--train: also starts a training run through the app's /train endpoint (epochs=10 on 20,000 examples, long
+enough to outlast the load), sends the same /classify load while it runs and reports it, then presses
+Stop. The app saves into a temporary copy of the checkpoint folder, never into the repository. Skipped
+(with a message) when the app has no /train endpoint.
 """
 
 import argparse
 import os
-import subprocess
+import shutil
 import sys
 import tempfile
 import threading
@@ -27,54 +28,22 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from bench.launch import Launched  # noqa: E402
+
 # Kept in step with app.py: the same launch path (demo.queue(...)), the same torch thread setting.
-# The queue settings come from src/hardening.py, as app.py's do (an empty dict where it has none).
+# The queue settings are app.py's own (importing app.py builds its page too; that costs only start-up time).
 TRIVIAL_APP = """
 import sys, torch
 sys.path.insert(0, %r)
 torch.set_num_threads(1)
 import gradio as gr
-try:
-    from src.hardening import QUEUE_OPTIONS
-except ImportError:
-    QUEUE_OPTIONS = {}
+from app import QUEUE_OPTIONS
 with gr.Blocks() as demo:
     f = gr.File(type="filepath", file_types=["image"]); out = gr.JSON()
     gr.Button().click(lambda path: {"digit": 0, "confidence": 1.0, "probabilities": [0.1] * 10}, f, out,
                       api_name="classify")
 demo.queue(**QUEUE_OPTIONS).launch(max_file_size="10mb")
 """ % str(ROOT)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(cmd, env_extra=None):
-    import urllib.request
-
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_ANALYTICS_ENABLED": "False", **(env_extra or {})}
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(480):
-        if proc.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"{cmd} exited with {proc.returncode}:\n{log.read().decode(errors='replace')[-3000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            proc.log = log
-            return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError(f"{cmd} did not start")
 
 
 def load(url, paths, clients, requests_each):
@@ -170,12 +139,17 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         trivial_py = Path(tmp) / "load_test_reference_app.py"
         trivial_py.write_text(TRIVIAL_APP)
+        # The app gets its own copy of the shipped checkpoint: a --train run saves into that, never into the repo.
+        checkpoints = Path(tmp) / "checkpoints"
+        checkpoints.mkdir()
+        for name in ("default.safetensors", "default.json", "default.novelty.safetensors"):
+            shutil.copy(ROOT / "checkpoints" / name, checkpoints / name)
         procs = []
         try:
-            app, app_url = start([sys.executable, "app.py"], {"CORRECTIONS_DIR": str(Path(tmp) / "corrections")})
-            procs.append(app)
-            trivial, trivial_url = start([sys.executable, str(trivial_py)])
-            procs.append(trivial)
+            procs.append(Launched([sys.executable, "app.py"], env={
+                "CORRECTIONS_DIR": str(Path(tmp) / "corrections"), "CHECKPOINT_DIR": str(checkpoints)}))
+            procs.append(Launched([sys.executable, str(trivial_py)]))
+            app_url, trivial_url = procs[0].url, procs[1].url
             for url in (app_url, trivial_url):  # warm up: first requests load caches
                 load(url, paths, 2, 2)
             print(f"{args.clients} clients x {args.requests} /classify requests each, {os.cpu_count()} CPUs")
@@ -196,16 +170,9 @@ def main():
                 train_load(app_url, paths, args.clients, args.requests)
         finally:
             for proc in procs:
-                if proc.poll() is not None:  # died under load: show why
-                    proc.log.seek(0)
-                    print(f"{proc.args} exited with {proc.returncode}:\n"
-                          f"{proc.log.read().decode(errors='replace')[-3000:]}")
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-
+                if not proc.alive():  # died under load: show why
+                    print(f"{proc.process.args} exited with {proc.process.returncode}:\n{proc.log_tail()}")
+                proc.stop()
 
 if __name__ == "__main__":
     main()

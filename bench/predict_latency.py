@@ -9,8 +9,6 @@
 """
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,22 +28,6 @@ demo.queue().launch()
 """
 
 
-def start(cmd, port, env_extra=None):
-    import urllib.request
-
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_ANALYTICS_ENABLED": "False", **(env_extra or {})}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(480):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
-            return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError(f"{cmd} did not start")
-
-
 def percentiles(samples):
     return np.percentile(samples, 50) * 1000, np.percentile(samples, 95) * 1000
 
@@ -56,7 +38,8 @@ def main():
     args = p.parse_args()
 
     from gradio_client import Client, handle_file
-    from tests.conftest import _free_port
+
+    from bench.launch import Launched
     from src.synthetic import render_digit, sketchpad_value
 
     rng = np.random.default_rng(0)
@@ -67,11 +50,10 @@ def main():
         paths.append(tmp / f"{i}.png")
     (tmp / "trivial.py").write_text(TRIVIAL_APP)
 
-    app_port, trivial_port = _free_port(), _free_port()
-    procs = [start([sys.executable, "app.py"], app_port), start([sys.executable, str(tmp / "trivial.py")], trivial_port)]
+    procs = [Launched([sys.executable, "app.py"], env={"CORRECTIONS_DIR": str(tmp / "corrections")}),
+             Launched([sys.executable, str(tmp / "trivial.py")])]
     try:
-        clients = {"classify": Client(f"http://127.0.0.1:{app_port}/", verbose=False),
-                   "trivial": Client(f"http://127.0.0.1:{trivial_port}/", verbose=False)}
+        clients = {"classify": Client(procs[0].url, verbose=False), "trivial": Client(procs[1].url, verbose=False)}
         times = {name: [] for name in clients}
         for i in range(args.requests + 10):
             for name, client in clients.items():
@@ -86,7 +68,7 @@ def main():
         print(f"ratio              p50 {c50 / t50:.2f}x   p95 {c95 / t95:.2f}x")
     finally:
         for proc in procs:
-            proc.terminate()
+            proc.stop()
 
     # In process: the work /predict does for one 800x800 sketchpad value, minus Gradio.
     from src.config import CHECKPOINT_DIR, DEFAULT_CHECKPOINT
@@ -115,6 +97,13 @@ def main():
         reading = model.read(v)  # + splitting check and "is it a digit?"
         saliency(model.model, reading.images[0], reading.digits[0])
         t_read.append(time.perf_counter() - t0)
+    t_sal = []
+    for v in values:
+        reading = model.read(v)
+        t0 = time.perf_counter()
+        saliency(model.model, reading.images[0], reading.digits[0])
+        t_sal.append(time.perf_counter() - t0)
+    print(f"in process, one saliency map: p50 {np.median(t_sal) * 1000:.2f} ms")
     print(f"in process, the whole Draw-tab reading (+ is-it-a-digit, number check, saliency): "
           f"p50 {np.median(t_read) * 1000:.2f} ms")
     print(f"in process, per 800x800 sketchpad value: preprocessing p50 {np.median(t_pre) * 1000:.2f} ms, "

@@ -99,7 +99,7 @@ def main():
         "drawn, new seeds, marker (6-10%)": lambda: own_generator(n_drawn, SEEDS["new_seed_marker"], (0.06, 0.10)),
         "non-digits, independent": lambda: heldout_nondigits(n_non, SEEDS["nondigits"]),
     }
-    print(f"\n| set | n | right | flagged | seconds |\n| --- | ---: | ---: | ---: | ---: |")
+    print("\n| set | n | right | flagged | seconds |\n| --- | ---: | ---: | ---: | ---: |")
     kinds = {}
     for name, items in sets.items():
         started = time.perf_counter()

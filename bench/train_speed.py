@@ -3,7 +3,7 @@
     python bench/train_speed.py --data-dir data [--device cpu|cuda|all]
 
 The tutorial's loop: torchvision MNIST with ToTensor, a shuffled DataLoader at batch 64, Adam 1e-3,
-then a validation pass, on the same 48k/12k split. The engine: `src.engine.train_epochs` with the
+then a validation pass, on the same 48k/12k split. The engine: `src.training.train_epochs` with the
 default recipe (augmentation included), which includes its own validation pass.
 """
 
@@ -21,7 +21,7 @@ from torchvision import datasets, transforms
 
 from src import config
 from src.data import load_mnist
-from src.engine import TrainConfig, train_epochs
+from src.training import TrainConfig, train_epochs
 from src.model import TutorialCNN
 
 

@@ -13,8 +13,7 @@ import numpy as np
 import torch
 
 from src.checkpoint import CheckpointError, load_model, read_metadata
-from src.data import normalize
-from src.model import TutorialCNN
+from src.model import TutorialCNN, forward
 from src.novelty import NoveltyDetector
 from src.preprocess import has_ink, ink_map, to_mnist
 from src.segment import split_digits
@@ -28,16 +27,12 @@ FALLBACK_MIN_CONFIDENCE = 0.5
 
 @torch.inference_mode()
 def run_network(model: torch.nn.Module, images: np.ndarray, batch_size: int = 2000) -> tuple[np.ndarray, np.ndarray]:
-    """The one forward pass for inference: (N, 28, 28) or (28, 28) images, float [0, 1] or uint8, white on
-    black -> (penultimate features (N, 1568), logits (N, 10)), float32 numpy arrays."""
+    """The network on numpy images, for inference: (N, 28, 28) or (28, 28), float [0, 1] or uint8, white
+    on black -> (penultimate features (N, 1568), logits (N, 10)), float32 numpy arrays."""
     x = torch.as_tensor(np.asarray(images))
-    x = normalize(x if x.dtype == torch.uint8 else x.float()).reshape(-1, 1, 28, 28)
+    x = (x if x.dtype == torch.uint8 else x.float()).reshape(-1, 1, 28, 28)
     model.eval()
-    feats, logits = [], []
-    for start in range(0, len(x), batch_size):
-        f = model.features(x[start:start + batch_size])
-        feats.append(f)
-        logits.append(model.fc(f))
+    feats, logits = zip(*(forward(model, x[start:start + batch_size]) for start in range(0, len(x), batch_size)))
     return torch.cat(feats).numpy(), torch.cat(logits).numpy()
 
 

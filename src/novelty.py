@@ -1,6 +1,6 @@
 """Is it a digit? Two questions about a preprocessed 28x28 drawing, answered from one pass of the network.
 
-1. **Not a digit.** The network is trained with outlier exposure (src/engine.py): besides MNIST it sees
+1. **Not a digit.** The network is trained with outlier exposure (src/training.py): besides MNIST it sees
    synthetic drawings that are not digits (src/synthetic.py) and learns to give them a high energy
    -logsumexp(logits), i.e. no strong logit for any digit, and digits a low one. So its own confidence
    answers the question: above `threshold` the drawing is "not a digit".

@@ -58,7 +58,7 @@ class InvalidImage(ValueError):
 def readable_errors(source=None):
     """Turn what Pillow raises while opening or decoding an image into InvalidImage with a message for people.
 
-    Used by load_image, and around Gradio's own decoding of sketchpad uploads (see src/hardening.py).
+    Used by load_image, and around Gradio's own decoding of sketchpad uploads (see src/uploads.py).
     """
     try:
         yield

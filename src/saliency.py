@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from src.data import normalize
+from src.model import forward
 
 READING_HINT = ("Red and yellow pixels pushed the model towards its answer: the brighter, the more they counted; "
                 "grey strokes hardly mattered.")
@@ -36,7 +36,7 @@ def saliency(model: torch.nn.Module, image28: np.ndarray, target: int | None = N
         with torch.enable_grad():
             alphas = torch.linspace(1.0 / STEPS, 1.0, STEPS).view(-1, 1, 1, 1)
             path = (alphas * x).requires_grad_(True)  # the image fading in from black (no ink)
-            logits = model(normalize(path))
+            _, logits = forward(model, path)
             if target is None:
                 target = int(logits[-1].argmax())  # the last path image is the input itself
             grad, = torch.autograd.grad(logits[:, target].sum(), path)

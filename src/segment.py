@@ -6,8 +6,8 @@
 src.inference.LoadedModel.read reads each part (the app's one reading path).
 
 How the split works: the ink mask (ink above INK_THRESHOLD of the peak) is reduced by block maxima to at
-most WORK_SIDE pixels on its longer side, and its 8-connected components are labelled (a union-find over
-horizontal runs of ink, row by row; pure numpy/Python). Specks (tiny components) are dropped. Components
+most WORK_SIDE pixels on its longer side, and its 8-connected components are labelled (scipy.ndimage.label
+and find_objects). Specks (tiny components) are dropped. Components
 that overlap horizontally by more than MERGE_OVERLAP of the narrower one's width are one digit (the bar of
 a 5 drawn apart, the two strokes of a 4 or of a 7 with a crossbar). Digits must therefore stand side by
 side, not above each other, and touching digits stay one segment. A drawing narrower than
@@ -15,6 +15,7 @@ MIN_NUMBER_ASPECT times its height is one digit and is not split at all.
 """
 
 import numpy as np
+from scipy import ndimage
 
 from src.preprocess import INK_THRESHOLD, MIN_PEAK
 
@@ -25,54 +26,6 @@ MERGE_OVERLAP = 0.3
 # Several digits side by side are wider than tall; a single digit (even one broken into pieces, as some MNIST
 # digits are) is not. Narrower drawings are read as one digit without being split.
 MIN_NUMBER_ASPECT = 1.1
-
-
-def _label(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """8-connected component labels (0 = background, 1..n) of a boolean mask, and n."""
-    parent: list[int] = [0]
-
-    def find(a):
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    runs_per_row = []
-    for row in mask:
-        padded = np.concatenate([[False], row, [False]])
-        edges = np.flatnonzero(padded[1:] != padded[:-1])
-        runs_per_row.append(list(zip(edges[::2], edges[1::2])))  # [start, end) of each run of ink
-    run_labels = []
-    previous: list[tuple[int, int, int]] = []
-    for runs in runs_per_row:
-        current = []
-        j = 0
-        for start, end in runs:
-            label = 0
-            # Runs of the previous row that touch [start-1, end] (8-connectivity).
-            while j < len(previous) and previous[j][1] < start:
-                j += 1
-            k = j
-            while k < len(previous) and previous[k][0] <= end:
-                other = find(previous[k][2])
-                if label == 0:
-                    label = other
-                elif other != label:
-                    parent[max(label, other)] = min(label, other)
-                    label = min(label, other)
-                k += 1
-            if label == 0:
-                label = len(parent)
-                parent.append(label)
-            current.append((start, end, label))
-        run_labels.append(current)
-        previous = current
-    roots = {}
-    labels = np.zeros(mask.shape, np.int32)
-    for y, runs in enumerate(run_labels):
-        for start, end, label in runs:
-            labels[y, start:end] = roots.setdefault(find(label), len(roots) + 1)
-    return labels, len(roots)
 
 
 def split_digits(ink: np.ndarray) -> list[np.ndarray]:
@@ -91,19 +44,16 @@ def split_digits(ink: np.ndarray) -> list[np.ndarray]:
     small = np.zeros((h * f, w * f), bool)
     small[:mask.shape[0], :mask.shape[1]] = mask
     small = small.reshape(h, f, w, f).any(axis=(1, 3))
-    labels, n = _label(small)
+    labels, n = ndimage.label(small, structure=np.ones((3, 3)))  # 8-connected components
     if n == 0:
         return []
 
     # Per component: pixel count and bounding box (in the small mask).
     area = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    ys, xs = np.nonzero(labels)
-    lab = labels[ys, xs] - 1
-    x0, x1 = np.full(n, w), np.zeros(n, int)
-    y0, y1 = np.full(n, h), np.zeros(n, int)
-    np.minimum.at(x0, lab, xs); np.maximum.at(x1, lab, xs + 1)
-    np.minimum.at(y0, lab, ys); np.maximum.at(y1, lab, ys + 1)
-    height = ys.max() + 1 - ys.min()
+    boxes = ndimage.find_objects(labels)
+    y0, y1 = [b[0].start for b in boxes], [b[0].stop for b in boxes]
+    x0, x1 = [b[1].start for b in boxes], [b[1].stop for b in boxes]
+    height = max(y1) - min(y0)
     keep = [i for i in range(n)
             if area[i] >= SPECK * area.sum() or max(y1[i] - y0[i], x1[i] - x0[i]) >= SPECK_EXTENT * height]
 

@@ -185,6 +185,11 @@ def render_mask(digit, rng, canvas=800, height_frac=(0.30, 0.85), slant_deg=10, 
     """The ink coverage of one drawing as an 'L' image (255 = ink), anti-aliased by supersampling."""
     brush = rng.uniform(*brush_frac) * canvas
     strokes = _place(digit_strokes(digit, rng, variant), rng, canvas, height_frac, slant_deg, brush)
+    return _ink(strokes, brush, canvas, supersample)
+
+
+def _ink(strokes, brush, canvas, supersample) -> Image.Image:
+    """Placed strokes drawn with a round brush as an 'L' image (255 = ink), anti-aliased by supersampling."""
     img = Image.new("L", (canvas * supersample, canvas * supersample), 0)
     draw = ImageDraw.Draw(img)
     for s in strokes:
@@ -412,11 +417,8 @@ def nondigit_mask(kind: str | None, rng: np.random.Generator, canvas=800, height
             ImageDraw.Draw(img).ellipse((cx - r, cy - r, cx + r, cy + r), fill=0)
     else:
         brush = rng.uniform(*brush_frac) * canvas
-        strokes = _place(nondigit_strokes(kind, rng), rng, canvas, height_frac, slant_deg, brush)
-        img = Image.new("L", (canvas * supersample, canvas * supersample), 0)
-        draw = ImageDraw.Draw(img)
-        for s in strokes:
-            _stroke(draw, s, brush, 255, supersample)
+        return _ink(_place(nondigit_strokes(kind, rng), rng, canvas, height_frac, slant_deg, brush), brush, canvas,
+                    supersample)
     return img.reduce(supersample) if supersample > 1 else img
 
 
@@ -503,6 +505,15 @@ def style_images(style: str, n: int, seed: int, canvas=400) -> tuple[np.ndarray,
 
 
 # --------------------------------------------------------------------------------------------- for training
+def png_bytes(img: Image.Image, **save_options) -> bytes:
+    """An image as the bytes of a PNG file (as an upload would send it)."""
+    import io
+
+    buf = io.BytesIO()
+    img.save(buf, "PNG", **save_options)
+    return buf.getvalue()
+
+
 def as_drawing(image28: np.ndarray) -> np.ndarray:
     """An MNIST image (28x28 uint8, white on black) as the app reads it from a drawing: enlarged to 280x280
     (bicubic, as a scan or a screenshot would be) and put through src.preprocess. float32 (28, 28) in [0, 1]."""

@@ -1,160 +1,160 @@
 """The page: a Draw tab (sketchpad -> probabilities) and a Train tab. Reads top to bottom like the page.
 
-The handlers live in src/draw.py (Draw tab) and src/training_session.py (Train tab).
-"""
+    demo = build_demo(store)   # store: the live src.inference.ModelStore, created once in app.py
 
-from pathlib import Path
+The handlers live in src/draw_tab.py (Draw tab) and src/train_tab.py (Train tab).
+"""
 
 import gradio as gr
 
-from src import config, training_session
-from src.draw import (BLANK_HINT, active_model_text, clear_corrections, classify, corrections_text,
-                      download_corrections, model_choices, predict, probability_table, refresh_models,
-                      save_correction, store, use_model)
-from src.engine import TrainConfig
-from src.hardening import MAX_FILE_SIZE, guard_image_editor
+from src import config, train_tab
+from src.draw_tab import (BLANK_HINT, DrawTab, clear_corrections, corrections_text, download_corrections,
+                          probability_table, save_correction)
+from src.inference import ModelStore
 from src.saliency import READING_HINT
-
-STATIC = Path(__file__).resolve().parent / "static"
+from src.training import TrainConfig
+from src.uploads import guard_image_editor
 
 
 # ------------------------------------------------------------------------------------------------ the page
-with gr.Blocks(title="Draw a digit") as demo:
-    gr.Markdown("# Draw a digit\nA 21,578-parameter convolutional network trained on MNIST reads your drawing.")
-    if store.error:
-        gr.Markdown(f"**⚠ {store.error}**", elem_id="model-error")
+def build_demo(store: ModelStore) -> gr.Blocks:
+    """The whole page, its handlers bound to `store`."""
+    draw = DrawTab(store)
 
-    with gr.Tab("Draw"):
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=1, min_width=300):
-                sketchpad = gr.Sketchpad(
-                    elem_id="sketchpad",
-                    label="Draw a digit (or a whole number), large, anywhere",
-                    type="pil",
-                    image_mode="RGBA",
-                    canvas_size=(320, 320),
-                    fixed_canvas=True,
-                    height=380,
-                    brush=gr.Brush(default_size=10, colors=["#000000"], color_mode="fixed"),  # a radius: 20 px strokes
-                    layers=False,
-                    transforms=(),
-                    sources=(),
-                    format="png",
-                )
-                guard_image_editor(sketchpad)  # size check and clear messages before Gradio decodes uploads
-                clear_button = gr.Button("Clear", elem_id="clear", variant="secondary")
-                with gr.Group():
-                    model_picker = gr.Dropdown(choices=model_choices(), value=store.active and store.active.name,
-                                               label="Model", elem_id="model-picker", interactive=True,
-                                               allow_custom_value=True)  # the list grows as models are trained
-                    use_button = gr.Button("Use this model", elem_id="use-model", size="sm")
-                    active_model = gr.Markdown(active_model_text(), elem_id="active-model")
-            with gr.Column(scale=1, min_width=300):
-                prediction = gr.Label(value=BLANK_HINT, num_top_classes=3, label="Prediction", elem_id="prediction")
-                note = gr.Markdown("", elem_id="note")
-                chart = gr.BarPlot(
-                    probability_table(), x="digit", y="probability", y_lim=[0, 1], sort="x",
-                    label="Probability of each digit", elem_id="probabilities", height=240,
-                )
-                with gr.Row():
-                    model_input = gr.Image(label="What the model sees (28×28)", elem_id="model-input",
+    def fine_tune_on_corrections(progress=gr.Progress()):
+        yield from train_tab.fine_tune_on_corrections(store, progress)
+
+    with gr.Blocks(title="Draw a digit") as demo:
+        gr.Markdown("# Draw a digit\nA 21,578-parameter convolutional network trained on MNIST reads your drawing.")
+        if store.error:
+            gr.Markdown(f"**⚠ {store.error}**", elem_id="model-error")
+
+        with gr.Tab("Draw"):
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=1, min_width=300):
+                    sketchpad = gr.Sketchpad(
+                        elem_id="sketchpad",
+                        label="Draw a digit (or a whole number), large, anywhere",
+                        type="pil",
+                        image_mode="RGBA",
+                        canvas_size=(320, 320),
+                        fixed_canvas=True,
+                        height=380,
+                        brush=gr.Brush(default_size=10, colors=["#000000"], color_mode="fixed"),  # a radius: 20 px strokes
+                        layers=False,
+                        transforms=(),
+                        sources=(),
+                        format="png",
+                    )
+                    guard_image_editor(sketchpad)  # size check and clear messages before Gradio decodes uploads
+                    clear_button = gr.Button("Clear", elem_id="clear", variant="secondary")
+                    with gr.Group():
+                        model_picker = gr.Dropdown(choices=draw.model_choices(), value=store.active and store.active.name,
+                                                   label="Model", elem_id="model-picker", interactive=True,
+                                                   allow_custom_value=True)  # the list grows as models are trained
+                        use_button = gr.Button("Use this model", elem_id="use-model", size="sm")
+                        active_model = gr.Markdown(draw.active_model_text(), elem_id="active-model")
+                with gr.Column(scale=1, min_width=300):
+                    prediction = gr.Label(value=BLANK_HINT, num_top_classes=3, label="Prediction", elem_id="prediction")
+                    note = gr.Markdown("", elem_id="note")
+                    chart = gr.BarPlot(
+                        probability_table(), x="digit", y="probability", y_lim=[0, 1], sort="x",
+                        label="Probability of each digit", elem_id="probabilities", height=240,
+                    )
+                    with gr.Row():
+                        model_input = gr.Image(label="What the model sees (28×28)", elem_id="model-input",
+                                               interactive=False, height=200, buttons=[], format="png")
+                        heatmap = gr.Image(label="Why: the pixels that counted", elem_id="saliency",
                                            interactive=False, height=200, buttons=[], format="png")
-                    heatmap = gr.Image(label="Why: the pixels that counted", elem_id="saliency",
-                                       interactive=False, height=200, buttons=[], format="png")
-                gr.Markdown(READING_HINT, elem_id="saliency-hint")
-                with gr.Group():
-                    correct_as = gr.Radio([str(d) for d in range(10)], label="Wrong? It was really a…",
-                                          elem_id="correct-as")
-                    correction_status = gr.Markdown(corrections_text(), elem_id="corrections-count")
-        with gr.Accordion("Your corrections", open=False):
-            gr.Markdown("Corrections are stored on this server as 28×28 PNGs and can fine-tune the model "
-                        "(Train tab). Download them to keep them.")
-            with gr.Row():
-                download_button = gr.Button("Download corrections (.zip)", elem_id="download-corrections")
-                delete_button = gr.Button("Delete all corrections", variant="stop", elem_id="clear-corrections")
-            corrections_zip = gr.File(label="Corrections", elem_id="corrections-zip", interactive=False)
-        with gr.Accordion("Classify an image file", open=False):
-            with gr.Row():
-                upload = gr.File(label="PNG, JPEG or WebP", file_types=["image"], type="filepath", elem_id="upload")
-                result = gr.JSON(label="Result", elem_id="classify-result")
-            classify_button = gr.Button("Classify", elem_id="classify")
-        sample = gr.State(None)  # the last single digit's 28x28 input, for a correction
+                    gr.Markdown(READING_HINT, elem_id="saliency-hint")
+                    with gr.Group():
+                        correct_as = gr.Radio([str(d) for d in range(10)], label="Wrong? It was really a…",
+                                              elem_id="correct-as")
+                        correction_status = gr.Markdown(corrections_text(), elem_id="corrections-count")
+            with gr.Accordion("Your corrections", open=False):
+                gr.Markdown("Corrections are stored on this server as 28×28 PNGs and can fine-tune the model "
+                            "(Train tab). Download them to keep them.")
+                with gr.Row():
+                    download_button = gr.Button("Download corrections (.zip)", elem_id="download-corrections")
+                    delete_button = gr.Button("Delete all corrections", variant="stop", elem_id="clear-corrections")
+                corrections_zip = gr.File(label="Corrections", elem_id="corrections-zip", interactive=False)
+            with gr.Accordion("Classify an image file", open=False):
+                with gr.Row():
+                    upload = gr.File(label="PNG, JPEG or WebP", file_types=["image"], type="filepath", elem_id="upload")
+                    result = gr.JSON(label="Result", elem_id="classify-result")
+                classify_button = gr.Button("Classify", elem_id="classify")
+            sample = gr.State(None)  # the last single digit's 28x28 input, for a correction
 
-    with gr.Tab("Train"):
-        if not config.ALLOW_TRAINING:
-            gr.Markdown("Training is switched off on this server (`ALLOW_TRAINING=0`), so that a public demo "
-                        "stays fast for everyone. Run the app yourself to train: `python app.py`.",
-                        elem_id="training-disabled")
-        else:
-            defaults = TrainConfig()
-            gr.Markdown("Retrain the network on MNIST and watch the training and validation loss after every "
-                        "epoch. One training runs at a time on this server; others wait in the queue.")
-            with gr.Row():
-                epochs = gr.Slider(1, config.MAX_EPOCHS, value=min(defaults.epochs, config.MAX_EPOCHS), step=1,
-                                   label="Epochs", elem_id="epochs")
-                batch_size = gr.Dropdown([32, 64, 128, 256, 512], value=defaults.batch_size, label="Batch size",
-                                         elem_id="batch-size")
-                learning_rate = gr.Number(value=defaults.lr, label="Learning rate (peak)", elem_id="learning-rate",
-                                          minimum=1e-5, maximum=0.1)
-            with gr.Row():
-                augment = gr.Checkbox(value=defaults.augment, label="Augment (rotate, scale, shift, stroke width)",
-                                      elem_id="augment")
-                seed = gr.Number(value=defaults.seed, precision=0, label="Seed", elem_id="seed")
-                max_examples = gr.Slider(500, 48_000, value=48_000, step=500, elem_id="max-examples",
-                                         label="Training examples (fewer = faster on slow CPUs)")
-            with gr.Row():
-                start_button = gr.Button("Start training", variant="primary", elem_id="start")
-                stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
-            train_status = gr.Markdown("Press Start to train.", elem_id="train-status")
-            loss_plot = gr.LinePlot(training_session.loss_table([]), x="epoch", y="loss", color="series",
-                                    title="Loss per epoch", elem_id="loss-plot", height=300,
-                                    color_map={"train": "#f97316", "validation": "#3b82f6"}, x_title="epoch",
-                                    y_title="cross-entropy loss")
-            records = gr.Dataframe(training_session.records_table([]), label="Per-epoch records",
-                                   elem_id="records", interactive=False)
-            new_checkpoint = gr.File(label="Download the new checkpoint (Spaces disks are not permanent)",
-                                     elem_id="download", file_count="multiple", interactive=False)
-            with gr.Accordion("Fine-tune on my corrections", open=False):
-                gr.Markdown("Teach the current model your handwriting: it trains briefly on your corrections "
-                            "(Draw tab) mixed with MNIST, so that it does not forget the digits it knew.")
-                fine_tune_button = gr.Button("Fine-tune on my corrections", elem_id="fine-tune")
-                fine_tune_report = gr.Markdown("", elem_id="fine-tune-report")
-                fine_tuned = gr.File(label="Download the fine-tuned checkpoint", elem_id="fine-tuned-download",
-                                     file_count="multiple", interactive=False)
+        with gr.Tab("Train"):
+            if not config.ALLOW_TRAINING:
+                gr.Markdown("Training is switched off on this server (`ALLOW_TRAINING=0`), so that a public demo "
+                            "stays fast for everyone. Run the app yourself to train: `python app.py`.",
+                            elem_id="training-disabled")
+            else:
+                defaults = TrainConfig()
+                gr.Markdown("Retrain the network on MNIST and watch the training and validation loss after every "
+                            "epoch. One training runs at a time on this server; others wait in the queue.")
+                with gr.Row():
+                    epochs = gr.Slider(1, config.MAX_EPOCHS, value=min(defaults.epochs, config.MAX_EPOCHS), step=1,
+                                       label="Epochs", elem_id="epochs")
+                    batch_size = gr.Dropdown([32, 64, 128, 256, 512], value=defaults.batch_size, label="Batch size",
+                                             elem_id="batch-size")
+                    learning_rate = gr.Number(value=defaults.lr, label="Learning rate (peak)", elem_id="learning-rate",
+                                              minimum=1e-5, maximum=0.1)
+                with gr.Row():
+                    augment = gr.Checkbox(value=defaults.augment, label="Augment (rotate, scale, shift, stroke width)",
+                                          elem_id="augment")
+                    seed = gr.Number(value=defaults.seed, precision=0, label="Seed", elem_id="seed")
+                    max_examples = gr.Slider(500, 48_000, value=48_000, step=500, elem_id="max-examples",
+                                             label="Training examples (fewer = faster on slow CPUs)")
+                with gr.Row():
+                    start_button = gr.Button("Start training", variant="primary", elem_id="start")
+                    stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
+                train_status = gr.Markdown("Press Start to train.", elem_id="train-status")
+                loss_plot = gr.LinePlot(train_tab.loss_table([]), x="epoch", y="loss", color="series",
+                                        title="Loss per epoch", elem_id="loss-plot", height=300,
+                                        color_map={"train": "#f97316", "validation": "#3b82f6"}, x_title="epoch",
+                                        y_title="cross-entropy loss")
+                records = gr.Dataframe(train_tab.records_table([]), label="Per-epoch records",
+                                       elem_id="records", interactive=False)
+                new_checkpoint = gr.File(label="Download the new checkpoint (Spaces disks are not permanent)",
+                                         elem_id="download", file_count="multiple", interactive=False)
+                with gr.Accordion("Fine-tune on my corrections", open=False):
+                    gr.Markdown("Teach the current model your handwriting: it trains briefly on your corrections "
+                                "(Draw tab) mixed with MNIST, so that it does not forget the digits it knew.")
+                    fine_tune_button = gr.Button("Fine-tune on my corrections", elem_id="fine-tune")
+                    fine_tune_report = gr.Markdown("", elem_id="fine-tune-report")
+                    fine_tuned = gr.File(label="Download the fine-tuned checkpoint", elem_id="fine-tuned-download",
+                                         file_count="multiple", interactive=False)
 
-    # Live: every finished stroke sends the canvas; only the latest one is processed, without a spinner.
-    sketchpad.change(
-        predict, sketchpad, [chart, prediction, model_input, heatmap, note, sample],
-        api_name="predict", trigger_mode="always_last", show_progress="hidden",
-    )
-    # Clear = the sketchpad's own trash button: it empties the canvas and its change event blanks the outputs.
-    # (Setting the sketchpad's value to None from Python does not always empty the canvas in Gradio 6.31.)
-    clear_button.click(None, None, None, api_name=False,
-                       js="() => document.querySelector('#sketchpad button[aria-label=\"Clear canvas\"]')?.click()")
-    classify_button.click(classify, upload, result, api_name="classify")
-    correct_as.input(save_correction, [correct_as, sample], [correct_as, correction_status], api_name="correct")
-    download_button.click(download_corrections, None, corrections_zip, api_name=False)
-    delete_button.click(clear_corrections, None, correction_status, api_name=False)
-    use_button.click(use_model, model_picker, active_model, api_name="use_model")
-    demo.load(refresh_models, None, [model_picker, active_model], api_name=False)
-    demo.load(corrections_text, None, correction_status, api_name=False)
-
-    if config.ALLOW_TRAINING:
-        training = start_button.click(
-            training_session.train, [epochs, batch_size, learning_rate, augment, seed, max_examples],
-            [loss_plot, records, train_status, new_checkpoint], api_name="train", concurrency_limit=1,
-            concurrency_id="train",
+        # Live: every finished stroke sends the canvas; only the latest one is processed, without a spinner.
+        sketchpad.change(
+            draw.predict, sketchpad, [chart, prediction, model_input, heatmap, note, sample],
+            api_name="predict", trigger_mode="always_last", show_progress="hidden",
         )
-        training.then(refresh_models, None, [model_picker, active_model], api_name=False)
-        stop_button.click(training_session.request_stop, None, train_status, api_name="stop",
-                          concurrency_limit=None, show_progress="hidden")
-        tuning = fine_tune_button.click(training_session.fine_tune_on_corrections, None,
-                                        [fine_tune_report, fine_tuned], api_name="fine_tune", concurrency_limit=1,
-                                        concurrency_id="train")
-        tuning.then(refresh_models, None, [model_picker, active_model], api_name=False)
+        # Clear = the sketchpad's own trash button: it empties the canvas and its change event blanks the outputs.
+        # (Setting the sketchpad's value to None from Python does not always empty the canvas in Gradio 6.31.)
+        clear_button.click(None, None, None, api_name=False,
+                           js="() => document.querySelector('#sketchpad button[aria-label=\"Clear canvas\"]')?.click()")
+        classify_button.click(draw.classify, upload, result, api_name="classify")
+        correct_as.input(save_correction, [correct_as, sample], [correct_as, correction_status], api_name="correct")
+        download_button.click(download_corrections, None, corrections_zip, api_name=False)
+        delete_button.click(clear_corrections, None, correction_status, api_name=False)
+        use_button.click(draw.use_model, model_picker, active_model, api_name="use_model")
+        demo.load(draw.refresh_models, None, [model_picker, active_model], api_name=False)
+        demo.load(corrections_text, None, correction_status, api_name=False)
 
-LAUNCH_OPTIONS = dict(
-    js=(STATIC / "autobrush.js").read_text(),
-    allowed_paths=[str(config.CHECKPOINT_DIR)],  # so the Train tab can offer new checkpoints for download
-    max_file_size=MAX_FILE_SIZE,  # uploads over 10 MB are refused with HTTP 413 before any of our code runs
-)
+        if config.ALLOW_TRAINING:
+            training = start_button.click(
+                train_tab.train, [epochs, batch_size, learning_rate, augment, seed, max_examples],
+                [loss_plot, records, train_status, new_checkpoint], api_name="train", concurrency_limit=1,
+                concurrency_id="train",
+            )
+            training.then(draw.refresh_models, None, [model_picker, active_model], api_name=False)
+            stop_button.click(train_tab.request_stop, None, train_status, api_name="stop",
+                              concurrency_limit=None, show_progress="hidden")
+            tuning = fine_tune_button.click(fine_tune_on_corrections, None,
+                                            [fine_tune_report, fine_tuned], api_name="fine_tune", concurrency_limit=1,
+                                            concurrency_id="train")
+            tuning.then(draw.refresh_models, None, [model_picker, active_model], api_name=False)
+        return demo

@@ -72,6 +72,12 @@ def loaded_model(default_checkpoint):
     return ModelStore(default_checkpoint.parent, default_checkpoint.name).load(default_checkpoint.name)
 
 
+@pytest.fixture(scope="session")
+def model(loaded_model):
+    """The shipped network (a TutorialCNN in eval mode)."""
+    return loaded_model.model
+
+
 @pytest.fixture
 def save_model():
     """save_model(path, model, metadata): src.checkpoint.save_model with placeholder novelty statistics fitted
@@ -88,69 +94,29 @@ def save_model():
     return save_with_placeholder_statistics
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
-    """`python app.py` in a subprocess, on a free port, with its own checkpoint folder."""
+    """`python app.py` (bench/launch.py) on a free port, with its own checkpoint and corrections folders."""
 
     def __init__(self, workdir: Path, env: dict | None = None):
         import shutil
-        import subprocess
         import sys
+
+        from bench.launch import Launched
 
         self.checkpoint_dir = workdir / "checkpoints"
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         for name in ("default.safetensors", "default.json", "default.novelty.safetensors"):
             shutil.copy(config.CHECKPOINT_DIR / name, self.checkpoint_dir / name)
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = workdir / "server.log"
-        full_env = {
-            **os.environ,
-            "GRADIO_SERVER_NAME": "127.0.0.1",
-            "GRADIO_SERVER_PORT": str(self.port),
-            "GRADIO_ANALYTICS_ENABLED": "False",
-            "CHECKPOINT_DIR": str(self.checkpoint_dir),
-            "CORRECTIONS_DIR": str(workdir / "corrections"),
-            **(env or {}),
-        }
-        self.log = open(self.log_path, "wb")
-        self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=full_env,
-                                        stdout=self.log, stderr=subprocess.STDOUT)
-        self._wait_until_up()
-
-    def _wait_until_up(self, timeout: float = 240):
-        import time
-        import urllib.request
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"app.py exited with {self.process.returncode}:\n{self.log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(self.url, timeout=5) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.5)
-        raise RuntimeError(f"app.py did not answer within {timeout}s:\n{self.log_path.read_text()}")
+        self.app = Launched([sys.executable, "app.py"], log_path=self.log_path, env={
+            "CHECKPOINT_DIR": str(self.checkpoint_dir), "CORRECTIONS_DIR": str(workdir / "corrections"), **(env or {})})
+        self.url, self.port = self.app.url, self.app.port
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return self.app.alive()
 
     def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except Exception:
-            self.process.kill()
-        self.log.close()
+        self.app.stop()
 
 
 @pytest.fixture(scope="session")

@@ -32,9 +32,7 @@ def page(chromium, server):
         browser.close()
 
 
-def brush_selected(page) -> bool:
-    return page.evaluate(
-        """() => !!document.querySelector('#sketchpad button[aria-label="Brush"]')?.classList.contains('highlight')""")
+BRUSH_READY = """() => document.querySelector('#sketchpad button[aria-label="Brush"]')?.classList.contains('highlight')"""
 
 
 def draw(page, strokes, steps=5):
@@ -69,19 +67,15 @@ def clear(page, how: str):
         page.click('#sketchpad button[aria-label="Clear canvas"]')
     page.wait_for_function("() => document.querySelector('#prediction').innerText.includes('Draw a digit')",
                            timeout=30_000)
+    page.wait_for_function(BRUSH_READY, timeout=10_000)  # autobrush.js selects the brush again
 
 
 def test_drawing_1_7_0_with_the_mouse_and_no_tool_click_shows_each_digit(page, screenshots):
-    page.wait_for_function(
-        """() => document.querySelector('#sketchpad button[aria-label="Brush"]')?.classList.contains('highlight')""",
-        timeout=30_000)
+    page.wait_for_function(BRUSH_READY, timeout=30_000)  # selected on load, with no tool click
     seen = {}
     for digit, clear_how in [(1, None), (7, "button"), (0, "builtin")]:
         if clear_how:
             clear(page, clear_how)
-            page.wait_for_function(
-                """() => document.querySelector('#sketchpad button[aria-label="Brush"]')?.classList.contains('highlight')""",
-                timeout=10_000)
         draw(page, STROKES[digit])
         page.wait_for_timeout(500)
         seen[digit] = shown_digit(page)
@@ -93,9 +87,6 @@ def test_drawing_1_7_0_with_the_mouse_and_no_tool_click_shows_each_digit(page, s
 
 def test_a_number_written_side_by_side_is_read_whole(page, screenshots):
     clear(page, "button")
-    page.wait_for_function(
-        """() => document.querySelector('#sketchpad button[aria-label="Brush"]')?.classList.contains('highlight')""",
-        timeout=10_000)
     one = [[(0.14, 0.36), (0.24, 0.28), (0.24, 0.72)]]
     seven = [[(0.50, 0.30), (0.86, 0.30), (0.64, 0.72)]]
     draw(page, one + seven)
@@ -110,9 +101,6 @@ def test_a_number_written_side_by_side_is_read_whole(page, screenshots):
 
 def test_a_hash_sign_is_not_a_digit_and_the_chart_still_shows_the_probabilities(page, screenshots):
     clear(page, "button")
-    page.wait_for_function(
-        """() => document.querySelector('#sketchpad button[aria-label="Brush"]')?.classList.contains('highlight')""",
-        timeout=10_000)
     hash_sign = [[(0.40, 0.15), (0.36, 0.85)], [(0.64, 0.15), (0.60, 0.85)],
                  [(0.18, 0.38), (0.84, 0.38)], [(0.16, 0.62), (0.82, 0.62)]]
     draw(page, hash_sign)

@@ -12,7 +12,7 @@ import torch
 from src import checkpoint as ckpt
 from src.checkpoint import CheckpointError, load_checkpoint, load_model
 from src.data import DataUnavailable, load_mnist, read_mnist
-from src.engine import TrainConfig, augment, evaluate, train_epochs
+from src.training import TrainConfig, augment, evaluate, train_epochs
 from src.model import PARAMETER_COUNT, TutorialCNN, count_parameters
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -28,30 +28,24 @@ from src.checkpoint import CheckpointError, load_checkpoint
 from src.inference import ModelStore, run_network
 from src.model import TutorialCNN
 from src.preprocess import MAX_PIXELS, preprocess
-from src.synthetic import render_digit, render_mask, stylize
+from src.synthetic import png_bytes, render_digit, render_mask, stylize
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERIC = "has not enabled verbose error reporting"
-MAX_FILE_SIZE = 10 * 1024 * 1024  # launch(max_file_size="10mb"), see src/hardening.py
+MAX_FILE_SIZE = 10 * 1024 * 1024  # launch(max_file_size="10mb"), see src/uploads.py
 NOT_AN_IMAGE = "not an image Pillow can read"
 DAMAGED = "damaged or incomplete"
 TOO_LARGE = "too large"
 
 
 # ------------------------------------------------------------------------------------------ input files
-def _png(img, **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, "PNG", **kw)
-    return buf.getvalue()
-
-
 def _drawing(digit, seed=0, canvas=400, **kw) -> Image.Image:
     return render_digit(digit, np.random.default_rng(seed), canvas=canvas, **kw).convert("RGB")
 
 
 def _bomb(width, height) -> bytes:
     """A tiny PNG whose header claims width x height: a 1x1 PNG with its IHDR patched (CRC fixed)."""
-    data = bytearray(_png(Image.new("L", (1, 1), 255)))
+    data = bytearray(png_bytes(Image.new("L", (1, 1), 255)))
     data[16:24] = struct.pack(">II", width, height)
     data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
     return bytes(data)
@@ -68,7 +62,7 @@ def _png16(digit) -> bytes:
     grey = np.asarray(_drawing(digit, 3).convert("L")).astype(np.uint16) * 257
     img = Image.fromarray(grey)
     assert img.mode.startswith("I;16") or img.mode == "I"
-    return _png(img)
+    return png_bytes(img)
 
 
 def _cmyk_jpeg(digit) -> bytes:
@@ -82,12 +76,12 @@ FILES = {
     "random_bytes": ("random.png", lambda: np.random.default_rng(0).bytes(5000), NOT_AN_IMAGE),
     "text_as_png": ("notes.png", lambda: b"just some text, not a picture\n" * 20, NOT_AN_IMAGE),
     "empty_file": ("empty.png", lambda: b"", NOT_AN_IMAGE),
-    "truncated_png": ("half.png", lambda: (lambda b: b[: len(b) // 2])(_png(_drawing(2))), DAMAGED),
+    "truncated_png": ("half.png", lambda: (lambda b: b[: len(b) // 2])(png_bytes(_drawing(2))), DAMAGED),
     "bomb_20000x20000": ("bomb.png", lambda: _bomb(20000, 20000), TOO_LARGE),
-    "bomb_1bit_20000x20000": ("bomb1.png", lambda: _png(Image.new("1", (20000, 20000))), TOO_LARGE),
+    "bomb_1bit_20000x20000": ("bomb1.png", lambda: png_bytes(Image.new("1", (20000, 20000))), TOO_LARGE),
     "just_over_limit_12000x12000": ("big.png", lambda: _bomb(12000, 12000), TOO_LARGE),
-    "one_pixel": ("dot.png", lambda: _png(Image.new("RGB", (1, 1), "black")), None),
-    "one_pixel_transparent": ("dot2.png", lambda: _png(Image.new("RGBA", (1, 1), (0, 0, 0, 0))), None),
+    "one_pixel": ("dot.png", lambda: png_bytes(Image.new("RGB", (1, 1), "black")), None),
+    "one_pixel_transparent": ("dot2.png", lambda: png_bytes(Image.new("RGBA", (1, 1), (0, 0, 0, 0))), None),
     "gif_two_frames": ("anim.gif", _gif_two_frames, 3),
     "png_16bit": ("deep.png", lambda: _png16(5), 5),
     "jpeg_cmyk": ("cmyk.jpg", lambda: _cmyk_jpeg(4), 4),

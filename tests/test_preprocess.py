@@ -15,7 +15,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from src.preprocess import MAX_PIXELS, InvalidImage, ink_map, load_image, preprocess, to_mnist
-from src.synthetic import render_mask, sketchpad_value, stylize
+from src.synthetic import png_bytes, render_mask, sketchpad_value, stylize
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,12 +30,6 @@ def masks():
 def _bbox(x, level=0.1):
     ys, xs = np.nonzero(x > level)
     return ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-
-
-def _png(img, **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, "PNG", **kw)
-    return buf.getvalue()
 
 
 # ----------------------------------------------------------------------------------- the MNIST format
@@ -174,9 +168,9 @@ def test_unsupported_values_are_refused(bad):
 
 
 # ----------------------------------------------------------------------------------- load_image
-def _patched_png(width, height) -> bytes:
+def _patchedpng_bytes(width, height) -> bytes:
     """A tiny PNG whose header claims another size (a cheap decompression bomb)."""
-    data = bytearray(_png(Image.new("L", (8, 8))))
+    data = bytearray(png_bytes(Image.new("L", (8, 8))))
     data[16:24] = struct.pack(">II", width, height)
     data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
     return bytes(data)
@@ -188,9 +182,9 @@ def _patched_png(width, height) -> bytes:
         (os.urandom(2000), "not an image"),
         (b"", "not an image"),
         (b"digit,label\n1,2\n", "not an image"),
-        (_png(Image.new("RGB", (300, 300), "red"))[:200], "damaged"),
-        (_patched_png(20000, 20000), "too large"),
-        (_patched_png(7000, 7000), "too large \\(7000x7000 pixels\\)"),
+        (png_bytes(Image.new("RGB", (300, 300), "red"))[:200], "damaged"),
+        (_patchedpng_bytes(20000, 20000), "too large"),
+        (_patchedpng_bytes(7000, 7000), "too large \\(7000x7000 pixels\\)"),
     ],
     ids=["random", "empty", "text", "truncated", "bomb_20000", "over_limit_7000"],
 )
@@ -216,7 +210,7 @@ def test_load_image_from_path_and_file(tmp_path, masks):
 
 def test_large_image_within_the_limit_loads():
     assert 6000 * 6000 <= MAX_PIXELS
-    assert load_image(_png(Image.new("1", (6000, 6000), 1))).size == (6000, 6000)
+    assert load_image(png_bytes(Image.new("1", (6000, 6000), 1))).size == (6000, 6000)
 
 
 def test_load_image_formats(masks):
@@ -224,7 +218,7 @@ def test_load_image_formats(masks):
     reference = preprocess(stylize(mask))
     grey = np.asarray(stylize(mask).convert("L"))
 
-    sixteen = load_image(_png(Image.fromarray(grey.astype(np.uint16) * 257)))
+    sixteen = load_image(png_bytes(Image.fromarray(grey.astype(np.uint16) * 257)))
     assert sixteen.mode.startswith("I")
 
     buf = io.BytesIO()
@@ -238,8 +232,8 @@ def test_load_image_formats(masks):
     assert Image.open(io.BytesIO(buf.getvalue())).n_frames == 2
     gif = load_image(buf.getvalue())  # the first frame, the 9
 
-    la = load_image(_png(stylize(mask, "transparent").convert("LA")))
-    tiny = load_image(_png(Image.new("RGB", (1, 1), "white")))
+    la = load_image(png_bytes(stylize(mask, "transparent").convert("LA")))
+    tiny = load_image(png_bytes(Image.new("RGB", (1, 1), "white")))
     assert preprocess(tiny) is None
 
     for img in (sixteen, cmyk, gif, la):
@@ -257,25 +251,8 @@ def test_exif_orientation_is_applied(masks):
 
 
 # ----------------------------------------------------------------------------------- accuracy
-def _checkpoint() -> Path | None:
-    if os.environ.get("TEST_CHECKPOINT"):
-        return Path(os.environ["TEST_CHECKPOINT"])
-    default = ROOT / "checkpoints" / "default.safetensors"
-    return default if default.is_file() else None
-
-
 ACCURACY_N = 300
 MIN_ACCURACY = {"composite": 0.98, "dark": 0.97, "transparent": 0.97, "sketchpad_dark": 0.97}
-
-
-@pytest.fixture(scope="module")
-def model():
-    path = _checkpoint()
-    if path is None:
-        pytest.skip("no trained checkpoint: set TEST_CHECKPOINT or create checkpoints/default.safetensors")
-    from src.checkpoint import load_checkpoint
-
-    return load_checkpoint(path)[0]
 
 
 @pytest.fixture(scope="module")
@@ -287,18 +264,14 @@ def drawings():
 
 @pytest.mark.parametrize("style", list(MIN_ACCURACY))
 def test_accuracy_on_synthetic_drawings(model, drawings, style):
-    import torch
-
-    from src.data import normalize
+    from src.inference import run_network
 
     labels, masks = drawings
     if style == "sketchpad_dark":
         values = [sketchpad_value(stylize(m, "transparent"), "dark") for m in masks]
     else:
         values = [stylize(m, style) for m in masks]
-    batch = torch.from_numpy(np.stack([preprocess(v) for v in values]))[:, None]
-    with torch.inference_mode():
-        predicted = model(normalize(batch)).argmax(1).numpy()
+    predicted = run_network(model, np.stack([preprocess(v) for v in values]))[1].argmax(1)
     accuracy = float((predicted == labels).mean())
     mistakes = sorted({(int(t), int(p)) for t, p in zip(labels, predicted) if t != p})
     assert accuracy >= MIN_ACCURACY[style], f"{style}: accuracy {accuracy:.3f}; (true, predicted): {mistakes}"

@@ -1,20 +1,10 @@
-"""Saliency maps (src/saliency.py): shape, range, where the heat lies, and speed."""
-
-import time
+"""Saliency maps (src/saliency.py): shape, range and where the heat lies (speed: bench/predict_latency.py)."""
 
 import numpy as np
 import pytest
-import torch
 
-from src.checkpoint import load_checkpoint
 from src.saliency import READING_HINT, overlay, saliency
 from src.synthetic import preprocessed_digits
-
-
-@pytest.fixture(scope="module")
-def model(default_checkpoint):
-    torch.set_num_threads(1)
-    return load_checkpoint(default_checkpoint)[0]
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +40,3 @@ def test_overlay_and_hint(model, digits):
     assert rgb.shape == (280, 280, 3) and rgb.dtype == np.uint8
     assert rgb[..., 0].max() == 255  # the hottest pixel is drawn in full warm colour
     assert READING_HINT.count(".") >= 1 and len(READING_HINT) < 200
-
-
-def test_speed(model, digits):
-    saliency(model, digits[0])
-    started = time.perf_counter()
-    for image in digits:
-        saliency(model, image)
-    ms = 1000 * (time.perf_counter() - started) / len(digits)
-    print(f"\nsaliency: {ms:.2f} ms per map (1 thread)")
-    assert ms < 20

@@ -1,11 +1,10 @@
 """Whole numbers (src/segment.py): splitting a drawing into digits and reading them."""
 
 import numpy as np
-import pytest
 from PIL import Image, ImageDraw
 
 from src.preprocess import ink_map, to_mnist
-from src.segment import _label, split_digits
+from src.segment import split_digits
 from src.synthetic import render_digit, render_number, sketchpad_value
 
 
@@ -43,14 +42,3 @@ def test_detached_strokes_merge_and_specks_are_ignored():
     assert len(parts) == 2
     assert all(to_mnist(p) is not None for p in parts)
     assert split_digits(np.zeros((50, 50), np.float32)) == []
-
-
-def test_label_counts_components():
-    mask = np.zeros((10, 10), bool)
-    mask[1:4, 1:4] = True
-    mask[4, 4] = True  # diagonal neighbour: same component (8-connectivity)
-    mask[7:9, 0:9] = True
-    mask[0, 8] = True
-    labels, n = _label(mask)
-    assert n == 3
-    assert labels[1, 1] == labels[4, 4] != labels[7, 0]

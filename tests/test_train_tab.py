@@ -122,9 +122,11 @@ def test_use_model_refuses_names_outside_the_checkpoint_folder(client):
 def test_settings_out_of_range_are_refused_with_a_clear_message(client):
     from gradio_client.exceptions import AppError
 
-    with pytest.raises(AppError, match="greater than maximum value 50"):  # the slider itself refuses it
-        client.predict(epochs=51, batch_size=128, learning_rate=0.003, augment=True, seed=0, max_examples=2000,
-                       api_name="/train")
+    from src.config import MAX_EPOCHS
+
+    with pytest.raises(AppError, match=f"greater than maximum value {MAX_EPOCHS}"):  # the slider itself refuses it
+        client.predict(epochs=MAX_EPOCHS + 1, batch_size=128, learning_rate=0.003, augment=True, seed=0,
+                       max_examples=2000, api_name="/train")
     with pytest.raises(AppError, match="greater than maximum value 0.1"):
         client.predict(epochs=1, batch_size=128, learning_rate=5.0, augment=True, seed=0, max_examples=2000,
                        api_name="/train")
@@ -153,22 +155,22 @@ def test_a_failure_inside_training_is_a_clear_error_and_leaves_no_files(tmp_path
     """In process: the Train tab's generator, with the engine failing in epoch 2."""
     import gradio as gr
 
-    from src import config, training_session
-    from src.engine import train_epochs
+    from src import config, train_tab
+    from src.training import train_epochs
 
     def failing(*args, **kwargs):
         for record in train_epochs(*args, **kwargs):
             yield record
             raise RuntimeError("injected failure")
 
-    monkeypatch.setattr(training_session, "train_epochs", failing)
+    monkeypatch.setattr(train_tab, "train_epochs", failing)
     monkeypatch.setattr(config, "CHECKPOINT_DIR", tmp_path)
     monkeypatch.setattr(config, "DATA_DIR", data_dir)
     class NoProgress:
         def tqdm(self, iterable, **_):
             return iterable
 
-    run = training_session.train(3, 128, 0.003, True, 0, 1000, progress=NoProgress())
+    run = train_tab.train(3, 128, 0.003, True, 0, 1000, progress=NoProgress())
     with pytest.raises(gr.Error, match=r"Training failed during epoch 2 \(RuntimeError: injected failure\)"):
         for _ in run:
             pass

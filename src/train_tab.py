@@ -1,4 +1,4 @@
-"""Training from the page: the Train tab's generator around `src.engine.train_epochs`.
+"""Training from the page: the Train tab's generator around `src.training.train_epochs`.
 
 One training runs at a time for the whole server (the Train event has concurrency_limit=1, so
 other visitors wait in Gradio's queue and see their position). Stop sets an Event that the engine
@@ -17,8 +17,8 @@ import pandas as pd
 from src import config, corrections
 from src.checkpoint import fit_and_save
 from src.data import DataUnavailable, load_mnist
-from src.draw import store
-from src.engine import Pools, TrainConfig, evaluate, seeded_model, train_epochs
+from src.inference import ModelStore
+from src.training import Pools, TrainConfig, evaluate, fine_tune, seeded_model, train_epochs
 from src.synthetic import cached_training_pools
 
 _stop = threading.Event()
@@ -126,8 +126,9 @@ def train(epochs, batch_size, learning_rate, augment, seed, max_examples, progre
     yield loss_plot(history, epochs), records_table(history), status, [str(path), str(path.with_suffix(".json"))]
 
 
-def fine_tune_on_corrections(progress=gr.Progress()):
-    """Fine-tune the live model on the stored corrections mixed with MNIST; report before/after; save it."""
+def fine_tune_on_corrections(store: ModelStore, progress=gr.Progress()):
+    """Fine-tune the live model of `store` on the stored corrections mixed with MNIST; report before/after;
+    save it."""
     if not config.ALLOW_TRAINING:
         raise gr.Error("Training is disabled on this server (ALLOW_TRAINING=0).")
     samples = corrections.load(config.CORRECTIONS_DIR)
@@ -145,7 +146,7 @@ def fine_tune_on_corrections(progress=gr.Progress()):
         raise gr.Error(str(e)) from None
     pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR))
     progress(0.2, desc="Fine-tuning")
-    model, report = corrections.fine_tune(base.model, samples, data, pools, stop=_stop)
+    model, report = fine_tune(base.model, samples, data, pools, stop=_stop)
     before, after = report["before"], report["after"]
     progress(0.9, desc="Fitting the “is it a digit?” statistics and saving")
     try:

@@ -21,9 +21,6 @@ from src.preprocess import InvalidImage, check_size, readable_errors
 # biggest image MAX_PIXELS allows, as an uncompressed 8-bit RGB file, would be 120 MB: not worth taking.
 MAX_FILE_SIZE = "10mb"
 
-# For `demo.queue(**QUEUE_OPTIONS)` in app.py (bench/load_test.py measures these; see its numbers there).
-QUEUE_OPTIONS = dict(default_concurrency_limit=4, max_size=64)
-
 
 def _files(payload):
     """The FileData objects of an ImageEditor payload (background, layers, composite)."""

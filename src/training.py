@@ -15,16 +15,19 @@ A `threading.Event` passed as `stop` halts training between two batches; the mod
 weights of the last completed epoch.
 """
 
+import copy
 import math
 import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable, Iterator
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from src.data import MNISTData, Split, normalize
+from src.data import MNISTData, Split
+from src.model import TutorialCNN, forward
 
 
 @dataclass
@@ -47,18 +50,17 @@ class TrainConfig:
         return asdict(self)
 
 
-def seeded_model(seed: int):
-    """A new TutorialCNN whose initial weights come from `seed` (and the global torch seed set to it)."""
-    from src.model import TutorialCNN
-
-    torch.manual_seed(seed)
-    return TutorialCNN()
-
-
 def seeded_generator(seed: int, device="cpu") -> torch.Generator:
-    """The random stream for shuffling and augmentation: one seeded generator, and the global seed with it."""
+    """The one seeding helper: sets PyTorch's global seed (initial weights) and returns a generator seeded
+    the same way for the random streams of training (shuffling, augmentation, synthetic picks)."""
     torch.manual_seed(seed)
     return torch.Generator(device=device).manual_seed(seed)
+
+
+def seeded_model(seed: int) -> TutorialCNN:
+    """A new TutorialCNN whose initial weights come from `seed`."""
+    seeded_generator(seed)
+    return TutorialCNN()
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -158,7 +160,7 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torc
     only that digits be confidently some digit and non-digits be no digit at all, which costs the small
     network less accuracy than pulling non-digits' probabilities to uniform.
     """
-    logits = model(to_input(x))
+    _, logits = forward(model, x)
     n = len(labels)
     loss = F.cross_entropy(logits[:n], labels)
     total = loss
@@ -199,11 +201,6 @@ def training_batches(split: Split, batch_size: int, generator: torch.Generator, 
         yield x, labels[start : start + batch_size]
 
 
-def to_input(images: torch.Tensor) -> torch.Tensor:
-    """uint8 or float [0, 1] images -> normalised, channels-last network input."""
-    return normalize(images).contiguous(memory_format=torch.channels_last)
-
-
 @torch.inference_mode()
 def evaluate(model: torch.nn.Module, split: Split, batch_size: int = 2000) -> tuple[float, float]:
     """(mean cross-entropy, accuracy in percent) of `model` on `split`."""
@@ -211,7 +208,7 @@ def evaluate(model: torch.nn.Module, split: Split, batch_size: int = 2000) -> tu
     model.eval()
     total_loss, correct = 0.0, 0
     for images, labels in batches(split, batch_size):
-        logits = model(to_input(images))
+        _, logits = forward(model, images)
         total_loss += F.cross_entropy(logits, labels, reduction="sum").item()
         correct += (logits.argmax(1) == labels).sum().item()
     model.train(was_training)
@@ -278,3 +275,69 @@ def train_epochs(
             "val_acc": round(val_acc, 3),
             "seconds": round(time.perf_counter() - started, 3),
         }
+
+
+# --------------------------------------------------------------------------------------------- fine-tuning
+# fine_tune trains a COPY of the model (the live one is untouched) for `epochs` x STEPS_PER_EPOCH small
+# steps; every batch holds CORRECTIONS_PER_BATCH corrections (src/corrections.py; drawn with replacement,
+# so a handful of samples is oversampled, and augmented so the model learns the style, not the exact
+# pixels), MNIST_PER_BATCH augmented MNIST training images and, with `pools`, OUTLIERS.outliers_per_batch
+# non-digits, at a small learning rate, so that it forgets neither MNIST nor what is not a digit. The report
+# gives accuracy (percent) before and after on the corrections, on MNIST validation and on MNIST test, and
+# the seconds it took. `stop` (a threading.Event) ends training early, between steps.
+STEPS_PER_EPOCH = 50
+CORRECTIONS_PER_BATCH = 32
+MNIST_PER_BATCH = 96
+LR = 5e-4
+OUTLIERS = TrainConfig(drawn_per_batch=0, outliers_per_batch=32)  # non-digits mixed into each fine-tuning batch
+
+
+def _accuracy(model, images_uint8: np.ndarray, labels: np.ndarray) -> float | None:
+    if len(labels) == 0:
+        return None
+    return round(evaluate(model, Split(torch.from_numpy(images_uint8), torch.from_numpy(labels)))[1], 2)
+
+
+def fine_tune(model: torch.nn.Module, corrections: tuple[np.ndarray, np.ndarray], mnist_data: MNISTData,
+              pools: Pools | None = None, epochs: int = 3, stop: threading.Event | None = None, seed: int = 0,
+              evaluate_test: bool = True) -> tuple[torch.nn.Module, dict]:
+    """(a fine-tuned copy of `model`, report); see the module docstring. `corrections` is what load() returns
+    (uint8 or float [0, 1] images)."""
+    images, labels = corrections
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        images = (np.clip(images, 0, 1) * 255 + 0.5).astype(np.uint8)
+    labels = np.asarray(labels, np.int64)
+    if len(labels) == 0:
+        raise ValueError("there are no corrections to learn from")
+    started = time.perf_counter()
+    generator = seeded_generator(seed)
+    new = copy.deepcopy(model).cpu().train()
+    corr_x = torch.from_numpy(images).float().div_(255).unsqueeze(1)
+    corr_y = torch.from_numpy(labels)
+    train = mnist_data.train.to("cpu")
+
+    def scores(m):
+        out = {"corrections": _accuracy(m, images, labels),
+               "mnist_val": round(evaluate(m, mnist_data.val.to("cpu"))[1], 2)}
+        if evaluate_test:
+            out["mnist_test"] = round(evaluate(m, mnist_data.test.to("cpu"))[1], 2)
+        return out
+
+    before = scores(model)
+    optimizer = torch.optim.AdamW(new.parameters(), lr=LR, weight_decay=1e-4)
+    steps, total = 0, epochs * STEPS_PER_EPOCH
+    while steps < total and not (stop is not None and stop.is_set()):
+        ci = torch.randint(len(corr_y), (CORRECTIONS_PER_BATCH,), generator=generator)
+        mi = torch.randint(len(train), (MNIST_PER_BATCH,), generator=generator)
+        x = augment(torch.cat([corr_x[ci], train.images[mi].unsqueeze(1).float().div_(255)]), generator)
+        y = torch.cat([corr_y[ci], train.labels[mi]])
+        if pools is not None:  # keep the non-digits in view, so that "is it a digit?" still works afterwards
+            x, y = pools.mix(x, y, OUTLIERS, generator, augmented=True)
+        train_step(new, optimizer, x, y, OUTLIERS)
+        steps += 1
+    new.eval()
+    train_seconds = time.perf_counter() - started
+    report = {"before": before, "after": scores(new), "corrections": int(len(labels)), "steps": steps,
+              "stopped": steps < total, "seconds": round(train_seconds, 2)}
+    return new, report
