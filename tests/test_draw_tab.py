@@ -1,4 +1,4 @@
-"""Beyond the demo, through the running app: why (saliency), not a digit, corrections, whole numbers."""
+"""The Draw tab (src/draw_tab.py) through the running app: why (saliency), not a digit, corrections, numbers."""
 
 import numpy as np
 import pytest

@@ -1,0 +1,27 @@
+"""Smoke tests of the bench scripts that report recognition figures: they run and print their table."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow
+
+
+def test_recognition_bench_prints_its_table(data_dir):
+    result = subprocess.run([sys.executable, "bench/recognition.py", "--quick"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "with its novelty statistics" in result.stdout
+    for row in ("MNIST test", "drawn, independent, thin pen", "drawn, independent, marker", "non-digits, independent"):
+        assert f"| {row}" in result.stdout
+    assert "non-digits flagged by kind: letter" in result.stdout
+
+
+def test_heldout_generator_is_independent_of_the_tuning_one():
+    source = (ROOT / "bench" / "heldout.py").read_text()
+    assert "src" not in {line.split()[1].split(".")[0] for line in source.splitlines()
+                         if line.startswith(("import ", "from "))}

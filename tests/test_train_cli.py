@@ -1,0 +1,41 @@
+"""train.py, the command line: a short run writes a whole checkpoint; no data gives one clear line."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+from src.checkpoint import load_model
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORD_KEYS = {"epoch", "train_loss", "val_loss", "val_acc", "seconds"}
+
+
+def test_train_cli_end_to_end(tmp_path, data_dir):
+    out = tmp_path / "X.safetensors"
+    result = subprocess.run(
+        [sys.executable, "train.py", "--epochs", "1", "--limit", "3000", "--data-dir", data_dir,
+         "--out", str(out), "--seed", "0"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "epoch   1 | train loss" in result.stdout and "val loss" in result.stdout
+    assert "test accuracy" in result.stdout
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert len(meta["history"]) == 1 and RECORD_KEYS <= set(meta["history"][0])
+    assert meta["hyperparameters"]["seed"] == 0
+    model, _, detector = load_model(out)  # weights, JSON and the novelty statistics that belong to them
+    assert detector is not None and detector.weights == meta["weights_sha256"]
+
+
+def test_train_cli_without_data_prints_one_clear_line(tmp_path):
+    env_code = (
+        "import sys, torchvision; torchvision.datasets.MNIST.mirrors = ['http://127.0.0.1:9/'];"
+        "sys.argv = ['train.py', '--data-dir', sys.argv[1], '--out', sys.argv[2]];"
+        "import runpy; runpy.run_path('train.py', run_name='__main__')"
+    )
+    result = subprocess.run([sys.executable, "-c", env_code, str(tmp_path), str(tmp_path / "o.safetensors")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: MNIST is not in") and "Traceback" not in result.stderr

@@ -1,0 +1,59 @@
+"""Training (src/training.py): augmentation, the epoch loop, Stop, and the CUDA path."""
+
+import threading
+
+import pytest
+import torch
+
+from src.data import load_mnist
+from src.training import TrainConfig, augment, train_epochs
+from src.model import TutorialCNN
+
+RECORD_KEYS = {"epoch", "train_loss", "val_loss", "val_acc", "seconds"}
+
+
+def test_augment_keeps_shape_and_range_and_changes_images(small_mnist):
+    x = small_mnist.train.images[:64].unsqueeze(1).float() / 255
+    y = augment(x, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1
+    assert (y - x).abs().mean() > 0.01
+    # the digit survives: no image loses most of its ink or gains a blob, and on average ink is kept
+    ratio = y.sum((1, 2, 3)) / x.sum((1, 2, 3))
+    assert ratio.min() > 0.3 and ratio.max() < 2.5 and 0.8 < ratio.mean() < 1.25
+
+
+def test_short_training_run_lowers_the_loss(small_mnist):
+    records = list(train_epochs(TutorialCNN(), small_mnist, TrainConfig(epochs=3, batch_size=64)))
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    assert all(RECORD_KEYS <= set(r) for r in records)
+    assert records[-1]["train_loss"] < records[0]["train_loss"]
+    assert records[-1]["val_loss"] < records[0]["val_loss"]
+    assert records[-1]["val_acc"] > 85
+
+
+def test_stop_event_halts_between_batches_and_keeps_the_last_completed_epoch(small_mnist):
+    stop, batches_seen, snapshots = threading.Event(), [], []
+
+    def progress(iterable, **_):
+        for item in iterable:
+            batches_seen.append(1)
+            if len(batches_seen) == 70:  # epoch 2 (63 batches per epoch at 4,000 / 64)
+                stop.set()
+            yield item
+
+    model = TutorialCNN()
+    for record in train_epochs(model, small_mnist, TrainConfig(epochs=5, batch_size=64), stop=stop, progress=progress):
+        snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+    assert len(snapshots) == 1
+    assert len(batches_seen) == 70
+    assert all(torch.equal(v, snapshots[0][k]) for k, v in model.state_dict().items())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run on a GPU machine)")
+def test_training_runs_on_cuda_with_data_resident_on_the_gpu(data_dir):
+    data = load_mnist(data_dir, device="cuda", limit=8000)
+    assert data.train.images.is_cuda
+    model = TutorialCNN()
+    records = list(train_epochs(model, data, TrainConfig(epochs=3)))
+    assert next(model.parameters()).is_cuda
+    assert records[-1]["val_acc"] > 90 and records[-1]["train_loss"] < records[0]["train_loss"]
