@@ -20,11 +20,12 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from src.preprocess import MAX_PIXELS
+from src import uploads
 from src.synthetic import png_bytes, render_digit, render_mask, stylize
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERIC = "has not enabled verbose error reporting"
-MAX_FILE_SIZE = 10 * 1024 * 1024  # launch(max_file_size="10mb"), see src/uploads.py
+MAX_FILE_SIZE = int(uploads.MAX_FILE_SIZE.removesuffix("mb")) * 1024 * 1024  # launch(max_file_size=...) in app.py
 NOT_AN_IMAGE = "not an image Pillow can read"
 DAMAGED = "damaged or incomplete"
 TOO_LARGE = "too large"

@@ -1,0 +1,34 @@
+"""Reading a drawing (src/inference.py): the app's one reading path, on blank, filled, single and several digits."""
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from src.inference import run_network
+from src.synthetic import render_digit, render_number
+
+
+def test_run_network_takes_uint8_or_float_images_one_or_many(loaded_model, small_mnist):
+    images = small_mnist.test.images[:5].numpy()
+    feats, logits = run_network(loaded_model.model, images)
+    assert feats.shape == (5, 1568) and logits.shape == (5, 10) and feats.dtype == np.float32
+    assert np.allclose(run_network(loaded_model.model, images.astype(np.float32) / 255)[1], logits, atol=1e-4)
+    assert np.allclose(run_network(loaded_model.model, images[0])[1], logits[:1], atol=1e-4)
+
+
+def test_blank_canvas_reads_as_nothing(loaded_model):
+    assert loaded_model.read(Image.new("RGB", (400, 400), "white")) is None
+
+
+def test_a_filled_area_is_not_a_digit_and_shows_no_input(loaded_model):
+    img = Image.new("RGB", (400, 400), "white")
+    ImageDraw.Draw(img).ellipse((100, 100, 300, 300), fill="black")
+    reading = loaded_model.read(img)
+    assert reading is not None and not reading.is_digit and len(reading.images) == 0
+
+
+def test_one_digit_and_a_number(loaded_model):
+    rng = np.random.default_rng(42)
+    seven = loaded_model.read(render_digit(7, rng, canvas=400))
+    assert seven.digits == [7] and seven.is_digit and seven.images.shape == (1, 28, 28)
+    number = loaded_model.read(render_number([2, 0, 2, 6], rng))
+    assert number.number == "2026" and number.probabilities.shape == (4, 10)
