@@ -19,6 +19,7 @@ at load.
 """
 
 import functools
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,6 +27,7 @@ from safetensors.numpy import load_file, save_file
 from safetensors import safe_open
 
 from src.atomic import write_temporary
+from src.synthetic import as_drawing, preprocessed_digits
 
 FORMAT = "novelty-v2"
 PCA_DIMS = 64
@@ -38,10 +40,8 @@ class NoveltyMismatch(ValueError):
     """A novelty file that does not belong to the weights it is paired with (or is not one)."""
 
 
-def novelty_path(checkpoint):
+def novelty_path(checkpoint) -> Path:
     """checkpoints/default.safetensors -> checkpoints/default.novelty.safetensors"""
-    from pathlib import Path
-
     checkpoint = Path(checkpoint)
     return checkpoint.with_name(checkpoint.stem + ".novelty.safetensors")
 
@@ -102,15 +102,11 @@ class NoveltyDetector:
 # ------------------------------------------------------------------------------------------------ fitting
 @functools.lru_cache(maxsize=1)
 def _drawn_digits(n: int, seed: int) -> np.ndarray:
-    from src.synthetic import preprocessed_digits
-
     return preprocessed_digits(n, seed=seed)[0]
 
 
 @functools.lru_cache(maxsize=1)
 def _mnist_as_drawn(val_bytes: bytes) -> np.ndarray:
-    from src.synthetic import as_drawing
-
     images = np.frombuffer(val_bytes, np.uint8).reshape(-1, 28, 28)
     return np.stack([as_drawing(a) for a in images])
 
@@ -125,7 +121,7 @@ def calibration_digits(data, n_mnist: int = 5000, n_drawn: int = 1000, seed: int
 def fit_novelty(model: torch.nn.Module, data, weights: str, mnist_digits=None, drawn_digits=None) -> NoveltyDetector:
     """Fit a detector for `model` (whose weights have digest `weights`): PCA of the features of MNIST
     training images, thresholds from the tuning digits (calibration_digits(data) unless given)."""
-    from src.inference import run_network
+    from src.inference import run_network  # here, not at the top: src.inference loads checkpoints, which load this
 
     if mnist_digits is None:
         mnist_digits, drawn_digits = calibration_digits(data)

@@ -26,11 +26,15 @@ corrections and fine-tuning tests: style_images("seven_crossbar", n, seed).
 Ready for the network (through src.preprocess.to_mnist): preprocessed_digits, preprocessed_nondigits.
 """
 
+import io
 import math
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from safetensors.numpy import load_file, save_file
 
+from src.atomic import atomic_write
 from src.preprocess import to_mnist
 
 DARK_BACKGROUND = (0x33, 0x33, 0x33)
@@ -507,8 +511,6 @@ def style_images(style: str, n: int, seed: int, canvas=400) -> tuple[np.ndarray,
 # --------------------------------------------------------------------------------------------- for training
 def png_bytes(img: Image.Image, **save_options) -> bytes:
     """An image as the bytes of a PNG file (as an upload would send it)."""
-    import io
-
     buf = io.BytesIO()
     img.save(buf, "PNG", **save_options)
     return buf.getvalue()
@@ -532,12 +534,6 @@ POOL_SIZE = 10_000  # drawn digits and non-digits for training (about 30 s to dr
 
 def cached_training_pools(folder, n: int = POOL_SIZE, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """training_pools(n, seed), kept in `folder` (DATA_DIR) as safetensors after the first call (~3 ms a pair)."""
-    from pathlib import Path
-
-    from safetensors.numpy import load_file, save_file
-
-    from src.atomic import atomic_write
-
     path = Path(folder) / f"synthetic-pools-v{POOL_VERSION}-{n}-{seed}.safetensors"
     try:
         z = load_file(path)
