@@ -38,6 +38,11 @@ def sidecar(path: Path | str) -> Path:
     return Path(path).with_suffix(".json")
 
 
+def is_weights_name(name: str) -> bool:
+    """Whether a file name is a model's weights (NAME.safetensors), not its novelty statistics."""
+    return name.endswith(".safetensors") and not name.endswith(".novelty.safetensors")
+
+
 def weights_digest(model: torch.nn.Module) -> str:
     """SHA-256 of the weights (names, shapes and float32 values), to pair novelty statistics with them."""
     h = hashlib.sha256()
@@ -51,7 +56,7 @@ def weights_digest(model: torch.nn.Module) -> str:
 def save_model(path: Path | str, model: torch.nn.Module, metadata: dict, detector: NoveltyDetector) -> Path:
     """Write the weights (`path`, .safetensors), the JSON sidecar and the novelty statistics atomically."""
     path = Path(path)
-    if path.suffix != ".safetensors" or path.name.endswith(".novelty.safetensors"):
+    if not is_weights_name(path.name):
         raise CheckpointError(f"checkpoint names end in .safetensors, not {path.name!r}")
     digest = weights_digest(model)
     if detector.weights != digest:

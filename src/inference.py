@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from src.checkpoint import CheckpointError, load_model, read_metadata
+from src.checkpoint import CheckpointError, is_weights_name, load_model, read_metadata
 from src.model import TutorialCNN, forward
 from src.novelty import NoveltyDetector
 from src.preprocess import has_ink, ink_map, to_mnist
@@ -99,10 +99,9 @@ class ModelStore:
 
     def path_of(self, name: str) -> Path:
         """The checkpoint `name` inside the folder; refuses anything that would lead outside it."""
-        plain = (isinstance(name, str) and name == Path(name).name and name not in ("", ".", "..")
-                 and not name.endswith(".novelty.safetensors"))
+        plain = isinstance(name, str) and name == Path(name).name and is_weights_name(name)
         path = (self.directory / name).resolve() if plain else None
-        if path is None or path.parent != self.directory.resolve() or path.suffix != ".safetensors":
+        if path is None or path.parent != self.directory.resolve():
             raise CheckpointError(f"{name!r} is not a checkpoint in {self.directory}")
         return path
 
@@ -110,7 +109,7 @@ class ModelStore:
         """(name, metadata) of every usable-looking checkpoint: the default first, then the newest first."""
         found = []
         for path in self.directory.glob("*.safetensors"):
-            if path.name.endswith(".novelty.safetensors"):
+            if not is_weights_name(path.name):
                 continue
             try:
                 found.append((path.name, read_metadata(path)))

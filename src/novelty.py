@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 from safetensors import safe_open
 
 from src.atomic import write_temporary
@@ -85,9 +85,9 @@ class NoveltyDetector:
     def load(cls, path, weights: str) -> "NoveltyDetector":
         """Read a detector; NoveltyMismatch if it is not one or was fitted to weights other than `weights`."""
         try:
-            with safe_open(str(path), framework="numpy") as f:
+            with safe_open(str(path), framework="numpy") as f:  # one read: metadata and tensors
                 meta = f.metadata() or {}
-            tensors = load_file(str(path))
+                tensors = {name: f.get_tensor(name) for name in f.keys()}
         except Exception as e:  # safetensors raises several kinds for damaged files
             raise NoveltyMismatch(f"{path.name}: not a readable novelty file ({e})") from None
         if meta.get("format") != FORMAT or set(tensors) != {"feature_mean", "pca_basis"}:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from gradio_client import handle_file
 
+from src.checkpoint import is_weights_name
 from src.synthetic import render_digit
 
 pytestmark = pytest.mark.slow
@@ -20,7 +21,7 @@ def use(client, name):
 
 
 def models_in(folder):
-    return {p for p in folder.glob("*.safetensors") if not p.name.endswith(".novelty.safetensors")}
+    return {p for p in folder.glob("*.safetensors") if is_weights_name(p.name)}
 
 
 def test_train_streams_each_epoch_and_saves_a_new_checkpoint(client, server):
