@@ -1,7 +1,8 @@
 """Draw a digit: `python app.py` serves the page (also on Hugging Face Spaces).
 
 GRADIO_SERVER_NAME and GRADIO_SERVER_PORT choose the address, as everywhere in Gradio;
-CHECKPOINT_DIR, DATA_DIR, CORRECTIONS_DIR, ALLOW_TRAINING and MAX_EPOCHS configure the app (see README).
+CHECKPOINT_DIR, DATA_DIR, VISITOR_DIR, ADMIN_PASSWORD, ALLOW_TRAINING, MAX_EPOCHS and the visitor limits
+configure the app (src/config.py; README: "Running a public Space").
 """
 
 from pathlib import Path
@@ -10,25 +11,32 @@ import torch
 
 from src import config
 from src.inference import ModelStore
-from src.ui import build_demo
+from src.ui import CSS, build_demo
 from src.uploads import MAX_FILE_SIZE
+from src.visitors import Limits, Visitors
 
 # Two cores serve many small requests: one thread per request beats fighting over both.
 torch.set_num_threads(1)
 
-# The live model store, created here once and handed to both tabs: the shipped model, or a clear
-# message on the page when it cannot be loaded.
+# The live model store, created here once and handed to every page: the default model (the shipped one,
+# or the one the operator promoted), or a clear message on the page when it cannot be loaded.
 store = ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT)
 store.activate_default()
-demo = build_demo(store)
+# Every visitor's own runs and corrections, within the server's limits; idle visitors' files are swept.
+visitors = Visitors(config.VISITOR_DIR, Limits(
+    runs_per_visitor=config.MAX_RUNS_PER_VISITOR, corrections_per_visitor=config.MAX_CORRECTIONS_PER_VISITOR,
+    total_bytes=int(config.VISITOR_DATA_MB * 1e6), idle_seconds=config.VISITOR_IDLE_MINUTES * 60))
+demo = build_demo(store, visitors)
 
 # Chosen by measurement (bench/load_test.py): 4 requests at a time, 64 waiting at most.
 QUEUE_OPTIONS = dict(default_concurrency_limit=4, max_size=64)
 LAUNCH_OPTIONS = dict(
     js=(Path(__file__).parent / "src" / "static" / "autobrush.js").read_text(),  # selects the brush
-    allowed_paths=[str(config.CHECKPOINT_DIR)],  # so the Train tab can offer new checkpoints for download
+    css=CSS,  # no navigation bar; a compact header on phones
+    allowed_paths=[str(config.CHECKPOINT_DIR), str(config.VISITOR_DIR)],  # so new runs can be downloaded
     max_file_size=MAX_FILE_SIZE,  # uploads over 10 MB are refused with HTTP 413 before any of our code runs
 )
 
 if __name__ == "__main__":
+    visitors.start_sweeper(every_seconds=min(60.0, config.VISITOR_IDLE_MINUTES * 60 / 4))
     demo.queue(**QUEUE_OPTIONS).launch(**LAUNCH_OPTIONS)

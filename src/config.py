@@ -16,4 +16,16 @@ CHECKPOINT_DIR = Path(os.environ.get("CHECKPOINT_DIR", str(ROOT / "checkpoints")
 DEFAULT_CHECKPOINT = "default.safetensors"
 ALLOW_TRAINING = _flag("ALLOW_TRAINING", True)
 MAX_EPOCHS = int(os.environ.get("MAX_EPOCHS", "50"))
-CORRECTIONS_DIR = Path(os.environ.get("CORRECTIONS_DIR", str(ROOT / "corrections")))
+
+# A public server: each visitor's runs and corrections live in their own folder under VISITOR_DIR
+# (src/visitors.py), within these limits.
+VISITOR_DIR = Path(os.environ.get("VISITOR_DIR", str(ROOT / "visitors")))
+MAX_RUNS_PER_VISITOR = int(os.environ.get("MAX_RUNS_PER_VISITOR", "3"))
+MAX_CORRECTIONS_PER_VISITOR = int(os.environ.get("MAX_CORRECTIONS_PER_VISITOR", "500"))
+VISITOR_DATA_MB = float(os.environ.get("VISITOR_DATA_MB", "500"))
+VISITOR_IDLE_MINUTES = float(os.environ.get("VISITOR_IDLE_MINUTES", "60"))
+MAX_WAITING_TRAININGS = int(os.environ.get("MAX_WAITING_TRAININGS", "10"))  # besides the one running
+
+# The operator (whoever runs the server) signs in on /operator with this secret. Without it there is no
+# operator page and no operator endpoint at all.
+ADMIN_PASSWORD = os.environ.get("ADMIN_PASSWORD") or None

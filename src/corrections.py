@@ -10,7 +10,8 @@ nothing is ever rewritten. PNGs can be looked at, zipped and downloaded, and con
     load(folder)                  -> (images uint8 (N,28,28), labels int64 (N,)), oldest first
     count(folder)                 -> int
     clear(folder)                 -> number of samples removed
-    archive(folder)               -> Path of a new .zip of all samples (in a temporary folder), for download
+    files(folder)                 -> the sample files, oldest first
+    archive(folder or files)      -> Path of a new .zip of the samples (in a temporary folder), for download
 """
 
 import re
@@ -48,7 +49,7 @@ def add(folder: Path | str, image28: np.ndarray, label: int) -> Path:
     return path
 
 
-def _files(folder: Path | str) -> list[Path]:
+def files(folder: Path | str) -> list[Path]:
     folder = Path(folder)
     return sorted(p for p in folder.iterdir() if _NAME.match(p.name)) if folder.is_dir() else []
 
@@ -56,7 +57,7 @@ def _files(folder: Path | str) -> list[Path]:
 def load(folder: Path | str) -> tuple[np.ndarray, np.ndarray]:
     """All samples, oldest first: (uint8 (N, 28, 28), int64 (N,)). Unreadable files are skipped."""
     images, labels = [], []
-    for p in _files(folder):
+    for p in files(folder):
         try:
             with Image.open(p) as img:
                 a = np.asarray(img.convert("L"))
@@ -69,21 +70,23 @@ def load(folder: Path | str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def count(folder: Path | str) -> int:
-    return len(_files(folder))
+    return len(files(folder))
 
 
 def clear(folder: Path | str) -> int:
     """Delete every sample in `folder` (only files named like samples); returns how many."""
-    files = _files(folder)
-    for p in files:
+    samples = files(folder)
+    for p in samples:
         p.unlink(missing_ok=True)
-    return len(files)
+    return len(samples)
 
 
-def archive(folder: Path | str) -> Path:
-    """A new zip of all samples (file names keep their labels), written to a fresh temporary folder."""
+def archive(folder_or_files: Path | str | list[Path]) -> Path:
+    """A new zip of all samples in a folder (or of the given sample files; file names keep their labels),
+    written to a fresh temporary folder."""
+    samples = folder_or_files if isinstance(folder_or_files, list) else files(folder_or_files)
     out = Path(tempfile.mkdtemp(prefix="corrections-")) / f"corrections-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.zip"
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for p in _files(folder):
+        for p in samples:
             z.write(p, p.name)
     return out

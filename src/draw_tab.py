@@ -1,8 +1,7 @@
 """What the Draw tab does: read a drawing, explain it, classify uploaded files, keep corrections, pick models.
 
-The functions here and the methods of DrawTab are the event handlers of src/ui.py. DrawTab is given the
-live model store (created once, in app.py); each handler reads the live model once (`store.active`), so
-a model swapped in meanwhile never affects a request already running.
+The methods of DrawTab are the event handlers of src/ui.py. DrawTab is given the live model store and
+the visitors (both created once, in app.py); every handler works for the visitor who sent the request.
 """
 
 import numpy as np
@@ -10,9 +9,10 @@ import pandas as pd
 import gradio as gr
 from PIL import Image
 
-from src import config, corrections
+from src import corrections
 from src.checkpoint import CheckpointError
 from src.inference import ModelStore, Reading
+from src.visitors import LimitReached, Visitor, Visitors
 from src.preprocess import InvalidImage, load_image
 from src.saliency import overlay, saliency
 
@@ -35,58 +35,47 @@ def strip(images: list[np.ndarray], size: int = 280) -> np.ndarray:
     return np.asarray(img.resize((size * len(images), size), Image.Resampling.NEAREST))
 
 
-# ------------------------------------------------------------------------------------------- corrections
-def corrections_text() -> str:
-    n = corrections.count(config.CORRECTIONS_DIR)
-    return f"{n} correction{'s' * (n != 1)} stored." if n else "No corrections stored yet."
-
-
-def save_correction(label, sample):
-    if label is None or label == "":
-        raise gr.Error("Pick the digit it really was.")
-    if sample is None:
-        raise gr.Error("Draw a single digit first; then say which digit it really was.")
-    corrections.add(config.CORRECTIONS_DIR, sample, int(label))
-    return None, f"Saved as a **{label}**. " + corrections_text()
-
-
-def download_corrections():
-    if corrections.count(config.CORRECTIONS_DIR) == 0:
-        raise gr.Error("There are no corrections to download yet.")
-    return str(corrections.archive(config.CORRECTIONS_DIR))
-
-
-def clear_corrections():
-    removed = corrections.clear(config.CORRECTIONS_DIR)
-    return f"Deleted {removed} correction{'s' * (removed != 1)}. " + corrections_text()
-
-
-# ------------------------------------------------------------------------------------------ with the model
+# ------------------------------------------------------------------------------------------ the handlers
 class DrawTab:
-    """The Draw tab's handlers that use the live model store (see src/inference.py)."""
+    """The Draw tab's handlers, for one visitor at a time.
 
-    def __init__(self, store: ModelStore):
+    Each visitor's choice of model is their own gr.State (None: the server's default), resolved by the
+    live model store (src/inference.py); their corrections are in their own folder (src/visitors.py).
+    A handler resolves the model once, so a model swapped meanwhile never affects a request in flight.
+    """
+
+    def __init__(self, store: ModelStore, visitors: Visitors):
         self.store = store
+        self.visitors = visitors
 
-    def live_model(self):
-        model = self.store.active  # one read: a model swapped in meanwhile does not affect this request
-        if model is None:
-            raise gr.Error(self.store.error or "No model is loaded.")
-        return model
+    def visitor(self, request: gr.Request | None) -> Visitor:
+        return self.visitors.get(request.session_hash if request else None)
 
-    def read(self, value) -> tuple[Reading | None, object]:
-        """(what the live model reads in `value`, that model); bad input becomes a message for the person."""
-        model = self.live_model()
+    def model_for(self, choice: str | None, request: gr.Request | None):
+        """(the model this visitor chose, a note when it had to fall back to the server's default)."""
         try:
-            return model.read(value), model
+            return self.store.get(choice, self.visitor(request).runs if choice else None), ""
+        except CheckpointError as e:
+            if choice is None:
+                raise gr.Error(str(e)) from None
+        try:
+            return self.store.get(None), f"Your model {choice} is no longer on this server; using the default."
+        except CheckpointError as e:
+            raise gr.Error(str(e)) from None
+
+    def read(self, value, choice, request) -> tuple[Reading | None, object, str]:
+        """(what the chosen model reads in `value`, that model, a note); bad input becomes a message."""
+        model, note = self.model_for(choice, request)
+        try:
+            return model.read(value), model, note
         except InvalidImage as e:
             raise gr.Error(str(e)) from None
 
-    def predict(self, sketch):
+    def predict(self, sketch, choice=None, request: gr.Request = None):
         """Sketchpad value -> (bar chart, top prediction, the 28x28 input the model saw, saliency, note, sample)."""
-        reading, model = self.read(sketch)
+        reading, model, fallback = self.read(sketch, choice, request)
         if reading is None:
-            return probability_table(), BLANK_HINT, None, None, "", None
+            return probability_table(), BLANK_HINT, None, None, fallback, None
         if len(reading.images) == 0:  # ink that preprocessing could not turn into a digit
             return probability_table(), NOT_A_DIGIT, None, None, FILLED_AREA, None
         heat = [overlay(image, saliency(model.model, image, d)) for image, d in zip(reading.images, reading.digits)]
@@ -109,9 +98,9 @@ class DrawTab:
         elif reading.unusual:
             note = (f"An unusual {'number' if len(reading.digits) > 1 else 'way to write a'} **{reading.number}**: the model "
                     "is sure, but this drawing is unlike most digits it learned from. " + note)
-        return chart, label, strip(list(reading.images)), heat_strip, note, sample
+        return chart, label, strip(list(reading.images)), heat_strip, f"{note} {fallback}".strip(), sample
 
-    def classify(self, file_path):
+    def classify(self, file_path, choice=None, request: gr.Request = None):
         """An image file -> {"digit", "confidence", "probabilities", "is_digit"} (+ "digits", "number" for several)."""
         if not file_path:
             raise gr.Error("Send an image file (PNG, JPEG or WebP).")
@@ -119,7 +108,7 @@ class DrawTab:
             image = load_image(file_path)
         except InvalidImage as e:
             raise gr.Error(str(e)) from None
-        reading, _ = self.read(image)
+        reading, _, _ = self.read(image, choice, request)
         if reading is None or len(reading.images) == 0:
             return {"digit": None, "confidence": 0.0, "probabilities": [0.0] * 10, "is_digit": False, "unusual": False}
         worst = int(np.argmin(reading.confidences))
@@ -131,29 +120,79 @@ class DrawTab:
             result["number"] = reading.number
         return result
 
-    def model_choices(self) -> list[tuple[str, str]]:
-        def label(name, meta):
+    # ------------------------------------------------------------------------------------- models
+    def model_choices(self, request: gr.Request | None) -> list[tuple[str, str]]:
+        """The server's checkpoints, then this visitor's own runs: (label, choice)."""
+        def label(name, meta, tag):
             acc = meta.get("test_acc")
-            tag = " (shipped)" if name == config.DEFAULT_CHECKPOINT else ""
             return f"{name}{tag}: {acc:.2f}% test" if isinstance(acc, (int, float)) else f"{name}{tag}"
 
-        return [(label(name, meta), name) for name, meta in self.store.checkpoints()]
+        default = self.store.active.name if self.store.active else None
+        shared = [(label(n, m, " (default)" if n == default else ""), n) for n, m in self.store.checkpoints()]
+        mine = [(label(c, m, ""), c) for c, m in self.store.runs(self.visitor(request).runs)]
+        return shared + mine
 
-    def active_model_text(self) -> str:
-        active = self.store.active
-        if active is None:
+    def model_text(self, choice, request) -> str:
+        try:
+            model, note = self.model_for(choice, request)
+        except gr.Error:
             return f"**No model loaded.** {self.store.error or ''}"
-        return f"Using **{active.name}** ({active.meta.get('test_acc', '?')}% MNIST test accuracy)."
+        whose = "the server's default" if choice is None else "your choice"
+        return f"Using **{model.name}**, {whose} ({model.meta.get('test_acc', '?')}% MNIST test accuracy). {note}".strip()
 
-    def refresh_models(self):
-        active = self.store.active.name if self.store.active else None
-        return gr.Dropdown(choices=self.model_choices(), value=active), self.active_model_text()
+    def refresh_models(self, choice=None, request: gr.Request = None):
+        """The picker and the text for this visitor (on page load and after their trainings)."""
+        value = choice or (self.store.active.name if self.store.active else None)
+        return gr.Dropdown(choices=self.model_choices(request), value=value), self.model_text(choice, request)
 
-    def use_model(self, name):
+    def use_model(self, name, request: gr.Request = None):
+        """Choose a model for this visitor only -> (their new choice, the text saying which)."""
         if not name:
             raise gr.Error("Pick a checkpoint first.")
+        choice = None if self.store.active and name == self.store.active.name else name
         try:
-            self.store.activate(name)
+            self.store.get(choice, self.visitor(request).runs if choice else None)
         except CheckpointError as e:
-            raise gr.Error(f"That checkpoint cannot be used, so the current model stays: {e}") from None
-        return self.active_model_text()
+            raise gr.Error(f"That checkpoint cannot be used, so your current model stays: {e}") from None
+        return choice, self.model_text(choice, request)
+
+    # -------------------------------------------------------------------------------- corrections
+    def corrections_text(self, request: gr.Request = None) -> str:
+        n = corrections.count(self.visitor(request).corrections)
+        return f"You have {n} correction{'s' * (n != 1)} stored." if n else "You have no corrections stored yet."
+
+    def save_correction(self, label, sample, request: gr.Request = None):
+        if label is None or label == "":
+            raise gr.Error("Pick the digit it really was.")
+        if sample is None:
+            raise gr.Error("Draw a single digit first; then say which digit it really was.")
+        try:
+            self.visitors.add_correction(self.visitor(request), sample, int(label))
+        except LimitReached as e:
+            raise gr.Error(str(e)) from None
+        return None, f"Saved as a **{label}**. " + self.corrections_text(request)
+
+    def download_corrections(self, request: gr.Request = None):
+        folder = self.visitor(request).corrections
+        if corrections.count(folder) == 0:
+            raise gr.Error("You have no corrections to download yet.")
+        return str(corrections.archive(folder))
+
+    def clear_corrections(self, request: gr.Request = None):
+        removed = corrections.clear(self.visitor(request).corrections)
+        return f"Deleted your {removed} correction{'s' * (removed != 1)}. " + self.corrections_text(request)
+
+    def sharing(self, request: gr.Request = None) -> bool:
+        return self.visitor(request).shares
+
+    def set_sharing(self, share, request: gr.Request = None) -> str:
+        self.visitor(request).set_sharing(bool(share))
+        return ("Thank you: the operator of this server may use your corrections to improve the model."
+                if share else "Your corrections stay yours: they are removed when you leave.")
+
+    # ------------------------------------------------------------------------------------- visits
+    def arrived(self, request: gr.Request = None):
+        self.visitors.arrived(request.session_hash if request else None)
+
+    def left(self, request: gr.Request = None):
+        self.visitors.left(request.session_hash if request else None)

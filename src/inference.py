@@ -6,12 +6,14 @@ model never disturbs a prediction already in flight: it finishes on the model it
 
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from src.atomic import atomic_write
 from src.checkpoint import CheckpointError, is_weights_name, load_model, read_metadata
 from src.model import TutorialCNN, forward
 from src.novelty import NoveltyDetector
@@ -87,8 +89,40 @@ class LoadedModel:
         return Reading(images, probabilities, not bool(not_digit.any()), bool(unusual.any()))
 
 
+DEFAULT_POINTER = "DEFAULT"  # CHECKPOINT_DIR/DEFAULT: the name of the model the operator promoted
+YOURS = "yours/"  # a model choice that names one of the visitor's own runs: "yours/trained-....safetensors"
+CACHE_SIZE = 32  # loaded models kept in memory (about 0.5 MB each)
+
+
+def _inside(folder: Path, name: str) -> Path:
+    """The checkpoint `name` directly inside `folder`; refuses anything that would lead outside it."""
+    plain = isinstance(name, str) and name == Path(name).name and is_weights_name(name)
+    path = (folder / name).resolve() if plain else None
+    if path is None or path.parent != folder.resolve():
+        raise CheckpointError(f"{name!r} is not a checkpoint here")
+    return path
+
+
+def _listing(folder: Path) -> list[tuple[str, dict]]:
+    """(name, metadata) of every usable-looking checkpoint in `folder`, the newest first."""
+    found = []
+    for path in folder.glob("*.safetensors") if folder.is_dir() else []:
+        if not is_weights_name(path.name):
+            continue
+        try:
+            found.append((path.name, read_metadata(path)))
+        except CheckpointError:
+            continue  # half-copied or foreign files are not offered
+    return sorted(found, key=lambda item: str(item[1].get("created", "")), reverse=True)
+
+
 class ModelStore:
-    """The checkpoints in one folder, and the one that serves predictions."""
+    """The server's checkpoints (one folder) and its default model, plus the models visitors chose.
+
+    `active` is the server's default: what every visitor uses until they choose another. Only the operator
+    changes it (activate). A visitor's choice lives in their own gr.State and is resolved by `get`, which
+    keeps recently used models loaded so that choosing one never slows the prediction path.
+    """
 
     def __init__(self, directory: Path, default_name: str):
         self.directory = Path(directory)
@@ -96,42 +130,72 @@ class ModelStore:
         self.active: LoadedModel | None = None
         self.error: str | None = None  # why no model is active, for the page
         self._lock = threading.Lock()
+        self._cache: OrderedDict[Path, LoadedModel] = OrderedDict()
 
     def path_of(self, name: str) -> Path:
-        """The checkpoint `name` inside the folder; refuses anything that would lead outside it."""
-        plain = isinstance(name, str) and name == Path(name).name and is_weights_name(name)
-        path = (self.directory / name).resolve() if plain else None
-        if path is None or path.parent != self.directory.resolve():
-            raise CheckpointError(f"{name!r} is not a checkpoint in {self.directory}")
-        return path
+        return _inside(self.directory, name)
 
     def checkpoints(self) -> list[tuple[str, dict]]:
-        """(name, metadata) of every usable-looking checkpoint: the default first, then the newest first."""
-        found = []
-        for path in self.directory.glob("*.safetensors"):
-            if not is_weights_name(path.name):
-                continue
-            try:
-                found.append((path.name, read_metadata(path)))
-            except CheckpointError:
-                continue  # half-copied or foreign files are not offered
-        found.sort(key=lambda item: str(item[1].get("created", "")), reverse=True)
-        found.sort(key=lambda item: item[0] != self.default_name)  # stable: the default, then newest first
-        return found
+        """(name, metadata) of the server's checkpoints: the default first, then the newest first."""
+        default = self.active.name if self.active else self.default_name
+        return sorted(_listing(self.directory), key=lambda item: item[0] != default)  # stable sort
+
+    def runs(self, folder: Path) -> list[tuple[str, dict]]:
+        """(choice, metadata) of a visitor's own runs in `folder`, the newest first."""
+        return [(YOURS + name, meta) for name, meta in _listing(folder)]
 
     def load(self, name: str) -> LoadedModel:
         return LoadedModel(name, *load_model(self.path_of(name)))
 
     def activate(self, name: str) -> LoadedModel:
-        """Load `name` and make it the live model; on any CheckpointError the current model stays."""
+        """Load `name` and make it the server's default; on any CheckpointError the current model stays."""
         loaded = self.load(name)
         with self._lock:
             self.active, self.error = loaded, None
         return loaded
 
+    def promote(self, name: str) -> LoadedModel:
+        """The operator's choice of default: activate `name` and remember it (DEFAULT_POINTER) across restarts."""
+        loaded = self.activate(name)
+        atomic_write(self.directory / DEFAULT_POINTER, lambda tmp: Path(tmp).write_text(name + "\n"))
+        return loaded
+
     def activate_default(self) -> None:
-        """At start-up: the shipped model, or a clear message on the page if it cannot be used."""
+        """At start-up: the operator's last promoted model, else the shipped one, or a clear message on the
+        page if none can be used."""
+        try:
+            promoted = (self.directory / DEFAULT_POINTER).read_text().strip()
+            self.activate(promoted)
+            return
+        except (OSError, CheckpointError):
+            pass
         try:
             self.activate(self.default_name)
         except CheckpointError as e:
             self.error = f"No model could be loaded: {e}. Train one with `python train.py` or in the Train tab."
+
+    def get(self, choice: str | None, runs: Path | None = None) -> LoadedModel:
+        """The model for a visitor's choice: None is the server's default; "yours/NAME" is their run NAME in
+        `runs`; any other name is one of the server's checkpoints. Raises CheckpointError if it cannot be used."""
+        if choice is None:
+            active = self.active  # one read: a default swapped in meanwhile does not affect this request
+            if active is None:
+                raise CheckpointError(self.error or "No model is loaded.")
+            return active
+        if choice.startswith(YOURS):
+            if runs is None:
+                raise CheckpointError(f"{choice!r} is not one of your runs")
+            path = _inside(runs, choice[len(YOURS):])
+        else:
+            path = self.path_of(choice)
+        with self._lock:
+            loaded = self._cache.get(path)
+            if loaded is not None:
+                self._cache.move_to_end(path)
+                return loaded
+        loaded = LoadedModel(choice, *load_model(path))
+        with self._lock:
+            self._cache[path] = loaded
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return loaded

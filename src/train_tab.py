@@ -1,32 +1,61 @@
-"""Training from the page: the Train tab's generator around `src.training.train_epochs`.
+"""Training from the page: the Train tab's generators around `src.training.train_epochs` and `fine_tune`.
 
-One training runs at a time for the whole server (the Train event has concurrency_limit=1, so
-other visitors wait in Gradio's queue and see their position). Stop sets an Event that the engine
-checks before every batch. A finished or stopped run with at least one completed epoch is saved
-atomically under a unique name in CHECKPOINT_DIR.
+Trainings run one at a time for the whole server, first come, first served (TrainingLine): a visitor
+whose training waits sees their place in the line. Each visitor has their own Stop: it stops their
+running training at the next batch (the completed epochs are kept), or cancels it while it waits.
+A finished or stopped run with at least one completed epoch is saved atomically in the visitor's own
+folder (src/visitors.py), where only they see it.
 """
 
 import secrets
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
 from src import config, corrections
-from src.checkpoint import fit_and_save
+from src.checkpoint import CheckpointError, fit_and_save
 from src.data import DataUnavailable, load_mnist
-from src.inference import ModelStore
+from src.inference import YOURS, ModelStore
 from src.training import Pools, TrainConfig, evaluate, fine_tune, seeded_model, train_epochs
 from src.synthetic import cached_training_pools
+from src.visitors import RUN_BYTES, LimitReached, Visitor, Visitors
 
-_stop = threading.Event()
+class TrainingLine:
+    """One training at a time, first come, first served; the others wait and can see their place."""
 
+    def __init__(self):
+        self._changed = threading.Condition()
+        self._line: list[object] = []
 
-def request_stop() -> str:
-    _stop.set()
-    return "Stopping at the next batch…"
+    def join(self) -> object:
+        ticket = object()
+        with self._changed:
+            self._line.append(ticket)
+        return ticket
+
+    def leave(self, ticket: object) -> None:
+        with self._changed:
+            if ticket in self._line:
+                self._line.remove(ticket)
+            self._changed.notify_all()
+
+    def wait(self, ticket: object, stop: threading.Event, poll: float = 1.0):
+        """Yield the number of trainings ahead (about every `poll` s) until it is this ticket's turn or
+        `stop` is set; returns True when it is its turn."""
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._line.index(ticket) == 0 or stop.is_set(), timeout=poll)
+                ahead = self._line.index(ticket)
+            if stop.is_set():
+                return False
+            if ahead == 0:
+                return True
+            yield ahead
 
 
 def loss_plot(history: list[dict], epochs: int):
@@ -74,93 +103,171 @@ def validate(epochs, batch_size, learning_rate, max_examples) -> None:
             raise gr.Error(message)
 
 
-def train(epochs, batch_size, learning_rate, augment, seed, max_examples, progress=gr.Progress()):
-    """Stream (loss plot, records table, status, new checkpoint files) after every epoch."""
-    epochs, batch_size, seed = int(epochs), int(batch_size), int(seed)
-    max_examples = int(max_examples) if max_examples else None
-    validate(epochs, batch_size, float(learning_rate), max_examples)
-    _stop.clear()
-    history: list[dict] = []
-    yield loss_table(history), records_table(history), "Loading MNIST (the first run downloads it, about 11 MB)…", None
+def waiting_text(ahead: int) -> str:
+    return (f"Waiting for the server: {ahead} training{'s' * (ahead != 1)} ahead of yours "
+            f"(you are number {ahead + 1} in line). It starts by itself; Stop cancels it.")
 
-    try:
-        data = load_mnist(config.DATA_DIR, seed=seed, limit=max_examples)
-    except DataUnavailable as e:
-        raise gr.Error(str(e)) from None
-    yield (loss_table(history), records_table(history),
-           "Drawing synthetic digits and non-digits to learn from (about 30 s the first time, then kept)…", None)
-    pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR))
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=float(learning_rate), augment=bool(augment), seed=seed)
-    model = seeded_model(seed)
-    started = time.perf_counter()
 
-    def tqdm(iterable, total, desc):
-        return progress.tqdm(iterable, total=total, desc=f"{desc} of {epochs}")
+class TrainTab:
+    """The Train tab's handlers: one line of trainings for the server, one Stop per visitor."""
 
-    try:
-        for record in train_epochs(model, data, cfg, pools, stop=_stop, progress=tqdm):
-            history.append(record)
-            status = (f"Epoch {record['epoch']}/{epochs}: train loss {record['train_loss']:.4f}, "
-                      f"validation loss {record['val_loss']:.4f}, validation accuracy {record['val_acc']:.2f}%")
-            yield loss_plot(history, epochs), records_table(history), status, None
-    except Exception as e:  # the page gets the reason; the server, the live model and the checkpoints stay as they were
-        raise gr.Error(f"Training failed during epoch {len(history) + 1} ({type(e).__name__}: {e}). "
-                       "Nothing was saved and the model in use is unchanged.") from None
+    def __init__(self, store: ModelStore, visitors: Visitors):
+        self.store = store
+        self.visitors = visitors
+        self.line = TrainingLine()
+        self._stops: dict[str, threading.Event] = {}  # visitor id -> the Stop of their training
+        self._lock = threading.Lock()
 
-    stopped = len(history) < epochs
-    if not history:
-        yield loss_plot(history, epochs), records_table(history), "Stopped before the first epoch ended: nothing to save.", None
-        return
-    _, test_acc = evaluate(model, data.test)
-    yield loss_plot(history, epochs), records_table(history), "Fitting the “is it a digit?” statistics and saving…", None
-    try:
-        path = fit_and_save(config.CHECKPOINT_DIR / unique_name(), model, {
+    @contextmanager
+    def _turn(self, visitor: Visitor):
+        """This visitor's place in the line and their Stop; refuses a second training of the same visitor."""
+        with self._lock:
+            if visitor.id in self._stops:
+                raise gr.Error("You already have a training running or waiting: stop it first, or wait for it.")
+            stop = self._stops[visitor.id] = threading.Event()
+        ticket = self.line.join()
+        try:
+            yield ticket, stop
+        finally:
+            self.line.leave(ticket)
+            with self._lock:
+                self._stops.pop(visitor.id, None)
+
+    def request_stop(self, request: gr.Request = None) -> str:
+        """Stop this visitor's training (only theirs): at the next batch if it runs, at once if it waits."""
+        stop = self._stops.get(self.visitors.get(request.session_hash if request else None).id)
+        if stop is None:
+            return "You have no training running."
+        stop.set()
+        return "Stopping at the next batch…"
+
+    def left(self, request: gr.Request = None) -> None:
+        """The visitor closed the page: their training stops (what it completed is still saved)."""
+        self.request_stop(request)
+
+    def _room_for_a_run(self, visitor: Visitor) -> None:
+        try:
+            self.visitors.reserve(RUN_BYTES, "a trained model")
+        except LimitReached as e:
+            raise gr.Error(str(e)) from None
+
+    def _save(self, visitor: Visitor, name: str, model, meta: dict, data) -> tuple[Path, list[str]]:
+        """Save into the visitor's runs (their oldest go first beyond the limit) -> (path, names removed)."""
+        try:
+            removed = self.visitors.make_room_for_run(visitor)
+            return fit_and_save(visitor.runs / name, model, meta, data), removed
+        except LimitReached as e:
+            raise gr.Error(f"{e} (The training itself finished: its figures are above.)") from None
+        except OSError as e:
+            raise gr.Error(f"The model could not be saved ({e}); no partial file was left behind.") from None
+
+    def train(self, epochs, batch_size, learning_rate, augment, seed, max_examples, request: gr.Request = None,
+              progress=gr.Progress()):
+        """Stream (loss plot, records table, status, new checkpoint files) while waiting and after every epoch."""
+        epochs, batch_size, seed = int(epochs), int(batch_size), int(seed)
+        max_examples = int(max_examples) if max_examples else None
+        validate(epochs, batch_size, float(learning_rate), max_examples)
+        visitor = self.visitors.get(request.session_hash if request else None)
+        self._room_for_a_run(visitor)
+        history: list[dict] = []
+        with self._turn(visitor) as (ticket, stop):
+            for ahead in self.line.wait(ticket, stop):
+                yield loss_table(history), records_table(history), waiting_text(ahead), None
+            if stop.is_set():
+                yield loss_table(history), records_table(history), "Cancelled before it started: nothing was trained.", None
+                return
+            yield from self._train(visitor, stop, history, epochs, batch_size, float(learning_rate), bool(augment),
+                                   seed, max_examples, progress)
+
+    def _train(self, visitor, stop, history, epochs, batch_size, learning_rate, augment, seed, max_examples, progress):
+        yield loss_table(history), records_table(history), "Loading MNIST (the first run downloads it, about 11 MB)…", None
+        try:
+            data = load_mnist(config.DATA_DIR, seed=seed, limit=max_examples)
+        except DataUnavailable as e:
+            raise gr.Error(str(e)) from None
+        yield (loss_table(history), records_table(history),
+               "Drawing synthetic digits and non-digits to learn from (about 30 s the first time, then kept)…", None)
+        pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR))
+        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=learning_rate, augment=augment, seed=seed)
+        model = seeded_model(seed)
+        started = time.perf_counter()
+
+        def tqdm(iterable, total, desc):
+            return progress.tqdm(iterable, total=total, desc=f"{desc} of {epochs}")
+
+        try:
+            for record in train_epochs(model, data, cfg, pools, stop=stop, progress=tqdm):
+                history.append(record)
+                status = (f"Epoch {record['epoch']}/{epochs}: train loss {record['train_loss']:.4f}, "
+                          f"validation loss {record['val_loss']:.4f}, validation accuracy {record['val_acc']:.2f}%")
+                yield loss_plot(history, epochs), records_table(history), status, None
+        except Exception as e:  # the page gets the reason; the server, the models and the files stay as they were
+            raise gr.Error(f"Training failed during epoch {len(history) + 1} ({type(e).__name__}: {e}). "
+                           "Nothing was saved and the model in use is unchanged.") from None
+
+        stopped = len(history) < epochs
+        if not history:
+            yield loss_plot(history, epochs), records_table(history), "Stopped before the first epoch ended: nothing to save.", None
+            return
+        _, test_acc = evaluate(model, data.test)
+        yield loss_plot(history, epochs), records_table(history), "Fitting the “is it a digit?” statistics and saving…", None
+        path, removed = self._save(visitor, unique_name(), model, {
             "hyperparameters": cfg.to_dict(), "seed": seed, "limit": max_examples, "history": history,
             "test_acc": round(test_acc, 3), "stopped_early": stopped,
         }, data)
-    except OSError as e:
-        raise gr.Error(f"The trained model could not be saved ({e}); no partial file was left behind.") from None
-    status = (f"{'Stopped after' if stopped else 'Finished'} {len(history)} epoch{'s' * (len(history) != 1)} "
-              f"in {time.perf_counter() - started:.0f} s. Test accuracy {test_acc:.2f}% "
-              f"on {len(data.test):,} test images. Saved as **{path.name}**: pick it in the Draw tab to use it.")
-    yield loss_plot(history, epochs), records_table(history), status, [str(path), str(path.with_suffix(".json"))]
+        status = (f"{'Stopped after' if stopped else 'Finished'} {len(history)} epoch{'s' * (len(history) != 1)} "
+                  f"in {time.perf_counter() - started:.0f} s. Test accuracy {test_acc:.2f}% "
+                  f"on {len(data.test):,} test images. Saved as **{YOURS}{path.name}**, visible only to you: pick it "
+                  "in the Draw tab to use it." + removed_text(removed))
+        yield loss_plot(history, epochs), records_table(history), status, [str(path), str(path.with_suffix(".json"))]
+
+    def fine_tune_on_corrections(self, choice=None, request: gr.Request = None, progress=gr.Progress()):
+        """Fine-tune this visitor's model on their corrections mixed with MNIST; report before/after; save it
+        among their runs."""
+        if not config.ALLOW_TRAINING:
+            raise gr.Error("Training is disabled on this server (ALLOW_TRAINING=0).")
+        visitor = self.visitors.get(request.session_hash if request else None)
+        samples = corrections.load(visitor.corrections)
+        if len(samples[1]) == 0:
+            raise gr.Error("You have no corrections yet: in the Draw tab, draw a digit and say which digit it really was.")
+        try:
+            base = self.store.get(choice, visitor.runs if choice else None)
+        except CheckpointError as e:
+            raise gr.Error(f"Your model cannot be loaded: {e}") from None
+        self._room_for_a_run(visitor)
+        with self._turn(visitor) as (ticket, stop):
+            for ahead in self.line.wait(ticket, stop):
+                yield waiting_text(ahead), None
+            if stop.is_set():
+                yield "Cancelled before it started: nothing was trained.", None
+                return
+            yield f"Fine-tuning **{base.name}** on your {len(samples[1])} corrections mixed with MNIST…", None
+            progress(0, desc="Loading MNIST")
+            try:
+                data = load_mnist(config.DATA_DIR)
+            except DataUnavailable as e:
+                raise gr.Error(str(e)) from None
+            pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR))
+            progress(0.2, desc="Fine-tuning")
+            model, report = fine_tune(base.model, samples, data, pools, stop=stop)
+            before, after = report["before"], report["after"]
+            progress(0.9, desc="Fitting the “is it a digit?” statistics and saving")
+            path, removed = self._save(visitor, unique_name().replace("trained-", "finetuned-"), model, {
+                "base": base.name, "fine_tune": report, "history": [], "test_acc": after["mnist_test"],
+            }, data)
+        table = "\n".join([
+            "| accuracy | before | after |", "| --- | --- | --- |",
+            f"| your {report['corrections']} corrections | {before['corrections']}% | {after['corrections']}% |",
+            f"| MNIST validation | {before['mnist_val']}% | {after['mnist_val']}% |",
+            f"| MNIST test | {before['mnist_test']}% | {after['mnist_test']}% |",
+        ])
+        yield (f"{'Stopped early. ' if report['stopped'] else ''}Fine-tuned in {report['seconds']:.0f} s "
+               f"and saved as **{YOURS}{path.name}**; pick it in the Draw tab to use it.{removed_text(removed)}\n\n{table}",
+               [str(path), str(path.with_suffix(".json"))])
 
 
-def fine_tune_on_corrections(store: ModelStore, progress=gr.Progress()):
-    """Fine-tune the live model of `store` on the stored corrections mixed with MNIST; report before/after;
-    save it."""
-    if not config.ALLOW_TRAINING:
-        raise gr.Error("Training is disabled on this server (ALLOW_TRAINING=0).")
-    samples = corrections.load(config.CORRECTIONS_DIR)
-    if len(samples[1]) == 0:
-        raise gr.Error("There are no corrections yet: in the Draw tab, draw a digit and say which digit it really was.")
-    base = store.active
-    if base is None:
-        raise gr.Error(store.error or "No model is loaded.")
-    _stop.clear()
-    yield f"Fine-tuning **{base.name}** on {len(samples[1])} corrections mixed with MNIST…", None
-    progress(0, desc="Loading MNIST")
-    try:
-        data = load_mnist(config.DATA_DIR)
-    except DataUnavailable as e:
-        raise gr.Error(str(e)) from None
-    pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR))
-    progress(0.2, desc="Fine-tuning")
-    model, report = fine_tune(base.model, samples, data, pools, stop=_stop)
-    before, after = report["before"], report["after"]
-    progress(0.9, desc="Fitting the “is it a digit?” statistics and saving")
-    try:
-        path = fit_and_save(config.CHECKPOINT_DIR / unique_name().replace("trained-", "finetuned-"), model, {
-            "base": base.name, "fine_tune": report, "history": [], "test_acc": after["mnist_test"],
-        }, data)
-    except OSError as e:
-        raise gr.Error(f"The fine-tuned model could not be saved ({e}); no partial file was left behind.") from None
-    table = "\n".join([
-        "| accuracy | before | after |", "| --- | --- | --- |",
-        f"| your {report['corrections']} corrections | {before['corrections']}% | {after['corrections']}% |",
-        f"| MNIST validation | {before['mnist_val']}% | {after['mnist_val']}% |",
-        f"| MNIST test | {before['mnist_test']}% | {after['mnist_test']}% |",
-    ])
-    yield (f"{'Stopped early. ' if report['stopped'] else ''}Fine-tuned in {report['seconds']:.0f} s "
-           f"and saved as **{path.name}**; pick it in the Draw tab to use it.\n\n{table}",
-           [str(path), str(path.with_suffix(".json"))])
+def removed_text(removed: list[str]) -> str:
+    if not removed:
+        return ""
+    return (f" To stay within this server's limit of runs per visitor, your oldest run"
+            f"{'s' * (len(removed) > 1)} ({', '.join(removed)}) {'were' if len(removed) > 1 else 'was'} removed.")

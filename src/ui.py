@@ -1,31 +1,46 @@
 """The page: a Draw tab (sketchpad -> probabilities) and a Train tab. Reads top to bottom like the page.
 
-    demo = build_demo(store)   # store: the live src.inference.ModelStore, created once in app.py
+    demo = build_demo(store, visitors)   # both created once, in app.py
 
-The handlers live in src/draw_tab.py (Draw tab) and src/train_tab.py (Train tab).
+The handlers live in src/draw_tab.py (Draw tab), src/train_tab.py (Train tab) and src/operator_page.py
+(/operator, only when ADMIN_PASSWORD is set). Every visitor has their own model choice (a gr.State),
+runs, corrections and Stop; see src/visitors.py.
 """
 
 import gradio as gr
 
 from src import config, train_tab
-from src.draw_tab import (BLANK_HINT, DrawTab, clear_corrections, corrections_text, download_corrections,
-                          probability_table, save_correction)
+from src.draw_tab import BLANK_HINT, DrawTab, probability_table
 from src.inference import ModelStore
+from src.operator_page import OperatorPage
 from src.saliency import READING_HINT
+from src.train_tab import TrainTab
 from src.training import TrainConfig
 from src.uploads import guard_image_editor
+from src.visitors import Visitors
+
+
+# Passed to launch() (app.py). The operator's page (/operator) is reached by its address only, so Gradio's
+# navigation bar is hidden. On a phone the intro's second line goes, so that the prediction fits on the
+# screen together with the canvas.
+CSS = """
+.nav-holder { display: none !important; }
+@media (max-width: 640px) { #intro p { display: none; } }
+"""
 
 
 # ------------------------------------------------------------------------------------------------ the page
-def build_demo(store: ModelStore) -> gr.Blocks:
-    """The whole page, its handlers bound to `store`."""
-    draw = DrawTab(store)
+def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
+    """The whole page, its handlers bound to the live model store and the visitors."""
+    draw, trainer = DrawTab(store, visitors), TrainTab(store, visitors)
 
-    def fine_tune_on_corrections(progress=gr.Progress()):
-        yield from train_tab.fine_tune_on_corrections(store, progress)
+    def left(request: gr.Request):
+        draw.left(request)
+        trainer.left(request)
 
     with gr.Blocks(title="Draw a digit") as demo:
-        gr.Markdown("# Draw a digit\nA 21,578-parameter convolutional network trained on MNIST reads your drawing.")
+        gr.Markdown("# Draw a digit\nA 21,578-parameter convolutional network trained on MNIST reads your drawing.",
+                    elem_id="intro")
         if store.error:
             gr.Markdown(f"**⚠ {store.error}**", elem_id="model-error")
 
@@ -48,12 +63,6 @@ def build_demo(store: ModelStore) -> gr.Blocks:
                     )
                     guard_image_editor(sketchpad)  # size check and clear messages before Gradio decodes uploads
                     clear_button = gr.Button("Clear", elem_id="clear", variant="secondary")
-                    with gr.Group():
-                        model_picker = gr.Dropdown(choices=draw.model_choices(), value=store.active and store.active.name,
-                                                   label="Model", elem_id="model-picker", interactive=True,
-                                                   allow_custom_value=True)  # the list grows as models are trained
-                        use_button = gr.Button("Use this model", elem_id="use-model", size="sm")
-                        active_model = gr.Markdown(draw.active_model_text(), elem_id="active-model")
                 with gr.Column(scale=1, min_width=300):
                     prediction = gr.Label(value=BLANK_HINT, num_top_classes=3, label="Prediction", elem_id="prediction")
                     note = gr.Markdown("", elem_id="note")
@@ -70,10 +79,21 @@ def build_demo(store: ModelStore) -> gr.Blocks:
                     with gr.Group():
                         correct_as = gr.Radio([str(d) for d in range(10)], label="Wrong? It was really a…",
                                               elem_id="correct-as")
-                        correction_status = gr.Markdown(corrections_text(), elem_id="corrections-count")
+                        correction_status = gr.Markdown("", elem_id="corrections-count")
+            # Below the results, so that on a phone the prediction sits right under the canvas.
+            with gr.Accordion("Model", open=False):
+                model_picker = gr.Dropdown(choices=[], label="Model (yours/… are the runs you trained)",
+                                           elem_id="model-picker", interactive=True,
+                                           allow_custom_value=True)  # the list grows as models are trained
+                use_button = gr.Button("Use this model", elem_id="use-model", size="sm")
+                active_model = gr.Markdown("", elem_id="active-model")
             with gr.Accordion("Your corrections", open=False):
-                gr.Markdown("Corrections are stored on this server as 28×28 PNGs and can fine-tune the model "
-                            "(Train tab). Download them to keep them.")
+                gr.Markdown("Your corrections are stored on this server as 28×28 PNGs, visible only to you, and can "
+                            "fine-tune your model (Train tab). They are removed some time after you leave: download "
+                            "them to keep them.")
+                share = gr.Checkbox(False, label="Share my corrections to improve the model (the server's operator "
+                                    "may then keep and use them)", elem_id="share-corrections")
+                share_status = gr.Markdown("", elem_id="share-status")
                 with gr.Row():
                     download_button = gr.Button("Download corrections (.zip)", elem_id="download-corrections")
                     delete_button = gr.Button("Delete all corrections", variant="stop", elem_id="clear-corrections")
@@ -84,6 +104,7 @@ def build_demo(store: ModelStore) -> gr.Blocks:
                     result = gr.JSON(label="Result", elem_id="classify-result")
                 classify_button = gr.Button("Classify", elem_id="classify")
             sample = gr.State(None)  # the last single digit's 28x28 input, for a correction
+            choice = gr.State(None)  # this visitor's model: None = the server's default, else a checkpoint name
 
         with gr.Tab("Train"):
             if not config.ALLOW_TRAINING:
@@ -93,7 +114,9 @@ def build_demo(store: ModelStore) -> gr.Blocks:
             else:
                 defaults = TrainConfig()
                 gr.Markdown("Retrain the network on MNIST and watch the training and validation loss after every "
-                            "epoch. One training runs at a time on this server; others wait in the queue.")
+                            "epoch. One training runs at a time on this server: yours waits its turn and shows its "
+                            f"place in line. Your runs are yours alone; this server keeps your last "
+                            f"{visitors.limits.runs_per_visitor}.")
                 with gr.Row():
                     epochs = gr.Slider(1, config.MAX_EPOCHS, value=min(defaults.epochs, config.MAX_EPOCHS), step=1,
                                        label="Epochs", elem_id="epochs")
@@ -129,32 +152,40 @@ def build_demo(store: ModelStore) -> gr.Blocks:
 
         # Live: every finished stroke sends the canvas; only the latest one is processed, without a spinner.
         sketchpad.change(
-            draw.predict, sketchpad, [chart, prediction, model_input, heatmap, note, sample],
+            draw.predict, [sketchpad, choice], [chart, prediction, model_input, heatmap, note, sample],
             api_name="predict", trigger_mode="always_last", show_progress="hidden",
         )
         # Clear = the sketchpad's own trash button: it empties the canvas and its change event blanks the outputs.
         # (Setting the sketchpad's value to None from Python does not always empty the canvas in Gradio 6.31.)
         clear_button.click(None, None, None, api_name=False,
                            js="() => document.querySelector('#sketchpad button[aria-label=\"Clear canvas\"]')?.click()")
-        classify_button.click(draw.classify, upload, result, api_name="classify")
-        correct_as.input(save_correction, [correct_as, sample], [correct_as, correction_status], api_name="correct")
-        download_button.click(download_corrections, None, corrections_zip, api_name=False)
-        delete_button.click(clear_corrections, None, correction_status, api_name=False)
-        use_button.click(draw.use_model, model_picker, active_model, api_name="use_model")
-        demo.load(draw.refresh_models, None, [model_picker, active_model], api_name=False)
-        demo.load(corrections_text, None, correction_status, api_name=False)
+        classify_button.click(draw.classify, [upload, choice], result, api_name="classify")
+        correct_as.input(draw.save_correction, [correct_as, sample], [correct_as, correction_status], api_name="correct")
+        download_button.click(draw.download_corrections, None, corrections_zip, api_name=False)
+        delete_button.click(draw.clear_corrections, None, correction_status, api_name=False)
+        share.input(draw.set_sharing, share, share_status, api_name=False)
+        use_button.click(draw.use_model, model_picker, [choice, active_model], api_name="use_model")
+        demo.load(draw.arrived, None, None, api_name=False)
+        demo.load(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
+        demo.load(draw.corrections_text, None, correction_status, api_name=False)
+        demo.load(draw.sharing, None, share, api_name=False)
+        demo.unload(left)  # the tab closed: their training stops; their files go after the idle time
 
         if config.ALLOW_TRAINING:
             training = start_button.click(
-                train_tab.train, [epochs, batch_size, learning_rate, augment, seed, max_examples],
-                [loss_plot, records, train_status, new_checkpoint], api_name="train", concurrency_limit=1,
-                concurrency_id="train",
+                trainer.train, [epochs, batch_size, learning_rate, augment, seed, max_examples],
+                [loss_plot, records, train_status, new_checkpoint], api_name="train",
+                concurrency_limit=1 + config.MAX_WAITING_TRAININGS, concurrency_id="train",  # the rest wait in line
             )
-            training.then(draw.refresh_models, None, [model_picker, active_model], api_name=False)
-            stop_button.click(train_tab.request_stop, None, train_status, api_name="stop",
+            training.then(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
+            stop_button.click(trainer.request_stop, None, train_status, api_name="stop",
                               concurrency_limit=None, show_progress="hidden")
-            tuning = fine_tune_button.click(fine_tune_on_corrections, None,
-                                            [fine_tune_report, fine_tuned], api_name="fine_tune", concurrency_limit=1,
+            tuning = fine_tune_button.click(trainer.fine_tune_on_corrections, choice, [fine_tune_report, fine_tuned],
+                                            api_name="fine_tune", concurrency_limit=1 + config.MAX_WAITING_TRAININGS,
                                             concurrency_id="train")
-            tuning.then(draw.refresh_models, None, [model_picker, active_model], api_name=False)
-        return demo
+            tuning.then(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
+
+    if config.ADMIN_PASSWORD:  # the operator's page; without the secret it does not exist at all
+        with demo.route("Operator", "/operator", show_in_navbar=False):
+            OperatorPage(store, visitors, config.ADMIN_PASSWORD).build()
+    return demo

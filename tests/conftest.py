@@ -95,7 +95,7 @@ def save_model():
 
 
 class Server:
-    """`python app.py` (bench/launch.py) on a free port, with its own checkpoint and corrections folders."""
+    """`python app.py` (bench/launch.py) on a free port, with its own checkpoint and visitor folders."""
 
     def __init__(self, workdir: Path, env: dict | None = None):
         import shutil
@@ -107,10 +107,17 @@ class Server:
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         for name in ("default.safetensors", "default.json", "default.novelty.safetensors"):
             shutil.copy(config.CHECKPOINT_DIR / name, self.checkpoint_dir / name)
+        self.visitor_dir = workdir / "visitors"
         self.log_path = workdir / "server.log"
         self.app = Launched([sys.executable, "app.py"], log_path=self.log_path, env={
-            "CHECKPOINT_DIR": str(self.checkpoint_dir), "CORRECTIONS_DIR": str(workdir / "corrections"), **(env or {})})
+            "CHECKPOINT_DIR": str(self.checkpoint_dir), "VISITOR_DIR": str(self.visitor_dir), **(env or {})})
         self.url, self.port = self.app.url, self.app.port
+
+    def visitor(self, client):
+        """The folders (src.visitors.Visitor) of the visitor behind a gradio_client session."""
+        from src.visitors import Visitors
+
+        return Visitors(self.visitor_dir).get(client.session_hash)
 
     def alive(self) -> bool:
         return self.app.alive()

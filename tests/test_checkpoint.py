@@ -228,7 +228,7 @@ def test_names_leading_outside_the_folder_are_refused(store, eights, tmp_path):
              "/etc/passwd", "link.safetensors", "sub/../../outside/x.safetensors", "", ".", "..",
              "default.json", "default", "default.safetensors/", "sub/x.safetensors"]
     for name in names:
-        with pytest.raises(CheckpointError, match="is not a checkpoint in"):
+        with pytest.raises(CheckpointError, match="is not a checkpoint here"):
             store.activate(name)
         _assert_unchanged(store, before, eights)
 

@@ -61,7 +61,7 @@ def test_a_written_number_is_read_digit_by_digit(client, tmp_path):
 
 def test_a_correction_is_stored_and_counted(server, tmp_path):
     client = Client(server.url, verbose=False)  # its own session: the correction applies to its last drawing
-    folder = server.checkpoint_dir.parent / "corrections"
+    folder = server.visitor(client).corrections  # this visitor's own
     before = corrections.count(folder)
     value = save_sketch(sketchpad_value(render_digit(1, np.random.default_rng(3), canvas=320, style="transparent")),
                         tmp_path, "one")
@@ -74,19 +74,19 @@ def test_a_correction_is_stored_and_counted(server, tmp_path):
 
 @pytest.mark.slow
 def test_fine_tune_on_corrections_reports_before_and_after_and_saves_a_model(server, client):
-    folder = server.checkpoint_dir.parent / "corrections"
+    visitor = server.visitor(client)
     rng = np.random.default_rng(20)
     from src.preprocess import preprocess
     for _ in range(20):
-        corrections.add(folder, preprocess(style_mask("one_long_flag", rng, canvas=400)), 1)
-    before = set(server.checkpoint_dir.glob("finetuned-*"))
+        corrections.add(visitor.corrections, preprocess(style_mask("one_long_flag", rng, canvas=400)), 1)
+    before = set(visitor.runs.glob("finetuned-*"))
     report, files = client.predict(api_name="/fine_tune")
     assert "| MNIST test |" in report and "| your" in report
-    new = sorted(p.name for p in set(server.checkpoint_dir.glob("finetuned-*")) - before)
+    new = sorted(p.name for p in set(visitor.runs.glob("finetuned-*")) - before)  # among this visitor's runs
     stem = new[0].split(".")[0]  # weights, JSON and novelty statistics, saved together
     assert new == [f"{stem}.json", f"{stem}.novelty.safetensors", f"{stem}.safetensors"]
     from src.checkpoint import load_model
-    assert load_model(server.checkpoint_dir / f"{stem}.safetensors")[2] is not None
+    assert load_model(visitor.runs / f"{stem}.safetensors")[2] is not None
 
 
 def test_a_sure_but_unusual_digit_is_shown_with_a_note(client, loaded_model, small_mnist, tmp_path):

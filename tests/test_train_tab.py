@@ -24,8 +24,13 @@ def models_in(folder):
     return {p for p in folder.glob("*.safetensors") if is_weights_name(p.name)}
 
 
+def files_in(folder):
+    return set(folder.iterdir()) if folder.is_dir() else set()
+
+
 def test_train_streams_each_epoch_and_saves_a_new_checkpoint(client, server):
-    before = models_in(server.checkpoint_dir)
+    runs = server.visitor(client).runs  # where this visitor's runs go, visible to them only
+    before = models_in(runs)
     job = client.submit(epochs=2, batch_size=128, learning_rate=0.003, augment=True, seed=0, max_examples=2000,
                         api_name="/train")
     updates = updates_of(job)
@@ -42,15 +47,15 @@ def test_train_streams_each_epoch_and_saves_a_new_checkpoint(client, server):
     assert len(plot["data"]) == 4  # two series x two epochs
     assert "Test accuracy" in updates[-1][2]
 
-    new = models_in(server.checkpoint_dir) - before
+    new = models_in(runs) - before
     assert len(new) == 1
     path = new.pop()
     assert path.with_suffix(".json").exists() and path.with_name(path.stem + ".novelty.safetensors").exists()
-    assert not list(server.checkpoint_dir.glob("*.tmp")) and not list(server.checkpoint_dir.glob(".*"))
+    assert not list(runs.glob("*.tmp")) and not list(runs.glob(".*"))
 
-    # The picker offers it, and "Use this model" swaps it in for /classify.
+    # "Use this model" swaps it in for this visitor's /classify.
     try:
-        assert path.name in use(client, path.name)
+        assert path.name in use(client, "yours/" + path.name)
         drawing = server.checkpoint_dir.parent / "three.png"
         render_digit(3, np.random.default_rng(3), canvas=400).convert("RGB").save(drawing)
         result = client.predict(handle_file(str(drawing)), api_name="/classify")
@@ -60,7 +65,8 @@ def test_train_streams_each_epoch_and_saves_a_new_checkpoint(client, server):
 
 
 def test_stop_saves_the_completed_epochs_with_their_statistics_and_no_partial_files(client, server):
-    before = set(server.checkpoint_dir.iterdir())
+    runs = server.visitor(client).runs
+    before = files_in(runs)
     job = client.submit(epochs=30, batch_size=128, learning_rate=0.003, augment=True, seed=1, max_examples=8000,
                         api_name="/train")
     deadline = time.monotonic() + 120
@@ -81,7 +87,7 @@ def test_stop_saves_the_completed_epochs_with_their_statistics_and_no_partial_fi
     assert final[2].startswith("Stopped after")
     completed = len(final[1]["data"])
     assert 1 <= completed < 30
-    added = set(server.checkpoint_dir.iterdir()) - before
+    added = files_in(runs) - before
     # one complete checkpoint (weights, JSON, novelty statistics), nothing else
     assert sorted("".join(p.suffixes[-2:]) if p.name.endswith(".novelty.safetensors") else p.suffix for p in added) \
         == [".json", ".novelty.safetensors", ".safetensors"]
@@ -115,8 +121,9 @@ def test_classify_keeps_answering_while_training_runs(client, server, tmp_path):
 def test_use_model_refuses_names_outside_the_checkpoint_folder(client):
     from gradio_client.exceptions import AppError
 
-    for name in ("../checkpoints/default.safetensors", "/etc/passwd", "missing.safetensors"):
-        with pytest.raises(AppError, match="cannot be used, so the current model stays"):
+    for name in ("../checkpoints/default.safetensors", "/etc/passwd", "missing.safetensors",
+                 "yours/../../checkpoints/default.safetensors", "yours/missing.safetensors"):
+        with pytest.raises(AppError, match="cannot be used, so your current model stays"):
             use(client, name)
 
 
@@ -156,8 +163,12 @@ def test_a_failure_inside_training_is_a_clear_error_and_leaves_no_files(tmp_path
     """In process: the Train tab's generator, with the engine failing in epoch 2."""
     import gradio as gr
 
+    from types import SimpleNamespace
+
     from src import config, train_tab
+    from src.inference import ModelStore
     from src.training import train_epochs
+    from src.visitors import Visitors
 
     def failing(*args, **kwargs):
         for record in train_epochs(*args, **kwargs):
@@ -165,14 +176,15 @@ def test_a_failure_inside_training_is_a_clear_error_and_leaves_no_files(tmp_path
             raise RuntimeError("injected failure")
 
     monkeypatch.setattr(train_tab, "train_epochs", failing)
-    monkeypatch.setattr(config, "CHECKPOINT_DIR", tmp_path)
     monkeypatch.setattr(config, "DATA_DIR", data_dir)
     class NoProgress:
         def tqdm(self, iterable, **_):
             return iterable
 
-    run = train_tab.train(3, 128, 0.003, True, 0, 1000, progress=NoProgress())
+    tab = train_tab.TrainTab(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), Visitors(tmp_path))
+    run = tab.train(3, 128, 0.003, True, 0, 1000, request=SimpleNamespace(session_hash="a"), progress=NoProgress())
     with pytest.raises(gr.Error, match=r"Training failed during epoch 2 \(RuntimeError: injected failure\)"):
         for _ in run:
             pass
-    assert list(tmp_path.iterdir()) == []
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    assert tab.request_stop(SimpleNamespace(session_hash="a")) == "You have no training running."  # released

@@ -1,0 +1,201 @@
+"""Visitors of a shared server: each one's own files (trained runs, corrections), with limits and idle cleanup.
+
+    visitors = Visitors(root, Limits())     # created once, in app.py, next to the model store
+    me = visitors.get(request.session_hash) # one browser tab or one gradio_client session
+    me.runs, me.corrections                 # their folders: nobody else's handlers ever see them
+    visitors.arrived(hash) / left(hash)     # demo.load / demo.unload: tabs that are open keep their files
+    visitors.sweep()                        # remove the files of visitors gone for longer than the idle time
+
+A visitor is keyed by Gradio's session hash, the same key as their gr.State: a browser tab, or a
+gradio_client.Client. Its folder is named by a digest of the hash, so no client-chosen string ever
+becomes a path. Limits (all set in src/config.py from the environment):
+
+  - runs per visitor: saving one more removes their oldest run first;
+  - corrections per visitor: one more is refused with a message;
+  - a total cap on all visitor data: work that would pass it is refused before it starts, with a message;
+  - idle time: a visitor who left (or an API client that stopped calling) loses their files after it.
+    Corrections the visitor chose to share are moved to the shared pool first (VISITOR_DIR/shared).
+"""
+
+import hashlib
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from src import corrections
+from src.checkpoint import is_weights_name
+
+log = logging.getLogger(__name__)
+
+SHARED = "shared"  # VISITOR_DIR/shared/corrections: shared corrections of visitors who have left
+SHARE_MARK = "share"  # a visitor's folder holds this file while they share their corrections
+RUN_BYTES = 600_000  # what one saved run takes (weights, JSON, novelty statistics), rounded up
+CORRECTION_BYTES = 2_000  # one 28x28 PNG, rounded up
+
+
+class LimitReached(Exception):
+    """A limit that stops an action; the message says which and what the visitor can do."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    runs_per_visitor: int = 3
+    corrections_per_visitor: int = 500
+    total_bytes: int = 500_000_000
+    idle_seconds: float = 3600.0
+
+
+def folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+
+
+class Visitor:
+    """One visitor's folders. Nothing is created until they store something."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.id = folder.name
+        self.runs = folder / "runs"
+        self.corrections = folder / "corrections"
+
+    def run_files(self) -> list[Path]:
+        """Their trained runs' weights files, oldest first."""
+        runs = [p for p in self.runs.glob("*.safetensors") if is_weights_name(p.name)] if self.runs.is_dir() else []
+        return sorted(runs, key=lambda p: (p.stat().st_mtime, p.name))
+
+    @property
+    def shares(self) -> bool:
+        return (self.folder / SHARE_MARK).exists()
+
+    def set_sharing(self, share: bool) -> None:
+        if share:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            (self.folder / SHARE_MARK).touch()
+        else:
+            (self.folder / SHARE_MARK).unlink(missing_ok=True)
+
+
+class Visitors:
+    """All visitors' folders under one root, and the limits on them."""
+
+    def __init__(self, root: Path | str, limits: Limits = Limits()):
+        self.root = Path(root)
+        self.limits = limits
+        self.shared_corrections = self.root / SHARED / "corrections"
+        self._present: set[str] = set()  # visitor ids with a tab open (demo.load, until demo.unload)
+        self._seen: dict[str, float] = {}  # visitor id -> last time their folder's mtime was refreshed
+        self._lock = threading.Lock()  # around checks of the cap and the writes they allow
+
+    # ----------------------------------------------------------------------------------------- who
+    def _id(self, session_hash: str | None) -> str:
+        if not session_hash:
+            raise LimitReached("This action needs a session: open the page, or use a gradio_client.Client.")
+        return "v-" + hashlib.sha256(str(session_hash).encode()).hexdigest()[:24]
+
+    def get(self, session_hash: str | None) -> Visitor:
+        """The visitor of this session; marks them as active now (their files are kept while they are)."""
+        visitor = Visitor(self.root / self._id(session_hash))
+        now = time.time()
+        if now - self._seen.get(visitor.id, 0.0) > 30 and visitor.folder.is_dir():  # cheap: at most every 30 s
+            visitor.folder.touch()
+        self._seen[visitor.id] = now
+        return visitor
+
+    def arrived(self, session_hash: str | None) -> None:
+        if session_hash:
+            self._present.add(self.get(session_hash).id)
+
+    def left(self, session_hash: str | None) -> None:
+        """The tab was closed: from now on their files go after the idle time."""
+        if session_hash:
+            visitor = self.get(session_hash)
+            self._present.discard(visitor.id)
+
+    # --------------------------------------------------------------------------------------- limits
+    def usage(self) -> int:
+        return folder_size(self.root)
+
+    def reserve(self, nbytes: int, what: str) -> None:
+        """Refuse `what` with a clear message if `nbytes` more would pass the total cap (after a sweep)."""
+        if self.usage() + nbytes <= self.limits.total_bytes:
+            return
+        self.sweep()
+        if self.usage() + nbytes > self.limits.total_bytes:
+            raise LimitReached(
+                f"This server's storage for visitors is full ({self.limits.total_bytes / 1e6:.0f} MB), so {what} "
+                "cannot be stored now. Nothing of yours was lost; try again later, or run the app on your own "
+                "machine (`python app.py`) where there is no such limit.")
+
+    def make_room_for_run(self, visitor: Visitor) -> list[str]:
+        """Before saving a run: check the cap, and remove the visitor's oldest runs beyond the limit.
+        Returns the names of the runs removed."""
+        with self._lock:
+            self.reserve(RUN_BYTES, "the trained model")
+            removed = []
+            runs = visitor.run_files()
+            while len(runs) >= self.limits.runs_per_visitor:
+                oldest = runs.pop(0)
+                for p in (oldest, oldest.with_suffix(".json"), oldest.with_suffix(".novelty.safetensors")):
+                    p.unlink(missing_ok=True)
+                removed.append(oldest.name)
+            return removed
+
+    def add_correction(self, visitor: Visitor, image28, label: int) -> Path:
+        with self._lock:
+            n = corrections.count(visitor.corrections)
+            if n >= self.limits.corrections_per_visitor:
+                raise LimitReached(
+                    f"You have stored {n} corrections, the most this server keeps for one visitor. "
+                    "Download them, fine-tune on them, or delete them to store more.")
+            self.reserve(CORRECTION_BYTES, "this correction")
+            return corrections.add(visitor.corrections, image28, label)
+
+    # -------------------------------------------------------------------------------------- cleanup
+    def sweep(self, now: float | None = None) -> list[str]:
+        """Remove the folders of visitors who are not on the page and have been idle for longer than the
+        idle time (their folder's mtime, so this also works after a restart). Shared corrections are moved
+        to the shared pool first. Returns the ids removed."""
+        now = time.time() if now is None else now
+        removed = []
+        for folder in sorted(self.root.glob("v-*")) if self.root.is_dir() else []:
+            if folder.name in self._present or now - folder.stat().st_mtime < self.limits.idle_seconds:
+                continue
+            visitor = Visitor(folder)
+            if visitor.shares:
+                for p in corrections.files(visitor.corrections):
+                    self.shared_corrections.mkdir(parents=True, exist_ok=True)
+                    shutil.move(p, self.shared_corrections / p.name)
+            shutil.rmtree(folder, ignore_errors=True)
+            self._seen.pop(folder.name, None)
+            removed.append(folder.name)
+        if removed:
+            log.info("removed the files of %d idle visitors", len(removed))
+        return removed
+
+    def start_sweeper(self, every_seconds: float = 60.0) -> threading.Thread:
+        """A daemon thread that sweeps every `every_seconds`."""
+        def loop():
+            while True:
+                time.sleep(every_seconds)
+                try:
+                    self.sweep()
+                except OSError as e:  # a file vanished or the disk hiccuped: the next round tries again
+                    log.warning("sweeping idle visitors failed: %s", e)
+
+        thread = threading.Thread(target=loop, name="visitor-sweeper", daemon=True)
+        thread.start()
+        return thread
+
+    # ------------------------------------------------------------------------------------ operator
+    def all_runs(self) -> list[Path]:
+        """Every visitor's runs (weights files), for the operator."""
+        return [p for folder in sorted(self.root.glob("v-*")) for p in Visitor(folder).run_files()]
+
+    def shared_correction_files(self) -> list[Path]:
+        """Corrections the visitors chose to share: of those still here, and of those who left."""
+        present = [p for folder in sorted(self.root.glob("v-*")) if Visitor(folder).shares
+                   for p in corrections.files(Visitor(folder).corrections)]
+        return present + corrections.files(self.shared_corrections)
