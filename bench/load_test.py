@@ -147,7 +147,7 @@ def main():
         procs = []
         try:
             procs.append(Launched([sys.executable, "app.py"], env={
-                "CORRECTIONS_DIR": str(Path(tmp) / "corrections"), "CHECKPOINT_DIR": str(checkpoints)}))
+                "VISITOR_DIR": str(Path(tmp) / "visitors"), "CHECKPOINT_DIR": str(checkpoints)}))
             procs.append(Launched([sys.executable, str(trivial_py)]))
             app_url, trivial_url = procs[0].url, procs[1].url
             for url in (app_url, trivial_url):  # warm up: first requests load caches

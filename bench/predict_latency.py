@@ -50,7 +50,7 @@ def main():
         paths.append(tmp / f"{i}.png")
     (tmp / "trivial.py").write_text(TRIVIAL_APP)
 
-    procs = [Launched([sys.executable, "app.py"], env={"CORRECTIONS_DIR": str(tmp / "corrections")}),
+    procs = [Launched([sys.executable, "app.py"], env={"VISITOR_DIR": str(tmp / "visitors")}),
              Launched([sys.executable, str(tmp / "trivial.py")])]
     try:
         clients = {"classify": Client(procs[0].url, verbose=False), "trivial": Client(procs[1].url, verbose=False)}

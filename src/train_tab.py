@@ -38,6 +38,11 @@ class TrainingLine:
             self._line.append(ticket)
         return ticket
 
+    def ahead_of(self, ticket: object) -> int:
+        """How many trainings are ahead of `ticket` (0: it runs)."""
+        with self._changed:
+            return self._line.index(ticket) if ticket in self._line else 0
+
     def leave(self, ticket: object) -> None:
         with self._changed:
             if ticket in self._line:
@@ -115,7 +120,7 @@ class TrainTab:
         self.store = store
         self.visitors = visitors
         self.line = TrainingLine()
-        self._stops: dict[str, threading.Event] = {}  # visitor id -> the Stop of their training
+        self._stops: dict[str, tuple[threading.Event, object]] = {}  # visitor id -> their training's Stop, ticket
         self._lock = threading.Lock()
 
     @contextmanager
@@ -124,8 +129,7 @@ class TrainTab:
         with self._lock:
             if visitor.id in self._stops:
                 raise gr.Error("You already have a training running or waiting: stop it first, or wait for it.")
-            stop = self._stops[visitor.id] = threading.Event()
-        ticket = self.line.join()
+            stop, ticket = self._stops[visitor.id] = threading.Event(), self.line.join()
         try:
             yield ticket, stop
         finally:
@@ -135,11 +139,11 @@ class TrainTab:
 
     def request_stop(self, request: gr.Request = None) -> str:
         """Stop this visitor's training (only theirs): at the next batch if it runs, at once if it waits."""
-        stop = self._stops.get(self.visitors.get(request.session_hash if request else None).id)
+        stop, ticket = self._stops.get(self.visitors.get(request.session_hash if request else None).id, (None, None))
         if stop is None:
             return "You have no training running."
         stop.set()
-        return "Stopping at the next batch…"
+        return "Stopping at the next batch…" if self.line.ahead_of(ticket) == 0 else "Cancelling your waiting training…"
 
     def left(self, request: gr.Request = None) -> None:
         """The visitor closed the page: their training stops (what it completed is still saved)."""

@@ -1,0 +1,176 @@
+"""Visitors on a shared server (src/visitors.py): their own folders, the limits, and the sweep of idle ones."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from src import corrections
+from src.visitors import RUN_BYTES, Limits, LimitReached, Visitors
+
+DIGIT = np.zeros((28, 28), np.uint8)
+DIGIT[6:22, 13:15] = 255
+
+
+def fake_run(visitor, name: str, nbytes: int = 1000):
+    """Three files named like a saved run (the limits only count and remove files)."""
+    visitor.runs.mkdir(parents=True, exist_ok=True)
+    for suffix in (".safetensors", ".json", ".novelty.safetensors"):
+        (visitor.runs / f"{name}{suffix}").write_bytes(b"x" * nbytes)
+    return visitor.runs / f"{name}.safetensors"
+
+
+def test_each_session_has_its_own_folder_named_by_a_digest_never_by_the_client_string(tmp_path):
+    visitors = Visitors(tmp_path)
+    a, b, evil = visitors.get("abc"), visitors.get("xyz"), visitors.get("../../etc")
+    assert a.folder != b.folder and visitors.get("abc").folder == a.folder
+    assert {a.folder.parent, b.folder.parent, evil.folder.parent} == {tmp_path}
+    assert evil.id.startswith("v-") and ".." not in evil.id
+    with pytest.raises(LimitReached, match="needs a session"):
+        visitors.get(None)
+
+
+def test_saving_one_run_too_many_removes_that_visitors_oldest_only(tmp_path):
+    visitors = Visitors(tmp_path, Limits(runs_per_visitor=2))
+    a, b = visitors.get("a"), visitors.get("b")
+    first = fake_run(a, "trained-1")
+    time.sleep(0.01)
+    fake_run(a, "trained-2")
+    theirs = fake_run(b, "trained-1")
+    assert visitors.make_room_for_run(a) == ["trained-1.safetensors"]
+    assert not first.exists() and not first.with_suffix(".json").exists()
+    assert [p.name for p in a.run_files()] == ["trained-2.safetensors"]
+    assert theirs.exists() and len(b.run_files()) == 1  # another visitor's runs are never touched
+
+
+def test_corrections_beyond_the_per_visitor_limit_are_refused_with_a_message(tmp_path):
+    visitors = Visitors(tmp_path, Limits(corrections_per_visitor=3))
+    a, b = visitors.get("a"), visitors.get("b")
+    for _ in range(3):
+        visitors.add_correction(a, DIGIT, 1)
+    with pytest.raises(LimitReached, match="You have stored 3 corrections, the most"):
+        visitors.add_correction(a, DIGIT, 1)
+    assert corrections.count(a.corrections) == 3  # nothing lost
+    visitors.add_correction(b, DIGIT, 7)  # the limit is per visitor
+    assert corrections.count(b.corrections) == 1
+
+
+def test_the_total_cap_refuses_new_work_with_a_message_and_loses_nothing(tmp_path):
+    visitors = Visitors(tmp_path, Limits(total_bytes=RUN_BYTES + 5000))
+    a, b = visitors.get("a"), visitors.get("b")
+    fake_run(a, "trained-1", nbytes=RUN_BYTES // 3)
+    visitors.add_correction(a, DIGIT, 1)
+    before = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    with pytest.raises(LimitReached, match="storage for visitors is full"):
+        visitors.make_room_for_run(b)
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == before
+    assert visitors.usage() <= visitors.limits.total_bytes
+
+
+def test_the_sweep_removes_idle_visitors_who_left_and_keeps_the_rest(tmp_path):
+    visitors = Visitors(tmp_path, Limits(idle_seconds=60))
+    gone, api_idle, open_tab, busy = (visitors.get(s) for s in ("gone", "api-idle", "open-tab", "busy"))
+    for v in (gone, api_idle, open_tab, busy):
+        visitors.add_correction(v, DIGIT, 3)
+    visitors.arrived("gone")
+    visitors.left("gone")
+    visitors.arrived("open-tab")  # still on the page, however long idle
+    later = time.time() + 61
+    os.utime(busy.folder, (later - 1, later - 1))  # "busy" acted a second before the sweep
+    removed = visitors.sweep(now=later)
+    assert sorted(removed) == sorted([gone.id, api_idle.id])
+    assert not gone.folder.exists() and not api_idle.folder.exists()
+    assert corrections.count(open_tab.corrections) == 1 and corrections.count(busy.corrections) == 1
+
+
+def test_shared_corrections_of_a_visitor_who_left_go_to_the_shared_pool(tmp_path):
+    visitors = Visitors(tmp_path, Limits(idle_seconds=60))
+    sharer, private = visitors.get("sharer"), visitors.get("private")
+    sharer.set_sharing(True)
+    for v, label in ((sharer, 2), (sharer, 5), (private, 9)):
+        visitors.add_correction(v, DIGIT, label)
+    assert len(visitors.shared_correction_files()) == 2  # only the sharer's, while they are here
+    visitors.sweep(now=time.time() + 61)
+    assert not sharer.folder.exists() and not private.folder.exists()
+    kept = visitors.shared_correction_files()
+    assert sorted(p.name[-5] for p in kept) == ["2", "5"]  # labels are the file names' last digit
+
+
+# ------------------------------------------------------------------------------- two visitors, one server
+def drawing_of(digit: int, tmp_path, seed=5):
+    from gradio_client import handle_file
+    from PIL import Image
+
+    from src.synthetic import render_digit
+
+    path = tmp_path / f"drawing-{digit}-{seed}.png"
+    render_digit(digit, np.random.default_rng(seed), canvas=400).convert("RGB").save(path)
+    assert Image.open(path).size == (400, 400)
+    return handle_file(str(path))
+
+
+def sketch_of(digit: int, tmp_path):
+    from src.synthetic import render_digit, sketchpad_value
+    from tests.test_app import save_sketch
+
+    strokes = render_digit(digit, np.random.default_rng(digit), canvas=320, style="transparent")
+    return save_sketch(sketchpad_value(strokes), tmp_path, f"sketch-{digit}")
+
+
+def wait_for(job, predicate, timeout=120):
+    """The first streamed output of `job` for which predicate(output) holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for out in job.outputs():
+            if predicate(out):
+                return out
+        if job.done():
+            break
+        time.sleep(0.1)
+    pytest.fail(f"no such output; got {[o[2] for o in job.outputs()]}")
+
+
+@pytest.mark.slow
+def test_two_api_visitors_are_isolated_in_model_corrections_stop_and_runs(server, tmp_path):
+    """Two gradio_client sessions A and B: nothing A does changes what B sees or gets, and B sees A's
+    training only as a place in the line."""
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    a, b = Client(server.url, verbose=False), Client(server.url, verbose=False)
+    three = drawing_of(3, tmp_path)
+    b_before = b.predict(three, api_name="/classify")
+
+    # A trains; B's training waits behind it, sees its place, and B's Stop cancels only B's.
+    job_a = a.submit(epochs=1, batch_size=128, learning_rate=0.005, augment=False, seed=3, max_examples=1000,
+                     api_name="/train")
+    wait_for(job_a, lambda out: not out[2].startswith("Waiting"))
+    job_b = b.submit(epochs=1, batch_size=128, learning_rate=0.005, augment=False, seed=4, max_examples=1000,
+                     api_name="/train")
+    waiting = wait_for(job_b, lambda out: out[2].startswith("Waiting"))
+    assert "1 training ahead of yours" in waiting[2]
+    assert b.predict(api_name="/stop") == "Cancelling your waiting training…"
+    assert job_b.result(timeout=60)[2].startswith("Cancelled before it started")
+    final_a = job_a.result(timeout=300)
+    assert final_a[2].startswith("Finished 1 epoch"), final_a[2]  # B's Stop did not stop A
+    run = next(iter(server.visitor(a).runs.glob("trained-*.json"))).with_suffix(".safetensors").name
+    assert server.visitor(b).run_files() == []
+
+    # A uses their run; B cannot, and B's answers stay exactly the same.
+    assert f"yours/{run}" in a.predict(f"yours/{run}", api_name="/use_model")
+    with pytest.raises(AppError, match="cannot be used"):
+        b.predict(f"yours/{run}", api_name="/use_model")
+    a_after = a.predict(three, api_name="/classify")
+    assert a_after["probabilities"] != b_before["probabilities"]  # A's own model answers A
+    assert b.predict(three, api_name="/classify") == b_before
+
+    # Corrections: A's and B's are separate, and A deleting theirs leaves B's.
+    for client, label in ((a, "8"), (a, "9"), (b, "5")):
+        client.predict(sketch_of(3, tmp_path), api_name="/predict")
+        client.predict(label, api_name="/correct")
+    assert corrections.count(server.visitor(a).corrections) == 2
+    assert corrections.count(server.visitor(b).corrections) == 1
+    assert "Deleted your 2 corrections" in a.predict(api_name="/delete_corrections")
+    assert corrections.count(server.visitor(b).corrections) == 1
+    assert b.predict(three, api_name="/classify") == b_before
