@@ -37,6 +37,7 @@ BRUSH_READY = """() => document.querySelector('#sketchpad button[aria-label="Bru
 
 def draw(page, strokes, steps=5):
     """Mouse strokes inside the square image, which is centred in the editor's canvas element."""
+    page.locator("#sketchpad").scroll_into_view_if_needed()
     box = page.locator("#sketchpad canvas").first.bounding_box()
     side = 0.8 * min(box["width"], box["height"])
     x0, y0 = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
@@ -139,3 +140,128 @@ def test_start_training_and_watch_the_loss_plot_gain_points(page, screenshots):
     assert page.locator("#train-status").inner_text().startswith("Finished 3 epochs")
     page.locator("#loss-plot").screenshot(path=str(screenshots / "loss-plot.png"))
     page.get_by_role("tab", name="Draw").click()
+
+
+# ------------------------------------------------------------------------------------ two visitors, phone
+def open_page(browser, url, **context):
+    page = browser.new_context(**context).new_page()
+    page.goto(url)
+    page.wait_for_selector("#sketchpad canvas", timeout=60_000)
+    page.wait_for_function(BRUSH_READY, timeout=30_000)
+    return page
+
+
+def text_of(page, elem_id):
+    return page.locator(f"#{elem_id}").inner_text()
+
+
+def wait_text(page, elem_id, pattern, timeout=180_000):
+    page.wait_for_function("([id, pattern]) => new RegExp(pattern).test(document.getElementById(id)?.innerText ?? '')",
+                           arg=[elem_id, pattern], timeout=timeout)
+
+
+def start_training(page, epochs, examples):
+    page.get_by_role("tab", name="Train").click()
+    page.wait_for_selector("#start")
+    for elem_id, value in (("epochs", str(epochs)), ("max-examples", str(examples))):
+        box = page.locator(f"#{elem_id} input[type=number]")
+        box.fill(value)
+        box.press("Enter")
+    page.click("#start")
+
+
+def model_options(page) -> list[str]:
+    page.locator("#model-picker input").click()
+    options = page.locator("ul.options li").all_inner_texts()
+    page.keyboard.press("Escape")
+    return [o.strip() for o in options]
+
+
+def test_two_visitors_in_two_browsers_do_not_affect_each_other(chromium, server, screenshots):
+    """A trains, uses its run and stores and deletes corrections; B's page and answers stay the same, and B
+    sees A's training only as a place in the line (B's Stop cancels only B's waiting run)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        a, b = (open_page(browser, server.url, viewport={"width": 1280, "height": 900}) for _ in range(2))
+        draw(b, STROKES[7])
+        assert shown_digit(b) == 7
+        b.wait_for_timeout(1000)
+        b_reading = text_of(b, "prediction")
+
+        start_training(a, epochs=3, examples=6000)
+        wait_text(a, "train-status", "Loading|Drawing|Epoch", timeout=60_000)
+        start_training(b, epochs=1, examples=1000)
+        wait_text(b, "train-status", "1 training ahead of yours", timeout=60_000)
+        b.click("#stop")
+        wait_text(b, "train-status", "Cancelled before it started", timeout=30_000)
+        wait_text(a, "train-status", "^Finished 3 epochs")  # B's Stop did not stop A
+        run = re.search(r"yours/(trained-[\w-]+)\.safetensors", text_of(a, "train-status"))[0]
+
+        # A switches to its own run; B's picker does not even list it.
+        a.get_by_role("tab", name="Draw").click()
+        a.get_by_text("Model", exact=True).click()
+        a.locator("#model-picker input").fill(run)
+        a.keyboard.press("Enter")
+        a.click("#use-model")
+        wait_text(a, "active-model", re.escape(run), timeout=30_000)
+        b.get_by_role("tab", name="Draw").click()
+        b.get_by_text("Model", exact=True).click()
+        assert not [o for o in model_options(b) if "yours/" in o]
+        assert "the server's default" in text_of(b, "active-model")
+
+        # A stores a correction, then deletes all of its corrections; B's correction stays.
+        draw(a, STROKES[7])
+        assert shown_digit(a) is not None  # read by A's own run
+        for page, label in ((b, "5"), (a, "1")):
+            page.locator("#correct-as").get_by_text(label, exact=True).click()
+            wait_text(page, "corrections-count", "You have 1 correction stored", timeout=30_000)
+        a.get_by_text("Your corrections", exact=True).click()
+        a.click("#clear-corrections")
+        wait_text(a, "corrections-count", "Deleted your 1 correction")
+        b.reload()
+        b.wait_for_selector("#sketchpad canvas", timeout=60_000)
+        b.wait_for_function(BRUSH_READY, timeout=30_000)
+        # B's page, reloaded, is a new session of the same browser: its own, with the default model.
+        draw(b, STROKES[7])
+        assert shown_digit(b) == 7
+        b.wait_for_timeout(1000)
+        assert text_of(b, "prediction") == b_reading
+        a.screenshot(path=str(screenshots / "visitor-a.png"), full_page=True)
+        browser.close()
+
+
+def touch_stroke(page, cdp, points, steps=12):
+    """One finger stroke through `points` (unit coordinates of the drawing square), as CDP touch events."""
+    box = page.locator("#sketchpad canvas").first.bounding_box()
+    side = 0.8 * min(box["width"], box["height"])
+    x0, y0 = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
+    path = [(u0 + k / steps * (u1 - u0), v0 + k / steps * (v1 - v0))
+            for (u0, v0), (u1, v1) in zip(points, points[1:]) for k in range(steps)] + [points[-1]]
+    pixels = [{"x": x0 + u * side, "y": y0 + v * side} for u, v in path]
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [pixels[0]]})
+    for point in pixels[1:]:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+        page.wait_for_timeout(15)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+def test_on_a_phone_the_prediction_shows_under_the_canvas_without_scrolling(chromium, server, screenshots):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        phone = p.devices["Pixel 7"]
+        page = open_page(browser, server.url, **phone)
+        cdp = page.context.new_cdp_session(page)
+        touch_stroke(page, cdp, STROKES[7][0])
+        assert shown_digit(page) == 7
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(screenshots / "phone.png"))
+        assert page.evaluate("() => window.scrollY") == 0
+        viewport = phone["viewport"]["height"]
+        canvas = page.locator("#sketchpad canvas").first.bounding_box()
+        top_class = page.locator("#prediction h2, #prediction .output-class").first.bounding_box()
+        assert canvas["y"] >= 0 and top_class["y"] + top_class["height"] <= viewport, (top_class, viewport)
+        browser.close()
