@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from src import config
+from src.gradio_cache import write_images_atomically
 from src.inference import ModelStore
 from src.ui import CSS, build_demo
 from src.uploads import MAX_FILE_SIZE
@@ -17,6 +18,8 @@ from src.visitors import Limits, Visitors
 
 # Two cores serve many small requests: one thread per request beats fighting over both.
 torch.set_num_threads(1)
+# Identical output images of concurrent requests must not break each other's downloads (src/gradio_cache.py).
+write_images_atomically()
 
 # The live model store, created here once and handed to every page: the default model (the shipped one,
 # or the one the operator promoted), or a clear message on the page when it cannot be loaded.

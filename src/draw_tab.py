@@ -53,8 +53,9 @@ class DrawTab:
 
     def model_for(self, choice: str | None, request: gr.Request | None):
         """(the model this visitor chose, a note when it had to fall back to the server's default)."""
+        runs = self.visitor(request).runs  # also marks the visitor active: their files are kept
         try:
-            return self.store.get(choice, self.visitor(request).runs if choice else None), ""
+            return self.store.get(choice, runs), ""
         except CheckpointError as e:
             if choice is None:
                 raise gr.Error(str(e)) from None

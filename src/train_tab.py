@@ -23,7 +23,7 @@ from src.data import DataUnavailable, load_mnist
 from src.inference import YOURS, ModelStore
 from src.training import Pools, TrainConfig, evaluate, fine_tune, seeded_model, train_epochs
 from src.synthetic import cached_training_pools
-from src.visitors import RUN_BYTES, LimitReached, Visitor, Visitors
+from src.visitors import LimitReached, Visitor, Visitors
 
 class TrainingLine:
     """One training at a time, first come, first served; the others wait and can see their place."""
@@ -125,15 +125,24 @@ class TrainTab:
 
     @contextmanager
     def _turn(self, visitor: Visitor):
-        """This visitor's place in the line and their Stop; refuses a second training of the same visitor."""
+        """This visitor's place in the line, their Stop, and the room for their run; refuses a second training
+        of the same visitor, and any training when the server's storage for visitors is full."""
         with self._lock:
             if visitor.id in self._stops:
                 raise gr.Error("You already have a training running or waiting: stop it first, or wait for it.")
-            stop, ticket = self._stops[visitor.id] = threading.Event(), self.line.join()
+            stop = threading.Event()
+            self._stops[visitor.id] = (stop, None)
         try:
-            yield ticket, stop
+            with self.visitors.working(visitor):  # room reserved for the run; their files kept meanwhile
+                ticket = self.line.join()
+                self._stops[visitor.id] = (stop, ticket)
+                try:
+                    yield ticket, stop
+                finally:
+                    self.line.leave(ticket)
+        except LimitReached as e:  # raised only on entering `working`, before anything was trained
+            raise gr.Error(str(e)) from None
         finally:
-            self.line.leave(ticket)
             with self._lock:
                 self._stops.pop(visitor.id, None)
 
@@ -149,19 +158,11 @@ class TrainTab:
         """The visitor closed the page: their training stops (what it completed is still saved)."""
         self.request_stop(request)
 
-    def _room_for_a_run(self, visitor: Visitor) -> None:
-        try:
-            self.visitors.reserve(RUN_BYTES, "a trained model")
-        except LimitReached as e:
-            raise gr.Error(str(e)) from None
-
     def _save(self, visitor: Visitor, name: str, model, meta: dict, data) -> tuple[Path, list[str]]:
         """Save into the visitor's runs (their oldest go first beyond the limit) -> (path, names removed)."""
         try:
             removed = self.visitors.make_room_for_run(visitor)
             return fit_and_save(visitor.runs / name, model, meta, data), removed
-        except LimitReached as e:
-            raise gr.Error(f"{e} (The training itself finished: its figures are above.)") from None
         except OSError as e:
             raise gr.Error(f"The model could not be saved ({e}); no partial file was left behind.") from None
 
@@ -172,7 +173,6 @@ class TrainTab:
         max_examples = int(max_examples) if max_examples else None
         validate(epochs, batch_size, float(learning_rate), max_examples)
         visitor = self.visitors.get(request.session_hash if request else None)
-        self._room_for_a_run(visitor)
         history: list[dict] = []
         with self._turn(visitor) as (ticket, stop):
             for ahead in self.line.wait(ticket, stop):
@@ -238,7 +238,6 @@ class TrainTab:
             base = self.store.get(choice, visitor.runs if choice else None)
         except CheckpointError as e:
             raise gr.Error(f"Your model cannot be loaded: {e}") from None
-        self._room_for_a_run(visitor)
         with self._turn(visitor) as (ticket, stop):
             for ahead in self.line.wait(ticket, stop):
                 yield waiting_text(ahead), None

@@ -4,6 +4,7 @@
     me = visitors.get(request.session_hash) # one browser tab or one gradio_client session
     me.runs, me.corrections                 # their folders: nobody else's handlers ever see them
     visitors.arrived(hash) / left(hash)     # demo.load / demo.unload: tabs that are open keep their files
+    with visitors.working(me): ...          # a training waiting or running keeps their files too
     visitors.sweep()                        # remove the files of visitors gone for longer than the idle time
 
 A visitor is keyed by Gradio's session hash, the same key as their gr.State: a browser tab, or a
@@ -12,7 +13,8 @@ becomes a path. Limits (all set in src/config.py from the environment):
 
   - runs per visitor: saving one more removes their oldest run first;
   - corrections per visitor: one more is refused with a message;
-  - a total cap on all visitor data: work that would pass it is refused before it starts, with a message;
+  - a total cap on all visitor data: work that would pass it is refused before it starts, with a message
+    (a training reserves the room for its run when it joins the line, so a run that trains is saved);
   - idle time: a visitor who left (or an API client that stopped calling) loses their files after it.
     Corrections the visitor chose to share are moved to the shared pool first (VISITOR_DIR/shared).
 """
@@ -22,6 +24,8 @@ import logging
 import shutil
 import threading
 import time
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,8 +90,10 @@ class Visitors:
         self.limits = limits
         self.shared_corrections = self.root / SHARED / "corrections"
         self._present: set[str] = set()  # visitor ids with a tab open (demo.load, until demo.unload)
-        self._seen: dict[str, float] = {}  # visitor id -> last time their folder's mtime was refreshed
-        self._lock = threading.Lock()  # around checks of the cap and the writes they allow
+        self._working: Counter[str] = Counter()  # visitor ids with a training waiting or running
+        self._reserved = 0  # bytes held for the runs of those trainings
+        self._seen: dict[str, float] = {}  # visitor id -> when their folder's mtime was last refreshed
+        self._lock = threading.RLock()  # around checks of the cap and the writes they allow
 
     # ----------------------------------------------------------------------------------------- who
     def _id(self, session_hash: str | None) -> str:
@@ -99,9 +105,10 @@ class Visitors:
         """The visitor of this session; marks them as active now (their files are kept while they are)."""
         visitor = Visitor(self.root / self._id(session_hash))
         now = time.time()
-        if now - self._seen.get(visitor.id, 0.0) > 30 and visitor.folder.is_dir():  # cheap: at most every 30 s
+        # The folder's mtime is their last activity (it survives a restart); refreshed at most every 30 s.
+        if now - self._seen.get(visitor.id, 0.0) > min(30.0, self.limits.idle_seconds / 4) and visitor.folder.is_dir():
             visitor.folder.touch()
-        self._seen[visitor.id] = now
+            self._seen[visitor.id] = now
         return visitor
 
     def arrived(self, session_hash: str | None) -> None:
@@ -114,26 +121,46 @@ class Visitors:
             visitor = self.get(session_hash)
             self._present.discard(visitor.id)
 
+    @contextmanager
+    def working(self, visitor: Visitor):
+        """A training of this visitor, from the moment it joins the line until it is saved: room for its run is
+        reserved first (LimitReached if the cap leaves none, before anything is trained), and their files are
+        kept however long it waits and runs."""
+        with self._lock:
+            self._check_room(RUN_BYTES, "a trained model")
+            self._reserved += RUN_BYTES
+            self._working[visitor.id] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._reserved -= RUN_BYTES
+                self._working[visitor.id] -= 1
+                if self._working[visitor.id] <= 0:
+                    del self._working[visitor.id]
+            if visitor.folder.is_dir():
+                visitor.folder.touch()  # the idle time counts from the end of their training
+
     # --------------------------------------------------------------------------------------- limits
     def usage(self) -> int:
         return folder_size(self.root)
 
-    def reserve(self, nbytes: int, what: str) -> None:
-        """Refuse `what` with a clear message if `nbytes` more would pass the total cap (after a sweep)."""
-        if self.usage() + nbytes <= self.limits.total_bytes:
+    def _check_room(self, nbytes: int, what: str) -> None:
+        """Refuse `what` with a clear message if `nbytes` more (besides the room reserved for trainings under
+        way) would pass the total cap, even after a sweep. Call with the lock held."""
+        if self.usage() + self._reserved + nbytes <= self.limits.total_bytes:
             return
         self.sweep()
-        if self.usage() + nbytes > self.limits.total_bytes:
+        if self.usage() + self._reserved + nbytes > self.limits.total_bytes:
             raise LimitReached(
                 f"This server's storage for visitors is full ({self.limits.total_bytes / 1e6:.0f} MB), so {what} "
                 "cannot be stored now. Nothing of yours was lost; try again later, or run the app on your own "
                 "machine (`python app.py`) where there is no such limit.")
 
     def make_room_for_run(self, visitor: Visitor) -> list[str]:
-        """Before saving a run: check the cap, and remove the visitor's oldest runs beyond the limit.
-        Returns the names of the runs removed."""
+        """Before saving a run (inside `working`, which reserved its room): remove the visitor's oldest runs
+        beyond the limit. Returns the names of the runs removed."""
         with self._lock:
-            self.reserve(RUN_BYTES, "the trained model")
             removed = []
             runs = visitor.run_files()
             while len(runs) >= self.limits.runs_per_visitor:
@@ -150,7 +177,7 @@ class Visitors:
                 raise LimitReached(
                     f"You have stored {n} corrections, the most this server keeps for one visitor. "
                     "Download them, fine-tune on them, or delete them to store more.")
-            self.reserve(CORRECTION_BYTES, "this correction")
+            self._check_room(CORRECTION_BYTES, "this correction")
             return corrections.add(visitor.corrections, image28, label)
 
     # -------------------------------------------------------------------------------------- cleanup
@@ -161,7 +188,8 @@ class Visitors:
         now = time.time() if now is None else now
         removed = []
         for folder in sorted(self.root.glob("v-*")) if self.root.is_dir() else []:
-            if folder.name in self._present or now - folder.stat().st_mtime < self.limits.idle_seconds:
+            if (folder.name in self._present or folder.name in self._working
+                    or now - folder.stat().st_mtime < self.limits.idle_seconds):
                 continue
             visitor = Visitor(folder)
             if visitor.shares:

@@ -31,6 +31,18 @@ def test_each_session_has_its_own_folder_named_by_a_digest_never_by_the_client_s
         visitors.get(None)
 
 
+def test_a_visitor_who_keeps_calling_stays_active_however_often_they_call(tmp_path):
+    visitors = Visitors(tmp_path, Limits(idle_seconds=0.4))
+    me = visitors.get("me")
+    visitors.add_correction(me, DIGIT, 1)
+    for _ in range(10):  # a call every 0.05 s for 0.5 s: longer than the idle time
+        time.sleep(0.05)
+        visitors.get("me")
+    assert visitors.sweep() == [] and corrections.count(me.corrections) == 1
+    time.sleep(0.5)
+    assert visitors.sweep() == [me.id]
+
+
 def test_saving_one_run_too_many_removes_that_visitors_oldest_only(tmp_path):
     visitors = Visitors(tmp_path, Limits(runs_per_visitor=2))
     a, b = visitors.get("a"), visitors.get("b")
@@ -57,31 +69,44 @@ def test_corrections_beyond_the_per_visitor_limit_are_refused_with_a_message(tmp
 
 
 def test_the_total_cap_refuses_new_work_with_a_message_and_loses_nothing(tmp_path):
-    visitors = Visitors(tmp_path, Limits(total_bytes=RUN_BYTES + 5000))
-    a, b = visitors.get("a"), visitors.get("b")
+    visitors = Visitors(tmp_path, Limits(total_bytes=2 * RUN_BYTES + 1000))
+    a, b, c = visitors.get("a"), visitors.get("b"), visitors.get("c")
     fake_run(a, "trained-1", nbytes=RUN_BYTES // 3)
     visitors.add_correction(a, DIGIT, 1)
     before = sorted(p for p in tmp_path.rglob("*") if p.is_file())
-    with pytest.raises(LimitReached, match="storage for visitors is full"):
-        visitors.make_room_for_run(b)
-    assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == before
+    with visitors.working(b):  # b's training holds room for its run from the moment it joins the line
+        with pytest.raises(LimitReached, match="storage for visitors is full"):
+            with visitors.working(c):  # so c's is refused before it trains at all
+                pytest.fail("c's training should not have started")
+        with pytest.raises(LimitReached, match="storage for visitors is full"):
+            visitors.add_correction(c, DIGIT, 1)
+        fake_run(b, "trained-1", nbytes=RUN_BYTES // 3)  # b's run is saved into the room it held
     assert visitors.usage() <= visitors.limits.total_bytes
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == sorted(before + [
+        b.runs / f"trained-1{suffix}" for suffix in (".json", ".novelty.safetensors", ".safetensors")])
+    for p in b.runs.iterdir():
+        p.unlink()
+    with visitors.working(c):  # b's reservation ended with its training: with its run gone, c has room
+        pass
 
 
 def test_the_sweep_removes_idle_visitors_who_left_and_keeps_the_rest(tmp_path):
     visitors = Visitors(tmp_path, Limits(idle_seconds=60))
-    gone, api_idle, open_tab, busy = (visitors.get(s) for s in ("gone", "api-idle", "open-tab", "busy"))
-    for v in (gone, api_idle, open_tab, busy):
+    names = ("gone", "api-idle", "open-tab", "busy", "training")
+    gone, api_idle, open_tab, busy, training = (visitors.get(s) for s in names)
+    for v in (gone, api_idle, open_tab, busy, training):
         visitors.add_correction(v, DIGIT, 3)
     visitors.arrived("gone")
     visitors.left("gone")
     visitors.arrived("open-tab")  # still on the page, however long idle
     later = time.time() + 61
     os.utime(busy.folder, (later - 1, later - 1))  # "busy" acted a second before the sweep
-    removed = visitors.sweep(now=later)
+    with visitors.working(training):  # a training that waits or runs for longer than the idle time
+        removed = visitors.sweep(now=later)
     assert sorted(removed) == sorted([gone.id, api_idle.id])
     assert not gone.folder.exists() and not api_idle.folder.exists()
-    assert corrections.count(open_tab.corrections) == 1 and corrections.count(busy.corrections) == 1
+    for kept in (open_tab, busy, training):
+        assert corrections.count(kept.corrections) == 1
 
 
 def test_shared_corrections_of_a_visitor_who_left_go_to_the_shared_pool(tmp_path):

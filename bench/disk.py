@@ -1,0 +1,154 @@
+"""Visitors' disk use on a public server: many visitors train and store corrections, some leave.
+
+    python bench/disk.py [--visitors 50] [--cap-mb 15] [--idle-seconds 20] [--stay 10] [--workers 8]
+
+Starts `python app.py` in a temporary folder with VISITOR_DATA_MB=--cap-mb and VISITOR_IDLE_MINUTES set
+from --idle-seconds. Then --visitors gradio_client sessions, --workers at a time, each:
+  1. draws 10 digits and stores a correction for each (/predict, /correct);
+  2. trains 1 epoch on 1,000 examples (/train), waiting for its turn in the line.
+The first --stay visitors stay: they keep drawing (/predict every 2 s) until the end. All the others leave
+as soon as they are done (they stop calling; an API client has no tab to close).
+
+While it runs, the size of VISITOR_DIR is sampled every 0.2 s. At the end, after the idle time (and a
+sweep), it prints: the largest size seen against the cap; how many runs were saved and how many were
+refused, with the message; whether the folders of the visitors who left are gone; and whether every file
+of the visitors who stayed (10 corrections, and their run if it was saved) is still there.
+"""
+
+import argparse
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from bench.launch import Launched  # noqa: E402
+from src import corrections  # noqa: E402
+from src.synthetic import render_digit, sketchpad_value  # noqa: E402
+from src.visitors import Visitors, folder_size  # noqa: E402
+
+
+def sketch_files(folder: Path, n: int = 10) -> list[dict]:
+    """n Sketchpad payloads (digit i % 10) as gradio_client sends them: each image an uploaded file."""
+    from gradio_client import handle_file
+
+    rng, payloads = np.random.default_rng(0), []
+    for i in range(n):
+        value = sketchpad_value(render_digit(i % 10, rng, canvas=320, style="transparent"))
+        payload = {"id": None, "background": None, "composite": None, "layers": []}
+        for key in ("background", "composite"):
+            value[key].save(folder / f"{i}-{key}.png")
+            payload[key] = handle_file(str(folder / f"{i}-{key}.png"))
+        value["layers"][0].save(folder / f"{i}-layer.png")
+        payload["layers"] = [handle_file(str(folder / f"{i}-layer.png"))]
+        payloads.append(payload)
+    return payloads
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--visitors", type=int, default=50)
+    p.add_argument("--cap-mb", type=float, default=15.0)
+    p.add_argument("--idle-seconds", type=float, default=20.0)
+    p.add_argument("--stay", type=int, default=10, help="visitors who stay active until the end")
+    p.add_argument("--workers", type=int, default=8, help="visitors acting at the same time")
+    args = p.parse_args()
+    from gradio_client import Client
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        checkpoints, visitor_dir = tmp / "checkpoints", tmp / "visitors"
+        checkpoints.mkdir()
+        for name in ("default.safetensors", "default.json", "default.novelty.safetensors"):
+            shutil.copy(ROOT / "checkpoints" / name, checkpoints / name)
+        (tmp / "sketches").mkdir()
+        sketches = sketch_files(tmp / "sketches")
+        app = Launched([sys.executable, "app.py"], env={
+            "CHECKPOINT_DIR": str(checkpoints), "VISITOR_DIR": str(visitor_dir),
+            "VISITOR_DATA_MB": str(args.cap_mb), "VISITOR_IDLE_MINUTES": str(args.idle_seconds / 60)})
+        sizes, done = [], threading.Event()
+
+        def sample():
+            while not done.is_set():
+                try:
+                    sizes.append(folder_size(visitor_dir))
+                except OSError:  # a file removed while it was being measured
+                    pass
+                time.sleep(0.2)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        clients = [Client(app.url, verbose=False) for _ in range(args.visitors)]
+        staying = clients[:args.stay]
+        results: dict[int, str] = {}
+
+        def keep_drawing(client):
+            while not done.is_set():
+                client.predict(sketches[0], api_name="/predict")
+                time.sleep(2.0)
+
+        def visit(i):
+            client = clients[i]
+            try:
+                for k, sketch in enumerate(sketches):
+                    client.predict(sketch, api_name="/predict")
+                    client.predict(str(k % 10), api_name="/correct")
+            except Exception as e:  # noqa: BLE001 - reported below
+                results[i] = f"failed before training: {type(e).__name__}: {e}"
+                return
+            try:
+                final = client.predict(epochs=1, batch_size=128, learning_rate=0.005, augment=False, seed=i,
+                                       max_examples=1000, api_name="/train")
+                results[i] = final[2]
+            except Exception as e:  # noqa: BLE001 - a refusal is a message, reported below
+                results[i] = f"refused: {e}"
+            if client in staying:
+                keep_drawing(client)
+
+        started = time.perf_counter()
+        pool = ThreadPoolExecutor(args.workers + args.stay)  # the staying ones keep a thread each
+        futures = [pool.submit(visit, i) for i in range(args.visitors)]
+        while len(results) < args.visitors:
+            time.sleep(0.5)
+        took = time.perf_counter() - started
+        print(f"{args.visitors} visitors stored 10 corrections each and trained 1 epoch on 1,000 examples "
+              f"in {took:.0f} s; cap {args.cap_mb:.0f} MB, idle time {args.idle_seconds:.0f} s")
+        time.sleep(args.idle_seconds * 1.25 + 2)  # the sweeper runs every idle/4 s
+        done.set()
+        pool.shutdown(wait=True)
+        for f in futures:
+            f.result()
+
+        saved = [m for m in results.values() if m.startswith("Finished")]
+        refused = [m for m in results.values() if not m.startswith("Finished")]
+        print(f"largest size of all visitor data seen: {max(sizes) / 1e6:.1f} MB "
+              f"(cap {args.cap_mb:.0f} MB, {len(sizes)} samples): {'under' if max(sizes) <= args.cap_mb * 1e6 else 'OVER'} the cap")
+        print(f"runs saved: {len(saved)}; refused with a message: {len(refused)}")
+        for message in sorted(set(refused))[:2]:
+            print(f"    {message[:300]}")
+        view = Visitors(visitor_dir)
+        left = [view.get(c.session_hash) for c in clients[args.stay:]]
+        stayed = [(i, view.get(c.session_hash)) for i, c in enumerate(staying)]
+        remaining = [v for v in left if v.folder.exists()]
+        print(f"visitors who left: {len(left)}; their folders still there after the idle time: {len(remaining)}")
+        intact = sum(corrections.count(v.corrections) == 10 and
+                     (len(v.run_files()) == 1) == results[i].startswith("Finished") for i, v in stayed)
+        print(f"visitors who stayed: {len(stayed)}; with all their files (10 corrections and their run): {intact}")
+        for i, v in stayed:
+            print(f"    visitor {i}: {corrections.count(v.corrections)} corrections, {len(v.run_files())} runs; "
+                  f"training: {results[i][:60]}")
+        print(f"visitor data now: {folder_size(visitor_dir) / 1e6:.1f} MB")
+        if not app.alive() or any(m.startswith("failed") for m in results.values()):
+            print(app.log_tail())
+        app.stop()
+
+
+if __name__ == "__main__":
+    main()
