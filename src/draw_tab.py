@@ -192,8 +192,9 @@ class DrawTab:
                 if share else "Your corrections stay yours: they are removed when you leave.")
 
     # ------------------------------------------------------------------------------------- visits
-    def arrived(self, request: gr.Request = None):
-        self.visitors.arrived(request.session_hash if request else None)
+    def arrived(self, key=None, request: gr.Request = None):
+        """On page load: the visitor key this browser keeps (gr.BrowserState), new on a first visit."""
+        return self.visitors.arrived(request.session_hash if request else None, key)
 
     def left(self, request: gr.Request = None):
         self.visitors.left(request.session_hash if request else None)

@@ -46,7 +46,7 @@ class OperatorPage:
             time.sleep(1.0)  # slows down guessing
             raise gr.Error("Wrong password.")
         log.info("operator signed in")
-        return True, gr.Column(visible=True), gr.Textbox(value=""), *self.refresh(True)
+        return True, gr.Column(visible=True), gr.Row(visible=False), *self.refresh(True)
 
     @staticmethod
     def _require(signed_in) -> None:
@@ -128,7 +128,7 @@ class OperatorPage:
         """The page's components and events (call inside `with demo.route(...)`)."""
         gr.Markdown("# Operator\nFor whoever runs this server. Visitors never see this page's controls.")
         signed_in = gr.State(False)
-        with gr.Row():
+        with gr.Row() as login:
             password = gr.Textbox(label="Operator password", type="password", elem_id="operator-password")
             sign_in_button = gr.Button("Sign in", elem_id="operator-sign-in")
         with gr.Column(visible=False) as controls:
@@ -146,9 +146,9 @@ class OperatorPage:
             export_file = gr.File(label="Shared corrections", interactive=False)
 
         listing = [run, runs_table, status]
-        sign_in_button.click(self.sign_in, [password], [signed_in, controls, password, *listing],
+        sign_in_button.click(self.sign_in, [password], [signed_in, controls, login, *listing],
                              api_name="operator_sign_in")
-        password.submit(self.sign_in, [password], [signed_in, controls, password, *listing], api_name=False)
+        password.submit(self.sign_in, [password], [signed_in, controls, login, *listing], api_name=False)
         refresh_button.click(self.refresh, signed_in, listing, api_name="operator_runs")
         promote_button.click(self.promote, [run, signed_in], [*listing, result], api_name="operator_promote")
         delete_button.click(self.delete, [run, signed_in], [*listing, result], api_name="operator_delete")

@@ -105,6 +105,7 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                 classify_button = gr.Button("Classify", elem_id="classify")
             sample = gr.State(None)  # the last single digit's 28x28 input, for a correction
             choice = gr.State(None)  # this visitor's model: None = the server's default, else a checkpoint name
+            visitor_key = gr.BrowserState(None, storage_key="draw-a-digit-visitor")  # reloads: the same visitor
 
         with gr.Tab("Train"):
             if not config.ALLOW_TRAINING:
@@ -165,10 +166,10 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
         delete_button.click(draw.clear_corrections, None, correction_status, api_name="delete_corrections")
         share.input(draw.set_sharing, share, share_status, api_name="share_corrections")
         use_button.click(draw.use_model, model_picker, [choice, active_model], api_name="use_model")
-        demo.load(draw.arrived, None, None, api_name=False)
-        demo.load(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
-        demo.load(draw.corrections_text, None, correction_status, api_name=False)
-        demo.load(draw.sharing, None, share, api_name=False)
+        arrival = demo.load(draw.arrived, visitor_key, visitor_key, api_name=False)
+        arrival.then(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
+        arrival.then(draw.corrections_text, None, correction_status, api_name=False)
+        arrival.then(draw.sharing, None, share, api_name=False)
         demo.unload(left)  # the tab closed: their training stops; their files go after the idle time
 
         if config.ALLOW_TRAINING:

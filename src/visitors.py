@@ -1,15 +1,17 @@
 """Visitors of a shared server: each one's own files (trained runs, corrections), with limits and idle cleanup.
 
     visitors = Visitors(root, Limits())     # created once, in app.py, next to the model store
-    me = visitors.get(request.session_hash) # one browser tab or one gradio_client session
+    key = visitors.arrived(hash, key)       # demo.load: the key the browser keeps (gr.BrowserState)
+    me = visitors.get(request.session_hash) # a browser (all its tabs) or one gradio_client session
     me.runs, me.corrections                 # their folders: nobody else's handlers ever see them
-    visitors.arrived(hash) / left(hash)     # demo.load / demo.unload: tabs that are open keep their files
+    visitors.left(hash)                     # demo.unload: open pages keep their files; gone, the idle time runs
     with visitors.working(me): ...          # a training waiting or running keeps their files too
     visitors.sweep()                        # remove the files of visitors gone for longer than the idle time
 
-A visitor is keyed by Gradio's session hash, the same key as their gr.State: a browser tab, or a
-gradio_client.Client. Its folder is named by a digest of the hash, so no client-chosen string ever
-becomes a path. Limits (all set in src/config.py from the environment):
+A visitor is a browser or a gradio_client.Client. A browser keeps a random visitor key (gr.BrowserState,
+given on its first visit), so its reloads and tabs are one visitor; a gradio_client session is keyed by
+its session hash, the same key as its gr.State. The folder is named by a digest of the key, so no
+client-chosen string ever becomes a path. Limits (all set in src/config.py from the environment):
 
   - runs per visitor: saving one more removes their oldest run first;
   - corrections per visitor: one more is refused with a message;
@@ -21,6 +23,8 @@ becomes a path. Limits (all set in src/config.py from the environment):
 
 import hashlib
 import logging
+import re
+import secrets
 import shutil
 import threading
 import time
@@ -34,6 +38,7 @@ from src.checkpoint import is_weights_name
 
 log = logging.getLogger(__name__)
 
+KEY = re.compile(r"k-[0-9a-f]{32}")  # a visitor key, kept by their browser (gr.BrowserState)
 SHARED = "shared"  # VISITOR_DIR/shared/corrections: shared corrections of visitors who have left
 SHARE_MARK = "share"  # a visitor's folder holds this file while they share their corrections
 RUN_BYTES = 600_000  # what one saved run takes (weights, JSON, novelty statistics), rounded up
@@ -89,7 +94,8 @@ class Visitors:
         self.root = Path(root)
         self.limits = limits
         self.shared_corrections = self.root / SHARED / "corrections"
-        self._present: set[str] = set()  # visitor ids with a tab open (demo.load, until demo.unload)
+        self._keys: dict[str, str] = {}  # session hash of an open page -> the visitor key its browser keeps
+        self._present: Counter[str] = Counter()  # visitor id -> pages open (demo.load, until demo.unload)
         self._working: Counter[str] = Counter()  # visitor ids with a training waiting or running
         self._reserved = 0  # bytes held for the runs of those trainings
         self._seen: dict[str, float] = {}  # visitor id -> when their folder's mtime was last refreshed
@@ -99,7 +105,8 @@ class Visitors:
     def _id(self, session_hash: str | None) -> str:
         if not session_hash:
             raise LimitReached("This action needs a session: open the page, or use a gradio_client.Client.")
-        return "v-" + hashlib.sha256(str(session_hash).encode()).hexdigest()[:24]
+        key = self._keys.get(session_hash, session_hash)  # the browser's key, if this session is a page
+        return "v-" + hashlib.sha256(str(key).encode()).hexdigest()[:24]
 
     def get(self, session_hash: str | None) -> Visitor:
         """The visitor of this session; marks them as active now (their files are kept while they are)."""
@@ -111,15 +118,26 @@ class Visitors:
             self._seen[visitor.id] = now
         return visitor
 
-    def arrived(self, session_hash: str | None) -> None:
-        if session_hash:
-            self._present.add(self.get(session_hash).id)
+    def arrived(self, session_hash: str | None, key: str | None = None) -> str | None:
+        """A page opened (demo.load). `key` is the visitor key its browser kept (gr.BrowserState) from an
+        earlier visit, so that a reload or a second tab is the same visitor with the same runs and
+        corrections; a missing or malformed key gets a new random one. Returns the key for the browser."""
+        if not session_hash:
+            return None
+        if not (isinstance(key, str) and KEY.fullmatch(key)):
+            key = "k-" + secrets.token_hex(16)
+        self._keys[session_hash] = key
+        self._present[self.get(session_hash).id] += 1
+        return key
 
     def left(self, session_hash: str | None) -> None:
-        """The tab was closed: from now on their files go after the idle time."""
+        """A page was closed (demo.unload): once none of theirs is open, their files go after the idle time."""
         if session_hash:
-            visitor = self.get(session_hash)
-            self._present.discard(visitor.id)
+            visitor_id = self.get(session_hash).id
+            self._present[visitor_id] -= 1
+            if self._present[visitor_id] <= 0:
+                del self._present[visitor_id]
+            self._keys.pop(session_hash, None)
 
     @contextmanager
     def working(self, visitor: Visitor):

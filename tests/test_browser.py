@@ -220,10 +220,10 @@ def test_two_visitors_in_two_browsers_do_not_affect_each_other(chromium, server,
         a.get_by_text("Your corrections", exact=True).click()
         a.click("#clear-corrections")
         wait_text(a, "corrections-count", "Deleted your 1 correction")
-        b.reload()
+        b.reload()  # a new session of the same browser: the same visitor, nothing lost (gr.BrowserState)
         b.wait_for_selector("#sketchpad canvas", timeout=60_000)
         b.wait_for_function(BRUSH_READY, timeout=30_000)
-        # B's page, reloaded, is a new session of the same browser: its own, with the default model.
+        wait_text(b, "corrections-count", "You have 1 correction stored", timeout=30_000)
         draw(b, STROKES[7])
         assert shown_digit(b) == 7
         b.wait_for_timeout(1000)

@@ -67,7 +67,7 @@ def test_with_the_secret_a_signed_in_operator_promotes_a_run_for_new_visitors(op
     assert run_answer["probabilities"] != default_answer["probabilities"]
 
     # The operator signs in, sees the run, promotes it: new visitors get it as their default.
-    _, listing, table, status = operator.predict(PASSWORD, api_name="/operator_sign_in")
+    listing, table, status = operator.predict(PASSWORD, api_name="/operator_sign_in")
     label = next(row[0] for row in table["data"] if row[0].endswith(run))
     *_, result = operator.predict(label, api_name="/operator_promote")
     assert f"promoted-{run}" in result

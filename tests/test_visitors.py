@@ -31,6 +31,22 @@ def test_each_session_has_its_own_folder_named_by_a_digest_never_by_the_client_s
         visitors.get(None)
 
 
+def test_a_browser_is_one_visitor_across_reloads_and_tabs_by_the_key_it_keeps(tmp_path):
+    visitors = Visitors(tmp_path)
+    key = visitors.arrived("page-1", None)  # first visit: a new random key, for the browser to keep
+    assert key.startswith("k-") and visitors.arrived("other-browser", None) != key
+    me = visitors.get("page-1")
+    visitors.add_correction(me, DIGIT, 4)
+    visitors.left("page-1")
+    assert visitors.arrived("page-2", key) == key  # a reload: a new session, the same visitor
+    assert visitors.get("page-2").folder == me.folder and corrections.count(me.corrections) == 1
+    visitors.arrived("page-3", key)  # a second tab
+    visitors.left("page-2")
+    assert visitors.sweep(now=time.time() + 10 * visitors.limits.idle_seconds) == []  # a tab is still open
+    assert visitors.arrived("page-4", "../../etc/passwd") != "../../etc/passwd"  # malformed: a new key
+    assert visitors.get("page-4").folder != me.folder
+
+
 def test_a_visitor_who_keeps_calling_stays_active_however_often_they_call(tmp_path):
     visitors = Visitors(tmp_path, Limits(idle_seconds=0.4))
     me = visitors.get("me")
@@ -92,13 +108,13 @@ def test_the_total_cap_refuses_new_work_with_a_message_and_loses_nothing(tmp_pat
 
 def test_the_sweep_removes_idle_visitors_who_left_and_keeps_the_rest(tmp_path):
     visitors = Visitors(tmp_path, Limits(idle_seconds=60))
+    visitors.arrived("gone")  # pages: "gone" will close theirs, "open-tab" keeps it open
+    visitors.arrived("open-tab")
     names = ("gone", "api-idle", "open-tab", "busy", "training")
     gone, api_idle, open_tab, busy, training = (visitors.get(s) for s in names)
     for v in (gone, api_idle, open_tab, busy, training):
         visitors.add_correction(v, DIGIT, 3)
-    visitors.arrived("gone")
     visitors.left("gone")
-    visitors.arrived("open-tab")  # still on the page, however long idle
     later = time.time() + 61
     os.utime(busy.folder, (later - 1, later - 1))  # "busy" acted a second before the sweep
     with visitors.working(training):  # a training that waits or runs for longer than the idle time
