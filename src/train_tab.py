@@ -25,6 +25,9 @@ from src.training import Pools, TrainConfig, evaluate, fine_tune, seeded_model, 
 from src.synthetic import cached_training_pools
 from src.visitors import LimitReached, Visitor, Visitors
 
+LEFT_GRACE_SECONDS = 30.0  # after a visitor's last page closed, their training stops unless they come back
+
+
 class TrainingLine:
     """One training at a time, first come, first served; the others wait and can see their place."""
 
@@ -155,8 +158,19 @@ class TrainTab:
         return "Stopping at the next batch…" if self.line.ahead_of(ticket) == 0 else "Cancelling your waiting training…"
 
     def left(self, request: gr.Request = None) -> None:
-        """The visitor closed the page: their training stops (what it completed is still saved)."""
-        self.request_stop(request)
+        """A page closed (call before Visitors.left). If none of the visitor's pages is open again within
+        LEFT_GRACE_SECONDS (a reload is), their training stops, so that nobody waits for a run that nobody
+        watches; what it completed is saved among their runs."""
+        visitor = self.visitors.get(request.session_hash if request else None)
+
+        def stop_if_gone():
+            entry = self._stops.get(visitor.id)
+            if entry and not self.visitors.is_present(visitor.id):
+                entry[0].set()
+
+        timer = threading.Timer(LEFT_GRACE_SECONDS, stop_if_gone)
+        timer.daemon = True
+        timer.start()
 
     def _save(self, visitor: Visitor, name: str, model, meta: dict, data) -> tuple[Path, list[str]]:
         """Save into the visitor's runs (their oldest go first beyond the limit) -> (path, names removed)."""

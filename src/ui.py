@@ -35,8 +35,8 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
     draw, trainer = DrawTab(store, visitors), TrainTab(store, visitors)
 
     def left(request: gr.Request):
+        trainer.left(request)  # first: it needs to know whose page this was
         draw.left(request)
-        trainer.left(request)
 
     with gr.Blocks(title="Draw a digit") as demo:
         gr.Markdown("# Draw a digit\nA 21,578-parameter convolutional network trained on MNIST reads your drawing.",
@@ -170,7 +170,7 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
         arrival.then(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
         arrival.then(draw.corrections_text, None, correction_status, api_name=False)
         arrival.then(draw.sharing, None, share, api_name=False)
-        demo.unload(left)  # the tab closed: their training stops; their files go after the idle time
+        demo.unload(left)  # a page closed: if none of theirs is back within 30 s, their training stops
 
         if config.ALLOW_TRAINING:
             training = start_button.click(

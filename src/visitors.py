@@ -130,6 +130,10 @@ class Visitors:
         self._present[self.get(session_hash).id] += 1
         return key
 
+    def is_present(self, visitor_id: str) -> bool:
+        """Whether a page of this visitor is open."""
+        return self._present.get(visitor_id, 0) > 0
+
     def left(self, session_hash: str | None) -> None:
         """A page was closed (demo.unload): once none of theirs is open, their files go after the idle time."""
         if session_hash:

@@ -188,3 +188,30 @@ def test_a_failure_inside_training_is_a_clear_error_and_leaves_no_files(tmp_path
             pass
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
     assert tab.request_stop(SimpleNamespace(session_hash="a")) == "You have no training running."  # released
+
+
+def test_a_training_stops_when_its_visitor_left_and_did_not_come_back(tmp_path, monkeypatch):
+    """In process: the page closes during a training; after the grace time with no page of theirs open, their
+    Stop is set. A reload within the grace time (the same visitor back) keeps it running."""
+    import threading
+    from types import SimpleNamespace
+
+    from src import config, train_tab
+    from src.inference import ModelStore
+    from src.visitors import Visitors
+
+    monkeypatch.setattr(train_tab, "LEFT_GRACE_SECONDS", 0.2)
+    visitors = Visitors(tmp_path)
+    tab = train_tab.TrainTab(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), visitors)
+    for comes_back in (True, False):
+        page, reload = SimpleNamespace(session_hash=f"page-{comes_back}"), SimpleNamespace(session_hash="reload")
+        key = visitors.arrived(page.session_hash, None)
+        with tab._turn(visitors.get(page.session_hash)) as (ticket, stop):
+            tab.left(page)
+            visitors.left(page.session_hash)
+            if comes_back:
+                visitors.arrived(reload.session_hash, key)
+            threading.Event().wait(0.5)
+            assert stop.is_set() is not comes_back
+        if comes_back:
+            visitors.left(reload.session_hash)
