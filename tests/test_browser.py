@@ -20,16 +20,27 @@ STROKES = {
 
 
 @pytest.fixture(scope="module")
-def page(chromium, server):
+def playwright():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(server.url)
-        page.wait_for_selector("#sketchpad canvas", timeout=60_000)
-        yield page
-        browser.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright, chromium):
+    browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, server):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server.url)
+    page.wait_for_selector("#sketchpad canvas", timeout=60_000)
+    yield page
+    page.close()
 
 
 BRUSH_READY = """() => document.querySelector('#sketchpad button[aria-label="Brush"]')?.classList.contains('highlight')"""
@@ -177,59 +188,57 @@ def model_options(page) -> list[str]:
     return [o.strip() for o in options]
 
 
-def test_two_visitors_in_two_browsers_do_not_affect_each_other(chromium, server, screenshots):
+def test_two_visitors_in_two_browsers_do_not_affect_each_other(browser, server, screenshots):
     """A trains, uses its run and stores and deletes corrections; B's page and answers stay the same, and B
     sees A's training only as a place in the line (B's Stop cancels only B's waiting run)."""
-    from playwright.sync_api import sync_playwright
+    # two browser contexts: two visitors, each with their own storage
+    a, b = (open_page(browser, server.url, viewport={"width": 1280, "height": 900}) for _ in range(2))
+    draw(b, STROKES[7])
+    assert shown_digit(b) == 7
+    b.wait_for_timeout(1000)
+    b_reading = text_of(b, "prediction")
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        a, b = (open_page(browser, server.url, viewport={"width": 1280, "height": 900}) for _ in range(2))
-        draw(b, STROKES[7])
-        assert shown_digit(b) == 7
-        b.wait_for_timeout(1000)
-        b_reading = text_of(b, "prediction")
+    start_training(a, epochs=3, examples=6000)
+    wait_text(a, "train-status", "Loading|Drawing|Epoch", timeout=60_000)
+    start_training(b, epochs=1, examples=1000)
+    wait_text(b, "train-status", "1 training ahead of yours", timeout=60_000)
+    b.click("#stop")
+    wait_text(b, "train-status", "Cancelled before it started", timeout=30_000)
+    wait_text(a, "train-status", "^Finished 3 epochs")  # B's Stop did not stop A
+    run = re.search(r"yours/(trained-[\w-]+)\.safetensors", text_of(a, "train-status"))[0]
 
-        start_training(a, epochs=3, examples=6000)
-        wait_text(a, "train-status", "Loading|Drawing|Epoch", timeout=60_000)
-        start_training(b, epochs=1, examples=1000)
-        wait_text(b, "train-status", "1 training ahead of yours", timeout=60_000)
-        b.click("#stop")
-        wait_text(b, "train-status", "Cancelled before it started", timeout=30_000)
-        wait_text(a, "train-status", "^Finished 3 epochs")  # B's Stop did not stop A
-        run = re.search(r"yours/(trained-[\w-]+)\.safetensors", text_of(a, "train-status"))[0]
+    # A switches to its own run; B's picker does not even list it.
+    a.get_by_role("tab", name="Draw").click()
+    a.get_by_text("Model", exact=True).click()
+    a.locator("#model-picker input").fill(run)
+    a.keyboard.press("Enter")
+    a.click("#use-model")
+    wait_text(a, "active-model", re.escape(run), timeout=30_000)
+    b.get_by_role("tab", name="Draw").click()
+    b.get_by_text("Model", exact=True).click()
+    assert not [o for o in model_options(b) if "yours/" in o]
+    assert "the server's default" in text_of(b, "active-model")
 
-        # A switches to its own run; B's picker does not even list it.
-        a.get_by_role("tab", name="Draw").click()
-        a.get_by_text("Model", exact=True).click()
-        a.locator("#model-picker input").fill(run)
-        a.keyboard.press("Enter")
-        a.click("#use-model")
-        wait_text(a, "active-model", re.escape(run), timeout=30_000)
-        b.get_by_role("tab", name="Draw").click()
-        b.get_by_text("Model", exact=True).click()
-        assert not [o for o in model_options(b) if "yours/" in o]
-        assert "the server's default" in text_of(b, "active-model")
-
-        # A stores a correction, then deletes all of its corrections; B's correction stays.
-        draw(a, STROKES[7])
-        assert shown_digit(a) is not None  # read by A's own run
-        for page, label in ((b, "5"), (a, "1")):
-            page.locator("#correct-as").get_by_text(label, exact=True).click()
-            wait_text(page, "corrections-count", "You have 1 correction stored", timeout=30_000)
-        a.get_by_text("Your corrections", exact=True).click()
-        a.click("#clear-corrections")
-        wait_text(a, "corrections-count", "Deleted your 1 correction")
-        b.reload()  # a new session of the same browser: the same visitor, nothing lost (gr.BrowserState)
-        b.wait_for_selector("#sketchpad canvas", timeout=60_000)
-        b.wait_for_function(BRUSH_READY, timeout=30_000)
-        wait_text(b, "corrections-count", "You have 1 correction stored", timeout=30_000)
-        draw(b, STROKES[7])
-        assert shown_digit(b) == 7
-        b.wait_for_timeout(1000)
-        assert text_of(b, "prediction") == b_reading
-        a.screenshot(path=str(screenshots / "visitor-a.png"), full_page=True)
-        browser.close()
+    # A stores a correction, then deletes all of its corrections; B's correction stays.
+    draw(a, STROKES[7])
+    assert shown_digit(a) is not None  # read by A's own run
+    for page, label in ((b, "5"), (a, "1")):
+        page.locator("#correct-as").get_by_text(label, exact=True).click()
+        wait_text(page, "corrections-count", "You have 1 correction stored", timeout=30_000)
+    a.get_by_text("Your corrections", exact=True).click()
+    a.click("#clear-corrections")
+    wait_text(a, "corrections-count", "Deleted your 1 correction")
+    b.reload()  # a new session of the same browser: the same visitor, nothing lost (gr.BrowserState)
+    b.wait_for_selector("#sketchpad canvas", timeout=60_000)
+    b.wait_for_function(BRUSH_READY, timeout=30_000)
+    wait_text(b, "corrections-count", "You have 1 correction stored", timeout=30_000)
+    draw(b, STROKES[7])
+    assert shown_digit(b) == 7
+    b.wait_for_timeout(1000)
+    assert text_of(b, "prediction") == b_reading
+    a.screenshot(path=str(screenshots / "visitor-a.png"), full_page=True)
+    a.context.close()
+    b.context.close()
 
 
 def touch_stroke(page, cdp, points, steps=12):
@@ -247,21 +256,17 @@ def touch_stroke(page, cdp, points, steps=12):
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
-def test_on_a_phone_the_prediction_shows_under_the_canvas_without_scrolling(chromium, server, screenshots):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        phone = p.devices["Pixel 7"]
-        page = open_page(browser, server.url, **phone)
-        cdp = page.context.new_cdp_session(page)
-        touch_stroke(page, cdp, STROKES[7][0])
-        assert shown_digit(page) == 7
-        page.wait_for_timeout(1000)
-        page.screenshot(path=str(screenshots / "phone.png"))
-        assert page.evaluate("() => window.scrollY") == 0
-        viewport = phone["viewport"]["height"]
-        canvas = page.locator("#sketchpad canvas").first.bounding_box()
-        top_class = page.locator("#prediction h2, #prediction .output-class").first.bounding_box()
-        assert canvas["y"] >= 0 and top_class["y"] + top_class["height"] <= viewport, (top_class, viewport)
-        browser.close()
+def test_on_a_phone_the_prediction_shows_under_the_canvas_without_scrolling(playwright, browser, server, screenshots):
+    phone = playwright.devices["Pixel 7"]
+    page = open_page(browser, server.url, **phone)
+    cdp = page.context.new_cdp_session(page)
+    touch_stroke(page, cdp, STROKES[7][0])
+    assert shown_digit(page) == 7
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(screenshots / "phone.png"))
+    assert page.evaluate("() => window.scrollY") == 0
+    viewport = phone["viewport"]["height"]
+    canvas = page.locator("#sketchpad canvas").first.bounding_box()
+    top_class = page.locator("#prediction h2, #prediction .output-class").first.bounding_box()
+    assert canvas["y"] >= 0 and top_class["y"] + top_class["height"] <= viewport, (top_class, viewport)
+    page.context.close()

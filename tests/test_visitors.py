@@ -184,8 +184,8 @@ def test_two_api_visitors_are_isolated_in_model_corrections_stop_and_runs(server
     b_before = b.predict(three, api_name="/classify")
 
     # A trains; B's training waits behind it, sees its place, and B's Stop cancels only B's.
-    job_a = a.submit(epochs=1, batch_size=128, learning_rate=0.005, augment=False, seed=3, max_examples=1000,
-                     api_name="/train")
+    job_a = a.submit(epochs=2, batch_size=128, learning_rate=0.005, augment=False, seed=3, max_examples=6000,
+                     api_name="/train")  # long enough (seconds) for B to be seen waiting and to cancel
     wait_for(job_a, lambda out: not out[2].startswith("Waiting"))
     job_b = b.submit(epochs=1, batch_size=128, learning_rate=0.005, augment=False, seed=4, max_examples=1000,
                      api_name="/train")
@@ -194,7 +194,7 @@ def test_two_api_visitors_are_isolated_in_model_corrections_stop_and_runs(server
     assert b.predict(api_name="/stop") == "Cancelling your waiting training…"
     assert job_b.result(timeout=60)[2].startswith("Cancelled before it started")
     final_a = job_a.result(timeout=300)
-    assert final_a[2].startswith("Finished 1 epoch"), final_a[2]  # B's Stop did not stop A
+    assert final_a[2].startswith("Finished 2 epochs"), final_a[2]  # B's Stop did not stop A
     run = next(iter(server.visitor(a).runs.glob("trained-*.json"))).with_suffix(".safetensors").name
     assert server.visitor(b).run_files() == []
 
