@@ -55,3 +55,24 @@ def test_gradio_s_own_in_place_write_can_be_read_half_written(tmp_path):
 def test_atomic_writes_are_never_read_half_written(tmp_path):
     assert race(save_pil_to_cache, tmp_path) == []
     assert not [p for p in tmp_path.rglob(".*")]  # no temporary files left
+
+
+def test_gradio_s_image_output_goes_through_the_atomic_writer(monkeypatch, tmp_path):
+    """The fix takes effect only if gr.Image saves its outputs through processing_utils.save_pil_to_cache."""
+    import gradio as gr
+
+    from src import gradio_cache
+
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return save_pil_to_cache(*args, **kwargs)
+
+    monkeypatch.setattr(gradio_cache, "save_pil_to_cache", spy)
+    monkeypatch.setattr(processing_utils, "save_pil_to_cache", processing_utils.save_pil_to_cache)  # restored after
+    gradio_cache.write_images_atomically()
+    image = gr.Image(format="png")
+    image.GRADIO_CACHE = str(tmp_path)
+    out = image.postprocess(np.zeros((28, 28, 3), np.uint8))
+    assert len(calls) == 1 and out.path.startswith(str(tmp_path))
