@@ -1,10 +1,13 @@
-"""One training epoch: the tutorial's loop versus the default engine, measured in the same run.
+"""One training epoch: the tutorial's loop against both recipes of src/training.py, measured in the same run.
 
-    python bench/train_speed.py --data-dir data [--device cpu|cuda|all]
+    python bench/train_speed.py [--data-dir data] [--device cpu|cuda|all] [--epochs 2]
 
-The tutorial's loop: torchvision MNIST with ToTensor, a shuffled DataLoader at batch 64, Adam 1e-3,
-then a validation pass, on the same 48k/12k split. The engine: `src.training.train_epochs` with the
-default recipe (augmentation included), which includes its own validation pass.
+The tutorial's loop: torchvision MNIST with ToTensor, a shuffled DataLoader at batch 64, Adam 1e-3, then a
+validation pass, on a 48k/12k split. The recipes: `src.training.train_epochs` as the app runs them, with
+the synthetic digits and non-digits mixed into every batch and their own validation pass:
+  - fast: src.training.FAST, the Train tab's default (batch 256, no augmentation);
+  - full: TrainConfig(), what `python train.py` trains (batch 128, augmentation).
+All use src.training.training_threads() CPU threads. Data loading is excluded for all (it happens once).
 """
 
 import argparse
@@ -14,74 +17,89 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import torch
-import torch.nn.functional as F
-from torch.utils.data import DataLoader, random_split
-from torchvision import datasets, transforms
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch.utils.data import DataLoader, random_split  # noqa: E402
+from torchvision import datasets, transforms  # noqa: E402
 
-from src import config
-from src.data import load_mnist
-from src.training import TrainConfig, train_epochs
-from src.model import TutorialCNN
+from src import config  # noqa: E402
+from src.data import load_mnist  # noqa: E402
+from src.model import TutorialCNN  # noqa: E402
+from src.synthetic import cached_training_pools  # noqa: E402
+from src.training import FAST, Pools, TrainConfig, train_epochs, training_threads  # noqa: E402
+
+RECIPES = {"fast (Train tab)": FAST, "full (train.py)": TrainConfig()}
 
 
-def tutorial_epoch(data_dir: str, device: torch.device) -> float:
-    """Seconds for one epoch of the tutorial's recipe (train on 48k, validate on 12k)."""
+def sync(device: torch.device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def tutorial_epochs(data_dir: str, device: torch.device, epochs: int, seed: int = 0):
+    """The tutorial's recipe, one epoch at a time (train on 48k, validate on 12k): yields (seconds, model)."""
+    torch.manual_seed(seed)
     ds = datasets.MNIST(data_dir, train=True, download=True, transform=transforms.ToTensor())
-    train_set, val_set = random_split(ds, [48000, 12000], generator=torch.Generator().manual_seed(0))
+    train_set, val_set = random_split(ds, [48000, 12000], generator=torch.Generator().manual_seed(seed))
     train_loader = DataLoader(train_set, batch_size=64, shuffle=True)
     val_loader = DataLoader(val_set, batch_size=64)
     model = TutorialCNN().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    start = time.perf_counter()
-    model.train()
-    for images, labels in train_loader:
-        images, labels = images.to(device), labels.to(device)
-        loss = F.cross_entropy(model(images), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    model.eval()
-    with torch.no_grad():
-        for images, labels in val_loader:
-            model(images.to(device)).argmax(1).eq(labels.to(device)).sum().item()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
-
-
-def engine_epochs(data_dir: str, device: torch.device, epochs: int = 2) -> list[float]:
-    """Seconds for each of `epochs` epochs of the default recipe (data load excluded, as it happens once)."""
-    data = load_mnist(data_dir, device=device)
-    cfg = TrainConfig(epochs=epochs)
-    times = []
-    start = time.perf_counter()
-    for _ in train_epochs(TutorialCNN(), data, cfg):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
+    for _ in range(epochs):
         start = time.perf_counter()
-    return times
+        model.train()
+        for images, labels in train_loader:
+            images, labels = images.to(device), labels.to(device)
+            loss = F.cross_entropy(model(images), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            for images, labels in val_loader:
+                model(images.to(device)).argmax(1).eq(labels.to(device)).sum().item()
+        sync(device)
+        yield time.perf_counter() - start, model
+
+
+def recipe_epochs(data, pools, recipe: TrainConfig, device: torch.device, epochs: int | None = None):
+    """A recipe of src/training.py as the app runs it, one epoch at a time: yields (seconds, model). With
+    `epochs`, only the first ones of the recipe's schedule."""
+    model = TutorialCNN()
+    start = time.perf_counter()
+    for i, _ in enumerate(train_epochs(model, data, recipe, pools), start=1):
+        sync(device)
+        yield time.perf_counter() - start, model
+        if epochs is not None and i >= epochs:
+            return
+        start = time.perf_counter()
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default=config.DATA_DIR)
     p.add_argument("--device", default="cpu", help="cpu, cuda or all")
+    p.add_argument("--epochs", type=int, default=2, help="epochs timed per loop (the best one counts)")
     args = p.parse_args()
+    torch.set_num_threads(training_threads())
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads (src.training.training_threads), "
+          f"{os.cpu_count()} cores")
     for name in devices:
         if name == "cuda" and not torch.cuda.is_available():
             print("cuda: not available, skipped")
             continue
         device = torch.device(name)
         label = torch.cuda.get_device_name() if name == "cuda" else "cpu"
-        tutorial = tutorial_epoch(args.data_dir, device)
-        engine = engine_epochs(args.data_dir, device)
-        best = min(engine)  # the first CUDA epoch includes kernel warm-up
-        print(f"[{label}] tutorial loop: {tutorial:.2f} s/epoch | engine: {best:.2f} s/epoch "
-              f"(epochs: {', '.join(f'{t:.2f}' for t in engine)}) | speed-up {tutorial / best:.2f}x")
+        tutorial = min(t for t, _ in tutorial_epochs(args.data_dir, device, args.epochs))
+        print(f"[{label}] tutorial loop: {tutorial:.2f} s/epoch")
+        data = load_mnist(args.data_dir, device=device)
+        pools = Pools.from_numpy(*cached_training_pools(args.data_dir), device=device)
+        for recipe_name, recipe in RECIPES.items():
+            times = [t for t, _ in recipe_epochs(data, pools, recipe, device, args.epochs)]
+            best = min(times)  # the first CUDA epoch includes kernel warm-up
+            print(f"[{label}] {recipe_name}: {best:.2f} s/epoch (epochs: {', '.join(f'{t:.2f}' for t in times)}) "
+                  f"| speed-up {tutorial / best:.2f}x")
 
 
 if __name__ == "__main__":

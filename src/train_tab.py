@@ -21,7 +21,7 @@ from src import config, corrections
 from src.checkpoint import CheckpointError, fit_and_save
 from src.data import DataUnavailable, load_mnist
 from src.inference import YOURS, ModelStore
-from src.training import Pools, TrainConfig, evaluate, fine_tune, seeded_model, train_epochs
+from src.training import Pools, TrainConfig, evaluate, fine_tune, seeded_model, threads_for_training, train_epochs
 from src.synthetic import cached_training_pools
 from src.visitors import LimitReached, Visitor, Visitors
 
@@ -214,11 +214,12 @@ class TrainTab:
             return progress.tqdm(iterable, total=total, desc=f"{desc} of {epochs}")
 
         try:
-            for record in train_epochs(model, data, cfg, pools, stop=stop, progress=tqdm):
-                history.append(record)
-                status = (f"Epoch {record['epoch']}/{epochs}: train loss {record['train_loss']:.4f}, "
-                          f"validation loss {record['val_loss']:.4f}, validation accuracy {record['val_acc']:.2f}%")
-                yield loss_plot(history, epochs), records_table(history), status, None
+            with threads_for_training():  # the app serves with one thread; a training uses the cores
+                for record in train_epochs(model, data, cfg, pools, stop=stop, progress=tqdm):
+                    history.append(record)
+                    status = (f"Epoch {record['epoch']}/{epochs}: train loss {record['train_loss']:.4f}, "
+                              f"validation loss {record['val_loss']:.4f}, validation accuracy {record['val_acc']:.2f}%")
+                    yield loss_plot(history, epochs), records_table(history), status, None
         except Exception as e:  # the page gets the reason; the server, the models and the files stay as they were
             raise gr.Error(f"Training failed during epoch {len(history) + 1} ({type(e).__name__}: {e}). "
                            "Nothing was saved and the model in use is unchanged.") from None
@@ -266,7 +267,8 @@ class TrainTab:
                 raise gr.Error(str(e)) from None
             pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR))
             progress(0.2, desc="Fine-tuning")
-            model, report = fine_tune(base.model, samples, data, pools, stop=stop)
+            with threads_for_training():
+                model, report = fine_tune(base.model, samples, data, pools, stop=stop)
             before, after = report["before"], report["after"]
             progress(0.9, desc="Fitting the “is it a digit?” statistics and saving")
             path, removed = self._save(visitor, unique_name().replace("trained-", "finetuned-"), model, {

@@ -25,3 +25,12 @@ def test_heldout_generator_is_independent_of_the_tuning_one():
     source = (ROOT / "bench" / "heldout.py").read_text()
     assert "src" not in {line.split()[1].split(".")[0] for line in source.splitlines()
                          if line.startswith(("import ", "from "))}
+
+
+def test_time_to_accuracy_bench_prints_its_table(data_dir):
+    result = subprocess.run([sys.executable, "bench/time_to_accuracy.py", "--skip-full", "--tutorial-epochs", "1"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| tutorial loop" in result.stdout
+    fast = next(line for line in result.stdout.splitlines() if line.startswith("| fast (Train tab)"))
+    assert fast.split("|")[2].strip().endswith(" s")  # the Train tab's default reaches 98.5%

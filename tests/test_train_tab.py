@@ -215,3 +215,15 @@ def test_a_training_stops_when_its_visitor_left_and_did_not_come_back(tmp_path, 
             assert stop.is_set() is not comes_back
         if comes_back:
             visitors.left(reload.session_hash)
+
+
+def test_the_train_tab_offers_the_fast_recipe_by_default(server):
+    import json
+    import urllib.request
+
+    from src.training import FAST
+
+    components = json.loads(urllib.request.urlopen(server.url + "config").read())["components"]
+    value = {c["props"].get("elem_id"): c["props"].get("value") for c in components}
+    assert (value["epochs"], value["batch-size"], value["learning-rate"], value["augment"]) == \
+        (FAST.epochs, FAST.batch_size, FAST.lr, FAST.augment)

@@ -57,3 +57,19 @@ def test_training_runs_on_cuda_with_data_resident_on_the_gpu(data_dir):
     records = list(train_epochs(model, data, TrainConfig(epochs=3)))
     assert next(model.parameters()).is_cuda
     assert records[-1]["val_acc"] > 90 and records[-1]["train_loss"] < records[0]["train_loss"]
+
+
+@pytest.mark.slow
+def test_the_train_tab_s_fast_recipe_reaches_99_percent_on_mnist_test(data_dir):
+    """src.training.FAST, the Train tab's default, on all of MNIST with the synthetic drawings mixed in, as the
+    app trains it. How fast it gets there is bench/time_to_accuracy.py's job, not this test's."""
+    from src.synthetic import cached_training_pools
+    from src.training import FAST, Pools, evaluate, seeded_model, threads_for_training
+
+    data = load_mnist(data_dir)
+    model = seeded_model(FAST.seed)
+    with threads_for_training():
+        records = list(train_epochs(model, data, FAST, Pools.from_numpy(*cached_training_pools(data_dir))))
+    _, test_acc = evaluate(model, data.test)
+    print(f"FAST: {len(records)} epochs, {sum(r['seconds'] for r in records):.1f} s, test {test_acc:.2f}%")
+    assert len(records) == FAST.epochs and test_acc >= 99.0
