@@ -1,0 +1,137 @@
+"""A class drawing at once: N visitors, each sending the Sketchpad's real payload every P seconds for D seconds,
+to the app's /predict and, in the same run, to a trivial Gradio Sketchpad endpoint given the same traffic.
+
+    python bench/classroom.py [N=30] [P=2.0] [D=60]
+
+Each visitor is its own gradio_client.Client (its own session), on this machine like the server, and
+sends what the browser sends after a stroke: the sketchpad value {background, layers, composite} as
+320x320 PNG uploads, starting at a random offset within the first period. A request that takes longer
+than the period delays that visitor's next one (as a browser's trigger_mode="always_last" would).
+Prints, for the app and then the trivial endpoint: requests sent, p50 and p95 latency, failures.
+The app runs from a temporary checkpoint and visitor folder, never the repository's.
+"""
+
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from bench.launch import Launched  # noqa: E402
+
+# The same queue settings as app.py, a Sketchpad like the app's, and a constant answer.
+TRIVIAL_APP = """
+import sys
+sys.path.insert(0, %r)
+import gradio as gr
+from app import QUEUE_OPTIONS
+with gr.Blocks() as demo:
+    pad = gr.Sketchpad(type="pil", image_mode="RGBA", canvas_size=(320, 320)); out = gr.Label()
+    pad.change(lambda value: {"7": 1.0}, pad, out, api_name="predict", trigger_mode="always_last")
+demo.queue(**QUEUE_OPTIONS).launch()
+""" % str(ROOT)
+
+
+def payloads(folder: Path, n: int = 10) -> list[dict]:
+    """n sketchpad values as gradio_client sends them (each image an uploaded file), digits 0-9."""
+    from gradio_client import handle_file
+
+    from src.synthetic import render_digit, sketchpad_value
+
+    rng, out = np.random.default_rng(0), []
+    for i in range(n):
+        value = sketchpad_value(render_digit(i % 10, rng, canvas=320, style="transparent"))
+        files = {}
+        for key in ("background", "composite"):
+            value[key].save(folder / f"{i}-{key}.png")
+            files[key] = handle_file(str(folder / f"{i}-{key}.png"))
+        value["layers"][0].save(folder / f"{i}-layer.png")
+        out.append({"id": None, **files, "layers": [handle_file(str(folder / f"{i}-layer.png"))]})
+    return out
+
+
+def classroom(url: str, visitors: int, period: float, duration: float, sketches: list[dict]):
+    """-> (latencies in s, failure messages)."""
+    from gradio_client import Client
+
+    clients = [Client(url, verbose=False) for _ in range(visitors)]
+    latencies, failures, lock = [], [], threading.Lock()
+    start = time.monotonic() + 1.0
+    rng = np.random.default_rng(1)
+    offsets = rng.uniform(0, period, visitors)
+
+    def visitor(i):
+        next_at = start + offsets[i]
+        k = i
+        while next_at < start + duration:
+            time.sleep(max(0.0, next_at - time.monotonic()))
+            t = time.perf_counter()
+            try:
+                clients[i].predict(sketches[k % len(sketches)], api_name="/predict")
+                with lock:
+                    latencies.append(time.perf_counter() - t)
+            except Exception as e:  # noqa: BLE001 - a failure, counted and reported
+                with lock:
+                    failures.append(f"{type(e).__name__}: {e}"[:200])
+            k += 1
+            next_at = max(next_at + period, time.monotonic())
+
+    threads = [threading.Thread(target=visitor, args=(i,), daemon=True) for i in range(visitors)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=duration + 300)
+    for c in clients:
+        try:
+            c.close()
+        except Exception:  # noqa: BLE001
+            pass
+    return latencies, failures
+
+
+def report(name, latencies, failures, visitors, period, duration):
+    p50, p95 = (np.percentile(latencies, q) * 1000 for q in (50, 95)) if latencies else (float("nan"),) * 2
+    expected = int(visitors * duration / period)
+    print(f"{name:<28} {len(latencies):5d} answered of ~{expected}   p50 {p50:7.0f} ms   p95 {p95:7.0f} ms   "
+          f"failures {len(failures)}")
+    for f in failures[:3]:
+        print("    ", f)
+
+
+def main():
+    visitors = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    period = float(sys.argv[2]) if len(sys.argv) > 2 else 2.0
+    duration = float(sys.argv[3]) if len(sys.argv) > 3 else 60.0
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "sketches").mkdir()
+        sketches = payloads(tmp / "sketches")
+        checkpoints = tmp / "checkpoints"
+        checkpoints.mkdir()
+        for name in ("default.safetensors", "default.json", "default.novelty.safetensors"):
+            shutil.copy(ROOT / "checkpoints" / name, checkpoints / name)
+        trivial_py = tmp / "classroom_trivial_app.py"
+        trivial_py.write_text(TRIVIAL_APP)
+        print(f"{visitors} visitors, one drawing each every {period:g} s, for {duration:g} s, on this machine")
+        for name, cmd, env in (("app /predict", [sys.executable, "app.py"],
+                                {"CHECKPOINT_DIR": str(checkpoints), "VISITOR_DIR": str(tmp / "visitors")}),
+                               ("trivial Sketchpad endpoint", [sys.executable, str(trivial_py)], {})):
+            app = Launched(cmd, env=env)
+            try:
+                classroom(app.url, 2, period, 2 * period, sketches)  # warm up
+                latencies, failures = classroom(app.url, visitors, period, duration, sketches)
+                report(name, latencies, failures, visitors, period, duration)
+            finally:
+                if not app.alive():
+                    print(app.log_tail())
+                app.stop()
+
+
+if __name__ == "__main__":
+    main()
