@@ -17,7 +17,7 @@ from src.atomic import atomic_write
 from src.checkpoint import CheckpointError, is_weights_name, load_model, read_metadata
 from src.model import TutorialCNN, forward
 from src.novelty import NoveltyDetector
-from src.preprocess import has_ink, ink_map, to_mnist
+from src.preprocess import ink_map, measure_ink, to_mnist
 from src.segment import split_digits
 
 log = logging.getLogger(__name__)
@@ -75,10 +75,11 @@ class LoadedModel:
         digit (a filled area) is a Reading with no images that is not a digit.
         """
         ink = ink_map(value)
-        whole = to_mnist(ink)  # == preprocess(value)
+        measured = measure_ink(ink)  # once, for both to_mnist and split_digits
+        whole = to_mnist(ink, measured)  # == preprocess(value)
         if whole is None:
-            return Reading(np.zeros((0, 28, 28), np.float32), np.zeros((0, 10)), False) if has_ink(ink) else None
-        crops = split_digits(ink)
+            return Reading(np.zeros((0, 28, 28), np.float32), np.zeros((0, 10)), False) if measured else None
+        crops = split_digits(ink, measured)
         parts = [m for m in map(to_mnist, crops) if m is not None] if len(crops) > 1 else []
         images = np.stack(parts if len(parts) > 1 else [whole])
         feats, logits = run_network(self.model, images)  # one pass of the network serves every question

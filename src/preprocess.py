@@ -18,6 +18,7 @@ import os
 import re
 import struct
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter, ImageOps, UnidentifiedImageError
@@ -138,6 +139,14 @@ def _as_pil(img) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(a), _MODES[1 if a.ndim == 2 else a.shape[2]])
 
 
+def _unit(img: Image.Image) -> np.ndarray:
+    """An 8-bit single-channel image as float32 in [0, 1]. Scaled in place: a second 800x800 float array
+    would cost more than the conversion itself (about 1.5 ms of fresh memory)."""
+    a = np.array(img, dtype=np.float32)
+    a *= 1 / 255
+    return a
+
+
 def _alpha(img: Image.Image) -> Image.Image | None:
     return img.getchannel("A") if img.mode in ("LA", "RGBA") else None
 
@@ -148,7 +157,7 @@ def _ink_from_image(img) -> np.ndarray:
     img = _as_pil(img)
     alpha = _alpha(img)
     if alpha is not None and alpha.getextrema()[0] < 250:
-        return np.asarray(alpha, dtype=np.float32) / 255
+        return _unit(alpha)
     img = img.convert("RGB" if img.mode == "RGBA" else "L" if img.mode == "LA" else img.mode)
     w, h = img.size
     b = max(1, min(w, h) // 50)  # the outer frame: ~2% of the shorter side
@@ -190,7 +199,7 @@ def ink_map(value) -> np.ndarray:
                 ink = alphas[0]
                 for a in alphas[1:]:
                     ink = ImageChops.lighter(ink, a)
-                ink = np.asarray(ink, dtype=np.float32) / 255
+                ink = _unit(ink)
             else:  # layers without (partial) alpha: treat each as a picture
                 ink = np.max([_ink_from_image(layer) for layer in layers], axis=0)
             if ink.max(initial=0) > 0:  # strokes drawn: they are the digit
@@ -227,36 +236,55 @@ def _stroke_width(img: Image.Image) -> float:
     return 2 * np.count_nonzero(m) / perimeter if perimeter else 0.0
 
 
-def has_ink(ink: np.ndarray) -> bool:
-    """Whether an ink map holds a drawing at all: not blank, not a click or a speck."""
+class Ink(NamedTuple):
+    """An ink map's measurements, taken once per drawing and shared by to_mnist and src.segment."""
+
+    peak: float  # the strongest ink
+    mask: np.ndarray  # bool HxW: ink above INK_THRESHOLD of the peak
+    count: int  # pixels in the mask
+    box: tuple[int, int, int, int]  # the mask's bounding box: top, bottom, left, right (exclusive ends)
+
+
+def measure_ink(ink: np.ndarray) -> Ink | None:
+    """The measurements of a float32 ink map, or None when it holds no drawing: blank, a click or a speck."""
     ink = np.asarray(ink, dtype=np.float32)
     peak = float(ink.max(initial=0))
     if peak < MIN_PEAK:
-        return False
+        return None
     mask = ink > INK_THRESHOLD * peak
-    if np.count_nonzero(mask) < MIN_INK_FRACTION * mask.size:
-        return False
+    count = np.count_nonzero(mask)
+    if count < MIN_INK_FRACTION * mask.size:
+        return None
     top, bottom, left, right = _bbox(mask)
-    return max(bottom - top, right - left) >= MIN_EXTENT * max(ink.shape)
+    if max(bottom - top, right - left) < MIN_EXTENT * max(ink.shape):
+        return None
+    return Ink(peak, mask, count, (top, bottom, left, right))
 
 
-def to_mnist(ink: np.ndarray) -> np.ndarray | None:
+def has_ink(ink: np.ndarray) -> bool:
+    """Whether an ink map holds a drawing at all: not blank, not a click or a speck."""
+    return measure_ink(ink) is not None
+
+
+def to_mnist(ink: np.ndarray, measured: Ink | None = None) -> np.ndarray | None:
     """The MNIST normalisation of an ink map; None when it holds no digit: blank, a speck (see has_ink),
-    or a filled area (too much ink, or strokes as wide as a blob)."""
+    or a filled area (too much ink, or strokes as wide as a blob). `measured`: measure_ink(ink), if the
+    caller has it already."""
     ink = np.asarray(ink, dtype=np.float32)
-    if not has_ink(ink):
+    found = measured or measure_ink(ink)
+    if found is None:
         return None
-    peak = float(ink.max())
-    mask = ink > INK_THRESHOLD * peak
-    if np.count_nonzero(mask) > MAX_INK_FRACTION * mask.size:
+    peak, mask, count, (top, bottom, left, right) = found
+    if count > MAX_INK_FRACTION * mask.size:
         return None
-    top, bottom, left, right = _bbox(mask)
     h, w = bottom - top, right - left
 
     # Crop to the ink, drop the faint fringe, and reduce to WORK pixels on the longer side in one
     # anti-aliased Pillow resize (fast: the big array is touched only by the threshold and the crop).
-    crop = np.where(mask[top:bottom, left:right], ink[top:bottom, left:right] / peak, 0)
-    img = Image.fromarray((crop * 255 + 0.5).astype(np.uint8))
+    crop = ink[top:bottom, left:right] * (255 / peak)
+    crop[~mask[top:bottom, left:right]] = 0
+    crop += 0.5
+    img = Image.fromarray(crop.astype(np.uint8))
     scale = WORK / max(h, w)
     if scale < 1:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))

@@ -17,7 +17,7 @@ MIN_NUMBER_ASPECT times its height is one digit and is not split at all.
 import numpy as np
 from scipy import ndimage
 
-from src.preprocess import INK_THRESHOLD, MIN_PEAK
+from src.preprocess import INK_THRESHOLD, MIN_PEAK, Ink
 
 WORK_SIDE = 300  # the labelling runs on a mask at most this many pixels on its longer side
 SPECK = 0.02  # components with less than this share of the ink and ...
@@ -28,16 +28,21 @@ MERGE_OVERLAP = 0.3
 MIN_NUMBER_ASPECT = 1.1
 
 
-def split_digits(ink: np.ndarray) -> list[np.ndarray]:
+def split_digits(ink: np.ndarray, measured: Ink | None = None) -> list[np.ndarray]:
     """The digits of a drawing, left to right: one float32 ink-map crop per digit (other digits' ink removed,
-    centred in a square frame with a margin), each ready for src.preprocess.to_mnist. An empty list when there is no ink."""
+    centred in a square frame with a margin), each ready for src.preprocess.to_mnist. An empty list when there is no ink.
+    `measured`: src.preprocess.measure_ink(ink), if the caller has it already."""
     ink = np.asarray(ink, dtype=np.float32)
-    peak = float(ink.max(initial=0))
-    if peak < MIN_PEAK:
-        return []
-    mask = ink > INK_THRESHOLD * peak
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if cols[-1] - cols[0] + 1 < MIN_NUMBER_ASPECT * (rows[-1] - rows[0] + 1):
+    if measured is None:
+        peak = float(ink.max(initial=0))
+        if peak < MIN_PEAK:
+            return []
+        mask = ink > INK_THRESHOLD * peak
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    else:
+        mask, (top, bottom, left, right) = measured.mask, measured.box
+    if right - left < MIN_NUMBER_ASPECT * (bottom - top):
         return [ink]  # one digit
     f = max(1, int(np.ceil(max(mask.shape) / WORK_SIDE)))
     h, w = -(-mask.shape[0] // f), -(-mask.shape[1] // f)
