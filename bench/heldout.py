@@ -16,7 +16,6 @@ Pens: "thin" (0.8%-2.5% of the canvas) and "marker" (5%-10%).
 Use both for reporting only; never to train, tune thresholds or pick methods. Images are 'L', 255 = ink on 0.
 """
 
-import functools
 import math
 from pathlib import Path
 
@@ -36,9 +35,8 @@ _FONT_NAMES = ("dejavu/DejaVuSans.ttf", "dejavu/DejaVuSans-Bold.ttf", "dejavu/De
 FONTS = tuple(str(_FONT_DIR / n) for n in _FONT_NAMES if (_FONT_DIR / n).exists())
 
 
-@functools.lru_cache(maxsize=None)
 def _blank(S):
-    """An empty S x S ink layer and a pen on it."""
+    """A new, empty S x S ink layer and a pen on it (new every time: each drawing on its own canvas)."""
     layer = Image.new("L", (S, S), 0)
     return layer, ImageDraw.Draw(layer)
 

@@ -34,3 +34,19 @@ def test_time_to_accuracy_bench_prints_its_table(data_dir):
     assert "| tutorial loop" in result.stdout
     fast = next(line for line in result.stdout.splitlines() if line.startswith("| fast (Train tab)"))
     assert fast.split("|")[2].strip().endswith(" s")  # the Train tab's default reaches 98.5%
+
+
+def test_each_heldout_drawing_is_on_a_canvas_of_its_own():
+    """Every held-out image holds one digit: drawn again from the same seed it is the same image, and the
+    images of a set do not pile up on one canvas (a cached canvas once made each drawing hold all before it)."""
+    import numpy as np
+
+    from bench.heldout import heldout_digit, heldout_digits
+
+    images = [np.asarray(img) for _, img in heldout_digits(10, 7, pen="thin")]
+    alone = np.asarray(heldout_digit(9, np.random.default_rng(0), pen="thin"))
+    again = np.asarray(heldout_digit(9, np.random.default_rng(0), pen="thin"))
+    assert (alone == again).all()
+    for earlier, later in zip(images, images[1:]):  # piled up, each drawing would hold all of the one before
+        kept = np.count_nonzero((earlier > 127) & (later > 127)) / np.count_nonzero(earlier > 127)
+        assert kept < 0.5, kept
