@@ -198,13 +198,13 @@ def test_two_visitors_in_two_browsers_do_not_affect_each_other(browser, server, 
     b.wait_for_timeout(1000)
     b_reading = text_of(b, "prediction")
 
-    start_training(a, epochs=3, examples=6000)
+    start_training(a, epochs=4, examples=24000)  # long enough (about 10 s) for B to be seen waiting
     wait_text(a, "train-status", "Loading|Drawing|Epoch", timeout=60_000)
     start_training(b, epochs=1, examples=1000)
     wait_text(b, "train-status", "1 training ahead of yours", timeout=60_000)
     b.click("#stop")
     wait_text(b, "train-status", "Cancelled before it started", timeout=30_000)
-    wait_text(a, "train-status", "^Finished 3 epochs")  # B's Stop did not stop A
+    wait_text(a, "train-status", "^Finished 4 epochs")  # B's Stop did not stop A
     run = re.search(r"yours/(trained-[\w-]+)\.safetensors", text_of(a, "train-status"))[0]
 
     # A switches to its own run; B's picker does not even list it.
