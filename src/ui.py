@@ -115,9 +115,10 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
             else:
                 defaults = FAST  # about 99% MNIST test in under 30 s on 2 cores; train.py trains the long recipe
                 gr.Markdown("Retrain the network on MNIST and watch the training and validation loss after every "
-                            "epoch. One training runs at a time on this server: yours waits its turn and shows its "
-                            f"place in line. Your runs are yours alone; this server keeps your last "
-                            f"{visitors.limits.runs_per_visitor}.")
+                            "epoch. The settings below reach about 99% MNIST test accuracy in under 30 s on two CPU "
+                            "cores; `python train.py` trains the shipped model's longer recipe (99.4%). One training "
+                            "runs at a time on this server: yours waits its turn and shows its place in line. Your "
+                            f"runs are yours alone; this server keeps your last {visitors.limits.runs_per_visitor}.")
                 with gr.Row():
                     epochs = gr.Slider(1, config.MAX_EPOCHS, value=min(defaults.epochs, config.MAX_EPOCHS), step=1,
                                        label="Epochs", elem_id="epochs")
