@@ -38,6 +38,12 @@ def sidecar(path: Path | str) -> Path:
     return Path(path).with_suffix(".json")
 
 
+def checkpoint_files(weights: Path | str) -> list[Path]:
+    """The three files of the checkpoint whose weights are `weights`: weights, JSON, novelty statistics."""
+    weights = Path(weights)
+    return [weights, sidecar(weights), novelty_path(weights)]
+
+
 def is_weights_name(name: str) -> bool:
     """Whether a file name is a model's weights (NAME.safetensors), not its novelty statistics."""
     return name.endswith(".safetensors") and not name.endswith(".novelty.safetensors")

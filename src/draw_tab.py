@@ -12,7 +12,7 @@ from PIL import Image
 from src import corrections
 from src.checkpoint import CheckpointError
 from src.inference import ModelStore, Reading
-from src.visitors import LimitReached, Visitor, Visitors
+from src.visitors import LimitReached, Visitors
 from src.preprocess import InvalidImage, load_image
 from src.saliency import overlay, saliency
 
@@ -48,12 +48,9 @@ class DrawTab:
         self.store = store
         self.visitors = visitors
 
-    def visitor(self, request: gr.Request | None) -> Visitor:
-        return self.visitors.get(request.session_hash if request else None)
-
     def model_for(self, choice: str | None, request: gr.Request | None):
         """(the model this visitor chose, a note when it had to fall back to the server's default)."""
-        runs = self.visitor(request).runs  # also marks the visitor active: their files are kept
+        runs = self.visitors.of(request).runs  # also marks the visitor active: their files are kept
         try:
             return self.store.get(choice, runs), ""
         except CheckpointError as e:
@@ -130,7 +127,7 @@ class DrawTab:
 
         default = self.store.active.name if self.store.active else None
         shared = [(label(n, m, " (default)" if n == default else ""), n) for n, m in self.store.checkpoints()]
-        mine = [(label(c, m, ""), c) for c, m in self.store.runs(self.visitor(request).runs)]
+        mine = [(label(c, m, ""), c) for c, m in self.store.runs(self.visitors.of(request).runs)]
         return shared + mine
 
     def model_text(self, choice, request) -> str:
@@ -152,14 +149,14 @@ class DrawTab:
             raise gr.Error("Pick a checkpoint first.")
         choice = None if self.store.active and name == self.store.active.name else name
         try:
-            self.store.get(choice, self.visitor(request).runs if choice else None)
+            self.store.get(choice, self.visitors.of(request).runs if choice else None)
         except CheckpointError as e:
             raise gr.Error(f"That checkpoint cannot be used, so your current model stays: {e}") from None
         return choice, self.model_text(choice, request)
 
     # -------------------------------------------------------------------------------- corrections
     def corrections_text(self, request: gr.Request = None) -> str:
-        n = corrections.count(self.visitor(request).corrections)
+        n = corrections.count(self.visitors.of(request).corrections)
         return f"You have {n} correction{'s' * (n != 1)} stored." if n else "You have no corrections stored yet."
 
     def save_correction(self, label, sample, request: gr.Request = None):
@@ -168,26 +165,26 @@ class DrawTab:
         if sample is None:
             raise gr.Error("Draw a single digit first; then say which digit it really was.")
         try:
-            self.visitors.add_correction(self.visitor(request), sample, int(label))
+            self.visitors.add_correction(self.visitors.of(request), sample, int(label))
         except LimitReached as e:
             raise gr.Error(str(e)) from None
         return None, f"Saved as a **{label}**. " + self.corrections_text(request)
 
     def download_corrections(self, request: gr.Request = None):
-        folder = self.visitor(request).corrections
+        folder = self.visitors.of(request).corrections
         if corrections.count(folder) == 0:
             raise gr.Error("You have no corrections to download yet.")
         return str(corrections.archive(folder))
 
     def clear_corrections(self, request: gr.Request = None):
-        removed = corrections.clear(self.visitor(request).corrections)
+        removed = corrections.clear(self.visitors.of(request).corrections)
         return f"Deleted your {removed} correction{'s' * (removed != 1)}. " + self.corrections_text(request)
 
     def sharing(self, request: gr.Request = None) -> bool:
-        return self.visitor(request).shares
+        return self.visitors.of(request).shares
 
     def set_sharing(self, share, request: gr.Request = None) -> str:
-        self.visitor(request).set_sharing(bool(share))
+        self.visitors.of(request).set_sharing(bool(share))
         return ("Thank you: the operator of this server may use your corrections to improve the model."
                 if share else "Your corrections stay yours: they are removed when you leave.")
 

@@ -22,17 +22,11 @@ import gradio as gr
 
 from src import corrections
 from src.atomic import atomic_write
-from src.checkpoint import CheckpointError, read_metadata
+from src.checkpoint import CheckpointError, checkpoint_files, read_metadata
 from src.inference import ModelStore
-from src.novelty import novelty_path
 from src.visitors import Visitors
 
 log = logging.getLogger(__name__)
-
-def run_files(weights: Path) -> list[Path]:
-    """The three files of a checkpoint: weights, JSON, novelty statistics."""
-    return [weights, weights.with_suffix(".json"), novelty_path(weights)]
-
 
 class OperatorPage:
     def __init__(self, store: ModelStore, visitors: Visitors, password: str):
@@ -97,7 +91,7 @@ class OperatorPage:
         if source.parent.resolve() != self.store.directory.resolve():
             name = f"promoted-{source.name}"
             # novelty statistics and JSON first, weights last: the store lists weights files only
-            for src, dst in zip(run_files(source)[::-1], run_files(self.store.directory / name)[::-1]):
+            for src, dst in zip(checkpoint_files(source)[::-1], checkpoint_files(self.store.directory / name)[::-1]):
                 atomic_write(dst, lambda tmp, src=src: shutil.copyfile(src, tmp))
         try:
             self.store.promote(name)
@@ -111,7 +105,7 @@ class OperatorPage:
         path = self._pick(label)
         if self.store.active is not None and path == self.store.path_of(self.store.active.name):
             raise gr.Error("That is the default model in use: promote another one first.")
-        for p in run_files(path):
+        for p in checkpoint_files(path):
             p.unlink(missing_ok=True)
         log.info("operator deleted %s", label)
         return *self.refresh(signed_in), f"Deleted {label}."

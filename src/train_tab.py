@@ -151,7 +151,7 @@ class TrainTab:
 
     def request_stop(self, request: gr.Request = None) -> str:
         """Stop this visitor's training (only theirs): at the next batch if it runs, at once if it waits."""
-        stop, ticket = self._stops.get(self.visitors.get(request.session_hash if request else None).id, (None, None))
+        stop, ticket = self._stops.get(self.visitors.of(request).id, (None, None))
         if stop is None:
             return "You have no training running."
         stop.set()
@@ -161,7 +161,7 @@ class TrainTab:
         """A page closed (call before Visitors.left). If none of the visitor's pages is open again within
         LEFT_GRACE_SECONDS (a reload is), their training stops, so that nobody waits for a run that nobody
         watches; what it completed is saved among their runs."""
-        visitor = self.visitors.get(request.session_hash if request else None)
+        visitor = self.visitors.of(request)
 
         def stop_if_gone():
             entry = self._stops.get(visitor.id)
@@ -186,7 +186,7 @@ class TrainTab:
         epochs, batch_size, seed = int(epochs), int(batch_size), int(seed)
         max_examples = int(max_examples) if max_examples else None
         validate(epochs, batch_size, float(learning_rate), max_examples)
-        visitor = self.visitors.get(request.session_hash if request else None)
+        visitor = self.visitors.of(request)
         history: list[dict] = []
         with self._turn(visitor) as (ticket, stop):
             for ahead in self.line.wait(ticket, stop):
@@ -245,7 +245,7 @@ class TrainTab:
         among their runs."""
         if not config.ALLOW_TRAINING:
             raise gr.Error("Training is disabled on this server (ALLOW_TRAINING=0).")
-        visitor = self.visitors.get(request.session_hash if request else None)
+        visitor = self.visitors.of(request)
         samples = corrections.load(visitor.corrections)
         if len(samples[1]) == 0:
             raise gr.Error("You have no corrections yet: in the Draw tab, draw a digit and say which digit it really was.")

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from src import corrections
-from src.checkpoint import is_weights_name
+from src.checkpoint import checkpoint_files, is_weights_name
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,10 @@ class Visitors:
             raise LimitReached("This action needs a session: open the page, or use a gradio_client.Client.")
         key = self._keys.get(session_hash, session_hash)  # the browser's key, if this session is a page
         return "v-" + hashlib.sha256(str(key).encode()).hexdigest()[:24]
+
+    def of(self, request) -> Visitor:
+        """The visitor who sent a Gradio request (gr.Request); see get."""
+        return self.get(request.session_hash if request else None)
 
     def get(self, session_hash: str | None) -> Visitor:
         """The visitor of this session; marks them as active now (their files are kept while they are)."""
@@ -187,7 +191,7 @@ class Visitors:
             runs = visitor.run_files()
             while len(runs) >= self.limits.runs_per_visitor:
                 oldest = runs.pop(0)
-                for p in (oldest, oldest.with_suffix(".json"), oldest.with_suffix(".novelty.safetensors")):
+                for p in checkpoint_files(oldest):
                     p.unlink(missing_ok=True)
                 removed.append(oldest.name)
             return removed
