@@ -17,7 +17,7 @@ MIN_NUMBER_ASPECT times its height is one digit and is not split at all.
 import numpy as np
 from scipy import ndimage
 
-from src.preprocess import INK_THRESHOLD, MIN_PEAK, Ink
+from src.preprocess import Ink, measure_ink
 
 WORK_SIDE = 300  # the labelling runs on a mask at most this many pixels on its longer side
 SPECK = 0.02  # components with less than this share of the ink and ...
@@ -30,18 +30,14 @@ MIN_NUMBER_ASPECT = 1.1
 
 def split_digits(ink: np.ndarray, measured: Ink | None = None) -> list[np.ndarray]:
     """The digits of a drawing, left to right: one float32 ink-map crop per digit (other digits' ink removed,
-    centred in a square frame with a margin), each ready for src.preprocess.to_mnist. An empty list when there is no ink.
+    centred in a square frame with a margin), each ready for src.preprocess.to_mnist. An empty list when there is no
+    drawing (src.preprocess.has_ink).
     `measured`: src.preprocess.measure_ink(ink), if the caller has it already."""
     ink = np.asarray(ink, dtype=np.float32)
+    measured = measured or measure_ink(ink)  # the same ink mask and box as to_mnist's
     if measured is None:
-        peak = float(ink.max(initial=0))
-        if peak < MIN_PEAK:
-            return []
-        mask = ink > INK_THRESHOLD * peak
-        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-        top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    else:
-        mask, (top, bottom, left, right) = measured.mask, measured.box
+        return []
+    mask, (top, bottom, left, right) = measured.mask, measured.box
     if right - left < MIN_NUMBER_ASPECT * (bottom - top):
         return [ink]  # one digit
     f = max(1, int(np.ceil(max(mask.shape) / WORK_SIDE)))
