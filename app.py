@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from src import config
+from src import config, live
 from src.gradio_cache import write_images_atomically
 from src.inference import ModelStore
 from src.ui import CSS, build_demo
@@ -36,6 +36,7 @@ QUEUE_OPTIONS = dict(default_concurrency_limit=4, max_size=64)
 LAUNCH_OPTIONS = dict(
     js=(Path(__file__).parent / "src" / "static" / "autobrush.js").read_text(),  # selects the brush
     css=CSS,  # no navigation bar; a compact header on phones
+    head=f"<script>{live.SCRIPT.read_text()}</script>",  # each stroke read at once in the browser (src/live.py)
     allowed_paths=[str(config.CHECKPOINT_DIR), str(config.VISITOR_DIR)],  # so new runs can be downloaded
     max_file_size=MAX_FILE_SIZE,  # uploads over 10 MB are refused with HTTP 413 before any of our code runs
 )

@@ -9,7 +9,7 @@ import pandas as pd
 import gradio as gr
 from PIL import Image
 
-from src import corrections
+from src import corrections, live
 from src.checkpoint import CheckpointError
 from src.inference import ModelStore, Reading
 from src.visitors import LimitReached, Visitors
@@ -142,6 +142,14 @@ class DrawTab:
         """The picker and the text for this visitor (on page load and after their trainings)."""
         value = choice or (self.store.active.name if self.store.active else None)
         return gr.Dropdown(choices=self.model_choices(request), value=value), self.model_text(choice, request)
+
+    def live_element(self, choice=None, request: gr.Request = None) -> str:
+        """#live-reading for this visitor's model: the browser reads each stroke with its weights (src/live.py)."""
+        try:
+            model, _ = self.model_for(choice, request)
+        except gr.Error:
+            return live.element(None)
+        return live.element(model.path)
 
     def use_model(self, name, request: gr.Request = None):
         """Choose a model for this visitor only -> (their new choice, the text saying which)."""

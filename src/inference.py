@@ -66,6 +66,7 @@ class LoadedModel:
     model: TutorialCNN
     meta: dict = field(default_factory=dict)
     novelty: NoveltyDetector | None = None  # "is it a digit?", fitted for this model (see src/novelty.py)
+    path: Path | None = None  # its .safetensors file (the browser's live reading fetches it: src/live.py)
 
     def read(self, value) -> Reading | None:
         """Read a drawing or image (anything src.preprocess accepts); None when it holds no ink (or a speck).
@@ -146,7 +147,8 @@ class ModelStore:
         return [(YOURS + name, meta) for name, meta in _listing(folder)]
 
     def load(self, name: str) -> LoadedModel:
-        return LoadedModel(name, *load_model(self.path_of(name)))
+        path = self.path_of(name)
+        return LoadedModel(name, *load_model(path), path=path)
 
     def activate(self, name: str) -> LoadedModel:
         """Load `name` and make it the server's default; on any CheckpointError the current model stays."""
@@ -194,7 +196,7 @@ class ModelStore:
             if loaded is not None:
                 self._cache.move_to_end(path)
                 return loaded
-        loaded = LoadedModel(choice, *load_model(path))
+        loaded = LoadedModel(choice, *load_model(path), path=path)
         with self._lock:
             self._cache[path] = loaded
             while len(self._cache) > CACHE_SIZE:

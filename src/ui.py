@@ -9,7 +9,7 @@ runs, corrections and Stop; see src/visitors.py.
 
 import gradio as gr
 
-from src import config, train_tab
+from src import config, live, train_tab
 from src.draw_tab import BLANK_HINT, DrawTab, probability_table
 from src.inference import ModelStore
 from src.operator_page import OperatorPage
@@ -26,7 +26,7 @@ from src.visitors import Visitors
 CSS = """
 .nav-holder { display: none !important; }
 @media (max-width: 640px) { #intro p { display: none; } }
-"""
+""" + live.CSS
 
 
 # ------------------------------------------------------------------------------------------------ the page
@@ -64,6 +64,9 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                     guard_image_editor(sketchpad)  # size check and clear messages before Gradio decodes uploads
                     clear_button = gr.Button("Clear", elem_id="clear", variant="secondary")
                 with gr.Column(scale=1, min_width=300):
+                    # Filled in by the visitor's browser after every stroke (src/static/live.js), at once.
+                    live_reading = gr.HTML(live.element(store.active.path if store.active else None),
+                                           elem_id="live-reading", js_on_load=None)
                     prediction = gr.Label(value=BLANK_HINT, num_top_classes=3, label="Prediction", elem_id="prediction")
                     note = gr.Markdown("", elem_id="note")
                     chart = gr.BarPlot(
@@ -166,9 +169,11 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
         download_button.click(draw.download_corrections, None, corrections_zip, api_name="download_corrections")
         delete_button.click(draw.clear_corrections, None, correction_status, api_name="delete_corrections")
         share.input(draw.set_sharing, share, share_status, api_name="share_corrections")
-        use_button.click(draw.use_model, model_picker, [choice, active_model], api_name="use_model")
+        use = use_button.click(draw.use_model, model_picker, [choice, active_model], api_name="use_model")
+        use.then(draw.live_element, choice, live_reading, api_name=False)
         arrival = demo.load(draw.arrived, visitor_key, visitor_key, api_name=False)
         arrival.then(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
+        arrival.then(draw.live_element, choice, live_reading, api_name=False)
         arrival.then(draw.corrections_text, None, correction_status, api_name=False)
         arrival.then(draw.sharing, None, share, api_name=False)
         demo.unload(left)  # a page closed: if none of theirs is back within 30 s, their training stops

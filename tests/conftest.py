@@ -61,6 +61,26 @@ def chromium() -> str:
     return found
 
 
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def playwright():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright, chromium):
+    """One headless Chromium for every browser test (tests/test_browser.py, tests/test_live.py)."""
+    browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
 @pytest.fixture(scope="session")
 def loaded_model(default_checkpoint):
     """The shipped model as the app loads it (src.inference.LoadedModel: network + novelty statistics)."""

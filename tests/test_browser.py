@@ -7,8 +7,6 @@ import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 # Digits as polylines in unit coordinates of the drawing square, drawn as a person would.
 STROKES = {
@@ -17,21 +15,6 @@ STROKES = {
     0: [[(0.50, 0.12), (0.70, 0.28), (0.72, 0.60), (0.55, 0.88), (0.38, 0.82),
          (0.28, 0.55), (0.32, 0.26), (0.50, 0.12)]],
 }
-
-
-@pytest.fixture(scope="module")
-def playwright():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright, chromium):
-    browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +78,40 @@ def test_drawing_1_7_0_with_the_mouse_and_no_tool_click_shows_each_digit(page, s
             page.wait_for_timeout(1500)  # let the chart and the 28x28 image render
             page.screenshot(path=str(screenshots / "screenshot.png"), full_page=True)
     assert seen == {1: 1, 7: 7, 0: 0}
+
+
+LIVE = "#live-reading .live-reading"
+QUEUE_JOIN = re.compile(r"/queue/join")  # the requests for the server's reading
+
+
+def live_after(page, read_at, timeout=10_000):
+    """The live reading (live.js, in this browser) once it has been read again after `read_at`: its digit or ''."""
+    page.wait_for_function(f"(t) => (document.querySelector('{LIVE}').dataset.readAt || '') !== t", arg=read_at,
+                           timeout=timeout)
+    return page.locator(LIVE).get_attribute("data-reading")
+
+
+def test_the_live_reading_updates_with_every_stroke_even_while_the_server_is_busy(page, screenshots):
+    clear(page, "button")
+    # Hold every request for the server's reading: what changes now is read by the browser alone.
+    held, holding = [], [True]
+    page.route(QUEUE_JOIN, lambda route: held.append(route) if holding[0] else route.continue_())
+    try:
+        readings = []
+        for stroke in ([STROKES[7][0][:2]], [STROKES[7][0][1:]]):  # a 7's bar, then its stem
+            read_at = page.locator(LIVE).get_attribute("data-read-at") or ""
+            draw(page, stroke)
+            readings.append(live_after(page, read_at))
+        assert readings[0] != "" and readings[1] == "7"
+        assert "%" in page.locator(LIVE).inner_text()
+        assert held, "the server's reading was asked for too"
+        assert shown_digit(page, timeout=1) is None  # ... and it has not come: the live one did not need it
+    finally:
+        holding[0] = False
+        for route in held:
+            route.continue_()
+        page.unroute(QUEUE_JOIN)
+    assert shown_digit(page) == 7  # the server's reading agrees once it arrives
 
 
 def test_a_number_written_side_by_side_is_read_whole(page, screenshots):

@@ -1,0 +1,409 @@
+// The live reading: the visitor's own browser reads every stroke at once, so that a whole class drawing
+// together never waits for the server. The server's reading (saliency, "is it a digit?", numbers) follows.
+//
+// It is the project's one preprocessing (src/preprocess.py: to_mnist) and one network (src/model.py),
+// written a second time, for the browser:
+//   - the constants come from the server (the data-config attribute of #live-reading, src/live.py);
+//   - the weights are the chosen checkpoint's own .safetensors file (data-weights), never a copy;
+//   - Pillow's resampling is reproduced bit for bit (libImaging/Resample.c, 8 bits per channel);
+//   - tests/test_live.py checks the 28x28 input and the digit against Python on 1,000 drawings.
+//
+// The pixels: the Sketchpad uploads its strokes layer after every stroke (Gradio's component_server
+// "accept_blobs"); this script reads that PNG as it leaves, without changing the request.
+(() => {
+  "use strict";
+
+  // ------------------------------------------------------------------ Pillow's resize, 8-bit, exactly
+  const PRECISION_BITS = 22; // 32 - 8 - 2, as in Pillow
+  const sinc = (x) => (x === 0 ? 1 : Math.sin(x * Math.PI) / (x * Math.PI));
+  const FILTERS = {
+    box: { support: 0.5, at: (x) => (x > -0.5 && x <= 0.5 ? 1 : 0) },
+    bilinear: { support: 1, at: (x) => Math.max(0, 1 - Math.abs(x)) },
+    lanczos: { support: 3, at: (x) => (x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0) },
+  };
+
+  // Python's round(): halves go to the even neighbour.
+  const pyRound = (x) => {
+    const r = Math.round(x);
+    return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  };
+
+  // For each output pixel: the first input pixel and the fixed-point weights (precompute_coeffs).
+  function coefficients(inSize, outSize, filter) {
+    const scale = inSize / outSize;
+    const filterscale = Math.max(scale, 1);
+    const support = filter.support * filterscale;
+    const out = [];
+    for (let xx = 0; xx < outSize; xx++) {
+      const center = (xx + 0.5) * scale;
+      const xmin = Math.max(0, Math.trunc(center - support + 0.5));
+      const xmax = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
+      const k = [];
+      let total = 0;
+      for (let x = 0; x < xmax; x++) {
+        const w = filter.at((x + xmin - center + 0.5) / filterscale);
+        k.push(w);
+        total += w;
+      }
+      const fixed = k.map((w) => {
+        const v = total !== 0 ? w / total : w;
+        return Math.trunc(v < 0 ? -0.5 + v * 2 ** PRECISION_BITS : 0.5 + v * 2 ** PRECISION_BITS);
+      });
+      out.push({ xmin, k: fixed });
+    }
+    return out;
+  }
+
+  const clip8 = (s) => (s >= 2 ** (PRECISION_BITS + 8) ? 255 : s <= 0 ? 0 : Math.floor(s / 2 ** PRECISION_BITS));
+
+  // Image.resize((W, H), filter) of a grey image: a horizontal pass rounded to 8 bits, then a vertical one.
+  function resize(img, w, h, W, H, filter) {
+    let src = img;
+    if (W !== w) {
+      const cs = coefficients(w, W, filter);
+      const tmp = new Uint8Array(W * h);
+      for (let y = 0; y < h; y++) {
+        for (let xx = 0; xx < W; xx++) {
+          const { xmin, k } = cs[xx];
+          let s = 2 ** (PRECISION_BITS - 1);
+          for (let x = 0; x < k.length; x++) s += src[y * w + xmin + x] * k[x];
+          tmp[y * W + xx] = clip8(s);
+        }
+      }
+      src = tmp;
+    }
+    if (H !== h) {
+      const cs = coefficients(h, H, filter);
+      const tmp = new Uint8Array(W * H);
+      for (let yy = 0; yy < H; yy++) {
+        const { xmin: ymin, k } = cs[yy];
+        for (let x = 0; x < W; x++) {
+          let s = 2 ** (PRECISION_BITS - 1);
+          for (let y = 0; y < k.length; y++) s += src[(ymin + y) * W + x] * k[y];
+          tmp[yy * W + x] = clip8(s);
+        }
+      }
+      src = tmp;
+    }
+    return src === img ? img.slice() : src;
+  }
+
+  // ImageFilter.MinFilter(3) / MaxFilter(3): edges repeat their outermost pixels (Pillow's expand).
+  function rankFilter(img, w, h, pick) {
+    const out = new Uint8Array(w * h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        let v = img[y * w + x];
+        for (let dy = -1; dy <= 1; dy++) {
+          const yy = Math.min(h - 1, Math.max(0, y + dy));
+          for (let dx = -1; dx <= 1; dx++) v = pick(v, img[yy * w + Math.min(w - 1, Math.max(0, x + dx))]);
+        }
+        out[y * w + x] = v;
+      }
+    }
+    return out;
+  }
+
+  // Image.getbbox() then crop: [image, w, h], or null when nothing is left.
+  function cropToInk(img, w, h) {
+    let top = h, bottom = -1, left = w, right = -1;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        if (img[y * w + x]) {
+          top = Math.min(top, y); bottom = Math.max(bottom, y);
+          left = Math.min(left, x); right = Math.max(right, x);
+        }
+      }
+    }
+    if (bottom < 0) return null;
+    return crop(img, w, top, bottom + 1, left, right + 1);
+  }
+
+  function crop(img, w, top, bottom, left, right) {
+    const cw = right - left, ch = bottom - top, out = new Uint8Array(cw * ch);
+    for (let y = 0; y < ch; y++) out.set(img.subarray((top + y) * w + left, (top + y) * w + right), y * cw);
+    return [out, cw, ch];
+  }
+
+  // 2 * area / perimeter of the pixels above 50% (preprocess._stroke_width).
+  function strokeWidth(img, w, h) {
+    let area = 0, perimeter = 0;
+    const on = (x, y) => img[y * w + x] > 127;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        if (!on(x, y)) continue;
+        area++;
+        const edge = x === 0 || y === 0 || x === w - 1 || y === h - 1;
+        if (edge || !(on(x - 1, y) && on(x + 1, y) && on(x, y - 1) && on(x, y + 1))) perimeter++;
+      }
+    }
+    return perimeter ? (2 * area) / perimeter : 0;
+  }
+
+  // ------------------------------------------------------------------ preprocess.to_mnist, from alpha
+  // alpha: Uint8 HxW (the strokes layer's alpha = ink). -> {input: Float32Array(784)} | {filled: true} | null
+  function toMnist(alpha, width, height, C) {
+    const f = Math.fround, n = width * height, unit = f(1 / 255);
+    let peak = 0;
+    for (let i = 0; i < n; i++) if (alpha[i] > peak) peak = alpha[i];
+    peak = f(peak * unit);
+    if (peak < C.MIN_PEAK) return null; // blank
+    const threshold = f(C.INK_THRESHOLD * peak);
+    let count = 0, top = height, bottom = -1, left = width, right = -1;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        if (f(alpha[y * width + x] * unit) > threshold) {
+          count++;
+          top = Math.min(top, y); bottom = Math.max(bottom, y);
+          left = Math.min(left, x); right = Math.max(right, x);
+        }
+      }
+    }
+    if (count < C.MIN_INK_FRACTION * n) return null; // a click or a speck
+    bottom += 1; right += 1;
+    let h = bottom - top, w = right - left;
+    if (Math.max(h, w) < C.MIN_EXTENT * Math.max(width, height)) return null;
+    if (count > C.MAX_INK_FRACTION * n) return { filled: true };
+
+    // Crop to the ink without its faint fringe, to WORK pixels on the longer side.
+    const stretch = f(255 / peak);
+    let img = new Uint8Array(w * h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const v = f(alpha[(top + y) * width + left + x] * unit);
+        img[y * w + x] = v > threshold ? Math.trunc(f(f(v * stretch) + 0.5)) : 0;
+      }
+    }
+    let scale = C.WORK / Math.max(h, w);
+    const [W, H] = [Math.max(1, pyRound(w * scale)), Math.max(1, pyRound(h * scale))];
+    img = resize(img, w, h, W, H, scale < 1 ? FILTERS.box : FILTERS.bilinear);
+    [w, h] = [W, H];
+
+    // Stroke width near MNIST's.
+    const target = (C.MNIST_STROKE * C.WORK) / C.BOX;
+    const width_ = strokeWidth(img, w, h);
+    if (width_ > C.MAX_BLOB * C.WORK) return { filled: true }; // a dot or a blob
+    if (width_ > 0) {
+      const steps = Math.max(-4, Math.min(pyRound((width_ - target) / 2), 4));
+      for (let i = 0; i < Math.abs(steps); i++) img = rankFilter(img, w, h, steps > 0 ? Math.min : Math.max);
+      const inked = cropToInk(img, w, h);
+      if (!inked) return { filled: true };
+      [img, w, h] = inked;
+    }
+
+    // Longer side to 20 pixels (Lanczos), brightest pixel to 1.
+    scale = C.BOX / Math.max(w, h);
+    const [dw, dh] = [Math.max(1, pyRound(w * scale)), Math.max(1, pyRound(h * scale))];
+    img = resize(img, w, h, dw, dh, FILTERS.lanczos);
+    const digit = new Float32Array(dw * dh);
+    let brightest = 0;
+    for (let i = 0; i < digit.length; i++) {
+      digit[i] = Math.min(1, f(img[i] / 255));
+      brightest = Math.max(brightest, digit[i]);
+    }
+    brightest = Math.max(brightest, 1e-6);
+    let total = 0, sy = 0, sx = 0;
+    for (let y = 0; y < dh; y++) {
+      for (let x = 0; x < dw; x++) {
+        const v = (digit[y * dw + x] = f(digit[y * dw + x] / brightest));
+        total += v; sy += y * v; sx += x * v;
+      }
+    }
+
+    // Centre of mass on pixel (14, 14), as MNIST.
+    const F = C.FRAME;
+    const y0 = Math.min(Math.max(pyRound(F / 2 - sy / total), 0), F - dh);
+    const x0 = Math.min(Math.max(pyRound(F / 2 - sx / total), 0), F - dw);
+    const input = new Float32Array(F * F);
+    for (let y = 0; y < dh; y++) input.set(digit.subarray(y * dw, (y + 1) * dw), (y0 + y) * F + x0);
+    return { input };
+  }
+
+  // ------------------------------------------------------------------ the network (src/model.py)
+  const SHAPES = {
+    "conv1.weight": [8, 1, 3, 3], "conv1.bias": [8], "conv2.weight": [16, 8, 3, 3], "conv2.bias": [16],
+    "conv3.weight": [32, 16, 3, 3], "conv3.bias": [32], "fc.weight": [10, 1568], "fc.bias": [10],
+  };
+
+  // A .safetensors file's tensors as Float32Arrays; throws unless it is the tutorial network in F32.
+  function readSafetensors(buffer) {
+    const view = new DataView(buffer);
+    const size = Number(view.getBigUint64(0, true));
+    const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 8, size)));
+    const tensors = {};
+    for (const [name, shape] of Object.entries(SHAPES)) {
+      const t = header[name];
+      if (!t || t.dtype !== "F32" || t.shape.join() !== shape.join()) throw new Error(`unexpected tensor ${name}`);
+      tensors[name] = new Float32Array(buffer.slice(8 + size + t.data_offsets[0], 8 + size + t.data_offsets[1]));
+    }
+    return tensors;
+  }
+
+  // 3x3 convolution, padding 1, then ReLU: (C, S, S) -> (O, S, S).
+  function convRelu(x, C, S, weight, bias) {
+    const O = bias.length, out = new Float32Array(O * S * S);
+    for (let o = 0; o < O; o++) {
+      for (let y = 0; y < S; y++) {
+        for (let xx = 0; xx < S; xx++) {
+          let s = bias[o];
+          for (let c = 0; c < C; c++) {
+            for (let ky = 0; ky < 3; ky++) {
+              const iy = y + ky - 1;
+              if (iy < 0 || iy >= S) continue;
+              for (let kx = 0; kx < 3; kx++) {
+                const ix = xx + kx - 1;
+                if (ix < 0 || ix >= S) continue;
+                s += weight[((o * C + c) * 3 + ky) * 3 + kx] * x[(c * S + iy) * S + ix];
+              }
+            }
+          }
+          out[(o * S + y) * S + xx] = Math.max(0, s);
+        }
+      }
+    }
+    return out;
+  }
+
+  function maxPool(x, C, S) {
+    const T = S / 2, out = new Float32Array(C * T * T);
+    for (let c = 0; c < C; c++) {
+      for (let y = 0; y < T; y++) {
+        for (let xx = 0; xx < T; xx++) {
+          const at = (dy, dx) => x[(c * S + 2 * y + dy) * S + 2 * xx + dx];
+          out[(c * T + y) * T + xx] = Math.max(at(0, 0), at(0, 1), at(1, 0), at(1, 1));
+        }
+      }
+    }
+    return out;
+  }
+
+  // The 28x28 input in [0, 1] -> the ten probabilities (softmax of the logits).
+  function probabilities(t, input, C) {
+    const x = input.map((v) => (v - C.MEAN) / C.STD);
+    let h = maxPool(convRelu(x, 1, 28, t["conv1.weight"], t["conv1.bias"]), 8, 28);
+    h = maxPool(convRelu(h, 8, 14, t["conv2.weight"], t["conv2.bias"]), 16, 14);
+    h = convRelu(h, 16, 7, t["conv3.weight"], t["conv3.bias"]);
+    const logits = Array.from(t["fc.bias"], (b, d) => {
+      let s = b;
+      for (let i = 0; i < 1568; i++) s += t["fc.weight"][d * 1568 + i] * h[i];
+      return s;
+    });
+    const top = Math.max(...logits), e = logits.map((l) => Math.exp(l - top)), sum = e.reduce((a, b) => a + b);
+    return e.map((v) => v / sum);
+  }
+
+  // A PNG (Blob) -> its alpha channel, width, height.
+  async function alphaOf(blob) {
+    const bitmap = await createImageBitmap(blob, { premultiplyAlpha: "none", colorSpaceConversion: "none" });
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    ctx.drawImage(bitmap, 0, 0);
+    const rgba = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
+    const alpha = new Uint8Array(bitmap.width * bitmap.height);
+    for (let i = 0; i < alpha.length; i++) alpha[i] = rgba[4 * i + 3];
+    return [alpha, bitmap.width, bitmap.height];
+  }
+
+  // A strokes layer (PNG) -> {input, probabilities} | {filled: true} | null (nothing drawn).
+  async function read(blob, tensors, C) {
+    const [alpha, w, h] = await alphaOf(blob);
+    const found = toMnist(alpha, w, h, C);
+    return found && found.input ? { input: found.input, probabilities: probabilities(tensors, found.input, C) } : found;
+  }
+
+  window.liveReading = { toMnist, readSafetensors, probabilities, read, alphaOf };
+
+  // ------------------------------------------------------------------ the page
+  const weights = new Map(); // url -> Promise of tensors
+  const load = (url) => {
+    if (!weights.has(url)) {
+      weights.set(url, fetch(url).then((r) => {
+        if (!r.ok) throw new Error(`${r.status} ${url}`);
+        return r.arrayBuffer();
+      }).then(readSafetensors));
+      weights.get(url).catch(() => weights.delete(url)); // try again next stroke
+    }
+    return weights.get(url);
+  };
+
+  let latest = null; // the last strokes layer (Blob), or null for an empty canvas
+  let shown = 0; // readings started; only the newest is shown
+
+  async function show() {
+    const box = document.querySelector("#live-reading .live-reading");
+    if (!box) return;
+    const ticket = ++shown;
+    const title = box.querySelector(".live-digit"), text = box.querySelector(".live-text");
+    const bars = box.querySelectorAll(".live-bar i");
+    let result = null;
+    try {
+      if (latest) result = await read(latest, await load(box.dataset.weights), JSON.parse(box.dataset.config));
+    } catch (e) {
+      text.textContent = "Live reading unavailable; the server's reading is below.";
+      console.warn("live reading:", e);
+      return;
+    }
+    if (ticket !== shown) return;
+    const p = result && result.probabilities;
+    bars.forEach((bar, d) => { bar.style.height = `${p ? Math.round(100 * p[d]) : 0}%`; });
+    if (p) {
+      const best = p.indexOf(Math.max(...p));
+      title.textContent = String(best);
+      text.textContent = `${Math.round(100 * p[best])}%, read in your browser as you draw`;
+    } else {
+      title.textContent = "–";
+      text.textContent = result ? "A filled area, not a digit" : "Draw a digit: your browser reads it as you draw";
+    }
+    box.dataset.readAt = String(performance.now()); // for bench/classroom.py
+    box.dataset.reading = p ? title.textContent : "";
+  }
+
+  // After each stroke the Sketchpad sends its images: background.png, composite.png and layer_0.png (the
+  // strokes), either to its component_server ("accept_blobs") or as a plain upload. No layer with them
+  // means an empty canvas.
+  const IMAGE = /^(background|composite|layer_\d+)\.png$/;
+  let lastLayerAt = 0;
+  const sent = window.fetch;
+  window.fetch = function (resource, options) {
+    try {
+      const url = typeof resource === "string" ? resource : resource && resource.url;
+      const body = options && options.body;
+      if (url && /\/(component_server|upload)\b/.test(url) && body instanceof FormData) {
+        const files = [...body.getAll("file"), ...body.getAll("files")].filter((f) => f instanceof File && IMAGE.test(f.name));
+        const layer = files.find((f) => f.name.startsWith("layer_"));
+        if (layer) {
+          lastLayerAt = performance.now();
+          latest = layer;
+          show();
+        } else if (files.length) {
+          const at = performance.now();
+          setTimeout(() => {
+            if (lastLayerAt < at - 100) { // no layer sent just before or after
+              latest = null;
+              show();
+            }
+          }, 100);
+        }
+      }
+    } catch (e) {
+      console.warn("live reading:", e);
+    }
+    return sent.apply(this, arguments);
+  };
+  // The canvas's own trash button and the page's Clear button empty it without sending any image.
+  document.addEventListener("click", (e) => {
+    if (e.target.closest && e.target.closest('#clear, #sketchpad button[aria-label="Clear canvas"]')) {
+      latest = null;
+      show();
+    }
+  }, true);
+
+  // A new model (the server re-renders #live-reading with its weights): read the last drawing again.
+  new MutationObserver(() => {
+    const box = document.querySelector("#live-reading .live-reading");
+    if (box && box.dataset.weights !== box.dataset.shownWeights) {
+      box.dataset.shownWeights = box.dataset.weights;
+      show();
+    }
+  }).observe(document.documentElement, { subtree: true, childList: true });
+})();
