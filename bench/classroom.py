@@ -3,6 +3,10 @@ to the app's /predict and, in the same run, to a trivial Gradio Sketchpad endpoi
 
     python bench/classroom.py [N=30] [P=2.0] [D=60]
 
+While the N simulated visitors load the app, one more visitor draws in a real Chromium page (when one is
+installed): a stroke every P seconds. It reports how long after each stroke (mouse up) the page showed
+the live reading (read in the browser by src/static/live.js), and how long until the server's reading.
+
 Each visitor is its own gradio_client.Client (its own session), on this machine like the server, and
 sends what the browser sends after a stroke: the sketchpad value {background, layers, composite} as
 320x320 PNG uploads, starting at a random offset within the first period. A request that takes longer
@@ -11,6 +15,7 @@ Prints, for the app and then the trivial endpoint: requests sent, p50 and p95 la
 The app runs from a temporary checkpoint and visitor folder, never the repository's.
 """
 
+import os
 import shutil
 import sys
 import tempfile
@@ -95,10 +100,59 @@ def classroom(url: str, visitors: int, period: float, duration: float, sketches:
     return latencies, failures
 
 
+STROKES = [[(0.40, 0.25), (0.52, 0.12)], [(0.52, 0.12), (0.52, 0.88)]]  # a 1 in two strokes, in the drawing square
+
+
+def browser_visitor(url: str, period: float, duration: float, results: dict):
+    """One visitor drawing a 1 (two strokes) every `period` s in Chromium -> results["live"]: seconds from each
+    stroke's mouse-up to the live reading; results["server"]: from the last stroke's to the server's reading."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        return
+    live, server = results.setdefault("live", []), results.setdefault("server", [])
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        page.wait_for_selector("#sketchpad canvas", timeout=60_000)
+        # Mouse-up times, heard before live.js hears them (window, capture phase).
+        page.evaluate("() => window.addEventListener('pointerup', () => { window.upAt = performance.now(); }, true)")
+        box = page.locator("#sketchpad canvas").first.bounding_box()
+        side = 0.8 * min(box["width"], box["height"])
+        x0, y0 = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
+        end = time.monotonic() + duration
+        while time.monotonic() + period < end:
+            started = time.monotonic()
+            page.click("#clear")
+            page.wait_for_function("() => document.querySelector('#prediction').innerText.includes('Draw a digit')"
+                                   " && document.querySelector('#sketchpad button[aria-label=\"Brush\"]')"
+                                   ".classList.contains('highlight')", timeout=60_000)  # autobrush.js reselects it
+            for stroke in STROKES:  # the live reading after each stroke
+                page.mouse.move(x0 + stroke[0][0] * side, y0 + stroke[0][1] * side)
+                page.mouse.down()
+                for u, v in stroke[1:]:
+                    page.mouse.move(x0 + u * side, y0 + v * side, steps=5)
+                page.mouse.up()
+                up = time.monotonic()
+                page.wait_for_function("() => Number(document.querySelector('#live-reading .live-reading')"
+                                       ".dataset.readAt) > window.upAt", timeout=60_000)
+                live.append(page.evaluate("() => (Number(document.querySelector('#live-reading .live-reading')"
+                                          ".dataset.readAt) - window.upAt) / 1000"))
+            page.wait_for_function("() => /^\\s*\\d\\s*$/m.test(document.querySelector('#prediction').innerText)",
+                                   timeout=60_000)
+            server.append(time.monotonic() - up)
+            time.sleep(max(0.0, period - (time.monotonic() - started)))
+        browser.close()
+
+
 def report(name, latencies, failures, visitors, period, duration):
     p50, p95 = (np.percentile(latencies, q) * 1000 for q in (50, 95)) if latencies else (float("nan"),) * 2
     expected = int(visitors * duration / period)
-    print(f"{name:<28} {len(latencies):5d} answered of ~{expected}   p50 {p50:7.0f} ms   p95 {p95:7.0f} ms   "
+    print(f"{name:<36} {len(latencies):5d} answered of ~{expected:<5d} p50 {p50:7.0f} ms   p95 {p95:7.0f} ms   "
           f"failures {len(failures)}")
     for f in failures[:3]:
         print("    ", f)
@@ -125,8 +179,19 @@ def main():
             app = Launched(cmd, env=env)
             try:
                 classroom(app.url, 2, period, 2 * period, sketches)  # warm up
+                drawing, seen = None, {}
+                if name.startswith("app"):  # one more visitor, in a real browser, among the simulated ones
+                    drawing = threading.Thread(target=browser_visitor, args=(app.url, period, duration, seen))
+                    drawing.start()
                 latencies, failures = classroom(app.url, visitors, period, duration, sketches)
                 report(name, latencies, failures, visitors, period, duration)
+                if drawing:
+                    drawing.join(timeout=300)
+                    if not seen:
+                        print("  (no Chromium: the browser visitor was skipped)")
+                    else:
+                        report("  its live reading, in a real browser", seen["live"], [], len(STROKES), period, duration)
+                        report("  the server's reading, same browser", seen["server"], [], 1, period, duration)
             finally:
                 if not app.alive():
                     print(app.log_tail())

@@ -17,13 +17,18 @@ from src import preprocess
 from src.data import MEAN, STD
 
 SCRIPT = Path(__file__).parent / "static" / "live.js"
+# The Sketchpad's image size and brush (src/ui.py builds it with these): live.js paints strokes as they are
+# drawn, in the same pixels and with the same brush.
+CANVAS = 320
+BRUSH_RADIUS = 10  # 20-pixel strokes
 
 
 def config() -> dict:
     """Every constant live.js's preprocessing and network use, from the modules that define them."""
     names = ("INK_THRESHOLD", "MIN_PEAK", "MIN_INK_FRACTION", "MIN_EXTENT", "MAX_INK_FRACTION", "MAX_BLOB",
              "BOX", "FRAME", "WORK", "MNIST_STROKE")
-    return {**{name: getattr(preprocess, name) for name in names}, "MEAN": MEAN, "STD": STD}
+    return {**{name: getattr(preprocess, name) for name in names}, "MEAN": MEAN, "STD": STD,
+            "CANVAS": CANVAS, "BRUSH_RADIUS": BRUSH_RADIUS}
 
 
 def weights_url(path: Path) -> str:

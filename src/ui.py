@@ -52,10 +52,10 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                         label="Draw a digit (or a whole number), large, anywhere",
                         type="pil",
                         image_mode="RGBA",
-                        canvas_size=(320, 320),
+                        canvas_size=(live.CANVAS, live.CANVAS),
                         fixed_canvas=True,
                         height=380,
-                        brush=gr.Brush(default_size=10, colors=["#000000"], color_mode="fixed"),  # a radius: 20 px strokes
+                        brush=gr.Brush(default_size=live.BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
                         layers=False,
                         transforms=(),
                         sources=(),

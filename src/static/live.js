@@ -8,8 +8,8 @@
 //   - Pillow's resampling is reproduced bit for bit (libImaging/Resample.c, 8 bits per channel);
 //   - tests/test_live.py checks the 28x28 input and the digit against Python on 1,000 drawings.
 //
-// The pixels: the Sketchpad uploads its strokes layer after every stroke (Gradio's component_server
-// "accept_blobs"); this script reads that PNG as it leaves, without changing the request.
+// The pixels: strokes are painted onto a canvas of this script's own as the pointer moves, so the reading
+// follows the pen; after each stroke the Sketchpad's own strokes layer (the PNG it uploads) replaces them.
 (() => {
   "use strict";
 
@@ -292,28 +292,38 @@
     return e.map((v) => v / sum);
   }
 
-  // A PNG (Blob) -> its alpha channel, width, height.
-  async function alphaOf(blob) {
-    const bitmap = await createImageBitmap(blob, { premultiplyAlpha: "none", colorSpaceConversion: "none" });
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const ctx = canvas.getContext("2d", { willReadFrequently: true });
-    ctx.drawImage(bitmap, 0, 0);
-    const rgba = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
-    const alpha = new Uint8Array(bitmap.width * bitmap.height);
+  // A canvas's alpha channel (= ink) as Uint8 HxW.
+  function alphaOf(canvas) {
+    const rgba = canvas.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, canvas.width, canvas.height).data;
+    const alpha = new Uint8Array(canvas.width * canvas.height);
     for (let i = 0; i < alpha.length; i++) alpha[i] = rgba[4 * i + 3];
-    return [alpha, bitmap.width, bitmap.height];
+    return alpha;
   }
 
-  // A strokes layer (PNG) -> {input, probabilities} | {filled: true} | null (nothing drawn).
-  async function read(blob, tensors, C) {
-    const [alpha, w, h] = await alphaOf(blob);
-    const found = toMnist(alpha, w, h, C);
+  // A PNG (Blob) drawn onto a canvas of its own size.
+  async function decode(blob) {
+    const bitmap = await createImageBitmap(blob, { premultiplyAlpha: "none", colorSpaceConversion: "none" });
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    canvas.getContext("2d", { willReadFrequently: true }).drawImage(bitmap, 0, 0);
+    return canvas;
+  }
+
+  // Strokes (a canvas whose alpha is the ink) -> {input, probabilities} | {filled: true} | null (nothing drawn).
+  function readCanvas(canvas, tensors, C) {
+    const found = toMnist(alphaOf(canvas), canvas.width, canvas.height, C);
     return found && found.input ? { input: found.input, probabilities: probabilities(tensors, found.input, C) } : found;
   }
 
-  window.liveReading = { toMnist, readSafetensors, probabilities, read, alphaOf };
+  // A strokes layer as the Sketchpad uploads it (PNG) -> the same.
+  async function read(blob, tensors, C) {
+    return readCanvas(await decode(blob), tensors, C);
+  }
+
+  window.liveReading = { toMnist, readSafetensors, probabilities, read };
 
   // ------------------------------------------------------------------ the page
+  const element = () => document.querySelector("#live-reading .live-reading");
+  const settings = (box) => JSON.parse(box.dataset.config);
   const weights = new Map(); // url -> Promise of tensors
   const load = (url) => {
     if (!weights.has(url)) {
@@ -326,26 +336,69 @@
     return weights.get(url);
   };
 
-  let latest = null; // the last strokes layer (Blob), or null for an empty canvas
-  let shown = 0; // readings started; only the newest is shown
+  // The drawing as this page knows it, in the Sketchpad's own pixels: strokes are painted here as the
+  // pointer moves (so the reading follows the pen), and replaced by the Sketchpad's own strokes layer
+  // whenever it sends one (so erasing and undo count too).
+  let ink = null, current = null, recent = []; // the surface, the stroke being drawn, strokes of the last second
 
+  function surface(C) {
+    if (!ink || ink.width !== C.CANVAS) ink = new OffscreenCanvas(C.CANVAS, C.CANVAS);
+    return ink;
+  }
+
+  function paint(points, C) {
+    const ctx = surface(C).getContext("2d", { willReadFrequently: true });
+    ctx.lineCap = ctx.lineJoin = "round";
+    ctx.lineWidth = 2 * C.BRUSH_RADIUS;
+    ctx.strokeStyle = ctx.fillStyle = "#000";
+    ctx.beginPath();
+    ctx.moveTo(...points[0]);
+    points.slice(1).forEach((p) => ctx.lineTo(...p));
+    if (points.length === 1) ctx.arc(points[0][0], points[0][1], C.BRUSH_RADIUS, 0, 2 * Math.PI);
+    points.length === 1 ? ctx.fill() : ctx.stroke();
+  }
+
+  // Where a pointer event lands in the Sketchpad's image: the image is centred in the editor's canvas,
+  // at the zoom its toolbar shows.
+  function imagePoint(e, canvas, C) {
+    const r = canvas.getBoundingClientRect();
+    const zoom = [...document.querySelectorAll("#sketchpad span[role=button]")]
+      .map((el) => el.textContent.trim()).find((t) => /^\d+%$/.test(t));
+    const scale = zoom ? parseInt(zoom, 10) / 100 : Math.min(r.width, r.height) / C.CANVAS;
+    return [(e.clientX - r.left - r.width / 2) / scale + C.CANVAS / 2, (e.clientY - r.top - r.height / 2) / scale + C.CANVAS / 2];
+  }
+
+  const brushOn = () => {
+    const brush = document.querySelector('#sketchpad button[aria-label="Brush"]');
+    return !!brush && brush.classList.contains("highlight");
+  };
+
+  let busy = false, again = false, shown = 0;
+
+  // Read the surface and show the result; while one reading runs, the next waits for it (the newest wins).
   async function show() {
-    const box = document.querySelector("#live-reading .live-reading");
-    if (!box) return;
+    if (busy) { again = true; return; }
+    const box = element();
+    if (!box || !box.dataset.weights) return;
+    busy = true;
     const ticket = ++shown;
-    const title = box.querySelector(".live-digit"), text = box.querySelector(".live-text");
-    const bars = box.querySelectorAll(".live-bar i");
     let result = null;
     try {
-      if (latest) result = await read(latest, await load(box.dataset.weights), JSON.parse(box.dataset.config));
+      const C = settings(box);
+      result = readCanvas(surface(C), await load(box.dataset.weights), C);
     } catch (e) {
-      text.textContent = "Live reading unavailable; the server's reading is below.";
+      box.querySelector(".live-text").textContent = "Live reading unavailable; the server's reading is below.";
       console.warn("live reading:", e);
-      return;
     }
-    if (ticket !== shown) return;
+    busy = false;
+    if (ticket === shown) render(box, result);
+    if (again) { again = false; show(); }
+  }
+
+  function render(box, result) {
+    const title = box.querySelector(".live-digit"), text = box.querySelector(".live-text");
     const p = result && result.probabilities;
-    bars.forEach((bar, d) => { bar.style.height = `${p ? Math.round(100 * p[d]) : 0}%`; });
+    box.querySelectorAll(".live-bar i").forEach((bar, d) => { bar.style.height = `${p ? Math.round(100 * p[d]) : 0}%`; });
     if (p) {
       const best = p.indexOf(Math.max(...p));
       title.textContent = String(best);
@@ -354,15 +407,66 @@
       title.textContent = "–";
       text.textContent = result ? "A filled area, not a digit" : "Draw a digit: your browser reads it as you draw";
     }
-    box.dataset.readAt = String(performance.now()); // for bench/classroom.py
+    box.dataset.readAt = String(performance.now()); // for the tests and bench/classroom.py
     box.dataset.reading = p ? title.textContent : "";
   }
 
+  function clearSurface() {
+    const box = element();
+    if (!box) return;
+    const C = settings(box);
+    surface(C).getContext("2d").clearRect(0, 0, C.CANVAS, C.CANVAS);
+    current = null;
+    recent = [];
+    show();
+  }
+
+  document.addEventListener("pointerdown", (e) => {
+    const canvas = e.target.closest && e.target.closest("#sketchpad canvas"), box = element();
+    if (!canvas || !box || !brushOn() || e.button > 0) return;
+    const C = settings(box);
+    current = { canvas, points: [imagePoint(e, canvas, C)] };
+    paint(current.points, C);
+    show();
+  }, true);
+  document.addEventListener("pointermove", (e) => {
+    const box = element();
+    if (!current || !box) return;
+    const C = settings(box), points = current.points;
+    points.push(imagePoint(e, current.canvas, C));
+    paint(points.slice(-2), C);
+    show();
+  }, true);
+  const finish = () => {
+    if (!current) return;
+    recent.push({ points: current.points, at: performance.now() });
+    current = null;
+    show();
+  };
+  document.addEventListener("pointerup", finish, true);
+  document.addEventListener("pointercancel", finish, true);
+  // The canvas's own trash button and the page's Clear button empty it.
+  document.addEventListener("click", (e) => {
+    if (e.target.closest && e.target.closest('#clear, #sketchpad button[aria-label="Clear canvas"]')) clearSurface();
+  }, true);
+
   // After each stroke the Sketchpad sends its images: background.png, composite.png and layer_0.png (the
-  // strokes), either to its component_server ("accept_blobs") or as a plain upload. No layer with them
-  // means an empty canvas.
+  // strokes), to its component_server ("accept_blobs") or as a plain upload. The layer becomes the surface,
+  // with the strokes it may not hold yet painted over it. Images without a layer: an empty canvas.
   const IMAGE = /^(background|composite|layer_\d+)\.png$/;
-  let lastLayerAt = 0;
+  let layerAt = 0;
+  async function adopt(blob) {
+    const box = element();
+    if (!box) return;
+    const C = settings(box), layer = await decode(blob);
+    const ctx = surface(C).getContext("2d", { willReadFrequently: true });
+    ctx.clearRect(0, 0, C.CANVAS, C.CANVAS);
+    ctx.drawImage(layer, 0, 0, C.CANVAS, C.CANVAS);
+    recent = recent.filter((s) => performance.now() - s.at < 1000);
+    recent.forEach((s) => paint(s.points, C));
+    if (current) paint(current.points, C);
+    show();
+  }
   const sent = window.fetch;
   window.fetch = function (resource, options) {
     try {
@@ -372,17 +476,11 @@
         const files = [...body.getAll("file"), ...body.getAll("files")].filter((f) => f instanceof File && IMAGE.test(f.name));
         const layer = files.find((f) => f.name.startsWith("layer_"));
         if (layer) {
-          lastLayerAt = performance.now();
-          latest = layer;
-          show();
+          layerAt = performance.now();
+          adopt(layer).catch((e) => console.warn("live reading:", e));
         } else if (files.length) {
           const at = performance.now();
-          setTimeout(() => {
-            if (lastLayerAt < at - 100) { // no layer sent just before or after
-              latest = null;
-              show();
-            }
-          }, 100);
+          setTimeout(() => { if (layerAt < at - 100 && !current) clearSurface(); }, 100);
         }
       }
     } catch (e) {
@@ -390,19 +488,13 @@
     }
     return sent.apply(this, arguments);
   };
-  // The canvas's own trash button and the page's Clear button empty it without sending any image.
-  document.addEventListener("click", (e) => {
-    if (e.target.closest && e.target.closest('#clear, #sketchpad button[aria-label="Clear canvas"]')) {
-      latest = null;
-      show();
-    }
-  }, true);
 
-  // A new model (the server re-renders #live-reading with its weights): read the last drawing again.
+  // A new model (the server re-renders #live-reading with its weights): fetch it and read the drawing again.
   new MutationObserver(() => {
-    const box = document.querySelector("#live-reading .live-reading");
-    if (box && box.dataset.weights !== box.dataset.shownWeights) {
+    const box = element();
+    if (box && box.dataset.weights && box.dataset.weights !== box.dataset.shownWeights) {
       box.dataset.shownWeights = box.dataset.weights;
+      load(box.dataset.weights).catch(() => {});
       show();
     }
   }).observe(document.documentElement, { subtree: true, childList: true });
