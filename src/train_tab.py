@@ -66,26 +66,45 @@ class TrainingLine:
             yield ahead
 
 
-def loss_plot(history: list[dict], epochs: int):
-    """The loss plot's update, its x axis spanning the whole run.
+def epoch_axis(n: int) -> list[str]:
+    """The plots' x values in order: whole epochs only. Epochs are categories ("1", "2", ...), so the axis
+    never shows fractions of an epoch (a numeric axis labels 1.00, 1.10, 1.20 ... while it has one point)."""
+    return [str(e) for e in range(1, max(1, n) + 1)]
 
-    Setting x_lim with the data also makes Gradio 6.31 rebuild the chart, which it needs to colour the
+
+def loss_plot(history: list[dict], epochs: int):
+    """The loss plot's update, its axis listing every epoch of the run in order.
+
+    A new sort order with the data also makes Gradio 6.31 rebuild the chart, which it needs to colour the
     series: it takes the colour domain from the data only when the chart is (re)built.
     """
-    return gr.LinePlot(loss_table(history), x_lim=[1, max(2, epochs)])
+    return gr.LinePlot(loss_table(history), sort=epoch_axis(max(epochs, len(history))))
+
+
+def accuracy_plot(history: list[dict], epochs: int):
+    """The accuracy plot's update, on the same axis as the loss plot."""
+    return gr.LinePlot(accuracy_table(history), sort=epoch_axis(max(epochs, len(history))))
+
+
+def accuracy_table(history: list[dict]) -> pd.DataFrame:
+    """Validation accuracy per epoch for gr.LinePlot (one empty point before the first epoch, as loss_table)."""
+    if not history:
+        return pd.DataFrame({"epoch": ["1"], "accuracy": [float("nan")], "series": ["validation"]})
+    return pd.DataFrame({"epoch": [str(r["epoch"]) for r in history], "accuracy": [float(r["val_acc"]) for r in history],
+                         "series": "validation"})
 
 
 def loss_table(history: list[dict]) -> pd.DataFrame:
-    """Long format for gr.LinePlot: one row per (epoch, series).
+    """Long format for gr.LinePlot: one row per (epoch, series), epochs as categories (see epoch_axis).
 
     With no history yet, one empty (NaN) point per series: Gradio 6.31 takes the series' colours from the
     first data it draws, so both series must be named from the start.
     """
     if not history:
-        return pd.DataFrame({"epoch": [1, 1], "loss": [float("nan")] * 2, "series": ["train", "validation"]})
-    rows = [{"epoch": r["epoch"], "loss": r[key], "series": name}
+        return pd.DataFrame({"epoch": ["1", "1"], "loss": [float("nan")] * 2, "series": ["train", "validation"]})
+    rows = [{"epoch": str(r["epoch"]), "loss": r[key], "series": name}
             for r in history for key, name in (("train_loss", "train"), ("val_loss", "validation"))]
-    return pd.DataFrame(rows, columns=["epoch", "loss", "series"]).astype({"epoch": int, "loss": float})
+    return pd.DataFrame(rows, columns=["epoch", "loss", "series"]).astype({"loss": float})
 
 
 def records_table(history: list[dict]) -> pd.DataFrame:
@@ -182,7 +201,8 @@ class TrainTab:
 
     def train(self, epochs, batch_size, learning_rate, augment, seed, max_examples, request: gr.Request = None,
               progress=gr.Progress()):
-        """Stream (loss plot, records table, status, new checkpoint files) while waiting and after every epoch."""
+        """Stream (loss plot, records table, status, new checkpoint files, accuracy plot) while waiting and after
+        every epoch."""
         epochs, batch_size, seed = int(epochs), int(batch_size), int(seed)
         max_examples = int(max_examples) if max_examples else None
         validate(epochs, batch_size, float(learning_rate), max_examples)
@@ -190,12 +210,14 @@ class TrainTab:
         history: list[dict] = []
         with self._turn(visitor) as (ticket, stop):
             for ahead in self.line.wait(ticket, stop):
-                yield loss_table(history), records_table(history), waiting_text(ahead), None
+                yield loss_table(history), records_table(history), waiting_text(ahead), None, accuracy_plot(history, epochs)
             if stop.is_set():
-                yield loss_table(history), records_table(history), "Cancelled before it started: nothing was trained.", None
+                yield (loss_table(history), records_table(history), "Cancelled before it started: nothing was trained.",
+                       None, accuracy_plot(history, epochs))
                 return
-            yield from self._train(visitor, stop, history, epochs, batch_size, float(learning_rate), bool(augment),
-                                   seed, max_examples, progress)
+            for update in self._train(visitor, stop, history, epochs, batch_size, float(learning_rate), bool(augment),
+                                      seed, max_examples, progress):
+                yield *update, accuracy_plot(history, epochs)
 
     def _train(self, visitor, stop, history, epochs, batch_size, learning_rate, augment, seed, max_examples, progress):
         yield loss_table(history), records_table(history), "Loading MNIST (the first run downloads it, about 11 MB)…", None

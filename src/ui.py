@@ -9,8 +9,9 @@ runs, corrections and Stop; see src/visitors.py.
 
 import gradio as gr
 
-from src import config, live, train_tab
+from src import config, evaluation, live, train_tab
 from src.draw_tab import BLANK_HINT, DrawTab, probability_table
+from src.explore import Explore
 from src.inference import ModelStore
 from src.operator_page import OperatorPage
 from src.saliency import READING_HINT
@@ -26,13 +27,14 @@ from src.visitors import Visitors
 CSS = """
 .nav-holder { display: none !important; }
 @media (max-width: 640px) { #intro p { display: none; } }
-""" + live.CSS
+""" + live.CSS + evaluation.CSS
 
 
 # ------------------------------------------------------------------------------------------------ the page
 def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
     """The whole page, its handlers bound to the live model store and the visitors."""
     draw, trainer = DrawTab(store, visitors), TrainTab(store, visitors)
+    explore = Explore(draw)
 
     def left(request: gr.Request):
         trainer.left(request)  # first: it needs to know whose page this was
@@ -90,6 +92,24 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                                            allow_custom_value=True)  # the list grows as models are trained
                 use_button = gr.Button("Use this model", elem_id="use-model", size="sm")
                 active_model = gr.Markdown("", elem_id="active-model")
+                with gr.Row():
+                    export_button = gr.Button("Download this model as ONNX", elem_id="export-onnx", size="sm")
+                    onnx_file = gr.File(label="ONNX: input “image” (N, 1, 28, 28) in [0, 1]; outputs “logits”, "
+                                        "“probabilities”", elem_id="onnx-file", interactive=False)
+            with gr.Accordion("Inside the network", open=False, elem_id="inside") as inside_panel:
+                gr.Markdown("What each layer of the network makes of your drawing (a single digit), after its "
+                            "ReLU: brighter means a stronger response. Each convolution's maps are halved in size "
+                            "by the pooling before the next layer.")
+                maps = [gr.Image(label=label, elem_id=f"maps-{name}", interactive=False, buttons=[], format="png")
+                        for name, label in (("conv1", "conv1: 8 feature maps, 28×28"),
+                                            ("conv2", "conv2: 16 feature maps, 14×14"),
+                                            ("conv3", "conv3: 32 feature maps, 7×7"))]
+                with gr.Row():
+                    filters = gr.Image(label="The 8 filters conv1 learned (3×3 weights; orange +, blue −)",
+                                       elem_id="filters", interactive=False, buttons=[], format="png")
+                    summary = gr.Dataframe(label="Model summary: each layer's output for one image",
+                                           elem_id="model-summary", interactive=False)
+                inside_refresh = gr.Button("Refresh", visible="hidden", elem_id="inside-refresh")
             with gr.Accordion("Your corrections", open=False):
                 gr.Markdown("Your corrections are stored on this server as 28×28 PNGs, visible only to you, and can "
                             "fine-tune your model (Train tab). They are removed some time after you leave: download "
@@ -139,14 +159,51 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                     start_button = gr.Button("Start training", variant="primary", elem_id="start")
                     stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
                 train_status = gr.Markdown("Press Start to train.", elem_id="train-status")
-                loss_plot = gr.LinePlot(train_tab.loss_table([]), x="epoch", y="loss", color="series",
-                                        title="Loss per epoch", elem_id="loss-plot", height=300,
-                                        color_map={"train": "#f97316", "validation": "#3b82f6"}, x_title="epoch",
-                                        y_title="cross-entropy loss")
+                with gr.Row():
+                    loss_plot = gr.LinePlot(train_tab.loss_table([]), x="epoch", y="loss", color="series",
+                                            title="Loss per epoch", elem_id="loss-plot", height=300,
+                                            color_map={"train": "#f97316", "validation": "#3b82f6"}, x_title="epoch",
+                                            y_title="cross-entropy loss", sort=train_tab.epoch_axis(defaults.epochs))
+                    accuracy_plot = gr.LinePlot(train_tab.accuracy_table([]), x="epoch", y="accuracy",
+                                                color="series", title="Validation accuracy per epoch",
+                                                elem_id="accuracy-plot", height=300, color_map={"validation": "#3b82f6"},
+                                                x_title="epoch", y_title="accuracy (%)",
+                                                sort=train_tab.epoch_axis(defaults.epochs))
                 records = gr.Dataframe(train_tab.records_table([]), label="Per-epoch records",
                                        elem_id="records", interactive=False)
                 new_checkpoint = gr.File(label="Download the new checkpoint (Spaces disks are not permanent)",
                                          elem_id="download", file_count="multiple", interactive=False)
+                with gr.Accordion("Evaluate a model on the MNIST test set", open=True, elem_id="evaluate"):
+                    gr.Markdown("How a model does on each of the 10,000 test images: every new run is evaluated "
+                                "when it finishes, and any model can be picked here.")
+                    with gr.Row():
+                        evaluate_picker = gr.Dropdown(choices=[], label="Model", elem_id="evaluate-picker",
+                                                      allow_custom_value=True, scale=3)
+                        evaluate_button = gr.Button("Evaluate", elem_id="evaluate-button", scale=1)
+                    confusion = gr.HTML("", elem_id="confusion", js_on_load=None)
+                    mistakes = gr.Gallery(label="Its most confident mistakes", elem_id="mistakes", columns=6,
+                                          height="auto", object_fit="contain", allow_preview=False)
+                with gr.Accordion("Compare runs", open=False, elem_id="compare"):
+                    with gr.Row():
+                        compare_picker = gr.Dropdown(choices=[], multiselect=True, label="Models (two or more)",
+                                                     elem_id="compare-picker", scale=3)
+                        compare_button = gr.Button("Compare", elem_id="compare-button", scale=1)
+                    with gr.Row():
+                        compare_loss = gr.LinePlot(x="epoch", y="validation loss", color="run", elem_id="compare-loss",
+                                                   title="Validation loss per epoch", height=280)
+                        compare_accuracy = gr.LinePlot(x="epoch", y="validation accuracy", color="run",
+                                                       elem_id="compare-accuracy", title="Validation accuracy per epoch",
+                                                       height=280, y_title="accuracy (%)")
+                    compare_table = gr.Dataframe(label="Settings and test accuracy", elem_id="compare-table",
+                                                 interactive=False)
+                with gr.Accordion("What the model trains on", open=False, elem_id="examples") as examples_panel:
+                    gr.Markdown("Top row: MNIST training images as the network sees them (28×28). Below: the same "
+                                "images as augmentation changes them (rotation, scale, shear, shift, stroke width), "
+                                "new at every epoch.")
+                    examples = gr.Image(label="Training examples", elem_id="examples-image", interactive=False,
+                                        buttons=[], format="png")
+                    reroll = gr.Button("Re-roll the augmentations", elem_id="reroll", size="sm")
+                    examples_seed = gr.State(0)
                 with gr.Accordion("Fine-tune on my corrections", open=False):
                     gr.Markdown("Teach the current model your handwriting: it trains briefly on your corrections "
                                 "(Draw tab) mixed with MNIST, so that it does not forget the digits it knew.")
@@ -156,10 +213,20 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                                          file_count="multiple", interactive=False)
 
         # Live: every finished stroke sends the canvas; only the latest one is processed, without a spinner.
-        sketchpad.change(
+        reading = sketchpad.change(
             draw.predict, [sketchpad, choice], [chart, prediction, model_input, heatmap, note, sample],
             api_name="predict", trigger_mode="always_last", show_progress="hidden",
         )
+        # Inside the network costs nothing while its panel is closed: only an open panel asks for the maps
+        # (a click on its hidden refresh button, from the browser, after each reading).
+        inside_outputs = [*maps, filters, summary]
+        inside_panel.expand(explore.inside_panel, [sample, choice], inside_outputs, api_name=False)
+        inside_panel.expand(None, js="() => { window.insideOpen = true; }")
+        inside_panel.collapse(None, js="() => { window.insideOpen = false; }")
+        reading.then(None, js="() => { if (window.insideOpen) document.querySelector('#inside-refresh')?.click(); }")
+        inside_refresh.click(explore.inside_panel, [sample, choice], inside_outputs, api_name=False,
+                             show_progress="hidden", trigger_mode="always_last")
+        export_button.click(explore.export_onnx, choice, onnx_file, api_name=False)
         # Clear = the sketchpad's own trash button: it empties the canvas and its change event blanks the outputs.
         # (Setting the sketchpad's value to None from Python does not always empty the canvas in Gradio 6.31.)
         clear_button.click(None, None, None, api_name=False,
@@ -171,6 +238,7 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
         share.input(draw.set_sharing, share, share_status, api_name="share_corrections")
         use = use_button.click(draw.use_model, model_picker, [choice, active_model], api_name="use_model")
         use.then(draw.live_element, choice, live_reading, api_name=False)
+        use.then(None, js="() => { if (window.insideOpen) document.querySelector('#inside-refresh')?.click(); }")
         arrival = demo.load(draw.arrived, visitor_key, visitor_key, api_name=False)
         arrival.then(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
         arrival.then(draw.live_element, choice, live_reading, api_name=False)
@@ -179,18 +247,33 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
         demo.unload(left)  # a page closed: if none of theirs is back within 30 s, their training stops
 
         if config.ALLOW_TRAINING:
+            arrival.then(explore.pickers, None, [evaluate_picker, compare_picker], api_name=False)
+            evaluate_button.click(explore.evaluate_view, evaluate_picker, [confusion, mistakes], api_name=False)
+            compare_button.click(explore.compare_view, compare_picker, [compare_loss, compare_accuracy, compare_table],
+                                 api_name=False)
+            examples_panel.expand(explore.examples_view, examples_seed, examples, api_name=False)
+            reroll.click(explore.reroll, examples_seed, [examples_seed, examples], api_name=False)
             training = start_button.click(
                 trainer.train, [epochs, batch_size, learning_rate, augment, seed, max_examples],
-                [loss_plot, records, train_status, new_checkpoint], api_name="train",
+                [loss_plot, records, train_status, new_checkpoint, accuracy_plot], api_name="train",
                 concurrency_limit=1 + config.MAX_WAITING_TRAININGS, concurrency_id="train",  # the rest wait in line
             )
             training.then(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
+            training.then(explore.evaluate_new_run, new_checkpoint,
+                          [evaluate_picker, compare_picker, confusion, mistakes], api_name=False)
             stop_button.click(trainer.request_stop, None, train_status, api_name="stop",
                               concurrency_limit=None, show_progress="hidden")
             tuning = fine_tune_button.click(trainer.fine_tune_on_corrections, choice, [fine_tune_report, fine_tuned],
                                             api_name="fine_tune", concurrency_limit=1 + config.MAX_WAITING_TRAININGS,
                                             concurrency_id="train")
             tuning.then(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
+
+        # The teaching views for gradio_client (src/explore.py); models are named as in the model picker.
+        gr.api(explore.inside_api, api_name="inside_the_network")
+        gr.api(explore.evaluate_api, api_name="evaluate")
+        gr.api(explore.compare_api, api_name="compare_runs")
+        gr.api(explore.export_api, api_name="export_onnx")
+        gr.api(explore.examples_api, api_name="training_examples")
 
     if config.ADMIN_PASSWORD:  # the operator's page; without the secret it does not exist at all
         with demo.route("Operator", "/operator", show_in_navbar=False):

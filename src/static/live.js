@@ -339,7 +339,9 @@
   // The drawing as this page knows it, in the Sketchpad's own pixels: strokes are painted here as the
   // pointer moves (so the reading follows the pen), and replaced by the Sketchpad's own strokes layer
   // whenever it sends one (so erasing and undo count too).
-  let ink = null, current = null, recent = []; // the surface, the stroke being drawn, strokes of the last second
+  // The surface, the stroke being drawn, finished strokes the Sketchpad's last layer may not hold yet, and
+  // whether anything was drawn since the canvas was last emptied.
+  let ink = null, current = null, recent = [], drawnSinceClear = false;
 
   function surface(C) {
     if (!ink || ink.width !== C.CANVAS) ink = new OffscreenCanvas(C.CANVAS, C.CANVAS);
@@ -418,6 +420,7 @@
     surface(C).getContext("2d").clearRect(0, 0, C.CANVAS, C.CANVAS);
     current = null;
     recent = [];
+    drawnSinceClear = false;
     show();
   }
 
@@ -426,6 +429,7 @@
     if (!canvas || !box || !brushOn() || e.button > 0) return;
     const C = settings(box);
     current = { canvas, points: [imagePoint(e, canvas, C)] };
+    drawnSinceClear = true;
     paint(current.points, C);
     show();
   }, true);
@@ -454,15 +458,20 @@
   // strokes), to its component_server ("accept_blobs") or as a plain upload. The layer becomes the surface,
   // with the strokes it may not hold yet painted over it. Images without a layer: an empty canvas.
   const IMAGE = /^(background|composite|layer_\d+)\.png$/;
+  // A layer holds every stroke that ended before the previous layer was sent, and perhaps later ones: those
+  // are painted over it again (painting a stroke twice changes nothing). A layer sent after Clear with no
+  // stroke since was captured before the Clear: it is ignored.
   let layerAt = 0;
   async function adopt(blob) {
-    const box = element();
-    if (!box) return;
+    const box = element(), previous = layerAt;
+    layerAt = performance.now();
+    if (!box || !drawnSinceClear) return;
     const C = settings(box), layer = await decode(blob);
+    if (!drawnSinceClear) return; // cleared while it was decoded
     const ctx = surface(C).getContext("2d", { willReadFrequently: true });
     ctx.clearRect(0, 0, C.CANVAS, C.CANVAS);
     ctx.drawImage(layer, 0, 0, C.CANVAS, C.CANVAS);
-    recent = recent.filter((s) => performance.now() - s.at < 1000);
+    recent = recent.filter((s) => s.at > previous);
     recent.forEach((s) => paint(s.points, C));
     if (current) paint(current.points, C);
     show();
@@ -476,7 +485,6 @@
         const files = [...body.getAll("file"), ...body.getAll("files")].filter((f) => f instanceof File && IMAGE.test(f.name));
         const layer = files.find((f) => f.name.startsWith("layer_"));
         if (layer) {
-          layerAt = performance.now();
           adopt(layer).catch((e) => console.warn("live reading:", e));
         } else if (files.length) {
           const at = performance.now();

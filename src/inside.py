@@ -1,0 +1,94 @@
+"""Inside the network: what each layer makes of one 28x28 input, the learned filters, and the model's summary.
+
+    feature_maps(model, image)  -> {"conv1": (8, 28, 28), "conv2": (16, 14, 14), "conv3": (32, 7, 7)}
+    maps_image(maps)            -> one picture per layer: every map side by side, brighter = stronger
+    filters_image(model)        -> the 8 learned 3x3 filters of the first layer (orange +, blue -)
+    summary(model)              -> each layer with its output shape and parameter count (21,578 in all)
+
+The maps are recorded by forward hooks while the network runs its one forward path (src.model.forward), and
+shown after the ReLU, as the next layer receives them.
+"""
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+from src.model import TutorialCNN, count_parameters, forward
+
+CONVOLUTIONS = ("conv1", "conv2", "conv3")
+MAP_PIXELS = {"conv1": 84, "conv2": 56, "conv3": 42}  # each map's displayed size, so all stay readable
+
+
+@torch.inference_mode()
+def feature_maps(model: TutorialCNN, image: np.ndarray) -> dict[str, np.ndarray]:
+    """The ReLU'd output of every convolution for one (28, 28) float [0, 1] input: name -> (C, H, W) float32."""
+    recorded, hooks = {}, []
+    for name in CONVOLUTIONS:
+        hooks.append(getattr(model, name).register_forward_hook(
+            lambda _, __, out, name=name: recorded.__setitem__(name, torch.relu(out[0]).float().contiguous())))
+    try:
+        model.eval()
+        forward(model, torch.as_tensor(np.asarray(image, np.float32)).reshape(1, 1, 28, 28))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return {name: recorded[name].numpy() for name in CONVOLUTIONS}
+
+
+def _tile(maps: np.ndarray, size: int, columns: int, gap: int = 2) -> np.ndarray:
+    """(C, h, w) in [0, 1] -> one uint8 grey picture: maps enlarged to `size` pixels, in rows of `columns`."""
+    c = len(maps)
+    rows = -(-c // columns)
+    out = np.full((rows * (size + gap) - gap, columns * (size + gap) - gap), 64, np.uint8)
+    for i, m in enumerate(maps):
+        tile = Image.fromarray((np.clip(m, 0, 1) * 255).astype(np.uint8)).resize((size, size), Image.Resampling.NEAREST)
+        r, k = divmod(i, columns)
+        out[r * (size + gap):r * (size + gap) + size, k * (size + gap):k * (size + gap) + size] = np.asarray(tile)
+    return out
+
+
+def maps_image(maps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each layer's maps as one picture, every map scaled by its own strongest value (black = silent)."""
+    pictures = {}
+    for name, m in maps.items():
+        peak = m.reshape(len(m), -1).max(1).reshape(-1, 1, 1)
+        pictures[name] = _tile(m / np.maximum(peak, 1e-6), MAP_PIXELS[name], columns=8)
+    return pictures
+
+
+def filters_image(model: TutorialCNN, size: int = 60) -> np.ndarray:
+    """The first layer's 8 filters (3x3 weights), each enlarged: orange for positive, blue for negative."""
+    w = model.conv1.weight.detach().float().cpu().numpy()[:, 0]  # (8, 3, 3)
+    w = w / max(float(np.abs(w).max()), 1e-6)
+    orange, blue, white = np.array([249, 115, 22]), np.array([59, 130, 246]), np.array([255, 255, 255])
+    tiles = []
+    for f in w:
+        rgb = np.where(f[..., None] >= 0, white + f[..., None] * (orange - white), white - f[..., None] * (blue - white))
+        tile = Image.fromarray(rgb.astype(np.uint8)).resize((size, size), Image.Resampling.NEAREST)
+        tiles.append(np.pad(np.asarray(tile), ((0, 0), (0, 4), (0, 0)), constant_values=255))
+    return np.concatenate(tiles, axis=1)[:, :-4]
+
+
+def summary(model: TutorialCNN) -> pd.DataFrame:
+    """One row per layer as the data flows (its output shape for one image, read by forward hooks) with its
+    parameters, then the total."""
+    seen, hooks = [], []
+    for name, module in (("conv1", model.conv1), ("conv2", model.conv2), ("conv3", model.conv3),
+                         ("relu + pool", model.pool), ("fc", model.fc)):
+        hooks.append(module.register_forward_hook(
+            lambda m, _, out, name=name: seen.append((name, m, tuple(out.shape[1:])))))
+    try:
+        with torch.inference_mode():
+            features, _ = forward(model.eval(), torch.zeros(1, 1, 28, 28))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    seen.insert(-1, ("relu + flatten", None, tuple(features.shape[1:])))  # after conv3, before fc
+    rows = [{"layer": "input", "output shape": "1 × 28 × 28", "parameters": 0}]
+    for name, module, shape in seen:
+        own = module is not None and name != "relu + pool"
+        rows.append({"layer": f"{name} ({type(module).__name__})" if own else name,
+                     "output shape": " × ".join(map(str, shape)), "parameters": count_parameters(module) if own else 0})
+    rows.append({"layer": "total", "output shape": "10 logits", "parameters": count_parameters(model)})
+    return pd.DataFrame(rows)
