@@ -35,12 +35,13 @@ def to_onnx(model: TutorialCNN, path: Path | str) -> Path:
     """Write the model as ONNX to `path`, atomically; any batch size."""
     path = Path(path)
     wrapped = WithSoftmax(model).eval()
-    example = torch.zeros(1, 1, 28, 28)
+    example = torch.zeros(2, 1, 28, 28)  # not 1: the exporter would fix a batch of one
 
     def write(tmp):
         torch.onnx.export(wrapped, (example,), str(tmp), input_names=["image"],
-                          output_names=["logits", "probabilities"], opset_version=OPSET, dynamo=False,
-                          dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}, "probabilities": {0: "batch"}})
+                          output_names=["logits", "probabilities"], opset_version=OPSET, dynamo=True,
+                          external_data=False,  # one self-contained file
+                          dynamic_shapes={"image": {0: torch.export.Dim("batch")}})
 
     atomic_write(path, write)
     return path
