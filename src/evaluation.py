@@ -31,7 +31,7 @@ class Evaluation:
     @property
     def accuracy(self) -> float:
         """Percent of the test set read correctly (the diagonal over the total)."""
-        return 100.0 * np.trace(self.confusion) / max(1, self.total)
+        return float(100.0 * np.trace(self.confusion) / max(1, self.total))
 
     @property
     def per_class(self) -> np.ndarray:
@@ -40,7 +40,7 @@ class Evaluation:
     def to_json(self) -> dict:
         return {
             "images": self.total,
-            "accuracy": round(self.accuracy, 2),
+            "accuracy": round(float(self.accuracy), 2),
             "confusion": self.confusion.tolist(),  # confusion[true][answer]
             "per_class_accuracy": {str(d): round(float(a), 2) for d, a in enumerate(self.per_class)},
             "confident_mistakes": [{"true": t, "answer": a, "confidence": round(c, 4)} for _, t, a, c in self.mistakes],

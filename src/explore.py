@@ -59,7 +59,9 @@ class Explore:
         try:
             return self.store.get(choice, self.visitors.of(request).runs if choice else None)
         except CheckpointError as e:
-            raise gr.Error(f"That model cannot be used: {e}") from None
+            missing = "does not exist" in str(e)  # (its message names the server's folder: not for visitors)
+            raise gr.Error(f"{name} is not a checkpoint here: pick one from the model picker." if missing
+                           else f"That model cannot be used: {e}") from None
 
     def mnist(self, train: bool) -> Split:
         """MNIST's training (60k) or test (10k) images, read once per server."""

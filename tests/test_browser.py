@@ -80,6 +80,27 @@ def test_drawing_1_7_0_with_the_mouse_and_no_tool_click_shows_each_digit(page, s
     assert seen == {1: 1, 7: 7, 0: 0}
 
 
+def test_inside_the_network_shows_the_maps_of_each_drawing_while_open(page, screenshots):
+    clear(page, "button")
+    page.click("#inside .label-wrap")
+    page.wait_for_selector("#model-summary table", timeout=30_000)
+    assert "21578" in page.locator("#model-summary").inner_text().replace(",", "")
+    page.wait_for_selector("#filters img", timeout=30_000)
+    sources = []
+    for digit in (1, 7):
+        clear(page, "button")
+        draw(page, STROKES[digit])
+        assert shown_digit(page) == digit
+        page.wait_for_function("(old) => { const img = document.querySelector('#maps-conv3 img');"
+                               " return img && img.getAttribute('src') !== old; }", arg=sources[-1] if sources else "",
+                               timeout=30_000)
+        sources.append(tuple(page.locator(f"#maps-{name} img").get_attribute("src") for name in ("conv1", "conv2", "conv3")))
+    assert all(a != b for a, b in zip(*sources))  # every layer's maps changed from the 1 to the 7
+    page.wait_for_timeout(500)
+    page.locator("#inside").screenshot(path=str(screenshots / "inside.png"))
+    page.click("#inside .label-wrap")  # closed again: no maps are asked for
+
+
 LIVE = "#live-reading .live-reading"
 QUEUE_JOIN = re.compile(r"/queue/join")  # the requests for the server's reading
 
@@ -170,7 +191,46 @@ def test_start_training_and_watch_the_loss_plot_gain_points(page, screenshots):
                                         "marks => marks.map(m => m.getAttribute('stroke'))")
     assert len(strokes) == 2 and all(strokes) and strokes[0] != strokes[1]  # two visible, distinct lines
     assert page.locator("#train-status").inner_text().startswith("Finished 3 epochs")
+    # Whole epochs only on both plots' x axes, and the accuracy plot has its three points.
+    for plot in ("loss-plot", "accuracy-plot"):
+        axis = page.locator(f'#{plot} [aria-roledescription="axis"][aria-label^="X-axis"]').get_attribute("aria-label")
+        assert re.search(r"discrete scale with 3 values: 1, 2, 3$", axis), axis
+    assert page.locator('#accuracy-plot [aria-roledescription="point"]').count() == 3
     page.locator("#loss-plot").screenshot(path=str(screenshots / "loss-plot.png"))
+    page.locator("#loss-plot").locator("xpath=..").screenshot(path=str(screenshots / "loss-and-accuracy.png"))
+
+
+def test_after_a_run_its_evaluation_on_the_test_set_shows(page, screenshots):
+    page.wait_for_function("() => /read correctly/.test(document.querySelector('#confusion').innerText)",
+                           timeout=60_000)
+    assert "yours/trained-" in page.locator("#confusion").inner_text()  # the run just trained
+    assert page.locator("#confusion td").count() == 10 * 11  # ten rows of ten counts and an accuracy
+    page.wait_for_function("() => document.querySelectorAll('#mistakes img').length === 12", timeout=30_000)
+    page.locator("#evaluate").screenshot(path=str(screenshots / "evaluation.png"))
+
+
+def test_compare_the_new_run_with_the_default(page, screenshots):
+    page.click("#compare .label-wrap")
+    picked = page.locator("#compare-picker").inner_text()  # after a run: the new run and the default
+    assert "yours/trained-" in picked and "default.safetensors" in picked, picked
+    page.click("#compare-button")
+    for plot in ("compare-loss", "compare-accuracy"):
+        page.wait_for_function(f"() => document.querySelectorAll('#{plot} [aria-roledescription=\"line mark\"]').length === 2",
+                               timeout=30_000)
+    table = page.locator("#compare-table").inner_text()
+    assert "yours/trained-" in table and "default.safetensors" in table and "99.37" in table
+    page.wait_for_timeout(500)
+    page.locator("#compare").screenshot(path=str(screenshots / "compare.png"))
+
+
+def test_what_the_model_trains_on_and_a_reroll(page, screenshots):
+    page.click("#examples .label-wrap")
+    page.wait_for_selector("#examples-image img", timeout=30_000)
+    first = page.locator("#examples-image img").get_attribute("src")
+    page.click("#reroll")
+    page.wait_for_function("(src) => document.querySelector('#examples-image img')?.getAttribute('src') !== src",
+                           arg=first, timeout=30_000)
+    page.locator("#examples").screenshot(path=str(screenshots / "examples.png"))
     page.get_by_role("tab", name="Draw").click()
 
 
