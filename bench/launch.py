@@ -30,13 +30,14 @@ def free_port() -> int:
 class Launched:
     """A Gradio app in a subprocess (cwd: the repository), on a free port of 127.0.0.1."""
 
-    def __init__(self, cmd: list[str], env: dict | None = None, log_path: Path | None = None, timeout: float = 240):
+    def __init__(self, cmd: list[str], env: dict | None = None, log_path: Path | None = None, timeout: float = 240,
+                 cwd: str | Path = ROOT):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = open(log_path, "w+b") if log_path else tempfile.TemporaryFile()
         full_env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(self.port),
                     "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
-        self.process = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait_until_up(cmd, timeout)
 
     def _wait_until_up(self, cmd, timeout: float):

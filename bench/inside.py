@@ -1,0 +1,131 @@
+"""What "Inside the network" costs: per stroke while its panel is open, and nothing while it is closed.
+
+    python bench/inside.py [--strokes 200] [--requests 100] [--before c545f34~1]
+
+1. In this process, on one thread (as the app serves): the work /predict does for one drawing, and the
+   work the open panel adds after it (src.explore.Explore.inside_panel: the feature maps of the three
+   convolutions as pictures, the filters and the summary). Prints p50 of each and the difference.
+2. /predict over HTTP with the panel closed, against the app as it was before the panel (git revision
+   --before, unpacked into a temporary folder with `git archive`), alternating requests in the same run.
+   Prints both p50s and their ratio. Skipped with a message where git or the revision is missing.
+The apps run from temporary checkpoint and visitor folders, never the repository's.
+"""
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+
+def p50(samples) -> float:
+    return float(np.percentile(samples, 50) * 1000)
+
+
+def in_process(strokes: int):
+    import torch
+
+    torch.set_num_threads(1)
+    from src.draw_tab import DrawTab
+    from src.explore import Explore
+    from src.inference import ModelStore
+    from src.synthetic import render_digit, sketchpad_value
+    from src.visitors import Visitors
+    from src import config
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT)
+        store.activate_default()
+        draw = DrawTab(store, Visitors(Path(tmp)))
+        explore = Explore(draw)
+        rng = np.random.default_rng(0)
+        values = [sketchpad_value(render_digit(i % 10, rng, canvas=320, style="transparent")) for i in range(20)]
+        predict, panel = [], []
+        visitor = SimpleNamespace(session_hash="bench")  # what gr.Request tells the handlers: whose request
+        for i in range(strokes + 10):
+            t = time.perf_counter()
+            *_, sample = draw.predict(values[i % len(values)], None, visitor)
+            t1 = time.perf_counter()
+            explore.inside_panel(sample, None, visitor)
+            t2 = time.perf_counter()
+            if i >= 10:  # warm-up
+                predict.append(t1 - t)
+                panel.append(t2 - t1)
+    print(f"In process, one thread, {strokes} drawings (320x320 sketchpad values):")
+    print(f"  /predict's work                          p50 {p50(predict):6.2f} ms")
+    print(f"  + Inside the network (panel open)        p50 {p50(panel):6.2f} ms per stroke")
+
+
+def over_http(requests: int, before: str):
+    from gradio_client import Client, handle_file
+
+    from bench.launch import Launched
+    from src.synthetic import render_digit, sketchpad_value
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        old = tmp / "before"
+        old.mkdir()
+        try:
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", before], check=True, capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+        except (OSError, subprocess.CalledProcessError) as e:
+            print(f"/predict against {before}: skipped (no git or no such revision: {e})")
+            return
+        checkpoints = tmp / "checkpoints"
+        checkpoints.mkdir()
+        for name in ("default.safetensors", "default.json", "default.novelty.safetensors"):
+            shutil.copy(ROOT / "checkpoints" / name, checkpoints / name)
+        rng = np.random.default_rng(0)
+        payloads = []
+        for i in range(10):
+            value = sketchpad_value(render_digit(i, rng, canvas=320, style="transparent"))
+            files = {}
+            for key in ("background", "composite"):
+                value[key].save(tmp / f"{i}-{key}.png")
+                files[key] = handle_file(str(tmp / f"{i}-{key}.png"))
+            value["layers"][0].save(tmp / f"{i}-layer.png")
+            payloads.append({"id": None, **files, "layers": [handle_file(str(tmp / f"{i}-layer.png"))]})
+        apps = {"now (panel closed)": Launched([sys.executable, "app.py"], env={
+                    "CHECKPOINT_DIR": str(checkpoints), "VISITOR_DIR": str(tmp / "v-now")}),
+                f"before ({before})": Launched([sys.executable, "app.py"], cwd=str(old), env={
+                    "CHECKPOINT_DIR": str(checkpoints), "VISITOR_DIR": str(tmp / "v-before")})}
+        try:
+            clients = {name: Client(app.url, verbose=False) for name, app in apps.items()}
+            times = {name: [] for name in apps}
+            for i in range(requests + 10):
+                for name, client in clients.items():
+                    t = time.perf_counter()
+                    client.predict(payloads[i % len(payloads)], api_name="/predict")
+                    if i >= 10:
+                        times[name].append(time.perf_counter() - t)
+        finally:
+            for app in apps.values():
+                app.stop()
+    now, then = times  # in insertion order
+    print(f"/predict over HTTP, {requests} alternating requests each:")
+    for name in times:
+        print(f"  {name:<28} p50 {p50(times[name]):6.1f} ms")
+    print(f"  ratio now / before            {p50(times[now]) / p50(times[then]):.3f}x")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--strokes", type=int, default=200)
+    p.add_argument("--requests", type=int, default=100)
+    p.add_argument("--before", default="c545f34~1", help="the git revision before the panel existed")
+    args = p.parse_args()
+    in_process(args.strokes)
+    over_http(args.requests, args.before)
+
+
+if __name__ == "__main__":
+    main()
