@@ -143,8 +143,11 @@ def browser_visitor(url: str, period: float, duration: float, results: dict):
                     page.mouse.move(x0 + u * side, y0 + v * side, steps=5)
                 page.mouse.up()
                 up = time.monotonic()
-                page.wait_for_function(f"() => Number({LIVE}.dataset.readAt) > window.upAt", timeout=60_000)
-                live.append(page.evaluate(f"() => (Number({LIVE}.dataset.readAt) - window.upAt) / 1000"))
+                first = "() => window.liveReadings.find((r) => r.at > window.upAt)"  # the first reading after it
+                page.wait_for_function(first, timeout=60_000)
+                seconds, source = page.evaluate(f"() => {{ const r = ({first})(); return [(r.at - window.upAt) / 1000, r.why]; }}")
+                live.append(seconds)
+                results.setdefault("sources", []).append(source)
             if drawn % SERVER_EVERY == 0:
                 page.wait_for_function(f"() => /^\\s*{digit}\\s*$/m.test(document.querySelector('#prediction').innerText)",
                                        timeout=60_000)
@@ -196,6 +199,9 @@ def main():
                         print("  (no Chromium: the browser visitor was skipped)")
                     else:
                         report("  its live reading, in a real browser", seen["live"], [], 2, period, duration)
+                        slow = [f"{t * 1000:.0f} ms ({s})" for t, s in zip(seen["live"], seen["sources"]) if t > 0.1]
+                        print(f"    read from the pen {seen['sources'].count('pen')} times, from the Sketchpad's layer "
+                              f"{seen['sources'].count('layer')} times; over 100 ms: {', '.join(slow) or 'none'}")
                         report("  the server's reading, same browser", seen["server"], [], 1 / SERVER_EVERY, period,
                                duration)
             finally:

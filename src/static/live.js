@@ -375,11 +375,13 @@
     return !!brush && brush.classList.contains("highlight");
   };
 
-  let busy = false, again = false, shown = 0;
+  let busy = false, again = null, shown = 0;
+  const readings = (window.liveReadings = []);
 
   // Read the surface and show the result; while one reading runs, the next waits for it (the newest wins).
-  async function show() {
-    if (busy) { again = true; return; }
+  // `why`: what changed the drawing ("pen", "layer", "clear" or "model"), kept in data-source for the tests.
+  async function show(why) {
+    if (busy) { again = why; return; }
     const box = element();
     if (!box || !box.dataset.weights) return;
     busy = true;
@@ -393,11 +395,11 @@
       console.warn("live reading:", e);
     }
     busy = false;
-    if (ticket === shown) render(box, result);
-    if (again) { again = false; show(); }
+    if (ticket === shown) render(box, result, why);
+    if (again) { const next = again; again = null; show(next); }
   }
 
-  function render(box, result) {
+  function render(box, result, why) {
     const title = box.querySelector(".live-digit"), text = box.querySelector(".live-text");
     const p = result && result.probabilities;
     box.querySelectorAll(".live-bar i").forEach((bar, d) => { bar.style.height = `${p ? Math.round(100 * p[d]) : 0}%`; });
@@ -409,7 +411,12 @@
       title.textContent = "–";
       text.textContent = result ? "A filled area, not a digit" : "Draw a digit: your browser reads it as you draw";
     }
-    box.dataset.readAt = String(performance.now()); // for the tests and bench/classroom.py
+    // For the tests and bench/classroom.py: when each reading was shown, and what changed the drawing.
+    const at = performance.now();
+    box.dataset.readAt = String(at);
+    box.dataset.source = why;
+    readings.push({ at, why });
+    if (readings.length > 100) readings.shift();
     box.dataset.reading = p ? title.textContent : "";
   }
 
@@ -421,7 +428,7 @@
     current = null;
     recent = [];
     drawnSinceClear = false;
-    show();
+    show("clear");
   }
 
   document.addEventListener("pointerdown", (e) => {
@@ -431,7 +438,7 @@
     current = { canvas, points: [imagePoint(e, canvas, C)] };
     drawnSinceClear = true;
     paint(current.points, C);
-    show();
+    show("pen");
   }, true);
   document.addEventListener("pointermove", (e) => {
     const box = element();
@@ -439,13 +446,13 @@
     const C = settings(box), points = current.points;
     points.push(imagePoint(e, current.canvas, C));
     paint(points.slice(-2), C);
-    show();
+    show("pen");
   }, true);
   const finish = () => {
     if (!current) return;
     recent.push({ points: current.points, at: performance.now() });
     current = null;
-    show();
+    show("pen");
   };
   document.addEventListener("pointerup", finish, true);
   document.addEventListener("pointercancel", finish, true);
@@ -474,7 +481,7 @@
     recent = recent.filter((s) => s.at > previous);
     recent.forEach((s) => paint(s.points, C));
     if (current) paint(current.points, C);
-    show();
+    show("layer");
   }
   const sent = window.fetch;
   window.fetch = function (resource, options) {
@@ -503,7 +510,7 @@
     if (box && box.dataset.weights && box.dataset.weights !== box.dataset.shownWeights) {
       box.dataset.shownWeights = box.dataset.weights;
       load(box.dataset.weights).catch(() => {});
-      show();
+      show("model");
     }
   }).observe(document.documentElement, { subtree: true, childList: true });
 })();
