@@ -40,7 +40,7 @@ def to_onnx(model: TutorialCNN, path: Path | str) -> Path:
     def write(tmp):
         torch.onnx.export(wrapped, (example,), str(tmp), input_names=["image"],
                           output_names=["logits", "probabilities"], opset_version=OPSET, dynamo=True,
-                          external_data=False,  # one self-contained file
+                          external_data=False, verbose=False,  # one self-contained file, quietly
                           dynamic_shapes={"image": {0: torch.export.Dim("batch")}})
 
     atomic_write(path, write)

@@ -177,7 +177,7 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                     gr.Markdown("How a model does on each of the 10,000 test images: every new run is evaluated "
                                 "when it finishes, and any model can be picked here.")
                     with gr.Row():
-                        evaluate_picker = gr.Dropdown(choices=[], label="Model", elem_id="evaluate-picker",
+                        evaluate_picker = gr.Dropdown(choices=[], label="Model to evaluate", elem_id="evaluate-picker",
                                                       allow_custom_value=True, scale=3)
                         evaluate_button = gr.Button("Evaluate", elem_id="evaluate-button", scale=1)
                     confusion = gr.HTML("", elem_id="confusion", js_on_load=None)
