@@ -65,10 +65,10 @@ def in_process(strokes: int):
 
 
 def over_http(requests: int, before: str):
-    from gradio_client import Client, handle_file
+    from gradio_client import Client
 
+    from bench.classroom import payloads
     from bench.launch import Launched
-    from src.synthetic import render_digit, sketchpad_value
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -84,16 +84,8 @@ def over_http(requests: int, before: str):
         checkpoints.mkdir()
         for name in ("default.safetensors", "default.json", "default.novelty.safetensors"):
             shutil.copy(ROOT / "checkpoints" / name, checkpoints / name)
-        rng = np.random.default_rng(0)
-        payloads = []
-        for i in range(10):
-            value = sketchpad_value(render_digit(i, rng, canvas=320, style="transparent"))
-            files = {}
-            for key in ("background", "composite"):
-                value[key].save(tmp / f"{i}-{key}.png")
-                files[key] = handle_file(str(tmp / f"{i}-{key}.png"))
-            value["layers"][0].save(tmp / f"{i}-layer.png")
-            payloads.append({"id": None, **files, "layers": [handle_file(str(tmp / f"{i}-layer.png"))]})
+        (tmp / "sketches").mkdir()
+        sketches = payloads(tmp / "sketches")  # what the browser sends after a stroke (bench/classroom.py)
         apps = {"now (panel closed)": Launched([sys.executable, "app.py"], env={
                     "CHECKPOINT_DIR": str(checkpoints), "VISITOR_DIR": str(tmp / "v-now")}),
                 f"before ({before})": Launched([sys.executable, "app.py"], cwd=str(old), env={
@@ -104,7 +96,7 @@ def over_http(requests: int, before: str):
             for i in range(requests + 10):
                 for name, client in clients.items():
                     t = time.perf_counter()
-                    client.predict(payloads[i % len(payloads)], api_name="/predict")
+                    client.predict(sketches[i % len(sketches)], api_name="/predict")
                     if i >= 10:
                         times[name].append(time.perf_counter() - t)
         finally:

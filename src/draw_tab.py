@@ -151,11 +151,16 @@ class DrawTab:
             return live.element(None)
         return live.element(model.path)
 
+    def choice_of(self, name: str | None) -> str | None:
+        """A model picker's name as a visitor's choice: None (the server's default) for the default's name or none."""
+        active = self.store.active
+        return None if not name or (active and name == active.name) else name
+
     def use_model(self, name, request: gr.Request = None):
         """Choose a model for this visitor only -> (their new choice, the text saying which)."""
         if not name:
             raise gr.Error("Pick a checkpoint first.")
-        choice = None if self.store.active and name == self.store.active.name else name
+        choice = self.choice_of(name)
         try:
             self.store.get(choice, self.visitors.of(request).runs if choice else None)
         except CheckpointError as e:

@@ -21,6 +21,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pandas as pd
+import torch
 from gradio import FileData
 from PIL import Image
 
@@ -49,13 +50,13 @@ class Explore:
         self._lock = threading.Lock()
         self._mnist: dict[bool, Split] = {}
         self._evaluations: OrderedDict[tuple, evaluation.Evaluation] = OrderedDict()
-        self._exports = Path(tempfile.mkdtemp(prefix="draw-a-digit-onnx-"))
+        self._folder = tempfile.TemporaryDirectory(prefix="draw-a-digit-exports-")  # removed when the server stops
+        self._exports = Path(self._folder.name)
 
     # ------------------------------------------------------------------------------------------ helpers
     def model_named(self, name: str | None, request: gr.Request | None) -> LoadedModel:
         """The model a picker name stands for, for this visitor; a clear message if it cannot be used."""
-        active = self.store.active
-        choice = None if not name or (active and name == active.name) else name
+        choice = self.draw.choice_of(name)
         try:
             return self.store.get(choice, self.visitors.of(request).runs if choice else None)
         except CheckpointError as e:
@@ -185,8 +186,6 @@ class Explore:
         """MNIST training examples (top row) and three rows of random augmentations of them, from `seed`."""
         train = self.mnist(train=True)
         seed = int(seed or 0)
-        import torch
-
         pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:EXAMPLES]
         return augmentation_examples(train.images[pick], seed)
 

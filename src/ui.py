@@ -30,6 +30,10 @@ CSS = """
 """ + live.CSS + evaluation.CSS
 
 
+# After a reading or a change of model, the browser asks for Inside the network's maps only while it is open.
+REFRESH_INSIDE = "() => { if (window.insideOpen) document.querySelector('#inside-refresh')?.click(); }"
+
+
 # ------------------------------------------------------------------------------------------------ the page
 def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
     """The whole page, its handlers bound to the live model store and the visitors."""
@@ -223,7 +227,7 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
         inside_panel.expand(explore.inside_panel, [sample, choice], inside_outputs, api_name=False)
         inside_panel.expand(None, js="() => { window.insideOpen = true; }")
         inside_panel.collapse(None, js="() => { window.insideOpen = false; }")
-        reading.then(None, js="() => { if (window.insideOpen) document.querySelector('#inside-refresh')?.click(); }")
+        reading.then(None, js=REFRESH_INSIDE)
         inside_refresh.click(explore.inside_panel, [sample, choice], inside_outputs, api_name=False,
                              show_progress="hidden", trigger_mode="always_last")
         export_button.click(explore.export_onnx, choice, onnx_file, api_name=False)
@@ -238,7 +242,7 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
         share.input(draw.set_sharing, share, share_status, api_name="share_corrections")
         use = use_button.click(draw.use_model, model_picker, [choice, active_model], api_name="use_model")
         use.then(draw.live_element, choice, live_reading, api_name=False)
-        use.then(None, js="() => { if (window.insideOpen) document.querySelector('#inside-refresh')?.click(); }")
+        use.then(None, js=REFRESH_INSIDE)
         arrival = demo.load(draw.arrived, visitor_key, visitor_key, api_name=False)
         arrival.then(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
         arrival.then(draw.live_element, choice, live_reading, api_name=False)
