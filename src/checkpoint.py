@@ -128,7 +128,7 @@ def load_checkpoint(path: Path | str, device="cpu") -> tuple[TutorialCNN, dict]:
     if path.suffix != ".safetensors":
         raise CheckpointError(f"{path.name}: only .safetensors checkpoints are loaded (never pickles)")
     if not path.is_file():
-        raise CheckpointError(f"{path} does not exist")
+        raise CheckpointError(f"{path.name} does not exist")  # the name only: messages reach visitors
     meta = read_metadata(path)
     try:
         tensors = load_file(path, device="cpu")

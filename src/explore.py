@@ -13,6 +13,7 @@ Each view is also an API endpoint (see src/ui.py): /inside_the_network, /evaluat
 name, or "yours/NAME" for one of the visitor's own runs; none (or "") is the server's default.
 """
 
+import copy
 import tempfile
 import threading
 from collections import OrderedDict
@@ -34,12 +35,23 @@ from src.export import to_onnx
 from src.inference import YOURS, LoadedModel
 from src.preprocess import InvalidImage, load_image
 from src.train_tab import epoch_axis
-from src.training import augmentation_examples
+from src.training import augment
 
-EVALUATIONS_KEPT = 32  # evaluations cached per model file (a few KB each)
+EVALUATIONS_KEPT = 32  # evaluations cached, one per model's weights (a few KB each)
 EXAMPLES = 8  # training examples per row in "What the model trains on"
-EXPORTS_KEPT = 64  # ONNX files kept (about 90 KB each); a new export removes the oldest beyond this
-SEEDS_KEPT = 100  # /training_examples pictures kept, one per seed modulo this
+EXAMPLE_POOL = 1000  # the MNIST training images those are drawn from (kept in memory: 0.8 MB)
+FILES_KEPT = 64  # ONNX files and /training_examples pictures kept each; a new one removes the oldest beyond this
+
+
+def keep_newest(folder: Path, pattern: str, n: int = FILES_KEPT) -> None:
+    """Remove all but the n newest files matching `pattern` in `folder`."""
+    def age(path):
+        try:
+            return path.stat().st_mtime
+        except FileNotFoundError:
+            return 0.0
+    for old in sorted(folder.glob(pattern), key=age)[:-n]:
+        old.unlink(missing_ok=True)
 
 
 class Explore:
@@ -47,9 +59,11 @@ class Explore:
 
     def __init__(self, draw: DrawTab):
         self.draw, self.store, self.visitors = draw, draw.store, draw.visitors
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the evaluations cache
+        self._data_lock = threading.Lock()  # reading MNIST (seconds, once)
+        self._files_lock = threading.Lock()  # exports and pictures on disk (torch.onnx.export: one at a time)
         self._mnist: dict[bool, Split] = {}
-        self._evaluations: OrderedDict[tuple, evaluation.Evaluation] = OrderedDict()
+        self._evaluations: OrderedDict[str, evaluation.Evaluation] = OrderedDict()
         self._folder = tempfile.TemporaryDirectory(prefix="draw-a-digit-exports-")  # removed when the server stops
         self._exports = Path(self._folder.name)
 
@@ -60,24 +74,22 @@ class Explore:
         try:
             return self.store.get(choice, self.visitors.of(request).runs if choice else None)
         except CheckpointError as e:
-            missing = "does not exist" in str(e)  # (its message names the server's folder: not for visitors)
-            raise gr.Error(f"{name} is not a checkpoint here: pick one from the model picker." if missing
-                           else f"That model cannot be used: {e}") from None
+            raise gr.Error(f"That model cannot be used: {e}. Pick one from the model picker.") from None
 
     def mnist(self, train: bool) -> Split:
-        """MNIST's training (60k) or test (10k) images, read once per server."""
-        with self._lock:
+        """MNIST's test images (10k), or the first EXAMPLE_POOL training images; read once per server."""
+        with self._data_lock:
             if train not in self._mnist:
                 try:
-                    self._mnist[train] = read_mnist(config.DATA_DIR, train=train)
+                    split = read_mnist(config.DATA_DIR, train=train)
                 except DataUnavailable as e:
                     raise gr.Error(str(e)) from None
+                self._mnist[train] = split.subset(EXAMPLE_POOL) if train else split
             return self._mnist[train]
 
     def evaluation(self, model: LoadedModel) -> evaluation.Evaluation:
-        """The model on the MNIST test set; kept per model file (its path and modification time)."""
-        key = (str(model.path), model.path.stat().st_mtime_ns if model.path and model.path.exists() else None,
-               model.name)
+        """The model on the MNIST test set; kept per model's weights (their SHA-256, as saved with them)."""
+        key = model.meta.get("weights_sha256") or str(model.path)
         with self._lock:
             if key in self._evaluations:
                 self._evaluations.move_to_end(key)
@@ -100,7 +112,8 @@ class Explore:
 
     # ------------------------------------------------------------------------------ inside the network
     def inside_maps(self, sample, choice=None, request: gr.Request = None):
-        """The current drawing's feature maps, one picture per convolution (None for an empty canvas)."""
+        """The current drawing's feature maps, one picture per convolution (None for an empty canvas). What an
+        open panel asks for after every stroke."""
         if sample is None:
             return None, None, None
         model, _ = self.draw.model_for(choice, request)
@@ -110,17 +123,13 @@ class Explore:
     def inside_panel(self, sample, choice=None, request: gr.Request = None):
         """Everything the panel shows, when it opens or the model changes: the maps, the filters, the summary."""
         model, _ = self.draw.model_for(choice, request)
-        return (*self.inside_maps(sample, choice, request), inside.filters_image(model.model),
-                inside.summary(model.model))
+        return (*self.inside_maps(sample, choice, request), inside.filters_image(model.model), inside.summary())
 
     def inside_api(self, image: FileData, checkpoint: str | None = None, request: gr.Request = None) -> dict:
         """An image file -> the feature maps of its 28x28 input (lists of numbers), the first layer's filters and
         the model summary. The number, "is it a digit?" and the probabilities are /classify's."""
         model = self.model_named(checkpoint, request)
-        try:
-            reading = model.read(load_image(image["path"] if isinstance(image, dict) else image.path))
-        except InvalidImage as e:
-            raise gr.Error(str(e)) from None
+        reading = model.read(uploaded_image(image))
         if reading is None or len(reading.images) == 0:
             raise gr.Error("No digit found in this image: nothing for the network to look at.")
         maps = inside.feature_maps(model.model, reading.images[0])
@@ -129,7 +138,7 @@ class Explore:
             "digit": reading.digits[0],
             "feature_maps": {name: np.round(m, 5).tolist() for name, m in maps.items()},
             "filters": np.round(model.model.conv1.weight.detach()[:, 0].numpy(), 6).tolist(),
-            "summary": inside.summary(model.model).to_dict(orient="records"),
+            "summary": inside.summary().to_dict(orient="records"),
         }
 
     # -------------------------------------------------------------------------------------- evaluation
@@ -157,13 +166,18 @@ class Explore:
 
     # ---------------------------------------------------------------------------------------- compare
     def histories(self, names, request) -> list[tuple[str, dict]]:
+        """(name, metadata) of two or more models, read from their JSON files (no weights are loaded)."""
         names = [n for n in (names or []) if n]
         if len(names) < 2:
             raise gr.Error("Pick two or more models to compare.")
-        out = []
+        runs, out = self.visitors.of(request).runs, []
         for name in names:
-            model = self.model_named(name, request)
-            out.append((model.name, read_metadata(model.path) if model.path else model.meta))
+            choice = self.draw.choice_of(name)
+            try:
+                path = self.store.path_for(choice, runs) if choice else self.store.active.path
+                out.append((name, read_metadata(path)))
+            except (CheckpointError, AttributeError) as e:
+                raise gr.Error(f"{name} cannot be compared: {e or 'no model is loaded'}") from None
         return out
 
     def compare_view(self, names, request: gr.Request = None):
@@ -183,18 +197,25 @@ class Explore:
 
     # ----------------------------------------------------------------------------- training examples
     def examples_view(self, seed):
-        """MNIST training examples (top row) and three rows of random augmentations of them, from `seed`."""
-        train = self.mnist(train=True)
+        """EXAMPLES MNIST training images (top row) and three rows of random augmentations of them, as the
+        network sees them (28x28, enlarged), all drawn from `seed`. -> uint8 grey picture."""
         seed = int(seed or 0)
-        pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:EXAMPLES]
-        return augmentation_examples(train.images[pick], seed)
+        generator = torch.Generator().manual_seed(seed)
+        pool = self.mnist(train=True).images
+        x = pool[torch.randperm(len(pool), generator=generator)[:EXAMPLES]].unsqueeze(1).float().div(255)
+        rows = torch.cat([x, *(augment(x, generator) for _ in range(3))])[:, 0].numpy()
+        grid = inside.tile(rows, 84, columns=EXAMPLES, gap=4, background=255)
+        return np.insert(grid, 88, np.full((12, grid.shape[1]), 255, np.uint8), axis=0)  # the originals apart
 
     def examples_api(self, seed: int = 0) -> FileData:
         """MNIST training examples (top row) and three rows of their random augmentations from `seed`, as a PNG."""
-        seed = int(seed) % SEEDS_KEPT  # one file per seed kept, rewritten in place: bounded disk use
+        seed = int(seed)
         path = self._exports / f"training-examples-{seed}.png"
-        picture = Image.fromarray(self.examples_view(seed))
-        atomic_write(path, lambda tmp: picture.save(tmp, format="PNG"))
+        with self._files_lock:
+            if not path.exists():
+                picture = Image.fromarray(self.examples_view(seed))
+                atomic_write(path, lambda tmp: picture.save(tmp, format="PNG"))
+                keep_newest(self._exports, "training-examples-*.png")
         return FileData(path=str(path))
 
     def reroll(self, seed):
@@ -203,23 +224,41 @@ class Explore:
         return seed, self.examples_view(seed)
 
     # ------------------------------------------------------------------------------------------ export
-    def export_onnx(self, choice=None, request: gr.Request = None) -> str:
-        """The visitor's model as an ONNX file (one file per model's weights, written once)."""
-        model, _ = self.draw.model_for(choice, request)
-        digest = model.meta.get("weights_sha256") or str(abs(hash(model.path)))
-        path = self._exports / f"{Path(model.name).stem.removeprefix(YOURS)}-{digest[:12]}.onnx"
-        if not path.exists():
-            to_onnx(model.model, path)
-            for old in sorted(self._exports.glob("*.onnx"), key=lambda p: p.stat().st_mtime)[:-EXPORTS_KEPT]:
-                old.unlink(missing_ok=True)  # the oldest exports go: at most EXPORTS_KEPT files
+    def export(self, model: LoadedModel) -> str:
+        """`model` as an ONNX file, written once per weights; exports run one at a time, on a copy of the model
+        (tracing never touches the one other requests use)."""
+        digest = model.meta.get("weights_sha256") or f"{abs(hash(str(model.path))):x}"
+        path = self._exports / f"{Path(model.name).stem}-{digest[:12]}.onnx"
+        with self._files_lock:
+            if not path.exists():
+                to_onnx(copy.deepcopy(model.model), path)
+                keep_newest(self._exports, "*.onnx")
         return str(path)
+
+    def export_onnx(self, choice=None, request: gr.Request = None) -> str:
+        """The visitor's model as an ONNX file (the Draw tab's button)."""
+        model, _ = self.draw.model_for(choice, request)
+        return self.export(model)
 
     def export_api(self, checkpoint: str | None = None, request: gr.Request = None) -> FileData:
         """A model (as named in the picker; none = the server's default) as an ONNX file: input "image"
         (N, 1, 28, 28) in [0, 1], outputs "logits" and "probabilities" (N, 10)."""
-        model = self.model_named(checkpoint, request)
-        choice = None if model is self.store.active else checkpoint
-        return FileData(path=self.export_onnx(choice, request))
+        return FileData(path=self.export(self.model_named(checkpoint, request)))
+
+
+def uploaded_image(image) -> Image.Image:
+    """An image file a client uploaded to this server (a FileData), opened; anything else is refused.
+
+    gr.api hands over file values as the client sent them: a path outside Gradio's upload folder would be
+    any file on the server."""
+    path = Path(image["path"] if isinstance(image, dict) else getattr(image, "path", "") or "").resolve()
+    uploads = Path(gr.utils.get_upload_folder()).resolve()
+    if not path.is_relative_to(uploads):
+        raise gr.Error("Send the image as a file upload (gradio_client.handle_file).")
+    try:
+        return load_image(path)
+    except InvalidImage as e:
+        raise gr.Error(str(e)) from None
 
 
 def settings_row(name: str, meta: dict) -> dict:

@@ -177,6 +177,14 @@ class ModelStore:
         except CheckpointError as e:
             self.error = f"No model could be loaded: {e}. Train one with `python train.py` or in the Train tab."
 
+    def path_for(self, choice: str, runs: Path | None = None) -> Path:
+        """The file of a visitor's choice (not None): "yours/NAME" in their `runs`, else a server checkpoint."""
+        if choice.startswith(YOURS):
+            if runs is None:
+                raise CheckpointError(f"{choice!r} is not one of your runs")
+            return _inside(runs, choice[len(YOURS):])
+        return self.path_of(choice)
+
     def get(self, choice: str | None, runs: Path | None = None) -> LoadedModel:
         """The model for a visitor's choice: None is the server's default; "yours/NAME" is their run NAME in
         `runs`; any other name is one of the server's checkpoints. Raises CheckpointError if it cannot be used."""
@@ -185,12 +193,7 @@ class ModelStore:
             if active is None:
                 raise CheckpointError(self.error or "No model is loaded.")
             return active
-        if choice.startswith(YOURS):
-            if runs is None:
-                raise CheckpointError(f"{choice!r} is not one of your runs")
-            path = _inside(runs, choice[len(YOURS):])
-        else:
-            path = self.path_of(choice)
+        path = self.path_for(choice, runs)
         with self._lock:
             loaded = self._cache.get(path)
             if loaded is not None:

@@ -3,11 +3,13 @@
     feature_maps(model, image)  -> {"conv1": (8, 28, 28), "conv2": (16, 14, 14), "conv3": (32, 7, 7)}
     maps_image(maps)            -> one picture per layer: every map side by side, brighter = stronger
     filters_image(model)        -> the 8 learned 3x3 filters of the first layer (orange +, blue -)
-    summary(model)              -> each layer with its output shape and parameter count (21,578 in all)
+    summary()                   -> each layer with its output shape and parameter count (21,578 in all)
 
-The maps are recorded by forward hooks while the network runs its one forward path (src.model.forward), and
-shown after the ReLU, as the next layer receives them.
+The maps come from the network's one forward path (src.model.forward(..., maps=True)), after the ReLU, as
+the next layer receives them.
 """
+
+import functools
 
 import numpy as np
 import pandas as pd
@@ -22,29 +24,23 @@ MAP_PIXELS = {"conv1": 84, "conv2": 56, "conv3": 42}  # each map's displayed siz
 
 @torch.inference_mode()
 def feature_maps(model: TutorialCNN, image: np.ndarray) -> dict[str, np.ndarray]:
-    """The ReLU'd output of every convolution for one (28, 28) float [0, 1] input: name -> (C, H, W) float32."""
-    recorded, hooks = {}, []
-    for name in CONVOLUTIONS:
-        hooks.append(getattr(model, name).register_forward_hook(
-            lambda _, __, out, name=name: recorded.__setitem__(name, torch.relu(out[0]).float().contiguous())))
-    try:
-        model.eval()
-        forward(model, torch.as_tensor(np.asarray(image, np.float32)).reshape(1, 1, 28, 28))
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return {name: recorded[name].numpy() for name in CONVOLUTIONS}
+    """The ReLU'd output of every convolution for one (28, 28) float [0, 1] input: name -> (C, H, W) float32.
+    From the one forward path (src.model.forward), so no hook ever touches a model other requests share."""
+    model.eval()
+    _, _, activations = forward(model, torch.as_tensor(np.asarray(image, np.float32)).reshape(1, 1, 28, 28), maps=True)
+    return {name: a[0].float().contiguous().numpy() for name, a in zip(CONVOLUTIONS, activations)}
 
 
-def _tile(maps: np.ndarray, size: int, columns: int, gap: int = 2) -> np.ndarray:
-    """(C, h, w) in [0, 1] -> one uint8 grey picture: maps enlarged to `size` pixels, in rows of `columns`."""
-    c = len(maps)
-    rows = -(-c // columns)
-    out = np.full((rows * (size + gap) - gap, columns * (size + gap) - gap), 64, np.uint8)
-    for i, m in enumerate(maps):
-        tile = Image.fromarray((np.clip(m, 0, 1) * 255).astype(np.uint8)).resize((size, size), Image.Resampling.NEAREST)
+def tile(images: np.ndarray, size: int, columns: int, gap: int = 2, background: int = 64) -> np.ndarray:
+    """(N, h, w) pictures in [0, 1] -> one uint8 grey picture: each enlarged to `size` pixels (nearest, so the
+    pixels stay visible), in rows of `columns`, `gap` pixels apart."""
+    rows = -(-len(images) // columns)
+    out = np.full((rows * (size + gap) - gap, columns * (size + gap) - gap), background, np.uint8)
+    for i, m in enumerate(images):
+        picture = Image.fromarray((np.clip(m, 0, 1) * 255).round().astype(np.uint8))
         r, k = divmod(i, columns)
-        out[r * (size + gap):r * (size + gap) + size, k * (size + gap):k * (size + gap) + size] = np.asarray(tile)
+        out[r * (size + gap):r * (size + gap) + size, k * (size + gap):k * (size + gap) + size] = np.asarray(
+            picture.resize((size, size), Image.Resampling.NEAREST))
     return out
 
 
@@ -53,7 +49,7 @@ def maps_image(maps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     pictures = {}
     for name, m in maps.items():
         peak = m.reshape(len(m), -1).max(1).reshape(-1, 1, 1)
-        pictures[name] = _tile(m / np.maximum(peak, 1e-6), MAP_PIXELS[name], columns=8)
+        pictures[name] = tile(m / np.maximum(peak, 1e-6), MAP_PIXELS[name], columns=8)
     return pictures
 
 
@@ -70,20 +66,16 @@ def filters_image(model: TutorialCNN, size: int = 60) -> np.ndarray:
     return np.concatenate(tiles, axis=1)[:, :-4]
 
 
-def summary(model: TutorialCNN) -> pd.DataFrame:
-    """One row per layer as the data flows (its output shape for one image, read by forward hooks) with its
-    parameters, then the total."""
-    seen, hooks = [], []
+@functools.lru_cache(maxsize=1)
+def summary() -> pd.DataFrame:
+    """One row per layer as the data flows (its output shape for one image, read by forward hooks on a model
+    of its own) with its parameters, then the total. The same for every checkpoint: computed once."""
+    model, seen = TutorialCNN().eval(), []
     for name, module in (("conv1", model.conv1), ("conv2", model.conv2), ("conv3", model.conv3),
                          ("relu + pool", model.pool), ("fc", model.fc)):
-        hooks.append(module.register_forward_hook(
-            lambda m, _, out, name=name: seen.append((name, m, tuple(out.shape[1:])))))
-    try:
-        with torch.inference_mode():
-            features, _ = forward(model.eval(), torch.zeros(1, 1, 28, 28))
-    finally:
-        for hook in hooks:
-            hook.remove()
+        module.register_forward_hook(lambda m, _, out, name=name: seen.append((name, m, tuple(out.shape[1:]))))
+    with torch.inference_mode():
+        features, _ = forward(model, torch.zeros(1, 1, 28, 28))
     seen.insert(-1, ("relu + flatten", None, tuple(features.shape[1:])))  # after conv3, before fc
     rows = [{"layer": "input", "output shape": "1 × 28 × 28", "parameters": 0}]
     for name, module, shape in seen:

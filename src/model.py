@@ -24,26 +24,34 @@ class TutorialCNN(nn.Module):
         self.pool = nn.MaxPool2d(2)
         self.fc = nn.Linear(32 * 7 * 7, 10)
 
+    def activations(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Each convolution's output after its ReLU: (N, 8, 28, 28), (N, 16, 14, 14), (N, 32, 7, 7)."""
+        a1 = torch.relu(self.conv1(x))
+        a2 = torch.relu(self.conv2(self.pool(a1)))
+        a3 = torch.relu(self.conv3(self.pool(a2)))
+        return a1, a2, a3
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The 1568 penultimate features (what the final linear layer reads)."""
-        x = self.pool(torch.relu(self.conv1(x)))
-        x = self.pool(torch.relu(self.conv2(x)))
-        return torch.flatten(torch.relu(self.conv3(x)), 1)
+        return torch.flatten(self.activations(x)[-1], 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.features(x))
 
 
-def forward(model: TutorialCNN, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def forward(model: TutorialCNN, images: torch.Tensor, maps: bool = False):
     """The one place the project runs the network: training, evaluation, reading a drawing, "is it a
-    digit?" and saliency all come through here.
+    digit?", saliency, Inside the network and the ONNX export all come through here.
 
     (N, 1, 28, 28) images, uint8 [0, 255] or float [0, 1], white digit on black -> (the 1568 penultimate
-    features, the 10 logits). Normalises with MNIST's statistics; channels-last memory is faster for
-    training on the CPU and costs nothing measurable for one image.
+    features, the 10 logits), and with maps=True also the three convolutions' outputs (model.activations).
+    Normalises with MNIST's statistics; channels-last memory is faster for training on the CPU and costs
+    nothing measurable for one image.
     """
-    features = model.features(normalize(images).contiguous(memory_format=torch.channels_last))
-    return features, model.fc(features)
+    activations = model.activations(normalize(images).contiguous(memory_format=torch.channels_last))
+    features = torch.flatten(activations[-1], 1)
+    logits = model.fc(features)
+    return (features, logits, activations) if maps else (features, logits)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -176,26 +176,6 @@ class Pools:
         return torch.cat([x, *extra]), labels
 
 
-def augmentation_examples(images: torch.Tensor, seed: int, rows: int = 3, size: int = 84) -> "np.ndarray":
-    """What the network trains on: uint8 (N, 28, 28) images in the top row, and below them `rows` rows of
-    random augmentations of the same images (src.training.augment, drawn with `seed`), each enlarged to
-    `size` pixels. -> uint8 grey picture."""
-    import numpy as np
-    from PIL import Image
-
-    x = images.unsqueeze(1).float().div(255)
-    generator = torch.Generator().manual_seed(int(seed))
-    grid = torch.cat([x, *(augment(x, generator) for _ in range(rows))]).clamp(0, 1)  # (N * (rows + 1), 1, 28, 28)
-    n, gap = len(images), 4
-    out = np.full(((rows + 1) * (size + gap) + 2 * gap, n * (size + gap) - gap), 255, np.uint8)
-    for i, tile in enumerate(grid[:, 0].mul(255).round().byte().numpy()):
-        r, k = divmod(i, n)
-        y = r * (size + gap) + (3 * gap if r else 0)  # a wider gap under the originals
-        out[y:y + size, k * (size + gap):k * (size + gap) + size] = np.asarray(
-            Image.fromarray(tile).resize((size, size), Image.Resampling.NEAREST))
-    return out
-
-
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, labels: torch.Tensor,
                config: TrainConfig) -> torch.Tensor:
     """One optimisation step on float [0, 1] images `x` (N, 1, 28, 28); returns the digits' cross-entropy.

@@ -30,7 +30,7 @@ CSS = """
 """ + live.CSS + evaluation.CSS
 
 
-# After a reading or a change of model, the browser asks for Inside the network's maps only while it is open.
+# After a reading, the browser asks for Inside the network's maps only while the panel is open.
 REFRESH_INSIDE = "() => { if (window.insideOpen) document.querySelector('#inside-refresh')?.click(); }"
 
 
@@ -228,7 +228,7 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
         inside_panel.expand(None, js="() => { window.insideOpen = true; }")
         inside_panel.collapse(None, js="() => { window.insideOpen = false; }")
         reading.then(None, js=REFRESH_INSIDE)
-        inside_refresh.click(explore.inside_panel, [sample, choice], inside_outputs, api_name=False,
+        inside_refresh.click(explore.inside_maps, [sample, choice], maps, api_name=False,
                              show_progress="hidden", trigger_mode="always_last")
         export_button.click(explore.export_onnx, choice, onnx_file, api_name=False)
         # Clear = the sketchpad's own trash button: it empties the canvas and its change event blanks the outputs.
@@ -242,7 +242,7 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
         share.input(draw.set_sharing, share, share_status, api_name="share_corrections")
         use = use_button.click(draw.use_model, model_picker, [choice, active_model], api_name="use_model")
         use.then(draw.live_element, choice, live_reading, api_name=False)
-        use.then(None, js=REFRESH_INSIDE)
+        use.then(explore.inside_panel, [sample, choice], inside_outputs, api_name=False)  # another model's filters
         arrival = demo.load(draw.arrived, visitor_key, visitor_key, api_name=False)
         arrival.then(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
         arrival.then(draw.live_element, choice, live_reading, api_name=False)
@@ -263,14 +263,15 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                 concurrency_limit=1 + config.MAX_WAITING_TRAININGS, concurrency_id="train",  # the rest wait in line
             )
             training.then(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
-            training.then(explore.evaluate_new_run, new_checkpoint,
-                          [evaluate_picker, compare_picker, confusion, mistakes], api_name=False)
+            training.success(explore.evaluate_new_run, new_checkpoint,  # not after a refused or failed training
+                             [evaluate_picker, compare_picker, confusion, mistakes], api_name=False)
             stop_button.click(trainer.request_stop, None, train_status, api_name="stop",
                               concurrency_limit=None, show_progress="hidden")
             tuning = fine_tune_button.click(trainer.fine_tune_on_corrections, choice, [fine_tune_report, fine_tuned],
                                             api_name="fine_tune", concurrency_limit=1 + config.MAX_WAITING_TRAININGS,
                                             concurrency_id="train")
             tuning.then(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
+            tuning.then(explore.pickers, None, [evaluate_picker, compare_picker], api_name=False)
 
         # The teaching views for gradio_client (src/explore.py); models are named as in the model picker.
         gr.api(explore.inside_api, api_name="inside_the_network")

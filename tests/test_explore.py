@@ -21,9 +21,17 @@ def test_evaluate_the_default_model_on_the_mnist_test_set(client, default_checkp
     assert len(report["per_class_accuracy"]) == 10 and len(report["confident_mistakes"]) == 12
 
 
-def test_a_model_that_is_not_there_gets_a_clear_message(client):
-    with pytest.raises(Exception, match="is not a checkpoint here"):
+def test_a_model_that_is_not_there_gets_a_clear_message(client, server):
+    with pytest.raises(Exception, match="no-such-model.safetensors does not exist") as error:
         client.predict("no-such-model.safetensors", api_name="/evaluate")
+    assert str(server.checkpoint_dir) not in str(error.value)  # no server paths in messages
+
+
+def test_inside_the_network_takes_uploaded_files_only(client, server):
+    """gr.api passes file values through as sent: a bare server path must not be opened."""
+    target = str(server.checkpoint_dir / "default.json")
+    with pytest.raises(Exception, match="as a file upload"):
+        client.predict({"path": target}, api_name="/inside_the_network")
 
 
 def test_compare_two_runs_from_their_histories(client, server):

@@ -323,7 +323,11 @@
 
   // ------------------------------------------------------------------ the page
   const element = () => document.querySelector("#live-reading .live-reading");
-  const settings = (box) => JSON.parse(box.dataset.config);
+  const parsed = new WeakMap(); // #live-reading's element -> its constants, parsed once
+  const settings = (box) => {
+    if (!parsed.has(box)) parsed.set(box, JSON.parse(box.dataset.config));
+    return parsed.get(box);
+  };
   const weights = new Map(); // url -> Promise of tensors
   const load = (url) => {
     if (!weights.has(url)) {
@@ -375,7 +379,7 @@
     return !!brush && brush.classList.contains("highlight");
   };
 
-  let busy = false, again = null, shown = 0;
+  let busy = false, again = null;
   const readings = (window.liveReadings = []);
 
   // Read the surface and show the result; while one reading runs, the next waits for it (the newest wins).
@@ -385,17 +389,17 @@
     const box = element();
     if (!box || !box.dataset.weights) return;
     busy = true;
-    const ticket = ++shown;
-    let result = null;
+    let result = null, failed = false;
     try {
       const C = settings(box);
       result = readCanvas(surface(C), await load(box.dataset.weights), C);
     } catch (e) {
+      failed = true;
       box.querySelector(".live-text").textContent = "Live reading unavailable; the server's reading is below.";
       console.warn("live reading:", e);
     }
     busy = false;
-    if (ticket === shown) render(box, result, why);
+    if (!failed) render(box, result, why);
     if (again) { const next = again; again = null; show(next); }
   }
 
