@@ -3,8 +3,8 @@
     python bench/inside.py [--strokes 200] [--requests 100] [--before c545f34~1]
 
 1. In this process, on one thread (as the app serves): the work /predict does for one drawing, and the
-   work the open panel adds after it (src.explore.Explore.inside_panel: the feature maps of the three
-   convolutions as pictures, the filters and the summary). Prints p50 of each and the difference.
+   work the open panel adds after it (src.explore.Explore.inside_maps: the feature maps of the three
+   convolutions as pictures; the filters and the summary change only with the model). Prints p50 of each.
 2. /predict over HTTP with the panel closed, against the app as it was before the panel (git revision
    --before, unpacked into a temporary folder with `git archive`), alternating requests in the same run.
    Prints both p50s and their ratio. Skipped with a message where git or the revision is missing.
@@ -54,7 +54,7 @@ def in_process(strokes: int):
             t = time.perf_counter()
             *_, sample = draw.predict(values[i % len(values)], None, visitor)
             t1 = time.perf_counter()
-            explore.inside_panel(sample, None, visitor)
+            explore.inside_maps(sample, None, visitor)  # what an open panel asks for after each stroke
             t2 = time.perf_counter()
             if i >= 10:  # warm-up
                 predict.append(t1 - t)
