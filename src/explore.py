@@ -210,6 +210,8 @@ class Explore:
     def examples_api(self, seed: int = 0) -> FileData:
         """MNIST training examples (top row) and three rows of their random augmentations from `seed`, as a PNG."""
         seed = int(seed)
+        if not 0 <= seed < 2**63:
+            raise gr.Error("The seed must be a whole number from 0 to 2**63 - 1.")
         path = self._exports / f"training-examples-{seed}.png"
         with self._files_lock:
             if not path.exists():

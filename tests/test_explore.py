@@ -72,3 +72,5 @@ def test_training_examples_with_their_augmentations(client):
     assert first.size == (8 * 88 - 4, 4 * 88 + 8) and np.array_equal(np.asarray(first), np.asarray(again))
     other = Image.open(client.predict(4, api_name="/training_examples"))
     assert not np.array_equal(np.asarray(first), np.asarray(other))  # another seed: other examples
+    with pytest.raises(Exception, match="seed must be a whole number"):
+        client.predict(-1, api_name="/training_examples")
