@@ -81,11 +81,13 @@ def heatmap_html(result: Evaluation, title: str = "") -> str:
     head = "".join(f"<th>{a}</th>" for a in range(10))
     return (f'<div class="confusion"><p>{title} <b>{result.accuracy:.2f}%</b> of {result.total:,} MNIST test '
             f'images read correctly. Rows: the true digit; columns: the model\'s answer.</p>'
-            f'<table><tr><th>true ↓ / answer →</th>{head}<th>accuracy</th></tr>{"".join(rows)}</table></div>')
+            f'<table><tr><th>true ↓</th>{head}<th>accuracy</th></tr>{"".join(rows)}</table></div>')
 
 
 CSS = """
+.confusion { overflow-x: auto; }
 .confusion table { border-collapse: collapse; font-variant-numeric: tabular-nums; margin: 4px 0; }
+@media (max-width: 640px) { .confusion th, .confusion td { padding: 2px 3px !important; font-size: 0.8em; } }
 .confusion th, .confusion td { padding: 3px 7px; text-align: right; border: 1px solid var(--border-color-primary); }
 .confusion td.acc { font-weight: 600; }
 """

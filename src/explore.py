@@ -147,7 +147,7 @@ class Explore:
         model = self.model_named(name, request)
         result = self.evaluation(model)
         gallery = [(np.asarray(Image.fromarray(img).resize((112, 112), Image.Resampling.NEAREST)),
-                    f"a {true} read as {answer} ({confidence:.1%})") for img, true, answer, confidence in result.mistakes]
+                    f"{true} → {answer}, {confidence:.0%}") for img, true, answer, confidence in result.mistakes]
         return evaluation.heatmap_html(result, f"<b>{model.name}</b>:"), gallery
 
     def evaluate_new_run(self, files, request: gr.Request = None):

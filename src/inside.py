@@ -53,17 +53,15 @@ def maps_image(maps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return pictures
 
 
-def filters_image(model: TutorialCNN, size: int = 60) -> np.ndarray:
-    """The first layer's 8 filters (3x3 weights), each enlarged: orange for positive, blue for negative."""
+def filters_image(model: TutorialCNN, size: int = 90, columns: int = 4, gap: int = 6) -> np.ndarray:
+    """The first layer's 8 filters (3x3 weights), each enlarged, in rows of `columns`: orange for positive,
+    blue for negative, white for zero."""
     w = model.conv1.weight.detach().float().cpu().numpy()[:, 0]  # (8, 3, 3)
     w = w / max(float(np.abs(w).max()), 1e-6)
     orange, blue, white = np.array([249, 115, 22]), np.array([59, 130, 246]), np.array([255, 255, 255])
-    tiles = []
-    for f in w:
-        rgb = np.where(f[..., None] >= 0, white + f[..., None] * (orange - white), white - f[..., None] * (blue - white))
-        tile = Image.fromarray(rgb.astype(np.uint8)).resize((size, size), Image.Resampling.NEAREST)
-        tiles.append(np.pad(np.asarray(tile), ((0, 0), (0, 4), (0, 0)), constant_values=255))
-    return np.concatenate(tiles, axis=1)[:, :-4]
+    rgb = np.where(w[..., None] >= 0, white + w[..., None] * (orange - white), white - w[..., None] * (blue - white))
+    # Each colour channel is a grey picture of the 8 filters: tile them alike and stack them again.
+    return np.stack([tile(rgb[..., c] / 255, size, columns, gap, background=255) for c in range(3)], axis=-1)
 
 
 @functools.lru_cache(maxsize=1)
@@ -77,10 +75,10 @@ def summary() -> pd.DataFrame:
     with torch.inference_mode():
         features, _ = forward(model, torch.zeros(1, 1, 28, 28))
     seen.insert(-1, ("relu + flatten", None, tuple(features.shape[1:])))  # after conv3, before fc
-    rows = [{"layer": "input", "output shape": "1 × 28 × 28", "parameters": 0}]
+    rows = [{"layer": "input", "output shape": "1×28×28", "parameters": 0}]
     for name, module, shape in seen:
         own = module is not None and name != "relu + pool"
-        rows.append({"layer": f"{name} ({type(module).__name__})" if own else name,
-                     "output shape": " × ".join(map(str, shape)), "parameters": count_parameters(module) if own else 0})
+        rows.append({"layer": name, "output shape": "×".join(map(str, shape)),
+                     "parameters": count_parameters(module) if own else 0})
     rows.append({"layer": "total", "output shape": "10 logits", "parameters": count_parameters(model)})
     return pd.DataFrame(rows)

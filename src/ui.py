@@ -109,8 +109,10 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                                             ("conv2", "conv2: 16 feature maps, 14×14"),
                                             ("conv3", "conv3: 32 feature maps, 7×7"))]
                 with gr.Row():
-                    filters = gr.Image(label="The 8 filters conv1 learned (3×3 weights; orange +, blue −)",
-                                       elem_id="filters", interactive=False, buttons=[], format="png")
+                    with gr.Column():
+                        gr.Markdown("**conv1's 8 learned filters** (3×3 weights; orange +, blue −)")
+                        filters = gr.Image(show_label=False, elem_id="filters", interactive=False, buttons=[],
+                                           format="png")
                     summary = gr.Dataframe(label="Model summary: each layer's output for one image",
                                            elem_id="model-summary", interactive=False)
                 inside_refresh = gr.Button("Refresh", visible="hidden", elem_id="inside-refresh")
@@ -185,7 +187,8 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                                                       allow_custom_value=True, scale=3)
                         evaluate_button = gr.Button("Evaluate", elem_id="evaluate-button", scale=1)
                     confusion = gr.HTML("", elem_id="confusion", js_on_load=None)
-                    mistakes = gr.Gallery(label="Its most confident mistakes", elem_id="mistakes", columns=6,
+                    mistakes = gr.Gallery(label="Its most confident mistakes: the true digit → its answer, its confidence",
+                                          elem_id="mistakes", columns=6,
                                           height="auto", object_fit="contain", allow_preview=False)
                 with gr.Accordion("Compare runs", open=False, elem_id="compare"):
                     with gr.Row():

@@ -51,8 +51,8 @@ def test_a_1_and_a_7_give_different_maps(model, drawings):
 def test_the_pictures_and_the_summary(model, drawings):
     pictures = inside.maps_image(inside.feature_maps(model, drawings[0]))
     assert pictures["conv1"].shape == (84, 8 * 86 - 2) and pictures["conv3"].shape == (4 * 44 - 2, 8 * 44 - 2)
-    assert inside.filters_image(model).shape == (60, 8 * 64 - 4, 3)
+    assert inside.filters_image(model).shape == (2 * 96 - 6, 4 * 96 - 6, 3)
     table = inside.summary()
     assert table["parameters"].iloc[-1] == PARAMETER_COUNT == table["parameters"].iloc[:-1].sum() == 21_578
-    assert table["output shape"].tolist()[1:8] == ["8 × 28 × 28", "8 × 14 × 14", "16 × 14 × 14", "16 × 7 × 7",
-                                                   "32 × 7 × 7", "1568", "10"]
+    assert table["output shape"].tolist()[1:8] == ["8×28×28", "8×14×14", "16×14×14", "16×7×7", "32×7×7", "1568", "10"]
+    assert table["layer"].tolist()[1:8] == ["conv1", "relu + pool", "conv2", "relu + pool", "conv3", "relu + flatten", "fc"]
