@@ -19,7 +19,7 @@ import pandas as pd
 
 from src import config, corrections
 from src.checkpoint import CheckpointError, fit_and_save
-from src.data import DataUnavailable, load_mnist
+from src.data import DataUnavailable, load_mnist, read_mnist
 from src.inference import YOURS, ModelStore
 from src.training import Pools, TrainConfig, evaluate, fine_tune, seeded_model, threads_for_training, train_epochs
 from src.synthetic import cached_training_pools
@@ -250,7 +250,10 @@ class TrainTab:
         if not history:
             yield loss_plot(history, epochs), records_table(history), "Stopped before the first epoch ended: nothing to save.", None
             return
-        _, test_acc = evaluate(model, data.test)
+        # Always on all 10,000 test images (a run on fewer training examples has a proportional test subset),
+        # so that the figure a run records is the one its evaluation (src/evaluation.py) shows.
+        test = data.test if max_examples is None else read_mnist(config.DATA_DIR, train=False)
+        _, test_acc = evaluate(model, test)
         yield loss_plot(history, epochs), records_table(history), "Fitting the “is it a digit?” statistics and saving…", None
         path, removed = self._save(visitor, unique_name(), model, {
             "hyperparameters": cfg.to_dict(), "seed": seed, "limit": max_examples, "history": history,
@@ -258,7 +261,7 @@ class TrainTab:
         }, data)
         status = (f"{'Stopped after' if stopped else 'Finished'} {len(history)} epoch{'s' * (len(history) != 1)} "
                   f"in {time.perf_counter() - started:.0f} s. Test accuracy {test_acc:.2f}% "
-                  f"on {len(data.test):,} test images. Saved as **{YOURS}{path.name}**, visible only to you: pick it "
+                  f"on {len(test):,} test images. Saved as **{YOURS}{path.name}**, visible only to you: pick it "
                   "in the Draw tab to use it." + removed_text(removed))
         yield loss_plot(history, epochs), records_table(history), status, [str(path), str(path.with_suffix(".json"))]
 
