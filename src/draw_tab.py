@@ -138,10 +138,12 @@ class DrawTab:
         whose = "the server's default" if choice is None else "your choice"
         return f"Using **{model.name}**, {whose} ({model.meta.get('test_acc', '?')}% MNIST test accuracy). {note}".strip()
 
-    def refresh_models(self, choice=None, request: gr.Request = None):
-        """The picker and the text for this visitor (on page load and after their trainings)."""
+    def refresh_models(self, choice=None, request: gr.Request = None, choices=None):
+        """The picker and the text for this visitor (on page load and after their trainings). `choices`:
+        model_choices(request), if the caller has it already."""
         value = choice or (self.store.active.name if self.store.active else None)
-        return gr.Dropdown(choices=self.model_choices(request), value=value), self.model_text(choice, request)
+        choices = self.model_choices(request) if choices is None else choices
+        return gr.Dropdown(choices=choices, value=value), self.model_text(choice, request)
 
     def live_element(self, choice=None, request: gr.Request = None) -> str:
         """#live-reading for this visitor's model: the browser reads each stroke with its weights (src/live.py)."""

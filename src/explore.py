@@ -34,7 +34,7 @@ from src.draw_tab import DrawTab
 from src.export import to_onnx
 from src.inference import YOURS, LoadedModel
 from src.preprocess import InvalidImage, load_image
-from src.train_tab import epoch_axis
+from src.train_tab import epoch_plot
 from src.training import augment
 
 EVALUATIONS_KEPT = 32  # evaluations cached, one per model's weights (a few KB each)
@@ -101,14 +101,21 @@ class Explore:
                 self._evaluations.popitem(last=False)
         return result
 
-    def pickers(self, request: gr.Request = None, evaluate=None):
+    def pickers(self, request: gr.Request = None, evaluate=None, choices=None):
         """The Train tab's two model pickers (evaluate one, compare several), listing every model this visitor
-        may use, as the Draw tab's picker does: on `evaluate` (default: the first), and the two newest."""
-        choices = self.draw.model_choices(request)
+        may use, as the Draw tab's picker does: on `evaluate` (default: the first), and the two newest.
+        `choices`: draw.model_choices(request), if the caller has it already."""
+        choices = self.draw.model_choices(request) if choices is None else choices
         names = [c for _, c in choices]
         compare = ([evaluate] if evaluate else []) + [n for n in names if n != evaluate]
         return (gr.Dropdown(choices=choices, value=evaluate or (names[0] if names else None)),
                 gr.Dropdown(choices=choices, value=compare[:2]))
+
+    def all_pickers(self, choice=None, request: gr.Request = None):
+        """Every model picker of the page and the Draw tab's text, from one listing of the models (on page load
+        and after a fine-tuning): (Draw tab picker, its text, evaluate picker, compare picker)."""
+        choices = self.draw.model_choices(request)
+        return (*self.draw.refresh_models(choice, request, choices), *self.pickers(request, choices=choices))
 
     # ------------------------------------------------------------------------------ inside the network
     def inside_maps(self, sample, choice=None, request: gr.Request = None):
@@ -188,7 +195,7 @@ class Explore:
         curves = pd.DataFrame(rows, columns=["epoch", "run", "validation loss", "validation accuracy"])
         longest = max((len(meta.get("history") or []) for _, meta in runs), default=1)
         table = pd.DataFrame([settings_row(name, meta) for name, meta in runs])
-        return (gr.LinePlot(curves, sort=epoch_axis(longest)), gr.LinePlot(curves, sort=epoch_axis(longest)), table)
+        return epoch_plot(curves, longest), epoch_plot(curves, longest), table  # loss and accuracy: one table
 
     def compare_api(self, checkpoints: list[str], request: gr.Request = None) -> dict:
         """Two or more models (as named in the picker) -> their per-epoch history, settings and test accuracy."""

@@ -72,18 +72,23 @@ def epoch_axis(n: int) -> list[str]:
     return [str(e) for e in range(1, max(1, n) + 1)]
 
 
-def loss_plot(history: list[dict], epochs: int):
-    """The loss plot's update, its axis listing every epoch of the run in order.
+def epoch_plot(table: pd.DataFrame, epochs: int):
+    """A line plot's update whose axis lists every epoch up to `epochs` in order.
 
     A new sort order with the data also makes Gradio 6.31 rebuild the chart, which it needs to colour the
     series: it takes the colour domain from the data only when the chart is (re)built.
     """
-    return gr.LinePlot(loss_table(history), sort=epoch_axis(max(epochs, len(history))))
+    return gr.LinePlot(table, sort=epoch_axis(epochs))
+
+
+def loss_plot(history: list[dict], epochs: int):
+    """The loss plot's update, its axis spanning the whole run."""
+    return epoch_plot(loss_table(history), max(epochs, len(history)))
 
 
 def accuracy_plot(history: list[dict], epochs: int):
     """The accuracy plot's update, on the same axis as the loss plot."""
-    return gr.LinePlot(accuracy_table(history), sort=epoch_axis(max(epochs, len(history))))
+    return epoch_plot(accuracy_table(history), max(epochs, len(history)))
 
 
 def accuracy_table(history: list[dict]) -> pd.DataFrame:

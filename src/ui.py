@@ -247,14 +247,16 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
         use.then(draw.live_element, choice, live_reading, api_name=False)
         use.then(explore.inside_panel, [sample, choice], inside_outputs, api_name=False)  # another model's filters
         arrival = demo.load(draw.arrived, visitor_key, visitor_key, api_name=False)
-        arrival.then(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
+        if not config.ALLOW_TRAINING:  # (with training, one listing fills the Train tab's pickers too: below)
+            arrival.then(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
         arrival.then(draw.live_element, choice, live_reading, api_name=False)
         arrival.then(draw.corrections_text, None, correction_status, api_name=False)
         arrival.then(draw.sharing, None, share, api_name=False)
         demo.unload(left)  # a page closed: if none of theirs is back within 30 s, their training stops
 
         if config.ALLOW_TRAINING:
-            arrival.then(explore.pickers, None, [evaluate_picker, compare_picker], api_name=False)
+            every_picker = [model_picker, active_model, evaluate_picker, compare_picker]
+            arrival.then(explore.all_pickers, choice, every_picker, api_name=False)
             evaluate_button.click(explore.evaluate_view, evaluate_picker, [confusion, mistakes], api_name=False)
             compare_button.click(explore.compare_view, compare_picker, [compare_loss, compare_accuracy, compare_table],
                                  api_name=False)
@@ -273,8 +275,7 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
             tuning = fine_tune_button.click(trainer.fine_tune_on_corrections, choice, [fine_tune_report, fine_tuned],
                                             api_name="fine_tune", concurrency_limit=1 + config.MAX_WAITING_TRAININGS,
                                             concurrency_id="train")
-            tuning.then(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
-            tuning.then(explore.pickers, None, [evaluate_picker, compare_picker], api_name=False)
+            tuning.then(explore.all_pickers, choice, every_picker, api_name=False)
 
         # The teaching views for gradio_client (src/explore.py); models are named as in the model picker.
         gr.api(explore.inside_api, api_name="inside_the_network")
