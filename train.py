@@ -32,6 +32,8 @@ def parse_args(argv=None):
     p.add_argument("--out", default=str(config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT))
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: PyTorch's)")
+    p.add_argument("--precision", default=d.precision, choices=("auto", "bf16", "fp32"),
+                   help="what the network computes in while training; auto: bf16 on a CPU that has it natively")
     return p.parse_args(argv)
 
 
@@ -45,7 +47,8 @@ def main(argv=None) -> int:
     except (DataUnavailable, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    cfg = TrainConfig(args.epochs, args.batch_size, args.lr, args.weight_decay, args.augment, args.seed)
+    cfg = TrainConfig(args.epochs, args.batch_size, args.lr, args.weight_decay, args.augment, args.seed,
+                      precision=args.precision).resolved(device)
     print(f"synthetic drawings for training: {POOL_SIZE:,} digits and {POOL_SIZE:,} non-digits (cached in {args.data_dir})")
     pools = Pools.from_numpy(*cached_training_pools(args.data_dir), device=device)
     model = seeded_model(args.seed)

@@ -70,14 +70,14 @@ def summary() -> pd.DataFrame:
     of its own) with its parameters, then the total. The same for every checkpoint: computed once."""
     model, seen = TutorialCNN().eval(), []
     for name, module in (("conv1", model.conv1), ("conv2", model.conv2), ("conv3", model.conv3),
-                         ("relu + pool", model.pool), ("fc", model.fc)):
+                         ("pool + relu", model.pool), ("fc", model.fc)):
         module.register_forward_hook(lambda m, _, out, name=name: seen.append((name, m, tuple(out.shape[1:]))))
     with torch.inference_mode():
         features, _ = forward(model, torch.zeros(1, 1, 28, 28))
     seen.insert(-1, ("relu + flatten", None, tuple(features.shape[1:])))  # after conv3, before fc
     rows = [{"layer": "input", "output shape": "1×28×28", "parameters": 0}]
     for name, module, shape in seen:
-        own = module is not None and name != "relu + pool"
+        own = module is not None and name != "pool + relu"
         rows.append({"layer": name, "output shape": "×".join(map(str, shape)),
                      "parameters": count_parameters(module) if own else 0})
     rows.append({"layer": "total", "output shape": "10 logits", "parameters": count_parameters(model)})

@@ -233,7 +233,8 @@ class TrainTab:
         yield (loss_table(history), records_table(history),
                "Drawing synthetic digits and non-digits to learn from (about 30 s the first time, then kept)…", None)
         pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR))
-        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=learning_rate, augment=augment, seed=seed)
+        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=learning_rate, augment=augment,
+                          seed=seed).resolved("cpu")
         model = seeded_model(seed)
         started = time.perf_counter()
 

@@ -16,12 +16,13 @@ weights of the last completed epoch.
 """
 
 import copy
+import functools
 import math
 import os
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -47,9 +48,14 @@ class TrainConfig:
     outlier_weight: float = 0.02  # weight of the energy-margin loss (0: no outlier exposure)
     energy_digits: float = -10.0  # digits' energy (-logsumexp of the logits) is pushed below this ...
     energy_outliers: float = -5.0  # ... and non-digits' above this
+    precision: str = "auto"  # "bf16", "fp32", or "auto": bf16 where the hardware computes it natively (compute_dtype)
 
     def to_dict(self):
         return asdict(self)
+
+    def resolved(self, device) -> "TrainConfig":
+        """This recipe with "auto" precision replaced by what `device` will use, as a checkpoint records it."""
+        return replace(self, precision="bf16" if compute_dtype(self.precision, device) == torch.bfloat16 else "fp32")
 
 
 # The Train tab's default: a good model while a visitor waits. No augmentation (it slows convergence in a few
@@ -87,6 +93,27 @@ def seeded_model(seed: int) -> TutorialCNN:
     """A new TutorialCNN whose initial weights come from `seed`."""
     seeded_generator(seed)
     return TutorialCNN()
+
+
+@functools.lru_cache(maxsize=1)
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX): oneDNN's bf16 convolutions are then about
+    twice as fast as fp32 ones for this network. On other CPUs bf16 would be emulated, so training stays fp32."""
+    try:
+        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    except AttributeError:  # a PyTorch without these probes
+        return False
+
+
+def compute_dtype(precision: str, device) -> torch.dtype:
+    """The dtype the network's convolutions and linear layer compute in during training (torch.autocast); the
+    weights, the optimizer and the loss stay fp32. "auto" is bf16 on a CPU that computes it natively (measured:
+    bench/train_speed.py) and fp32 elsewhere, CUDA included (not measured there)."""
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision must be auto, bf16 or fp32, not {precision!r}")
+    if precision == "auto":
+        return torch.bfloat16 if torch.device(device).type == "cpu" and native_bf16() else torch.float32
+    return torch.bfloat16 if precision == "bf16" else torch.float32
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -185,8 +212,14 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torc
     config.outlier_weight: relu(E_digit - energy_digits)^2 + relu(energy_outliers - E_nondigit)^2. It asks
     only that digits be confidently some digit and non-digits be no digit at all, which costs the small
     network less accuracy than pulling non-digits' probabilities to uniform.
+
+    The network runs in compute_dtype(config.precision) under torch.autocast; the losses are fp32.
     """
-    _, logits = forward(model, x)
+    device_type = x.device.type
+    dtype = compute_dtype(config.precision, x.device)
+    with torch.autocast(device_type, dtype=dtype, enabled=dtype != torch.float32):
+        _, logits = forward(model, x)
+    logits = logits.float()
     n = len(labels)
     loss = F.cross_entropy(logits[:n], labels)
     total = loss

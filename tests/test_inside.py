@@ -55,4 +55,4 @@ def test_the_pictures_and_the_summary(model, drawings):
     table = inside.summary()
     assert table["parameters"].iloc[-1] == PARAMETER_COUNT == table["parameters"].iloc[:-1].sum() == 21_578
     assert table["output shape"].tolist()[1:8] == ["8×28×28", "8×14×14", "16×14×14", "16×7×7", "32×7×7", "1568", "10"]
-    assert table["layer"].tolist()[1:8] == ["conv1", "relu + pool", "conv2", "relu + pool", "conv3", "relu + flatten", "fc"]
+    assert table["layer"].tolist()[1:8] == ["conv1", "pool + relu", "conv2", "pool + relu", "conv3", "relu + flatten", "fc"]

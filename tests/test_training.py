@@ -73,3 +73,25 @@ def test_the_train_tab_s_fast_recipe_reaches_99_percent_on_mnist_test(data_dir):
     _, test_acc = evaluate(model, data.test)
     print(f"FAST: {len(records)} epochs, {sum(r['seconds'] for r in records):.1f} s, test {test_acc:.2f}%")
     assert len(records) == FAST.epochs and test_acc >= 99.0
+
+
+def test_compute_dtype_follows_the_precision_asked_for():
+    import torch
+
+    from src.training import compute_dtype, native_bf16
+
+    assert compute_dtype("fp32", "cpu") == torch.float32 and compute_dtype("bf16", "cpu") == torch.bfloat16
+    assert compute_dtype("auto", "cpu") == (torch.bfloat16 if native_bf16() else torch.float32)
+    assert TrainConfig(precision="auto").resolved("cpu").precision == ("bf16" if native_bf16() else "fp32")
+    with pytest.raises(ValueError, match="precision must be"):
+        compute_dtype("fp16", "cpu")
+
+
+def test_bf16_training_keeps_fp32_weights_and_learns(small_mnist):
+    """Under bf16 autocast the weights and the optimizer stay fp32, and a short run learns real MNIST."""
+    import torch
+
+    model = TutorialCNN()
+    records = list(train_epochs(model, small_mnist, TrainConfig(epochs=2, batch_size=64, precision="bf16")))
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert records[-1]["val_acc"] > 90
