@@ -9,7 +9,7 @@ faster: tests/test_model.py), so that the speed-up can be read against either. T
 the synthetic digits and non-digits mixed into every batch and their own validation pass:
   - fast: src.training.FAST, the Train tab's default (batch 256, no augmentation);
   - full: TrainConfig(), what `python train.py` trains (batch 128, augmentation).
-Both recipes train in src.training.compute_dtype("auto"): bf16 on a CPU that computes it natively (printed).
+Each recipe computes in its own precision (printed): fast in bf16 on a CPU that computes it natively, full in fp32.
 All use src.training.training_threads() CPU threads. Data loading is excluded for all (it happens once).
 Each loop runs --epochs epochs and its fastest one counts (this machine is noisy).
 """
@@ -108,13 +108,12 @@ def main():
         print(f"[{label}] tutorial loop: {tutorial:.2f} s/epoch")
         pooled_first = min(t for t, _ in tutorial_epochs(args.data_dir, device, args.epochs, network=TutorialCNN))
         print(f"[{label}] tutorial loop with src.model's TutorialCNN (pool, then ReLU): {pooled_first:.2f} s/epoch")
-        print(f"[{label}] the recipes compute in {compute_dtype('auto', device)}")
         data = load_mnist(args.data_dir, device=device)
         pools = Pools.from_numpy(*cached_training_pools(args.data_dir), device=device)
         for recipe_name, recipe in RECIPES.items():
             times = [t for t, _ in recipe_epochs(data, pools, recipe, device, args.epochs)]
             best = min(times)  # the first CUDA epoch includes kernel warm-up
-            print(f"[{label}] {recipe_name}: {best:.2f} s/epoch (epochs: {', '.join(f'{t:.2f}' for t in times)}) "
+            print(f"[{label}] {recipe_name}, {compute_dtype(recipe.precision, device)}: {best:.2f} s/epoch (epochs: {', '.join(f'{t:.2f}' for t in times)}) "
                   f"| speed-up {tutorial / best:.2f}x ({pooled_first / best:.2f}x against the second tutorial loop)")
 
 

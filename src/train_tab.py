@@ -21,7 +21,7 @@ from src import config, corrections
 from src.checkpoint import CheckpointError, fit_and_save
 from src.data import DataUnavailable, load_mnist, read_mnist
 from src.inference import YOURS, ModelStore
-from src.training import Pools, TrainConfig, evaluate, fine_tune, seeded_model, threads_for_training, train_epochs
+from src.training import FAST, Pools, TrainConfig, evaluate, fine_tune, seeded_model, threads_for_training, train_epochs
 from src.synthetic import cached_training_pools
 from src.visitors import LimitReached, Visitor, Visitors
 
@@ -233,8 +233,8 @@ class TrainTab:
         yield (loss_table(history), records_table(history),
                "Drawing synthetic digits and non-digits to learn from (about 30 s the first time, then kept)…", None)
         pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR))
-        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=learning_rate, augment=augment,
-                          seed=seed).resolved("cpu")
+        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=learning_rate, augment=augment, seed=seed,
+                          precision=FAST.precision).resolved("cpu")
         model = seeded_model(seed)
         started = time.perf_counter()
 

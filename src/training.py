@@ -48,7 +48,9 @@ class TrainConfig:
     outlier_weight: float = 0.02  # weight of the energy-margin loss (0: no outlier exposure)
     energy_digits: float = -10.0  # digits' energy (-logsumexp of the logits) is pushed below this ...
     energy_outliers: float = -5.0  # ... and non-digits' above this
-    precision: str = "auto"  # "bf16", "fp32", or "auto": bf16 where the hardware computes it natively (compute_dtype)
+    # What the network computes in: "fp32", "bf16", or "auto" (bf16 on a CPU that computes it natively). This
+    # long recipe stays fp32: in bf16 its validation accuracy after 30 epochs was 99.13% against 99.27% (seed 0).
+    precision: str = "fp32"
 
     def to_dict(self):
         return asdict(self)
@@ -60,9 +62,11 @@ class TrainConfig:
 
 # The Train tab's default: a good model while a visitor waits. No augmentation (it slows convergence in a few
 # epochs), a larger batch, a higher one-cycle peak; the synthetic digits and non-digits stay, so that "is it
-# a digit?" works for its runs too. Measured by bench/time_to_accuracy.py: about 99.1% MNIST test in about
-# 18 s on 2 CPU cores. The default TrainConfig() above is the long recipe that ships checkpoints/default.
-FAST = TrainConfig(epochs=6, batch_size=256, lr=1e-2, augment=False)
+# a digit?" works for its runs too; bf16 where the CPU computes it natively, which makes an epoch about 1.3x
+# faster at the same accuracy (99.13% against 99.15% test, seed 0). Measured by bench/time_to_accuracy.py:
+# about 99.1% MNIST test in about 18 s on 2 CPU cores. The default TrainConfig() above is the long recipe
+# that ships checkpoints/default.
+FAST = TrainConfig(epochs=6, batch_size=256, lr=1e-2, augment=False, precision="auto")
 
 
 @contextmanager
