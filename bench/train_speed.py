@@ -9,7 +9,8 @@ faster: tests/test_model.py), so that the speed-up can be read against either. T
 the synthetic digits and non-digits mixed into every batch and their own validation pass:
   - fast: src.training.FAST, the Train tab's default (batch 256, no augmentation);
   - full: TrainConfig(), what `python train.py` trains (batch 128, augmentation).
-Each recipe computes in its own precision (printed): fast in bf16 on a CPU that computes it natively, full in fp32.
+Each recipe computes in its own precision (printed): fast in bf16 on a CPU that computes it natively,
+full in fp32.
 All use src.training.training_threads() CPU threads. Data loading is excluded for all (it happens once).
 Each loop runs --epochs epochs and its fastest one counts (this machine is noisy).
 """
