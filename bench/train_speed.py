@@ -12,11 +12,13 @@ the synthetic digits and non-digits mixed into every batch and their own validat
 Each recipe computes in its own precision (printed): fast in bf16 on a CPU that computes it natively,
 full in fp32.
 All use src.training.training_threads() CPU threads. Data loading is excluded for all (it happens once).
-Each loop runs --epochs epochs and its fastest one counts (this machine is noisy).
+Each loop runs --epochs epochs, one epoch of each loop in turn, and its fastest epoch counts (this machine
+is noisy).
 """
 
 import argparse
 import os
+from dataclasses import replace
 import sys
 import time
 
@@ -34,15 +36,18 @@ from src.synthetic import cached_training_pools  # noqa: E402
 from src.training import FAST, Pools, TrainConfig, compute_dtype, train_epochs, training_threads  # noqa: E402
 
 RECIPES = {"fast (Train tab)": FAST, "full (train.py)": TrainConfig()}
+# The fast recipe once more in fp32, timed only here: what bf16 adds on this CPU, in the same run.
+FAST_FP32 = replace(FAST, precision="fp32")
 
 
 class TutorialOrderCNN(TutorialCNN):
-    """The tutorial's network exactly as the tutorial writes its forward: ReLU, then pool (same layers)."""
+    """The tutorial's network with its layers in the tutorial's order: ReLU, then pool (same layers)."""
 
-    def forward(self, x):
-        x = self.pool(F.relu(self.conv1(x)))
-        x = self.pool(F.relu(self.conv2(x)))
-        return self.fc(torch.flatten(F.relu(self.conv3(x)), 1))
+    def run(self, x, maps=False):
+        a1 = F.relu(self.conv1(x))
+        a2 = F.relu(self.conv2(self.pool(a1)))
+        a3 = F.relu(self.conv3(self.pool(a2)))
+        return torch.flatten(a3, 1), ((a1, a2, a3) if maps else None)
 
 
 def sync(device: torch.device):
@@ -105,18 +110,32 @@ def main():
             continue
         device = torch.device(name)
         label = torch.cuda.get_device_name() if name == "cuda" else "cpu"
-        tutorial = min(t for t, _ in tutorial_epochs(args.data_dir, device, args.epochs))
-        print(f"[{label}] tutorial loop: {tutorial:.2f} s/epoch")
-        pooled_first = min(t for t, _ in tutorial_epochs(args.data_dir, device, args.epochs, network=TutorialCNN))
-        print(f"[{label}] tutorial loop with src.model's TutorialCNN (pool, then ReLU): {pooled_first:.2f} s/epoch")
         data = load_mnist(args.data_dir, device=device)
         pools = Pools.from_numpy(*cached_training_pools(args.data_dir), device=device)
-        for recipe_name, recipe in RECIPES.items():
-            times = [t for t, _ in recipe_epochs(data, pools, recipe, device, args.epochs)]
-            best = min(times)  # the first CUDA epoch includes kernel warm-up
-            print(f"[{label}] {recipe_name}, {compute_dtype(recipe.precision, device)}: {best:.2f} s/epoch (epochs: {', '.join(f'{t:.2f}' for t in times)}) "
-                  f"| speed-up {tutorial / best:.2f}x ({pooled_first / best:.2f}x against the second tutorial loop)")
-
+        loops = {
+            "tutorial loop": tutorial_epochs(args.data_dir, device, args.epochs),
+            "tutorial loop with src.model's TutorialCNN (pool, then ReLU)":
+                tutorial_epochs(args.data_dir, device, args.epochs, network=TutorialCNN),
+        }
+        timed = dict(RECIPES)
+        if compute_dtype(FAST.precision, device) != torch.float32:
+            timed["fast in fp32 (for comparison)"] = FAST_FP32
+        for recipe_name, recipe in timed.items():
+            loops[f"{recipe_name}, {compute_dtype(recipe.precision, device)}"] = recipe_epochs(
+                data, pools, recipe, device, args.epochs)
+        # One epoch of each loop in turn, so that the machine's drift over the run hits every loop alike.
+        times = {name: [] for name in loops}
+        for _ in range(args.epochs):
+            for name, epochs in loops.items():
+                times[name].append(next(epochs)[0])
+        best = {name: min(t) for name, t in times.items()}  # the first CUDA epoch includes kernel warm-up
+        tutorial, pooled_first = best["tutorial loop"], best["tutorial loop with src.model's TutorialCNN (pool, then ReLU)"]
+        for name, t in times.items():
+            line = f"[{label}] {name}: {best[name]:.2f} s/epoch (epochs: {', '.join(f'{e:.2f}' for e in t)})"
+            if not name.startswith("tutorial"):
+                line += (f" | speed-up {tutorial / best[name]:.2f}x "
+                         f"({pooled_first / best[name]:.2f}x against the second tutorial loop)")
+            print(line, flush=True)
 
 if __name__ == "__main__":
     main()

@@ -5,8 +5,8 @@
     filters_image(model)        -> the 8 learned 3x3 filters of the first layer (orange +, blue -)
     summary()                   -> each layer with its output shape and parameter count (21,578 in all)
 
-The maps come from the network's one forward path (src.model.forward(..., maps=True)), after the ReLU, as
-the next layer receives them.
+The maps come from the network's one forward path (src.model.forward(..., maps=True)): each convolution's
+full-size output after the ReLU, before the pooling halves it for the next layer.
 """
 
 import functools

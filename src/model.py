@@ -31,8 +31,8 @@ class TutorialCNN(nn.Module):
 
         The tutorial applies ReLU and then pools. Max-pooling and ReLU commute (the largest of four ReLU'd
         values is the ReLU of the largest), so this pools first and applies the ReLU to a quarter of the
-        pixels: the same outputs and gradients, and a training step about 30% faster on the CPU
-        (bench/train_speed.py). The full-size maps are made only when asked for.
+        pixels: the same outputs and gradients (tests/test_model.py), for less work in every training step.
+        The full-size maps are made only when asked for (Inside the network).
         """
         c1 = self.conv1(x)
         c2 = self.conv2(torch.relu(self.pool(c1)))

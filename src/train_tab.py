@@ -234,7 +234,7 @@ class TrainTab:
                "Drawing synthetic digits and non-digits to learn from (about 30 s the first time, then kept)…", None)
         pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR))
         cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=learning_rate, augment=augment, seed=seed,
-                          precision=FAST.precision).resolved("cpu")
+                          precision=FAST.precision).resolved(data.train.images.device)
         model = seeded_model(seed)
         started = time.perf_counter()
 

@@ -34,6 +34,17 @@ def test_time_to_accuracy_bench_prints_its_table(data_dir):
     assert "| tutorial loop" in result.stdout
     fast = next(line for line in result.stdout.splitlines() if line.startswith("| fast (Train tab)"))
     assert fast.split("|")[2].strip().endswith(" s")  # the Train tab's default reaches 98.5%
+    tutorial = next(line for line in result.stdout.splitlines() if line.startswith("| tutorial loop"))
+    assert float(tutorial.split("|")[6].strip().rstrip("%")) > 96  # scored on the pixels it trained on
+
+
+def test_train_step_bench_times_both_layer_orders(data_dir):
+    result = subprocess.run([sys.executable, "bench/train_step.py", "--steps", "2", "--rounds", "1"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if " ms/step | " in line]
+    assert rows[0].startswith("tutorial order (ReLU, pool), fp32") and rows[0].endswith("| 1.00x")
+    assert any(line.startswith("src.model (pool, ReLU), fp32") for line in rows)
 
 
 def test_each_heldout_drawing_is_on_a_canvas_of_its_own():

@@ -75,23 +75,29 @@ def test_the_train_tab_s_fast_recipe_reaches_99_percent_on_mnist_test(data_dir):
     assert len(records) == FAST.epochs and test_acc >= 99.0
 
 
-def test_compute_dtype_follows_the_precision_asked_for():
-    import torch
+def test_compute_dtype_follows_the_precision_asked_for(monkeypatch):
+    from src.training import compute_dtype
 
-    from src.training import compute_dtype, native_bf16
+    import src.training
 
     assert compute_dtype("fp32", "cpu") == torch.float32 and compute_dtype("bf16", "cpu") == torch.bfloat16
-    assert compute_dtype("auto", "cpu") == (torch.bfloat16 if native_bf16() else torch.float32)
-    assert TrainConfig(precision="auto").resolved("cpu").precision == ("bf16" if native_bf16() else "fp32")
+    assert compute_dtype("auto", "cuda") == torch.float32  # not measured on a GPU: fp32 there
     with pytest.raises(ValueError, match="precision must be"):
         compute_dtype("fp16", "cpu")
+    for native, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(src.training, "native_bf16", lambda native=native: native)
+        assert TrainConfig(precision="auto").resolved("cpu").precision == expected
+        assert TrainConfig(precision="fp32").resolved("cpu").precision == "fp32"
 
 
-def test_bf16_training_keeps_fp32_weights_and_learns(small_mnist):
-    """Under bf16 autocast the weights and the optimizer stay fp32, and a short run learns real MNIST."""
-    import torch
-
+@pytest.mark.parametrize("precision, dtype", [("bf16", torch.bfloat16), ("fp32", torch.float32)])
+def test_training_computes_in_the_precision_asked_for_with_fp32_weights(small_mnist, precision, dtype):
+    """The convolutions of a training step compute in the recipe's precision; the weights and the optimizer
+    stay fp32; a short run learns real MNIST either way."""
     model = TutorialCNN()
-    records = list(train_epochs(model, small_mnist, TrainConfig(epochs=2, batch_size=64, precision="bf16")))
+    seen = set()
+    model.conv2.register_forward_hook(lambda _, __, out: seen.add(out.dtype) if torch.is_grad_enabled() else None)
+    records = list(train_epochs(model, small_mnist, TrainConfig(epochs=2, batch_size=64, precision=precision)))
+    assert seen == {dtype}
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert records[-1]["val_acc"] > 90

@@ -1,0 +1,66 @@
+"""One training step, src.training.train_step, on a real MNIST batch, in one run: the tutorial's layer order
+(ReLU, then pool) against src.model's (pool, then ReLU), each in fp32 and in bf16 where this CPU has it.
+
+    python bench/train_step.py [--data-dir data] [--batch 256] [--steps 40] [--rounds 5]
+
+The batch is the fast recipe's: --batch MNIST images plus the synthetic drawn digits and non-digits
+src.training.FAST mixes in (48 for a batch of 256), channels-last, src.training.training_threads() threads.
+Each variant runs --rounds rounds of --steps steps, interleaved; the median round counts.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from dataclasses import replace
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+from bench.train_speed import TutorialOrderCNN  # noqa: E402
+from src import config  # noqa: E402
+from src.data import load_mnist  # noqa: E402
+from src.model import TutorialCNN  # noqa: E402
+from src.synthetic import cached_training_pools  # noqa: E402
+from src.training import FAST, Pools, native_bf16, seeded_generator, train_step, training_threads  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", default=config.DATA_DIR)
+    p.add_argument("--batch", type=int, default=FAST.batch_size)
+    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--rounds", type=int, default=5)
+    args = p.parse_args()
+    torch.set_num_threads(training_threads())
+    data = load_mnist(args.data_dir, limit=4 * args.batch)
+    pools = Pools.from_numpy(*cached_training_pools(args.data_dir))
+    generator = seeded_generator(0)
+    x = data.train.images[: args.batch].unsqueeze(1).float() / 255
+    x, labels = pools.mix(x, data.train.labels[: args.batch], FAST, generator, augmented=False)
+    precisions = ["fp32", "bf16"] if native_bf16() else ["fp32"]
+    variants = {}
+    for name, network in (("tutorial order (ReLU, pool)", TutorialOrderCNN), ("src.model (pool, ReLU)", TutorialCNN)):
+        for precision in precisions:
+            model = network().to(memory_format=torch.channels_last).train()
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+            variants[f"{name}, {precision}"] = (model, optimizer, replace(FAST, precision=precision))
+    times = {name: [] for name in variants}
+    for round_ in range(args.rounds + 1):  # the first round warms up and is not counted
+        for name, (model, optimizer, recipe) in variants.items():
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                train_step(model, optimizer, x, labels, recipe)
+            if round_:
+                times[name].append((time.perf_counter() - start) / args.steps * 1000)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {len(x)} ({args.batch} MNIST + "
+          f"{len(x) - args.batch} synthetic), median of {args.rounds} rounds of {args.steps} steps")
+    baseline = statistics.median(times[next(iter(times))])
+    for name, t in times.items():
+        print(f"{name}: {statistics.median(t):.1f} ms/step | {baseline / statistics.median(t):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
