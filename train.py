@@ -13,7 +13,7 @@ from tqdm import tqdm
 from src import config
 from src.checkpoint import fit_and_save
 from src.data import DataUnavailable, load_mnist
-from src.training import Pools, TrainConfig, evaluate, resolve_device, seeded_model, train_epochs
+from src.training import PRECISIONS, Pools, TrainConfig, evaluate, resolve_device, seeded_model, train_epochs
 from src.model import count_parameters
 from src.synthetic import POOL_SIZE, cached_training_pools
 
@@ -32,7 +32,7 @@ def parse_args(argv=None):
     p.add_argument("--out", default=str(config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT))
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: PyTorch's)")
-    p.add_argument("--precision", default=d.precision, choices=("auto", "bf16", "fp32"),
+    p.add_argument("--precision", default=d.precision, choices=PRECISIONS,
                    help="what the network computes in while training; auto: bf16 on a CPU that has it natively")
     return p.parse_args(argv)
 
@@ -44,11 +44,11 @@ def main(argv=None) -> int:
     try:
         device = resolve_device(args.device)
         data = load_mnist(args.data_dir, device=device, seed=args.seed, limit=args.limit)
+        cfg = TrainConfig(args.epochs, args.batch_size, args.lr, args.weight_decay, args.augment, args.seed,
+                          precision=args.precision).resolved(device)
     except (DataUnavailable, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    cfg = TrainConfig(args.epochs, args.batch_size, args.lr, args.weight_decay, args.augment, args.seed,
-                      precision=args.precision).resolved(device)
     print(f"synthetic drawings for training: {POOL_SIZE:,} digits and {POOL_SIZE:,} non-digits (cached in {args.data_dir})")
     pools = Pools.from_numpy(*cached_training_pools(args.data_dir), device=device)
     model = seeded_model(args.seed)

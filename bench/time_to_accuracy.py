@@ -4,7 +4,8 @@ for the tutorial's loop and for both recipes of src/training.py, in one run.
     python bench/time_to_accuracy.py [--data-dir data] [--tutorial-epochs 10] [--skip-full]
 
 Each loop runs epoch by epoch (bench/train_speed.py has them); after every epoch the model is scored on
-the 10,000 MNIST test images, outside the clock (the tutorial's on ToTensor's [0, 1] pixels, as it trained). The clock counts what a visitor of the Train tab waits
+the 10,000 MNIST test images, outside the clock (the tutorial's on ToTensor's [0, 1] pixels, as it
+trained). The clock counts what a visitor of the Train tab waits
 for: the training steps and each recipe's own validation pass, not loading MNIST (the same for all).
   - tutorial loop: DataLoader, batch 64, Adam 1e-3, up to --tutorial-epochs epochs;
   - fast: src.training.FAST, the Train tab's default (6 epochs);
@@ -39,7 +40,11 @@ def tutorial_accuracy(model, test) -> float:
     return 100.0 * correct / len(test)
 
 
-def time_to(epochs, test, score=lambda model, test: evaluate(model, test)[1]) -> tuple[dict, list]:
+def recipe_accuracy(model, test) -> float:
+    return evaluate(model, test)[1]
+
+
+def time_to(epochs, test, score) -> tuple[dict, list]:
     """Run (seconds, model) epochs; -> ({target: seconds when first reached}, [(clock, test accuracy)])."""
     clock, reached, curve = 0.0, {}, []
     for seconds, model in epochs:
@@ -71,7 +76,7 @@ def main():
     print(f"| loop | {' | '.join(f'to {t}%' for t in TARGETS)} | epochs | final test | total |")
     print("| --- | " + " | ".join("---:" for _ in TARGETS) + " | ---: | ---: | ---: |")
     for name, epochs in loops.items():
-        reached, curve = time_to(epochs, data.test, *([tutorial_accuracy] if name.startswith("tutorial") else []))
+        reached, curve = time_to(epochs, data.test, tutorial_accuracy if name.startswith("tutorial") else recipe_accuracy)
         cells = " | ".join(f"{reached[t]:.1f} s" if t in reached else "not reached" for t in TARGETS)
         print(f"| {name} | {cells} | {len(curve)} | {curve[-1][1]:.2f}% | {curve[-1][0]:.1f} s |", flush=True)
 

@@ -1,12 +1,14 @@
 """One training epoch: the tutorial's loop against both recipes of src/training.py, measured in the same run.
 
-    python bench/train_speed.py [--data-dir data] [--device cpu|cuda|all] [--epochs 2]
+    python bench/train_speed.py [--data-dir data] [--device cpu|cuda|all] [--epochs 3]
 
 The tutorial's loop: torchvision MNIST with ToTensor, a shuffled DataLoader at batch 64, Adam 1e-3, then a
 validation pass, on a 48k/12k split, with the tutorial's network as the tutorial writes it (ReLU, then pool).
 It is run a second time with src.model's TutorialCNN, which pools first (the same function, computed
-faster: tests/test_model.py), so that the speed-up can be read against either. The recipes: `src.training.train_epochs` as the app runs them, with
-the synthetic digits and non-digits mixed into every batch and their own validation pass:
+faster: tests/test_model.py), so that the speed-up can be read against either.
+
+The recipes: `src.training.train_epochs` as the app runs them, with the synthetic digits and non-digits
+mixed into every batch and their own validation pass:
   - fast: src.training.FAST, the Train tab's default (batch 256, no augmentation);
   - full: TrainConfig(), what `python train.py` trains (batch 128, augmentation).
 Each recipe computes in its own precision (printed): fast in bf16 on a CPU that computes it natively,
@@ -18,9 +20,9 @@ is noisy).
 
 import argparse
 import os
-from dataclasses import replace
 import sys
 import time
+from dataclasses import replace
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -35,6 +37,7 @@ from src.model import TutorialCNN  # noqa: E402
 from src.synthetic import cached_training_pools  # noqa: E402
 from src.training import FAST, Pools, TrainConfig, compute_dtype, train_epochs, training_threads  # noqa: E402
 
+TUTORIAL, POOLED_FIRST = "tutorial loop", "tutorial loop with src.model's TutorialCNN (pool, then ReLU)"
 RECIPES = {"fast (Train tab)": FAST, "full (train.py)": TrainConfig()}
 # The fast recipe once more in fp32, timed only here: what bf16 adds on this CPU, in the same run.
 FAST_FP32 = replace(FAST, precision="fp32")
@@ -113,9 +116,8 @@ def main():
         data = load_mnist(args.data_dir, device=device)
         pools = Pools.from_numpy(*cached_training_pools(args.data_dir), device=device)
         loops = {
-            "tutorial loop": tutorial_epochs(args.data_dir, device, args.epochs),
-            "tutorial loop with src.model's TutorialCNN (pool, then ReLU)":
-                tutorial_epochs(args.data_dir, device, args.epochs, network=TutorialCNN),
+            TUTORIAL: tutorial_epochs(args.data_dir, device, args.epochs),
+            POOLED_FIRST: tutorial_epochs(args.data_dir, device, args.epochs, network=TutorialCNN),
         }
         timed = dict(RECIPES)
         if compute_dtype(FAST.precision, device) != torch.float32:
@@ -129,13 +131,14 @@ def main():
             for name, epochs in loops.items():
                 times[name].append(next(epochs)[0])
         best = {name: min(t) for name, t in times.items()}  # the first CUDA epoch includes kernel warm-up
-        tutorial, pooled_first = best["tutorial loop"], best["tutorial loop with src.model's TutorialCNN (pool, then ReLU)"]
+        tutorial, pooled_first = best[TUTORIAL], best[POOLED_FIRST]
         for name, t in times.items():
             line = f"[{label}] {name}: {best[name]:.2f} s/epoch (epochs: {', '.join(f'{e:.2f}' for e in t)})"
             if not name.startswith("tutorial"):
                 line += (f" | speed-up {tutorial / best[name]:.2f}x "
                          f"({pooled_first / best[name]:.2f}x against the second tutorial loop)")
             print(line, flush=True)
+
 
 if __name__ == "__main__":
     main()

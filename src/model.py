@@ -25,7 +25,7 @@ class TutorialCNN(nn.Module):
         self.pool = nn.MaxPool2d(2)
         self.fc = nn.Linear(32 * 7 * 7, 10)
 
-    def run(self, x: torch.Tensor, maps: bool = False):
+    def run(self, x: torch.Tensor, maps: bool = False) -> tuple[torch.Tensor, tuple | None]:
         """(the 1568 penultimate features, and with maps=True each convolution's output after its ReLU:
         (N, 8, 28, 28), (N, 16, 14, 14), (N, 32, 7, 7); else None).
 
@@ -39,16 +39,8 @@ class TutorialCNN(nn.Module):
         a3 = torch.relu(self.conv3(torch.relu(self.pool(c2))))
         return torch.flatten(a3, 1), ((torch.relu(c1), torch.relu(c2), a3) if maps else None)
 
-    def activations(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Each convolution's output after its ReLU: (N, 8, 28, 28), (N, 16, 14, 14), (N, 32, 7, 7)."""
-        return self.run(x, maps=True)[1]
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The 1568 penultimate features (what the final linear layer reads)."""
-        return self.run(x)[0]
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.features(x))
+        return self.fc(self.run(x)[0])
 
 
 def forward(model: TutorialCNN, images: torch.Tensor, maps: bool = False):
@@ -56,7 +48,7 @@ def forward(model: TutorialCNN, images: torch.Tensor, maps: bool = False):
     digit?", saliency, Inside the network and the ONNX export all come through here.
 
     (N, 1, 28, 28) images, uint8 [0, 255] or float [0, 1], white digit on black -> (the 1568 penultimate
-    features, the 10 logits), and with maps=True also the three convolutions' outputs (model.activations).
+    features, the 10 logits), and with maps=True also the three convolutions' outputs (TutorialCNN.run).
     Normalises with MNIST's statistics; channels-last memory is faster for training on the CPU and costs
     nothing measurable for one image.
     """

@@ -1,8 +1,13 @@
 """The network (src/model.py): the tutorial's size and shapes, and the one forward pass."""
 
 
-import torch
+import copy
 
+import torch
+import torch.nn.functional as F
+
+from bench.train_speed import TutorialOrderCNN
+from src.data import normalize
 from src.model import PARAMETER_COUNT, TutorialCNN, count_parameters
 
 
@@ -14,7 +19,6 @@ def test_model_has_the_tutorial_size_and_output_shape():
 
 
 def test_forward_is_the_network_on_normalised_input_and_gives_its_features():
-    from src.data import normalize
     from src.model import forward
 
     model = TutorialCNN().eval()
@@ -25,27 +29,14 @@ def test_forward_is_the_network_on_normalised_input_and_gives_its_features():
     assert torch.allclose(forward(model, images.float() / 255)[1], logits, atol=1e-5)  # uint8 or float [0, 1]
 
 
-def tutorial_order(model, x):
-    """The tutorial's own order, written out: ReLU, then pool."""
-    import torch.nn.functional as F
-
-    x = F.max_pool2d(F.relu(model.conv1(x)), 2)
-    x = F.max_pool2d(F.relu(model.conv2(x)), 2)
-    return model.fc(torch.flatten(F.relu(model.conv3(x)), 1))
-
-
 def test_pooling_before_the_relu_is_the_tutorials_network_in_outputs_and_gradients(model, small_mnist):
     """TutorialCNN.run pools first and applies the ReLU afterwards; on real MNIST with the shipped weights
-    the logits and every parameter's gradient equal those of the tutorial's order."""
-    import copy
-
-    import torch.nn.functional as F
-
-    from src.data import normalize
-
-    ours, theirs = copy.deepcopy(model).train(), copy.deepcopy(model).train()
+    the logits and every parameter's gradient equal those of the tutorial's order (bench/train_speed.py's
+    TutorialOrderCNN, the baseline the speed benches time)."""
+    ours, theirs = copy.deepcopy(model).train(), TutorialOrderCNN().train()
+    theirs.load_state_dict(model.state_dict())
     x, labels = normalize(small_mnist.train.images[:256].unsqueeze(1)), small_mnist.train.labels[:256]
-    a, b = ours(x), tutorial_order(theirs, x)
+    a, b = ours(x), theirs(x)
     assert torch.allclose(a, b, atol=1e-6)
     F.cross_entropy(a, labels).backward()
     F.cross_entropy(b, labels).backward()
