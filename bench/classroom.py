@@ -111,8 +111,6 @@ def browser_visitor(url: str, period: float, duration: float, results: dict):
     """One visitor in Chromium, drawing a 1 or a 7 (two strokes) every `period` s -> results["live"]: seconds
     from each stroke's mouse-up to the live reading; results["server"]: from a drawing's last mouse-up to the
     server's reading of it (every SERVER_EVERY-th drawing). Needs playwright."""
-    import shutil
-
     from playwright.sync_api import sync_playwright
 
     chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")

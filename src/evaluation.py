@@ -63,7 +63,7 @@ def evaluate(model: torch.nn.Module, split: Split, mistakes: int = MISTAKES_SHOW
 def heatmap_html(result: Evaluation, title: str = "") -> str:
     """The confusion matrix as an HTML table: counts in every cell, shaded by their share of the row (the
     diagonal in blue, mistakes in orange), with each digit's accuracy in the last column."""
-    rows = []
+    rows, per_class = [], result.per_class
     for t in range(10):
         row_total = max(1, result.confusion[t].sum())
         cells = []
@@ -77,7 +77,7 @@ def heatmap_html(result: Evaluation, title: str = "") -> str:
             else:
                 style = "color: var(--body-text-color-subdued)"
             cells.append(f'<td style="{style}">{n}</td>')
-        rows.append(f"<tr><th>{t}</th>{''.join(cells)}<td class='acc'>{result.per_class[t]:.1f}%</td></tr>")
+        rows.append(f"<tr><th>{t}</th>{''.join(cells)}<td class='acc'>{per_class[t]:.1f}%</td></tr>")
     head = "".join(f"<th>{a}</th>" for a in range(10))
     return (f'<div class="confusion"><p>{title} <b>{result.accuracy:.2f}%</b> of {result.total:,} MNIST test '
             f'images read correctly. Rows: the true digit; columns: the model\'s answer.</p>'

@@ -84,12 +84,14 @@ class Explore:
                     split = read_mnist(config.DATA_DIR, train=train)
                 except DataUnavailable as e:
                     raise gr.Error(str(e)) from None
-                self._mnist[train] = split.subset(EXAMPLE_POOL) if train else split
+                # A copy: a slice would keep all 60,000 training images (47 MB) alive behind it.
+                self._mnist[train] = (Split(split.images[:EXAMPLE_POOL].clone(), split.labels[:EXAMPLE_POOL].clone())
+                                      if train else split)
             return self._mnist[train]
 
     def evaluation(self, model: LoadedModel) -> evaluation.Evaluation:
         """The model on the MNIST test set; kept per model's weights (their SHA-256, as saved with them)."""
-        key = model.meta.get("weights_sha256") or str(model.path)
+        key = model.weights_key
         with self._lock:
             if key in self._evaluations:
                 self._evaluations.move_to_end(key)
@@ -121,16 +123,12 @@ class Explore:
     def inside_maps(self, sample, choice=None, request: gr.Request = None):
         """The current drawing's feature maps, one picture per convolution (None for an empty canvas). What an
         open panel asks for after every stroke."""
-        if sample is None:
-            return None, None, None
-        model, _ = self.draw.model_for(choice, request)
-        pictures = inside.maps_image(inside.feature_maps(model.model, sample))
-        return tuple(pictures[name] for name in inside.CONVOLUTIONS)
+        return _maps(self.draw.model_for(choice, request)[0], sample)
 
     def inside_panel(self, sample, choice=None, request: gr.Request = None):
         """Everything the panel shows, when it opens or the model changes: the maps, the filters, the summary."""
         model, _ = self.draw.model_for(choice, request)
-        return (*self.inside_maps(sample, choice, request), inside.filters_image(model.model), inside.summary())
+        return (*_maps(model, sample), inside.filters_image(model.model), inside.summary())
 
     def inside_api(self, image: FileData, checkpoint: str | None = None, request: gr.Request = None) -> dict:
         """An image file -> the feature maps of its 28x28 input (lists of numbers), the first layer's filters and
@@ -153,17 +151,20 @@ class Explore:
         """(the confusion matrix as a heatmap with each digit's accuracy, the most confident mistakes)."""
         model = self.model_named(name, request)
         result = self.evaluation(model)
-        gallery = [(np.asarray(Image.fromarray(img).resize((112, 112), Image.Resampling.NEAREST)),
-                    f"{true} → {answer}, {confidence:.0%}") for img, true, answer, confidence in result.mistakes]
+        gallery = [(inside.tile(img[None] / 255, 112, columns=1), f"{true} → {answer}, {confidence:.0%}")
+                   for img, true, answer, confidence in result.mistakes]
         return evaluation.heatmap_html(result, f"<b>{model.name}</b>:"), gallery
 
-    def evaluate_new_run(self, files, request: gr.Request = None):
-        """After a training: both pickers list the new run, and its evaluation shows (nothing if none was saved)."""
+    def evaluate_new_run(self, files, choice=None, request: gr.Request = None):
+        """After a training, from one listing of the models: every picker lists the new run (the Draw tab's,
+        its text, the evaluate and compare pickers), and its evaluation shows. Nothing changes if none was saved."""
         weights = [f for f in files or [] if str(f).endswith(".safetensors")]
         if not weights:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return (gr.skip(),) * 6
         name = YOURS + Path(weights[0]).name
-        return (*self.pickers(request, evaluate=name), *self.evaluate_view(name, request))
+        choices = self.draw.model_choices(request)
+        return (*self.draw.refresh_models(choice, request, choices),
+                *self.pickers(request, evaluate=name, choices=choices), *self.evaluate_view(name, request))
 
     def evaluate_api(self, checkpoint: str | None = None, request: gr.Request = None) -> dict:
         """A model (as named in the picker; none = the server's default) on the 10,000 MNIST test images:
@@ -179,12 +180,10 @@ class Explore:
             raise gr.Error("Pick two or more models to compare.")
         runs, out = self.visitors.of(request).runs, []
         for name in names:
-            choice = self.draw.choice_of(name)
             try:
-                path = self.store.path_for(choice, runs) if choice else self.store.active.path
-                out.append((name, read_metadata(path)))
-            except (CheckpointError, AttributeError) as e:
-                raise gr.Error(f"{name} cannot be compared: {e or 'no model is loaded'}") from None
+                out.append((name, read_metadata(self.store.path_for(self.draw.choice_of(name), runs))))
+            except CheckpointError as e:
+                raise gr.Error(f"{name} cannot be compared: {e}") from None
         return out
 
     def compare_view(self, names, request: gr.Request = None):
@@ -236,8 +235,7 @@ class Explore:
     def export(self, model: LoadedModel) -> str:
         """`model` as an ONNX file, written once per weights; exports run one at a time, on a copy of the model
         (tracing never touches the one other requests use)."""
-        digest = model.meta.get("weights_sha256") or f"{abs(hash(str(model.path))):x}"
-        path = self._exports / f"{Path(model.name).stem}-{digest[:12]}.onnx"
+        path = self._exports / f"{Path(model.name).stem}-{model.weights_key[:12]}.onnx"
         with self._files_lock:
             if not path.exists():
                 to_onnx(copy.deepcopy(model.model), path)
@@ -253,6 +251,14 @@ class Explore:
         """A model (as named in the picker; none = the server's default) as an ONNX file: input "image"
         (N, 1, 28, 28) in [0, 1], outputs "logits" and "probabilities" (N, 10)."""
         return FileData(path=self.export(self.model_named(checkpoint, request)))
+
+
+def _maps(model: LoadedModel, sample) -> tuple:
+    """The feature maps of the 28x28 `sample`, one picture per convolution (None each for an empty canvas)."""
+    if sample is None:
+        return None, None, None
+    pictures = inside.maps_image(inside.feature_maps(model.model, sample))
+    return tuple(pictures[name] for name in inside.CONVOLUTIONS)
 
 
 def uploaded_image(image) -> Image.Image:

@@ -68,6 +68,11 @@ class LoadedModel:
     novelty: NoveltyDetector | None = None  # "is it a digit?", fitted for this model (see src/novelty.py)
     path: Path | None = None  # its .safetensors file (the browser's live reading fetches it: src/live.py)
 
+    @property
+    def weights_key(self) -> str:
+        """What identifies these weights in caches and file names: their SHA-256 as saved with them."""
+        return self.meta.get("weights_sha256") or f"{abs(hash(str(self.path))):x}"
+
     def read(self, value) -> Reading | None:
         """Read a drawing or image (anything src.preprocess accepts); None when it holds no ink (or a speck).
 
@@ -177,8 +182,14 @@ class ModelStore:
         except CheckpointError as e:
             self.error = f"No model could be loaded: {e}. Train one with `python train.py` or in the Train tab."
 
-    def path_for(self, choice: str, runs: Path | None = None) -> Path:
-        """The file of a visitor's choice (not None): "yours/NAME" in their `runs`, else a server checkpoint."""
+    def path_for(self, choice: str | None, runs: Path | None = None) -> Path:
+        """The file of a visitor's choice: None is the server's default; "yours/NAME" is in their `runs`; any
+        other name is a server checkpoint."""
+        if choice is None:
+            active = self.active
+            if active is None:
+                raise CheckpointError(self.error or "No model is loaded.")
+            return active.path
         if choice.startswith(YOURS):
             if runs is None:
                 raise CheckpointError(f"{choice!r} is not one of your runs")

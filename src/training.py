@@ -121,8 +121,7 @@ def compute_dtype(precision: str, device) -> torch.dtype:
     device = torch.device(device)
     if precision == "auto":
         return torch.bfloat16 if device.type == "cpu" and native_bf16() else torch.float32
-    native_on_gpu = device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False)
-    if precision == "bf16" and device.type == "cuda" and not native_on_gpu:
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported(including_emulation=False):
         raise ValueError("--precision bf16 was asked for, but this GPU does not compute bf16.")
     return torch.bfloat16 if precision == "bf16" else torch.float32
 

@@ -32,6 +32,7 @@ CSS = """
 
 # After a reading, the browser asks for Inside the network's maps only while the panel is open.
 REFRESH_INSIDE = "() => { if (window.insideOpen) document.querySelector('#inside-refresh')?.click(); }"
+RELOAD_INSIDE = "() => { if (window.insideOpen) document.querySelector('#inside-reload')?.click(); }"
 
 
 # ------------------------------------------------------------------------------------------------ the page
@@ -115,7 +116,8 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                                            format="png")
                     summary = gr.Dataframe(label="Model summary: each layer's output for one image",
                                            elem_id="model-summary", interactive=False)
-                inside_refresh = gr.Button("Refresh", visible="hidden", elem_id="inside-refresh")
+                inside_refresh = gr.Button("Refresh", visible="hidden", elem_id="inside-refresh")  # the maps
+                inside_reload = gr.Button("Reload", visible="hidden", elem_id="inside-reload")  # all: another model
             with gr.Accordion("Your corrections", open=False):
                 gr.Markdown("Your corrections are stored on this server as 28×28 PNGs, visible only to you, and can "
                             "fine-tune your model (Train tab). They are removed some time after you leave: download "
@@ -245,7 +247,9 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
         share.input(draw.set_sharing, share, share_status, api_name="share_corrections")
         use = use_button.click(draw.use_model, model_picker, [choice, active_model], api_name="use_model")
         use.then(draw.live_element, choice, live_reading, api_name=False)
-        use.then(explore.inside_panel, [sample, choice], inside_outputs, api_name=False)  # another model's filters
+        use.then(None, js=RELOAD_INSIDE)  # an open panel shows the new model's maps and filters
+        inside_reload.click(explore.inside_panel, [sample, choice], inside_outputs, api_name=False,
+                            show_progress="hidden")
         arrival = demo.load(draw.arrived, visitor_key, visitor_key, api_name=False)
         if not config.ALLOW_TRAINING:  # (with training, one listing fills the Train tab's pickers too: below)
             arrival.then(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
@@ -267,9 +271,8 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                 [loss_plot, records, train_status, new_checkpoint, accuracy_plot], api_name="train",
                 concurrency_limit=1 + config.MAX_WAITING_TRAININGS, concurrency_id="train",  # the rest wait in line
             )
-            training.then(draw.refresh_models, choice, [model_picker, active_model], api_name=False)
-            training.success(explore.evaluate_new_run, new_checkpoint,  # not after a refused or failed training
-                             [evaluate_picker, compare_picker, confusion, mistakes], api_name=False)
+            training.success(explore.evaluate_new_run, [new_checkpoint, choice],  # a refused or failed run saved nothing
+                             [*every_picker, confusion, mistakes], api_name=False)
             stop_button.click(trainer.request_stop, None, train_status, api_name="stop",
                               concurrency_limit=None, show_progress="hidden")
             tuning = fine_tune_button.click(trainer.fine_tune_on_corrections, choice, [fine_tune_report, fine_tuned],
