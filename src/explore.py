@@ -155,16 +155,20 @@ class Explore:
                    for img, true, answer, confidence in result.mistakes]
         return evaluation.heatmap_html(result, f"<b>{model.name}</b>:"), gallery
 
-    def evaluate_new_run(self, files, choice=None, request: gr.Request = None):
-        """After a training, from one listing of the models: every picker lists the new run (the Draw tab's,
-        its text, the evaluate and compare pickers), and its evaluation shows. Nothing changes if none was saved."""
-        weights = [f for f in files or [] if str(f).endswith(".safetensors")]
-        if not weights:
-            return (gr.skip(),) * 6
-        name = YOURS + Path(weights[0]).name
+    def new_run_pickers(self, files, choice=None, request: gr.Request = None):
+        """After a training, from one listing of the models: every picker lists the new run (the Draw tab's, its
+        text, the evaluate and compare pickers). At once: its evaluation follows (evaluate_new_run). Nothing
+        changes if no run was saved."""
+        name = new_run(files)
+        if name is None:
+            return (gr.skip(),) * 4
         choices = self.draw.model_choices(request)
-        return (*self.draw.refresh_models(choice, request, choices),
-                *self.pickers(request, evaluate=name, choices=choices), *self.evaluate_view(name, request))
+        return (*self.draw.refresh_models(choice, request, choices), *self.pickers(request, evaluate=name, choices=choices))
+
+    def evaluate_new_run(self, files, request: gr.Request = None):
+        """After a training: the new run's evaluation (nothing if no run was saved)."""
+        name = new_run(files)
+        return (gr.skip(), gr.skip()) if name is None else self.evaluate_view(name, request)
 
     def evaluate_api(self, checkpoint: str | None = None, request: gr.Request = None) -> dict:
         """A model (as named in the picker; none = the server's default) on the 10,000 MNIST test images:
@@ -251,6 +255,12 @@ class Explore:
         """A model (as named in the picker; none = the server's default) as an ONNX file: input "image"
         (N, 1, 28, 28) in [0, 1], outputs "logits" and "probabilities" (N, 10)."""
         return FileData(path=self.export(self.model_named(checkpoint, request)))
+
+
+def new_run(files) -> str | None:
+    """The picker name of the run a training saved (its files, as the Train tab lists them), or None."""
+    weights = [f for f in files or [] if str(f).endswith(".safetensors")]
+    return YOURS + Path(weights[0]).name if weights else None
 
 
 def _maps(model: LoadedModel, sample) -> tuple:

@@ -271,8 +271,9 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                 [loss_plot, records, train_status, new_checkpoint, accuracy_plot], api_name="train",
                 concurrency_limit=1 + config.MAX_WAITING_TRAININGS, concurrency_id="train",  # the rest wait in line
             )
-            training.success(explore.evaluate_new_run, [new_checkpoint, choice],  # a refused or failed run saved nothing
-                             [*every_picker, confusion, mistakes], api_name=False)
+            listed = training.success(explore.new_run_pickers, [new_checkpoint, choice], every_picker,
+                                      api_name=False)  # a refused or failed run saved nothing
+            listed.then(explore.evaluate_new_run, new_checkpoint, [confusion, mistakes], api_name=False)
             stop_button.click(trainer.request_stop, None, train_status, api_name="stop",
                               concurrency_limit=None, show_progress="hidden")
             tuning = fine_tune_button.click(trainer.fine_tune_on_corrections, choice, [fine_tune_report, fine_tuned],
