@@ -9,7 +9,7 @@ faster: tests/test_model.py), so that the speed-up can be read against either.
 
 The recipes: `src.training.train_epochs` as the app runs them, with the synthetic digits and non-digits
 mixed into every batch and their own validation pass:
-  - fast: src.training.FAST, the Train tab's default (batch 256, no augmentation);
+  - fast: src.training.FAST, the Train tab's default (batch 384, no augmentation);
   - full: TrainConfig(), what `python train.py` trains (batch 128, augmentation).
 Each recipe computes in its own precision (printed): fast in bf16 on a CPU that computes it natively,
 full in fp32.
@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, random_split  # noqa: E402
 from torchvision import datasets, transforms  # noqa: E402
 
@@ -44,7 +45,11 @@ FAST_FP32 = replace(FAST, precision="fp32")
 
 
 class TutorialOrderCNN(TutorialCNN):
-    """The tutorial's network with its layers in the tutorial's order: ReLU, then pool (same layers)."""
+    """The tutorial's network as the tutorial writes it: ReLU, then pool, with PyTorch's nn.MaxPool2d (same layers)."""
+
+    def __init__(self):
+        super().__init__()
+        self.pool = nn.MaxPool2d(2)
 
     def run(self, x, maps=False):
         a1 = F.relu(self.conv1(x))

@@ -1,10 +1,10 @@
 """One training step, src.training.train_step, on a real MNIST batch, in one run: the tutorial's layer order
 (ReLU, then pool) against src.model's (pool, then ReLU), each in fp32 and in bf16 where this CPU has it.
 
-    python bench/train_step.py [--data-dir data] [--batch 256] [--steps 40] [--rounds 5]
+    python bench/train_step.py [--data-dir data] [--batch 384] [--steps 40] [--rounds 5]
 
 The batch is the fast recipe's: --batch MNIST images plus the synthetic drawn digits and non-digits
-src.training.FAST mixes in (48 for a batch of 256), channels-last, src.training.training_threads() threads.
+src.training.FAST mixes in (72 for its batch of 384), channels-last, src.training.training_threads() threads.
 Each variant runs --rounds rounds of --steps steps, interleaved; the median round counts.
 """
 

@@ -11,6 +11,7 @@ import secrets
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from src import config, corrections
 from src.checkpoint import CheckpointError, fit_and_save
 from src.data import DataUnavailable, load_mnist, read_mnist
 from src.inference import YOURS, ModelStore
-from src.training import FAST, Pools, TrainConfig, evaluate, fine_tune, seeded_model, threads_for_training, train_epochs
+from src.training import FAST, Pools, evaluate, fine_tune, seeded_model, threads_for_training, train_epochs
 from src.synthetic import cached_training_pools
 from src.visitors import LimitReached, Visitor, Visitors
 
@@ -233,8 +234,9 @@ class TrainTab:
         yield (loss_table(history), records_table(history),
                "Drawing synthetic digits and non-digits to learn from (about 30 s the first time, then kept)…", None)
         pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR))
-        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=learning_rate, augment=augment, seed=seed,
-                          precision=FAST.precision).resolved(data.train.images.device)
+        # What the page does not offer (the synthetic drawings per batch, the precision, ...) is FAST's.
+        cfg = replace(FAST, epochs=epochs, batch_size=batch_size, lr=learning_rate, augment=augment,
+                      seed=seed).resolved(data.train.images.device)
         model = seeded_model(seed)
         started = time.perf_counter()
 

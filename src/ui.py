@@ -153,7 +153,7 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                 with gr.Row():
                     epochs = gr.Slider(1, config.MAX_EPOCHS, value=min(defaults.epochs, config.MAX_EPOCHS), step=1,
                                        label="Epochs", elem_id="epochs")
-                    batch_size = gr.Dropdown([32, 64, 128, 256, 512], value=defaults.batch_size, label="Batch size",
+                    batch_size = gr.Dropdown([32, 64, 128, 256, 384, 512], value=defaults.batch_size, label="Batch size",
                                              elem_id="batch-size")
                     learning_rate = gr.Number(value=defaults.lr, label="Learning rate (peak)", elem_id="learning-rate",
                                               minimum=1e-5, maximum=0.1)
