@@ -5,11 +5,12 @@ CHECKPOINT_DIR, DATA_DIR, VISITOR_DIR, ADMIN_PASSWORD, ALLOW_TRAINING, MAX_EPOCH
 configure the app (src/config.py; README: "Running a public Space").
 """
 
+import threading
 from pathlib import Path
 
 import torch
 
-from src import config, live
+from src import config, live, pooling
 from src.gradio_cache import write_images_atomically
 from src.inference import ModelStore
 from src.ui import CSS, build_demo
@@ -18,6 +19,8 @@ from src.visitors import Limits, Visitors
 
 # Two cores serve many small requests: one thread per request beats fighting over both.
 torch.set_num_threads(1)
+# numba compiles the network's pooling kernels (src/pooling.py) meanwhile, not during the first reading.
+threading.Thread(target=pooling.warm_up, daemon=True).start()
 # Identical output images of concurrent requests must not break each other's downloads (src/gradio_cache.py).
 write_images_atomically()
 

@@ -1,5 +1,6 @@
-"""One training step, src.training.train_step, on a real MNIST batch, in one run: the tutorial's layer order
-(ReLU, then pool) against src.model's (pool, then ReLU), each in fp32 and in bf16 where this CPU has it.
+"""One training step, src.training.train_step, on a real MNIST batch, in one run: the tutorial's network as the
+tutorial writes it (ReLU, then PyTorch's nn.MaxPool2d) against src.model's (src/pooling.py's pooling, then
+ReLU), each in fp32 and in bf16 where this CPU has it.
 
     python bench/train_step.py [--data-dir data] [--batch 384] [--steps 40] [--rounds 5]
 
@@ -42,7 +43,8 @@ def main():
     x, labels = pools.mix(x, data.train.labels[: args.batch], FAST, generator, augmented=False)
     precisions = ["fp32", "bf16"] if native_bf16() else ["fp32"]
     variants = {}
-    for name, network in (("tutorial order (ReLU, pool)", TutorialOrderCNN), ("src.model (pool, ReLU)", TutorialCNN)):
+    for name, network in (("tutorial order (ReLU, nn.MaxPool2d)", TutorialOrderCNN),
+                          ("src.model (src/pooling.py, ReLU)", TutorialCNN)):
         for precision in precisions:
             model = network().to(memory_format=torch.channels_last).train()
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)

@@ -10,9 +10,9 @@ passes over memory: the forward pass records which of the four pixels won in one
 pass writes every input gradient once.
 
 Same function, same gradients: the winner of a 2x2 window is the first largest value in reading order,
-as in PyTorch (so ties, such as the flat background of a digit, send their gradient where PyTorch sends
-it). tests/test_pooling.py checks outputs and gradients for equality, bit for bit, in fp32 and bf16.
-With NaN inputs the two may pick different pixels; such a step has diverged anyway.
+or its last NaN, as in PyTorch (so ties, such as the flat background of a digit, send their gradient where
+PyTorch sends it). tests/test_pooling.py checks outputs and gradients for equality, bit for bit (signs of
+zeros included), in fp32 and bf16.
 
 The kernels pool CPU tensors in channels-last memory (src.model.forward makes them so), in fp32 or bf16,
 with even height and width, in two cases: a training step (the module in training mode), and inference
@@ -22,6 +22,8 @@ under torch.inference_mode (evaluation, reading a drawing). Everything else call
 numba cannot handle bf16, so the kernels compare the raw bits: a float's bits read as a signed integer
 are ordered like the float for positive values and reversed for negative ones; `_key` undoes the reversal
 and makes -0 equal to +0.
+
+numba compiles the kernels on their first use in a process (about 1 s each); `warm_up` does it ahead.
 """
 
 import threading
@@ -31,9 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# dtype -> (the integer type of the same width, the number of bits below the sign)
-_BITS = {torch.float32: (torch.int32, 31), torch.bfloat16: (torch.int16, 15)}
-# numba's default threading layer (workqueue) must not be entered by two threads at once.
+# dtype -> (the integer type of the same width, the number of bits below the sign, the exponent's bits)
+_BITS = {torch.float32: (torch.int32, 31, 0x7F800000), torch.bfloat16: (torch.int16, 15, 0x7F80)}
+# The workqueue layer survives a fork (GNU OpenMP's does not) but must not be entered by two threads at once.
+numba.config.THREADING_LAYER = "workqueue"
 _LAUNCH = threading.Lock()
 
 
@@ -46,28 +49,29 @@ def _key(bits, shift, magnitude):
 
 
 @numba.njit(parallel=True, nogil=True)
-def _pool(x, out, which, shift, magnitude):
+def _pool(x, out, which, shift, magnitude, exponent):
     """x (N, H, W, C) float bits -> out (N, H/2, W/2, C): each 2x2 window's largest value; which: its
-    position in the window (0 1 / 2 3), the first one in reading order on ties."""
+    position in the window (0 1 / 2 3): the first largest in reading order, or the last NaN, as PyTorch."""
     n, h, w, c = x.shape
     for i in numba.prange(n):
         for y in range(h // 2):
             for x0 in range(w // 2):
                 for ch in range(c):
                     best = x[i, 2 * y, 2 * x0, ch]
-                    best_key, k = _key(best, shift, magnitude), 0
+                    best_key, best_nan, k = _key(best, shift, magnitude), (best & magnitude) > exponent, 0
                     for d in range(1, 4):
                         v = x[i, 2 * y + d // 2, 2 * x0 + d % 2, ch]
-                        v_key = _key(v, shift, magnitude)
-                        if v_key > best_key:
-                            best, best_key, k = v, v_key, d
+                        v_key, v_nan = _key(v, shift, magnitude), (v & magnitude) > exponent
+                        if v_nan or (v_key > best_key and not best_nan):
+                            best, best_key, best_nan, k = v, v_key, v_nan, d
                     out[i, y, x0, ch] = best
                     which[i, y, x0, ch] = k
 
 
 @numba.njit(parallel=True, nogil=True)
-def _unpool(grad, which, grad_in):
-    """grad (N, H/2, W/2, C) -> grad_in (N, H, W, C): each window's gradient to its winner, 0 to the rest."""
+def _unpool(grad, which, grad_in, magnitude):
+    """grad (N, H/2, W/2, C) -> grad_in (N, H, W, C): each window's gradient to its winner, +0 to the rest
+    (and +0 for a gradient of -0, as PyTorch's zero-filled sum gives)."""
     n, h2, w2, c = grad.shape
     for i in numba.prange(n):
         for y in range(h2):
@@ -75,13 +79,19 @@ def _unpool(grad, which, grad_in):
                 for x0 in range(w2):
                     for dx in range(2):
                         for ch in range(c):
-                            won = which[i, y, x0, ch] == 2 * dy + dx
-                            grad_in[i, 2 * y + dy, 2 * x0 + dx, ch] = grad[i, y, x0, ch] if won else 0
+                            g = grad[i, y, x0, ch]
+                            won = which[i, y, x0, ch] == 2 * dy + dx and (g & magnitude) != 0
+                            grad_in[i, 2 * y + dy, 2 * x0 + dx, ch] = g if won else 0
 
 
 def _bits(t: torch.Tensor):
     """A numpy view of a tensor's raw bits as integers (numba has no bf16)."""
     return t.detach().view(_BITS[t.dtype][0]).numpy()
+
+
+def _nhwc(t: torch.Tensor) -> torch.Tensor:
+    """A channels-last tensor in the order it has in memory."""
+    return t.permute(0, 2, 3, 1)
 
 
 def _launch(kernel, *args):
@@ -93,22 +103,30 @@ def _launch(kernel, *args):
 class _MaxPool2x2(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
-        nhwc = x.permute(0, 2, 3, 1)  # the order a channels-last tensor has in memory
-        n, h, w, c = nhwc.shape
-        out = torch.empty(n, h // 2, w // 2, c, dtype=x.dtype)
+        n, c, h, w = x.shape
+        out = torch.empty(n, c, h // 2, w // 2, dtype=x.dtype, memory_format=torch.channels_last)
         which = torch.empty(n, h // 2, w // 2, c, dtype=torch.uint8)
-        _launch(_pool, _bits(nhwc), _bits(out), which.numpy(), _BITS[x.dtype][1], (1 << _BITS[x.dtype][1]) - 1)
+        _, shift, exponent = _BITS[x.dtype]
+        _launch(_pool, _bits(_nhwc(x)), _bits(_nhwc(out)), which.numpy(), shift, (1 << shift) - 1, exponent)
         ctx.save_for_backward(which)
-        return out.permute(0, 3, 1, 2)
+        return out
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         (which,) = ctx.saved_tensors
-        grad = grad.permute(0, 2, 3, 1).contiguous()
-        n, h2, w2, c = grad.shape
-        grad_in = torch.empty(n, 2 * h2, 2 * w2, c, dtype=grad.dtype)
-        _launch(_unpool, _bits(grad), which.numpy(), _bits(grad_in))
-        return grad_in.permute(0, 3, 1, 2)
+        grad = grad.contiguous(memory_format=torch.channels_last)
+        n, c, h2, w2 = grad.shape
+        grad_in = torch.empty(n, c, 2 * h2, 2 * w2, dtype=grad.dtype, memory_format=torch.channels_last)
+        _launch(_unpool, _bits(_nhwc(grad)), which.numpy(), _bits(_nhwc(grad_in)), (1 << _BITS[grad.dtype][1]) - 1)
+        return grad_in
+
+
+def warm_up() -> None:
+    """Compile the kernels for both dtypes now (a few seconds), so that no request or training waits for it."""
+    for dtype in _BITS:
+        x = torch.zeros(1, 2, 2, 2, dtype=dtype).contiguous(memory_format=torch.channels_last).requires_grad_()
+        _MaxPool2x2.apply(x).sum().backward()
 
 
 def fits(x: torch.Tensor) -> bool:

@@ -234,8 +234,8 @@ class TrainTab:
         yield (loss_table(history), records_table(history),
                "Drawing synthetic digits and non-digits to learn from (about 30 s the first time, then kept)…", None)
         pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR))
-        # What the page does not offer (the synthetic drawings per batch, the precision, ...) is FAST's.
-        cfg = replace(FAST, epochs=epochs, batch_size=batch_size, lr=learning_rate, augment=augment,
+        # What the page does not offer is FAST's: the precision, and the synthetic drawings' share of a batch.
+        cfg = replace(FAST.at_batch_size(batch_size), epochs=epochs, lr=learning_rate, augment=augment,
                       seed=seed).resolved(data.train.images.device)
         model = seeded_model(seed)
         started = time.perf_counter()

@@ -58,6 +58,13 @@ class TrainConfig:
     def to_dict(self):
         return asdict(self)
 
+    def at_batch_size(self, batch_size: int) -> "TrainConfig":
+        """This recipe at another batch size, its synthetic drawings per batch scaled to keep their share."""
+        def scaled(count):
+            return max(1, round(count * batch_size / self.batch_size)) if count else 0
+        return replace(self, batch_size=batch_size, drawn_per_batch=scaled(self.drawn_per_batch),
+                       outliers_per_batch=scaled(self.outliers_per_batch))
+
     def resolved(self, device) -> "TrainConfig":
         """This recipe with "auto" precision replaced by what `device` will use, as a checkpoint records it."""
         return replace(self, precision="bf16" if compute_dtype(self.precision, device) == torch.bfloat16 else "fp32")

@@ -1,5 +1,7 @@
 """The network's max-pooling (src/pooling.py): its kernels against PyTorch's F.max_pool2d."""
 
+from collections import Counter
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -7,6 +9,8 @@ import torch.nn.functional as F
 from src import pooling
 from src.data import normalize
 from src.pooling import MaxPool2x2
+
+NAN = float("nan")
 
 
 def conv_maps(model, images, layer, dtype):
@@ -20,57 +24,91 @@ def conv_maps(model, images, layer, dtype):
     return maps.to(dtype).contiguous(memory_format=torch.channels_last).requires_grad_()
 
 
+def same_bits(a, b):
+    """Equal values, NaN in the same places (whatever their sign) and the same signs of zeros."""
+    nan = a.isnan()
+    return torch.equal(nan, b.isnan()) and torch.equal(a[~nan], b[~nan]) \
+        and torch.equal(a[~nan].signbit(), b[~nan].signbit())
+
+
 @pytest.fixture
 def launches(monkeypatch):
-    """How many times the kernels ran (a test of the fast path that fell back to PyTorch could not fail)."""
+    """(kernel, integer type of the bits it got) for every time the kernels ran: a test of the fast path
+    that fell back to PyTorch could not fail without it."""
     calls = []
     original = pooling._launch
-    monkeypatch.setattr(pooling, "_launch", lambda kernel, *args: (calls.append(kernel), original(kernel, *args)))
+    monkeypatch.setattr(pooling, "_launch",
+                        lambda kernel, *args: (calls.append((kernel, str(args[0].dtype))), original(kernel, *args)))
     return calls
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("layer", [1, 2])
-def test_training_kernels_equal_pytorchs_pooling_bit_for_bit(model, small_mnist, launches, dtype, layer):
+def test_kernels_equal_pytorchs_pooling_bit_for_bit(model, small_mnist, launches, dtype, layer):
     x = conv_maps(model, small_mnist.train.images[:128], layer, dtype)
-    x.data[:4, :, :2, :2] = 0.0  # ties between -0 and +0
-    x.data[:4, :, 0, 1] = -0.0
+    # Windows (reading order) that PyTorch decides by its rules: ties between zeros of both signs, either
+    # first; NaNs of both signs (the last NaN wins, even after a larger number).
+    for i, window in enumerate([(0.0, -0.0, 0.0, 0.0), (-0.0, 0.0, -0.0, 0.0), (1.0, NAN, 0.5, 0.0),
+                                (NAN, -NAN, 2.0, 3.0), (-NAN, 1.0, 5.0, -1.0), (-1.0, -1.0, -2.0, -1.0)]):
+        x.data[i, :, 0:2, 0:2] = torch.tensor(window, dtype=dtype).view(1, 2, 2)
     assert (F.max_pool2d(x, 2) == x[:, :, ::2, ::2]).float().mean() > 0.2  # many windows tie or win at the top left
     grad = torch.randn(x.shape[0], x.shape[1], x.shape[2] // 2, x.shape[3] // 2).to(dtype)
+    grad[:8, :, 0, 0] = -0.0  # PyTorch's zero-filled sum turns a gradient of -0 into +0
 
     ours = MaxPool2x2().train()(x)
     (ours_grad,) = torch.autograd.grad(ours, x, grad)
     theirs = F.max_pool2d(x, 2)
     (theirs_grad,) = torch.autograd.grad(theirs, x, grad)
-
     with torch.inference_mode():  # evaluation and reading a drawing
         inferred = MaxPool2x2().eval()(x.detach())
 
-    assert launches == [pooling._pool, pooling._unpool, pooling._pool]
+    bits = {torch.float32: "int32", torch.bfloat16: "int16"}[dtype]
+    assert launches == [(pooling._pool, bits), (pooling._unpool, bits), (pooling._pool, bits)]
     assert ours.dtype == dtype and ours.is_contiguous(memory_format=torch.channels_last)
-    assert torch.equal(ours, theirs) and torch.equal(ours.signbit(), theirs.signbit())
-    assert torch.equal(ours_grad, theirs_grad)
-    assert torch.equal(inferred, theirs) and torch.equal(inferred.signbit(), theirs.signbit())
+    assert ours_grad.is_contiguous(memory_format=torch.channels_last)
+    assert same_bits(ours, theirs) and same_bits(inferred, theirs) and same_bits(ours_grad, theirs_grad)
+    assert ours[:6, :, 0, 0].isnan().sum() == 3 * x.shape[1]  # the NaN windows did come through
 
 
-def test_saliency_the_export_and_other_memory_layouts_use_pytorchs_pooling(model, small_mnist, launches):
-    """Saliency (eval mode with gradients) and the ONNX export (which traces the module) never need numba."""
-    x = conv_maps(model, small_mnist.train.images[:8], 1, torch.float32)
-    MaxPool2x2().eval()(x)  # eval mode, gradients wanted: saliency
-    with torch.no_grad():
-        MaxPool2x2().eval()(x)
+def test_the_pooled_maps_can_be_changed_in_place_as_pytorchs_can(model, small_mnist):
+    x = conv_maps(model, small_mnist.train.images[:4], 1, torch.float32)
+    y = MaxPool2x2().train()(x).relu_()
+    y.sum().backward()
+    assert torch.equal(x.grad, torch.autograd.grad(F.max_pool2d(x, 2).relu_().sum(), x)[0])
+
+
+def test_saliency_and_the_onnx_export_use_pytorchs_pooling(loaded_model, small_mnist, launches, tmp_path):
+    """Saliency (eval mode with gradients) and the ONNX export (which traces the module) never need numba;
+    nor do maps in NCHW memory or of odd size."""
+    from src.export import to_onnx
+    from src.saliency import saliency
+
+    heat = saliency(loaded_model.model, small_mnist.test.images[0].numpy() / 255)
+    assert heat.max() == pytest.approx(1.0)
+    assert to_onnx(loaded_model.model, tmp_path / "model.onnx").stat().st_size > 50_000
+    x = conv_maps(loaded_model.model, small_mnist.train.images[:8], 1, torch.float32)
     MaxPool2x2().train()(x.detach().contiguous())  # NCHW memory
     MaxPool2x2().train()(x[:, :, :27, :27].contiguous(memory_format=torch.channels_last))  # odd size
     assert launches == []
 
 
-def test_training_and_its_evaluation_take_the_fast_path(small_mnist, launches):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_training_and_its_evaluation_take_the_kernels(small_mnist, launches, precision):
+    """In the precision a recipe asks for: bf16 maps (FAST on a CPU with native bf16) reach the kernels too."""
     from src.training import TrainConfig, train_epochs
     from src.model import TutorialCNN
 
-    config = TrainConfig(epochs=1, batch_size=1000, augment=False)
+    config = TrainConfig(epochs=1, batch_size=1000, augment=False, precision=precision)
     steps = -(-len(small_mnist.train) // config.batch_size)
-    evaluations = -(-len(small_mnist.val) // 256)  # src.training.evaluate's batches
+    evaluations = -(-len(small_mnist.val) // 256)  # src.training.evaluate's batches, in fp32
     list(train_epochs(TutorialCNN(), small_mnist, config))
-    assert launches.count(pooling._unpool) == 2 * steps  # two pools a step
-    assert launches.count(pooling._pool) == 2 * steps + 2 * evaluations
+    bits = {"fp32": "int32", "bf16": "int16"}[precision]
+    expected = Counter({(pooling._pool, bits): 2 * steps, (pooling._unpool, bits): 2 * steps})  # two pools a step
+    expected[(pooling._pool, "int32")] += 2 * evaluations
+    assert Counter(launches) == expected
+
+
+def test_warm_up_compiles_both_kernels_for_both_precisions():
+    pooling.warm_up()
+    for kernel in (pooling._pool, pooling._unpool):
+        assert {str(signature[0].dtype) for signature in kernel.signatures} >= {"int16", "int32"}

@@ -101,3 +101,14 @@ def test_training_computes_in_the_precision_asked_for_with_fp32_weights(small_mn
     assert seen == {dtype}
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert records[-1]["val_acc"] > 90
+
+
+def test_a_recipe_at_another_batch_size_keeps_the_share_of_synthetic_drawings():
+    from src.training import FAST
+
+    assert (FAST.batch_size, FAST.drawn_per_batch, FAST.outliers_per_batch) == (384, 24, 48)
+    small = FAST.at_batch_size(64)
+    assert (small.batch_size, small.drawn_per_batch, small.outliers_per_batch) == (64, 4, 8)
+    assert small.lr == FAST.lr and small.epochs == FAST.epochs
+    assert TrainConfig(drawn_per_batch=0).at_batch_size(512).drawn_per_batch == 0
+    assert FAST.at_batch_size(1).drawn_per_batch == 1
