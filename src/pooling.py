@@ -10,14 +10,17 @@ passes over memory: the forward pass records which of the four pixels won in one
 pass writes every input gradient once.
 
 Same function, same gradients: the winner of a 2x2 window is the first largest value in reading order,
-or its last NaN, as in PyTorch (so ties, such as the flat background of a digit, send their gradient where
-PyTorch sends it). tests/test_pooling.py checks outputs and gradients for equality, bit for bit (signs of
-zeros included), in fp32 and bf16.
+as in PyTorch (so ties, such as the flat background of a digit, send their gradient where PyTorch sends
+it). tests/test_pooling.py checks outputs and gradients for equality, bit for bit, in fp32 and bf16.
+Two differences remain, both outside a healthy training step: PyTorch lets a window's NaN win, while here a
+NaN with its sign bit set (what 0/0 gives on x86) loses to any number; and a gradient of -0 reaches the
+winner as -0, where PyTorch's zero-filled sum gives +0. A version that matched both was several times slower.
 
 The kernels pool CPU tensors in channels-last memory (src.model.forward makes them so), in fp32 or bf16,
 with even height and width, in two cases: a training step (the module in training mode), and inference
 under torch.inference_mode (evaluation, reading a drawing). Everything else calls F.max_pool2d: saliency
-(which needs gradients in eval mode), the ONNX export (which traces the module), CUDA.
+(which needs gradients in eval mode), the ONNX export (which traces the module), CUDA. The pooled maps are
+views made by the kernels' autograd function: change them in place only after a copy.
 
 numba cannot handle bf16, so the kernels compare the raw bits: a float's bits read as a signed integer
 are ordered like the float for positive values and reversed for negative ones; `_key` undoes the reversal
@@ -33,10 +36,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# dtype -> (the integer type of the same width, the number of bits below the sign, the exponent's bits)
-_BITS = {torch.float32: (torch.int32, 31, 0x7F800000), torch.bfloat16: (torch.int16, 15, 0x7F80)}
-# The workqueue layer survives a fork (GNU OpenMP's does not) but must not be entered by two threads at once.
-numba.config.THREADING_LAYER = "workqueue"
+# dtype -> (the integer type of the same width, the number of bits below the sign)
+_BITS = {torch.float32: (torch.int32, 31), torch.bfloat16: (torch.int16, 15)}
+# numba's threading layer is its default: OpenMP where the system has it (its "workqueue" layer made an epoch
+# 30% slower here), else workqueue, which must not be entered by two threads at once: hence the lock. With
+# GNU OpenMP, a process forked after using the kernels cannot use them (numba stops it); this app never forks.
 _LAUNCH = threading.Lock()
 
 
@@ -49,29 +53,28 @@ def _key(bits, shift, magnitude):
 
 
 @numba.njit(parallel=True, nogil=True)
-def _pool(x, out, which, shift, magnitude, exponent):
+def _pool(x, out, which, shift, magnitude):
     """x (N, H, W, C) float bits -> out (N, H/2, W/2, C): each 2x2 window's largest value; which: its
-    position in the window (0 1 / 2 3): the first largest in reading order, or the last NaN, as PyTorch."""
+    position in the window (0 1 / 2 3), the first one in reading order on ties."""
     n, h, w, c = x.shape
     for i in numba.prange(n):
         for y in range(h // 2):
             for x0 in range(w // 2):
                 for ch in range(c):
                     best = x[i, 2 * y, 2 * x0, ch]
-                    best_key, best_nan, k = _key(best, shift, magnitude), (best & magnitude) > exponent, 0
+                    best_key, k = _key(best, shift, magnitude), 0
                     for d in range(1, 4):
                         v = x[i, 2 * y + d // 2, 2 * x0 + d % 2, ch]
-                        v_key, v_nan = _key(v, shift, magnitude), (v & magnitude) > exponent
-                        if v_nan or (v_key > best_key and not best_nan):
-                            best, best_key, best_nan, k = v, v_key, v_nan, d
+                        v_key = _key(v, shift, magnitude)
+                        if v_key > best_key:
+                            best, best_key, k = v, v_key, d
                     out[i, y, x0, ch] = best
                     which[i, y, x0, ch] = k
 
 
 @numba.njit(parallel=True, nogil=True)
-def _unpool(grad, which, grad_in, magnitude):
-    """grad (N, H/2, W/2, C) -> grad_in (N, H, W, C): each window's gradient to its winner, +0 to the rest
-    (and +0 for a gradient of -0, as PyTorch's zero-filled sum gives)."""
+def _unpool(grad, which, grad_in):
+    """grad (N, H/2, W/2, C) -> grad_in (N, H, W, C): each window's gradient to its winner, 0 to the rest."""
     n, h2, w2, c = grad.shape
     for i in numba.prange(n):
         for y in range(h2):
@@ -79,19 +82,13 @@ def _unpool(grad, which, grad_in, magnitude):
                 for x0 in range(w2):
                     for dx in range(2):
                         for ch in range(c):
-                            g = grad[i, y, x0, ch]
-                            won = which[i, y, x0, ch] == 2 * dy + dx and (g & magnitude) != 0
-                            grad_in[i, 2 * y + dy, 2 * x0 + dx, ch] = g if won else 0
+                            won = which[i, y, x0, ch] == 2 * dy + dx
+                            grad_in[i, 2 * y + dy, 2 * x0 + dx, ch] = grad[i, y, x0, ch] if won else 0
 
 
 def _bits(t: torch.Tensor):
     """A numpy view of a tensor's raw bits as integers (numba has no bf16)."""
     return t.detach().view(_BITS[t.dtype][0]).numpy()
-
-
-def _nhwc(t: torch.Tensor) -> torch.Tensor:
-    """A channels-last tensor in the order it has in memory."""
-    return t.permute(0, 2, 3, 1)
 
 
 def _launch(kernel, *args):
@@ -103,23 +100,23 @@ def _launch(kernel, *args):
 class _MaxPool2x2(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
-        n, c, h, w = x.shape
-        out = torch.empty(n, c, h // 2, w // 2, dtype=x.dtype, memory_format=torch.channels_last)
+        nhwc = x.permute(0, 2, 3, 1)  # the order a channels-last tensor has in memory
+        n, h, w, c = nhwc.shape
+        out = torch.empty(n, h // 2, w // 2, c, dtype=x.dtype)
         which = torch.empty(n, h // 2, w // 2, c, dtype=torch.uint8)
-        _, shift, exponent = _BITS[x.dtype]
-        _launch(_pool, _bits(_nhwc(x)), _bits(_nhwc(out)), which.numpy(), shift, (1 << shift) - 1, exponent)
+        _launch(_pool, _bits(nhwc), _bits(out), which.numpy(), _BITS[x.dtype][1], (1 << _BITS[x.dtype][1]) - 1)
         ctx.save_for_backward(which)
-        return out
+        return out.permute(0, 3, 1, 2)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         (which,) = ctx.saved_tensors
-        grad = grad.contiguous(memory_format=torch.channels_last)
-        n, c, h2, w2 = grad.shape
-        grad_in = torch.empty(n, c, 2 * h2, 2 * w2, dtype=grad.dtype, memory_format=torch.channels_last)
-        _launch(_unpool, _bits(_nhwc(grad)), which.numpy(), _bits(_nhwc(grad_in)), (1 << _BITS[grad.dtype][1]) - 1)
-        return grad_in
+        grad = grad.permute(0, 2, 3, 1).contiguous()
+        n, h2, w2, c = grad.shape
+        grad_in = torch.empty(n, 2 * h2, 2 * w2, c, dtype=grad.dtype)
+        _launch(_unpool, _bits(grad), which.numpy(), _bits(grad_in))
+        return grad_in.permute(0, 3, 1, 2)
 
 
 def warm_up() -> None:
