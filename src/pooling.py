@@ -19,8 +19,7 @@ winner as -0, where PyTorch's zero-filled sum gives +0. A version that matched b
 The kernels pool CPU tensors in channels-last memory (src.model.forward makes them so), in fp32 or bf16,
 with even height and width, in two cases: a training step (the module in training mode), and inference
 under torch.inference_mode (evaluation, reading a drawing). Everything else calls F.max_pool2d: saliency
-(which needs gradients in eval mode), the ONNX export (which traces the module), CUDA. The pooled maps are
-views made by the kernels' autograd function: change them in place only after a copy.
+(which needs gradients in eval mode), the ONNX export (which traces the module), CUDA.
 
 numba cannot handle bf16, so the kernels compare the raw bits: a float's bits read as a signed integer
 are ordered like the float for positive values and reversed for negative ones; `_key` undoes the reversal
@@ -97,26 +96,31 @@ def _launch(kernel, *args):
         kernel(*args)
 
 
+def _nhwc(t: torch.Tensor) -> torch.Tensor:
+    """A channels-last tensor's dimensions in the order they have in memory: (N, H, W, C)."""
+    return t.permute(0, 2, 3, 1)
+
+
 class _MaxPool2x2(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
-        nhwc = x.permute(0, 2, 3, 1)  # the order a channels-last tensor has in memory
-        n, h, w, c = nhwc.shape
-        out = torch.empty(n, h // 2, w // 2, c, dtype=x.dtype)
+        n, c, h, w = x.shape
+        out = torch.empty(n, c, h // 2, w // 2, dtype=x.dtype, memory_format=torch.channels_last)
         which = torch.empty(n, h // 2, w // 2, c, dtype=torch.uint8)
-        _launch(_pool, _bits(nhwc), _bits(out), which.numpy(), _BITS[x.dtype][1], (1 << _BITS[x.dtype][1]) - 1)
+        _, shift = _BITS[x.dtype]
+        _launch(_pool, _bits(_nhwc(x)), _bits(_nhwc(out)), which.numpy(), shift, (1 << shift) - 1)
         ctx.save_for_backward(which)
-        return out.permute(0, 3, 1, 2)
+        return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         (which,) = ctx.saved_tensors
-        grad = grad.permute(0, 2, 3, 1).contiguous()
-        n, h2, w2, c = grad.shape
-        grad_in = torch.empty(n, 2 * h2, 2 * w2, c, dtype=grad.dtype)
-        _launch(_unpool, _bits(grad), which.numpy(), _bits(grad_in))
-        return grad_in.permute(0, 3, 1, 2)
+        grad = grad.contiguous(memory_format=torch.channels_last)
+        n, c, h2, w2 = grad.shape
+        grad_in = torch.empty(n, c, 2 * h2, 2 * w2, dtype=grad.dtype, memory_format=torch.channels_last)
+        _launch(_unpool, _bits(_nhwc(grad)), which.numpy(), _bits(_nhwc(grad_in)))
+        return grad_in
 
 
 def warm_up() -> None:

@@ -65,6 +65,12 @@ def test_kernels_equal_pytorchs_pooling_bit_for_bit(model, small_mnist, launches
     assert not ours[0, :, 0, 0].signbit().any() and ours[1, :, 0, 0].signbit().all()  # +0 first, -0 first
 
 
+def test_the_pooled_maps_can_be_changed_in_place_as_pytorchs_can(model, small_mnist):
+    x = conv_maps(model, small_mnist.train.images[:4], 1, torch.float32)
+    MaxPool2x2().train()(x).relu_().sum().backward()
+    assert torch.equal(x.grad, torch.autograd.grad(F.max_pool2d(x, 2).relu_().sum(), x)[0])
+
+
 def test_saliency_and_the_onnx_export_use_pytorchs_pooling(loaded_model, small_mnist, launches, tmp_path):
     """Saliency (eval mode with gradients) and the ONNX export (which traces the module) never need numba;
     nor do maps in NCHW memory or of odd size."""
