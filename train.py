@@ -6,6 +6,7 @@
 
 import argparse
 import sys
+from dataclasses import replace
 
 import torch
 from tqdm import tqdm
@@ -44,8 +45,10 @@ def main(argv=None) -> int:
     try:
         device = resolve_device(args.device)
         data = load_mnist(args.data_dir, device=device, seed=args.seed, limit=args.limit)
-        cfg = TrainConfig(args.epochs, args.batch_size, args.lr, args.weight_decay, args.augment, args.seed,
-                          precision=args.precision).resolved(device)
+        # Another batch size keeps the synthetic drawings' share of a batch (TrainConfig.at_batch_size).
+        cfg = replace(TrainConfig().at_batch_size(args.batch_size), epochs=args.epochs, lr=args.lr,
+                      weight_decay=args.weight_decay, augment=args.augment, seed=args.seed,
+                      precision=args.precision).resolved(device)
     except (DataUnavailable, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
