@@ -144,10 +144,10 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                             "stays fast for everyone. Run the app yourself to train: `python app.py`.",
                             elem_id="training-disabled")
             else:
-                defaults = FAST  # about 99% MNIST test in under 30 s on 2 cores; train.py trains the long recipe
+                defaults = FAST  # about 99% MNIST test in about half a minute on 2 cores; train.py trains the long recipe
                 gr.Markdown("Retrain the network on MNIST and watch the training and validation loss after every "
-                            "epoch. The settings below reach about 99% MNIST test accuracy in under 30 s on two CPU "
-                            "cores; `python train.py` trains the shipped model's longer recipe (99.37%). One training "
+                            "epoch. The settings below reach about 99% MNIST test accuracy in about half a minute on two "
+                            "CPU cores; `python train.py` trains the shipped model's longer recipe (99.37%). One training "
                             "runs at a time on this server: yours waits its turn and shows its place in line. Your "
                             f"runs are yours alone; this server keeps your last {visitors.limits.runs_per_visitor}.")
                 with gr.Row():
@@ -158,8 +158,9 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                     learning_rate = gr.Number(value=defaults.lr, label="Learning rate (peak)", elem_id="learning-rate",
                                               minimum=1e-5, maximum=0.1)
                 with gr.Row():
-                    augment = gr.Checkbox(value=defaults.augment, label="Augment (rotate, scale, shift, stroke width)",
-                                          elem_id="augment")
+                    with gr.Column(min_width=220):  # its own column, so that a phone does not squeeze its label away
+                        augment = gr.Checkbox(value=defaults.augment, elem_id="augment",
+                                              label="Augment (rotate, scale, shift, stroke width)")
                     seed = gr.Number(value=defaults.seed, precision=0, label="Seed", elem_id="seed")
                     max_examples = gr.Slider(500, 48_000, value=48_000, step=500, elem_id="max-examples",
                                              label="Training examples (fewer = faster on slow CPUs)")
@@ -169,12 +170,13 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                 train_status = gr.Markdown("Press Start to train.", elem_id="train-status")
                 with gr.Row():
                     loss_plot = gr.LinePlot(train_tab.loss_table([]), x="epoch", y="loss", color="series",
-                                            title="Loss per epoch", elem_id="loss-plot", height=300,
+                                            title="Loss per epoch", elem_id="loss-plot", height=300, min_width=320,
                                             color_map={"train": "#f97316", "validation": "#3b82f6"}, x_title="epoch",
                                             y_title="cross-entropy loss", sort=train_tab.epoch_axis(defaults.epochs))
                     accuracy_plot = gr.LinePlot(train_tab.accuracy_table([]), x="epoch", y="accuracy",
                                                 color="series", title="Validation accuracy per epoch",
-                                                elem_id="accuracy-plot", height=300, color_map={"validation": "#3b82f6"},
+                                                elem_id="accuracy-plot", height=300, min_width=320,
+                                                color_map={"validation": "#3b82f6"},
                                                 x_title="epoch", y_title="accuracy (%)",
                                                 sort=train_tab.epoch_axis(defaults.epochs))
                 records = gr.Dataframe(train_tab.records_table([]), label="Per-epoch records",
