@@ -26,6 +26,8 @@ are ordered like the float for positive values and reversed for negative ones; `
 and makes -0 equal to +0.
 
 numba compiles the kernels on their first use in a process (about 1 s each); `warm_up` does it ahead.
+Until the kernels have run once in a process (warm_up, or a training step), inference uses F.max_pool2d,
+so that no reading waits for the compiler.
 """
 
 import threading
@@ -41,6 +43,7 @@ _BITS = {torch.float32: (torch.int32, 31), torch.bfloat16: (torch.int16, 15)}
 # 30% slower here), else workqueue, which must not be entered by two threads at once: hence the lock. With
 # GNU OpenMP, a process forked after using the kernels cannot use them (numba stops it); this app never forks.
 _LAUNCH = threading.Lock()
+_RAN = threading.Event()  # set once the kernels have run in this process: from then on inference uses them
 
 
 @numba.njit(inline="always")
@@ -94,6 +97,7 @@ def _launch(kernel, *args):
     with _LAUNCH:
         numba.set_num_threads(min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
         kernel(*args)
+    _RAN.set()
 
 
 def _nhwc(t: torch.Tensor) -> torch.Tensor:
@@ -140,6 +144,6 @@ class MaxPool2x2(nn.Module):
     """nn.MaxPool2d(2), computed by the kernels above in training and under inference_mode (see the module doc)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (self.training or torch.is_inference_mode_enabled()) and fits(x):
+        if (self.training or (torch.is_inference_mode_enabled() and _RAN.is_set())) and fits(x):
             return _MaxPool2x2.apply(x)
         return F.max_pool2d(x, 2)

@@ -1,6 +1,9 @@
 """The network's max-pooling (src/pooling.py): its kernels against PyTorch's F.max_pool2d."""
 
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import torch
@@ -9,6 +12,8 @@ import torch.nn.functional as F
 from src import pooling
 from src.data import normalize
 from src.pooling import MaxPool2x2
+
+ROOT = Path(__file__).resolve().parent.parent
 
 def conv_maps(model, images, layer, dtype):
     """A convolution's real output on MNIST digits (channels-last, as a training step has it), as a leaf that
@@ -106,3 +111,17 @@ def test_warm_up_compiles_both_kernels_for_both_precisions():
     pooling.warm_up()
     for kernel in (pooling._pool, pooling._unpool):
         assert {str(signature[0].dtype) for signature in kernel.signatures} >= {"int16", "int32"}
+
+
+def test_inference_does_not_wait_for_the_compiler():
+    """In a fresh process, a reading before any kernel has run (before warm_up ends) uses PyTorch's pooling."""
+    code = ("import torch; from src import pooling\n"
+            "x = torch.randn(1, 8, 28, 28).contiguous(memory_format=torch.channels_last)\n"
+            "with torch.inference_mode(): pooling.MaxPool2x2().eval()(x)\n"
+            "print(len(pooling._pool.signatures))\n"
+            "pooling.warm_up()\n"
+            "with torch.inference_mode(): pooling.MaxPool2x2().eval()(x)\n"
+            "print(len(pooling._pool.signatures))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["0", "2"]  # nothing compiled before; after warm_up, fp32 and bf16
