@@ -76,6 +76,8 @@ def main():
 
     import torch
     torch.set_num_threads(1)
+    from src import pooling
+    pooling.warm_up()  # as app.py does at start-up: readings then pool with src/pooling.py's kernels
     from src.inference import ModelStore
     store = ModelStore(CHECKPOINT_DIR, DEFAULT_CHECKPOINT)
     model = store.activate(DEFAULT_CHECKPOINT)
