@@ -8,7 +8,7 @@ the 10,000 MNIST test images, outside the clock (the tutorial's on ToTensor's [0
 trained). The clock counts what a visitor of the Train tab waits
 for: the training steps and each recipe's own validation pass, not loading MNIST (the same for all).
   - tutorial loop: DataLoader, batch 64, Adam 1e-3, up to --tutorial-epochs epochs;
-  - fast: src.training.FAST, the Train tab's default (6 epochs);
+  - fast: src.training.FAST, the Train tab's default (10 epochs);
   - full: TrainConfig(), what `python train.py` trains for checkpoints/default (30 epochs, about 2-3 minutes).
 All use src.training.training_threads() CPU threads.
 """

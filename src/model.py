@@ -23,7 +23,7 @@ class TutorialCNN(nn.Module):
         self.conv1 = nn.Conv2d(1, 8, kernel_size=3, padding=1)
         self.conv2 = nn.Conv2d(8, 16, kernel_size=3, padding=1)
         self.conv3 = nn.Conv2d(16, 32, kernel_size=3, padding=1)
-        self.pool = MaxPool2x2()  # nn.MaxPool2d(2), faster in a training step on the CPU (src/pooling.py)
+        self.pool = MaxPool2x2()  # nn.MaxPool2d(2), computed faster on the CPU (src/pooling.py)
         self.fc = nn.Linear(32 * 7 * 7, 10)
 
     def run(self, x: torch.Tensor, maps: bool = False) -> tuple[torch.Tensor, tuple | None]:

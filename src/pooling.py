@@ -1,4 +1,4 @@
-"""The network's 2x2 max-pooling: F.max_pool2d(x, 2), with a faster training step on the CPU.
+"""The network's 2x2 max-pooling: F.max_pool2d(x, 2), computed faster on the CPU in training and inference.
 
     pool = MaxPool2x2()   # in TutorialCNN, where the tutorial has nn.MaxPool2d(2)
 
