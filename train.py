@@ -1,7 +1,8 @@
 """Train the digit classifier on MNIST and save a checkpoint.
 
     python train.py                       # the default recipe; reproduces checkpoints/default.safetensors
-    python train.py --epochs 1 --limit 5000 --out /tmp/quick.safetensors
+                                          # (3 teachers, then the network itself: about 9 minutes on 2 cores)
+    python train.py --epochs 1 --limit 5000 --teachers 0 --out /tmp/quick.safetensors
 """
 
 import argparse
@@ -14,7 +15,8 @@ from tqdm import tqdm
 from src import config
 from src.checkpoint import fit_and_save
 from src.data import DataUnavailable, load_mnist
-from src.training import PRECISIONS, Pools, TrainConfig, evaluate, resolve_device, seeded_model, train_epochs
+from src.training import (PRECISIONS, Pools, TrainConfig, evaluate, resolve_device, seeded_model, train_epochs,
+                          train_teachers)
 from src.model import count_parameters
 from src.synthetic import POOL_SIZE, cached_training_pools
 
@@ -28,6 +30,9 @@ def parse_args(argv=None):
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--no-augment", dest="augment", action="store_false", help="train on the images as they are")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--teachers", type=int, default=d.teachers,
+                   help="networks trained first (same recipe, other seeds) whose mean answer the network also "
+                        "learns from; 0: none")
     p.add_argument("--limit", type=int, default=None, help="use only this many training examples (quick runs)")
     p.add_argument("--data-dir", default=config.DATA_DIR, help="MNIST root (env DATA_DIR; default ./data)")
     p.add_argument("--out", default=str(config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT))
@@ -48,7 +53,9 @@ def main(argv=None) -> int:
         # Another batch size keeps the synthetic drawings' share of a batch (TrainConfig.at_batch_size).
         cfg = replace(TrainConfig().at_batch_size(args.batch_size), epochs=args.epochs, lr=args.lr,
                       weight_decay=args.weight_decay, augment=args.augment, seed=args.seed,
-                      precision=args.precision).resolved(device)
+                      teachers=args.teachers, precision=args.precision).resolved(device)
+        if args.teachers < 0:
+            raise ValueError(f"--teachers must be 0 or more, not {args.teachers}")
     except (DataUnavailable, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -63,16 +70,25 @@ def main(argv=None) -> int:
     def progress(iterable, total, desc):
         return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
 
+    def line(record):
+        return (f"epoch {record['epoch']:3d} | train loss {record['train_loss']:.4f} | val loss "
+                f"{record['val_loss']:.4f} | val acc {record['val_acc']:6.2f}% | {record['seconds']:.1f}s")
+
+    teacher_acc = {}
+
+    def report(k, record):
+        teacher_acc[k] = record["val_acc"]
+        print(f"teacher {k}/{cfg.teachers} | {line(record)}")
+
+    teachers = train_teachers(data, cfg, pools, progress=progress, report=report)
     history = []
-    for record in train_epochs(model, data, cfg, pools, progress=progress):
+    for record in train_epochs(model, data, cfg, pools, progress=progress, teachers=teachers):
         history.append(record)
-        print(
-            f"epoch {record['epoch']:3d} | train loss {record['train_loss']:.4f} | val loss {record['val_loss']:.4f} "
-            f"| val acc {record['val_acc']:6.2f}% | {record['seconds']:.1f}s"
-        )
+        print(line(record))
     test_loss, test_acc = evaluate(model, data.test)
     print(f"test loss {test_loss:.4f} | test accuracy {test_acc:.2f}%")
     meta = {"hyperparameters": cfg.to_dict(), "seed": args.seed, "limit": args.limit, "history": history,
+            "teachers": [{"seed": r.seed, "val_acc": teacher_acc[k]} for k, r in enumerate(cfg.teacher_recipes(), 1)],
             "test_loss": round(test_loss, 5), "test_acc": round(test_acc, 3)}
     print("fitting the “is it a digit?” statistics…")
     path = fit_and_save(args.out, model.cpu(), meta, data)

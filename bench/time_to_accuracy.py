@@ -9,7 +9,8 @@ trained). The clock counts what a visitor of the Train tab waits
 for: the training steps and each recipe's own validation pass, not loading MNIST (the same for all).
   - tutorial loop: DataLoader, batch 64, Adam 1e-3, up to --tutorial-epochs epochs;
   - fast: src.training.FAST, the Train tab's default (10 epochs);
-  - full: TrainConfig(), what `python train.py` trains for checkpoints/default (30 epochs, about 2-3 minutes).
+  - full: TrainConfig(), what `python train.py` trains for checkpoints/default: its 3 teachers (30 epochs each),
+    whose time is counted in its first epoch, then the network itself (30 epochs); about 8 minutes.
 All use src.training.training_threads() CPU threads.
 """
 
@@ -61,7 +62,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default=config.DATA_DIR)
     p.add_argument("--tutorial-epochs", type=int, default=10)
-    p.add_argument("--skip-full", action="store_true", help="leave out the 30-epoch recipe")
+    p.add_argument("--skip-full", action="store_true", help="leave out the long recipe")
     args = p.parse_args()
     torch.set_num_threads(training_threads())
     device = torch.device("cpu")

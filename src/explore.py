@@ -289,5 +289,6 @@ def uploaded_image(image) -> Image.Image:
 def settings_row(name: str, meta: dict) -> dict:
     h = meta.get("hyperparameters") or {}
     return {"model": name, "epochs": len(meta.get("history") or []), "batch size": h.get("batch_size"),
-            "learning rate": h.get("lr"), "augment": h.get("augment"), "seed": meta.get("seed", h.get("seed")),
+            "learning rate": h.get("lr"), "augment": h.get("augment"),
+            "teachers": h.get("teachers", 0), "seed": meta.get("seed", h.get("seed")),
             "test accuracy %": meta.get("test_acc")}

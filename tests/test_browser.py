@@ -1,5 +1,6 @@
 """A real Chromium, driven by Playwright: a person draws with the mouse and reads the prediction."""
 
+import json
 import re
 import time
 
@@ -211,7 +212,7 @@ def test_after_a_run_its_evaluation_on_the_test_set_shows(page, screenshots):
     page.locator("#evaluate").screenshot(path=str(screenshots / "evaluation.png"))
 
 
-def test_compare_the_new_run_with_the_default(page, screenshots):
+def test_compare_the_new_run_with_the_default(page, screenshots, default_checkpoint):
     page.click("#compare .label-wrap")
     picked = page.locator("#compare-picker").inner_text()  # after a run: the new run and the default
     assert "yours/trained-" in picked and "default.safetensors" in picked, picked
@@ -220,7 +221,8 @@ def test_compare_the_new_run_with_the_default(page, screenshots):
         page.wait_for_function(f"() => document.querySelectorAll('#{plot} [aria-roledescription=\"line mark\"]').length === 2",
                                timeout=30_000)
     table = page.locator("#compare-table").inner_text()
-    assert "yours/trained-" in table and "default.safetensors" in table and "99.37" in table
+    recorded = json.loads(default_checkpoint.with_suffix(".json").read_text())["test_acc"]
+    assert "yours/trained-" in table and "default.safetensors" in table and str(recorded) in table
     page.wait_for_timeout(500)
     page.locator("#compare").screenshot(path=str(screenshots / "compare.png"))
 

@@ -34,7 +34,7 @@ def test_inside_the_network_takes_uploaded_files_only(client, server):
         client.predict({"path": target}, api_name="/inside_the_network")
 
 
-def test_compare_two_runs_from_their_histories(client, server):
+def test_compare_two_runs_from_their_histories(client, server, default_checkpoint):
     for suffix in (".safetensors", ".json", ".novelty.safetensors"):  # a second model on the server
         shutil.copy(server.checkpoint_dir / f"default{suffix}", server.checkpoint_dir / f"copy{suffix}")
     try:
@@ -43,7 +43,8 @@ def test_compare_two_runs_from_their_histories(client, server):
         runs = client.predict(["default.safetensors", "copy.safetensors"], api_name="/compare_runs")
         assert set(runs) == {"default.safetensors", "copy.safetensors"}
         assert len(runs["copy.safetensors"]["history"]) == runs["copy.safetensors"]["epochs"] == 30
-        assert runs["default.safetensors"]["test accuracy %"] == 99.37
+        recorded = json.loads(default_checkpoint.with_suffix(".json").read_text())["test_acc"]
+        assert runs["default.safetensors"]["test accuracy %"] == recorded
     finally:
         for suffix in (".safetensors", ".json", ".novelty.safetensors"):
             (server.checkpoint_dir / f"copy{suffix}").unlink()

@@ -97,7 +97,7 @@ def test_training_and_its_evaluation_take_the_kernels(small_mnist, launches, pre
     from src.training import TrainConfig, train_epochs
     from src.model import TutorialCNN
 
-    config = TrainConfig(epochs=1, batch_size=1000, augment=False, precision=precision)
+    config = TrainConfig(epochs=1, batch_size=1000, augment=False, precision=precision, teachers=0)
     steps = -(-len(small_mnist.train) // config.batch_size)
     evaluations = -(-len(small_mnist.val) // 256)  # src.training.evaluate's batches, in fp32
     list(train_epochs(TutorialCNN(), small_mnist, config))

@@ -16,15 +16,17 @@ def test_train_cli_end_to_end(tmp_path, data_dir):
     out = tmp_path / "X.safetensors"
     result = subprocess.run(
         [sys.executable, "train.py", "--epochs", "1", "--limit", "3000", "--data-dir", data_dir,
-         "--out", str(out), "--seed", "0"],
+         "--out", str(out), "--seed", "0", "--teachers", "1"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert "epoch   1 | train loss" in result.stdout and "val loss" in result.stdout
+    assert "teacher 1/1 | epoch   1 | train loss" in result.stdout
+    assert "\nepoch   1 | train loss" in result.stdout and "val loss" in result.stdout
     assert "test accuracy" in result.stdout
     meta = json.loads(out.with_suffix(".json").read_text())
     assert len(meta["history"]) == 1 and RECORD_KEYS <= set(meta["history"][0])
-    assert meta["hyperparameters"]["seed"] == 0
+    assert meta["hyperparameters"]["seed"] == 0 and meta["hyperparameters"]["teachers"] == 1
+    assert [t["seed"] for t in meta["teachers"]] == [0] and 0 < meta["teachers"][0]["val_acc"] <= 100
     model, _, detector = load_model(out)  # weights, JSON and the novelty statistics that belong to them
     assert detector is not None and detector.weights == meta["weights_sha256"]
 

@@ -1,12 +1,13 @@
-"""Training (src/training.py): augmentation, the epoch loop, Stop, and the CUDA path."""
+"""Training (src/training.py): augmentation, the epoch loop, Stop, teachers, and the CUDA path."""
 
 import threading
+from dataclasses import replace
 
 import pytest
 import torch
 
-from src.data import load_mnist
-from src.training import TrainConfig, augment, train_epochs
+from src.data import Split, load_mnist
+from src.training import TrainConfig, augment, seeded_model, train_epochs
 from src.model import TutorialCNN
 
 RECORD_KEYS = {"epoch", "train_loss", "val_loss", "val_acc", "seconds"}
@@ -23,7 +24,7 @@ def test_augment_keeps_shape_and_range_and_changes_images(small_mnist):
 
 
 def test_short_training_run_lowers_the_loss(small_mnist):
-    records = list(train_epochs(TutorialCNN(), small_mnist, TrainConfig(epochs=3, batch_size=64)))
+    records = list(train_epochs(TutorialCNN(), small_mnist, TrainConfig(epochs=3, batch_size=64, teachers=0)))
     assert [r["epoch"] for r in records] == [1, 2, 3]
     assert all(RECORD_KEYS <= set(r) for r in records)
     assert records[-1]["train_loss"] < records[0]["train_loss"]
@@ -42,7 +43,8 @@ def test_stop_event_halts_between_batches_and_keeps_the_last_completed_epoch(sma
             yield item
 
     model = TutorialCNN()
-    for record in train_epochs(model, small_mnist, TrainConfig(epochs=5, batch_size=64), stop=stop, progress=progress):
+    config = TrainConfig(epochs=5, batch_size=64, teachers=0)
+    for record in train_epochs(model, small_mnist, config, stop=stop, progress=progress):
         snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
     assert len(snapshots) == 1
     assert len(batches_seen) == 70
@@ -54,7 +56,7 @@ def test_training_runs_on_cuda_with_data_resident_on_the_gpu(data_dir):
     data = load_mnist(data_dir, device="cuda", limit=8000)
     assert data.train.images.is_cuda
     model = TutorialCNN()
-    records = list(train_epochs(model, data, TrainConfig(epochs=3)))
+    records = list(train_epochs(model, data, TrainConfig(epochs=3, teachers=0)))
     assert next(model.parameters()).is_cuda
     assert records[-1]["val_acc"] > 90 and records[-1]["train_loss"] < records[0]["train_loss"]
 
@@ -97,7 +99,8 @@ def test_training_computes_in_the_precision_asked_for_with_fp32_weights(small_mn
     model = TutorialCNN()
     seen = set()
     model.conv2.register_forward_hook(lambda _, __, out: seen.add(out.dtype) if torch.is_grad_enabled() else None)
-    records = list(train_epochs(model, small_mnist, TrainConfig(epochs=2, batch_size=64, precision=precision)))
+    config = TrainConfig(epochs=2, batch_size=64, precision=precision, teachers=0)
+    records = list(train_epochs(model, small_mnist, config))
     assert seen == {dtype}
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert records[-1]["val_acc"] > 90
@@ -112,3 +115,46 @@ def test_a_recipe_at_another_batch_size_keeps_the_share_of_synthetic_drawings():
     assert small.lr == FAST.lr and small.epochs == FAST.epochs
     assert TrainConfig(drawn_per_batch=0).at_batch_size(512).drawn_per_batch == 0
     assert FAST.at_batch_size(1).drawn_per_batch == 1
+
+
+def test_a_network_with_a_teacher_learns_the_teacher_s_answers(small_mnist, default_checkpoint):
+    """Distillation reaches the network: a teacher that answers d + 1 for every digit d (the shipped model with its
+    output rows rotated), at distill_weight 1, teaches that answer against the labels."""
+    from src.checkpoint import load_checkpoint
+    from src.training import evaluate
+
+    teacher, _ = load_checkpoint(default_checkpoint)
+    rotate = torch.arange(-1, 9) % 10  # logit d + 1 := the shipped model's logit d
+    with torch.no_grad():
+        teacher.fc.weight.copy_(teacher.fc.weight[rotate])
+        teacher.fc.bias.copy_(teacher.fc.bias[rotate])
+    teacher.requires_grad_(False)
+    shifted = replace(small_mnist, val=Split(small_mnist.val.images, (small_mnist.val.labels + 1) % 10))
+    assert evaluate(teacher, shifted.val)[1] > 97
+
+    config = TrainConfig(epochs=2, batch_size=64, teachers=1, distill_weight=1.0)
+    taught = seeded_model(0)
+    list(train_epochs(taught, small_mnist, config, teachers=[teacher]))
+    assert evaluate(taught, shifted.val)[1] > 85  # it answers as the teacher does, not as the labels say
+    assert evaluate(taught, small_mnist.val)[1] < 10
+
+
+def test_a_recipe_with_teachers_needs_them_and_names_their_seeds(small_mnist):
+    config = TrainConfig(epochs=1, batch_size=64, seed=3, teachers=2)
+    assert [r.seed for r in config.teacher_recipes()] == [3, 13]
+    assert all(r.teachers == 0 and r.epochs == 1 for r in config.teacher_recipes())
+    with pytest.raises(ValueError, match="2 teachers"):
+        next(train_epochs(TutorialCNN(), small_mnist, config))
+
+
+def test_train_teachers_trains_frozen_teachers_that_read_digits(small_mnist):
+    from src.training import evaluate, train_teachers
+
+    reports = []
+    config = TrainConfig(epochs=2, batch_size=64, teachers=2)
+    teachers = train_teachers(small_mnist, config, report=lambda k, record: reports.append((k, record["epoch"])))
+    assert reports == [(1, 1), (1, 2), (2, 1), (2, 2)]
+    assert len(teachers) == 2 and not any(t.training for t in teachers)
+    assert not any(p.requires_grad for t in teachers for p in t.parameters())
+    assert not torch.equal(teachers[0].conv1.weight, teachers[1].conv1.weight)  # two seeds, two networks
+    assert all(evaluate(t, small_mnist.val)[1] > 85 for t in teachers)
