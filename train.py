@@ -40,7 +40,10 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: PyTorch's)")
     p.add_argument("--precision", default=d.precision, choices=PRECISIONS,
                    help="what the network computes in while training; auto: bf16 on a CPU that has it natively")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.teachers < 0:
+        p.error(f"--teachers must be 0 or more, not {args.teachers}")
+    return args
 
 
 def main(argv=None) -> int:
@@ -54,8 +57,6 @@ def main(argv=None) -> int:
         cfg = replace(TrainConfig().at_batch_size(args.batch_size), epochs=args.epochs, lr=args.lr,
                       weight_decay=args.weight_decay, augment=args.augment, seed=args.seed,
                       teachers=args.teachers, precision=args.precision).resolved(device)
-        if args.teachers < 0:
-            raise ValueError(f"--teachers must be 0 or more, not {args.teachers}")
     except (DataUnavailable, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

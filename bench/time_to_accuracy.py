@@ -10,7 +10,7 @@ for: the training steps and each recipe's own validation pass, not loading MNIST
   - tutorial loop: DataLoader, batch 64, Adam 1e-3, up to --tutorial-epochs epochs;
   - fast: src.training.FAST, the Train tab's default (10 epochs);
   - full: TrainConfig(), what `python train.py` trains for checkpoints/default: its 3 teachers (30 epochs each),
-    whose time is counted in its first epoch, then the network itself (30 epochs); about 8 minutes.
+    whose time is counted in its first epoch, then the network itself (30 epochs); about 9 minutes.
 All use src.training.training_threads() CPU threads.
 """
 

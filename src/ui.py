@@ -147,7 +147,8 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                 defaults = FAST  # about 99% MNIST test in about half a minute on 2 cores; train.py trains the long recipe
                 gr.Markdown("Retrain the network on MNIST and watch the training and validation loss after every "
                             "epoch. The settings below reach about 99% MNIST test accuracy in about half a minute on two "
-                            "CPU cores; `python train.py` trains the shipped model's longer recipe (99.37%). One training "
+                            "CPU cores; `python train.py` trains the shipped model with a longer recipe, in which the network also "
+                            "learns from three teachers trained first (about 9 minutes). One training "
                             "runs at a time on this server: yours waits its turn and shows its place in line. Your "
                             f"runs are yours alone; this server keeps your last {visitors.limits.runs_per_visitor}.")
                 with gr.Row():

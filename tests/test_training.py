@@ -117,18 +117,24 @@ def test_a_recipe_at_another_batch_size_keeps_the_share_of_synthetic_drawings():
     assert FAST.at_batch_size(1).drawn_per_batch == 1
 
 
-def test_a_network_with_a_teacher_learns_the_teacher_s_answers(small_mnist, default_checkpoint):
-    """Distillation reaches the network: a teacher that answers d + 1 for every digit d (the shipped model with its
-    output rows rotated), at distill_weight 1, teaches that answer against the labels."""
+def rotated_teacher(checkpoint, shift: int) -> TutorialCNN:
+    """The shipped model with its output rows rotated: it answers d + shift for a digit d; frozen, in eval mode."""
     from src.checkpoint import load_checkpoint
-    from src.training import evaluate
 
-    teacher, _ = load_checkpoint(default_checkpoint)
-    rotate = torch.arange(-1, 9) % 10  # logit d + 1 := the shipped model's logit d
+    teacher, _ = load_checkpoint(checkpoint)
+    rotate = (torch.arange(10) - shift) % 10  # logit d + shift := the shipped model's logit d
     with torch.no_grad():
         teacher.fc.weight.copy_(teacher.fc.weight[rotate])
         teacher.fc.bias.copy_(teacher.fc.bias[rotate])
-    teacher.requires_grad_(False)
+    return teacher.to(memory_format=torch.channels_last).requires_grad_(False)
+
+
+def test_a_network_with_a_teacher_learns_the_teacher_s_answers(small_mnist, default_checkpoint):
+    """Distillation reaches the network: a teacher that answers d + 1 for every digit d (the shipped model with its
+    output rows rotated), at distill_weight 1, teaches that answer against the labels."""
+    from src.training import evaluate
+
+    teacher = rotated_teacher(default_checkpoint, 1)
     shifted = replace(small_mnist, val=Split(small_mnist.val.images, (small_mnist.val.labels + 1) % 10))
     assert evaluate(teacher, shifted.val)[1] > 97
 
@@ -139,6 +145,38 @@ def test_a_network_with_a_teacher_learns_the_teacher_s_answers(small_mnist, defa
     assert evaluate(taught, small_mnist.val)[1] < 10
 
 
+@pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-5), ("bf16", 1e-3)])
+def test_a_step_with_teachers_follows_the_documented_loss(small_mnist, default_checkpoint, precision, tolerance):
+    """train_step's update equals the gradient of (1 - w) * CE + w * T^2 * KL(mean of the teachers' softmax(z / T) ||
+    softmax(z / T)), computed here from the formula, with two teachers that answer differently."""
+    import copy
+
+    import torch.nn.functional as F
+
+    from src.model import forward
+    from src.training import train_step
+
+    config = TrainConfig(teachers=2, distill_weight=0.5, distill_temperature=2.0, precision=precision)
+    teachers = [rotated_teacher(default_checkpoint, shift) for shift in (0, 1)]  # they answer d and d + 1
+    x = small_mnist.train.images[:64].unsqueeze(1).float().div(255)
+    labels = small_mnist.train.labels[:64]
+    model = seeded_model(0).to(memory_format=torch.channels_last)
+    expected = copy.deepcopy(model)
+    before = [p.detach().clone() for p in model.parameters()]
+    train_step(model, torch.optim.SGD(model.parameters(), lr=1.0), x, labels, config, teachers)
+
+    t, dtype = config.distill_temperature, {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
+    with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+        logits = forward(expected, x)[1].float()
+        with torch.no_grad():
+            answers = [forward(m, x)[1].float() for m in teachers]
+    target = torch.stack([F.softmax(a / t, dim=1) for a in answers]).mean(0)
+    distill = (target * (target.log() - F.log_softmax(logits / t, dim=1))).sum(1).mean() * t * t
+    (0.5 * F.cross_entropy(logits, labels) + 0.5 * distill).backward()
+    for b, p, q in zip(before, model.parameters(), expected.parameters()):
+        torch.testing.assert_close(b - p.detach(), q.grad, rtol=tolerance, atol=tolerance * q.grad.abs().max().item())
+
+
 def test_a_recipe_with_teachers_needs_them_and_names_their_seeds(small_mnist):
     config = TrainConfig(epochs=1, batch_size=64, seed=3, teachers=2)
     assert [r.seed for r in config.teacher_recipes()] == [3, 13]
@@ -147,13 +185,17 @@ def test_a_recipe_with_teachers_needs_them_and_names_their_seeds(small_mnist):
         next(train_epochs(TutorialCNN(), small_mnist, config))
 
 
-def test_train_teachers_trains_frozen_teachers_that_read_digits(small_mnist):
+def test_train_teachers_trains_frozen_teachers_that_read_digits(small_mnist, monkeypatch):
+    from src import training
     from src.training import evaluate, train_teachers
 
+    seeds = []
+    monkeypatch.setattr(training, "seeded_model", lambda seed: seeds.append(seed) or seeded_model(seed))
     reports = []
     config = TrainConfig(epochs=2, batch_size=64, teachers=2)
     teachers = train_teachers(small_mnist, config, report=lambda k, record: reports.append((k, record["epoch"])))
     assert reports == [(1, 1), (1, 2), (2, 1), (2, 2)]
+    assert seeds == [0, 10]  # each teacher starts from its recipe's seed
     assert len(teachers) == 2 and not any(t.training for t in teachers)
     assert not any(p.requires_grad for t in teachers for p in t.parameters())
     assert not torch.equal(teachers[0].conv1.weight, teachers[1].conv1.weight)  # two seeds, two networks
