@@ -72,8 +72,8 @@ def summary() -> pd.DataFrame:
     for name, module in (("conv1", model.conv1), ("conv2", model.conv2), ("conv3", model.conv3),
                          ("pool + relu", model.pool), ("fc", model.fc)):
         module.register_forward_hook(lambda m, _, out, name=name: seen.append((name, m, tuple(out.shape[1:]))))
-    with torch.inference_mode():
-        features, _ = forward(model, torch.zeros(1, 1, 28, 28))
+    with torch.inference_mode():  # maps=True: each layer runs as its own module (no fused first layer)
+        features, _, _ = forward(model, torch.zeros(1, 1, 28, 28), maps=True)
     seen.insert(-1, ("relu + flatten", None, tuple(features.shape[1:])))  # after conv3, before fc
     rows = [{"layer": "input", "output shape": "1×28×28", "parameters": 0}]
     for name, module, shape in seen:

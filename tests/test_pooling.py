@@ -1,4 +1,4 @@
-"""The network's max-pooling (src/pooling.py): its kernels against PyTorch's F.max_pool2d."""
+"""The network's max-pooling (src/pooling.py): its kernels, and the fused first layer, against PyTorch."""
 
 import subprocess
 import sys
@@ -102,15 +102,56 @@ def test_training_and_its_evaluation_take_the_kernels(small_mnist, launches, pre
     evaluations = -(-len(small_mnist.val) // 256)  # src.training.evaluate's batches, in fp32
     list(train_epochs(TutorialCNN(), small_mnist, config))
     bits = {"fp32": "int32", "bf16": "int16"}[precision]
-    expected = Counter({(pooling._pool, bits): 2 * steps, (pooling._unpool, bits): 2 * steps})  # two pools a step
-    expected[(pooling._pool, "int32")] += 2 * evaluations
+    # A step: the fused first layer (always fp32) forward and backward, and the second pool forward and backward.
+    expected = Counter({(pooling._conv_pool_relu, "float32"): steps, (pooling._conv_pool_relu_grad, "float32"): steps,
+                        (pooling._pool, bits): steps, (pooling._unpool, bits): steps})
+    expected[(pooling._conv_pool_relu, "float32")] += evaluations
+    expected[(pooling._pool, "int32")] += evaluations
     assert Counter(launches) == expected
 
 
-def test_warm_up_compiles_both_kernels_for_both_precisions():
+def test_warm_up_compiles_both_kernels_for_both_precisions_and_the_fused_first_layer():
     pooling.warm_up()
     for kernel in (pooling._pool, pooling._unpool):
         assert {str(signature[0].dtype) for signature in kernel.signatures} >= {"int16", "int32"}
+    assert pooling._conv_pool_relu.signatures and pooling._conv_pool_relu_grad.signatures
+
+
+@pytest.mark.parametrize("mode", ["train", "inference"])
+def test_the_fused_first_layer_is_conv_pool_relu_in_outputs_and_gradients(model, small_mnist, launches, mode):
+    """MaxPool2x2.after_conv_relu on real MNIST digits with the shipped weights, against PyTorch's convolution,
+    pooling and ReLU. The sums run in another order, so values agree to rounding, not bit for bit; the winner
+    of a tied window (the flat background) is the first in reading order, as in PyTorch."""
+    conv, pool = model.conv1, MaxPool2x2().train()
+    x = normalize(small_mnist.train.images[:256].unsqueeze(1))
+    theirs = torch.relu(F.max_pool2d(F.conv2d(x, conv.weight, conv.bias, padding=1), 2))
+    grad = torch.randn_like(theirs)
+    expected = torch.autograd.grad(theirs, (conv.weight, conv.bias), grad)
+    if mode == "train":
+        ours = pool.after_conv_relu(conv, x)
+        got = torch.autograd.grad(ours, (conv.weight, conv.bias), grad)
+        for g, e in zip(got, expected):
+            torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-4 * e.abs().max().item())
+        assert launches == [(pooling._conv_pool_relu, "float32"), (pooling._conv_pool_relu_grad, "float32")]
+    else:
+        pooling.warm_up()
+        launches.clear()
+        with torch.inference_mode():
+            ours = pool.eval().after_conv_relu(conv, x)
+        assert launches == [(pooling._conv_pool_relu, "float32")]
+    assert ours.is_contiguous(memory_format=torch.channels_last) and (ours == 0).float().mean() > 0.2
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_the_fused_first_layer_steps_aside_where_it_does_not_fit(model, small_mnist, launches):
+    """An input that wants gradients (saliency), one of odd size, or eval mode without inference_mode: PyTorch."""
+    conv, pool = model.conv1, MaxPool2x2().train()
+    x = normalize(small_mnist.train.images[:8].unsqueeze(1))
+    pool.after_conv_relu(conv, x.clone().requires_grad_())
+    pool.after_conv_relu(conv, x[:, :, :27, :27])
+    with torch.no_grad():
+        pool.eval().after_conv_relu(conv, x)
+    assert all(kernel not in (pooling._conv_pool_relu, pooling._conv_pool_relu_grad) for kernel, _ in launches)
 
 
 def test_inference_does_not_wait_for_the_compiler():

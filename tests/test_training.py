@@ -168,8 +168,9 @@ def test_a_step_with_teachers_follows_the_documented_loss(small_mnist, default_c
     t, dtype = config.distill_temperature, {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
     with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
         logits = forward(expected, x)[1].float()
-        with torch.no_grad():
+        with torch.inference_mode():  # as train_step asks the teachers
             answers = [forward(m, x)[1].float() for m in teachers]
+    answers = [a.clone() for a in answers]  # usable outside inference_mode
     target = torch.stack([F.softmax(a / t, dim=1) for a in answers]).mean(0)
     distill = (target * (target.log() - F.log_softmax(logits / t, dim=1))).sum(1).mean() * t * t
     (0.5 * F.cross_entropy(logits, labels) + 0.5 * distill).backward()
