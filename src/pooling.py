@@ -38,9 +38,9 @@ numba cannot handle bf16, so the kernels compare the raw bits: a float's bits re
 are ordered like the float for positive values and reversed for negative ones; `_key` undoes the reversal
 and makes -0 equal to +0.
 
-numba compiles the kernels on their first use in a process (about 1 s each); `warm_up` does it ahead.
-Until the kernels have run once in a process (warm_up, or a training step), inference uses F.max_pool2d,
-so that no reading waits for the compiler.
+numba compiles the kernels on their first use in a process (about 1 s each); `warm_up` does it ahead (app.py
+in a background thread at start-up, src.training.train_epochs before a CPU training). Until warm_up has
+finished in a process, inference uses PyTorch's layers, so that no reading waits for the compiler.
 """
 
 import threading
@@ -57,7 +57,7 @@ _BITS = {torch.float32: (torch.int32, 31), torch.bfloat16: (torch.int16, 15)}
 # 30% slower here), else workqueue, which must not be entered by two threads at once: hence the lock. With
 # GNU OpenMP, a process forked after using the kernels cannot use them (numba stops it); this app never forks.
 _LAUNCH = threading.Lock()
-_RAN = threading.Event()  # set once the kernels have run in this process: from then on inference uses them
+_READY = threading.Event()  # set when warm_up has compiled every kernel: from then on inference uses them too
 
 
 @numba.njit(inline="always")
@@ -162,7 +162,6 @@ def _launch(kernel, *args):
     with _LAUNCH:
         numba.set_num_threads(min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
         kernel(*args)
-    _RAN.set()
 
 
 def _nhwc(t: torch.Tensor) -> torch.Tensor:
@@ -222,12 +221,16 @@ class _ConvPoolReLU(torch.autograd.Function):
 
 
 def warm_up() -> None:
-    """Compile the kernels for both dtypes now (a few seconds), so that no request or training waits for it."""
+    """Compile every kernel, for both dtypes, now (a few seconds; nothing once done), so that no request or
+    training waits for the compiler. Inference uses the kernels only once this has finished."""
+    if _READY.is_set():
+        return
     for dtype in _BITS:
         x = torch.zeros(1, 2, 2, 2, dtype=dtype).contiguous(memory_format=torch.channels_last).requires_grad_()
         _MaxPool2x2.apply(x).sum().backward()
     weight = torch.zeros(1, 1, 3, 3, requires_grad=True)
     _ConvPoolReLU.apply(torch.zeros(1, 1, 2, 2), weight, torch.ones(1, requires_grad=True)).sum().backward()
+    _READY.set()
 
 
 def fits(x: torch.Tensor) -> bool:
@@ -251,7 +254,7 @@ class MaxPool2x2(nn.Module):
         return torch.relu(self(conv(x)))
 
     def _kernels(self) -> bool:
-        return self.training or (torch.is_inference_mode_enabled() and _RAN.is_set())
+        return self.training or (torch.is_inference_mode_enabled() and _READY.is_set())
 
 
 def _first_layer_fits(conv: nn.Conv2d, x: torch.Tensor) -> bool:
@@ -260,4 +263,5 @@ def _first_layer_fits(conv: nn.Conv2d, x: torch.Tensor) -> bool:
     return (x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 4 and x.shape[1] == 1
             and x.shape[2] % 2 == 0 and x.shape[3] % 2 == 0 and not x.requires_grad
             and conv.weight.dtype == torch.float32 and conv.weight.shape[1:] == (1, 3, 3) and conv.bias is not None
-            and conv.padding == (1, 1) and conv.stride == (1, 1) and conv.dilation == (1, 1) and conv.groups == 1)
+            and conv.padding == (1, 1) and conv.padding_mode == "zeros" and conv.stride == (1, 1)
+            and conv.dilation == (1, 1) and conv.groups == 1)

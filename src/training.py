@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from src import pooling
 from src.data import MNISTData, Split
 from src.model import TutorialCNN, forward
 
@@ -353,6 +354,8 @@ def train_epochs(
         raise ValueError(f"this recipe learns from {config.teachers} teachers (train_teachers), "
                          f"but {len(teachers)} were given")
     device = data.train.images.device
+    if device.type == "cpu":
+        pooling.warm_up()  # numba's kernels compiled before the clock of the first epoch (nothing once done)
     generator = seeded_generator(config.seed, device)
     model.to(device=device, memory_format=torch.channels_last).train()
     for teacher in teachers:
