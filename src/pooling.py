@@ -20,7 +20,7 @@ winner as -0, where PyTorch's zero-filled sum gives +0. A version that matched b
 
 The kernels pool CPU tensors in channels-last memory (src.model.forward makes them so), in fp32 or bf16,
 with even height and width, in two cases: a training step (the module in training mode), and inference
-under torch.inference_mode (evaluation, reading a drawing). Everything else calls F.max_pool2d: saliency
+under torch.inference_mode (evaluation, reading a drawing) once warm_up has finished. Everything else calls F.max_pool2d: saliency
 (which needs gradients in eval mode), the ONNX export (which traces the module), CUDA.
 
 The first layer: conv1 has one input channel, which oneDNN's convolutions handle poorly (its forward and
