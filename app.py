@@ -10,11 +10,14 @@ from pathlib import Path
 
 import torch
 
+from starlette.middleware import Middleware
+
 from src import config, live, pooling
+from src.downloads import WeightLinks
 from src.gradio_cache import write_images_atomically
 from src.inference import ModelStore
 from src.ui import CSS, build_demo
-from src.uploads import MAX_FILE_SIZE
+from src.uploads import MAX_FILE_SIZE, RequestLimits
 from src.visitors import Limits, Visitors
 
 # Two cores serve many small requests: one thread per request beats fighting over both.
@@ -32,7 +35,9 @@ store.activate_default()
 visitors = Visitors(config.VISITOR_DIR, Limits(
     runs_per_visitor=config.MAX_RUNS_PER_VISITOR, corrections_per_visitor=config.MAX_CORRECTIONS_PER_VISITOR,
     total_bytes=int(config.VISITOR_DATA_MB * 1e6), idle_seconds=config.VISITOR_IDLE_MINUTES * 60))
-demo = build_demo(store, visitors)
+# Links to checkpoints' weights for the live reading, each given only to the page that uses it (src/downloads.py).
+links = WeightLinks()
+demo = build_demo(store, visitors, links)
 
 # Chosen by measurement (bench/load_test.py): 4 requests at a time, 64 waiting at most.
 QUEUE_OPTIONS = dict(default_concurrency_limit=4, max_size=64)
@@ -40,8 +45,10 @@ LAUNCH_OPTIONS = dict(
     js=(Path(__file__).parent / "src" / "static" / "autobrush.js").read_text(),  # selects the brush
     css=CSS,  # no navigation bar; a compact header on phones
     head=f"<script>{live.SCRIPT.read_text()}</script>",  # each stroke read at once in the browser (src/live.py)
-    allowed_paths=[str(config.CHECKPOINT_DIR), str(config.VISITOR_DIR)],  # so new runs can be downloaded
+    # No server folder in allowed_paths: no file is reachable by its path. Downloads go through Gradio's cache.
     max_file_size=MAX_FILE_SIZE,  # uploads over 10 MB are refused with HTTP 413 before any of our code runs
+    app_kwargs=dict(routes=[links.route],  # the live reading's weights, by link
+                    middleware=[Middleware(RequestLimits)]),  # body size, and uploads per address and hour
 )
 
 if __name__ == "__main__":

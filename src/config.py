@@ -29,3 +29,9 @@ MAX_WAITING_TRAININGS = int(os.environ.get("MAX_WAITING_TRAININGS", "10"))  # be
 # The operator (whoever runs the server) signs in on /operator with this secret. Without it there is no
 # operator page and no operator endpoint at all.
 ADMIN_PASSWORD = os.environ.get("ADMIN_PASSWORD") or None
+
+# Limits per client address (src/clients.py), since a session costs nothing. On a Space the address is the last
+# X-Forwarded-For entry, the one Spaces' proxy appends (TRUST_PROXY, on by itself where SPACE_ID is set).
+TRUST_PROXY = _flag("TRUST_PROXY", bool(os.environ.get("SPACE_ID")))
+MAX_TRAININGS_PER_ADDRESS = int(os.environ.get("MAX_TRAININGS_PER_ADDRESS", "3"))  # running or waiting
+MAX_SIGN_IN_FAILURES = int(os.environ.get("MAX_SIGN_IN_FAILURES", "5"))  # per address in 10 minutes

@@ -11,11 +11,13 @@ nothing is ever rewritten. PNGs can be looked at, zipped and downloaded, and con
     count(folder)                 -> int
     clear(folder)                 -> number of samples removed
     files(folder)                 -> the sample files, oldest first
-    archive(folder or files)      -> Path of a new .zip of the samples (in a temporary folder), for download
+    archive(folder or files, out) -> Path of a new .zip of the samples in `out`, for download
 """
 
 import re
+import shutil
 import tempfile
+import time
 import uuid
 import zipfile
 from datetime import datetime, timezone
@@ -81,11 +83,22 @@ def clear(folder: Path | str) -> int:
     return len(samples)
 
 
-def archive(folder_or_files: Path | str | list[Path]) -> Path:
-    """A new zip of all samples in a folder (or of the given sample files; file names keep their labels),
-    written to a fresh temporary folder."""
+ARCHIVE_SECONDS = 600.0  # Gradio copies a download into its own cache at once; older archives are removed
+
+
+def archive(folder_or_files: Path | str | list[Path], out_dir: Path) -> Path:
+    """A new zip of all samples in a folder (or of the given sample files; file names keep their labels), in
+    `out_dir`, whose archives older than ARCHIVE_SECONDS are removed first."""
     samples = folder_or_files if isinstance(folder_or_files, list) else files(folder_or_files)
-    out = Path(tempfile.mkdtemp(prefix="corrections-")) / f"corrections-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.zip"
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("*/corrections-*.zip"):
+        try:
+            if time.time() - old.stat().st_mtime > ARCHIVE_SECONDS:
+                shutil.rmtree(old.parent, ignore_errors=True)
+        except FileNotFoundError:
+            pass
+    out = Path(tempfile.mkdtemp(dir=out_dir)) / f"corrections-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.zip"
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         for p in samples:
             z.write(p, p.name)

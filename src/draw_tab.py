@@ -11,10 +11,12 @@ from PIL import Image
 
 from src import corrections, live
 from src.checkpoint import CheckpointError
+from src.downloads import WeightLinks
 from src.inference import ModelStore, Reading
 from src.visitors import LimitReached, Visitors
 from src.preprocess import InvalidImage, load_image
 from src.saliency import overlay, saliency
+from src.uploads import Drawings, drawing
 
 DIGITS = [str(d) for d in range(10)]
 BLANK_HINT = "Draw a digit"
@@ -44,9 +46,11 @@ class DrawTab:
     A handler resolves the model once, so a model swapped meanwhile never affects a request in flight.
     """
 
-    def __init__(self, store: ModelStore, visitors: Visitors):
+    def __init__(self, store: ModelStore, visitors: Visitors, links: WeightLinks):
         self.store = store
         self.visitors = visitors
+        self.links = links  # the live reading's links to the weights (src/downloads.py)
+        self.drawings = Drawings()  # the sketchpad's images sent by the browser, until its reading takes them
 
     def model_for(self, choice: str | None, request: gr.Request | None):
         """(the model this visitor chose, a note when it had to fall back to the server's default)."""
@@ -71,7 +75,7 @@ class DrawTab:
 
     def predict(self, sketch, choice=None, request: gr.Request = None):
         """Sketchpad value -> (bar chart, top prediction, the 28x28 input the model saw, saliency, note, sample)."""
-        reading, model, fallback = self.read(sketch, choice, request)
+        reading, model, fallback = self.read(drawing(sketch, self.drawings, request), choice, request)
         if reading is None:
             return probability_table(), BLANK_HINT, None, None, fallback, None
         if len(reading.images) == 0:  # ink that preprocessing could not turn into a digit
@@ -150,8 +154,8 @@ class DrawTab:
         try:
             model, _ = self.model_for(choice, request)
         except gr.Error:
-            return live.element(None)
-        return live.element(model.path)
+            return live.element("")
+        return live.element(self.links.url(model.path))
 
     def choice_of(self, name: str | None) -> str | None:
         """A model picker's name as a visitor's choice: None (the server's default) for the default's name or none."""
@@ -189,7 +193,7 @@ class DrawTab:
         folder = self.visitors.of(request).corrections
         if corrections.count(folder) == 0:
             raise gr.Error("You have no corrections to download yet.")
-        return str(corrections.archive(folder))
+        return str(corrections.archive(folder, self.visitors.archives))
 
     def clear_corrections(self, request: gr.Request = None):
         removed = corrections.clear(self.visitors.of(request).corrections)

@@ -11,7 +11,6 @@ src/data.py) and the address of the chosen checkpoint's own .safetensors file.
 import html
 import json
 from pathlib import Path
-from urllib.parse import quote
 
 from src import preprocess
 from src.data import MEAN, STD
@@ -31,17 +30,12 @@ def config() -> dict:
             "CANVAS": CANVAS, "BRUSH_RADIUS": BRUSH_RADIUS}
 
 
-def weights_url(path: Path) -> str:
-    """Where the browser fetches a checkpoint's weights: Gradio's file route (its folder is in allowed_paths).
-    Relative to the page, so that it also works under a proxy's path prefix (Hugging Face Spaces)."""
-    return "gradio_api/file=" + quote(str(Path(path).resolve()))
-
-
-def element(weights: Path | None) -> str:
-    """#live-reading's content: ten empty bars and a headline that live.js fills in after every stroke."""
+def element(weights_url: str) -> str:
+    """#live-reading's content: ten empty bars and a headline that live.js fills in after every stroke.
+    `weights_url`: where the browser fetches the model's .safetensors (src/downloads.py), "" for none."""
     bars = "".join(f'<span class="live-bar"><i style="height:0%"></i><b>{d}</b></span>' for d in range(10))
     attributes = (f'data-config="{html.escape(json.dumps(config()))}" '
-                  f'data-weights="{html.escape(weights_url(weights)) if weights else ""}"')
+                  f'data-weights="{html.escape(weights_url)}"')
     return (f'<div class="live-reading" {attributes}><div class="live-head"><span class="live-digit">–</span>'
             f'<span class="live-text">Draw a digit: your browser reads it as you draw</span></div>'
             f'<div class="live-bars">{bars}</div></div>')

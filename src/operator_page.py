@@ -115,7 +115,7 @@ class OperatorPage:
         shared = self.visitors.shared_correction_files()
         if not shared:
             raise gr.Error("No visitor has shared corrections yet.")
-        return str(corrections.archive(shared))
+        return str(corrections.archive(shared, self.visitors.archives))
 
     # --------------------------------------------------------------------------------------- page
     def build(self) -> None:

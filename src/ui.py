@@ -1,6 +1,6 @@
 """The page: a Draw tab (sketchpad -> probabilities) and a Train tab. Reads top to bottom like the page.
 
-    demo = build_demo(store, visitors)   # both created once, in app.py
+    demo = build_demo(store, visitors, links)   # all three created once, in app.py
 
 The handlers live in src/draw_tab.py (Draw tab), src/train_tab.py (Train tab) and src/operator_page.py
 (/operator, only when ADMIN_PASSWORD is set). Every visitor has their own model choice (a gr.State),
@@ -10,6 +10,7 @@ runs, corrections and Stop; see src/visitors.py.
 import gradio as gr
 
 from src import config, evaluation, live, train_tab
+from src.downloads import WeightLinks
 from src.draw_tab import BLANK_HINT, DrawTab, probability_table
 from src.explore import Explore
 from src.inference import ModelStore
@@ -17,7 +18,7 @@ from src.operator_page import OperatorPage
 from src.saliency import READING_HINT
 from src.train_tab import TrainTab
 from src.training import FAST
-from src.uploads import guard_image_editor
+from src.uploads import Sketchpad
 from src.visitors import Visitors
 
 
@@ -36,16 +37,17 @@ RELOAD_INSIDE = "() => { if (window.insideOpen) document.querySelector('#inside-
 
 
 # ------------------------------------------------------------------------------------------------ the page
-def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
-    """The whole page, its handlers bound to the live model store and the visitors."""
-    draw, trainer = DrawTab(store, visitors), TrainTab(store, visitors)
+def build_demo(store: ModelStore, visitors: Visitors, links: WeightLinks) -> gr.Blocks:
+    """The whole page, its handlers bound to the live model store, the visitors and the weights' links."""
+    draw, trainer = DrawTab(store, visitors, links), TrainTab(store, visitors)
     explore = Explore(draw)
 
     def left(request: gr.Request):
         trainer.left(request)  # first: it needs to know whose page this was
         draw.left(request)
 
-    with gr.Blocks(title="Draw a digit") as demo:
+    # Gradio's upload and output cache: every 10 minutes, its files older than an hour are removed.
+    with gr.Blocks(title="Draw a digit", delete_cache=(600, 3600)) as demo:
         gr.Markdown("# Draw a digit\nA 21,578-parameter convolutional network trained on MNIST reads your drawing.",
                     elem_id="intro")
         if store.error:
@@ -54,7 +56,8 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
         with gr.Tab("Draw"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=1, min_width=300):
-                    sketchpad = gr.Sketchpad(
+                    sketchpad = Sketchpad(  # gr.Sketchpad, its uploads checked on every route (src/uploads.py)
+                        drawings=draw.drawings,
                         elem_id="sketchpad",
                         label="Draw a digit (or a whole number), large, anywhere",
                         type="pil",
@@ -68,11 +71,10 @@ def build_demo(store: ModelStore, visitors: Visitors) -> gr.Blocks:
                         sources=(),
                         format="png",
                     )
-                    guard_image_editor(sketchpad)  # size check and clear messages before Gradio decodes uploads
                     clear_button = gr.Button("Clear", elem_id="clear", variant="secondary")
                 with gr.Column(scale=1, min_width=300):
                     # Filled in by the visitor's browser after every stroke (src/static/live.js), at once.
-                    live_reading = gr.HTML(live.element(store.active.path if store.active else None),
+                    live_reading = gr.HTML(live.element(links.url(store.active.path if store.active else None)),
                                            elem_id="live-reading", js_on_load=None)
                     prediction = gr.Label(value=BLANK_HINT, num_top_classes=3, label="Prediction", elem_id="prediction")
                     note = gr.Markdown("", elem_id="note")

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 KEY = re.compile(r"k-[0-9a-f]{32}")  # a visitor key, kept by their browser (gr.BrowserState)
 SHARED = "shared"  # VISITOR_DIR/shared/corrections: shared corrections of visitors who have left
+ARCHIVES = "archives"  # VISITOR_DIR/archives: within the cap, like everything under VISITOR_DIR
 SHARE_MARK = "share"  # a visitor's folder holds this file while they share their corrections
 RUN_BYTES = 600_000  # what one saved run takes (weights, JSON, novelty statistics), rounded up
 CORRECTION_BYTES = 2_000  # one 28x28 PNG, rounded up
@@ -94,6 +95,7 @@ class Visitors:
         self.root = Path(root)
         self.limits = limits
         self.shared_corrections = self.root / SHARED / "corrections"
+        self.archives = self.root / ARCHIVES  # zips of corrections being downloaded (src/corrections.py), minutes at most
         self._keys: dict[str, str] = {}  # session hash of an open page -> the visitor key its browser keeps
         self._present: Counter[str] = Counter()  # visitor id -> pages open (demo.load, until demo.unload)
         self._working: Counter[str] = Counter()  # visitor ids with a training waiting or running

@@ -1,0 +1,79 @@
+"""Who is asking: a client's network address, and limits counted per address.
+
+A session hash costs nothing (every gradio_client.Client or page load gets a new one), so limits that
+must hold against one person are counted per address as well:
+
+    address(request)            # a gr.Request, a starlette Request or an ASGI scope -> "203.0.113.7"
+    failures = Failures(5, 600) # at most 5 failures per address in any 10 minutes
+    failures.locked_for(addr)   # seconds until this address may try again (0: it may)
+    failures.add(addr)
+
+Behind a proxy (Hugging Face Spaces) every request comes from the proxy's own address, and the client's
+is the last entry of X-Forwarded-For, the one the proxy appended (entries before it are whatever the client
+sent). TRUST_PROXY (src/config.py; on by itself on a Space) says to read it.
+"""
+
+import threading
+import time
+from collections import defaultdict, deque
+
+from src import config
+
+
+def _forwarded(headers) -> str | None:
+    value = headers.get("x-forwarded-for") if headers is not None else None
+    last = value.split(",")[-1].strip() if value else ""
+    return last or None
+
+
+def address(request) -> str:
+    """The client's address for limits; "unknown" when there is none (e.g. a request built in a test)."""
+    if request is None:
+        return "unknown"
+    if isinstance(request, dict):  # an ASGI scope
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.get("headers", [])}
+        client = request.get("client")
+        host = client[0] if client else None
+    else:
+        headers = getattr(request, "headers", None)
+        client = getattr(request, "client", None)
+        host = getattr(client, "host", None)
+    if config.TRUST_PROXY:
+        host = _forwarded(headers) or host
+    return str(host or "unknown")
+
+
+class Failures:
+    """Failures per address in a sliding window; an address with `limit` of them is locked until the oldest
+    one leaves the window. Also a cap for all addresses together (`total_limit`), against guessing from many."""
+
+    def __init__(self, limit: int, window_seconds: float, total_limit: int | None = None):
+        self.limit, self.window, self.total_limit = limit, window_seconds, total_limit
+        self._times: dict[str, deque[float]] = defaultdict(deque)
+        self._all: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def _trim(self, times: deque[float], now: float) -> None:
+        while times and now - times[0] >= self.window:
+            times.popleft()
+
+    def locked_for(self, addr: str, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            times = self._times.get(addr, deque())
+            self._trim(times, now)
+            self._trim(self._all, now)
+            waits = [0.0]
+            if len(times) >= self.limit:
+                waits.append(self.window - (now - times[0]))
+            if self.total_limit is not None and len(self._all) >= self.total_limit:
+                waits.append(self.window - (now - self._all[0]))
+            if not times:
+                self._times.pop(addr, None)
+            return max(waits)
+
+    def add(self, addr: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._times[addr].append(now)
+            self._all.append(now)
