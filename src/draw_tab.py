@@ -59,11 +59,11 @@ class DrawTab:
             return self.store.get(choice, runs), ""
         except CheckpointError as e:
             if choice is None:
-                raise gr.Error(str(e)) from None
+                raise gr.Error(str(e), print_exception=False) from None
         try:
             return self.store.get(None), f"Your model {choice} is no longer on this server; using the default."
         except CheckpointError as e:
-            raise gr.Error(str(e)) from None
+            raise gr.Error(str(e), print_exception=False) from None
 
     def read(self, value, choice, request) -> tuple[Reading | None, object, str]:
         """(what the chosen model reads in `value`, that model, a note); bad input becomes a message."""
@@ -71,7 +71,7 @@ class DrawTab:
         try:
             return model.read(value), model, note
         except InvalidImage as e:
-            raise gr.Error(str(e)) from None
+            raise gr.Error(str(e), print_exception=False) from None
 
     def predict(self, sketch, choice=None, request: gr.Request = None):
         """Sketchpad value -> (bar chart, top prediction, the 28x28 input the model saw, saliency, note, sample)."""
@@ -105,11 +105,11 @@ class DrawTab:
     def classify(self, file_path, choice=None, request: gr.Request = None):
         """An image file -> {"digit", "confidence", "probabilities", "is_digit"} (+ "digits", "number" for several)."""
         if not file_path:
-            raise gr.Error("Send an image file (PNG, JPEG or WebP).")
+            raise gr.Error("Send an image file (PNG, JPEG or WebP).", print_exception=False)
         try:
             image = load_image(file_path)
         except InvalidImage as e:
-            raise gr.Error(str(e)) from None
+            raise gr.Error(str(e), print_exception=False) from None
         reading, _, _ = self.read(image, choice, request)
         if reading is None or len(reading.images) == 0:
             return {"digit": None, "confidence": 0.0, "probabilities": [0.0] * 10, "is_digit": False, "unusual": False}
@@ -165,12 +165,12 @@ class DrawTab:
     def use_model(self, name, request: gr.Request = None):
         """Choose a model for this visitor only -> (their new choice, the text saying which)."""
         if not name:
-            raise gr.Error("Pick a checkpoint first.")
+            raise gr.Error("Pick a checkpoint first.", print_exception=False)
         choice = self.choice_of(name)
         try:
             self.store.get(choice, self.visitors.of(request).runs if choice else None)
         except CheckpointError as e:
-            raise gr.Error(f"That checkpoint cannot be used, so your current model stays: {e}") from None
+            raise gr.Error(f"That checkpoint cannot be used, so your current model stays: {e}", print_exception=False) from None
         return choice, self.model_text(choice, request)
 
     # -------------------------------------------------------------------------------- corrections
@@ -180,19 +180,19 @@ class DrawTab:
 
     def save_correction(self, label, sample, request: gr.Request = None):
         if label is None or label == "":
-            raise gr.Error("Pick the digit it really was.")
+            raise gr.Error("Pick the digit it really was.", print_exception=False)
         if sample is None:
-            raise gr.Error("Draw a single digit first; then say which digit it really was.")
+            raise gr.Error("Draw a single digit first; then say which digit it really was.", print_exception=False)
         try:
             self.visitors.add_correction(self.visitors.of(request), sample, int(label))
         except LimitReached as e:
-            raise gr.Error(str(e)) from None
+            raise gr.Error(str(e), print_exception=False) from None
         return None, f"Saved as a **{label}**. " + self.corrections_text(request)
 
     def download_corrections(self, request: gr.Request = None):
         folder = self.visitors.of(request).corrections
         if corrections.count(folder) == 0:
-            raise gr.Error("You have no corrections to download yet.")
+            raise gr.Error("You have no corrections to download yet.", print_exception=False)
         return str(corrections.archive(folder, self.visitors.archives))
 
     def clear_corrections(self, request: gr.Request = None):

@@ -74,7 +74,7 @@ class Explore:
         try:
             return self.store.get(choice, self.visitors.of(request).runs if choice else None)
         except CheckpointError as e:
-            raise gr.Error(f"That model cannot be used: {e}. Pick one from the model picker.") from None
+            raise gr.Error(f"That model cannot be used: {e}. Pick one from the model picker.", print_exception=False) from None
 
     def mnist(self, train: bool) -> Split:
         """MNIST's test images (10k), or the first EXAMPLE_POOL training images; read once per server."""
@@ -83,7 +83,7 @@ class Explore:
                 try:
                     split = read_mnist(config.DATA_DIR, train=train)
                 except DataUnavailable as e:
-                    raise gr.Error(str(e)) from None
+                    raise gr.Error(str(e), print_exception=False) from None
                 # A copy: a slice would keep all 60,000 training images (47 MB) alive behind it.
                 self._mnist[train] = (Split(split.images[:EXAMPLE_POOL].clone(), split.labels[:EXAMPLE_POOL].clone())
                                       if train else split)
@@ -136,7 +136,7 @@ class Explore:
         model = self.model_named(checkpoint, request)
         reading = model.read(uploaded_image(image))
         if reading is None or len(reading.images) == 0:
-            raise gr.Error("No digit found in this image: nothing for the network to look at.")
+            raise gr.Error("No digit found in this image: nothing for the network to look at.", print_exception=False)
         maps = inside.feature_maps(model.model, reading.images[0])
         return {
             "model": model.name,
@@ -181,13 +181,13 @@ class Explore:
         """(name, metadata) of two or more models, read from their JSON files (no weights are loaded)."""
         names = [n for n in (names or []) if n]
         if len(names) < 2:
-            raise gr.Error("Pick two or more models to compare.")
+            raise gr.Error("Pick two or more models to compare.", print_exception=False)
         runs, out = self.visitors.of(request).runs, []
         for name in names:
             try:
                 out.append((name, read_metadata(self.store.path_for(self.draw.choice_of(name), runs))))
             except CheckpointError as e:
-                raise gr.Error(f"{name} cannot be compared: {e}") from None
+                raise gr.Error(f"{name} cannot be compared: {e}", print_exception=False) from None
         return out
 
     def compare_view(self, names, request: gr.Request = None):
@@ -221,7 +221,7 @@ class Explore:
         """MNIST training examples (top row) and three rows of their random augmentations from `seed`, as a PNG."""
         seed = int(seed)
         if not 0 <= seed < 2**63:
-            raise gr.Error("The seed must be a whole number from 0 to 2**63 - 1.")
+            raise gr.Error("The seed must be a whole number from 0 to 2**63 - 1.", print_exception=False)
         path = self._exports / f"training-examples-{seed}.png"
         with self._files_lock:
             if not path.exists():
@@ -279,11 +279,11 @@ def uploaded_image(image) -> Image.Image:
     path = Path(image["path"] if isinstance(image, dict) else getattr(image, "path", "") or "").resolve()
     uploads = Path(gr.utils.get_upload_folder()).resolve()
     if not path.is_relative_to(uploads):
-        raise gr.Error("Send the image as a file upload (gradio_client.handle_file).")
+        raise gr.Error("Send the image as a file upload (gradio_client.handle_file).", print_exception=False)
     try:
         return load_image(path)
     except InvalidImage as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(str(e), print_exception=False) from None
 
 
 def settings_row(name: str, meta: dict) -> dict:

@@ -101,9 +101,22 @@ YOURS = "yours/"  # a model choice that names one of the visitor's own runs: "yo
 CACHE_SIZE = 32  # loaded models kept in memory (about 0.5 MB each)
 
 
+MAX_NAME = 200  # characters in a model name; longer ones are refused before they reach the file system
+
+
+def check_name(name) -> str:
+    """`name` if it can be a model's name (a string of at most MAX_NAME characters), else CheckpointError."""
+    if not isinstance(name, str):
+        raise CheckpointError(f"a model's name is text, not {type(name).__name__}")
+    if len(name) > MAX_NAME:
+        raise CheckpointError(f"a model's name has at most {MAX_NAME} characters, not {len(name):,}")
+    return name
+
+
 def _inside(folder: Path, name: str) -> Path:
     """The checkpoint `name` directly inside `folder`; refuses anything that would lead outside it."""
-    plain = isinstance(name, str) and name == Path(name).name and is_weights_name(name)
+    check_name(name)
+    plain = name == Path(name).name and is_weights_name(name)
     path = (folder / name).resolve() if plain else None
     if path is None or path.parent != folder.resolve():
         raise CheckpointError(f"{name!r} is not a checkpoint here")
@@ -190,7 +203,7 @@ class ModelStore:
             if active is None:
                 raise CheckpointError(self.error or "No model is loaded.")
             return active.path
-        if choice.startswith(YOURS):
+        if check_name(choice).startswith(YOURS):
             if runs is None:
                 raise CheckpointError(f"{choice!r} is not one of your runs")
             return _inside(runs, choice[len(YOURS):])

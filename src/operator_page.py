@@ -15,13 +15,13 @@ endpoints directly without signing in is refused as well. The operator can:
 import logging
 import secrets
 import shutil
-import time
 from pathlib import Path
 
 import gradio as gr
 
-from src import corrections
+from src import config, corrections
 from src.atomic import atomic_write
+from src.clients import Failures, address
 from src.checkpoint import CheckpointError, checkpoint_files, read_metadata
 from src.inference import ModelStore
 from src.visitors import Visitors
@@ -33,19 +33,38 @@ class OperatorPage:
         self.store = store
         self.visitors = visitors
         self.password = password
+        # Wrong passwords per address (MAX_SIGN_IN_FAILURES in 10 minutes), and 10 times that from all addresses.
+        self.failures = Failures(config.MAX_SIGN_IN_FAILURES, 600, total_limit=10 * config.MAX_SIGN_IN_FAILURES)
 
     # ------------------------------------------------------------------------------------- checks
-    def sign_in(self, attempt):
+    def locked_text(self, request) -> str | None:
+        """Why this address may not try a password now (None: it may)."""
+        wait = self.failures.locked_for(address(request))
+        if wait <= 0:
+            return None
+        return (f"Too many wrong passwords: sign-in is locked for {max(1, round(wait / 60))} more minute"
+                f"{'s' * (round(wait / 60) > 1)}.")
+
+    def check_sign_in(self, attempt, request: gr.Request = None):
+        """The sign-in's validator: a locked address is refused before the queue, holding nothing."""
+        locked = self.locked_text(request)
+        return gr.validate(locked is None, locked or "")  # one input: the value itself, not a list
+
+    def sign_in(self, attempt, request: gr.Request = None):
+        locked = self.locked_text(request)  # again: the validator does not guard a direct call
+        if locked:
+            raise gr.Error(locked, print_exception=False)
         if not secrets.compare_digest(str(attempt or "").encode(), self.password.encode()):
-            time.sleep(1.0)  # slows down guessing
-            raise gr.Error("Wrong password.")
+            self.failures.add(address(request))  # counted, never slept on: a failure holds no worker
+            log.warning("wrong operator password from %s", address(request))
+            raise gr.Error("Wrong password.", print_exception=False)
         log.info("operator signed in")
         return True, gr.Column(visible=True), gr.Row(visible=False), *self.refresh(True)
 
     @staticmethod
     def _require(signed_in) -> None:
         if signed_in is not True:
-            raise gr.Error("Sign in as the operator first.")
+            raise gr.Error("Sign in as the operator first.", print_exception=False)
 
     # ------------------------------------------------------------------------------------- the runs
     def runs(self) -> dict[str, Path]:
@@ -80,7 +99,7 @@ class OperatorPage:
     def _pick(self, label) -> Path:
         path = self.runs().get(label)
         if path is None:
-            raise gr.Error("Pick a run from the list (it may have been removed meanwhile).")
+            raise gr.Error("Pick a run from the list (it may have been removed meanwhile).", print_exception=False)
         return path
 
     def promote(self, label, signed_in):
@@ -96,7 +115,7 @@ class OperatorPage:
         try:
             self.store.promote(name)
         except CheckpointError as e:
-            raise gr.Error(f"That run cannot be used, so the default stays: {e}") from None
+            raise gr.Error(f"That run cannot be used, so the default stays: {e}", print_exception=False) from None
         log.info("operator promoted %s to the default model", name)
         return *self.refresh(signed_in), f"**{name}** is now the default for new visitors."
 
@@ -104,7 +123,7 @@ class OperatorPage:
         self._require(signed_in)
         path = self._pick(label)
         if self.store.active is not None and path == self.store.path_of(self.store.active.name):
-            raise gr.Error("That is the default model in use: promote another one first.")
+            raise gr.Error("That is the default model in use: promote another one first.", print_exception=False)
         for p in checkpoint_files(path):
             p.unlink(missing_ok=True)
         log.info("operator deleted %s", label)
@@ -114,7 +133,7 @@ class OperatorPage:
         self._require(signed_in)
         shared = self.visitors.shared_correction_files()
         if not shared:
-            raise gr.Error("No visitor has shared corrections yet.")
+            raise gr.Error("No visitor has shared corrections yet.", print_exception=False)
         return str(corrections.archive(shared, self.visitors.archives))
 
     # --------------------------------------------------------------------------------------- page
@@ -141,8 +160,9 @@ class OperatorPage:
 
         listing = [run, runs_table, status]
         sign_in_button.click(self.sign_in, [password], [signed_in, controls, login, *listing],
-                             api_name="operator_sign_in")
-        password.submit(self.sign_in, [password], [signed_in, controls, login, *listing], api_name=False)
+                             api_name="operator_sign_in", validator=self.check_sign_in)
+        password.submit(self.sign_in, [password], [signed_in, controls, login, *listing], api_name=False,
+                        validator=self.check_sign_in)
         refresh_button.click(self.refresh, signed_in, listing, api_name="operator_runs")
         promote_button.click(self.promote, [run, signed_in], [*listing, result], api_name="operator_promote")
         delete_button.click(self.delete, [run, signed_in], [*listing, result], api_name="operator_delete")

@@ -7,18 +7,21 @@ A finished or stopped run with at least one completed epoch is saved atomically 
 folder (src/visitors.py), where only they see it.
 """
 
+import asyncio
+import logging
 import secrets
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+import anyio
 import gradio as gr
 import pandas as pd
 
-from src import config, corrections
+from src import clients, config, corrections
 from src.checkpoint import CheckpointError, fit_and_save
 from src.data import DataUnavailable, load_mnist, read_mnist
 from src.inference import YOURS, ModelStore
@@ -26,6 +29,7 @@ from src.training import FAST, Pools, evaluate, fine_tune, seeded_model, threads
 from src.synthetic import cached_training_pools
 from src.visitors import LimitReached, Visitor, Visitors
 
+log = logging.getLogger(__name__)
 LEFT_GRACE_SECONDS = 30.0  # after a visitor's last page closed, their training stops unless they come back
 
 
@@ -33,38 +37,48 @@ class TrainingLine:
     """One training at a time, first come, first served; the others wait and can see their place."""
 
     def __init__(self):
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._line: list[object] = []
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._line)
 
     def join(self) -> object:
         ticket = object()
-        with self._changed:
+        with self._lock:
             self._line.append(ticket)
         return ticket
 
     def ahead_of(self, ticket: object) -> int:
         """How many trainings are ahead of `ticket` (0: it runs)."""
-        with self._changed:
+        with self._lock:
             return self._line.index(ticket) if ticket in self._line else 0
 
     def leave(self, ticket: object) -> None:
-        with self._changed:
+        with self._lock:
             if ticket in self._line:
                 self._line.remove(ticket)
-            self._changed.notify_all()
 
-    def wait(self, ticket: object, stop: threading.Event, poll: float = 1.0):
-        """Yield the number of trainings ahead (about every `poll` s) until it is this ticket's turn or
-        `stop` is set; returns True when it is its turn."""
-        while True:
-            with self._changed:
-                self._changed.wait_for(lambda: self._line.index(ticket) == 0 or stop.is_set(), timeout=poll)
-                ahead = self._line.index(ticket)
-            if stop.is_set():
-                return False
+    async def wait(self, ticket: object, stop: threading.Event, poll: float = 0.25):
+        """Yield the number of trainings ahead whenever it changes, until it is this ticket's turn or `stop` is
+        set. It sleeps on the event loop, so a waiting training holds no worker thread."""
+        shown = None
+        while not stop.is_set():
+            ahead = self.ahead_of(ticket)
             if ahead == 0:
-                return True
-            yield ahead
+                return
+            if ahead != shown:
+                shown = ahead
+                yield ahead
+            await asyncio.sleep(poll)
+
+
+async def in_threads(steps):
+    """A blocking generator's items, each computed in a worker thread, so that the event loop stays free."""
+    done = object()
+    while (item := await anyio.to_thread.run_sync(next, steps, done)) is not done:
+        yield item
 
 
 def epoch_axis(n: int) -> list[str]:
@@ -122,18 +136,49 @@ def unique_name() -> str:
     return f"trained-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}.safetensors"
 
 
-def validate(epochs, batch_size, learning_rate, max_examples) -> None:
-    if not config.ALLOW_TRAINING:
-        raise gr.Error("Training is disabled on this server (ALLOW_TRAINING=0).")
+MAX_SEED = 2**32 - 1
+RESERVATION_SECONDS = 30.0  # a place taken at admission whose event never came is given back after this
+
+
+def _number(value, kind):
+    """`value` as int or float, or None if it is not a finite number (a bool, a string, NaN, 2**70 as a float...)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if kind is int and isinstance(value, float):
+        if not value.is_integer() or abs(value) > 2**53:
+            return None
+        value = int(value)
+    return kind(value) if abs(value) < float("inf") else None
+
+
+def settings_problem(epochs, batch_size, learning_rate, seed, max_examples) -> tuple[int, str] | None:
+    """(index of the input, message) for the first setting out of range, or None if all are fine."""
+    epochs, batch_size, seed = _number(epochs, int), _number(batch_size, int), _number(seed, int)
+    learning_rate = _number(learning_rate, float)
     checks = [
-        (1 <= epochs <= config.MAX_EPOCHS, f"Epochs must be between 1 and {config.MAX_EPOCHS}."),
-        (8 <= batch_size <= 2048, "Batch size must be between 8 and 2048."),
-        (1e-5 <= learning_rate <= 0.1, "Learning rate must be between 0.00001 and 0.1."),
-        (max_examples is None or 500 <= max_examples <= 48_000, "Training examples must be between 500 and 48,000."),
+        (0, epochs is not None and 1 <= epochs <= config.MAX_EPOCHS, f"Epochs must be between 1 and {config.MAX_EPOCHS}."),
+        (1, batch_size is not None and 8 <= batch_size <= 2048, "Batch size must be between 8 and 2048."),
+        (2, learning_rate is not None and 1e-5 <= learning_rate <= 0.1, "Learning rate must be between 0.00001 and 0.1."),
+        (4, seed is not None and 0 <= seed <= MAX_SEED, f"Seed must be a whole number between 0 and {MAX_SEED:,}."),
+        (5, max_examples is None or (_number(max_examples, int) or 0) in range(500, 48_001),
+         "Training examples must be between 500 and 48,000."),
     ]
-    for ok, message in checks:
-        if not ok:
-            raise gr.Error(message)
+    return next(((i, message) for i, ok, message in checks if not ok), None)
+
+
+def validate(epochs, batch_size, learning_rate, seed, max_examples) -> None:
+    if not config.ALLOW_TRAINING:
+        raise gr.Error("Training is disabled on this server (ALLOW_TRAINING=0).", print_exception=False)
+    problem = settings_problem(epochs, batch_size, learning_rate, seed, max_examples)
+    if problem:
+        raise gr.Error(problem[1], print_exception=False)
+
+
+def no_mnist(e: DataUnavailable) -> gr.Error:
+    """The page's message when MNIST is missing (the log gets the server's folders, the visitor does not)."""
+    log.warning("%s", e)
+    return gr.Error("MNIST is not available on this server, so it cannot train now. Its operator can put the four "
+                    "MNIST files in DATA_DIR/MNIST/raw/ (see the README).", print_exception=False)
 
 
 def waiting_text(ahead: int) -> str:
@@ -141,46 +186,107 @@ def waiting_text(ahead: int) -> str:
             f"(you are number {ahead + 1} in line). It starts by itself; Stop cancels it.")
 
 
+@dataclass
+class _Place:
+    """A visitor's training from admission (before it is queued) until it ends."""
+    stop: threading.Event
+    ticket: object
+    addr: str
+    since: float
+    claimed: bool = False  # its event has started (until then the place may be given back)
+
+
 class TrainTab:
-    """The Train tab's handlers: one line of trainings for the server, one Stop per visitor."""
+    """The Train tab's handlers: one line of trainings for the server, one Stop per visitor.
+
+    A training is admitted before it enters Gradio's queue (`admit`, the events' validator): one per visitor,
+    MAX_TRAININGS_PER_ADDRESS per client address, MAX_WAITING_TRAININGS waiting in all, and room for its run.
+    Refused, it never holds a queue slot; admitted, it has its place in the line, and its event (whose
+    concurrency limit is the line's length) starts at once and waits there without holding a worker.
+    """
 
     def __init__(self, store: ModelStore, visitors: Visitors):
         self.store = store
         self.visitors = visitors
         self.line = TrainingLine()
-        self._stops: dict[str, tuple[threading.Event, object]] = {}  # visitor id -> their training's Stop, ticket
+        self._places: dict[str, _Place] = {}  # visitor id -> their training's place
         self._lock = threading.Lock()
 
+    # ------------------------------------------------------------------------------------ admission
+    def _admit(self, visitor: Visitor, addr: str) -> _Place:
+        """A place in the line for this visitor, or gr.Error saying why not. Call with the lock held."""
+        now = time.monotonic()
+        for vid, place in list(self._places.items()):  # places whose event never came
+            if not place.claimed and now - place.since > RESERVATION_SECONDS:
+                self.line.leave(place.ticket)
+                del self._places[vid]
+        if visitor.id in self._places:
+            raise gr.Error("You already have a training running or waiting: stop it first, or wait for it.",
+                           print_exception=False)
+        if sum(p.addr == addr for p in self._places.values()) >= config.MAX_TRAININGS_PER_ADDRESS:
+            raise gr.Error(f"{config.MAX_TRAININGS_PER_ADDRESS} trainings from your network are already running or "
+                           "waiting on this server, the most it takes from one address. Try again when one has "
+                           "finished.", print_exception=False)
+        if len(self.line) >= 1 + config.MAX_WAITING_TRAININGS:
+            raise gr.Error(f"The line of trainings is full ({config.MAX_WAITING_TRAININGS} waiting besides the one "
+                           "running). Try again in a few minutes, or run the app on your own machine "
+                           "(`python app.py`).", print_exception=False)
+        place = _Place(threading.Event(), self.line.join(), addr, now)
+        self._places[visitor.id] = place
+        return place
+
+    def admit(self, request: gr.Request | None, *settings) -> list:
+        """The validator of the Train tab's events (before they are queued): [gr.validate] per input. `settings`
+        are the training's inputs (epochs, batch size, learning rate, augment, seed, examples), or none."""
+        problem = settings_problem(*[settings[i] for i in (0, 1, 2, 4, 5)]) if settings else None
+        if problem is None:
+            try:
+                if not config.ALLOW_TRAINING:
+                    raise gr.Error("Training is disabled on this server (ALLOW_TRAINING=0).", print_exception=False)
+                visitor = self.visitors.of(request)
+                with self._lock:
+                    self.visitors.check_room_for_run()
+                    self._admit(visitor, clients.address(request))
+            except LimitReached as e:
+                problem = (0, str(e))
+            except gr.Error as e:
+                problem = (0, e.message)
+        checks = [gr.validate(problem is None or problem[0] != i, problem[1] if problem and problem[0] == i else "")
+                  for i in range(max(1, len(settings)))]
+        return checks if settings else checks[0]  # one input: Gradio takes the value itself
+
+    def admit_training(self, epochs, batch_size, learning_rate, augment, seed, max_examples, request: gr.Request = None):
+        return self.admit(request, epochs, batch_size, learning_rate, augment, seed, max_examples)
+
+    def admit_fine_tune(self, choice=None, request: gr.Request = None):
+        return self.admit(request)
+
     @contextmanager
-    def _turn(self, visitor: Visitor):
-        """This visitor's place in the line, their Stop, and the room for their run; refuses a second training
-        of the same visitor, and any training when the server's storage for visitors is full."""
+    def _turn(self, visitor: Visitor, request=None):
+        """This visitor's place in the line (taken at admission, or now), their Stop, and the room for their run."""
         with self._lock:
-            if visitor.id in self._stops:
-                raise gr.Error("You already have a training running or waiting: stop it first, or wait for it.")
-            stop = threading.Event()
-            self._stops[visitor.id] = (stop, None)
+            place = self._places.get(visitor.id)
+            if place is None or place.claimed:
+                place = self._admit(visitor, clients.address(request))
+            place.claimed = True
         try:
             with self.visitors.working(visitor):  # room reserved for the run; their files kept meanwhile
-                ticket = self.line.join()
-                self._stops[visitor.id] = (stop, ticket)
-                try:
-                    yield ticket, stop
-                finally:
-                    self.line.leave(ticket)
+                yield place.ticket, place.stop
         except LimitReached as e:  # raised only on entering `working`, before anything was trained
-            raise gr.Error(str(e)) from None
+            raise gr.Error(str(e), print_exception=False) from None
         finally:
+            self.line.leave(place.ticket)
             with self._lock:
-                self._stops.pop(visitor.id, None)
+                if self._places.get(visitor.id) is place:
+                    del self._places[visitor.id]
 
     def request_stop(self, request: gr.Request = None) -> str:
         """Stop this visitor's training (only theirs): at the next batch if it runs, at once if it waits."""
-        stop, ticket = self._stops.get(self.visitors.of(request).id, (None, None))
-        if stop is None:
+        place = self._places.get(self.visitors.of(request).id)
+        if place is None:
             return "You have no training running."
-        stop.set()
-        return "Stopping at the next batch…" if self.line.ahead_of(ticket) == 0 else "Cancelling your waiting training…"
+        place.stop.set()
+        return "Stopping at the next batch…" if self.line.ahead_of(place.ticket) == 0 else "Cancelling your waiting training…"
 
     def left(self, request: gr.Request = None) -> None:
         """A page closed (call before Visitors.left). If none of the visitor's pages is open again within
@@ -189,9 +295,9 @@ class TrainTab:
         visitor = self.visitors.of(request)
 
         def stop_if_gone():
-            entry = self._stops.get(visitor.id)
-            if entry and not self.visitors.is_present(visitor.id):
-                entry[0].set()
+            place = self._places.get(visitor.id)
+            if place and not self.visitors.is_present(visitor.id):
+                place.stop.set()
 
         timer = threading.Timer(LEFT_GRACE_SECONDS, stop_if_gone)
         timer.daemon = True
@@ -203,26 +309,28 @@ class TrainTab:
             removed = self.visitors.make_room_for_run(visitor)
             return fit_and_save(visitor.runs / name, model, meta, data), removed
         except OSError as e:
-            raise gr.Error(f"The model could not be saved ({e}); no partial file was left behind.") from None
+            log.warning("saving a run failed: %s", e)
+            raise gr.Error(f"The model could not be saved ({e.strerror or type(e).__name__}); no partial file was "
+                           "left behind.", print_exception=False) from None
 
-    def train(self, epochs, batch_size, learning_rate, augment, seed, max_examples, request: gr.Request = None,
-              progress=gr.Progress()):
+    async def train(self, epochs, batch_size, learning_rate, augment, seed, max_examples, request: gr.Request = None,
+                    progress=gr.Progress()):
         """Stream (loss plot, records table, status, new checkpoint files, accuracy plot) while waiting and after
-        every epoch."""
+        every epoch. It waits on the event loop; the epochs run in worker threads."""
+        validate(epochs, batch_size, learning_rate, seed, max_examples)
         epochs, batch_size, seed = int(epochs), int(batch_size), int(seed)
         max_examples = int(max_examples) if max_examples else None
-        validate(epochs, batch_size, float(learning_rate), max_examples)
         visitor = self.visitors.of(request)
         history: list[dict] = []
-        with self._turn(visitor) as (ticket, stop):
-            for ahead in self.line.wait(ticket, stop):
+        with self._turn(visitor, request) as (ticket, stop):
+            async for ahead in self.line.wait(ticket, stop):
                 yield loss_table(history), records_table(history), waiting_text(ahead), None, accuracy_plot(history, epochs)
             if stop.is_set():
                 yield (loss_table(history), records_table(history), "Cancelled before it started: nothing was trained.",
                        None, accuracy_plot(history, epochs))
                 return
-            for update in self._train(visitor, stop, history, epochs, batch_size, float(learning_rate), bool(augment),
-                                      seed, max_examples, progress):
+            async for update in in_threads(self._train(visitor, stop, history, epochs, batch_size, float(learning_rate),
+                                                       bool(augment), seed, max_examples, progress)):
                 yield *update, accuracy_plot(history, epochs)
 
     def _train(self, visitor, stop, history, epochs, batch_size, learning_rate, augment, seed, max_examples, progress):
@@ -230,7 +338,7 @@ class TrainTab:
         try:
             data = load_mnist(config.DATA_DIR, seed=seed, limit=max_examples)
         except DataUnavailable as e:
-            raise gr.Error(str(e)) from None
+            raise no_mnist(e) from None
         yield (loss_table(history), records_table(history),
                "Drawing synthetic digits and non-digits to learn from (about 30 s the first time, then kept)…", None)
         pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR))
@@ -251,8 +359,9 @@ class TrainTab:
                               f"validation loss {record['val_loss']:.4f}, validation accuracy {record['val_acc']:.2f}%")
                     yield loss_plot(history, epochs), records_table(history), status, None
         except Exception as e:  # the page gets the reason; the server, the models and the files stay as they were
+            log.warning("training failed: %s: %s", type(e).__name__, e)
             raise gr.Error(f"Training failed during epoch {len(history) + 1} ({type(e).__name__}: {e}). "
-                           "Nothing was saved and the model in use is unchanged.") from None
+                           "Nothing was saved and the model in use is unchanged.", print_exception=False) from None
 
         stopped = len(history) < epochs
         if not history:
@@ -273,49 +382,55 @@ class TrainTab:
                   "in the Draw tab to use it." + removed_text(removed))
         yield loss_plot(history, epochs), records_table(history), status, [str(path), str(path.with_suffix(".json"))]
 
-    def fine_tune_on_corrections(self, choice=None, request: gr.Request = None, progress=gr.Progress()):
+    async def fine_tune_on_corrections(self, choice=None, request: gr.Request = None, progress=gr.Progress()):
         """Fine-tune this visitor's model on their corrections mixed with MNIST; report before/after; save it
         among their runs."""
         if not config.ALLOW_TRAINING:
-            raise gr.Error("Training is disabled on this server (ALLOW_TRAINING=0).")
+            raise gr.Error("Training is disabled on this server (ALLOW_TRAINING=0).", print_exception=False)
         visitor = self.visitors.of(request)
-        samples = corrections.load(visitor.corrections)
-        if len(samples[1]) == 0:
-            raise gr.Error("You have no corrections yet: in the Draw tab, draw a digit and say which digit it really was.")
-        try:
-            base = self.store.get(choice, visitor.runs if choice else None)
-        except CheckpointError as e:
-            raise gr.Error(f"Your model cannot be loaded: {e}") from None
-        with self._turn(visitor) as (ticket, stop):
-            for ahead in self.line.wait(ticket, stop):
+        with self._turn(visitor, request) as (ticket, stop):
+            samples = corrections.load(visitor.corrections)
+            if len(samples[1]) == 0:
+                raise gr.Error("You have no corrections yet: in the Draw tab, draw a digit and say which digit it "
+                               "really was.", print_exception=False)
+            try:
+                base = self.store.get(choice, visitor.runs if choice else None)
+            except CheckpointError as e:
+                raise gr.Error(f"Your model cannot be loaded: {e}", print_exception=False) from None
+            async for ahead in self.line.wait(ticket, stop):
                 yield waiting_text(ahead), None
             if stop.is_set():
                 yield "Cancelled before it started: nothing was trained.", None
                 return
-            yield f"Fine-tuning **{base.name}** on your {len(samples[1])} corrections mixed with MNIST…", None
-            progress(0, desc="Loading MNIST")
-            try:
-                data = load_mnist(config.DATA_DIR)
-            except DataUnavailable as e:
-                raise gr.Error(str(e)) from None
-            pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR))
-            progress(0.2, desc="Fine-tuning")
-            with threads_for_training():
-                model, report = fine_tune(base.model, samples, data, pools, stop=stop)
-            before, after = report["before"], report["after"]
-            progress(0.9, desc="Fitting the “is it a digit?” statistics and saving")
-            path, removed = self._save(visitor, unique_name().replace("trained-", "finetuned-"), model, {
-                "base": base.name, "fine_tune": report, "history": [], "test_acc": after["mnist_test"],
-            }, data)
+            async for update in in_threads(self._fine_tune(visitor, base, samples, stop, progress)):
+                yield update
+
+    def _fine_tune(self, visitor, base, samples, stop, progress):
+        """The fine-tuning itself (blocking; fine_tune_on_corrections runs it in worker threads)."""
+        yield f"Fine-tuning **{base.name}** on your {len(samples[1])} corrections mixed with MNIST…", None
+        progress(0, desc="Loading MNIST")
+        try:
+            data = load_mnist(config.DATA_DIR)
+        except DataUnavailable as e:
+            raise no_mnist(e) from None
+        pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR))
+        progress(0.2, desc="Fine-tuning")
+        with threads_for_training():
+            model, report = fine_tune(base.model, samples, data, pools, stop=stop)
+        before, after = report["before"], report["after"]
+        progress(0.9, desc="Fitting the “is it a digit?” statistics and saving")
+        path, removed = self._save(visitor, unique_name().replace("trained-", "finetuned-"), model, {
+            "base": base.name, "fine_tune": report, "history": [], "test_acc": after["mnist_test"],
+        }, data)
         table = "\n".join([
-            "| accuracy | before | after |", "| --- | --- | --- |",
-            f"| your {report['corrections']} corrections | {before['corrections']}% | {after['corrections']}% |",
-            f"| MNIST validation | {before['mnist_val']}% | {after['mnist_val']}% |",
-            f"| MNIST test | {before['mnist_test']}% | {after['mnist_test']}% |",
+        "| accuracy | before | after |", "| --- | --- | --- |",
+        f"| your {report['corrections']} corrections | {before['corrections']}% | {after['corrections']}% |",
+        f"| MNIST validation | {before['mnist_val']}% | {after['mnist_val']}% |",
+        f"| MNIST test | {before['mnist_test']}% | {after['mnist_test']}% |",
         ])
         yield (f"{'Stopped early. ' if report['stopped'] else ''}Fine-tuned in {report['seconds']:.0f} s "
-               f"and saved as **{YOURS}{path.name}**; pick it in the Draw tab to use it.{removed_text(removed)}\n\n{table}",
-               [str(path), str(path.with_suffix(".json"))])
+           f"and saved as **{YOURS}{path.name}**; pick it in the Draw tab to use it.{removed_text(removed)}\n\n{table}",
+           [str(path), str(path.with_suffix(".json"))])
 
 
 def removed_text(removed: list[str]) -> str:

@@ -274,7 +274,8 @@ def build_demo(store: ModelStore, visitors: Visitors, links: WeightLinks) -> gr.
             training = start_button.click(
                 trainer.train, [epochs, batch_size, learning_rate, augment, seed, max_examples],
                 [loss_plot, records, train_status, new_checkpoint, accuracy_plot], api_name="train",
-                concurrency_limit=1 + config.MAX_WAITING_TRAININGS, concurrency_id="train",  # the rest wait in line
+                validator=trainer.admit_training,  # refused before Gradio's queue: full line, limits, bad settings
+                concurrency_limit=1 + config.MAX_WAITING_TRAININGS, concurrency_id="train",  # = the line: never queued
             )
             listed = training.success(explore.new_run_pickers, [new_checkpoint, choice], every_picker,
                                       api_name=False)  # a refused or failed run saved nothing
@@ -282,8 +283,8 @@ def build_demo(store: ModelStore, visitors: Visitors, links: WeightLinks) -> gr.
             stop_button.click(trainer.request_stop, None, train_status, api_name="stop",
                               concurrency_limit=None, show_progress="hidden")
             tuning = fine_tune_button.click(trainer.fine_tune_on_corrections, choice, [fine_tune_report, fine_tuned],
-                                            api_name="fine_tune", concurrency_limit=1 + config.MAX_WAITING_TRAININGS,
-                                            concurrency_id="train")
+                                            api_name="fine_tune", validator=trainer.admit_fine_tune,
+                                            concurrency_limit=1 + config.MAX_WAITING_TRAININGS, concurrency_id="train")
             tuning.then(explore.all_pickers, choice, every_picker, api_name=False)
 
         # The teaching views for gradio_client (src/explore.py); models are named as in the model picker.

@@ -185,6 +185,11 @@ class Visitors:
                 "cannot be stored now. Nothing of yours was lost; try again later, or run the app on your own "
                 "machine (`python app.py`) where there is no such limit.")
 
+    def check_room_for_run(self) -> None:
+        """LimitReached if the cap leaves no room for one more run (before a training is admitted)."""
+        with self._lock:
+            self._check_room(RUN_BYTES, "a trained model")
+
     def make_room_for_run(self, visitor: Visitor) -> list[str]:
         """Before saving a run (inside `working`, which reserved its room): remove the visitor's oldest runs
         beyond the limit. Returns the names of the runs removed."""
