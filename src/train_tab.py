@@ -8,7 +8,9 @@ folder (src/visitors.py), where only they see it.
 """
 
 import asyncio
+import contextlib
 import logging
+import os
 import secrets
 import threading
 import time
@@ -17,7 +19,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-import anyio
 import gradio as gr
 import pandas as pd
 
@@ -74,11 +75,36 @@ class TrainingLine:
             await asyncio.sleep(poll)
 
 
-async def in_threads(steps):
-    """A blocking generator's items, each computed in a worker thread, so that the event loop stays free."""
-    done = object()
-    while (item := await anyio.to_thread.run_sync(next, steps, done)) is not done:
-        yield item
+TRAINING_NICE = 10  # a training's thread yields the CPU to readings and page loads (Linux: per thread)
+
+
+async def in_own_thread(steps, stop: threading.Event):
+    """A blocking generator (a training) run in a thread of its own at a lower priority, its items passed to
+    the event loop as they come. If the consumer goes away, `stop` ends the training at the next batch."""
+    loop = asyncio.get_running_loop()
+    items: asyncio.Queue = asyncio.Queue()
+
+    def run():
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TRAINING_NICE)
+        try:
+            for item in steps:
+                loop.call_soon_threadsafe(items.put_nowait, (True, item))
+            loop.call_soon_threadsafe(items.put_nowait, (False, None))
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, which raises it
+            loop.call_soon_threadsafe(items.put_nowait, (False, e))
+
+    threading.Thread(target=run, name="training", daemon=True).start()
+    try:
+        while True:
+            more, value = await items.get()
+            if not more:
+                if value is not None:
+                    raise value
+                return
+            yield value
+    finally:
+        stop.set()  # finished: no effect; abandoned: the training stops at its next batch
 
 
 def epoch_axis(n: int) -> list[str]:
@@ -329,8 +355,9 @@ class TrainTab:
                 yield (loss_table(history), records_table(history), "Cancelled before it started: nothing was trained.",
                        None, accuracy_plot(history, epochs))
                 return
-            async for update in in_threads(self._train(visitor, stop, history, epochs, batch_size, float(learning_rate),
-                                                       bool(augment), seed, max_examples, progress)):
+            async for update in in_own_thread(self._train(visitor, stop, history, epochs, batch_size,
+                                                          float(learning_rate), bool(augment), seed, max_examples,
+                                                          progress), stop):
                 yield *update, accuracy_plot(history, epochs)
 
     def _train(self, visitor, stop, history, epochs, batch_size, learning_rate, augment, seed, max_examples, progress):
@@ -402,7 +429,7 @@ class TrainTab:
             if stop.is_set():
                 yield "Cancelled before it started: nothing was trained.", None
                 return
-            async for update in in_threads(self._fine_tune(visitor, base, samples, stop, progress)):
+            async for update in in_own_thread(self._fine_tune(visitor, base, samples, stop, progress), stop):
                 yield update
 
     def _fine_tune(self, visitor, base, samples, stop, progress):

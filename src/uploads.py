@@ -2,7 +2,8 @@
 it came by, and nothing they send is kept for long or without limit.
 
     MAX_FILE_SIZE       launch(max_file_size=...): Gradio refuses a bigger file with HTTP 413
-    RequestLimits       ASGI middleware: bodies over MAX_BODY_BYTES (413), and upload bytes per address and hour (429)
+    RequestLimits       ASGI middleware: bodies over MAX_BODY_BYTES (413), upload bytes per address and hour (429),
+                        events per address and second (slowed down, then 429)
     Sketchpad(...)      gr.Sketchpad, guarded on both of its routes (below)
     drawing(value, request)   in the handler: the sketchpad's value, the browser's blobs taken and decoded
 
@@ -17,6 +18,7 @@ A Sketchpad's value arrives by one of two routes:
     the handler only the id, and the handler takes the images that its own session sent (`drawing`).
 """
 
+import asyncio
 import threading
 import time
 from collections import OrderedDict
@@ -29,6 +31,7 @@ from gradio.components.image_editor import EditorData
 from gradio.data_classes import FileData
 from PIL import Image
 
+from src import config
 from src.clients import address
 from src.preprocess import InvalidImage, check_size, readable_errors
 
@@ -229,10 +232,12 @@ class RequestLimits:
       - one address may send at most `hourly` bytes to the upload routes in any hour (429 after that), so
         that nobody fills the disk through Gradio's upload cache (delete_cache empties it after an hour)."""
 
-    def __init__(self, app, limit: int = MAX_BODY_BYTES, hourly: int = UPLOAD_BYTES_PER_ADDRESS_HOUR):
+    def __init__(self, app, limit: int = MAX_BODY_BYTES, hourly: int = UPLOAD_BYTES_PER_ADDRESS_HOUR,
+                 per_second: float = None):
         self.app, self.limit, self.hourly = app, limit, hourly
         self._sent: dict[str, list[tuple[float, int]]] = {}
         self._lock = threading.Lock()
+        self.events = EventRate(config.EVENTS_PER_SECOND if per_second is None else per_second)
 
     def _over_hourly(self, addr: str, nbytes: int) -> bool:
         now = time.monotonic()
@@ -256,6 +261,12 @@ class RequestLimits:
             if self._over_hourly(address(scope), int(declared or 0)):
                 return await _answer(send, 429, "You have sent too many files to this server in the last hour. "
                                                 "Please try again later.")
+        if scope.get("method") == "POST" and scope.get("path", "").rstrip("/").endswith("/queue/join"):
+            wait = self.events.wait(address(scope))
+            if wait is None:
+                return await _answer(send, 429, "Too many requests from your address: please slow down.")
+            if wait > 0:
+                await asyncio.sleep(wait)  # a tarpit on the event loop: it holds no worker and no queue slot
         seen = 0
 
         async def limited_receive():
@@ -271,6 +282,34 @@ class RequestLimits:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
             await _answer(send, 413, f"Request body over the maximum allowed size of {self.limit} bytes.")
+
+
+class EventRate:
+    """Events (queue joins) per address: `per_second` on average, bursts of 3 seconds' worth. A faster sender
+    is slowed down (wait() says for how long), and refused (None) once it would wait over MAX_WAIT seconds.
+    Loopback addresses (the machine's own user, tests and benches) are not limited; behind Spaces' proxy the
+    address is the visitor's own (src/clients.py)."""
+
+    MAX_WAIT = 5.0
+
+    def __init__(self, per_second: float):
+        self.rate, self.burst = per_second, 3 * per_second
+        self._next: dict[str, float] = {}  # address -> when its bucket is empty again (a virtual schedule)
+        self._lock = threading.Lock()
+
+    def wait(self, addr: str) -> float | None:
+        if self.rate <= 0 or addr.startswith("127.") or addr in ("::1", "unknown"):
+            return 0.0
+        now = time.monotonic()
+        with self._lock:
+            start = max(self._next.get(addr, now), now - self.burst / self.rate)
+            wait = start + 1 / self.rate - now - self.burst / self.rate
+            if wait > self.MAX_WAIT:
+                return None
+            self._next[addr] = start + 1 / self.rate
+            if len(self._next) > 100_000:
+                self._next = {a: t for a, t in self._next.items() if t > now}
+        return max(0.0, wait)
 
 
 async def _answer(send, status: int, text: str) -> None:
