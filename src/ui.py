@@ -275,6 +275,7 @@ def build_demo(store: ModelStore, visitors: Visitors, links: WeightLinks) -> gr.
                 trainer.train, [epochs, batch_size, learning_rate, augment, seed, max_examples],
                 [loss_plot, records, train_status, new_checkpoint, accuracy_plot], api_name="train",
                 validator=trainer.admit_training,  # refused before Gradio's queue: full line, limits, bad settings
+                preprocess=False,  # plain numbers: the validator's own range checks give the messages
                 concurrency_limit=1 + config.MAX_WAITING_TRAININGS, concurrency_id="train",  # = the line: never queued
             )
             listed = training.success(explore.new_run_pickers, [new_checkpoint, choice], every_picker,

@@ -304,9 +304,19 @@ def test_two_visitors_in_two_browsers_do_not_affect_each_other(browser, server, 
     assert not [o for o in model_options(b) if "yours/" in o]
     assert "the server's default" in text_of(b, "active-model")
 
+    # A's live reading loads A's run by its own link and reads with it; B's page never had that link.
+    a.wait_for_function(f"(old) => document.querySelector('{LIVE}').dataset.weights !== old",
+                        arg=b.locator(LIVE).get_attribute("data-weights"), timeout=30_000)
+    link = a.locator(LIVE).get_attribute("data-weights")
+    assert link.startswith("weights/") and "/" not in link[len("weights/"):], link
+    fetched = a.evaluate("async (url) => { const r = await fetch(url); return [r.status, (await r.arrayBuffer()).byteLength]; }", link)
+    assert fetched[0] == 200 and fetched[1] == (server.visitor_dir.glob(f"*/runs/{run.split('/')[1]}").__next__()).stat().st_size
+    assert link not in b.content()
+    read_at = a.locator(LIVE).get_attribute("data-read-at") or ""
     # A stores a correction, then deletes all of its corrections; B's correction stays.
     draw(a, STROKES[7])
-    assert shown_digit(a) is not None  # read by A's own run
+    assert live_after(a, read_at) == "7"  # read in A's browser, by A's run
+    assert shown_digit(a) is not None  # read by A's own run on the server
     for page, label in ((b, "5"), (a, "1")):
         page.locator("#correct-as").get_by_text(label, exact=True).click()
         wait_text(page, "corrections-count", "You have 1 correction stored", timeout=30_000)

@@ -107,11 +107,14 @@ def test_blank_and_tiny_drawings_are_not_read(page, default_checkpoint):
     assert read_in_browser(page, [blank, speck, filled], default_checkpoint) == [None, None, "filled"]
 
 
-def test_the_element_hands_over_the_constants_and_the_checkpoints_own_weights(default_checkpoint):
-    markup = live.element(default_checkpoint)
+def test_the_element_hands_over_the_constants_and_the_link_to_the_checkpoints_own_weights(default_checkpoint):
+    from src.downloads import WeightLinks
+
+    link = WeightLinks().url(default_checkpoint)
+    markup = live.element(link)
     config = json.loads(html.unescape(re.search(r'data-config="([^"]*)"', markup)[1]))
     assert config == live.config() and config["WORK"] == 80 and config["MEAN"] == pytest.approx(0.1307)
-    weights = html.unescape(re.search(r'data-weights="([^"]*)"', markup)[1])
-    assert weights.startswith("gradio_api/file=") and weights.endswith(str(default_checkpoint.resolve()))
-    assert 'data-weights=""' in live.element(None)
+    assert html.unescape(re.search(r'data-weights="([^"]*)"', markup)[1]) == link
+    assert str(default_checkpoint.parent.resolve()) not in markup
+    assert 'data-weights=""' in live.element("")
     assert markup.count('class="live-bar"') == 10

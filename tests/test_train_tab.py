@@ -1,5 +1,7 @@
 """The Train tab through gradio_client: streaming, Stop, the new checkpoint, and swapping it in."""
 
+import asyncio
+import threading
 import time
 
 import numpy as np
@@ -128,16 +130,85 @@ def test_use_model_refuses_names_outside_the_checkpoint_folder(client):
 
 
 def test_settings_out_of_range_are_refused_with_a_clear_message(client):
-    from gradio_client.exceptions import AppError
+    from gradio_client.exceptions import ValidationError
 
     from src.config import MAX_EPOCHS
 
-    with pytest.raises(AppError, match=f"greater than maximum value {MAX_EPOCHS}"):  # the slider itself refuses it
+    with pytest.raises(ValidationError, match=f"Epochs must be between 1 and {MAX_EPOCHS}"):  # before the queue
         client.predict(epochs=MAX_EPOCHS + 1, batch_size=128, learning_rate=0.003, augment=True, seed=0,
                        max_examples=2000, api_name="/train")
-    with pytest.raises(AppError, match="greater than maximum value 0.1"):
+    with pytest.raises(ValidationError, match="Learning rate must be between 0.00001 and 0.1"):
         client.predict(epochs=1, batch_size=128, learning_rate=5.0, augment=True, seed=0, max_examples=2000,
                        api_name="/train")
+
+
+def test_out_of_range_seeds_and_bad_model_names_get_a_clear_message_before_the_queue(client):
+    from gradio_client.exceptions import AppError, ValidationError
+
+    with pytest.raises(ValidationError, match="Seed must be a whole number between 0 and 4,294,967,295"):
+        client.predict(epochs=1, batch_size=128, learning_rate=0.003, augment=True, seed=2**70, max_examples=500,
+                       api_name="/train")
+    for name, message in (("x" * 300 + ".safetensors", "at most 200 characters, not 312"),
+                          (12345, "a model's name is text, not int"), (["a"], "a model's name is text, not list")):
+        with pytest.raises(AppError, match=message):
+            use(client, name)
+
+
+def test_trainings_beyond_the_limits_are_refused_before_the_queue_and_waiting_holds_no_thread(tmp_path, monkeypatch):
+    """In process: the validator admits one training per visitor and MAX_TRAININGS_PER_ADDRESS per address,
+    each with its place in the line; a place whose event never comes is given back; waiting is on the loop."""
+    from types import SimpleNamespace
+
+    from src import config, train_tab
+    from src.inference import ModelStore
+    from src.visitors import Visitors
+
+    monkeypatch.setattr(config, "MAX_TRAININGS_PER_ADDRESS", 2)
+    tab = train_tab.TrainTab(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), Visitors(tmp_path))
+    settings = (1, 128, 0.003, True, 0, 500)
+
+    def request(session, host):
+        return SimpleNamespace(session_hash=session, client=SimpleNamespace(host=host), headers={})
+
+    def admitted(session, host):
+        checks = tab.admit_training(*settings, request=request(session, host))
+        return next((c["message"] for c in checks if not c["is_valid"]), True)
+
+    assert admitted("a", "1.1.1.1") is True and admitted("b", "1.1.1.1") is True
+    assert "already have a training" in admitted("a", "1.1.1.1")
+    assert "2 trainings from your network" in admitted("c", "1.1.1.1")
+    assert admitted("c", "2.2.2.2") is True and len(tab.line) == 3
+    monkeypatch.setattr(train_tab, "RESERVATION_SECONDS", 0.0)  # none of their events came
+    assert admitted("d", "1.1.1.1") is True and len(tab.line) == 1
+
+    async def wait_in_line():
+        waiting = tab._places[tab.visitors.of(request("d", "1.1.1.1")).id]
+        other = tab.line.join()  # ahead of nobody: d is first; put one ahead of a newcomer instead
+        ticket = tab.line.join()
+        seen = [ahead async for ahead in _first(tab.line.wait(ticket, threading.Event()), 1)]
+        tab.line.leave(waiting.ticket)
+        tab.line.leave(other)
+        return seen, threading.active_count()
+
+    threads_before = threading.active_count() + 1  # the fresh loop's own thread
+    seen, threads_during = in_a_fresh_loop(wait_in_line())
+    assert seen == [2] and threads_during <= threads_before + 1  # no worker thread per waiting training
+
+
+def in_a_fresh_loop(coroutine):
+    """asyncio.run in a thread of its own (Playwright's sync API may hold this thread's loop)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+async def _first(agen, n):
+    async for item in agen:
+        yield item
+        n -= 1
+        if n == 0:
+            return
 
 
 def test_allow_training_0_switches_training_off_and_says_why(tmp_path_factory):
@@ -182,10 +253,13 @@ def test_a_failure_inside_training_is_a_clear_error_and_leaves_no_files(tmp_path
             return iterable
 
     tab = train_tab.TrainTab(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), Visitors(tmp_path))
-    run = tab.train(3, 128, 0.003, True, 0, 1000, request=SimpleNamespace(session_hash="a"), progress=NoProgress())
-    with pytest.raises(gr.Error, match=r"Training failed during epoch 2 \(RuntimeError: injected failure\)"):
-        for _ in run:
+    async def run():
+        async for _ in tab.train(3, 128, 0.003, True, 0, 1000, request=SimpleNamespace(session_hash="a"),
+                                 progress=NoProgress()):
             pass
+
+    with pytest.raises(gr.Error, match=r"Training failed during epoch 2 \(RuntimeError: injected failure\)"):
+        in_a_fresh_loop(run())
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
     assert tab.request_stop(SimpleNamespace(session_hash="a")) == "You have no training running."  # released
 

@@ -9,6 +9,7 @@ import io
 import os
 import struct
 import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -200,13 +201,120 @@ def test_predict_empty_sketchpad_values_are_blank(server, client, files, value):
     _assert_still_serving(server, client, files)
 
 
-def test_predict_payload_breaking_gradios_schema_leaves_the_server_serving(server, client, files):
-    """`"layers": null` fails Gradio's own validation of the payload before any app code runs, so the
-    message is Gradio's generic one (only launch(show_error=True) would change that, for every error).
-    What matters here: the server survives it."""
+def test_predict_with_null_layers_says_what_is_wrong(server, client, files):
     result, error = _call(client, {"background": None, "layers": None, "composite": None, "id": None}, "/predict")
-    assert result is None or result[1]["label"] == "Draw a digit"
+    assert result is None and GENERIC not in error and '"layers" must be a list' in error, error
     _assert_still_serving(server, client, files)
+
+
+# ------------------------------------------------------------------------------ the browser's blob route
+def _real_png(side: int) -> bytes:
+    """A real side x side PNG: a few KB on the wire, side**2 pixels once decoded."""
+    buf = io.BytesIO()
+    Image.new("1", (side, side), 1).save(buf, "PNG", optimize=True)
+    return buf.getvalue()
+
+
+def _send_blob(server, session, blob_id, data, kind="layer", index="0"):
+    """What the browser does after a stroke: one image to Gradio's own component route (accept_blobs)."""
+    config = requests.get(server.url + "config", timeout=30).json()
+    sketchpad = next(c["id"] for c in config["components"] if c["type"] == "imageeditor")
+    return requests.post(server.url + "gradio_api/component_server", timeout=60, files={"file": ("layer.png", data)},
+                         data={"session_hash": session, "component_id": str(sketchpad), "fn_name": "accept_blobs",
+                               "id": blob_id, "type": kind, "index": index})
+
+
+def _by_id(blob_id):
+    return {"id": blob_id, "background": None, "layers": [], "composite": None}
+
+
+class PeakMemory:
+    """The server's resident memory, sampled every 10 ms while in the `with` block: the rise in bytes."""
+
+    def __init__(self, pid):
+        self.pid, self.rise = pid, 0
+
+    def rss(self):
+        with open(f"/proc/{self.pid}/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS"))
+
+    def __enter__(self):
+        self.start, self._done = self.rss(), threading.Event()
+        self.peak = self.start
+        self._thread = threading.Thread(target=self._sample)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._done.is_set():
+            self.peak = max(self.peak, self.rss())
+            self._done.wait(0.01)
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
+        self.rise = self.peak - self.start
+
+
+def test_blob_bombs_are_refused_before_decoding(server, client, files):
+    """A 7000x7000 PNG (14 KB) and a layer index of 10**9, sent by blob id through Gradio's own route:
+    refused with a message, and the server's memory barely moves (decoded, the PNG would take 150 MB+)."""
+    cases = [(_real_png(7000), "0", "too large (7000x7000 pixels)"),
+             (_bomb(20000, 20000), "0", "too large"),
+             (png_bytes(Image.new("RGBA", (320, 320))), str(10**9), "layer 1000000000 cannot exist"),
+             (b"not an image at all", "0", NOT_AN_IMAGE)]
+    for data, index, expected in cases:
+        with PeakMemory(server.app.process.pid) as memory:
+            blob_id = os.urandom(6).hex()
+            assert _send_blob(server, client.session_hash, blob_id, data, index=index).status_code == 200
+            result, error = _call(client, _by_id(blob_id), "/predict")
+        assert result is None and expected in error and GENERIC not in error, error
+        assert memory.rise < 50e6, (expected, memory.rise)
+    _assert_still_serving(server, client, files)
+
+
+def test_a_drawing_sent_by_blob_is_read_once_and_only_by_its_own_session(server, client, files):
+    two = png_bytes(render_digit(2, np.random.default_rng(9), canvas=320, style="transparent"))
+    stranger = Client(server.url, verbose=False)
+    blob_id = os.urandom(6).hex()
+    assert _send_blob(server, client.session_hash, blob_id, two).status_code == 200
+    result, error = _call(stranger, _by_id(blob_id), "/predict")  # another session, same id: nothing to read
+    assert result is None and "did not reach the server" in error, error
+    result, error = _call(client, _by_id(blob_id), "/predict")
+    assert error is None and _predicted(result[1]) == 2, (error, result)
+    result, error = _call(client, _by_id(blob_id), "/predict")  # taken: the bytes are gone
+    assert result is None and "did not reach the server" in error, error
+
+
+def test_a_request_body_over_the_limit_is_refused_before_it_is_read(server, client, files):
+    too_big = b"x" * (uploads.MAX_BODY_BYTES + 1)
+    declared = requests.post(server.url + "gradio_api/component_server", timeout=60, data=too_big)
+    part = b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n' + b"x" * (9 << 20) + b"\r\n"
+    chunked = requests.post(server.url + "gradio_api/component_server", timeout=60,  # four 9 MB files, no length
+                            data=(part for _ in range(4)), headers={"Content-Type": "multipart/form-data; boundary=x"})
+    for r in (declared, chunked):
+        assert r.status_code == 413 and "maximum allowed size" in r.text, (r.status_code, r.text[:200])
+    _assert_still_serving(server, client, files)
+
+
+def test_the_blob_store_keeps_within_its_caps_and_forgets_old_drawings():
+    """In process (src.uploads.Drawings): caps per address and in all, and expiry."""
+    one_kb = png_bytes(Image.new("L", (300, 300), 0)) + b""  # a valid PNG
+    drawings = uploads.Drawings(seconds=60, per_address=3 * len(one_kb), total=5 * len(one_kb), drawings_per_address=10)
+    for i in range(4):
+        drawings.put("1.1.1.1", "s", f"d{i}", "layer", 0, one_kb)
+    assert drawings.size("1.1.1.1") == 3 * len(one_kb)  # the fourth was refused...
+    with pytest.raises(Exception, match="too many drawings"):
+        drawings.take("s", "d3")  # ... and its reading says why
+    for i in range(3):
+        drawings.put("2.2.2.2", "t", f"e{i}", "layer", 0, one_kb)
+    assert drawings.size() == 5 * len(one_kb)  # the total cap: a second address got two
+    assert set(drawings.take("s", "d0")) == {"background", "layers", "composite"}
+    expiring = uploads.Drawings(seconds=0.05)
+    expiring.put("1.1.1.1", "s", "old", "layer", 0, one_kb)
+    time.sleep(0.1)
+    expiring.put("1.1.1.1", "s", "new", "layer", 0, one_kb)
+    assert expiring.size() == len(one_kb)  # the old one went when the new one came
 
 
 def test_predict_transparent_empty_layers_are_blank(server, client, files, tmp_path):

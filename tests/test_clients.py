@@ -1,0 +1,67 @@
+"""Limits per client address (src/clients.py, src/uploads.EventRate) and the operator's sign-in lockout."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from src import clients, config
+
+
+def request(host, forwarded=None):
+    return SimpleNamespace(client=SimpleNamespace(host=host),
+                           headers={"x-forwarded-for": forwarded} if forwarded else {}, session_hash="s")
+
+
+def test_the_address_is_the_proxys_last_forwarded_entry_only_behind_a_trusted_proxy(monkeypatch):
+    monkeypatch.setattr(config, "TRUST_PROXY", False)
+    assert clients.address(request("10.0.0.1", "1.2.3.4")) == "10.0.0.1"  # a client cannot choose its address
+    monkeypatch.setattr(config, "TRUST_PROXY", True)
+    assert clients.address(request("10.0.0.1", "6.6.6.6, 1.2.3.4")) == "1.2.3.4"  # what the proxy appended
+    assert clients.address(request("10.0.0.1")) == "10.0.0.1"
+    scope = {"type": "http", "client": ("10.0.0.2", 5), "headers": [(b"x-forwarded-for", b"9.9.9.9")]}
+    assert clients.address(scope) == "9.9.9.9" and clients.address(None) == "unknown"
+
+
+def test_failures_lock_an_address_for_the_window_and_all_addresses_past_the_total():
+    failures = clients.Failures(3, 600, total_limit=5)
+    for t in range(3):
+        assert failures.locked_for("a", now=t) == 0
+        failures.add("a", now=t)
+    assert failures.locked_for("a", now=10) == pytest.approx(590)  # until the first failure is 10 minutes old
+    assert failures.locked_for("b", now=10) == 0
+    failures.add("b", now=11)
+    failures.add("c", now=12)
+    assert failures.locked_for("d", now=13) == pytest.approx(587)  # five in all: everyone waits
+    assert failures.locked_for("a", now=601) == 0 and failures.locked_for("d", now=612) == 0
+
+
+def test_a_fast_sender_is_slowed_then_refused_and_loopback_is_not_limited():
+    from src.uploads import EventRate
+
+    rate = EventRate(10)
+    waits = [rate.wait("1.2.3.4") for _ in range(100)]
+    assert waits[:30] == [0.0] * 30  # a burst of three seconds' worth
+    assert waits[31] == pytest.approx(0.2, abs=0.05)  # then one every 0.1 s
+    assert waits[-1] is None and rate.wait("5.6.7.8") == 0.0  # refused past 5 s of waiting; others unaffected
+    assert all(rate.wait("127.0.0.1") == 0.0 for _ in range(100))
+
+
+def test_wrong_operator_passwords_lock_the_address_out_without_sleeping(tmp_path, monkeypatch):
+    import gradio as gr
+
+    from src.inference import ModelStore
+    from src.operator_page import OperatorPage
+    from src.visitors import Visitors
+
+    monkeypatch.setattr(config, "MAX_SIGN_IN_FAILURES", 3)
+    page = OperatorPage(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), Visitors(tmp_path), "right")
+    guesser, operator = request("1.1.1.1"), request("2.2.2.2")
+    for _ in range(3):
+        assert page.check_sign_in("guess", guesser)["is_valid"]
+        with pytest.raises(gr.Error, match="Wrong password"):
+            page.sign_in("guess", guesser)
+    check = page.check_sign_in("right", guesser)  # locked: refused before the queue, even the right password
+    assert not check["is_valid"] and "locked for 10 more minutes" in check["message"]
+    with pytest.raises(gr.Error, match="Too many wrong passwords"):
+        page.sign_in("right", guesser)
+    assert page.check_sign_in("right", operator)["is_valid"] and page.sign_in("right", operator)[0] is True
