@@ -19,7 +19,6 @@ The honest visitor's figures are ratios to the quiet ones of the same run (this 
 import argparse
 import io
 import json
-import os
 import secrets
 import shutil
 import struct

@@ -43,6 +43,11 @@ def address(request) -> str:
     return str(host or "unknown")
 
 
+def is_loopback(addr: str) -> bool:
+    """This machine itself (its own user, tests, benches): per-address limits do not apply to it."""
+    return addr.startswith("127.") or addr == "::1"
+
+
 class Failures:
     """Failures per address in a sliding window; an address with `limit` of them is locked until the oldest
     one leaves the window. Also a cap for all addresses together (`total_limit`), against guessing from many."""

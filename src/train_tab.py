@@ -159,7 +159,7 @@ def records_table(history: list[dict]) -> pd.DataFrame:
 
 
 def unique_name() -> str:
-    return f"trained-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}.safetensors"
+    return f"trained-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(6)}.safetensors"
 
 
 MAX_SEED = 2**32 - 1
@@ -271,7 +271,7 @@ class TrainTab:
                     raise gr.Error("Training is disabled on this server (ALLOW_TRAINING=0).", print_exception=False)
                 visitor = self.visitors.of(request)
                 with self._lock:
-                    self.visitors.check_room_for_run()
+                    self.visitors.check_room_for_run(visitor)
                     self._admit(visitor, clients.address(request))
             except LimitReached as e:
                 problem = (0, str(e))

@@ -57,7 +57,6 @@ def build_demo(store: ModelStore, visitors: Visitors, links: WeightLinks) -> gr.
             with gr.Row(equal_height=False):
                 with gr.Column(scale=1, min_width=300):
                     sketchpad = Sketchpad(  # gr.Sketchpad, its uploads checked on every route (src/uploads.py)
-                        drawings=draw.drawings,
                         elem_id="sketchpad",
                         label="Draw a digit (or a whole number), large, anywhere",
                         type="pil",
@@ -71,6 +70,7 @@ def build_demo(store: ModelStore, visitors: Visitors, links: WeightLinks) -> gr.
                         sources=(),
                         format="png",
                     )
+                    sketchpad.drawings = draw.drawings  # the browser's images, until its reading takes them
                     clear_button = gr.Button("Clear", elem_id="clear", variant="secondary")
                 with gr.Column(scale=1, min_width=300):
                     # Filled in by the visitor's browser after every stroke (src/static/live.js), at once.

@@ -4,7 +4,7 @@ it came by, and nothing they send is kept for long or without limit.
     MAX_FILE_SIZE       launch(max_file_size=...): Gradio refuses a bigger file with HTTP 413
     RequestLimits       ASGI middleware: bodies over MAX_BODY_BYTES (413), upload bytes per address and hour (429),
                         events per address and second (slowed down, then 429)
-    Sketchpad(...)      gr.Sketchpad, guarded on both of its routes (below)
+    Sketchpad(...)      gr.Sketchpad, guarded on both of its routes (below); then sketchpad.drawings = Drawings()
     drawing(value, request)   in the handler: the sketchpad's value, the browser's blobs taken and decoded
 
 A Sketchpad's value arrives by one of two routes:
@@ -32,7 +32,7 @@ from gradio.data_classes import FileData
 from PIL import Image
 
 from src import config
-from src.clients import address
+from src.clients import address, is_loopback
 from src.preprocess import InvalidImage, check_size, readable_errors
 
 # A 6000x6000 drawing is well under 1 MB as PNG, a 6000x6000 photo about 5-10 MB as JPEG; the
@@ -170,10 +170,9 @@ class Sketchpad(gr.Sketchpad):
     """gr.Sketchpad whose uploads are checked before they are decoded, on both routes (see the module's doc)."""
 
     data_model = SketchpadData
-
-    def __init__(self, *args, drawings: Drawings, **kwargs):
-        self.drawings = drawings
-        super().__init__(*args, **kwargs)
+    # Where accept_blobs keeps the browser's images: set after construction (sketchpad.drawings = ...), since
+    # Gradio builds the page's config from the parameters of __init__, which this class leaves as gr.Sketchpad's.
+    drawings: Drawings | None = None
 
     def get_block_name(self) -> str:  # the browser draws it with Gradio's own ImageEditor
         return "imageeditor"
@@ -298,7 +297,7 @@ class EventRate:
         self._lock = threading.Lock()
 
     def wait(self, addr: str) -> float | None:
-        if self.rate <= 0 or addr.startswith("127.") or addr in ("::1", "unknown"):
+        if self.rate <= 0 or is_loopback(addr) or addr == "unknown":
             return 0.0
         now = time.monotonic()
         with self._lock:

@@ -168,10 +168,9 @@ class Sketchpad(gr.Sketchpad):
     """gr.Sketchpad whose uploads are checked before they are decoded, on both routes (see the module's doc)."""
 
     data_model = SketchpadData
-
-    def __init__(self, *args, drawings: Drawings, **kwargs):
-        self.drawings = drawings
-        super().__init__(*args, **kwargs)
+    # Where accept_blobs keeps the browser's images: set after construction (sketchpad.drawings = ...), since
+    # Gradio builds the page's config from the parameters of __init__, which this class leaves as gr.Sketchpad's.
+    drawings: Drawings | None = None
 
     def get_block_name(self) -> str:  # the browser draws it with Gradio's own ImageEditor
         return "imageeditor"

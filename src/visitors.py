@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from src import corrections
+from src.clients import address, is_loopback
 from src.checkpoint import checkpoint_files, is_weights_name
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Limits:
     corrections_per_visitor: int = 500
     total_bytes: int = 500_000_000
     idle_seconds: float = 3600.0
+    bytes_per_address: int = 50_000_000  # all the visitors of one client address together (not loopback)
 
 
 def folder_size(folder: Path) -> int:
@@ -101,6 +103,7 @@ class Visitors:
         self._working: Counter[str] = Counter()  # visitor ids with a training waiting or running
         self._reserved = 0  # bytes held for the runs of those trainings
         self._seen: dict[str, float] = {}  # visitor id -> when their folder's mtime was last refreshed
+        self._addresses: dict[str, str] = {}  # visitor id -> the client address they last came from
         self._lock = threading.RLock()  # around checks of the cap and the writes they allow
 
     # ----------------------------------------------------------------------------------------- who
@@ -111,8 +114,12 @@ class Visitors:
         return "v-" + hashlib.sha256(str(key).encode()).hexdigest()[:24]
 
     def of(self, request) -> Visitor:
-        """The visitor who sent a Gradio request (gr.Request); see get."""
-        return self.get(request.session_hash if request else None)
+        """The visitor who sent a Gradio request (gr.Request); see get. Remembers their address (for its cap)."""
+        visitor = self.get(request.session_hash if request else None)
+        addr = address(request)
+        if addr != "unknown" and not is_loopback(addr):
+            self._addresses[visitor.id] = addr
+        return visitor
 
     def get(self, session_hash: str | None) -> Visitor:
         """The visitor of this session; marks them as active now (their files are kept while they are)."""
@@ -155,7 +162,7 @@ class Visitors:
         reserved first (LimitReached if the cap leaves none, before anything is trained), and their files are
         kept however long it waits and runs."""
         with self._lock:
-            self._check_room(RUN_BYTES, "a trained model")
+            self._check_room(RUN_BYTES, "a trained model", visitor)
             self._reserved += RUN_BYTES
             self._working[visitor.id] += 1
         try:
@@ -173,9 +180,19 @@ class Visitors:
     def usage(self) -> int:
         return folder_size(self.root)
 
-    def _check_room(self, nbytes: int, what: str) -> None:
-        """Refuse `what` with a clear message if `nbytes` more (besides the room reserved for trainings under
-        way) would pass the total cap, even after a sweep. Call with the lock held."""
+    def _check_room(self, nbytes: int, what: str, visitor: Visitor | None = None) -> None:
+        """Refuse `what` with a clear message if `nbytes` more would pass the cap of the visitor's address, or
+        (besides the room reserved for trainings under way) the total cap, even after a sweep. Call with the
+        lock held."""
+        addr = self._addresses.get(visitor.id) if visitor is not None else None
+        if addr is not None:
+            mine = sum(folder_size(self.root / vid) for vid, a in list(self._addresses.items()) if a == addr)
+            if mine + nbytes > self.limits.bytes_per_address:
+                raise LimitReached(
+                    f"Visitors from your network address have stored {mine / 1e6:.0f} MB on this server, the most "
+                    f"it keeps for one address ({self.limits.bytes_per_address / 1e6:.0f} MB), so {what} cannot be "
+                    "stored now. Delete some of your corrections or runs, or wait until idle visitors' files are "
+                    "removed.")
         if self.usage() + self._reserved + nbytes <= self.limits.total_bytes:
             return
         self.sweep()
@@ -185,10 +202,10 @@ class Visitors:
                 "cannot be stored now. Nothing of yours was lost; try again later, or run the app on your own "
                 "machine (`python app.py`) where there is no such limit.")
 
-    def check_room_for_run(self) -> None:
-        """LimitReached if the cap leaves no room for one more run (before a training is admitted)."""
+    def check_room_for_run(self, visitor: Visitor) -> None:
+        """LimitReached if the caps leave no room for one more run (before a training is admitted)."""
         with self._lock:
-            self._check_room(RUN_BYTES, "a trained model")
+            self._check_room(RUN_BYTES, "a trained model", visitor)
 
     def make_room_for_run(self, visitor: Visitor) -> list[str]:
         """Before saving a run (inside `working`, which reserved its room): remove the visitor's oldest runs
@@ -210,7 +227,7 @@ class Visitors:
                 raise LimitReached(
                     f"You have stored {n} corrections, the most this server keeps for one visitor. "
                     "Download them, fine-tune on them, or delete them to store more.")
-            self._check_room(CORRECTION_BYTES, "this correction")
+            self._check_room(CORRECTION_BYTES, "this correction", visitor)
             return corrections.add(visitor.corrections, image28, label)
 
     # -------------------------------------------------------------------------------------- cleanup
@@ -231,6 +248,7 @@ class Visitors:
                     shutil.move(p, self.shared_corrections / p.name)
             shutil.rmtree(folder, ignore_errors=True)
             self._seen.pop(folder.name, None)
+            self._addresses.pop(folder.name, None)
             removed.append(folder.name)
         if removed:
             log.info("removed the files of %d idle visitors", len(removed))

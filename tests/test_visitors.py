@@ -106,6 +106,28 @@ def test_the_total_cap_refuses_new_work_with_a_message_and_loses_nothing(tmp_pat
         pass
 
 
+def test_one_address_cannot_fill_the_server_with_fresh_sessions(tmp_path):
+    """Sessions cost nothing: all visitors of one client address share VISITOR_DATA_MB_PER_ADDRESS."""
+    from types import SimpleNamespace
+
+    visitors = Visitors(tmp_path, Limits(bytes_per_address=3 * RUN_BYTES, total_bytes=100 * RUN_BYTES))
+
+    def visitor(session, host):
+        return visitors.of(SimpleNamespace(session_hash=session, client=SimpleNamespace(host=host), headers={}))
+
+    for i in range(3):
+        fake_run(visitor(f"s{i}", "1.1.1.1"), "trained-1", nbytes=RUN_BYTES // 3)
+    with pytest.raises(LimitReached, match="from your network address have stored"):
+        with visitors.working(visitor("fresh", "1.1.1.1")):
+            pytest.fail("a fourth run from the same address should be refused")
+    with pytest.raises(LimitReached, match="from your network address"):
+        visitors.add_correction(visitor("fresh2", "1.1.1.1"), DIGIT, 1)
+    with visitors.working(visitor("other", "2.2.2.2")):  # another address still has room
+        pass
+    with visitors.working(visitor("local", "127.0.0.1")):  # this machine's own user is not counted per address
+        pass
+
+
 def test_the_sweep_removes_idle_visitors_who_left_and_keeps_the_rest(tmp_path):
     visitors = Visitors(tmp_path, Limits(idle_seconds=60))
     visitors.arrived("gone")  # pages: "gone" will close theirs, "open-tab" keeps it open
