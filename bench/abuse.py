@@ -201,7 +201,7 @@ def main():
             for name, payload, index in (("7000x7000 PNG by blob id (real pixels)", big_png(7000), "0"),
                                          ("header claiming 20000x20000", bomb(20000, 20000), "0"),
                                          ("layer index 10**9", png_bytes(Image.new("RGBA", (320, 320))), str(10**9))):
-                app.memory.reset()
+                before = app.memory.reset()
                 for _ in range(4):
                     blob_id = secrets.token_hex(6)
                     status = app.send_blob(honest.client.session_hash, blob_id, payload, index=index)
@@ -211,10 +211,10 @@ def main():
                         answer = "READ (not refused)"
                     except Exception as e:  # noqa: BLE001 - the refusal is what is expected
                         answer = str(e).split("\n")[0][:110]
-                results.append((name, len(payload), status, answer, (app.memory.peak - base_memory) / 1e6))
+                results.append((name, len(payload), status, answer, (app.memory.peak - before) / 1e6))
             for name, size, status, answer, rise in results:
                 print(f"  {name} ({size:,} bytes): accept_blobs HTTP {status}; /predict: {answer}; "
-                      f"peak memory +{rise:.1f} MB")
+                      f"server's peak memory +{rise:.1f} MB over the level before")
 
             print(f"== 3. floods: {args.floods} wrong sign-ins and {args.floods} trainings from fresh sessions")
             app.memory.reset()
