@@ -34,6 +34,7 @@ def in_process(strokes: int):
     import torch
 
     torch.set_num_threads(1)
+    from src.downloads import WeightLinks
     from src.draw_tab import DrawTab
     from src.explore import Explore
     from src.inference import ModelStore
@@ -44,7 +45,7 @@ def in_process(strokes: int):
     with tempfile.TemporaryDirectory() as tmp:
         store = ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT)
         store.activate_default()
-        draw = DrawTab(store, Visitors(Path(tmp)))
+        draw = DrawTab(store, Visitors(Path(tmp)), WeightLinks())
         explore = Explore(draw)
         rng = np.random.default_rng(0)
         values = [sketchpad_value(render_digit(i % 10, rng, canvas=320, style="transparent")) for i in range(20)]
