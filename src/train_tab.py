@@ -207,6 +207,9 @@ def no_mnist(e: DataUnavailable) -> gr.Error:
                     "MNIST files in DATA_DIR/MNIST/raw/ (see the README).", print_exception=False)
 
 
+CANCELLED = "Cancelled before it started: nothing was trained."
+
+
 def waiting_text(ahead: int) -> str:
     return (f"Waiting for the server: {ahead} training{'s' * (ahead != 1)} ahead of yours "
             f"(you are number {ahead + 1} in line). It starts by itself; Stop cancels it.")
@@ -312,7 +315,8 @@ class TrainTab:
         if place is None:
             return "You have no training running."
         place.stop.set()
-        return "Stopping at the next batch…" if self.line.ahead_of(place.ticket) == 0 else "Cancelling your waiting training…"
+        # Waiting, it ends with the very message its training shows, so whichever reaches the page last is right.
+        return "Stopping at the next batch…" if self.line.ahead_of(place.ticket) == 0 else CANCELLED
 
     def left(self, request: gr.Request = None) -> None:
         """A page closed (call before Visitors.left). If none of the visitor's pages is open again within
@@ -352,7 +356,7 @@ class TrainTab:
             async for ahead in self.line.wait(ticket, stop):
                 yield loss_table(history), records_table(history), waiting_text(ahead), None, accuracy_plot(history, epochs)
             if stop.is_set():
-                yield (loss_table(history), records_table(history), "Cancelled before it started: nothing was trained.",
+                yield (loss_table(history), records_table(history), CANCELLED,
                        None, accuracy_plot(history, epochs))
                 return
             async for update in in_own_thread(self._train(visitor, stop, history, epochs, batch_size,
@@ -427,7 +431,7 @@ class TrainTab:
             async for ahead in self.line.wait(ticket, stop):
                 yield waiting_text(ahead), None
             if stop.is_set():
-                yield "Cancelled before it started: nothing was trained.", None
+                yield CANCELLED, None
                 return
             async for update in in_own_thread(self._fine_tune(visitor, base, samples, stop, progress), stop):
                 yield update
