@@ -31,6 +31,15 @@ CSS = """
 """ + live.CSS + evaluation.CSS
 
 
+# The drawing surface: one fixed square canvas and one black brush, as live.js paints and reads it
+# (bench/pen.py builds a plain gr.Sketchpad with these too).
+SKETCHPAD = dict(
+    type="pil", image_mode="RGBA", canvas_size=(live.CANVAS, live.CANVAS), fixed_canvas=True, height=380,
+    brush=gr.Brush(default_size=live.BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
+    layers=False, transforms=(), sources=(), format="png",
+)
+
+
 # After a reading, the browser asks for Inside the network's maps only while the panel is open.
 REFRESH_INSIDE = "() => { if (window.insideOpen) document.querySelector('#inside-refresh')?.click(); }"
 RELOAD_INSIDE = "() => { if (window.insideOpen) document.querySelector('#inside-reload')?.click(); }"
@@ -57,19 +66,8 @@ def build_demo(store: ModelStore, visitors: Visitors, links: WeightLinks) -> gr.
             with gr.Row(equal_height=False):
                 with gr.Column(scale=1, min_width=300):
                     sketchpad = Sketchpad(  # gr.Sketchpad, its uploads checked on every route (src/uploads.py)
-                        elem_id="sketchpad",
-                        label="Draw a digit (or a whole number), large, anywhere",
-                        type="pil",
-                        image_mode="RGBA",
-                        canvas_size=(live.CANVAS, live.CANVAS),
-                        fixed_canvas=True,
-                        height=380,
-                        brush=gr.Brush(default_size=live.BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
-                        layers=False,
-                        transforms=(),
-                        sources=(),
-                        format="png",
-                    )
+                        elem_id="sketchpad", label="Draw a digit (or a whole number), large, anywhere",
+                        **SKETCHPAD)
                     sketchpad.drawings = draw.drawings  # the browser's images, until its reading takes them
                     clear_button = gr.Button("Clear", elem_id="clear", variant="secondary")
                 with gr.Column(scale=1, min_width=300):

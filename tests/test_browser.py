@@ -142,6 +142,35 @@ def test_the_live_reading_updates_with_every_stroke_even_while_the_server_is_bus
     assert shown_digit(page) == 7  # the server's reading agrees once it arrives
 
 
+def live_becomes(page, digit, timeout=15_000):
+    """Waits until the live reading shows `digit` ('' for nothing read); False if it never does."""
+    try:
+        page.wait_for_function(f"(d) => document.querySelector('{LIVE}').dataset.reading === d", arg=digit,
+                               timeout=timeout)
+        return True
+    except Exception:
+        return False
+
+
+def test_the_live_reading_follows_undo_redo_and_the_eraser_and_reads_off_the_main_thread(page, screenshots):
+    tool = lambda name: page.click(f'#sketchpad button[aria-label="{name}"]')  # noqa: E731
+    clear(page, "trash")
+    draw(page, STROKES[1])
+    assert live_becomes(page, "1")
+    assert page.evaluate("() => window.liveReaderIn") == "worker"  # never inside the pen's handlers
+    tool("Undo")  # the Sketchpad sends its strokes layer, now empty, and the reader takes it
+    assert live_becomes(page, "")
+    tool("Redo")
+    assert live_becomes(page, "1")
+    tool("Erase")  # a zig-zag of the eraser over the whole 1
+    draw(page, [[(x / 100, 0.05 if i % 2 else 0.95) for i, x in enumerate(range(30, 66, 2))]], steps=8)
+    page.locator("#sketchpad").screenshot(path=str(screenshots / "live-erased.png"))
+    assert live_becomes(page, "")
+    tool("Brush")
+    draw(page, STROKES[7])
+    assert live_becomes(page, "7")
+
+
 def test_a_number_written_side_by_side_is_read_whole(page, screenshots):
     clear(page, "button")
     one = [[(0.14, 0.36), (0.24, 0.28), (0.24, 0.72)]]
