@@ -2,16 +2,18 @@
 
     python bench/pen.py [--strokes 3] [--moves 120] [--taps 12] [--repo PATH]
 
-Three pages, each served by its own process on 127.0.0.1 and drawn on in Debian's Chromium (Playwright,
+Four pages, each served by its own process on 127.0.0.1 and drawn on in Debian's Chromium (Playwright,
 headless, --disable-gpu: it paints in software):
+  - "plain, no tool selected": as the next, but its brush never clicked: the pen draws nothing;
   - "plain, Gradio's defaults": gr.Sketchpad() and a constant Label on its change event;
   - "plain, our settings": the same with src/ui.py's SKETCHPAD settings (canvas, brush, no layers...);
   - "ours": `python app.py` (of --repo, default this checkout: a worktree of an older commit gives "before").
 On each, at 1x and at 4x CPU throttling (CDP Emulation.setCPUThrottlingRate, a slow school laptop):
   1. ms per move: `--strokes` circles of `--moves` mouse moves each; page.mouse.move returns once the
      page has handled the event. Mean and p95 over all moves, and the ratio to "plain, our settings".
-  2. The live reading's delay (ours only): from pen-up to the page showing the reading of the whole stroke,
-     on the page's own clock (performance.now()), over the circles and `--taps` short strokes.
+  2. The live reading's delay (ours only): from pen-up to the page showing the reading of the whole stroke
+     (0 if it showed before the pen went up), and from the stroke's last move, on the page's own clock
+     (performance.now()), over the circles and `--taps` short strokes.
   3. Where the time goes (ours only): a Chromium trace of one circle, its main thread's self time per
      event kind, and a JS profile's top functions, both per move.
   4. A pen: a circle of 60 moves in half a second, sent without waiting for the page (a busy page gets them
@@ -46,13 +48,17 @@ with gr.Blocks() as demo:
 demo.queue().launch()
 """
 
+NO_BRUSH = "plain, no tool selected"
 LIVE = "document.querySelector('#live-reading .live-reading')"
-# Heard before the page's own handlers (window, capture phase): when the pen went up.
-PEN_UP = "() => window.addEventListener('pointerup', () => { window.upAt = performance.now(); }, true)"
-# The first reading that holds the whole stroke: one that says which input it read up to (live.js's
-# `upTo`), or, for a page that reads inside its input handlers, the first one shown after pen-up.
-READ_AFTER_UP = """() => (window.liveReadings || []).find((r) => r.at > window.upAt &&
-                                                         (r.upTo === undefined || r.upTo >= window.upAt))"""
+# Heard before the page's own handlers (window, capture phase): when the pen last moved, and when it went up.
+PEN_UP = """() => {
+  window.addEventListener('pointermove', () => { window.movedAt = performance.now(); }, true);
+  window.addEventListener('pointerup', () => { window.upAt = performance.now(); }, true);
+}"""
+# The first reading that holds the whole stroke: one that says it read the input up to the last move (live.js's
+# `upTo`), or, for a page that reads inside its input handlers, the first one shown after the last move began.
+WHOLE = """() => (window.liveReadings || []).find((r) => r.upTo === undefined ? r.at >= window.movedAt
+                                                                       : r.upTo >= window.movedAt)"""
 
 
 def circle(box, n, turns=1.0):
@@ -79,34 +85,39 @@ BRUSH = '#sketchpad button[aria-label="Brush"]'
 BRUSH_ON = f"() => document.querySelector('{BRUSH}')?.classList.contains('highlight')"
 
 
-async def select_brush(page, ours):
-    """Ours selects its brush itself (autobrush.js); on a plain Sketchpad the brush is clicked, as a person would."""
+async def select_brush(page, ours, brush=True):
+    """Ours selects its brush itself (autobrush.js); on a plain Sketchpad the brush is clicked, as a person would
+    (a plain Sketchpad opens with no tool selected: its moves then draw nothing)."""
+    if not brush:
+        return
     if not ours and not await page.evaluate(BRUSH_ON):
         await page.click(BRUSH)
     await page.wait_for_function(BRUSH_ON, timeout=30_000)
 
 
-async def open_page(browser, url, ours):
+async def open_page(browser, url, ours, brush=True):
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
     await page.goto(url)
     await page.wait_for_selector("#sketchpad canvas", timeout=120_000)
     if ours:  # the live reading needs its weights
         await page.wait_for_function(f"() => {LIVE}?.dataset.weights", timeout=60_000)
-    await select_brush(page, ours)
+    await select_brush(page, ours, brush)
     await page.locator("#sketchpad").scroll_into_view_if_needed()
     await page.evaluate(PEN_UP)
     return page
 
 
-async def clear(page, ours):
+async def clear(page, ours, brush=True):
     await page.click('#sketchpad button[aria-label="Clear canvas"]')
     await page.wait_for_timeout(300)
-    await select_brush(page, ours)
+    await select_brush(page, ours, brush)
 
 
-async def live_delay(page) -> float:
-    await page.wait_for_function(READ_AFTER_UP, timeout=60_000)
-    return await page.evaluate(f"() => {{ const r = ({READ_AFTER_UP})(); return r.at - window.upAt; }}")
+async def live_delay(page) -> tuple[float, float]:
+    """(pen-up to the whole stroke's reading on the page, 0 if it was there before; last move to it)."""
+    await page.wait_for_function(WHOLE, timeout=60_000)
+    return await page.evaluate(f"""() => {{ const r = ({WHOLE})();
+        return [Math.max(0, r.at - window.upAt), r.at - window.movedAt]; }}""")
 
 
 def pct(values, q):
@@ -175,8 +186,8 @@ async def measure(args, servers) -> dict:
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
         for name, server in servers.items():
-            ours = name == "ours"
-            page = await open_page(browser, server.url, ours)
+            ours, brush = name == "ours", name != NO_BRUSH
+            page = await open_page(browser, server.url, ours, brush)
             cdp = await page.context.new_cdp_session(page)
             box = await page.locator("#sketchpad canvas").first.bounding_box()
             centre, r = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2), 0.25 * min(box["width"], box["height"])
@@ -184,14 +195,14 @@ async def measure(args, servers) -> dict:
                 await cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
                 await stroke(page, circle(box, 10))  # warm-up
                 await page.wait_for_timeout(1500)
-                await clear(page, ours)
+                await clear(page, ours, brush)
                 times = []
                 for _ in range(args.strokes):
                     times += await stroke(page, circle(box, args.moves))
                     if ours:
                         out["delays"][rate].append(await live_delay(page))
                     await page.wait_for_timeout(1500)  # the server's reading comes and goes
-                    await clear(page, ours)
+                    await clear(page, ours, brush)
                 out["moves"][name, rate] = times
                 if ours:  # short strokes through the centre, in every direction
                     for i in range(args.taps):
@@ -201,20 +212,20 @@ async def measure(args, servers) -> dict:
                         out["delays"][rate].append(await live_delay(page))
                         await page.wait_for_timeout(300)
                     await page.wait_for_timeout(1500)
-                    await clear(page, ours)
+                    await clear(page, ours, brush)
                 out["pen"][name, rate] = await pen_circle(page, cdp, box)
                 await page.wait_for_timeout(2000)
                 if ours or name == "plain, our settings":
                     shot = out["shots"] = out.get("shots", []) + [args.out / f"pen-circle-{rate}x-{name.split(',')[-1].strip().replace(' ', '-')}.png"]
                     await page.locator("#sketchpad").screenshot(path=str(shot[-1]))
-                await clear(page, ours)
+                await clear(page, ours, brush)
             if ours:
                 await cdp.send("Emulation.setCPUThrottlingRate", {"rate": 1})
                 await browser.start_tracing(page=page, categories=["devtools.timeline", "blink", "v8"])
                 await stroke(page, circle(box, args.moves))
                 out["trace"] = json.loads(await browser.stop_tracing())
                 await page.wait_for_timeout(1500)
-                await clear(page, ours)
+                await clear(page, ours, brush)
                 await cdp.send("Profiler.enable")
                 await cdp.send("Profiler.setSamplingInterval", {"interval": 200})
                 await cdp.send("Profiler.start")
@@ -239,7 +250,8 @@ def main():
     tmp = args.out = Path(tempfile.mkdtemp(prefix="pen-"))
     (tmp / "plain.py").write_text(PLAIN_APP)
     env = {"PYTHONPATH": str(ROOT), "VISITOR_DIR": str(tmp / "visitors")}
-    pages = {"plain, Gradio's defaults": [sys.executable, str(tmp / "plain.py"), "defaults"],
+    pages = {NO_BRUSH: [sys.executable, str(tmp / "plain.py"), "ours"],
+             "plain, Gradio's defaults": [sys.executable, str(tmp / "plain.py"), "defaults"],
              "plain, our settings": [sys.executable, str(tmp / "plain.py"), "ours"],
              "ours": [sys.executable, "app.py"]}
     servers = {name: Launched(cmd, env=env, cwd=args.repo.resolve() if name == "ours" else ROOT)
@@ -265,10 +277,12 @@ def main():
         for name in pages:
             sent, got = out["pen"][name, rate]
             print(f"  {rate}x CPU  {name:26s} {got:3d} of {sent} ({100 * got / sent:3.0f}%)")
-    print("\n== the live reading's delay after pen-up, on the page's clock (ms)")
+    print("\n== the live reading of the whole stroke, on the page's clock (ms): after pen-up (0: shown before it),"
+          " and after the last move")
     for rate in (1, 4):
-        d = out["delays"][rate]
-        print(f"  {rate}x CPU  {len(d)} strokes: p50 {pct(d, 50):6.1f}  p95 {pct(d, 95):6.1f}  max {max(d):6.1f}")
+        up, moved = zip(*out["delays"][rate])
+        print(f"  {rate}x CPU  {len(up)} strokes: after pen-up p50 {pct(up, 50):6.1f}  p95 {pct(up, 95):6.1f}  "
+              f"max {max(up):6.1f};  after the last move p50 {pct(moved, 50):6.1f}  p95 {pct(moved, 95):6.1f}")
     print(f"\n== where one circle's time goes on ours, 1x CPU (ms per move; {args.moves} moves)")
     print("  renderer main thread, self time per trace event:")
     for n, t in self_times(out["trace"], args.moves)[:args.top]:
