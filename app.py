@@ -5,6 +5,8 @@ CHECKPOINT_DIR, DATA_DIR, VISITOR_DIR, ADMIN_PASSWORD, ALLOW_TRAINING, MAX_EPOCH
 configure the app (src/config.py; README: "Running a public Space").
 """
 
+import spaces  # noqa: F401 - first: on ZeroGPU it patches torch before anything uses CUDA (src/gpu.py)
+
 import threading
 from pathlib import Path
 

@@ -9,24 +9,24 @@ folder (src/visitors.py), where only they see it.
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import secrets
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
-from src import clients, config, corrections
+from src import clients, config, corrections, gpu
 from src.checkpoint import CheckpointError, fit_and_save
-from src.data import DataUnavailable, load_mnist, read_mnist
+from src.data import DataUnavailable, load_mnist
 from src.inference import YOURS, ModelStore
-from src.training import FAST, Pools, evaluate, fine_tune, seeded_model, threads_for_training, train_epochs
 from src.synthetic import cached_training_pools
 from src.visitors import LimitReached, Visitor, Visitors
 
@@ -61,7 +61,7 @@ class TrainingLine:
             if ticket in self._line:
                 self._line.remove(ticket)
 
-    async def wait(self, ticket: object, stop: threading.Event, poll: float = 0.25):
+    async def wait(self, ticket: object, stop: gpu.StopFlag, poll: float = 0.25):
         """Yield the number of trainings ahead whenever it changes, until it is this ticket's turn or `stop` is
         set. It sleeps on the event loop, so a waiting training holds no worker thread."""
         shown = None
@@ -78,7 +78,7 @@ class TrainingLine:
 TRAINING_NICE = 10  # a training's thread yields the CPU to readings and page loads (Linux: per thread)
 
 
-async def in_own_thread(steps, stop: threading.Event):
+async def in_own_thread(steps, stop: gpu.StopFlag):
     """A blocking generator (a training) run in a thread of its own at a lower priority, its items passed to
     the event loop as they come. If the consumer goes away, `stop` ends the training at the next batch."""
     loop = asyncio.get_running_loop()
@@ -94,7 +94,8 @@ async def in_own_thread(steps, stop: threading.Event):
         except BaseException as e:  # noqa: BLE001 - handed to the consumer, which raises it
             loop.call_soon_threadsafe(items.put_nowait, (False, e))
 
-    threading.Thread(target=run, name="training", daemon=True).start()
+    # In this request's context: ZeroGPU's @spaces.GPU reads the visitor's request from it (their GPU quota).
+    threading.Thread(target=contextvars.copy_context().run, args=(run,), name="training", daemon=True).start()
     try:
         while True:
             more, value = await items.get()
@@ -218,7 +219,7 @@ def waiting_text(ahead: int) -> str:
 @dataclass
 class _Place:
     """A visitor's training from admission (before it is queued) until it ends."""
-    stop: threading.Event
+    stop: gpu.StopFlag  # a file: it reaches a forked ZeroGPU worker, as a threading.Event would not
     ticket: object
     addr: str
     since: float
@@ -260,7 +261,7 @@ class TrainTab:
             raise gr.Error(f"The line of trainings is full ({config.MAX_WAITING_TRAININGS} waiting besides the one "
                            "running). Try again in a few minutes, or run the app on your own machine "
                            "(`python app.py`).", print_exception=False)
-        place = _Place(threading.Event(), self.line.join(), addr, now)
+        place = _Place(gpu.StopFlag(), self.line.join(), addr, now)
         self._places[visitor.id] = place
         return place
 
@@ -308,6 +309,7 @@ class TrainTab:
             with self._lock:
                 if self._places.get(visitor.id) is place:
                     del self._places[visitor.id]
+            place.stop.clear()
 
     def request_stop(self, request: gr.Request = None) -> str:
         """Stop this visitor's training (only theirs): at the next batch if it runs, at once if it waits."""
@@ -365,30 +367,34 @@ class TrainTab:
                 yield *update, accuracy_plot(history, epochs)
 
     def _train(self, visitor, stop, history, epochs, batch_size, learning_rate, augment, seed, max_examples, progress):
+        """The training itself (blocking; `train` runs it in a worker thread): its epochs in src.gpu.train_run,
+        on a GPU when there is one (on ZeroGPU, in a forked worker), the saving here."""
         yield loss_table(history), records_table(history), "Loading MNIST (the first run downloads it, about 11 MB)…", None
         try:
-            data = load_mnist(config.DATA_DIR, seed=seed, limit=max_examples)
+            data = load_mnist(config.DATA_DIR, seed=seed, limit=max_examples)  # on the CPU: the novelty statistics
         except DataUnavailable as e:
             raise no_mnist(e) from None
         yield (loss_table(history), records_table(history),
                "Drawing synthetic digits and non-digits to learn from (about 30 s the first time, then kept)…", None)
-        pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR))
-        # What the page does not offer is FAST's: the precision, and the synthetic drawings' share of a batch.
-        cfg = replace(FAST.at_batch_size(batch_size), epochs=epochs, lr=learning_rate, augment=augment,
-                      seed=seed).resolved(data.train.images.device)
-        model = seeded_model(seed)
+        cached_training_pools(config.DATA_DIR)  # drawn here, on the CPU, and kept on disk for the training
         started = time.perf_counter()
 
         def tqdm(iterable, total, desc):
             return progress.tqdm(iterable, total=total, desc=f"{desc} of {epochs}")
 
         try:
-            with threads_for_training():  # the app serves with one thread; a training uses the cores
-                for record in train_epochs(model, data, cfg, pools, stop=stop, progress=tqdm):
+            for kind, *value in gpu.train_run(epochs, batch_size, learning_rate, augment, seed, max_examples,
+                                              config.DATA_DIR, stop, None if gpu.ZERO_GPU else tqdm):
+                if kind == "recipe":
+                    recipe = value[0]
+                elif kind == "epoch":
+                    record = value[0]
                     history.append(record)
                     status = (f"Epoch {record['epoch']}/{epochs}: train loss {record['train_loss']:.4f}, "
                               f"validation loss {record['val_loss']:.4f}, validation accuracy {record['val_acc']:.2f}%")
                     yield loss_plot(history, epochs), records_table(history), status, None
+                else:
+                    weights, test_acc, n_test = value
         except Exception as e:  # the page gets the reason; the server, the models and the files stay as they were
             log.warning("training failed: %s: %s", type(e).__name__, e)
             raise gr.Error(f"Training failed during epoch {len(history) + 1} ({type(e).__name__}: {e}). "
@@ -398,18 +404,14 @@ class TrainTab:
         if not history:
             yield loss_plot(history, epochs), records_table(history), "Stopped before the first epoch ended: nothing to save.", None
             return
-        # Always on all 10,000 test images (a run on fewer training examples has a proportional test subset),
-        # so that the figure a run records is the one its evaluation (src/evaluation.py) shows.
-        test = data.test if max_examples is None else read_mnist(config.DATA_DIR, train=False)
-        _, test_acc = evaluate(model, test)
         yield loss_plot(history, epochs), records_table(history), "Fitting the “is it a digit?” statistics and saving…", None
-        path, removed = self._save(visitor, unique_name(), model, {
-            "hyperparameters": cfg.to_dict(), "seed": seed, "limit": max_examples, "history": history,
+        path, removed = self._save(visitor, unique_name(), gpu.model_from(weights), {
+            "hyperparameters": recipe, "seed": seed, "limit": max_examples, "history": history,
             "test_acc": round(test_acc, 3), "stopped_early": stopped,
         }, data)
         status = (f"{'Stopped after' if stopped else 'Finished'} {len(history)} epoch{'s' * (len(history) != 1)} "
                   f"in {time.perf_counter() - started:.0f} s. Test accuracy {test_acc:.2f}% "
-                  f"on {len(test):,} test images. Saved as **{YOURS}{path.name}**, visible only to you: pick it "
+                  f"on {n_test:,} test images. Saved as **{YOURS}{path.name}**, visible only to you: pick it "
                   "in the Draw tab to use it." + removed_text(removed))
         yield loss_plot(history, epochs), records_table(history), status, [str(path), str(path.with_suffix(".json"))]
 
@@ -444,10 +446,11 @@ class TrainTab:
             data = load_mnist(config.DATA_DIR)
         except DataUnavailable as e:
             raise no_mnist(e) from None
-        pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR))
+        cached_training_pools(config.DATA_DIR)
         progress(0.2, desc="Fine-tuning")
-        with threads_for_training():
-            model, report = fine_tune(base.model, samples, data, pools, stop=stop)
+        weights, report = gpu.fine_tune_run({k: v.cpu() for k, v in base.model.state_dict().items()}, samples,
+                                            config.DATA_DIR, stop)
+        model = gpu.model_from(weights)
         before, after = report["before"], report["after"]
         progress(0.9, desc="Fitting the “is it a digit?” statistics and saving")
         path, removed = self._save(visitor, unique_name().replace("trained-", "finetuned-"), model, {

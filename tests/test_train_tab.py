@@ -236,7 +236,7 @@ def test_a_failure_inside_training_is_a_clear_error_and_leaves_no_files(tmp_path
 
     from types import SimpleNamespace
 
-    from src import config, train_tab
+    from src import config, gpu, train_tab
     from src.inference import ModelStore
     from src.training import train_epochs
     from src.visitors import Visitors
@@ -246,7 +246,7 @@ def test_a_failure_inside_training_is_a_clear_error_and_leaves_no_files(tmp_path
             yield record
             raise RuntimeError("injected failure")
 
-    monkeypatch.setattr(train_tab, "train_epochs", failing)
+    monkeypatch.setattr(gpu, "train_epochs", failing)
     monkeypatch.setattr(config, "DATA_DIR", data_dir)
     class NoProgress:
         def tqdm(self, iterable, **_):
