@@ -430,9 +430,10 @@
         const last = current.points[current.points.length - 1];
         current.points.push(...m.points);
         paint([last, ...m.points]);
-      } else if (m.type === "up" && current) {
+      } else if (m.type === "up" && current) { // no new ink: the reading of its last move holds the stroke
         recent.push({ points: current.points, at: m.at });
         current = null;
+        return;
       } else if (m.type === "clear") {
         return clear(m.at);
       } else if (m.type === "layer") {
@@ -447,7 +448,10 @@
   }
 
   // ------------------------------------------------------------------ the page
-  window.liveReading = core(); // for tests/test_live.py: the preprocessing and network, on the page
+  // The preprocessing and network on the page (tests/test_live.py), and the element's display of a reading
+  // (the static page, src/static_site.py, reads its own canvas and shows what it read with it).
+  window.liveReading = core();
+  window.liveReading.show = (result) => shown({ result, why: "pen" });
 
   const element = () => document.querySelector("#live-reading .live-reading");
   const readings = (window.liveReadings = []);

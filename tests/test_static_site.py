@@ -1,0 +1,114 @@
+"""The static page (`python -m src static OUT/`), served by a plain static file server and drawn on in Chromium
+with the mouse and with a finger."""
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.test_browser import STROKES
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def static_url(tmp_path_factory):
+    out = tmp_path_factory.mktemp("static")
+    subprocess.run([sys.executable, "-m", "src", "static", str(out)], cwd=ROOT, check=True, capture_output=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                               "--directory", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_the_folder_holds_the_checkpoints_own_weights_and_a_static_space_readme(tmp_path):
+    from src import config
+
+    out = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "src", "static", str(out)], cwd=ROOT, check=True, capture_output=True)
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "index.html", "live.js", "model.safetensors",
+                                                       "page.js"]
+    assert (out / "model.safetensors").read_bytes() == (config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT).read_bytes()
+    assert (out / "live.js").read_text() == (ROOT / "src" / "static" / "live.js").read_text()
+    assert "sdk: static" in (out / "README.md").read_text()
+
+
+def reading(page):
+    page.wait_for_function("() => document.querySelector('#live-reading .live-reading').dataset.readAt")
+    return page.locator("#live-reading .live-reading").get_attribute("data-reading")
+
+
+def points(box, stroke):
+    side = 0.8 * box["width"]
+    x0, y0 = box["x"] + 0.1 * box["width"], box["y"] + 0.1 * box["height"]
+    return [(x0 + u * side, y0 + v * side) for u, v in stroke]
+
+
+def steps(path, n=6):
+    """Each segment of `path` cut into n moves, as a hand moves."""
+    for (x0, y0), (x1, y1) in zip(path, path[1:]):
+        for i in range(1, n + 1):
+            yield x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n
+
+
+def mouse_draw(page, strokes):
+    box = page.locator("#pad").bounding_box()
+    for stroke in strokes:
+        path = points(box, stroke)
+        page.mouse.move(*path[0])
+        page.mouse.down()
+        for x, y in steps(path):
+            page.mouse.move(x, y)
+        page.mouse.up()
+
+
+def finger_draw(page, strokes):
+    cdp = page.context.new_cdp_session(page)
+    box = page.locator("#pad").bounding_box()
+    for stroke in strokes:
+        path = points(box, stroke)
+        touch = lambda kind, p: cdp.send("Input.dispatchTouchEvent", {  # noqa: E731
+            "type": kind, "touchPoints": [] if kind == "touchEnd" else [{"x": p[0], "y": p[1], "id": 1}]})
+        touch("touchStart", path[0])
+        for p in steps(path):
+            touch("touchMove", p)
+        touch("touchEnd", path[-1])
+
+
+@pytest.mark.parametrize("how", ["mouse", "finger"])
+def test_the_static_page_reads_a_1_a_7_and_a_0_with_no_server_behind_it(browser, playwright, static_url, how,
+                                                                          screenshots):
+    options = playwright.devices["Pixel 7"] if how == "finger" else {"viewport": {"width": 1280, "height": 900}}
+    context = browser.new_context(**options)
+    page = context.new_page()
+    page.goto(static_url)
+    page.wait_for_function("() => document.querySelector('#live-reading .live-text').textContent.startsWith('Draw')")
+    read = {}
+    for digit in (1, 7, 0):
+        page.click("#clear")  # (a tap on it after a CDP touch stroke brings no click in this Chromium)
+        page.wait_for_timeout(200)
+        assert reading(page) == ""  # an empty canvas: each digit is read alone
+        (mouse_draw if how == "mouse" else finger_draw)(page, STROKES[digit])
+        page.wait_for_timeout(300)
+        read[digit] = reading(page)
+    page.screenshot(path=str(screenshots / f"static-{how}.png"), full_page=True)
+    print(how, read)
+    assert read == {1: "1", 7: "7", 0: "0"}
+    assert "does not train" in page.locator("body").inner_text()
+    context.close()
