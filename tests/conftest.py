@@ -158,3 +158,22 @@ def client(server):
     from gradio_client import Client
 
     return Client(server.url, verbose=False)
+
+
+class NoProgress:
+    """A gr.Progress stand-in for calling the Train tab's generators in process."""
+
+    def __call__(self, *args, **kwargs):
+        pass
+
+    def tqdm(self, iterable, **_):
+        return iterable
+
+
+def in_a_fresh_loop(coroutine):
+    """asyncio.run in a thread of its own (Playwright's sync API may hold this thread's loop)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

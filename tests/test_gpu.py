@@ -1,11 +1,9 @@
 """The page's trainings as ZeroGPU runs them: `@spaces.GPU` functions in a forked worker process, every argument
 and every item they yield pickled (spaces/zero/wrappers.py), nothing they change in memory seen by the server."""
 
-import asyncio
 import inspect
 import multiprocessing
 import os
-from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,6 +13,7 @@ from src import config, gpu, train_tab
 from src.checkpoint import is_weights_name, load_checkpoint
 from src.inference import ModelStore
 from src.visitors import Visitors
+from tests.conftest import NoProgress, in_a_fresh_loop
 
 pytestmark = pytest.mark.slow
 
@@ -55,19 +54,6 @@ def forked(task):
     if inspect.isgeneratorfunction(task):
         return lambda *args: results(args)
     return lambda *args: next(results(args))
-
-
-class NoProgress:
-    def __call__(self, *args, **kwargs):
-        pass
-
-    def tqdm(self, iterable, **_):
-        return iterable
-
-
-def in_a_fresh_loop(coroutine):
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def as_on_zero_gpu(data_dir):

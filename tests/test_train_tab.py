@@ -1,6 +1,5 @@
 """The Train tab through gradio_client: streaming, Stop, the new checkpoint, and swapping it in."""
 
-import asyncio
 import threading
 import time
 
@@ -10,6 +9,7 @@ from gradio_client import handle_file
 
 from src.checkpoint import is_weights_name
 from src.synthetic import render_digit
+from tests.conftest import NoProgress, in_a_fresh_loop
 
 pytestmark = pytest.mark.slow
 
@@ -195,14 +195,6 @@ def test_trainings_beyond_the_limits_are_refused_before_the_queue_and_waiting_ho
     assert seen == [2] and threads_during <= threads_before + 1  # no worker thread per waiting training
 
 
-def in_a_fresh_loop(coroutine):
-    """asyncio.run in a thread of its own (Playwright's sync API may hold this thread's loop)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
 async def _first(agen, n):
     async for item in agen:
         yield item
@@ -248,10 +240,6 @@ def test_a_failure_inside_training_is_a_clear_error_and_leaves_no_files(tmp_path
 
     monkeypatch.setattr(gpu, "train_epochs", failing)
     monkeypatch.setattr(config, "DATA_DIR", data_dir)
-    class NoProgress:
-        def tqdm(self, iterable, **_):
-            return iterable
-
     tab = train_tab.TrainTab(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), Visitors(tmp_path))
     async def run():
         async for _ in tab.train(3, 128, 0.003, True, 0, 1000, request=SimpleNamespace(session_hash="a"),
