@@ -91,10 +91,8 @@ def fine_tune_seconds(weights, samples, data_dir, stop) -> int:
 @spaces.GPU(duration=fine_tune_seconds)
 def fine_tune_run(weights: dict, samples, data_dir, stop: StopFlag):
     """src.training.fine_tune of the model with `weights` (on the CPU: its steps are small) -> (weights, report)."""
-    model = seeded_model(0)
-    model.load_state_dict(weights)
     with threads_for_training():
-        new, report = fine_tune(model, samples, load_mnist(data_dir),
+        new, report = fine_tune(model_from(weights), samples, load_mnist(data_dir),
                                 Pools.from_numpy(*cached_training_pools(data_dir)), stop=stop)
     return {k: v.detach().cpu() for k, v in new.state_dict().items()}, report
 
