@@ -5,7 +5,7 @@ CHECKPOINT_DIR, DATA_DIR, VISITOR_DIR, ADMIN_PASSWORD, ALLOW_TRAINING, MAX_EPOCH
 configure the app (src/config.py; README: "Running a public Space").
 """
 
-import spaces  # noqa: F401 - first: on ZeroGPU it patches torch before anything uses CUDA (src/gpu.py)
+import spaces  # noqa: F401 - first: on ZeroGPU it patches torch before anything uses CUDA (src/training/gpu.py)
 
 import threading
 from pathlib import Path
@@ -14,19 +14,23 @@ import torch
 
 from starlette.middleware import Middleware
 
-from src import config, live, pooling
-from src.downloads import WeightLinks
-from src.gradio_cache import write_images_atomically
-from src.inference import ModelStore
-from src.ui import CSS, build_demo
-from src.uploads import MAX_FILE_SIZE, RequestLimits
-from src.visitors import Limits, Visitors
+from src import config
+
+from src.web import live
+
+from src.training import kernels as pooling
+from src.web.downloads import WeightLinks
+from src.web.gradio_cache import write_images_atomically
+from src.reading.inference import ModelStore
+from src.web.page import CSS, build_demo
+from src.web.uploads import MAX_FILE_SIZE, RequestLimits
+from src.web.visitors import Limits, Visitors
 
 # Two cores serve many small requests: one thread per request beats fighting over both.
 torch.set_num_threads(1)
-# numba compiles the network's pooling kernels (src/pooling.py) meanwhile, not during the first reading.
+# numba compiles the network's pooling kernels (src/training/kernels.py) meanwhile, not during the first reading.
 threading.Thread(target=pooling.warm_up, daemon=True).start()
-# Identical output images of concurrent requests must not break each other's downloads (src/gradio_cache.py).
+# Identical output images of concurrent requests must not break each other's downloads (src/web/gradio_cache.py).
 write_images_atomically()
 
 # The live model store, created here once and handed to every page: the default model (the shipped one,
@@ -38,16 +42,16 @@ visitors = Visitors(config.VISITOR_DIR, Limits(
     runs_per_visitor=config.MAX_RUNS_PER_VISITOR, corrections_per_visitor=config.MAX_CORRECTIONS_PER_VISITOR,
     total_bytes=int(config.VISITOR_DATA_MB * 1e6), idle_seconds=config.VISITOR_IDLE_MINUTES * 60,
     bytes_per_address=int(config.VISITOR_DATA_MB_PER_ADDRESS * 1e6)))
-# Links to checkpoints' weights for the live reading, each given only to the page that uses it (src/downloads.py).
+# Links to checkpoints' weights for the live reading, each given only to the page that uses it (src/web/downloads.py).
 links = WeightLinks()
 demo = build_demo(store, visitors, links)
 
 # Chosen by measurement (bench/load_test.py): 4 requests at a time, 64 waiting at most.
 QUEUE_OPTIONS = dict(default_concurrency_limit=4, max_size=64)
 LAUNCH_OPTIONS = dict(
-    js=(Path(__file__).parent / "src" / "static" / "autobrush.js").read_text(),  # selects the brush
+    js=(Path(__file__).parent / "src" / "web" / "static" / "autobrush.js").read_text(),  # selects the brush
     css=CSS,  # no navigation bar; a compact header on phones
-    head=f"<script>{live.SCRIPT.read_text()}</script>",  # each stroke read at once in the browser (src/live.py)
+    head=f"<script>{live.SCRIPT.read_text()}</script>",  # each stroke read at once in the browser (src/web/live.py)
     # No server folder in allowed_paths: no file is reachable by its path. Downloads go through Gradio's cache.
     max_file_size=MAX_FILE_SIZE,  # uploads over 10 MB are refused with HTTP 413 before any of our code runs
     app_kwargs=dict(routes=[links.route],  # the live reading's weights, by link

@@ -13,12 +13,12 @@ import torch
 from tqdm import tqdm
 
 from src import config
-from src.checkpoint import fit_and_save
-from src.data import DataUnavailable, load_mnist
-from src.training import (PRECISIONS, Pools, TrainConfig, evaluate, resolve_device, seeded_model, train_epochs,
+from src.model.checkpoint import fit_and_save
+from src.data.mnist import DataUnavailable, load_mnist
+from src.training.loop import (PRECISIONS, Pools, TrainConfig, evaluate, resolve_device, seeded_model, train_epochs,
                           train_teachers)
-from src.model import count_parameters
-from src.synthetic import POOL_SIZE, cached_training_pools
+from src.model.network import count_parameters
+from src.data.synthetic import POOL_SIZE, cached_training_pools
 
 
 def parse_args(argv=None):

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.launch import Launched  # noqa: E402
-from src.synthetic import png_bytes, render_digit  # noqa: E402
+from src.data.synthetic import png_bytes, render_digit  # noqa: E402
 
 PASSWORD = "abuse-bench-" + secrets.token_hex(4)
 # The addresses Spaces' proxy would append (TRUST_PROXY=1): the stranger's and an honest visitor's.
@@ -187,7 +187,7 @@ def main():
         app = App(Path(tmp))
         try:
             honest = Honest(app)
-            warm = time.monotonic() + 60  # app.py compiles the pooling kernels meanwhile (src/pooling.py)
+            warm = time.monotonic() + 60  # app.py compiles the pooling kernels meanwhile (src/training/kernels.py)
             while time.monotonic() < warm:
                 honest.rounds(1)
             print("== 1. quiet")

@@ -5,7 +5,7 @@ to the app's /predict and, in the same run, to a trivial Gradio Sketchpad endpoi
 
 While the N simulated visitors load the app, one more visitor draws in a real Chromium page (when one is
 installed): a stroke every P seconds. It reports how long after each stroke (mouse up) the page showed
-the live reading (read in the browser by src/static/live.js), and how long until the server's reading.
+the live reading (read in the browser by src/web/static/live.js), and how long until the server's reading.
 
 Each visitor is its own gradio_client.Client (its own session), on this machine like the server, and
 sends what the browser sends after a stroke: the sketchpad value {background, layers, composite} as
@@ -47,7 +47,7 @@ def payloads(folder: Path, n: int = 10) -> list[dict]:
     """n sketchpad values as gradio_client sends them (each image an uploaded file), digits 0-9."""
     from gradio_client import handle_file
 
-    from src.synthetic import render_digit, sketchpad_value
+    from src.data.synthetic import render_digit, sketchpad_value
 
     rng, out = np.random.default_rng(0), []
     for i in range(n):

@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from bench.launch import Launched  # noqa: E402
-from src import corrections  # noqa: E402
-from src.synthetic import render_digit, sketchpad_value  # noqa: E402
-from src.visitors import Visitors, folder_size  # noqa: E402
+from src.web import corrections  # noqa: E402
+from src.data.synthetic import render_digit, sketchpad_value  # noqa: E402
+from src.web.visitors import Visitors, folder_size  # noqa: E402
 
 
 def sketch_files(folder: Path, n: int = 10) -> list[dict]:

@@ -2,9 +2,9 @@
 
     python bench/fine_tune.py [--style one_long_flag] [--corrections 20] [--epochs 3]
 
-Draws --corrections samples of one consistent personal writing style (src/synthetic.py PERSONAL_STYLES; e.g. a 1 with a
-long up-stroke, which the default model often reads as a 7), stores them with src.corrections.add, fine-tunes
-a copy of the default model on them (src.training.fine_tune) and prints accuracy before/after on 300 NEW
+Draws --corrections samples of one consistent personal writing style (src/data/synthetic.py PERSONAL_STYLES; e.g. a 1 with a
+long up-stroke, which the default model often reads as a 7), stores them with src.web.corrections.add, fine-tunes
+a copy of the default model on them (src.training.loop.fine_tune) and prints accuracy before/after on 300 NEW
 drawings of that style (other seed), on the stored corrections and on MNIST validation and test.
 """
 
@@ -19,15 +19,17 @@ sys.path.insert(0, str(ROOT))
 
 import torch
 
-from src import config, corrections
-from src.checkpoint import load_checkpoint
-from src.data import load_mnist
-from src.synthetic import PERSONAL_STYLES as STYLES, style_images
-from src.training import fine_tune
+from src import config
+
+from src.web import corrections
+from src.model.checkpoint import load_checkpoint
+from src.data.mnist import load_mnist
+from src.data.synthetic import PERSONAL_STYLES as STYLES, style_images
+from src.training.loop import fine_tune
 
 
 def style_accuracy(model, images, labels):
-    from src.inference import run_network
+    from src.reading.inference import run_network
 
     return 100 * float((run_network(model, images)[1].argmax(1) == labels).mean())
 

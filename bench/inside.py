@@ -3,7 +3,7 @@
     python bench/inside.py [--strokes 200] [--requests 100] [--before c545f34~1]
 
 1. In this process, on one thread (as the app serves): the work /predict does for one drawing, and the
-   work the open panel adds after it (src.explore.Explore.inside_maps: the feature maps of the three
+   work the open panel adds after it (src.web.explore.Explore.inside_maps: the feature maps of the three
    convolutions as pictures; the filters and the summary change only with the model). Prints p50 of each.
 2. /predict over HTTP with the panel closed, against the app as it was before the panel (git revision
    --before, unpacked into a temporary folder with `git archive`), alternating requests in the same run.
@@ -34,12 +34,12 @@ def in_process(strokes: int):
     import torch
 
     torch.set_num_threads(1)
-    from src.downloads import WeightLinks
-    from src.draw_tab import DrawTab
-    from src.explore import Explore
-    from src.inference import ModelStore
-    from src.synthetic import render_digit, sketchpad_value
-    from src.visitors import Visitors
+    from src.web.downloads import WeightLinks
+    from src.web.draw_tab import DrawTab
+    from src.web.explore import Explore
+    from src.reading.inference import ModelStore
+    from src.data.synthetic import render_digit, sketchpad_value
+    from src.web.visitors import Visitors
     from src import config
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -127,7 +127,7 @@ def main():
     p.add_argument("--train", action="store_true")
     args = p.parse_args()
 
-    from src.synthetic import render_digit
+    from src.data.synthetic import render_digit
 
     rng = np.random.default_rng(0)
     folder = Path(tempfile.mkdtemp(prefix="load_test_"))

@@ -40,7 +40,7 @@ def main():
     from gradio_client import Client, handle_file
 
     from bench.launch import Launched
-    from src.synthetic import render_digit, sketchpad_value
+    from src.data.synthetic import render_digit, sketchpad_value
 
     rng = np.random.default_rng(0)
     tmp = Path(tempfile.mkdtemp())
@@ -72,13 +72,13 @@ def main():
 
     # In process: the work /predict does for one 800x800 sketchpad value, minus Gradio.
     from src.config import CHECKPOINT_DIR, DEFAULT_CHECKPOINT
-    from src.preprocess import preprocess
+    from src.data.preprocess import preprocess
 
     import torch
     torch.set_num_threads(1)
-    from src import pooling
-    pooling.warm_up()  # as app.py does at start-up: readings then pool with src/pooling.py's kernels
-    from src.inference import ModelStore
+    from src.training import kernels as pooling
+    pooling.warm_up()  # as app.py does at start-up: readings then pool with src/training/kernels.py's kernels
+    from src.reading.inference import ModelStore
     store = ModelStore(CHECKPOINT_DIR, DEFAULT_CHECKPOINT)
     model = store.activate(DEFAULT_CHECKPOINT)
     values = [sketchpad_value(render_digit(i % 10, rng, canvas=800, style="transparent")) for i in range(50)]
@@ -92,7 +92,7 @@ def main():
         model.read(v)  # preprocessing, network, "is it a digit?" (the app's reading path)
         t_pre.append(t1 - t0)
         t_all.append(time.perf_counter() - t1)
-    from src.saliency import saliency
+    from src.reading.saliency import saliency
     t_read = []
     for v in values:
         t0 = time.perf_counter()

@@ -9,10 +9,10 @@ preprocessing rejects. "right" means the top digit is the true one, flagged or n
 The sets, none of them used to train the model or to tune a threshold:
   MNIST test          all 10,000 test digits as 280x280 black-on-white PNGs (bicubic enlargement)
   drawn, independent  bench/heldout.py's digit generator (its own strokes and styles): thin pen, marker
-  drawn, new seeds    src/synthetic.py's generator (the tuning family) with seeds used nowhere else
+  drawn, new seeds    src/data/synthetic.py's generator (the tuning family) with seeds used nowhere else
   non-digits          bench/heldout.py's non-digits: letters and symbols in real fonts, shapes, scribbles,
                       hatching, filled blobs; the share flagged per kind is printed below the table
-Tuning used: MNIST validation digits, src/synthetic.py seeds 1001 (thresholds) and 10**6 up (training).
+Tuning used: MNIST validation digits, src/data/synthetic.py seeds 1001 (thresholds) and 10**6 up (training).
 """
 
 import argparse
@@ -31,9 +31,9 @@ from PIL import Image  # noqa: E402
 
 from bench.heldout import heldout_digits, heldout_nondigits  # noqa: E402
 from src import config  # noqa: E402
-from src.data import read_mnist  # noqa: E402
-from src.inference import ModelStore  # noqa: E402
-from src.synthetic import render_mask  # noqa: E402
+from src.data.mnist import read_mnist  # noqa: E402
+from src.reading.inference import ModelStore  # noqa: E402
+from src.data.synthetic import render_mask  # noqa: E402
 
 SEEDS = {"independent_thin": 31, "independent_marker": 32, "new_seed_thin": 777001, "new_seed_marker": 777002,
          "nondigits": 999}

@@ -1,5 +1,5 @@
 """Time to a good model: seconds of training until MNIST test accuracy first reaches 98.5%, 99.0% and 99.3%,
-for the tutorial's loop and for both recipes of src/training.py, in one run.
+for the tutorial's loop and for both recipes of src/training/loop.py, in one run.
 
     python bench/time_to_accuracy.py [--data-dir data] [--tutorial-epochs 10] [--skip-full]
 
@@ -8,10 +8,10 @@ the 10,000 MNIST test images, outside the clock (the tutorial's on ToTensor's [0
 trained). The clock counts what a visitor of the Train tab waits
 for: the training steps and each recipe's own validation pass, not loading MNIST (the same for all).
   - tutorial loop: DataLoader, batch 64, Adam 1e-3, up to --tutorial-epochs epochs;
-  - fast: src.training.FAST, the Train tab's default (10 epochs);
+  - fast: src.training.loop.FAST, the Train tab's default (10 epochs);
   - full: TrainConfig(), what `python train.py` trains for checkpoints/default: its 3 teachers (30 epochs each),
     whose time is counted in its first epoch, then the network itself (30 epochs); about 9 minutes.
-All use src.training.training_threads() CPU threads.
+All use src.training.loop.training_threads() CPU threads.
 """
 
 import argparse
@@ -24,9 +24,9 @@ import torch  # noqa: E402
 
 from bench.train_speed import RECIPES, recipe_epochs, tutorial_epochs  # noqa: E402
 from src import config  # noqa: E402
-from src.data import load_mnist  # noqa: E402
-from src.synthetic import cached_training_pools  # noqa: E402
-from src.training import Pools, evaluate, training_threads  # noqa: E402
+from src.data.mnist import load_mnist  # noqa: E402
+from src.data.synthetic import cached_training_pools  # noqa: E402
+from src.training.loop import Pools, evaluate, training_threads  # noqa: E402
 
 TARGETS = (98.5, 99.0, 99.3)
 

@@ -1,21 +1,21 @@
-"""One training epoch: the tutorial's loop against both recipes of src/training.py, measured in the same run.
+"""One training epoch: the tutorial's loop against both recipes of src/training/loop.py, measured in the same run.
 
     python bench/train_speed.py [--data-dir data] [--device cpu|cuda|all] [--epochs 3]
 
 The tutorial's loop: torchvision MNIST with ToTensor, a shuffled DataLoader at batch 64, Adam 1e-3, then a
 validation pass, on a 48k/12k split, with the tutorial's network as the tutorial writes it (ReLU, then pool).
-It is run a second time with src.model's TutorialCNN, which pools first (the same function, computed
+It is run a second time with src.model.network's TutorialCNN, which pools first (the same function, computed
 faster: tests/test_model.py), so that the speed-up can be read against either.
 
-The recipes: `src.training.train_epochs` as the app runs them, with the synthetic digits and non-digits
+The recipes: `src.training.loop.train_epochs` as the app runs them, with the synthetic digits and non-digits
 mixed into every batch and their own validation pass:
-  - fast: src.training.FAST, the Train tab's default (batch 384, no augmentation);
+  - fast: src.training.loop.FAST, the Train tab's default (batch 384, no augmentation);
   - full: TrainConfig(), what `python train.py` trains (batch 128, augmentation), with its teachers' answers
     computed in every step (stand-ins with untrained weights here: they cost the same; the full recipe first
     trains its teachers, which bench/time_to_accuracy.py counts).
 Each recipe computes in its own precision (printed): fast in bf16 on a CPU that computes it natively,
 full in fp32.
-All use src.training.training_threads() CPU threads. Data loading is excluded for all (it happens once).
+All use src.training.loop.training_threads() CPU threads. Data loading is excluded for all (it happens once).
 Each loop runs --epochs epochs, one epoch of each loop in turn, and its fastest epoch counts (this machine
 is noisy).
 """
@@ -35,13 +35,13 @@ from torch.utils.data import DataLoader, random_split  # noqa: E402
 from torchvision import datasets, transforms  # noqa: E402
 
 from src import config  # noqa: E402
-from src.data import load_mnist  # noqa: E402
-from src.model import TutorialCNN  # noqa: E402
-from src.synthetic import cached_training_pools  # noqa: E402
-from src.training import (FAST, Pools, TrainConfig, compute_dtype, train_epochs, train_teachers,  # noqa: E402
+from src.data.mnist import load_mnist  # noqa: E402
+from src.model.network import TutorialCNN  # noqa: E402
+from src.data.synthetic import cached_training_pools  # noqa: E402
+from src.training.loop import (FAST, Pools, TrainConfig, compute_dtype, train_epochs, train_teachers,  # noqa: E402
                           training_threads)
 
-TUTORIAL, POOLED_FIRST = "tutorial loop", "tutorial loop with src.model's TutorialCNN (pool, then ReLU)"
+TUTORIAL, POOLED_FIRST = "tutorial loop", "tutorial loop with src.model.network's TutorialCNN (pool, then ReLU)"
 RECIPES = {"fast (Train tab)": FAST, "full (train.py)": TrainConfig()}
 # The fast recipe once more in fp32, timed only here: what bf16 adds on this CPU, in the same run.
 FAST_FP32 = replace(FAST, precision="fp32")
@@ -94,7 +94,7 @@ def tutorial_epochs(data_dir: str, device: torch.device, epochs: int, seed: int 
 
 def recipe_epochs(data, pools, recipe: TrainConfig, device: torch.device, epochs: int | None = None,
                   teachers: list | None = None):
-    """A recipe of src/training.py as the app runs it, one epoch at a time: yields (seconds, model). With
+    """A recipe of src/training/loop.py as the app runs it, one epoch at a time: yields (seconds, model). With
     `epochs`, only the first ones of the recipe's schedule. A recipe with teachers first trains them
     (train_teachers), and the first epoch's seconds include that, unless `teachers` are given."""
     model = TutorialCNN()
@@ -117,7 +117,7 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(training_threads())
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads (src.training.training_threads), "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads (src.training.loop.training_threads), "
           f"{os.cpu_count()} cores")
     for name in devices:
         if name == "cuda" and not torch.cuda.is_available():

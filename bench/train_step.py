@@ -1,11 +1,11 @@
-"""One training step, src.training.train_step, on a real MNIST batch, in one run: the tutorial's network as the
-tutorial writes it (ReLU, then PyTorch's nn.MaxPool2d) against src.model's (src/pooling.py's pooling, then
+"""One training step, src.training.loop.train_step, on a real MNIST batch, in one run: the tutorial's network as the
+tutorial writes it (ReLU, then PyTorch's nn.MaxPool2d) against src.model.network's (src/training/kernels.py's pooling, then
 ReLU), each in fp32 and in bf16 where this CPU has it.
 
     python bench/train_step.py [--data-dir data] [--batch 384] [--steps 40] [--rounds 5]
 
 The batch is the fast recipe's: --batch MNIST images plus the synthetic drawn digits and non-digits
-src.training.FAST mixes in (72 for its batch of 384), channels-last, src.training.training_threads() threads.
+src.training.loop.FAST mixes in (72 for its batch of 384), channels-last, src.training.loop.training_threads() threads.
 Each variant runs --rounds rounds of --steps steps, interleaved; the median round counts.
 """
 
@@ -22,10 +22,10 @@ import torch  # noqa: E402
 
 from bench.train_speed import TutorialOrderCNN  # noqa: E402
 from src import config  # noqa: E402
-from src.data import load_mnist  # noqa: E402
-from src.model import TutorialCNN  # noqa: E402
-from src.synthetic import cached_training_pools  # noqa: E402
-from src.training import FAST, Pools, native_bf16, seeded_generator, train_step, training_threads  # noqa: E402
+from src.data.mnist import load_mnist  # noqa: E402
+from src.model.network import TutorialCNN  # noqa: E402
+from src.data.synthetic import cached_training_pools  # noqa: E402
+from src.training.loop import FAST, Pools, native_bf16, seeded_generator, train_step, training_threads  # noqa: E402
 
 
 def main():
@@ -44,7 +44,7 @@ def main():
     precisions = ["fp32", "bf16"] if native_bf16() else ["fp32"]
     variants = {}
     for name, network in (("tutorial order (ReLU, nn.MaxPool2d)", TutorialOrderCNN),
-                          ("src.model (src/pooling.py, ReLU)", TutorialCNN)):
+                          ("src.model.network (src/training/kernels.py, ReLU)", TutorialCNN)):
         for precision in precisions:
             model = network().to(memory_format=torch.channels_last).train()
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)

@@ -1,9 +1,9 @@
-"""`python -m src static OUT/`: the static page (src/static_site.py)."""
+"""`python -m src static OUT/`: the static page (src/web/static_site.py)."""
 
 import argparse
 
 from src import config
-from src.static_site import build
+from src.web.static_site import build
 
 parser = argparse.ArgumentParser(prog="python -m src", description=__doc__)
 commands = parser.add_subparsers(dest="command", required=True)

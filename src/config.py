@@ -18,7 +18,7 @@ ALLOW_TRAINING = _flag("ALLOW_TRAINING", True)
 MAX_EPOCHS = int(os.environ.get("MAX_EPOCHS", "50"))
 
 # A public server: each visitor's runs and corrections live in their own folder under VISITOR_DIR
-# (src/visitors.py), within these limits.
+# (src/web/visitors.py), within these limits.
 VISITOR_DIR = Path(os.environ.get("VISITOR_DIR", str(ROOT / "visitors")))
 MAX_RUNS_PER_VISITOR = int(os.environ.get("MAX_RUNS_PER_VISITOR", "3"))
 MAX_CORRECTIONS_PER_VISITOR = int(os.environ.get("MAX_CORRECTIONS_PER_VISITOR", "500"))
@@ -31,7 +31,7 @@ MAX_WAITING_TRAININGS = int(os.environ.get("MAX_WAITING_TRAININGS", "10"))  # be
 # operator page and no operator endpoint at all.
 ADMIN_PASSWORD = os.environ.get("ADMIN_PASSWORD") or None
 
-# Limits per client address (src/clients.py), since a session costs nothing. On a Space the address is the last
+# Limits per client address (src/web/clients.py), since a session costs nothing. On a Space the address is the last
 # X-Forwarded-For entry, the one Spaces' proxy appends (TRUST_PROXY, on by itself where SPACE_ID is set).
 TRUST_PROXY = _flag("TRUST_PROXY", bool(os.environ.get("SPACE_ID")))
 MAX_TRAININGS_PER_ADDRESS = int(os.environ.get("MAX_TRAININGS_PER_ADDRESS", "3"))  # running or waiting

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from src import config
-from src.data import DataUnavailable, load_mnist, read_mnist
+from src.data.mnist import DataUnavailable, load_mnist, read_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,10 +83,10 @@ def browser(playwright, chromium):
 
 @pytest.fixture(scope="session")
 def loaded_model(default_checkpoint):
-    """The shipped model as the app loads it (src.inference.LoadedModel: network + novelty statistics)."""
+    """The shipped model as the app loads it (src.reading.inference.LoadedModel: network + novelty statistics)."""
     import torch
 
-    from src.inference import ModelStore
+    from src.reading.inference import ModelStore
 
     torch.set_num_threads(1)
     return ModelStore(default_checkpoint.parent, default_checkpoint.name).load(default_checkpoint.name)
@@ -100,12 +100,12 @@ def model(loaded_model):
 
 @pytest.fixture
 def save_model():
-    """save_model(path, model, metadata): src.checkpoint.save_model with placeholder novelty statistics fitted
+    """save_model(path, model, metadata): src.model.checkpoint.save_model with placeholder novelty statistics fitted
     to `model` (a real fit needs MNIST and seconds; these flag everything and are only for file handling)."""
     import numpy as np
 
-    from src.checkpoint import save_model as save, weights_digest
-    from src.novelty import PCA_DIMS, NoveltyDetector
+    from src.model.checkpoint import save_model as save, weights_digest
+    from src.model.novelty import PCA_DIMS, NoveltyDetector
 
     def save_with_placeholder_statistics(path, model, metadata):
         detector = NoveltyDetector(np.zeros(1568), np.zeros((1568, PCA_DIMS)), -1e9, 1e9, weights_digest(model))
@@ -134,8 +134,8 @@ class Server:
         self.url, self.port = self.app.url, self.app.port
 
     def visitor(self, client):
-        """The folders (src.visitors.Visitor) of the visitor behind a gradio_client session."""
-        from src.visitors import Visitors
+        """The folders (src.web.visitors.Visitor) of the visitor behind a gradio_client session."""
+        from src.web.visitors import Visitors
 
         return Visitors(self.visitor_dir).get(client.session_hash)
 

@@ -5,8 +5,8 @@ import pytest
 from gradio_client import handle_file
 from PIL import Image
 
-from src.data import read_mnist
-from src.synthetic import render_digit, sketchpad_value
+from src.data.mnist import read_mnist
+from src.data.synthetic import render_digit, sketchpad_value
 
 
 def classify_many(client, paths):

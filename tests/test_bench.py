@@ -44,7 +44,7 @@ def test_train_step_bench_times_both_layer_orders(data_dir):
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if " ms/step | " in line]
     assert rows[0].startswith("tutorial order (ReLU, nn.MaxPool2d), fp32") and rows[0].endswith("| 1.00x")
-    assert any(line.startswith("src.model (src/pooling.py, ReLU), fp32") for line in rows)
+    assert any(line.startswith("src.model.network (src/training/kernels.py, ReLU), fp32") for line in rows)
 
 
 def test_each_heldout_drawing_is_on_a_canvas_of_its_own():

@@ -1,4 +1,4 @@
-"""Checkpoints (src/checkpoint.py): weights + JSON + novelty statistics, saved together and loaded safely."""
+"""Checkpoints (src/model/checkpoint.py): weights + JSON + novelty statistics, saved together and loaded safely."""
 
 import os
 import pickle
@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from src import checkpoint as ckpt
-from src.checkpoint import CheckpointError, load_checkpoint, load_model
-from src.data import load_mnist
-from src.training import TrainConfig, evaluate
-from src.inference import ModelStore, run_network
-from src.model import TutorialCNN
-from src.preprocess import preprocess
-from src.synthetic import render_digit
+from src.model import checkpoint as ckpt
+from src.model.checkpoint import CheckpointError, load_checkpoint, load_model
+from src.data.mnist import load_mnist
+from src.training.loop import TrainConfig, evaluate
+from src.reading.inference import ModelStore, run_network
+from src.model.network import TutorialCNN
+from src.data.preprocess import preprocess
+from src.data.synthetic import render_digit
 
 ROOT = Path(__file__).resolve().parent.parent
 

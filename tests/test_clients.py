@@ -1,10 +1,12 @@
-"""Limits per client address (src/clients.py, src/uploads.EventRate) and the operator's sign-in lockout."""
+"""Limits per client address (src/web/clients.py, src/uploads.EventRate) and the operator's sign-in lockout."""
 
 from types import SimpleNamespace
 
 import pytest
 
-from src import clients, config
+from src.web import clients
+
+from src import config
 
 
 def request(host, forwarded=None):
@@ -36,7 +38,7 @@ def test_failures_lock_an_address_for_the_window_and_all_addresses_past_the_tota
 
 
 def test_a_fast_sender_is_slowed_then_refused_and_loopback_is_not_limited():
-    from src.uploads import EventRate
+    from src.web.uploads import EventRate
 
     rate = EventRate(10)
     waits = [rate.wait("1.2.3.4") for _ in range(100)]
@@ -49,9 +51,9 @@ def test_a_fast_sender_is_slowed_then_refused_and_loopback_is_not_limited():
 def test_wrong_operator_passwords_lock_the_address_out_without_sleeping(tmp_path, monkeypatch):
     import gradio as gr
 
-    from src.inference import ModelStore
-    from src.operator_page import OperatorPage
-    from src.visitors import Visitors
+    from src.reading.inference import ModelStore
+    from src.web.operator_page import OperatorPage
+    from src.web.visitors import Visitors
 
     monkeypatch.setattr(config, "MAX_SIGN_IN_FAILURES", 3)
     page = OperatorPage(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), Visitors(tmp_path), "right")

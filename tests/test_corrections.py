@@ -1,4 +1,4 @@
-"""The corrections store and fine-tuning on it (src/corrections.py)."""
+"""The corrections store and fine-tuning on it (src/web/corrections.py)."""
 
 import threading
 import zipfile
@@ -6,11 +6,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from src import corrections
-from src.data import load_mnist
-from src.inference import run_network
-from src.synthetic import style_images
-from src.training import fine_tune
+from src.web import corrections
+from src.data.mnist import load_mnist
+from src.reading.inference import run_network
+from src.data.synthetic import style_images
+from src.training.loop import fine_tune
 
 
 def test_store_add_load_count_clear_archive(tmp_path):

@@ -1,10 +1,10 @@
-"""MNIST loading (src/data.py): the seeded split, and one clear message without data."""
+"""MNIST loading (src/data/mnist.py): the seeded split, and one clear message without data."""
 
 
 import pytest
 import torch
 
-from src.data import DataUnavailable, load_mnist, read_mnist
+from src.data.mnist import DataUnavailable, load_mnist, read_mnist
 
 
 

@@ -1,11 +1,11 @@
-"""No server file is reachable by its path; the live reading's weights come by a link (src/downloads.py)."""
+"""No server file is reachable by its path; the live reading's weights come by a link (src/web/downloads.py)."""
 
 import html
 import re
 
 import requests
 
-from src.downloads import WeightLinks
+from src.web.downloads import WeightLinks
 
 
 def test_no_file_under_the_checkpoint_or_visitor_folders_is_served_by_its_path(server, client):

@@ -1,12 +1,12 @@
-"""The Draw tab (src/draw_tab.py) through the running app: why (saliency), not a digit, corrections, numbers."""
+"""The Draw tab (src/web/draw_tab.py) through the running app: why (saliency), not a digit, corrections, numbers."""
 
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from src import corrections
-from src.synthetic import render_digit, render_nondigit, render_number, sketchpad_value, style_mask
+from src.web import corrections
+from src.data.synthetic import render_digit, render_nondigit, render_number, sketchpad_value, style_mask
 from tests.test_app import save_sketch
 
 
@@ -76,7 +76,7 @@ def test_a_correction_is_stored_and_counted(server, tmp_path):
 def test_fine_tune_on_corrections_reports_before_and_after_and_saves_a_model(server, client):
     visitor = server.visitor(client)
     rng = np.random.default_rng(20)
-    from src.preprocess import preprocess
+    from src.data.preprocess import preprocess
     for _ in range(20):
         corrections.add(visitor.corrections, preprocess(style_mask("one_long_flag", rng, canvas=400)), 1)
     before = set(visitor.runs.glob("finetuned-*"))
@@ -85,14 +85,14 @@ def test_fine_tune_on_corrections_reports_before_and_after_and_saves_a_model(ser
     new = sorted(p.name for p in set(visitor.runs.glob("finetuned-*")) - before)  # among this visitor's runs
     stem = new[0].split(".")[0]  # weights, JSON and novelty statistics, saved together
     assert new == [f"{stem}.json", f"{stem}.novelty.safetensors", f"{stem}.safetensors"]
-    from src.checkpoint import load_model
+    from src.model.checkpoint import load_model
     assert load_model(visitor.runs / f"{stem}.safetensors")[2] is not None
 
 
 def test_a_sure_but_unusual_digit_is_shown_with_a_note(client, loaded_model, small_mnist, tmp_path):
     """The page tells "an unusual 7" (digit shown) apart from "not a digit" (no digit shown)."""
-    from src.inference import run_network
-    from src.synthetic import as_drawing
+    from src.reading.inference import run_network
+    from src.data.synthetic import as_drawing
 
     images = small_mnist.test.images[:600].numpy()
     feats, logits = run_network(loaded_model.model, np.stack([as_drawing(a) for a in images]))

@@ -1,13 +1,13 @@
-"""The evaluation on the MNIST test set (src/evaluation.py), on the shipped checkpoint and real MNIST."""
+"""The evaluation on the MNIST test set (src/reading/evaluation.py), on the shipped checkpoint and real MNIST."""
 
 import json
 
 import numpy as np
 import pytest
 
-from src.checkpoint import sidecar
-from src.data import read_mnist
-from src.evaluation import evaluate, heatmap_html
+from src.model.checkpoint import sidecar
+from src.data.mnist import read_mnist
+from src.reading.evaluation import evaluate, heatmap_html
 
 
 @pytest.fixture(scope="module")

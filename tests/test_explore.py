@@ -1,4 +1,4 @@
-"""The teaching views' API (src/explore.py) through the running app, as gradio_client users call them."""
+"""The teaching views' API (src/web/explore.py) through the running app, as gradio_client users call them."""
 
 import json
 import shutil
@@ -8,7 +8,7 @@ import pytest
 from gradio_client import handle_file
 from PIL import Image
 
-from src.synthetic import render_digit
+from src.data.synthetic import render_digit
 
 
 def test_evaluate_the_default_model_on_the_mnist_test_set(client, default_checkpoint):

@@ -1,12 +1,12 @@
-"""The ONNX export (src/export.py), run in onnxruntime against PyTorch on real MNIST test images."""
+"""The ONNX export (src/model/export.py), run in onnxruntime against PyTorch on real MNIST test images."""
 
 import numpy as np
 import pytest
 import torch
 
-from src.data import read_mnist
-from src.export import to_onnx
-from src.inference import run_network
+from src.data.mnist import read_mnist
+from src.model.export import to_onnx
+from src.reading.inference import run_network
 
 
 def test_onnxruntime_reads_1000_mnist_test_images_as_pytorch_does(model, data_dir, tmp_path):

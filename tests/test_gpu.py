@@ -9,10 +9,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from src import config, gpu, train_tab
-from src.checkpoint import is_weights_name, load_checkpoint
-from src.inference import ModelStore
-from src.visitors import Visitors
+from src import config
+
+from src.training import gpu
+
+from src.web import train_tab
+from src.model.checkpoint import is_weights_name, load_checkpoint
+from src.reading.inference import ModelStore
+from src.web.visitors import Visitors
 from tests.conftest import NoProgress, in_a_fresh_loop
 
 pytestmark = pytest.mark.slow
@@ -159,8 +163,8 @@ def test_a_training_in_a_forked_worker_stops_from_the_server_at_the_next_batch_a
 
 
 def fine_tunes(folder, data_dir):
-    from src import corrections
-    from src.data import read_mnist
+    from src.web import corrections
+    from src.data.mnist import read_mnist
 
     savers = as_on_zero_gpu(data_dir)
     test = read_mnist(data_dir, train=False)  # six real 7s as this visitor's corrections

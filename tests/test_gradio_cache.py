@@ -1,4 +1,4 @@
-"""src/gradio_cache.py: identical output images written by concurrent requests are never served half-written."""
+"""src/web/gradio_cache.py: identical output images written by concurrent requests are never served half-written."""
 
 import threading
 
@@ -6,7 +6,7 @@ import numpy as np
 from gradio import processing_utils
 from PIL import Image
 
-from src.gradio_cache import save_pil_to_cache
+from src.web.gradio_cache import save_pil_to_cache
 
 
 def race(save, cache_dir, rounds=60) -> list[int]:
@@ -61,7 +61,7 @@ def test_gradio_s_image_output_goes_through_the_atomic_writer(monkeypatch, tmp_p
     """The fix takes effect only if gr.Image saves its outputs through processing_utils.save_pil_to_cache."""
     import gradio as gr
 
-    from src import gradio_cache
+    from src.web import gradio_cache
 
     calls = []
 

@@ -1,10 +1,10 @@
-"""Reading a drawing (src/inference.py): the app's one reading path, on blank, filled, single and several digits."""
+"""Reading a drawing (src/reading/inference.py): the app's one reading path, on blank, filled, single and several digits."""
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from src.inference import run_network
-from src.synthetic import render_digit, render_number
+from src.reading.inference import run_network
+from src.data.synthetic import render_digit, render_number
 
 
 def test_run_network_takes_uint8_or_float_images_one_or_many(loaded_model, small_mnist):

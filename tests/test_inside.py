@@ -1,15 +1,15 @@
-"""Inside the network (src/inside.py): feature maps, filters and the summary, against the model itself."""
+"""Inside the network (src/reading/inside.py): feature maps, filters and the summary, against the model itself."""
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from src import inside
-from src.data import normalize
-from src.model import PARAMETER_COUNT
-from src.preprocess import preprocess
-from src.synthetic import render_digit
+from src.reading import inside
+from src.data.mnist import normalize
+from src.model.network import PARAMETER_COUNT
+from src.data.preprocess import preprocess
+from src.data.synthetic import render_digit
 
 
 @pytest.fixture(scope="module")

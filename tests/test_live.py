@@ -1,4 +1,4 @@
-"""The live reading in the browser (src/static/live.js) against the Python path, in a real Chromium.
+"""The live reading in the browser (src/web/static/live.js) against the Python path, in a real Chromium.
 
 live.js is the project's preprocessing and network written a second time; these tests are what keeps the
 two from drifting apart. The browser test of the live reading on the running page is in tests/test_browser.py.
@@ -12,11 +12,11 @@ import re
 import numpy as np
 import pytest
 
-from src import live
-from src.inference import run_network
-from src.checkpoint import load_checkpoint
-from src.preprocess import ink_map, measure_ink, to_mnist
-from src.synthetic import KINDS, png_bytes, render_digit, render_nondigit
+from src.web import live
+from src.reading.inference import run_network
+from src.model.checkpoint import load_checkpoint
+from src.data.preprocess import ink_map, measure_ink, to_mnist
+from src.data.synthetic import KINDS, png_bytes, render_digit, render_nondigit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -108,7 +108,7 @@ def test_blank_and_tiny_drawings_are_not_read(page, default_checkpoint):
 
 
 def test_the_element_hands_over_the_constants_and_the_link_to_the_checkpoints_own_weights(default_checkpoint):
-    from src.downloads import WeightLinks
+    from src.web.downloads import WeightLinks
 
     link = WeightLinks().url(default_checkpoint)
     markup = live.element(link)

@@ -1,4 +1,4 @@
-"""The network (src/model.py): the tutorial's size and shapes, and the one forward pass."""
+"""The network (src/model/network.py): the tutorial's size and shapes, and the one forward pass."""
 
 
 import copy
@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from bench.train_speed import TutorialOrderCNN
-from src.data import normalize
-from src.model import PARAMETER_COUNT, TutorialCNN, count_parameters
+from src.data.mnist import normalize
+from src.model.network import PARAMETER_COUNT, TutorialCNN, count_parameters
 
 
 
@@ -19,7 +19,7 @@ def test_model_has_the_tutorial_size_and_output_shape():
 
 
 def test_forward_is_the_network_on_normalised_input_and_gives_its_features():
-    from src.model import forward
+    from src.model.network import forward
 
     model = TutorialCNN().eval()
     images = torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8)
@@ -33,14 +33,14 @@ def test_pooling_before_the_relu_is_the_tutorials_network_in_outputs_and_gradien
     """TutorialCNN.run pools first and applies the ReLU afterwards; on real MNIST with the shipped weights
     the logits and every parameter's gradient equal those of the tutorial's order with PyTorch's own pooling
     (bench/train_speed.py's TutorialOrderCNN, the baseline the speed benches time)."""
-    from src.model import forward
+    from src.model.network import forward
 
     ours, theirs = copy.deepcopy(model).train(), TutorialOrderCNN().train()
     theirs.load_state_dict(model.state_dict())
     for m in (ours, theirs):
-        m.to(memory_format=torch.channels_last)  # as src.training.train_epochs has it
+        m.to(memory_format=torch.channels_last)  # as src.training.loop.train_epochs has it
     images, labels = small_mnist.train.images[:256].unsqueeze(1), small_mnist.train.labels[:256]
-    a, b = forward(ours, images)[1], forward(theirs, images)[1]  # channels-last: src/pooling.py's kernels
+    a, b = forward(ours, images)[1], forward(theirs, images)[1]  # channels-last: src/training/kernels.py's kernels
     torch.testing.assert_close(a, b)  # to rounding: the fused first layer sums in another order
     F.cross_entropy(a, labels).backward()
     F.cross_entropy(b, labels).backward()

@@ -1,4 +1,4 @@
-"""Is it a digit? (src/novelty.py) on the shipped checkpoint, and the novelty file format.
+"""Is it a digit? (src/model/novelty.py) on the shipped checkpoint, and the novelty file format.
 
 bench/recognition.py reports the full figures on held-out data; these tests check the behaviour on
 small samples of the tuning family with seeds nothing else uses.
@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from src.checkpoint import weights_digest
-from src.inference import run_network
-from src.novelty import FORMAT, NoveltyDetector, NoveltyMismatch, calibration_digits, fit_novelty
-from src.synthetic import KINDS, as_drawing, preprocessed_digits, preprocessed_nondigits
+from src.model.checkpoint import weights_digest
+from src.reading.inference import run_network
+from src.model.novelty import FORMAT, NoveltyDetector, NoveltyMismatch, calibration_digits, fit_novelty
+from src.data.synthetic import KINDS, as_drawing, preprocessed_digits, preprocessed_nondigits
 
 
 def flagged(loaded, images):

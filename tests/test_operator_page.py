@@ -1,4 +1,4 @@
-"""The operator's page (src/operator_page.py): absent without ADMIN_PASSWORD; with it, only a signed-in
+"""The operator's page (src/web/operator_page.py): absent without ADMIN_PASSWORD; with it, only a signed-in
 operator can promote a run (the new default for new visitors), delete runs and export shared corrections."""
 
 import json
@@ -9,7 +9,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from src import corrections
+from src.web import corrections
 from tests.conftest import Server
 from tests.test_visitors import drawing_of, sketch_of
 

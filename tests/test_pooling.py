@@ -1,4 +1,4 @@
-"""The network's max-pooling (src/pooling.py): its kernels, and the fused first layer, against PyTorch."""
+"""The network's max-pooling (src/training/kernels.py): its kernels, and the fused first layer, against PyTorch."""
 
 import subprocess
 import sys
@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from src import pooling
-from src.data import normalize
-from src.pooling import MaxPool2x2
+from src.training import kernels as pooling
+from src.data.mnist import normalize
+from src.training.kernels import MaxPool2x2
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,8 +80,8 @@ def test_the_pooled_maps_can_be_changed_in_place_as_pytorchs_can(model, small_mn
 def test_saliency_and_the_onnx_export_use_pytorchs_pooling(loaded_model, small_mnist, launches, tmp_path):
     """Saliency (eval mode with gradients) and the ONNX export (which traces the module) never need numba;
     nor do maps in NCHW memory or of odd size."""
-    from src.export import to_onnx
-    from src.saliency import saliency
+    from src.model.export import to_onnx
+    from src.reading.saliency import saliency
 
     heat = saliency(loaded_model.model, small_mnist.test.images[0].numpy() / 255)
     assert heat.max() == pytest.approx(1.0)
@@ -95,12 +95,12 @@ def test_saliency_and_the_onnx_export_use_pytorchs_pooling(loaded_model, small_m
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_training_and_its_evaluation_take_the_kernels(small_mnist, launches, precision):
     """In the precision a recipe asks for: bf16 maps (FAST on a CPU with native bf16) reach the kernels too."""
-    from src.training import TrainConfig, train_epochs
-    from src.model import TutorialCNN
+    from src.training.loop import TrainConfig, train_epochs
+    from src.model.network import TutorialCNN
 
     config = TrainConfig(epochs=1, batch_size=1000, augment=False, precision=precision, teachers=0)
     steps = -(-len(small_mnist.train) // config.batch_size)
-    evaluations = -(-len(small_mnist.val) // 256)  # src.training.evaluate's batches, in fp32
+    evaluations = -(-len(small_mnist.val) // 256)  # src.training.loop.evaluate's batches, in fp32
     list(train_epochs(TutorialCNN(), small_mnist, config))
     bits = {"fp32": "int32", "bf16": "int16"}[precision]
     # A step: the fused first layer (always fp32) forward and backward, and the second pool forward and backward.
@@ -158,9 +158,9 @@ def test_inference_does_not_wait_for_the_compiler():
     it, the kernels, and neither a reading nor a training step (fp32, bf16) compiles anything more."""
     code = """
 import torch
-from src import pooling
-from src.model import TutorialCNN, forward
-from src.training import TrainConfig, train_step
+from src.training import kernels as pooling
+from src.model.network import TutorialCNN, forward
+from src.training.loop import TrainConfig, train_step
 
 model = TutorialCNN().to(memory_format=torch.channels_last)
 x = torch.rand(4, 1, 28, 28)

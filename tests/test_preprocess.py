@@ -1,4 +1,4 @@
-"""Tests of src/preprocess.py: the one preprocessing path of every endpoint.
+"""Tests of src/data/preprocess.py: the one preprocessing path of every endpoint.
 
 The accuracy test needs a trained checkpoint: TEST_CHECKPOINT=path/to/x.safetensors, or
 checkpoints/default.safetensors; it is skipped (with the reason) when there is none.
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from src.preprocess import MAX_PIXELS, InvalidImage, ink_map, load_image, preprocess, to_mnist
-from src.synthetic import png_bytes, render_mask, sketchpad_value, stylize
+from src.data.preprocess import MAX_PIXELS, InvalidImage, ink_map, load_image, preprocess, to_mnist
+from src.data.synthetic import png_bytes, render_mask, sketchpad_value, stylize
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -264,7 +264,7 @@ def drawings():
 
 @pytest.mark.parametrize("style", list(MIN_ACCURACY))
 def test_accuracy_on_synthetic_drawings(model, drawings, style):
-    from src.inference import run_network
+    from src.reading.inference import run_network
 
     labels, masks = drawings
     if style == "sketchpad_dark":

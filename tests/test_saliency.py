@@ -1,10 +1,10 @@
-"""Saliency maps (src/saliency.py): shape, range and where the heat lies (speed: bench/predict_latency.py)."""
+"""Saliency maps (src/reading/saliency.py): shape, range and where the heat lies (speed: bench/predict_latency.py)."""
 
 import numpy as np
 import pytest
 
-from src.saliency import READING_HINT, overlay, saliency
-from src.synthetic import preprocessed_digits
+from src.reading.saliency import READING_HINT, overlay, saliency
+from src.data.synthetic import preprocessed_digits
 
 
 @pytest.fixture(scope="module")

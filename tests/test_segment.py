@@ -1,11 +1,11 @@
-"""Whole numbers (src/segment.py): splitting a drawing into digits and reading them."""
+"""Whole numbers (src/data/segment.py): splitting a drawing into digits and reading them."""
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from src.preprocess import ink_map, to_mnist
-from src.segment import split_digits
-from src.synthetic import render_digit, render_number, sketchpad_value
+from src.data.preprocess import ink_map, to_mnist
+from src.data.segment import split_digits
+from src.data.synthetic import render_digit, render_number, sketchpad_value
 
 
 def test_reads_multi_digit_drawings(loaded_model):

@@ -45,7 +45,7 @@ def test_the_folder_holds_the_checkpoints_own_weights_and_a_static_space_readme(
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "index.html", "live.js", "model.safetensors",
                                                        "page.js"]
     assert (out / "model.safetensors").read_bytes() == (config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT).read_bytes()
-    assert (out / "live.js").read_text() == (ROOT / "src" / "static" / "live.js").read_text()
+    assert (out / "live.js").read_text() == (ROOT / "src" / "web" / "static" / "live.js").read_text()
     assert "sdk: static" in (out / "README.md").read_text()
 
 

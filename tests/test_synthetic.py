@@ -1,8 +1,8 @@
-"""Synthetic drawings (src/synthetic.py): deterministic, readable by the app, and the cached training pools."""
+"""Synthetic drawings (src/data/synthetic.py): deterministic, readable by the app, and the cached training pools."""
 
 import numpy as np
 
-from src.synthetic import KINDS, as_drawing, cached_training_pools, render_digit, training_pools
+from src.data.synthetic import KINDS, as_drawing, cached_training_pools, render_digit, training_pools
 
 
 def test_drawings_are_deterministic_for_a_seed():
@@ -18,7 +18,7 @@ def test_as_drawing_gives_the_app_s_28x28_input(small_mnist):
 
 
 def test_training_pools_are_cached_as_safetensors_and_read_back_identical(tmp_path, monkeypatch):
-    import src.synthetic as synthetic
+    import src.data.synthetic as synthetic
 
     first = cached_training_pools(tmp_path, n=len(KINDS), seed=5)
     assert [p.suffix for p in tmp_path.iterdir()] == [".safetensors"]

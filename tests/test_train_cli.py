@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 
-from src.checkpoint import load_model
+from src.model.checkpoint import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORD_KEYS = {"epoch", "train_loss", "val_loss", "val_acc", "seconds"}

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from gradio_client import handle_file
 
-from src.checkpoint import is_weights_name
-from src.synthetic import render_digit
+from src.model.checkpoint import is_weights_name
+from src.data.synthetic import render_digit
 from tests.conftest import NoProgress, in_a_fresh_loop
 
 pytestmark = pytest.mark.slow
@@ -95,7 +95,7 @@ def test_stop_saves_the_completed_epochs_with_their_statistics_and_no_partial_fi
         == [".json", ".novelty.safetensors", ".safetensors"]
     import json
 
-    from src.checkpoint import load_model
+    from src.model.checkpoint import load_model
     meta = json.loads(next(p for p in added if p.suffix == ".json").read_text())
     assert meta["stopped_early"] is True and len(meta["history"]) == completed
     weights = next(p for p in added if p.suffix == ".safetensors" and "novelty" not in p.name)
@@ -159,9 +159,11 @@ def test_trainings_beyond_the_limits_are_refused_before_the_queue_and_waiting_ho
     each with its place in the line; a place whose event never comes is given back; waiting is on the loop."""
     from types import SimpleNamespace
 
-    from src import config, train_tab
-    from src.inference import ModelStore
-    from src.visitors import Visitors
+    from src import config
+
+    from src.web import train_tab
+    from src.reading.inference import ModelStore
+    from src.web.visitors import Visitors
 
     monkeypatch.setattr(config, "MAX_TRAININGS_PER_ADDRESS", 2)
     tab = train_tab.TrainTab(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), Visitors(tmp_path))
@@ -228,10 +230,14 @@ def test_a_failure_inside_training_is_a_clear_error_and_leaves_no_files(tmp_path
 
     from types import SimpleNamespace
 
-    from src import config, gpu, train_tab
-    from src.inference import ModelStore
-    from src.training import train_epochs
-    from src.visitors import Visitors
+    from src import config
+
+    from src.training import gpu
+
+    from src.web import train_tab
+    from src.reading.inference import ModelStore
+    from src.training.loop import train_epochs
+    from src.web.visitors import Visitors
 
     def failing(*args, **kwargs):
         for record in train_epochs(*args, **kwargs):
@@ -258,9 +264,11 @@ def test_a_training_stops_when_its_visitor_left_and_did_not_come_back(tmp_path, 
     import threading
     from types import SimpleNamespace
 
-    from src import config, train_tab
-    from src.inference import ModelStore
-    from src.visitors import Visitors
+    from src import config
+
+    from src.web import train_tab
+    from src.reading.inference import ModelStore
+    from src.web.visitors import Visitors
 
     monkeypatch.setattr(train_tab, "LEFT_GRACE_SECONDS", 0.2)
     visitors = Visitors(tmp_path)
@@ -283,7 +291,7 @@ def test_the_train_tab_offers_the_fast_recipe_by_default(server):
     import json
     import urllib.request
 
-    from src.training import FAST
+    from src.training.loop import FAST
 
     components = json.loads(urllib.request.urlopen(server.url + "config").read())["components"]
     value = {c["props"].get("elem_id"): c["props"].get("value") for c in components}

@@ -1,4 +1,4 @@
-"""Training (src/training.py): augmentation, the epoch loop, Stop, teachers, and the CUDA path."""
+"""Training (src/training/loop.py): augmentation, the epoch loop, Stop, teachers, and the CUDA path."""
 
 import threading
 from dataclasses import replace
@@ -6,9 +6,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from src.data import Split, load_mnist
-from src.training import TrainConfig, augment, seeded_model, train_epochs
-from src.model import TutorialCNN
+from src.data.mnist import Split, load_mnist
+from src.training.loop import TrainConfig, augment, seeded_model, train_epochs
+from src.model.network import TutorialCNN
 
 RECORD_KEYS = {"epoch", "train_loss", "val_loss", "val_acc", "seconds"}
 
@@ -63,10 +63,10 @@ def test_training_runs_on_cuda_with_data_resident_on_the_gpu(data_dir):
 
 @pytest.mark.slow
 def test_the_train_tab_s_fast_recipe_reaches_99_percent_on_mnist_test(data_dir):
-    """src.training.FAST, the Train tab's default, on all of MNIST with the synthetic drawings mixed in, as the
+    """src.training.loop.FAST, the Train tab's default, on all of MNIST with the synthetic drawings mixed in, as the
     app trains it. How fast it gets there is bench/time_to_accuracy.py's job, not this test's."""
-    from src.synthetic import cached_training_pools
-    from src.training import FAST, Pools, evaluate, seeded_model, threads_for_training
+    from src.data.synthetic import cached_training_pools
+    from src.training.loop import FAST, Pools, evaluate, seeded_model, threads_for_training
 
     data = load_mnist(data_dir)
     model = seeded_model(FAST.seed)
@@ -78,16 +78,16 @@ def test_the_train_tab_s_fast_recipe_reaches_99_percent_on_mnist_test(data_dir):
 
 
 def test_compute_dtype_follows_the_precision_asked_for(monkeypatch):
-    from src.training import compute_dtype
+    from src.training.loop import compute_dtype
 
-    import src.training
+    import src.training.loop
 
     assert compute_dtype("fp32", "cpu") == torch.float32 and compute_dtype("bf16", "cpu") == torch.bfloat16
     assert compute_dtype("auto", "cuda") == torch.float32  # not measured on a GPU: fp32 there
     with pytest.raises(ValueError, match="precision must be"):
         compute_dtype("fp16", "cpu")
     for native, expected in ((True, "bf16"), (False, "fp32")):
-        monkeypatch.setattr(src.training, "native_bf16", lambda native=native: native)
+        monkeypatch.setattr(src.training.loop, "native_bf16", lambda native=native: native)
         assert TrainConfig(precision="auto").resolved("cpu").precision == expected
         assert TrainConfig(precision="fp32").resolved("cpu").precision == "fp32"
 
@@ -107,7 +107,7 @@ def test_training_computes_in_the_precision_asked_for_with_fp32_weights(small_mn
 
 
 def test_a_recipe_at_another_batch_size_keeps_the_share_of_synthetic_drawings():
-    from src.training import FAST
+    from src.training.loop import FAST
 
     assert (FAST.batch_size, FAST.drawn_per_batch, FAST.outliers_per_batch) == (384, 24, 48)
     small = FAST.at_batch_size(64)
@@ -119,7 +119,7 @@ def test_a_recipe_at_another_batch_size_keeps_the_share_of_synthetic_drawings():
 
 def rotated_teacher(checkpoint, shift: int) -> TutorialCNN:
     """The shipped model with its output rows rotated: it answers d + shift for a digit d; frozen, in eval mode."""
-    from src.checkpoint import load_checkpoint
+    from src.model.checkpoint import load_checkpoint
 
     teacher, _ = load_checkpoint(checkpoint)
     rotate = (torch.arange(10) - shift) % 10  # logit d + shift := the shipped model's logit d
@@ -132,7 +132,7 @@ def rotated_teacher(checkpoint, shift: int) -> TutorialCNN:
 def test_a_network_with_a_teacher_learns_the_teacher_s_answers(small_mnist, default_checkpoint):
     """Distillation reaches the network: a teacher that answers d + 1 for every digit d (the shipped model with its
     output rows rotated), at distill_weight 1, teaches that answer against the labels."""
-    from src.training import evaluate
+    from src.training.loop import evaluate
 
     teacher = rotated_teacher(default_checkpoint, 1)
     shifted = replace(small_mnist, val=Split(small_mnist.val.images, (small_mnist.val.labels + 1) % 10))
@@ -153,8 +153,8 @@ def test_a_step_with_teachers_follows_the_documented_loss(small_mnist, default_c
 
     import torch.nn.functional as F
 
-    from src.model import forward
-    from src.training import train_step
+    from src.model.network import forward
+    from src.training.loop import train_step
 
     config = TrainConfig(teachers=2, distill_weight=0.5, distill_temperature=2.0, precision=precision)
     teachers = [rotated_teacher(default_checkpoint, shift) for shift in (0, 1)]  # they answer d and d + 1
@@ -187,8 +187,8 @@ def test_a_recipe_with_teachers_needs_them_and_names_their_seeds(small_mnist):
 
 
 def test_train_teachers_trains_frozen_teachers_that_read_digits(small_mnist, monkeypatch):
-    from src import training
-    from src.training import evaluate, train_teachers
+    from src.training import loop as training
+    from src.training.loop import evaluate, train_teachers
 
     seeds = []
     monkeypatch.setattr(training, "seeded_model", lambda seed: seeds.append(seed) or seeded_model(seed))

@@ -1,4 +1,4 @@
-"""Uploads (src/uploads.py and the app's doors): bad input to /classify, /predict and the upload route, and load.
+"""Uploads (src/web/uploads.py and the app's doors): bad input to /classify, /predict and the upload route, and load.
 
 Every bad input must give either a valid answer or a Gradio error whose message a person understands
 (never Gradio's generic "has not enabled verbose error reporting"), and afterwards the server must be
@@ -20,9 +20,9 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from src.preprocess import MAX_PIXELS
-from src import uploads
-from src.synthetic import png_bytes, render_digit, render_mask, stylize
+from src.data.preprocess import MAX_PIXELS
+from src.web import uploads
+from src.data.synthetic import png_bytes, render_digit, render_mask, stylize
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERIC = "has not enabled verbose error reporting"
@@ -298,7 +298,7 @@ def test_a_request_body_over_the_limit_is_refused_before_it_is_read(server, clie
 
 
 def test_the_blob_store_keeps_within_its_caps_and_forgets_old_drawings():
-    """In process (src.uploads.Drawings): caps per address and in all, and expiry."""
+    """In process (src.web.uploads.Drawings): caps per address and in all, and expiry."""
     one_kb = png_bytes(Image.new("L", (300, 300), 0)) + b""  # a valid PNG
     drawings = uploads.Drawings(seconds=60, per_address=3 * len(one_kb), total=5 * len(one_kb), drawings_per_address=10)
     for i in range(4):

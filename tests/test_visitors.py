@@ -1,4 +1,4 @@
-"""Visitors on a shared server (src/visitors.py): their own folders, the limits, and the sweep of idle ones."""
+"""Visitors on a shared server (src/web/visitors.py): their own folders, the limits, and the sweep of idle ones."""
 
 import os
 import time
@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from src import corrections
-from src.visitors import RUN_BYTES, Limits, LimitReached, Visitors
+from src.web import corrections
+from src.web.visitors import RUN_BYTES, Limits, LimitReached, Visitors
 
 DIGIT = np.zeros((28, 28), np.uint8)
 DIGIT[6:22, 13:15] = 255
@@ -165,7 +165,7 @@ def drawing_of(digit: int, tmp_path, seed=5):
     from gradio_client import handle_file
     from PIL import Image
 
-    from src.synthetic import render_digit
+    from src.data.synthetic import render_digit
 
     path = tmp_path / f"drawing-{digit}-{seed}.png"
     render_digit(digit, np.random.default_rng(seed), canvas=400).convert("RGB").save(path)
@@ -174,7 +174,7 @@ def drawing_of(digit: int, tmp_path, seed=5):
 
 
 def sketch_of(digit: int, tmp_path):
-    from src.synthetic import render_digit, sketchpad_value
+    from src.data.synthetic import render_digit, sketchpad_value
     from tests.test_app import save_sketch
 
     strokes = render_digit(digit, np.random.default_rng(digit), canvas=320, style="transparent")

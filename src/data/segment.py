@@ -1,0 +1,96 @@
+"""Whole numbers: split a drawing of several digits into one ink map per digit.
+
+    parts = split_digits(ink)            # ink: float HxW in [0, 1] from src.data.preprocess.ink_map
+                                         # -> list of ink-map crops, left to right, each for to_mnist
+
+src.reading.inference.LoadedModel.read reads each part (the app's one reading path).
+
+How the split works: the ink mask (ink above INK_THRESHOLD of the peak) is reduced by block maxima to at
+most WORK_SIDE pixels on its longer side, and its 8-connected components are labelled (scipy.ndimage.label
+and find_objects). Specks (tiny components) are dropped. Components
+that overlap horizontally by more than MERGE_OVERLAP of the narrower one's width are one digit (the bar of
+a 5 drawn apart, the two strokes of a 4 or of a 7 with a crossbar). Digits must therefore stand side by
+side, not above each other, and touching digits stay one segment. A drawing narrower than
+MIN_NUMBER_ASPECT times its height is one digit and is not split at all.
+"""
+
+import numpy as np
+from scipy import ndimage
+
+from src.data.preprocess import Ink, measure_ink
+
+WORK_SIDE = 300  # the labelling runs on a mask at most this many pixels on its longer side
+SPECK = 0.02  # components with less than this share of the ink and ...
+SPECK_EXTENT = 0.15  # ... smaller than this share of the drawing's height are specks
+MERGE_OVERLAP = 0.3
+# Several digits side by side are wider than tall; a single digit (even one broken into pieces, as some MNIST
+# digits are) is not. Narrower drawings are read as one digit without being split.
+MIN_NUMBER_ASPECT = 1.1
+
+
+def split_digits(ink: np.ndarray, measured: Ink | None = None) -> list[np.ndarray]:
+    """The digits of a drawing, left to right: one float32 ink-map crop per digit (other digits' ink removed,
+    centred in a square frame with a margin), each ready for src.data.preprocess.to_mnist. An empty list when there is no
+    drawing (src.data.preprocess.has_ink).
+    `measured`: src.data.preprocess.measure_ink(ink), if the caller has it already."""
+    ink = np.asarray(ink, dtype=np.float32)
+    measured = measured or measure_ink(ink)  # the same ink mask and box as to_mnist's
+    if measured is None:
+        return []
+    mask, (top, bottom, left, right) = measured.mask, measured.box
+    if right - left < MIN_NUMBER_ASPECT * (bottom - top):
+        return [ink]  # one digit
+    f = max(1, int(np.ceil(max(mask.shape) / WORK_SIDE)))
+    h, w = -(-mask.shape[0] // f), -(-mask.shape[1] // f)
+    small = np.zeros((h * f, w * f), bool)
+    small[:mask.shape[0], :mask.shape[1]] = mask
+    small = small.reshape(h, f, w, f).any(axis=(1, 3))
+    labels, n = ndimage.label(small, structure=np.ones((3, 3)))  # 8-connected components
+    if n == 0:
+        return []
+
+    # Per component: pixel count and bounding box (in the small mask).
+    area = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    boxes = ndimage.find_objects(labels)
+    y0, y1 = [b[0].start for b in boxes], [b[0].stop for b in boxes]
+    x0, x1 = [b[1].start for b in boxes], [b[1].stop for b in boxes]
+    height = max(y1) - min(y0)
+    keep = [i for i in range(n)
+            if area[i] >= SPECK * area.sum() or max(y1[i] - y0[i], x1[i] - x0[i]) >= SPECK_EXTENT * height]
+
+    # Merge components that overlap horizontally, until nothing changes.
+    groups = [{"members": [i], "x0": x0[i], "x1": x1[i]} for i in keep]
+    merged = True
+    while merged:
+        merged = False
+        groups.sort(key=lambda g: g["x0"])
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                ga, gb = groups[a], groups[b]
+                overlap = min(ga["x1"], gb["x1"]) - max(ga["x0"], gb["x0"])
+                narrower = min(ga["x1"] - ga["x0"], gb["x1"] - gb["x0"])
+                if overlap > MERGE_OVERLAP * narrower:
+                    ga["members"] += gb["members"]
+                    ga["x0"], ga["x1"] = min(ga["x0"], gb["x0"]), max(ga["x1"], gb["x1"])
+                    del groups[b]
+                    merged = True
+                    break
+            if merged:
+                break
+
+    crops = []
+    for g in groups:
+        member = np.isin(labels, np.array(g["members"]) + 1)
+        rows, cols = np.flatnonzero(member.any(1)), np.flatnonzero(member.any(0))
+        r0, r1, c0, c1 = rows[0] * f, (rows[-1] + 1) * f, cols[0] * f, (cols[-1] + 1) * f
+        keep_full = np.repeat(np.repeat(member[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], f, 0), f, 1)
+        crop = ink[r0:r1, c0:c1]
+        crop = np.where(keep_full[:crop.shape[0], :crop.shape[1]], crop, 0).astype(np.float32)
+        # Centre in a square frame with a margin, like a single digit on the sketchpad, so that to_mnist's
+        # checks (ink fraction, extent) see a normal drawing and not a crop filled with ink.
+        side = int(max(crop.shape) * 1.2) + 2
+        framed = np.zeros((side, side), np.float32)
+        top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
+        framed[top:top + crop.shape[0], left:left + crop.shape[1]] = crop
+        crops.append(framed)
+    return crops

@@ -1,0 +1,567 @@
+"""Synthetic drawings for training, tuning and tests: digits, things that are not digits, personal styles.
+
+This is the TUNING family: the "is it a digit?" training (outlier exposure), its thresholds and the tests
+use it. Reported figures use bench/heldout.py, an independent generator that nothing here is tuned on.
+
+Digits: each digit has hand-designed skeleton templates (polylines, arcs, Bezier curves) in a box of height 1
+with x around 0, y pointing down, a few variants for common writing styles. A drawing picks a variant,
+jitters it a little (control points, a smooth low-frequency wobble, width, slant), scales and places it
+on the canvas and strokes it with a round brush, like a person drawing with a mouse on the sketchpad.
+
+    render_digit(7, rng)                          -> 800x800 RGBA, black ink on white
+    render_digit(7, rng, style="transparent")     -> the strokes layer alone (RGBA, transparent background)
+    render_number([2, 0, 2, 6], rng)              -> several digits side by side
+    sketchpad_value(strokes, theme="dark")        -> a Gradio-6-like {"background", "layers", "composite"}
+
+Non-digits, drawn the same way (KINDS): scribbles, letters that do not look like digits (LETTERS), shapes,
+crosses, hashes, smileys, filled blobs, zigzags and waves. Letters left out because they are (nearly)
+digits: O o D (0), I l | (1), Z z (2), S s (5), b G (6), g q (9); B (close to 8) and T (close to 7) are kept.
+
+    render_nondigit("star", rng)          -> 800x800 RGBA, black ink on white (None: a random kind)
+    nondigit_mask(kind, rng)              -> the ink coverage as an 'L' image (255 = ink)
+
+Personal styles (PERSONAL_STYLES): one consistent way a particular person writes a digit, for the
+corrections and fine-tuning tests: style_images("seven_crossbar", n, seed).
+
+Ready for the network (through src.data.preprocess.to_mnist): preprocessed_digits, preprocessed_nondigits.
+"""
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+from safetensors.numpy import load_file, save_file
+
+from src.atomic import atomic_write
+from src.data.preprocess import to_mnist
+
+DARK_BACKGROUND = (0x33, 0x33, 0x33)
+STYLES = ("composite", "dark", "transparent", "white_on_black")
+
+
+# ------------------------------------------------------------------------------------------ geometry
+def _arc(cx, cy, rx, ry, t0, t1, n=None):
+    """Points on an ellipse from angle t0 to t1 in degrees (0 = right, 90 = down: y points down)."""
+    n = n or max(8, int(abs(t1 - t0) / 8))
+    t = np.radians(np.linspace(t0, t1, n))
+    return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], axis=1)
+
+
+def _bezier(*ctrl, n=24):
+    """A quadratic or cubic Bezier curve through control points (x, y)."""
+    p = np.array(ctrl, dtype=float)
+    t = np.linspace(0, 1, n)[:, None]
+    if len(p) == 3:
+        return (1 - t) ** 2 * p[0] + 2 * (1 - t) * t * p[1] + t ** 2 * p[2]
+    return (1 - t) ** 3 * p[0] + 3 * (1 - t) ** 2 * t * p[1] + 3 * (1 - t) * t ** 2 * p[2] + t ** 3 * p[3]
+
+
+def _line(*pts, n=12):
+    """A polyline through pts, resampled so every segment has n points (so the wobble can bend it)."""
+    pts = np.array(pts, dtype=float)
+    out = [np.linspace(a, b, n, endpoint=False) for a, b in zip(pts[:-1], pts[1:])]
+    return np.concatenate(out + [pts[-1:]])
+
+
+def _join(*parts):
+    return np.concatenate(parts)
+
+
+# A template is a function of a few random numbers (j = rng.uniform(-1, 1, 8)) returning a list of
+# strokes, each an (N, 2) array of points. The j's vary proportions so no two drawings are alike.
+TEMPLATES = {
+    0: [
+        lambda j: [_arc(0, 0.5, 0.27 + 0.05 * j[0], 0.5, -90 + 10 * j[1], 275 + 15 * j[2])],
+        lambda j: [_arc(0, 0.5, 0.22 + 0.04 * j[0], 0.5, -100, 260 + 10 * j[2])],  # narrow, drawn anticlockwise-ish
+    ],
+    1: [
+        lambda j: [_line((0.05 * j[0], 0), (-0.05 * j[0], 1))],
+        lambda j: [_line((-0.17 + 0.04 * j[0], 0.2 + 0.05 * j[1]), (0, 0), (0, 1))],  # with a flag
+    ],
+    2: [
+        lambda j: [_join(_arc(0, 0.27, 0.27 + 0.04 * j[0], 0.27, 190 + 10 * j[1], 360 + 25),
+                         _bezier((0.25, 0.37), (0.1 + 0.05 * j[2], 0.65), (-0.28, 1.0)),
+                         _line((-0.28, 1.0), (0.3 + 0.05 * j[3], 1.0 + 0.03 * j[4])))],
+        lambda j: [_join(_arc(0, 0.28, 0.26, 0.28, 200, 375),
+                         _bezier((0.26, 0.35), (0.15, 0.6), (-0.1, 0.8), (-0.3, 1.0)),
+                         _bezier((-0.3, 1.0), (-0.05, 0.92 + 0.03 * j[1]), (0.15, 0.95), (0.32, 1.0)))],
+    ],
+    3: [
+        lambda j: [_join(_arc(0, 0.25, 0.24 + 0.03 * j[0], 0.25, -160, 90),
+                         _arc(0, 0.75, 0.28 + 0.03 * j[1], 0.25, -90, 150 + 10 * j[2]))],
+        lambda j: [_join(_line((-0.22, 0.0), (0.22, 0.0), (-0.05, 0.42)),  # flat-topped 3
+                         _arc(0, 0.71, 0.28, 0.29, -100, 150))],
+    ],
+    4: [
+        lambda j: [_line((-0.05 + 0.05 * j[0], 0), (-0.3, 0.62 + 0.05 * j[1]), (0.32, 0.62 + 0.05 * j[1])),
+                   _line((0.14 + 0.04 * j[2], 0.25 + 0.08 * j[3]), (0.14 + 0.04 * j[2], 1))],  # open
+        lambda j: [_line((0.14, 0), (-0.3, 0.65 + 0.05 * j[1]), (0.32, 0.65 + 0.05 * j[1])),
+                   _line((0.14, 0), (0.14 + 0.03 * j[2], 1))],  # closed
+    ],
+    5: [
+        lambda j: [_join(_line((-0.2, 0.0), (-0.23 + 0.03 * j[0], 0.43)),
+                         _arc(0.0, 0.7, 0.27 + 0.03 * j[1], 0.3, -145, 150)),
+                   _line((-0.2, 0.0), (0.27 + 0.05 * j[2], 0.02 * j[3]))],
+        lambda j: [_join(_line((0.27, 0.0), (-0.2, 0.0), (-0.24, 0.45)),  # one stroke: bar first
+                         _arc(0.0, 0.72, 0.27, 0.28, -150, 155))],
+    ],
+    6: [
+        lambda j: [_join(_bezier((0.2 + 0.05 * j[0], 0.0), (-0.15, 0.1), (-0.27, 0.45), (-0.26, 0.72)),
+                         _arc(0, 0.72, 0.26 + 0.03 * j[1], 0.27, 180, -160))],
+        lambda j: [_join(_bezier((0.12, 0.0), (-0.28, 0.35), (-0.24, 0.7)),
+                         _arc(0, 0.75, 0.24, 0.25, 170, -175))],
+    ],
+    7: [
+        lambda j: [_line((-0.28, 0.02 * j[0]), (0.28, 0), (-0.05 + 0.08 * j[1], 1))],
+        lambda j: [_join(_line((-0.28, 0.0), (0.28, 0.0)),
+                         _bezier((0.28, 0.0), (0.05, 0.4), (-0.05 + 0.05 * j[1], 1.0)))],
+    ],
+    8: [
+        lambda j: [_arc(0, 0.25, 0.21 + 0.03 * j[0], 0.25, 0, 360), _arc(0, 0.74, 0.26 + 0.03 * j[1], 0.26, -90, 270)],
+        lambda j: [(lambda t: np.stack([(0.26 + 0.03 * j[0]) * np.sin(2 * t) * (1 + 0.12 * np.cos(t)),
+                                        0.5 - 0.5 * np.cos(t)], axis=1))(np.linspace(0, 2 * np.pi, 72))],
+    ],
+    9: [
+        lambda j: [_join(_arc(0, 0.27, 0.26 + 0.03 * j[0], 0.27, 0, -360),
+                         _line((0.26, 0.27), (0.22 + 0.06 * j[1], 1)))],  # straight tail
+        lambda j: [_join(_arc(0, 0.27, 0.25, 0.27, 10, -350),
+                         _bezier((0.25, 0.3), (0.25, 0.7), (0.1 + 0.05 * j[1], 1.0)))],  # curved tail
+    ],
+}
+
+
+def digit_strokes(digit: int, rng: np.random.Generator, variant: int | None = None) -> list[np.ndarray]:
+    """The jittered skeleton of `digit` in the unit box (height ~1, x centred on 0): a list of polylines."""
+    templates = TEMPLATES[digit]
+    v = rng.integers(len(templates)) if variant is None else variant % len(templates)
+    return wobble(templates[v](rng.uniform(-1, 1, 8)), rng)
+
+
+def wobble(strokes: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """A smooth, low-frequency wobble (a hand is not a plotter) plus a bit of point noise."""
+    amp, freq, phase = rng.uniform(0.01, 0.03, 2), rng.uniform(2, 5, 2), rng.uniform(0, 2 * np.pi, 2)
+    out = []
+    for s in strokes:
+        s = s.astype(float).copy()
+        s[:, 0] += amp[0] * np.sin(freq[0] * s[:, 1] * np.pi + phase[0])
+        s[:, 1] += amp[1] * np.sin(freq[1] * s[:, 0] * np.pi + phase[1])
+        s += rng.normal(0, 0.004, s.shape)
+        out.append(s)
+    return out
+
+
+def _place(strokes, rng, canvas, height_frac, slant_deg, brush):
+    """Slant, stretch, scale to pixels and position fully inside the canvas."""
+    slant = math.tan(math.radians(rng.uniform(-slant_deg, slant_deg)))
+    aspect = rng.uniform(0.85, 1.2)
+    rot = math.radians(rng.uniform(-4, 4))
+    c, s = math.cos(rot), math.sin(rot)
+    pts = []
+    for st in strokes:
+        x, y = st[:, 0] * aspect, st[:, 1] - 0.5
+        x = x - slant * y  # slant to the right when going up
+        pts.append(np.stack([c * x - s * y, s * x + c * y], axis=1))
+    allp = np.concatenate(pts)
+    lo, hi = allp.min(0), allp.max(0)
+    size = rng.uniform(*height_frac) * canvas
+    scale = size / max(hi[1] - lo[1], (hi[0] - lo[0]) * 0.8, 1e-6)
+    margin = brush / 2 + 2
+    span = (hi - lo) * scale
+    free = np.maximum(canvas - 2 * margin - span, 0)
+    origin = margin + rng.uniform(0, 1, 2) * free
+    return [(p - lo) * scale + origin for p in pts]
+
+
+def _stroke(draw, pts, width, fill, ss):
+    """Round-capped, round-jointed polyline: a wide line plus a disc at every vertex."""
+    pts = [(float(x) * ss, float(y) * ss) for x, y in pts]
+    w = width * ss
+    draw.line(pts, fill=fill, width=max(1, int(round(w))), joint="curve")
+    r = w / 2
+    for x, y in pts:
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
+
+
+def render_mask(digit, rng, canvas=800, height_frac=(0.30, 0.85), slant_deg=10, brush_frac=(0.025, 0.07),
+                variant=None, supersample=2) -> Image.Image:
+    """The ink coverage of one drawing as an 'L' image (255 = ink), anti-aliased by supersampling."""
+    brush = rng.uniform(*brush_frac) * canvas
+    strokes = _place(digit_strokes(digit, rng, variant), rng, canvas, height_frac, slant_deg, brush)
+    return _ink(strokes, brush, canvas, supersample)
+
+
+def _ink(strokes, brush, canvas, supersample) -> Image.Image:
+    """Placed strokes drawn with a round brush as an 'L' image (255 = ink), anti-aliased by supersampling."""
+    img = Image.new("L", (canvas * supersample, canvas * supersample), 0)
+    draw = ImageDraw.Draw(img)
+    for s in strokes:
+        _stroke(draw, s, brush, 255, supersample)
+    return img.reduce(supersample) if supersample > 1 else img
+
+
+def stylize(mask: Image.Image, style="composite", ink=None) -> Image.Image:
+    """Paint an ink-coverage mask in one of STYLES (optionally with an ink colour)."""
+    size = mask.size
+    if style == "transparent":
+        layer = Image.new("RGBA", size, (*(ink or (0, 0, 0)), 0))
+        layer.putalpha(mask)
+        return layer
+    background, ink = {
+        "composite": ((255, 255, 255), ink or (0, 0, 0)),
+        "dark": (DARK_BACKGROUND, ink or (240, 240, 240)),
+        "white_on_black": ((0, 0, 0), ink or (255, 255, 255)),
+    }[style]
+    img = Image.new("RGBA", size, (*background, 255))
+    img.paste(Image.new("RGBA", size, (*ink, 255)), mask=mask)
+    return img.convert("RGB") if style == "white_on_black" else img
+
+
+def render_digit(digit, rng, canvas=800, style="composite", ink=None, **kw) -> Image.Image:
+    """One mouse-like drawing of `digit` (see render_mask for the size/slant/brush options)."""
+    return stylize(render_mask(digit, rng, canvas, **kw), style, ink)
+
+
+def render_number(digits, rng, canvas_height=800, style="composite", gap=(0.05, 0.2), **kw) -> Image.Image:
+    """Several digits side by side on one wide canvas (e.g. render_number([4, 2], rng))."""
+    masks = [render_mask(d, rng, canvas_height, **kw) for d in digits]
+    boxes = [m.getbbox() or (0, 0, 1, 1) for m in masks]
+    gaps = [int(rng.uniform(*gap) * canvas_height) for _ in digits]
+    width = sum(b[2] - b[0] for b in boxes) + sum(gaps) + gaps[0]
+    out = Image.new("L", (width, canvas_height), 0)
+    x = gaps[0]
+    for m, b, g in zip(masks, boxes, gaps):
+        out.paste(m.crop((b[0], 0, b[2], canvas_height)), (x, 0))
+        x += b[2] - b[0] + g
+    return stylize(out, style)
+
+
+def sketchpad_value(strokes: Image.Image, theme="light") -> dict:
+    """A Gradio-6-like Sketchpad value from an RGBA strokes layer (transparent where nothing is drawn)."""
+    strokes = strokes.convert("RGBA")
+    colour = (255, 255, 255) if theme == "light" else DARK_BACKGROUND
+    background = Image.new("RGBA", strokes.size, (*colour, 255))
+    return {"background": background, "layers": [strokes], "composite": Image.alpha_composite(background, strokes)}
+
+
+# --------------------------------------------------------------------------------------------- non-digits
+# --------------------------------------------------------------------------------------------- letters
+# Skeletons in the unit box: height 1 (y from 0 at the top to 1 at the bottom), x roughly in [-0.35, 0.35].
+LETTERS = {
+    "A": lambda j: [_line((-0.32, 1), (0.02 * j[0], 0), (0.32, 1)), _line((-0.18, 0.6 + 0.05 * j[1]), (0.18, 0.6 + 0.05 * j[1]))],
+    "B": lambda j: [_line((-0.25, 0), (-0.25, 1)),
+                    np.concatenate([_line((-0.25, 0), (0.05, 0)), _arc(0.05, 0.24, 0.2, 0.24, -90, 90),
+                                    _line((0.05, 0.48), (-0.25, 0.48))]),
+                    np.concatenate([_line((-0.25, 0.48), (0.08, 0.48)), _arc(0.08, 0.74, 0.22, 0.26, -90, 90),
+                                    _line((0.08, 1), (-0.25, 1))])],
+    "E": lambda j: [_line((0.28, 0), (-0.25, 0), (-0.25, 1), (0.28, 1)), _line((-0.25, 0.5 + 0.04 * j[0]), (0.18 + 0.05 * j[1], 0.5))],
+    "F": lambda j: [_line((0.28, 0), (-0.22, 0), (-0.22, 1)), _line((-0.22, 0.48 + 0.04 * j[0]), (0.16 + 0.05 * j[1], 0.48))],
+    "H": lambda j: [_line((-0.28, 0), (-0.28, 1)), _line((0.28, 0), (0.28, 1)), _line((-0.28, 0.5 + 0.06 * j[0]), (0.28, 0.5 + 0.06 * j[0]))],
+    "K": lambda j: [_line((-0.25, 0), (-0.25, 1)), _line((0.25, 0), (-0.25, 0.55 + 0.05 * j[0]), (0.28, 1))],
+    "M": lambda j: [_line((-0.35, 1), (-0.3, 0), (0.02 * j[0], 0.6 + 0.1 * j[1]), (0.3, 0), (0.35, 1))],
+    "N": lambda j: [_line((-0.28, 1), (-0.28, 0), (0.28, 1), (0.28, 0))],
+    "R": lambda j: [_line((-0.25, 1), (-0.25, 0)),
+                    np.concatenate([_line((-0.25, 0), (0.05, 0)), _arc(0.05, 0.25, 0.22, 0.25, -90, 90),
+                                    _line((0.05, 0.5), (-0.25, 0.5), (0.28, 1))])],
+    "W": lambda j: [_line((-0.4, 0), (-0.2, 1), (0.02 * j[0], 0.35 + 0.1 * j[1]), (0.2, 1), (0.4, 0))],
+    "X": lambda j: [_line((-0.3, 0), (0.3, 1)), _line((0.3 + 0.04 * j[0], 0), (-0.3, 1))],
+    "Y": lambda j: [_line((-0.3, 0), (0, 0.5 + 0.05 * j[0]), (0.3, 0)), _line((0, 0.5 + 0.05 * j[0]), (0.02 * j[1], 1))],
+    "V": lambda j: [_line((-0.32, 0), (0.03 * j[0], 1), (0.32, 0))],
+    "T": lambda j: [_line((-0.32, 0), (0.32, 0)), _line((0.03 * j[0], 0), (0.03 * j[1], 1))],
+    "P": lambda j: [_line((-0.22, 1), (-0.22, 0)),
+                    np.concatenate([_line((-0.22, 0), (0.05, 0)), _arc(0.05, 0.25, 0.22, 0.25, -90, 90), _line((0.05, 0.5), (-0.22, 0.5))])],
+    "C": lambda j: [_arc(0.05, 0.5, 0.33, 0.5, 50 + 10 * j[0], 310 + 10 * j[1])],
+    "L": lambda j: [_line((-0.22, 0), (-0.22, 1), (0.28 + 0.05 * j[0], 1))],
+    "U": lambda j: [np.concatenate([_line((-0.28, 0), (-0.28, 0.7)), _arc(0, 0.7, 0.28, 0.3, 180, 0), _line((0.28, 0.7), (0.28, 0))])],
+    "e": lambda j: [np.concatenate([_line((-0.3, 0.55), (0.3, 0.55)), _arc(0, 0.55, 0.3, 0.45, 0, -300)])],
+    "h": lambda j: [_line((-0.25, 0), (-0.25, 1)), np.concatenate([_arc(0.0, 0.65, 0.25, 0.25, 180, 360), _line((0.25, 0.65), (0.25, 1))])],
+    "m": lambda j: [np.concatenate([_line((-0.4, 1), (-0.4, 0.2)), _arc(-0.2, 0.4, 0.2, 0.2, 180, 360), _line((0.0, 0.4), (0.0, 1))]),
+                    np.concatenate([_arc(0.2, 0.4, 0.2, 0.2, 180, 360), _line((0.4, 0.4), (0.4, 1))])],
+    "k": lambda j: [_line((-0.22, 0), (-0.22, 1)), _line((0.2, 0.35), (-0.22, 0.7), (0.22, 1))],
+    "x": lambda j: [_line((-0.3, 0.2), (0.3, 1)), _line((0.3, 0.2), (-0.3, 1))],
+    "w": lambda j: [_line((-0.4, 0.3), (-0.2, 1), (0, 0.5), (0.2, 1), (0.4, 0.3))],
+}
+
+
+def _polygon(n, r=0.5, cy=0.5, rot=0.0):
+    t = np.radians(np.arange(n + 1) * 360 / n - 90 + rot)
+    return np.stack([r * np.cos(t), cy + r * np.sin(t)], axis=1)
+
+
+def _star(j):
+    t = np.radians(np.arange(11) * 36 - 90 + 5 * j[0])
+    r = np.where(np.arange(11) % 2 == 0, 0.5, 0.2 + 0.04 * j[1])
+    return [_line(*np.stack([r * np.cos(t), 0.5 + r * np.sin(t)], axis=1), n=4)]
+
+
+def _heart(j):
+    t = np.linspace(0, 2 * np.pi, 80)
+    x = 16 * np.sin(t) ** 3
+    y = -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))
+    return [np.stack([x / 32, (y + 17) / 30], axis=1)]
+
+
+def _spiral(j):
+    turns = 2.2 + 0.6 * j[0]
+    t = np.linspace(0, turns * 2 * np.pi, 160)
+    r = 0.5 * t / t[-1]
+    return [np.stack([r * np.cos(t), 0.5 + r * np.sin(t)], axis=1)]
+
+
+def _smiley(j):
+    return [_arc(0, 0.5, 0.5, 0.5, 0, 360),
+            _arc(-0.18, 0.35, 0.03, 0.04, 0, 360, n=10), _arc(0.18, 0.35, 0.03, 0.04, 0, 360, n=10),
+            _arc(0, 0.55, 0.28, 0.2 + 0.05 * j[0], 20, 160)]
+
+
+def _scribble(rng):
+    """One or two strokes of a smooth random walk through 5-10 random points."""
+    out = []
+    for _ in range(rng.integers(1, 3)):
+        pts = rng.uniform([-0.5, 0], [0.5, 1], (rng.integers(5, 11), 2))
+        out.append(np.concatenate([_bezier(a, (a + b) / 2 + rng.normal(0, 0.15, 2), b, n=16) for a, b in zip(pts[:-1], pts[1:])]))
+    return out
+
+
+def _zigzag(j, rng):
+    n = rng.integers(3, 7)
+    xs = np.linspace(-0.5, 0.5, 2 * n + 1)
+    ys = np.where(np.arange(2 * n + 1) % 2 == 0, 0.2, 0.8) + rng.normal(0, 0.04, 2 * n + 1)
+    return [_line(*np.stack([xs, ys], axis=1), n=6)]
+
+
+def _wave(j, rng):
+    x = np.linspace(-0.5, 0.5, 120)
+    return [np.stack([x, 0.5 + 0.25 * np.sin(x * np.pi * rng.uniform(3, 6) + j[0])], axis=1)]
+
+
+SHAPES = {
+    "triangle": lambda j, rng: [_polygon(3, rot=10 * j[0])],
+    "square": lambda j, rng: [_line((-0.45, 0), (0.45, 0.02 * j[0]), (0.45, 1), (-0.45, 1), (-0.45, 0))],
+    "star": lambda j, rng: _star(j),
+    "heart": lambda j, rng: _heart(j),
+    "spiral": lambda j, rng: _spiral(j),
+    "arrow": lambda j, rng: [_line((-0.5, 0.5), (0.5, 0.5)), _line((0.2, 0.25 + 0.05 * j[0]), (0.5, 0.5), (0.2, 0.75))],
+    "plus": lambda j, rng: [_line((-0.45, 0.5 + 0.05 * j[0]), (0.45, 0.5)), _line((0.03 * j[1], 0.05), (0, 0.95))],
+    "cross": lambda j, rng: [_line((-0.4, 0.1), (0.4, 0.9)), _line((0.4, 0.1), (-0.4, 0.9))],
+    "hash": lambda j, rng: [_line((-0.15, 0), (-0.2, 1)), _line((0.2, 0), (0.15, 1)),
+                            _line((-0.45, 0.33), (0.45, 0.33)), _line((-0.45, 0.67), (0.45, 0.67))],
+    "smiley": lambda j, rng: _smiley(j),
+    "zigzag": _zigzag,
+    "wave": _wave,
+    "scribble": lambda j, rng: _scribble(rng),
+    "hatching": lambda j, rng: _hatching(rng, cross=False),
+    "crosshatch": lambda j, rng: _hatching(rng, cross=True),
+    "dots": lambda j, rng: _dots(rng),
+    "percent": lambda j, rng: [_arc(-0.25, 0.2, 0.13, 0.17, 0, 360), _line((0.3, 0.02 * j[0]), (-0.3, 1)),
+                               _arc(0.25, 0.8, 0.13, 0.17, 0, 360)],
+    "asterisk": lambda j, rng: [_line(*_polygon(2, 0.5, rot=90 + 10 * j[0])[:2]), _line(*_polygon(2, 0.5, rot=150 + 10 * j[1])[:2]),
+                                _line(*_polygon(2, 0.5, rot=30 + 10 * j[2])[:2])],
+    "chevron": lambda j, rng: [_line((0.3, 0.05), (-0.3 + 0.05 * j[0], 0.5), (0.3, 0.95))],
+    "check": lambda j, rng: [_line((-0.4, 0.55 + 0.05 * j[0]), (-0.1, 1), (0.45, 0.0 + 0.05 * j[1]))],
+    "infinity": lambda j, rng: [np.stack([0.5 * np.sin(t), 0.5 + 0.22 * np.sin(2 * t)], axis=1)
+                                for t in [np.linspace(0, 2 * np.pi, 80)]],
+    "at": lambda j, rng: [_join(_arc(0.05, 0.5, 0.17, 0.2, 0, 360), _line((0.22, 0.3), (0.22, 0.65)),
+                                _arc(0, 0.5, 0.48, 0.5, 30, -300))],
+}
+
+
+def _hatching(rng, cross):
+    """4-9 parallel strokes at a random angle (and a second, crossing set)."""
+    out = []
+    for angle in [rng.uniform(0, np.pi)] + ([rng.uniform(0, np.pi)] if cross else []):
+        d, n = np.array([np.cos(angle), np.sin(angle)]), rng.integers(4, 10)
+        normal = np.array([-d[1], d[0]])
+        for k in np.linspace(-0.45, 0.45, n):
+            c = np.array([0, 0.5]) + k * normal
+            out.append(_line(c - 0.45 * d, c + 0.45 * d, n=4))
+    return out
+
+
+def _dots(rng):
+    """2-6 dots (a stroke of two close points is a dot) scattered over the box."""
+    return [np.array([p, p + 0.01]) for p in rng.uniform([-0.5, 0], [0.5, 1], (rng.integers(2, 7), 2))]
+
+KINDS = tuple(f"letter_{c}" for c in LETTERS) + tuple(SHAPES) + ("blob", "blob_hole")
+
+
+def nondigit_strokes(kind: str, rng: np.random.Generator) -> list[np.ndarray]:
+    """The jittered skeleton of `kind` in the unit box, with the same wobble as tests.drawings.digit_strokes."""
+    j = rng.uniform(-1, 1, 8)
+    strokes = LETTERS[kind[7:]](j) if kind.startswith("letter_") else SHAPES[kind](j, rng)
+    return wobble(strokes, rng)
+
+
+def _blob(rng, canvas, ss):
+    """A filled, irregular blob (a smudge or a coloured-in area), 15-45% of the canvas across."""
+    n = 24
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    r = 1 + sum(rng.uniform(0, 0.25) * np.sin(k * t + rng.uniform(0, 6.3)) for k in (2, 3, 5))
+    size = rng.uniform(0.15, 0.45) * canvas / 2
+    c = rng.uniform(size * 1.5, canvas - size * 1.5, 2)
+    pts = [(float((c[0] + size * rr * math.cos(tt) * rng.uniform(0.7, 1.3)) * ss),
+            float((c[1] + size * rr * math.sin(tt)) * ss)) for rr, tt in zip(r, t)]
+    img = Image.new("L", (canvas * ss, canvas * ss), 0)
+    ImageDraw.Draw(img).polygon(pts, fill=255)
+    return img
+
+
+def nondigit_mask(kind: str | None, rng: np.random.Generator, canvas=800, height_frac=(0.30, 0.85), slant_deg=10,
+                  brush_frac=(0.025, 0.07), supersample=2) -> Image.Image:
+    """The ink coverage of one non-digit drawing as an 'L' image (255 = ink)."""
+    kind = kind or KINDS[rng.integers(len(KINDS))]
+    if kind in ("blob", "blob_hole"):
+        img = _blob(rng, canvas, supersample)
+        if kind == "blob_hole":  # a filled area with a hole punched in it
+            box = img.getbbox()
+            w, h = box[2] - box[0], box[3] - box[1]
+            cx, cy = box[0] + w * rng.uniform(0.35, 0.65), box[1] + h * rng.uniform(0.35, 0.65)
+            r = min(w, h) * rng.uniform(0.12, 0.25)
+            ImageDraw.Draw(img).ellipse((cx - r, cy - r, cx + r, cy + r), fill=0)
+    else:
+        brush = rng.uniform(*brush_frac) * canvas
+        return _ink(_place(nondigit_strokes(kind, rng), rng, canvas, height_frac, slant_deg, brush), brush, canvas,
+                    supersample)
+    return img.reduce(supersample) if supersample > 1 else img
+
+
+def render_nondigit(kind: str | None, rng: np.random.Generator, canvas=800, style="composite", ink=None, **kw) -> Image.Image:
+    """One mouse-like drawing of a non-digit (`kind` from KINDS, or None for a random one)."""
+    return stylize(nondigit_mask(kind, rng, canvas, **kw), style, ink)
+
+
+def nondigit_set(n: int, seed: int, canvas=400) -> list[tuple[str, Image.Image]]:
+    """n (kind, 'L' mask) pairs cycling through KINDS in order, with drawings from `seed`."""
+    rng = np.random.default_rng(seed)
+    return [(KINDS[i % len(KINDS)], nondigit_mask(KINDS[i % len(KINDS)], rng, canvas)) for i in range(n)]
+
+
+# --------------------------------------------------------------------------------------------- datasets
+def preprocessed_nondigits(n: int, seed: int, canvas=400) -> tuple[np.ndarray, list[str], int]:
+    """n non-digit drawings through src.data.preprocess.to_mnist: (images (M, 28, 28), their kinds, how many
+    of the n preprocessing already rejected as "no digit" (None), which are left out of the images)."""
+
+    images, kinds, rejected = [], [], 0
+    for kind, mask in nondigit_set(n, seed, canvas):
+        a = to_mnist(np.asarray(mask, np.float32) / 255)
+        if a is None:
+            rejected += 1
+        else:
+            images.append(a)
+            kinds.append(kind)
+    return np.array(images, np.float32).reshape(-1, 28, 28), kinds, rejected
+
+
+def preprocessed_digits(n: int, seed: int, canvas=400) -> tuple[np.ndarray, np.ndarray]:
+    """n drawn digits (0..9 in turn, tests.drawings.render_mask) through to_mnist: (images, labels)."""
+
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for i in range(n):
+        a = to_mnist(np.asarray(render_mask(i % 10, rng, canvas), np.float32) / 255)
+        if a is not None:
+            images.append(a)
+            labels.append(i % 10)
+    return np.array(images, np.float32).reshape(-1, 28, 28), np.array(labels)
+
+
+# --------------------------------------------------------------------------------------- personal styles
+PERSONAL_STYLES = {
+    "zero_slash": (0, lambda j: [_arc(0, 0.5, 0.28 + 0.04 * j[0], 0.5, -90 + 10 * j[1], 275 + 10 * j[2]),
+                                 _line((0.3 + 0.04 * j[3], 0.05), (-0.3 + 0.04 * j[4], 0.95))]),
+    "one_long_flag": (1, lambda j: [_line((-0.35 + 0.04 * j[0], 0.45 + 0.05 * j[1]), (0.05, 0), (0.03 * j[2], 1))]),
+    "nine_g": (9, lambda j: [_join(_arc(0, 0.27, 0.26 + 0.03 * j[0], 0.27, 0, -360),
+                                   _bezier((0.26, 0.3), (0.3, 1.0), (-0.1, 1.05), (-0.3 + 0.04 * j[1], 0.8)))]),
+    "two_loop": (2, lambda j: [_join(_arc(0, 0.27, 0.27, 0.27, 190, 360 + 25),
+                                     _bezier((0.25, 0.37), (0.1, 0.65), (-0.28, 1.0)),
+                                     _arc(-0.2, 0.9, 0.1, 0.1, 90, -270),
+                                     _line((-0.2, 1.0), (0.32 + 0.04 * j[3], 1.0)))]),
+    # label, skeleton(j) in the unit box (height 1, x around 0, y down)
+    "seven_crossbar": (7, lambda j: [_line((-0.3, 0.05 * j[0]), (0.3, 0), (-0.02 + 0.05 * j[1], 1)),
+                                     _line((-0.2 + 0.04 * j[2], 0.5 + 0.04 * j[3]), (0.3 + 0.04 * j[4], 0.48))]),
+    "one_base": (1, lambda j: [_line((-0.28 + 0.04 * j[0], 0.3 + 0.05 * j[1]), (0, 0), (0, 1)),
+                               _line((-0.3 + 0.04 * j[2], 1), (0.3 + 0.04 * j[3], 1))]),
+    "four_hook": (4, lambda j: [_join(_line((-0.1 + 0.05 * j[0], 0), (-0.3, 0.6)),
+                                      _bezier((-0.3, 0.6), (0.0, 0.75), (0.3, 0.3 + 0.05 * j[1]))),
+                                _line((0.2 + 0.04 * j[2], 0.35), (0.15, 1))]),
+}
+
+
+def style_mask(style: str, rng: np.random.Generator, canvas=800) -> Image.Image:
+    j = rng.uniform(-1, 1, 8)
+    wobbly = wobble(PERSONAL_STYLES[style][1](j), rng)
+    brush = rng.uniform(0.025, 0.07) * canvas
+    img = Image.new("L", (canvas, canvas), 0)
+    draw = ImageDraw.Draw(img)
+    for s in _place(wobbly, rng, canvas, (0.3, 0.85), 10, brush):
+        _stroke(draw, s, brush, 255, 1)
+    return img
+
+
+def style_images(style: str, n: int, seed: int, canvas=400) -> tuple[np.ndarray, np.ndarray]:
+    """n preprocessed drawings of `style` and their labels."""
+
+    rng = np.random.default_rng(seed)
+    images = [to_mnist(np.asarray(style_mask(style, rng, canvas), np.float32) / 255) for _ in range(n)]
+    images = np.array([a for a in images if a is not None], np.float32)
+    return images, np.full(len(images), PERSONAL_STYLES[style][0])
+
+
+# --------------------------------------------------------------------------------------------- for training
+def png_bytes(img: Image.Image, **save_options) -> bytes:
+    """An image as the bytes of a PNG file (as an upload would send it)."""
+    buf = io.BytesIO()
+    img.save(buf, "PNG", **save_options)
+    return buf.getvalue()
+
+
+def as_drawing(image28: np.ndarray) -> np.ndarray:
+    """An MNIST image (28x28 uint8, white on black) as the app reads it from a drawing: enlarged to 280x280
+    (bicubic, as a scan or a screenshot would be) and put through src.data.preprocess. float32 (28, 28) in [0, 1]."""
+    big = Image.fromarray(np.asarray(image28, np.uint8)).resize((280, 280), Image.Resampling.BICUBIC)
+    out = to_mnist(np.asarray(big, np.float32) / 255)
+    return np.zeros((28, 28), np.float32) if out is None else out
+
+
+# Letters too close to a digit to be taught as "not a digit" (B ~ 8, T ~ 7); they stay in the tuning set.
+OUTLIER_KINDS = tuple(k for k in KINDS if k not in ("letter_B", "letter_T"))
+
+
+POOL_VERSION = 1  # bump when the generator changes, so that cached pools are drawn again
+POOL_SIZE = 10_000  # drawn digits and non-digits for training (about 30 s to draw once, then cached)
+
+
+def cached_training_pools(folder, n: int = POOL_SIZE, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """training_pools(n, seed), kept in `folder` (DATA_DIR) as safetensors after the first call (~3 ms a pair)."""
+    path = Path(folder) / f"synthetic-pools-v{POOL_VERSION}-{n}-{seed}.safetensors"
+    try:
+        z = load_file(path)
+        return z["drawn"], z["labels"], z["outliers"]
+    except Exception:  # not there yet, or damaged: draw it again
+        pass
+    drawn, labels, outliers = training_pools(n, seed)
+    atomic_write(path, lambda tmp: save_file({"drawn": drawn, "labels": labels, "outliers": outliers}, tmp))
+    return drawn, labels, outliers
+
+
+def training_pools(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Synthetic training images for outlier exposure, drawn on 200x200 canvases with brushes from hair-thin to
+    marker and put through to_mnist: (drawn digits (n, 28, 28) uint8, their labels (n,), non-digits (m, 28, 28)
+    uint8, m <= n: the ones preprocessing rejects, e.g. filled blobs, are left out). Seeds from 10**6 * seed up,
+    never the tuning or test seeds."""
+    rng = np.random.default_rng(1_000_000 * (seed + 1))
+    digits, labels, others = [], [], []
+    for i in range(n):
+        d = to_mnist(np.asarray(render_mask(i % 10, rng, 200, brush_frac=(0.01, 0.09)), np.float32) / 255)
+        if d is not None:
+            digits.append(d)
+            labels.append(i % 10)
+        o = to_mnist(np.asarray(nondigit_mask(OUTLIER_KINDS[i % len(OUTLIER_KINDS)], rng, 200), np.float32) / 255)
+        if o is not None:
+            others.append(o)
+
+    def u8(images):
+        return (np.array(images, np.float32).reshape(-1, 28, 28) * 255 + 0.5).astype(np.uint8)
+
+    return u8(digits), np.array(labels, np.int64), u8(others)

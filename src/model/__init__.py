@@ -1,0 +1,1 @@
+"""The network and its checkpoints: no gradio, no numba, no drawing generator."""

@@ -1,0 +1,1 @@
+"""Reading a drawing: the live model store, novelty fitting, saliency, teaching views."""

@@ -1,0 +1,1 @@
+"""Training the network: recipes, one training step, CPU kernels, ZeroGPU."""

@@ -1,0 +1,267 @@
+"""The network's 2x2 max-pooling: F.max_pool2d(x, 2), computed faster on the CPU in training and inference;
+and its first layer, relu(pool(conv1(x))), fused into one kernel.
+
+    pool = MaxPool2x2()                    # in TutorialCNN, where the tutorial has nn.MaxPool2d(2)
+    pool.after_conv_relu(conv1, images)    # relu(pool(conv1(images))), in TutorialCNN.run
+
+Why: PyTorch's CPU max-pooling is slow for this network's maps. With 8 and 16 channels in channels-last
+memory, its kernel barely vectorises, writes 64-bit indices in the forward pass and zero-fills the whole
+input gradient before scattering into it in the backward pass. Pooling took about a third of a training
+step (bench/train_step.py). The two small kernels below, compiled by numba, do the same work in a few
+passes over memory: the forward pass records which of the four pixels won in one byte, and the backward
+pass writes every input gradient once.
+
+Same function, same gradients: the winner of a 2x2 window is the first largest value in reading order,
+as in PyTorch (so ties, such as the flat background of a digit, send their gradient where PyTorch sends
+it). tests/test_pooling.py checks outputs and gradients for equality, bit for bit, in fp32 and bf16.
+Two differences remain, both outside a healthy training step: PyTorch lets a window's NaN win, while here a
+NaN with its sign bit set (what 0/0 gives on x86) loses to any number; and a gradient of -0 reaches the
+winner as -0, where PyTorch's zero-filled sum gives +0. A version that matched both was several times slower.
+
+The kernels pool CPU tensors in channels-last memory (src.model.network.forward makes them so), in fp32 or bf16,
+with even height and width, in two cases: a training step (the module in training mode), and inference
+under torch.inference_mode (evaluation, reading a drawing) once warm_up has finished. Everything else calls F.max_pool2d: saliency
+(which needs gradients in eval mode), the ONNX export (which traces the module), CUDA.
+
+The first layer: conv1 has one input channel, which oneDNN's convolutions handle poorly (its forward and
+backward passes took about 30% of a training step, more than the other two convolutions together), and it
+writes a (N, 8, 28, 28) map only for the pooling to keep a quarter of it. `_conv_pool_relu` computes each
+image's convolution in cache, pools it, applies the ReLU and writes the (N, 8, 14, 14) result with the
+winners; `_conv_pool_relu_grad` sums the weight and bias gradients from the winners' 3x3 inputs (conv1's
+input needs no gradient in training). It computes in fp32 whatever the recipe's precision (autocast would
+have run conv1 in bf16); the values equal PyTorch's to rounding, not bit for bit, because the sums run in
+another order (tests/test_pooling.py). It serves where the pooling kernels do, for a one-channel fp32 input
+that needs no gradient; Inside the network (which shows conv1's whole output), saliency and the ONNX export
+take PyTorch's path.
+
+numba cannot handle bf16, so the kernels compare the raw bits: a float's bits read as a signed integer
+are ordered like the float for positive values and reversed for negative ones; `_key` undoes the reversal
+and makes -0 equal to +0.
+
+numba compiles the kernels on their first use in a process (about 1 s each); `warm_up` does it ahead (app.py
+in a background thread at start-up, src.training.loop.train_epochs before a CPU training). Until warm_up has
+finished in a process, inference uses PyTorch's layers, so that no reading waits for the compiler.
+"""
+
+import threading
+
+import numba
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# dtype -> (the integer type of the same width, the number of bits below the sign)
+_BITS = {torch.float32: (torch.int32, 31), torch.bfloat16: (torch.int16, 15)}
+# numba's threading layer is its default: OpenMP where the system has it (its "workqueue" layer made an epoch
+# 30% slower here), else workqueue, which must not be entered by two threads at once: hence the lock. With
+# GNU OpenMP, a process forked after using the kernels cannot use them (numba stops it); this app never forks.
+_LAUNCH = threading.Lock()
+_READY = threading.Event()  # set when warm_up has compiled every kernel: from then on inference uses them too
+
+
+@numba.njit(inline="always")
+def _key(bits, shift, magnitude):
+    """An integer ordered like the float whose bits these are (NaN aside); -0 and +0 both give 0."""
+    if (bits & magnitude) == 0:
+        return 0
+    return bits ^ ((bits >> shift) & magnitude)
+
+
+@numba.njit(parallel=True, nogil=True)
+def _pool(x, out, which, shift, magnitude):
+    """x (N, H, W, C) float bits -> out (N, H/2, W/2, C): each 2x2 window's largest value; which: its
+    position in the window (0 1 / 2 3), the first one in reading order on ties."""
+    n, h, w, c = x.shape
+    for i in numba.prange(n):
+        for y in range(h // 2):
+            for x0 in range(w // 2):
+                for ch in range(c):
+                    best = x[i, 2 * y, 2 * x0, ch]
+                    best_key, k = _key(best, shift, magnitude), 0
+                    for d in range(1, 4):
+                        v = x[i, 2 * y + d // 2, 2 * x0 + d % 2, ch]
+                        v_key = _key(v, shift, magnitude)
+                        if v_key > best_key:
+                            best, best_key, k = v, v_key, d
+                    out[i, y, x0, ch] = best
+                    which[i, y, x0, ch] = k
+
+
+@numba.njit(parallel=True, nogil=True)
+def _unpool(grad, which, grad_in):
+    """grad (N, H/2, W/2, C) -> grad_in (N, H, W, C): each window's gradient to its winner, 0 to the rest."""
+    n, h2, w2, c = grad.shape
+    for i in numba.prange(n):
+        for y in range(h2):
+            for dy in range(2):
+                for x0 in range(w2):
+                    for dx in range(2):
+                        for ch in range(c):
+                            won = which[i, y, x0, ch] == 2 * dy + dx
+                            grad_in[i, 2 * y + dy, 2 * x0 + dx, ch] = grad[i, y, x0, ch] if won else 0
+
+
+@numba.njit(parallel=True, nogil=True)
+def _conv_pool_relu(xp, w, b, out, which):
+    """The first layer, fused: xp (N, H+2, W+2) the zero-padded one-channel input, w (9, C) the 3x3 weights,
+    b (C) -> out (N, H/2, W/2, C): relu of each 2x2 window's largest convolution value; which: the window's
+    winner (0 1 / 2 3), the first one in reading order on ties. One image's convolution stays in cache."""
+    n, h2, w2, c = out.shape
+    for i in numba.prange(n):
+        conv = np.empty((2 * h2, 2 * w2, c), np.float32)
+        for py in range(2 * h2):
+            for px in range(2 * w2):
+                for ch in range(c):
+                    a = b[ch]
+                    for ky in range(3):
+                        for kx in range(3):
+                            a += xp[i, py + ky, px + kx] * w[ky * 3 + kx, ch]
+                    conv[py, px, ch] = a
+        for y in range(h2):
+            for x0 in range(w2):
+                for ch in range(c):
+                    best, k = conv[2 * y, 2 * x0, ch], 0
+                    for d in range(1, 4):
+                        v = conv[2 * y + d // 2, 2 * x0 + d % 2, ch]
+                        if v > best:
+                            best, k = v, d
+                    out[i, y, x0, ch] = max(best, np.float32(0))
+                    which[i, y, x0, ch] = k
+
+
+@numba.njit(parallel=True, nogil=True)
+def _conv_pool_relu_grad(xp, out, which, grad, parts):
+    """The fused first layer's weight and bias gradients: parts (P, 10, C), for each of P slices of the batch,
+    sum over its windows that passed the ReLU of the gradient times the winner's 3x3 input (rows 0-8: the
+    weights) and of the gradient (row 9: the bias). The caller sums the P slices."""
+    n, h2, w2, c = out.shape
+    p = parts.shape[0]
+    per = (n + p - 1) // p
+    for t in numba.prange(p):
+        for i in range(t * per, min(n, (t + 1) * per)):
+            for y in range(h2):
+                for x0 in range(w2):
+                    for ch in range(c):
+                        if out[i, y, x0, ch] > 0:
+                            g = grad[i, y, x0, ch]
+                            d = which[i, y, x0, ch]
+                            py, px = 2 * y + d // 2, 2 * x0 + d % 2
+                            for ky in range(3):
+                                for kx in range(3):
+                                    parts[t, ky * 3 + kx, ch] += g * xp[i, py + ky, px + kx]
+                            parts[t, 9, ch] += g
+
+
+def _bits(t: torch.Tensor):
+    """A numpy view of a tensor's raw bits as integers (numba has no bf16)."""
+    return t.detach().view(_BITS[t.dtype][0]).numpy()
+
+
+def _launch(kernel, *args):
+    with _LAUNCH:
+        numba.set_num_threads(min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+        kernel(*args)
+
+
+def _nhwc(t: torch.Tensor) -> torch.Tensor:
+    """A channels-last tensor's dimensions in the order they have in memory: (N, H, W, C)."""
+    return t.permute(0, 2, 3, 1)
+
+
+class _MaxPool2x2(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        n, c, h, w = x.shape
+        out = torch.empty(n, c, h // 2, w // 2, dtype=x.dtype, memory_format=torch.channels_last)
+        which = torch.empty(n, h // 2, w // 2, c, dtype=torch.uint8)
+        _, shift = _BITS[x.dtype]
+        _launch(_pool, _bits(_nhwc(x)), _bits(_nhwc(out)), which.numpy(), shift, (1 << shift) - 1)
+        ctx.save_for_backward(which)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        (which,) = ctx.saved_tensors
+        grad = grad.contiguous(memory_format=torch.channels_last)
+        n, c, h2, w2 = grad.shape
+        grad_in = torch.empty(n, c, 2 * h2, 2 * w2, dtype=grad.dtype, memory_format=torch.channels_last)
+        _launch(_unpool, _bits(_nhwc(grad)), which.numpy(), _bits(_nhwc(grad_in)))
+        return grad_in
+
+
+class _ConvPoolReLU(torch.autograd.Function):
+    """relu(max_pool2d(conv2d(x, weight, bias, padding=1), 2)) for a one-channel fp32 x that needs no gradient."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        n, _, h, w = x.shape
+        c = weight.shape[0]
+        xp = F.pad(x[:, 0], (1, 1, 1, 1)).contiguous()
+        out = torch.empty(n, c, h // 2, w // 2, memory_format=torch.channels_last)
+        which = torch.empty(n, h // 2, w // 2, c, dtype=torch.uint8)
+        w9 = weight.detach().reshape(c, 9).t().contiguous()
+        _launch(_conv_pool_relu, xp.numpy(), w9.numpy(), bias.detach().contiguous().numpy(),
+                _nhwc(out).numpy(), which.numpy())
+        ctx.save_for_backward(xp, out, which)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        xp, out, which = ctx.saved_tensors
+        grad = grad.float().contiguous(memory_format=torch.channels_last)
+        c = out.shape[1]
+        parts = torch.zeros(4 * numba.config.NUMBA_NUM_THREADS, 10, c)
+        _launch(_conv_pool_relu_grad, xp.numpy(), _nhwc(out).numpy(), which.numpy(), _nhwc(grad).numpy(),
+                parts.numpy())
+        total = parts.sum(0)
+        return None, total[:9].t().reshape(c, 1, 3, 3), total[9]
+
+
+def warm_up() -> None:
+    """Compile every kernel, for both dtypes, now (a few seconds; nothing once done), so that no request or
+    training waits for the compiler. Inference uses the kernels only once this has finished."""
+    if _READY.is_set():
+        return
+    for dtype in _BITS:
+        x = torch.zeros(1, 2, 2, 2, dtype=dtype).contiguous(memory_format=torch.channels_last).requires_grad_()
+        _MaxPool2x2.apply(x).sum().backward()
+    weight = torch.zeros(1, 1, 3, 3, requires_grad=True)
+    _ConvPoolReLU.apply(torch.zeros(1, 1, 2, 2), weight, torch.ones(1, requires_grad=True)).sum().backward()
+    _READY.set()
+
+
+def fits(x: torch.Tensor) -> bool:
+    """Whether the kernels above can pool `x`."""
+    return (x.device.type == "cpu" and x.dtype in _BITS and x.dim() == 4 and x.shape[2] % 2 == 0
+            and x.shape[3] % 2 == 0 and x.is_contiguous(memory_format=torch.channels_last))
+
+
+class MaxPool2x2(nn.Module):
+    """nn.MaxPool2d(2), computed by the kernels above in training and under inference_mode (see the module doc)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._kernels() and fits(x):
+            return _MaxPool2x2.apply(x)
+        return F.max_pool2d(x, 2)
+
+    def after_conv_relu(self, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+        """relu(self(conv(x))): the network's first layer, in one fused kernel where it fits (see the module doc)."""
+        if self._kernels() and _first_layer_fits(conv, x):
+            return _ConvPoolReLU.apply(x, conv.weight, conv.bias)
+        return torch.relu(self(conv(x)))
+
+    def _kernels(self) -> bool:
+        return self.training or (torch.is_inference_mode_enabled() and _READY.is_set())
+
+
+def _first_layer_fits(conv: nn.Conv2d, x: torch.Tensor) -> bool:
+    """Whether the fused kernel can compute conv and the pooling for `x`: a one-channel fp32 CPU input that needs
+    no gradient (saliency does), even-sized, and a 3x3 fp32 convolution with padding 1 and a bias."""
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 4 and x.shape[1] == 1
+            and x.shape[2] % 2 == 0 and x.shape[3] % 2 == 0 and not x.requires_grad
+            and conv.weight.dtype == torch.float32 and conv.weight.shape[1:] == (1, 3, 3) and conv.bias is not None
+            and conv.padding == (1, 1) and conv.padding_mode == "zeros" and conv.stride == (1, 1)
+            and conv.dilation == (1, 1) and conv.groups == 1)

@@ -1,0 +1,56 @@
+"""The live reading in the visitor's browser (src/web/static/live.js): the page element it draws into.
+
+live.js is the project's preprocessing and network written once more, in JavaScript, so that every stroke
+is read at once in the visitor's own browser, however busy the server is. It has no constants and no
+weights of its own: this element hands it the preprocessing constants (from src/data/preprocess.py and
+src/data/mnist.py) and the address of the chosen checkpoint's own .safetensors file.
+
+    element(model.path)   -> the HTML of #live-reading, for the model a visitor uses
+"""
+
+import html
+import json
+from pathlib import Path
+
+from src.data import preprocess
+from src.data.mnist import MEAN, STD
+
+SCRIPT = Path(__file__).parent / "static" / "live.js"
+# The Sketchpad's image size and brush (src/web/page.py builds it with these): live.js paints strokes as they are
+# drawn, in the same pixels and with the same brush.
+CANVAS = 320
+BRUSH_RADIUS = 10  # 20-pixel strokes
+
+
+def config() -> dict:
+    """Every constant live.js's preprocessing and network use, from the modules that define them."""
+    names = ("INK_THRESHOLD", "MIN_PEAK", "MIN_INK_FRACTION", "MIN_EXTENT", "MAX_INK_FRACTION", "MAX_BLOB",
+             "BOX", "FRAME", "WORK", "MNIST_STROKE")
+    return {**{name: getattr(preprocess, name) for name in names}, "MEAN": MEAN, "STD": STD,
+            "CANVAS": CANVAS, "BRUSH_RADIUS": BRUSH_RADIUS}
+
+
+def element(weights_url: str) -> str:
+    """#live-reading's content: ten empty bars and a headline that live.js fills in after every stroke.
+    `weights_url`: where the browser fetches the model's .safetensors (src/web/downloads.py), "" for none."""
+    bars = "".join(f'<span class="live-bar"><i style="height:0%"></i><b>{d}</b></span>' for d in range(10))
+    attributes = (f'data-config="{html.escape(json.dumps(config()))}" '
+                  f'data-weights="{html.escape(weights_url)}"')
+    return (f'<div class="live-reading" {attributes}><div class="live-head"><span class="live-digit">–</span>'
+            f'<span class="live-text">Draw a digit: your browser reads it as you draw</span></div>'
+            f'<div class="live-bars">{bars}</div></div>')
+
+
+# Styles for the element (added to the page's CSS in src/web/page.py).
+CSS = """
+#live-reading .live-reading { padding: 8px 12px; border: 1px solid var(--border-color-primary); border-radius: 8px; }
+#live-reading .live-head { display: flex; align-items: baseline; gap: 10px; }
+#live-reading .live-digit { font-size: 2.2em; font-weight: 700; min-width: 1ch; }
+#live-reading .live-text { color: var(--body-text-color-subdued); }
+#live-reading .live-bars { display: flex; gap: 4px; height: 56px; align-items: flex-end; }
+#live-reading .live-bar { flex: 1; height: 100%; display: flex; flex-direction: column; justify-content: flex-end;
+  align-items: center; }
+#live-reading .live-bar i { display: block; width: 100%; background: var(--color-accent); border-radius: 2px 2px 0 0;
+  transition: height 80ms; }
+#live-reading .live-bar b { font-weight: 400; font-size: 0.8em; }
+"""

@@ -1,0 +1,603 @@
+// The live reading: the visitor's own browser reads every stroke at once, so that a whole class drawing
+// together never waits for the server. The server's reading (saliency, "is it a digit?", numbers) follows.
+//
+// It is the project's one preprocessing (src/data/preprocess.py: to_mnist) and one network (src/model/network.py),
+// written a second time, for the browser:
+//   - the constants come from the server (the data-config attribute of #live-reading, src/web/live.py);
+//   - the weights are the chosen checkpoint's own .safetensors file (data-weights), never a copy;
+//   - Pillow's resampling is reproduced bit for bit (libImaging/Resample.c, 8 bits per channel);
+//   - tests/test_live.py checks the 28x28 input and the digit against Python on 1,000 drawings.
+//
+// The pixels: strokes are painted onto a canvas of this script's own as the pointer moves, so the reading
+// follows the pen; after each stroke the Sketchpad's own strokes layer (the PNG it uploads) replaces them.
+// Painting and reading happen in a Web Worker: the page's pointer handlers only pass the pen's positions on.
+(() => {
+  "use strict";
+
+  // The preprocessing and the network: pure functions, the same on the page and in the reader's worker
+  // (whose code is made from this function's own text, so it refers to nothing outside it).
+  function core() {
+    // ------------------------------------------------------------------ Pillow's resize, 8-bit, exactly
+    const PRECISION_BITS = 22; // 32 - 8 - 2, as in Pillow
+    const sinc = (x) => (x === 0 ? 1 : Math.sin(x * Math.PI) / (x * Math.PI));
+    const FILTERS = {
+      box: { support: 0.5, at: (x) => (x > -0.5 && x <= 0.5 ? 1 : 0) },
+      bilinear: { support: 1, at: (x) => Math.max(0, 1 - Math.abs(x)) },
+      lanczos: { support: 3, at: (x) => (x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0) },
+    };
+
+    // Python's round(): halves go to the even neighbour.
+    const pyRound = (x) => {
+      const r = Math.round(x);
+      return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+    };
+
+    // For each output pixel: the first input pixel and the fixed-point weights (precompute_coeffs).
+    function coefficients(inSize, outSize, filter) {
+      const scale = inSize / outSize;
+      const filterscale = Math.max(scale, 1);
+      const support = filter.support * filterscale;
+      const out = [];
+      for (let xx = 0; xx < outSize; xx++) {
+        const center = (xx + 0.5) * scale;
+        const xmin = Math.max(0, Math.trunc(center - support + 0.5));
+        const xmax = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
+        const k = [];
+        let total = 0;
+        for (let x = 0; x < xmax; x++) {
+          const w = filter.at((x + xmin - center + 0.5) / filterscale);
+          k.push(w);
+          total += w;
+        }
+        const fixed = k.map((w) => {
+          const v = total !== 0 ? w / total : w;
+          return Math.trunc(v < 0 ? -0.5 + v * 2 ** PRECISION_BITS : 0.5 + v * 2 ** PRECISION_BITS);
+        });
+        out.push({ xmin, k: fixed });
+      }
+      return out;
+    }
+
+    const clip8 = (s) => (s >= 2 ** (PRECISION_BITS + 8) ? 255 : s <= 0 ? 0 : Math.floor(s / 2 ** PRECISION_BITS));
+
+    // Image.resize((W, H), filter) of a grey image: a horizontal pass rounded to 8 bits, then a vertical one.
+    function resize(img, w, h, W, H, filter) {
+      let src = img;
+      if (W !== w) {
+        const cs = coefficients(w, W, filter);
+        const tmp = new Uint8Array(W * h);
+        for (let y = 0; y < h; y++) {
+          for (let xx = 0; xx < W; xx++) {
+            const { xmin, k } = cs[xx];
+            let s = 2 ** (PRECISION_BITS - 1);
+            for (let x = 0; x < k.length; x++) s += src[y * w + xmin + x] * k[x];
+            tmp[y * W + xx] = clip8(s);
+          }
+        }
+        src = tmp;
+      }
+      if (H !== h) {
+        const cs = coefficients(h, H, filter);
+        const tmp = new Uint8Array(W * H);
+        for (let yy = 0; yy < H; yy++) {
+          const { xmin: ymin, k } = cs[yy];
+          for (let x = 0; x < W; x++) {
+            let s = 2 ** (PRECISION_BITS - 1);
+            for (let y = 0; y < k.length; y++) s += src[(ymin + y) * W + x] * k[y];
+            tmp[yy * W + x] = clip8(s);
+          }
+        }
+        src = tmp;
+      }
+      return src === img ? img.slice() : src;
+    }
+
+    // ImageFilter.MinFilter(3) / MaxFilter(3): edges repeat their outermost pixels (Pillow's expand).
+    function rankFilter(img, w, h, pick) {
+      const out = new Uint8Array(w * h);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          let v = img[y * w + x];
+          for (let dy = -1; dy <= 1; dy++) {
+            const yy = Math.min(h - 1, Math.max(0, y + dy));
+            for (let dx = -1; dx <= 1; dx++) v = pick(v, img[yy * w + Math.min(w - 1, Math.max(0, x + dx))]);
+          }
+          out[y * w + x] = v;
+        }
+      }
+      return out;
+    }
+
+    // Image.getbbox() then crop: [image, w, h], or null when nothing is left.
+    function cropToInk(img, w, h) {
+      let top = h, bottom = -1, left = w, right = -1;
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          if (img[y * w + x]) {
+            top = Math.min(top, y); bottom = Math.max(bottom, y);
+            left = Math.min(left, x); right = Math.max(right, x);
+          }
+        }
+      }
+      if (bottom < 0) return null;
+      return crop(img, w, top, bottom + 1, left, right + 1);
+    }
+
+    function crop(img, w, top, bottom, left, right) {
+      const cw = right - left, ch = bottom - top, out = new Uint8Array(cw * ch);
+      for (let y = 0; y < ch; y++) out.set(img.subarray((top + y) * w + left, (top + y) * w + right), y * cw);
+      return [out, cw, ch];
+    }
+
+    // 2 * area / perimeter of the pixels above 50% (preprocess._stroke_width).
+    function strokeWidth(img, w, h) {
+      let area = 0, perimeter = 0;
+      const on = (x, y) => img[y * w + x] > 127;
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          if (!on(x, y)) continue;
+          area++;
+          const edge = x === 0 || y === 0 || x === w - 1 || y === h - 1;
+          if (edge || !(on(x - 1, y) && on(x + 1, y) && on(x, y - 1) && on(x, y + 1))) perimeter++;
+        }
+      }
+      return perimeter ? (2 * area) / perimeter : 0;
+    }
+
+    // ------------------------------------------------------------------ preprocess.to_mnist, from alpha
+    // alpha: Uint8 HxW (the strokes layer's alpha = ink). -> {input: Float32Array(784)} | {filled: true} | null
+    function toMnist(alpha, width, height, C) {
+      const f = Math.fround, n = width * height, unit = f(1 / 255);
+      let peak = 0;
+      for (let i = 0; i < n; i++) if (alpha[i] > peak) peak = alpha[i];
+      peak = f(peak * unit);
+      if (peak < C.MIN_PEAK) return null; // blank
+      const threshold = f(C.INK_THRESHOLD * peak);
+      let count = 0, top = height, bottom = -1, left = width, right = -1;
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) {
+          if (f(alpha[y * width + x] * unit) > threshold) {
+            count++;
+            top = Math.min(top, y); bottom = Math.max(bottom, y);
+            left = Math.min(left, x); right = Math.max(right, x);
+          }
+        }
+      }
+      if (count < C.MIN_INK_FRACTION * n) return null; // a click or a speck
+      bottom += 1; right += 1;
+      let h = bottom - top, w = right - left;
+      if (Math.max(h, w) < C.MIN_EXTENT * Math.max(width, height)) return null;
+      if (count > C.MAX_INK_FRACTION * n) return { filled: true };
+
+      // Crop to the ink without its faint fringe, to WORK pixels on the longer side.
+      const stretch = f(255 / peak);
+      let img = new Uint8Array(w * h);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const v = f(alpha[(top + y) * width + left + x] * unit);
+          img[y * w + x] = v > threshold ? Math.trunc(f(f(v * stretch) + 0.5)) : 0;
+        }
+      }
+      let scale = C.WORK / Math.max(h, w);
+      const [W, H] = [Math.max(1, pyRound(w * scale)), Math.max(1, pyRound(h * scale))];
+      img = resize(img, w, h, W, H, scale < 1 ? FILTERS.box : FILTERS.bilinear);
+      [w, h] = [W, H];
+
+      // Stroke width near MNIST's.
+      const target = (C.MNIST_STROKE * C.WORK) / C.BOX;
+      const width_ = strokeWidth(img, w, h);
+      if (width_ > C.MAX_BLOB * C.WORK) return { filled: true }; // a dot or a blob
+      if (width_ > 0) {
+        const steps = Math.max(-4, Math.min(pyRound((width_ - target) / 2), 4));
+        for (let i = 0; i < Math.abs(steps); i++) img = rankFilter(img, w, h, steps > 0 ? Math.min : Math.max);
+        const inked = cropToInk(img, w, h);
+        if (!inked) return { filled: true };
+        [img, w, h] = inked;
+      }
+
+      // Longer side to 20 pixels (Lanczos), brightest pixel to 1.
+      scale = C.BOX / Math.max(w, h);
+      const [dw, dh] = [Math.max(1, pyRound(w * scale)), Math.max(1, pyRound(h * scale))];
+      img = resize(img, w, h, dw, dh, FILTERS.lanczos);
+      const digit = new Float32Array(dw * dh);
+      let brightest = 0;
+      for (let i = 0; i < digit.length; i++) {
+        digit[i] = Math.min(1, f(img[i] / 255));
+        brightest = Math.max(brightest, digit[i]);
+      }
+      brightest = Math.max(brightest, 1e-6);
+      let total = 0, sy = 0, sx = 0;
+      for (let y = 0; y < dh; y++) {
+        for (let x = 0; x < dw; x++) {
+          const v = (digit[y * dw + x] = f(digit[y * dw + x] / brightest));
+          total += v; sy += y * v; sx += x * v;
+        }
+      }
+
+      // Centre of mass on pixel (14, 14), as MNIST.
+      const F = C.FRAME;
+      const y0 = Math.min(Math.max(pyRound(F / 2 - sy / total), 0), F - dh);
+      const x0 = Math.min(Math.max(pyRound(F / 2 - sx / total), 0), F - dw);
+      const input = new Float32Array(F * F);
+      for (let y = 0; y < dh; y++) input.set(digit.subarray(y * dw, (y + 1) * dw), (y0 + y) * F + x0);
+      return { input };
+    }
+
+    // ------------------------------------------------------------------ the network (src/model/network.py)
+    const SHAPES = {
+      "conv1.weight": [8, 1, 3, 3], "conv1.bias": [8], "conv2.weight": [16, 8, 3, 3], "conv2.bias": [16],
+      "conv3.weight": [32, 16, 3, 3], "conv3.bias": [32], "fc.weight": [10, 1568], "fc.bias": [10],
+    };
+
+    // A .safetensors file's tensors as Float32Arrays; throws unless it is the tutorial network in F32.
+    function readSafetensors(buffer) {
+      const view = new DataView(buffer);
+      const size = Number(view.getBigUint64(0, true));
+      const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 8, size)));
+      const tensors = {};
+      for (const [name, shape] of Object.entries(SHAPES)) {
+        const t = header[name];
+        if (!t || t.dtype !== "F32" || t.shape.join() !== shape.join()) throw new Error(`unexpected tensor ${name}`);
+        tensors[name] = new Float32Array(buffer.slice(8 + size + t.data_offsets[0], 8 + size + t.data_offsets[1]));
+      }
+      return tensors;
+    }
+
+    // 3x3 convolution, padding 1, then ReLU: (C, S, S) -> (O, S, S).
+    function convRelu(x, C, S, weight, bias) {
+      const O = bias.length, out = new Float32Array(O * S * S);
+      for (let o = 0; o < O; o++) {
+        for (let y = 0; y < S; y++) {
+          for (let xx = 0; xx < S; xx++) {
+            let s = bias[o];
+            for (let c = 0; c < C; c++) {
+              for (let ky = 0; ky < 3; ky++) {
+                const iy = y + ky - 1;
+                if (iy < 0 || iy >= S) continue;
+                for (let kx = 0; kx < 3; kx++) {
+                  const ix = xx + kx - 1;
+                  if (ix < 0 || ix >= S) continue;
+                  s += weight[((o * C + c) * 3 + ky) * 3 + kx] * x[(c * S + iy) * S + ix];
+                }
+              }
+            }
+            out[(o * S + y) * S + xx] = Math.max(0, s);
+          }
+        }
+      }
+      return out;
+    }
+
+    function maxPool(x, C, S) {
+      const T = S / 2, out = new Float32Array(C * T * T);
+      for (let c = 0; c < C; c++) {
+        for (let y = 0; y < T; y++) {
+          for (let xx = 0; xx < T; xx++) {
+            const at = (dy, dx) => x[(c * S + 2 * y + dy) * S + 2 * xx + dx];
+            out[(c * T + y) * T + xx] = Math.max(at(0, 0), at(0, 1), at(1, 0), at(1, 1));
+          }
+        }
+      }
+      return out;
+    }
+
+    // The 28x28 input in [0, 1] -> the ten probabilities (softmax of the logits).
+    function probabilities(t, input, C) {
+      const x = input.map((v) => (v - C.MEAN) / C.STD);
+      let h = maxPool(convRelu(x, 1, 28, t["conv1.weight"], t["conv1.bias"]), 8, 28);
+      h = maxPool(convRelu(h, 8, 14, t["conv2.weight"], t["conv2.bias"]), 16, 14);
+      h = convRelu(h, 16, 7, t["conv3.weight"], t["conv3.bias"]);
+      const logits = Array.from(t["fc.bias"], (b, d) => {
+        let s = b;
+        for (let i = 0; i < 1568; i++) s += t["fc.weight"][d * 1568 + i] * h[i];
+        return s;
+      });
+      const top = Math.max(...logits), e = logits.map((l) => Math.exp(l - top)), sum = e.reduce((a, b) => a + b);
+      return e.map((v) => v / sum);
+    }
+
+    // A canvas's alpha channel (= ink) as Uint8 HxW.
+    function alphaOf(canvas) {
+      const rgba = canvas.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, canvas.width, canvas.height).data;
+      const alpha = new Uint8Array(canvas.width * canvas.height);
+      for (let i = 0; i < alpha.length; i++) alpha[i] = rgba[4 * i + 3];
+      return alpha;
+    }
+
+    // A PNG (Blob) drawn onto a canvas of its own size.
+    async function decode(blob) {
+      const bitmap = await createImageBitmap(blob, { premultiplyAlpha: "none", colorSpaceConversion: "none" });
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      canvas.getContext("2d", { willReadFrequently: true }).drawImage(bitmap, 0, 0);
+      return canvas;
+    }
+
+    // Strokes (a canvas whose alpha is the ink) -> {input, probabilities} | {filled: true} | null (nothing drawn).
+    function readCanvas(canvas, tensors, C) {
+      const found = toMnist(alphaOf(canvas), canvas.width, canvas.height, C);
+      return found && found.input ? { input: found.input, probabilities: probabilities(tensors, found.input, C) } : found;
+    }
+
+    // A strokes layer as the Sketchpad uploads it (PNG) -> the same.
+    async function read(blob, tensors, C) {
+      return readCanvas(await decode(blob), tensors, C);
+    }
+
+
+    return { toMnist, readSafetensors, probabilities, read, readCanvas, decode };
+  }
+
+  // ------------------------------------------------------------------ the reader
+  // The drawing as this page knows it, in the Sketchpad's own pixels, and its reading. It runs in a Web
+  // Worker (so a reading never holds up the pen), or on the page where workers are not allowed.
+  // Strokes are painted as the pen moves (so the reading follows it) and replaced by the Sketchpad's own
+  // strokes layer whenever it sends one (so erasing and undo count too). Pen moves that come while a
+  // reading runs are painted, and read together by the next one.
+  // Messages in (each `at` on the page's clock): config, model {url}, down {point}, move {points}, up,
+  // clear, layer {blob}, no-layer. Out: {result, why, upTo: the newest `at` it holds} or {error}.
+  function reader(api, post) {
+    let C = null, url = null, ink = null, current = null, recent = [], drawnSinceClear = false, layerAt = 0;
+    let pending = null, busy = false;
+    const weights = new Map(); // url -> Promise of tensors
+
+    const load = (u) => {
+      if (!weights.has(u)) {
+        weights.set(u, fetch(u).then((r) => {
+          if (!r.ok) throw new Error(`${r.status} ${u}`);
+          return r.arrayBuffer();
+        }).then(api.readSafetensors));
+        weights.get(u).catch(() => weights.delete(u)); // tried again at the next change
+      }
+      return weights.get(u);
+    };
+
+    function surface() {
+      if (!ink || ink.width !== C.CANVAS) ink = new OffscreenCanvas(C.CANVAS, C.CANVAS);
+      return ink;
+    }
+
+    function paint(points) {
+      const ctx = surface().getContext("2d", { willReadFrequently: true });
+      ctx.lineCap = ctx.lineJoin = "round";
+      ctx.lineWidth = 2 * C.BRUSH_RADIUS;
+      ctx.strokeStyle = ctx.fillStyle = "#000";
+      ctx.beginPath();
+      ctx.moveTo(...points[0]);
+      points.slice(1).forEach((p) => ctx.lineTo(...p));
+      if (points.length === 1) ctx.arc(points[0][0], points[0][1], C.BRUSH_RADIUS, 0, 2 * Math.PI);
+      points.length === 1 ? ctx.fill() : ctx.stroke();
+    }
+
+    // The drawing changed (`why`: "pen", "layer", "clear" or "model"): read it once the messages waiting
+    // now are in, never more than one reading at a time.
+    function changed(why, at) {
+      pending = { why, upTo: Math.max(pending ? pending.upTo : 0, at) };
+      if (!busy) { busy = true; setTimeout(readAll, 0); }
+    }
+
+    async function readAll() {
+      try {
+        while (pending && url && C) {
+          const { why, upTo } = pending;
+          pending = null;
+          const tensors = await load(url);
+          const r = api.readCanvas(surface(), tensors, C);
+          post({ result: r && { probabilities: r.probabilities || null, filled: !!r.filled }, why, upTo });
+          await new Promise((done) => setTimeout(done, 0)); // the pen's moves meanwhile, before reading again
+        }
+      } catch (e) {
+        post({ error: String(e) });
+      } finally {
+        busy = false;
+      }
+    }
+
+    function clear(at) {
+      surface().getContext("2d").clearRect(0, 0, C.CANVAS, C.CANVAS);
+      current = null;
+      recent = [];
+      drawnSinceClear = false;
+      changed("clear", at);
+    }
+
+    // A layer holds every stroke that ended before the previous layer was sent, and perhaps later ones: those
+    // are painted over it again (painting a stroke twice changes nothing). A layer sent after Clear with no
+    // stroke since was captured before the Clear: it is ignored.
+    async function adopt(blob, at) {
+      const previous = layerAt;
+      layerAt = at;
+      if (!drawnSinceClear) return;
+      const layer = await api.decode(blob);
+      if (!drawnSinceClear) return; // cleared while it was decoded
+      const ctx = surface().getContext("2d", { willReadFrequently: true });
+      ctx.clearRect(0, 0, C.CANVAS, C.CANVAS);
+      ctx.drawImage(layer, 0, 0, C.CANVAS, C.CANVAS);
+      recent = recent.filter((s) => s.at > previous);
+      recent.forEach((s) => paint(s.points));
+      if (current) paint(current.points);
+      changed("layer", at);
+    }
+
+    return (m) => {
+      if (m.type === "config") { C = m.config; return; }
+      if (m.type === "model") { url = m.url; load(url).catch(() => {}); changed("model", m.at); return; }
+      if (!C) return;
+      if (m.type === "down") {
+        current = { points: [m.point] };
+        drawnSinceClear = true;
+        paint(current.points);
+      } else if (m.type === "move" && current) {
+        const last = current.points[current.points.length - 1];
+        current.points.push(...m.points);
+        paint([last, ...m.points]);
+      } else if (m.type === "up" && current) { // no new ink: the reading of its last move holds the stroke
+        recent.push({ points: current.points, at: m.at });
+        current = null;
+        return;
+      } else if (m.type === "clear") {
+        return clear(m.at);
+      } else if (m.type === "layer") {
+        return adopt(m.blob, m.at).catch((e) => console.warn("live reading:", e));
+      } else if (m.type === "no-layer") { // images without a layer: an empty canvas, unless a layer came too
+        return setTimeout(() => { if (layerAt < m.at - 100 && !current) clear(m.at); }, 100);
+      } else {
+        return;
+      }
+      changed("pen", m.at);
+    };
+  }
+
+  // ------------------------------------------------------------------ the page
+  // The preprocessing and network on the page (tests/test_live.py), and the element's display of a reading
+  // (the static page, src/web/static_site.py, reads its own canvas and shows what it read with it).
+  window.liveReading = core();
+  window.liveReading.show = (result) => shown({ result, why: "pen" });
+
+  const element = () => document.querySelector("#live-reading .live-reading");
+  const readings = (window.liveReadings = []);
+  let send = null, sentConfig = null;
+
+  // The reader in a worker of its own, made from this very code; on the page if workers are not allowed.
+  function startReader() {
+    const onPage = () => {
+      const handle = reader(window.liveReading, shown);
+      send = (m) => handle(m);
+      window.liveReaderIn = "page";
+    };
+    try {
+      const source = `"use strict";\nconst handle = (${reader})((${core})(), (m) => postMessage(m));\nonmessage = (e) => handle(e.data);`;
+      const worker = new Worker(URL.createObjectURL(new Blob([source], { type: "text/javascript" })));
+      worker.onmessage = (e) => {
+        window.liveReaderIn = "worker"; // for the tests: where the readings come from
+        shown(e.data);
+      };
+      worker.onerror = (e) => { // e.g. a page whose content security policy forbids blob: workers
+        console.warn("live reading: no worker, reading on the page:", e.message);
+        onPage();
+        sentConfig = null;
+        modelChanged(true);
+      };
+      send = (m) => worker.postMessage(m);
+    } catch (e) {
+      console.warn("live reading: no worker, reading on the page:", e);
+      onPage();
+    }
+  }
+
+  // What the reader needs before any stroke: the constants (#live-reading's data-config, src/web/live.py).
+  function configure(box) {
+    if (!send) startReader();
+    if (sentConfig !== box.dataset.config) {
+      sentConfig = box.dataset.config;
+      send({ type: "config", config: JSON.parse(box.dataset.config) });
+    }
+    return true;
+  }
+
+  function shown(message) {
+    const box = element();
+    if (!box) return;
+    if (message.error) {
+      box.querySelector(".live-text").textContent = "Live reading unavailable; the server's reading is below.";
+      console.warn("live reading:", message.error);
+      return;
+    }
+    const { result, why, upTo } = message;
+    const title = box.querySelector(".live-digit"), text = box.querySelector(".live-text");
+    const p = result && result.probabilities;
+    box.querySelectorAll(".live-bar i").forEach((bar, d) => { bar.style.height = `${p ? Math.round(100 * p[d]) : 0}%`; });
+    if (p) {
+      const best = p.indexOf(Math.max(...p));
+      title.textContent = String(best);
+      text.textContent = `${Math.round(100 * p[best])}%, read in your browser as you draw`;
+    } else {
+      title.textContent = "–";
+      text.textContent = result ? "A filled area, not a digit" : "Draw a digit: your browser reads it as you draw";
+    }
+    // For the tests and the benches: when each reading was shown, what changed the drawing, and the newest
+    // input it holds (bench/pen.py: the delay after pen-up).
+    const at = performance.now();
+    box.dataset.readAt = String(at);
+    box.dataset.source = why;
+    readings.push({ at, why, upTo });
+    if (readings.length > 100) readings.shift();
+    box.dataset.reading = p ? title.textContent : "";
+  }
+
+  // Where pointer events land in the Sketchpad's image, measured once per stroke: the image is centred in
+  // the editor's canvas, at the zoom its toolbar shows.
+  function imageGeometry(canvas, C) {
+    const r = canvas.getBoundingClientRect();
+    const zoom = [...document.querySelectorAll("#sketchpad span[role=button]")]
+      .map((el) => el.textContent.trim()).find((t) => /^\d+%$/.test(t));
+    const scale = zoom ? parseInt(zoom, 10) / 100 : Math.min(r.width, r.height) / C.CANVAS;
+    const x0 = r.left + r.width / 2, y0 = r.top + r.height / 2, half = C.CANVAS / 2;
+    return (e) => [(e.clientX - x0) / scale + half, (e.clientY - y0) / scale + half];
+  }
+
+  const brushOn = () => {
+    const brush = document.querySelector('#sketchpad button[aria-label="Brush"]');
+    return !!brush && brush.classList.contains("highlight");
+  };
+
+  let toImage = null; // this stroke's pointer position -> image pixels, while the pen is down
+  document.addEventListener("pointerdown", (e) => {
+    const canvas = e.target.closest && e.target.closest("#sketchpad canvas"), box = element();
+    if (!canvas || !box || !brushOn() || e.button > 0 || !configure(box)) return;
+    toImage = imageGeometry(canvas, JSON.parse(sentConfig));
+    send({ type: "down", point: toImage(e), at: performance.now() });
+  }, true);
+  document.addEventListener("pointermove", (e) => {
+    if (!toImage) return;
+    // Every position the pen passed, also those the browser merged into this event while the page was busy.
+    const moves = (e.getCoalescedEvents && e.getCoalescedEvents().length) ? e.getCoalescedEvents() : [e];
+    send({ type: "move", points: moves.map(toImage), at: performance.now() });
+  }, true);
+  const finish = () => {
+    if (!toImage) return;
+    toImage = null;
+    send({ type: "up", at: performance.now() });
+  };
+  document.addEventListener("pointerup", finish, true);
+  document.addEventListener("pointercancel", finish, true);
+  // The canvas's own trash button and the page's Clear button empty it.
+  document.addEventListener("click", (e) => {
+    const box = element();
+    if (box && e.target.closest && e.target.closest('#clear, #sketchpad button[aria-label="Clear canvas"]') &&
+        configure(box)) {
+      toImage = null;
+      send({ type: "clear", at: performance.now() });
+    }
+  }, true);
+
+  // After each stroke the Sketchpad sends its images: background.png, composite.png and layer_0.png (the
+  // strokes), to its component_server ("accept_blobs") or as a plain upload. The layer goes to the reader.
+  const IMAGE = /^(background|composite|layer_\d+)\.png$/;
+  const sent = window.fetch;
+  window.fetch = function (resource, options) {
+    try {
+      const url = typeof resource === "string" ? resource : resource && resource.url;
+      const body = options && options.body, box = element();
+      if (box && url && /\/(component_server|upload)\b/.test(url) && body instanceof FormData && configure(box)) {
+        const files = [...body.getAll("file"), ...body.getAll("files")].filter((f) => f instanceof File && IMAGE.test(f.name));
+        const layer = files.find((f) => f.name.startsWith("layer_"));
+        if (layer) send({ type: "layer", blob: layer, at: performance.now() });
+        else if (files.length) send({ type: "no-layer", at: performance.now() });
+      }
+    } catch (e) {
+      console.warn("live reading:", e);
+    }
+    return sent.apply(this, arguments);
+  };
+
+  // A new model (the server re-renders #live-reading with its weights): the reader fetches it and reads the
+  // drawing again. `again`: send it even if it has not changed (a new reader).
+  function modelChanged(again) {
+    const box = element();
+    if (box && box.dataset.weights && (again || box.dataset.weights !== box.dataset.shownWeights) && configure(box)) {
+      box.dataset.shownWeights = box.dataset.weights;
+      send({ type: "model", url: new URL(box.dataset.weights, document.baseURI).href, at: performance.now() });
+    }
+  }
+  new MutationObserver(() => modelChanged(false)).observe(document.documentElement, { subtree: true, childList: true });
+})();

@@ -1,0 +1,89 @@
+"""The static page: the live reading alone, as a folder any web server (or a free Static Space) serves as it is.
+
+    python -m src static OUT/ [--checkpoint checkpoints/default.safetensors] [--app-url URL]
+
+It draws, reads and shows the ten bars and the 28x28 input in the visitor's browser, with live.js's own
+preprocessing and network and a copy of the checkpoint's own .safetensors file; the constants come from
+src/web/live.py, as on the full page. It has no server, so no Train tab: it says so, and links to the full app.
+"""
+
+import html
+import shutil
+from pathlib import Path
+
+from src.web import live
+from src.atomic import atomic_write
+from src.model.checkpoint import read_metadata
+
+PAGE_SCRIPT = Path(__file__).parent / "static" / "page.js"
+
+SPACE_README = """---
+title: Draw a digit (static)
+emoji: ✏️
+colorFrom: gray
+colorTo: blue
+sdk: static
+app_file: index.html
+pinned: false
+---
+
+Draw a digit: a small convolutional network trained on MNIST reads it in your browser as you draw.
+This page has no server; training and the rest are in the full app.
+"""
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Draw a digit</title>
+<style>
+:root {{ --border-color-primary: #d4d4d8; --color-accent: #f97316; --body-text-color-subdued: #52525b; }}
+body {{ font-family: system-ui, sans-serif; margin: 0 auto; max-width: 760px; padding: 12px; color: #18181b; }}
+main {{ display: flex; flex-wrap: wrap; gap: 16px; }}
+#pad {{ width: min(92vw, 360px); aspect-ratio: 1; border: 1px solid #a1a1aa; border-radius: 8px; background: #fff;
+  touch-action: none; cursor: crosshair; }}
+#side {{ flex: 1; min-width: 260px; display: flex; flex-direction: column; gap: 12px; }}
+#input28 {{ width: 112px; height: 112px; image-rendering: pixelated; border-radius: 4px; }}
+button {{ font: inherit; padding: 6px 16px; }}
+{css}
+</style>
+</head>
+<body>
+<h1>Draw a digit</h1>
+<main>
+  <div>
+    <canvas id="pad" aria-label="Drawing area: draw one digit, 0 to 9"></canvas>
+    <div><button id="clear" type="button">Clear</button></div>
+  </div>
+  <div id="side">
+    <div id="live-reading">{element}</div>
+    <div><canvas id="input28" width="28" height="28"></canvas><br><small>What the network sees: 28&times;28,
+      as in MNIST</small></div>
+    <p><small>Model: {model}. This page has no server, so it does not train: the Train tab, the heatmaps
+      and "is it a digit?" are in the full app{link}.</small></p>
+  </div>
+</main>
+<script src="live.js"></script>
+<script src="page.js"></script>
+</body>
+</html>
+"""
+
+
+def build(out: Path | str, checkpoint: Path | str, app_url: str = "") -> Path:
+    """Write the static page into `out` (created if needed): index.html, live.js, page.js, model.safetensors
+    (the checkpoint's own file, copied) and a Static Space's README.md. -> out"""
+    out, checkpoint = Path(out), Path(checkpoint)
+    meta = read_metadata(checkpoint)  # a file that is not a checkpoint of this network fails here
+    out.mkdir(parents=True, exist_ok=True)
+    element = live.element("").replace('data-weights=""', 'data-model="model.safetensors"')
+    link = (f': <a href="{html.escape(app_url)}">{html.escape(app_url)}</a>' if app_url
+            else " (<code>python app.py</code>)")
+    model = f"{checkpoint.stem}, {meta['test_acc']}% on MNIST test" if "test_acc" in meta else checkpoint.stem
+    atomic_write(out / "index.html", lambda tmp: Path(tmp).write_text(
+        PAGE.format(css=live.CSS, element=element, model=html.escape(model), link=link)))
+    for source, name in ((live.SCRIPT, "live.js"), (PAGE_SCRIPT, "page.js"), (checkpoint, "model.safetensors")):
+        atomic_write(out / name, lambda tmp, source=source: shutil.copyfile(source, tmp))
+    atomic_write(out / "README.md", lambda tmp: Path(tmp).write_text(SPACE_README))
+    return out
