@@ -15,21 +15,21 @@ import torch
 from starlette.middleware import Middleware
 
 from src import config
-
+from src.reading.inference import ModelStore
+from src.training import kernels
+from src.training.gpu import ZERO_GPU
 from src.web import live
-
-from src.training import kernels as pooling
 from src.web.downloads import WeightLinks
 from src.web.gradio_cache import write_images_atomically
-from src.reading.inference import ModelStore
 from src.web.page import CSS, build_demo
 from src.web.uploads import MAX_FILE_SIZE, RequestLimits
 from src.web.visitors import Limits, Visitors
 
 # Two cores serve many small requests: one thread per request beats fighting over both.
 torch.set_num_threads(1)
-# numba compiles the network's pooling kernels (src/training/kernels.py) meanwhile, not during the first reading.
-threading.Thread(target=pooling.warm_up, daemon=True).start()
+# numba compiles the CPU training kernels meanwhile, not in the first visitor's training (on ZeroGPU they train on CUDA).
+if config.ALLOW_TRAINING and not ZERO_GPU:
+    threading.Thread(target=kernels.warm_up, daemon=True).start()
 # Identical output images of concurrent requests must not break each other's downloads (src/web/gradio_cache.py).
 write_images_atomically()
 

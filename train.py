@@ -13,12 +13,13 @@ import torch
 from tqdm import tqdm
 
 from src import config
-from src.model.checkpoint import fit_and_save
+from src.model.checkpoint import save_model
 from src.data.mnist import DataUnavailable, load_mnist
 from src.training.loop import (PRECISIONS, Pools, TrainConfig, evaluate, resolve_device, seeded_model, train_epochs,
                           train_teachers)
 from src.model.network import count_parameters
 from src.data.synthetic import POOL_SIZE, cached_training_pools
+from src.reading.calibration import fit_novelty
 
 
 def parse_args(argv=None):
@@ -92,7 +93,8 @@ def main(argv=None) -> int:
             "teachers": [{"seed": r.seed, "val_acc": teacher_acc[k]} for k, r in enumerate(cfg.teacher_recipes(), 1)],
             "test_loss": round(test_loss, 5), "test_acc": round(test_acc, 3)}
     print("fitting the “is it a digit?” statistics…")
-    path = fit_and_save(args.out, model.cpu(), meta, data)
+    model = model.cpu()
+    path = save_model(args.out, model, meta, fit_novelty(model, data))
     print(f"saved {path}, {path.with_suffix('.json').name} and {path.stem}.novelty.safetensors")
     return 0
 

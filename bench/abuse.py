@@ -1,6 +1,6 @@
 """One stranger's worst case against a running app, and what an honest visitor sees meanwhile.
 
-    python bench/abuse.py [--floods 200] [--rounds 40]
+    python -m bench.abuse [--floods 200] [--rounds 40]
 
 It starts `python app.py` on 127.0.0.1 (its own temporary checkpoint and visitor folders, an operator password)
 and runs, bounded in count and time:
@@ -17,12 +17,9 @@ The honest visitor's figures are ratios to the quiet ones of the same run (this 
 """
 
 import argparse
-import io
 import json
 import secrets
-import shutil
 import struct
-import sys
 import tempfile
 import threading
 import time
@@ -32,14 +29,10 @@ from pathlib import Path
 
 import numpy as np
 import requests
-from gradio_client import Client
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.launch import Launched  # noqa: E402
-from src.data.synthetic import png_bytes, render_digit  # noqa: E402
+from bench.launch import ROOT, client, start_app
+from src.data.synthetic import png_bytes, render_digit
 
 PASSWORD = "abuse-bench-" + secrets.token_hex(4)
 # The addresses Spaces' proxy would append (TRUST_PROXY=1): the stranger's and an honest visitor's.
@@ -49,17 +42,14 @@ HONEST = {"X-Forwarded-For": "198.51.100.20"}
 
 def bomb(width: int, height: int) -> bytes:
     """A 1x1 PNG whose header claims width x height (CRC fixed): tiny on the wire, huge if decoded."""
-    data = bytearray(png_bytes(Image.new("L", (1, 1), 255)))
-    data[16:24] = struct.pack(">II", width, height)
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
-    return bytes(data)
+    png = png_bytes(Image.new("L", (1, 1), 255))  # signature, IHDR chunk (length, b"IHDR", 13 bytes, CRC), ...
+    ihdr = b"IHDR" + struct.pack(">II", width, height) + png[24:29]
+    return png[:12] + ihdr + struct.pack(">I", zlib.crc32(ihdr)) + png[33:]
 
 
 def big_png(side: int) -> bytes:
     """A real PNG of side x side pixels (compresses to a few KB): what a blob bomb looks like for real."""
-    buf = io.BytesIO()
-    Image.new("1", (side, side), 1).save(buf, "PNG", optimize=True)
-    return buf.getvalue()
+    return png_bytes(Image.new("1", (side, side), 1), optimize=True)
 
 
 class Memory:
@@ -88,14 +78,9 @@ class Memory:
 
 class App:
     def __init__(self, work: Path):
-        checkpoints, self.visitors = work / "checkpoints", work / "visitors"
-        checkpoints.mkdir()
-        for name in ("default.safetensors", "default.json", "default.novelty.safetensors"):
-            shutil.copy(ROOT / "checkpoints" / name, checkpoints / name)
-        self.checkpoints = checkpoints
-        self.app = Launched([sys.executable, "app.py"], log_path=work / "server.log", env={
-            "CHECKPOINT_DIR": str(checkpoints), "VISITOR_DIR": str(self.visitors), "ADMIN_PASSWORD": PASSWORD,
-            "TRUST_PROXY": "1"})  # as behind Spaces' proxy: each client's address is its X-Forwarded-For
+        self.checkpoints, self.visitors = work / "checkpoints", work / "visitors"
+        # TRUST_PROXY: as behind Spaces' proxy, each client's address is its X-Forwarded-For.
+        self.app = start_app(work, log_path=work / "server.log", env={"ADMIN_PASSWORD": PASSWORD, "TRUST_PROXY": "1"})
         self.url = self.app.url
         config = requests.get(self.url + "config", timeout=30).json()
         self.config = config
@@ -121,7 +106,7 @@ class Honest:
     """A visitor who draws, presses Stop and reloads the page, timing each."""
 
     def __init__(self, app: App):
-        self.app, self.client = app, Client(app.url, verbose=False, headers=HONEST)
+        self.app, self.client = app, client(app.url, headers=HONEST)
         self.drawing = png_bytes(render_digit(3, np.random.default_rng(5), canvas=320, style="transparent"))
 
     def predict(self) -> float:

@@ -1,7 +1,7 @@
 """A class drawing at once: N visitors, each sending the Sketchpad's real payload every P seconds for D seconds,
 to the app's /predict and, in the same run, to a trivial Gradio Sketchpad endpoint given the same traffic.
 
-    python bench/classroom.py [N=30] [P=2.0] [D=60]
+    python -m bench.classroom [N=30] [P=2.0] [D=60]
 
 While the N simulated visitors load the app, one more visitor draws in a real Chromium page (when one is
 installed): a stroke every P seconds. It reports how long after each stroke (mouse up) the page showed
@@ -15,58 +15,33 @@ Prints, for the app and then the trivial endpoint: requests sent, p50 and p95 la
 The app runs from a temporary checkpoint and visitor folder, never the repository's.
 """
 
+import argparse
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import numpy as np
 
-import numpy as np  # noqa: E402
+from bench.launch import Timings, client, close_all, sketch_uploads, start_app, start_code
 
-from bench.launch import Launched  # noqa: E402
-
-# The same queue settings as app.py, a Sketchpad like the app's, and a constant answer.
+# The same queue settings as app.py, a Sketchpad like the app's, and a constant answer (run from the repository).
 TRIVIAL_APP = """
-import sys
-sys.path.insert(0, %r)
 import gradio as gr
 from app import QUEUE_OPTIONS
 with gr.Blocks() as demo:
     pad = gr.Sketchpad(type="pil", image_mode="RGBA", canvas_size=(320, 320)); out = gr.Label()
     pad.change(lambda value: {"7": 1.0}, pad, out, api_name="predict", trigger_mode="always_last")
 demo.queue(**QUEUE_OPTIONS).launch()
-""" % str(ROOT)
-
-
-def payloads(folder: Path, n: int = 10) -> list[dict]:
-    """n sketchpad values as gradio_client sends them (each image an uploaded file), digits 0-9."""
-    from gradio_client import handle_file
-
-    from src.data.synthetic import render_digit, sketchpad_value
-
-    rng, out = np.random.default_rng(0), []
-    for i in range(n):
-        value = sketchpad_value(render_digit(i % 10, rng, canvas=320, style="transparent"))
-        files = {}
-        for key in ("background", "composite"):
-            value[key].save(folder / f"{i}-{key}.png")
-            files[key] = handle_file(str(folder / f"{i}-{key}.png"))
-        value["layers"][0].save(folder / f"{i}-layer.png")
-        out.append({"id": None, **files, "layers": [handle_file(str(folder / f"{i}-layer.png"))]})
-    return out
+"""
 
 
 def classroom(url: str, visitors: int, period: float, duration: float, sketches: list[dict]):
     """-> (latencies in s, failure messages)."""
-    from gradio_client import Client
-
-    clients = [Client(url, verbose=False) for _ in range(visitors)]
-    latencies, failures, lock = [], [], threading.Lock()
+    clients = [client(url) for _ in range(visitors)]
+    timings = Timings()
     start = time.monotonic() + 1.0
     rng = np.random.default_rng(1)
     offsets = rng.uniform(0, period, visitors)
@@ -76,14 +51,7 @@ def classroom(url: str, visitors: int, period: float, duration: float, sketches:
         k = i
         while next_at < start + duration:
             time.sleep(max(0.0, next_at - time.monotonic()))
-            t = time.perf_counter()
-            try:
-                clients[i].predict(sketches[k % len(sketches)], api_name="/predict")
-                with lock:
-                    latencies.append(time.perf_counter() - t)
-            except Exception as e:  # noqa: BLE001 - a failure, counted and reported
-                with lock:
-                    failures.append(f"{type(e).__name__}: {e}"[:200])
+            timings.call(clients[i].predict, sketches[k % len(sketches)], api_name="/predict")
             k += 1
             next_at = max(next_at + period, time.monotonic())
 
@@ -92,12 +60,8 @@ def classroom(url: str, visitors: int, period: float, duration: float, sketches:
         t.start()
     for t in threads:
         t.join(timeout=duration + 300)
-    for c in clients:
-        try:
-            c.close()
-        except Exception:  # noqa: BLE001
-            pass
-    return latencies, failures
+    close_all(clients)
+    return timings.latencies, timings.failures
 
 
 # A 1 and a 7, each in two strokes, in unit coordinates of the drawing square; drawn in turn.
@@ -165,25 +129,18 @@ def report(name, latencies, failures, visitors, period, duration):
 
 
 def main():
-    visitors = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-    period = float(sys.argv[2]) if len(sys.argv) > 2 else 2.0
-    duration = float(sys.argv[3]) if len(sys.argv) > 3 else 60.0
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, kind, default in (("N", int, 30), ("P", float, 2.0), ("D", float, 60.0)):
+        p.add_argument(name, type=kind, default=default, nargs="?")
+    args = p.parse_args()
+    visitors, period, duration = args.N, args.P, args.D
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        (tmp / "sketches").mkdir()
-        sketches = payloads(tmp / "sketches")
-        checkpoints = tmp / "checkpoints"
-        checkpoints.mkdir()
-        for name in ("default.safetensors", "default.json", "default.novelty.safetensors"):
-            shutil.copy(ROOT / "checkpoints" / name, checkpoints / name)
-        trivial_py = tmp / "classroom_trivial_app.py"
-        trivial_py.write_text(TRIVIAL_APP)
+        sketches = sketch_uploads(tmp / "sketches")
         print(f"{visitors} visitors, one drawing each every {period:g} s, for {duration:g} s, on this machine")
-        for name, cmd, env in (("app /predict", [sys.executable, "app.py"],
-                                {"CHECKPOINT_DIR": str(checkpoints), "VISITOR_DIR": str(tmp / "visitors")}),
-                               ("trivial Sketchpad endpoint", [sys.executable, str(trivial_py)], {})):
-            app = Launched(cmd, env=env)
-            try:
+        for name, start in (("app /predict", lambda: start_app(tmp / "app")),
+                            ("trivial Sketchpad endpoint", lambda: start_code(TRIVIAL_APP))):
+            with start() as app:
                 classroom(app.url, 2, period, 2 * period, sketches)  # warm up
                 drawing, seen = None, {}
                 if name.startswith("app"):  # one more visitor, in a real browser, among the simulated ones
@@ -202,10 +159,6 @@ def main():
                               f"{seen['sources'].count('layer')} times; over 100 ms: {', '.join(slow) or 'none'}")
                         report("  the server's reading, same browser", seen["server"], [], 1 / SERVER_EVERY, period,
                                duration)
-            finally:
-                if not app.alive():
-                    print(app.log_tail())
-                app.stop()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Visitors' disk use on a public server: many visitors train and store corrections, some leave.
 
-    python bench/disk.py [--visitors 50] [--cap-mb 15] [--idle-seconds 20] [--stay 10] [--workers 8]
+    python -m bench.disk [--visitors 50] [--cap-mb 15] [--idle-seconds 20] [--stay 10] [--workers 8]
 
 Starts `python app.py` in a temporary folder with VISITOR_DATA_MB=--cap-mb and VISITOR_IDLE_MINUTES set
 from --idle-seconds. Then --visitors gradio_client sessions, --workers at a time, each:
@@ -16,40 +16,15 @@ of the visitors who stayed (10 corrections, and their run if it was saved) is st
 """
 
 import argparse
-import shutil
-import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-
-from bench.launch import Launched  # noqa: E402
-from src.web import corrections  # noqa: E402
-from src.data.synthetic import render_digit, sketchpad_value  # noqa: E402
-from src.web.visitors import Visitors, folder_size  # noqa: E402
-
-
-def sketch_files(folder: Path, n: int = 10) -> list[dict]:
-    """n Sketchpad payloads (digit i % 10) as gradio_client sends them: each image an uploaded file."""
-    from gradio_client import handle_file
-
-    rng, payloads = np.random.default_rng(0), []
-    for i in range(n):
-        value = sketchpad_value(render_digit(i % 10, rng, canvas=320, style="transparent"))
-        payload = {"id": None, "background": None, "composite": None, "layers": []}
-        for key in ("background", "composite"):
-            value[key].save(folder / f"{i}-{key}.png")
-            payload[key] = handle_file(str(folder / f"{i}-{key}.png"))
-        value["layers"][0].save(folder / f"{i}-layer.png")
-        payload["layers"] = [handle_file(str(folder / f"{i}-layer.png"))]
-        payloads.append(payload)
-    return payloads
+from bench.launch import client, sketch_uploads, start_app
+from src.web import corrections
+from src.web.visitors import Visitors, folder_size
 
 
 def main():
@@ -60,19 +35,13 @@ def main():
     p.add_argument("--stay", type=int, default=10, help="visitors who stay active until the end")
     p.add_argument("--workers", type=int, default=8, help="visitors acting at the same time")
     args = p.parse_args()
-    from gradio_client import Client
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        checkpoints, visitor_dir = tmp / "checkpoints", tmp / "visitors"
-        checkpoints.mkdir()
-        for name in ("default.safetensors", "default.json", "default.novelty.safetensors"):
-            shutil.copy(ROOT / "checkpoints" / name, checkpoints / name)
-        (tmp / "sketches").mkdir()
-        sketches = sketch_files(tmp / "sketches")
-        app = Launched([sys.executable, "app.py"], env={
-            "CHECKPOINT_DIR": str(checkpoints), "VISITOR_DIR": str(visitor_dir),
-            "VISITOR_DATA_MB": str(args.cap_mb), "VISITOR_IDLE_MINUTES": str(args.idle_seconds / 60)})
+        visitor_dir = tmp / "visitors"
+        sketches = sketch_uploads(tmp / "sketches")
+        app = start_app(tmp, env={"VISITOR_DATA_MB": str(args.cap_mb),
+                                  "VISITOR_IDLE_MINUTES": str(args.idle_seconds / 60)})
         sizes, done = [], threading.Event()
 
         def sample():
@@ -85,32 +54,32 @@ def main():
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        clients = [Client(app.url, verbose=False) for _ in range(args.visitors)]
+        clients = [client(app.url) for _ in range(args.visitors)]
         staying = clients[:args.stay]
         results: dict[int, str] = {}
 
-        def keep_drawing(client):
+        def keep_drawing(session):
             while not done.is_set():
-                client.predict(sketches[0], api_name="/predict")
+                session.predict(sketches[0], api_name="/predict")
                 time.sleep(2.0)
 
         def visit(i):
-            client = clients[i]
+            session = clients[i]
             try:
                 for k, sketch in enumerate(sketches):
-                    client.predict(sketch, api_name="/predict")
-                    client.predict(str(k % 10), api_name="/correct")
+                    session.predict(sketch, api_name="/predict")
+                    session.predict(str(k % 10), api_name="/correct")
             except Exception as e:  # noqa: BLE001 - reported below
                 results[i] = f"failed before training: {type(e).__name__}: {e}"
                 return
             try:
-                final = client.predict(epochs=1, batch_size=128, learning_rate=0.005, augment=False, seed=i,
-                                       max_examples=1000, api_name="/train")
+                final = session.predict(epochs=1, batch_size=128, learning_rate=0.005, augment=False, seed=i,
+                                        max_examples=1000, api_name="/train")
                 results[i] = final[2]
             except Exception as e:  # noqa: BLE001 - a refusal is a message, reported below
                 results[i] = f"refused: {e}"
-            if client in staying:
-                keep_drawing(client)
+            if session in staying:
+                keep_drawing(session)
 
         started = time.perf_counter()
         pool = ThreadPoolExecutor(args.workers + args.stay)  # the staying ones keep a thread each

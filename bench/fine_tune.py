@@ -1,6 +1,6 @@
 """Does fine-tuning on a few corrections teach the model a personal style without forgetting MNIST?
 
-    python bench/fine_tune.py [--style one_long_flag] [--corrections 20] [--epochs 3]
+    python -m bench.fine_tune [--style one_long_flag] [--corrections 20] [--epochs 3]
 
 Draws --corrections samples of one consistent personal writing style (src/data/synthetic.py PERSONAL_STYLES; e.g. a 1 with a
 long up-stroke, which the default model often reads as a 7), stores them with src.web.corrections.add, fine-tunes
@@ -9,23 +9,17 @@ drawings of that style (other seed), on the stored corrections and on MNIST vali
 """
 
 import argparse
-import sys
 import tempfile
 import time
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 import torch
 
 from src import config
-
-from src.web import corrections
-from src.model.checkpoint import load_checkpoint
 from src.data.mnist import load_mnist
 from src.data.synthetic import PERSONAL_STYLES as STYLES, style_images
+from src.model.checkpoint import load_checkpoint
 from src.training.loop import fine_tune
+from src.web import corrections
 
 
 def style_accuracy(model, images, labels):

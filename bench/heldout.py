@@ -14,6 +14,11 @@ and base, 2 with a corner, a curve or a loop, round or flat-topped 3, one- or tw
 Pens: "thin" (0.8%-2.5% of the canvas) and "marker" (5%-10%).
 
 Use both for reporting only; never to train, tune thresholds or pick methods. Images are 'L', 255 = ink on 0.
+
+    python -m bench.heldout digits|nondigits [--n 10] [--seed 0] [--pen thin|marker] [--save FOLDER]
+
+draws a set, prints each drawing's ink and how much of the one before's ink it holds, and whether the same
+seed draws the same images again in the same process; --save writes them as PNG files to look at.
 """
 
 import math
@@ -565,3 +570,44 @@ def heldout_digits(n, seed, pen, canvas=400):
     """n drawings as (digit, image), digit i % 10 for the i-th, all drawn from np.random.default_rng(seed)."""
     rng = np.random.default_rng(seed)
     return [(i % 10, heldout_digit(i % 10, rng, canvas, pen)) for i in range(n)]
+
+
+def main():
+    import argparse
+
+    p = argparse.ArgumentParser(description="Draw a held-out set and say how its drawings stand to each other "
+                                "(python -m bench.heldout digits --n 10 --seed 7 --save /tmp/heldout).")
+    p.add_argument("set", choices=("digits", "nondigits"))
+    p.add_argument("--n", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pen", default="thin", choices=tuple(PENS), help="digits only")
+    p.add_argument("--canvas", type=int, default=400)
+    p.add_argument("--save", type=Path, help="a folder to write the drawings into, as PNG files")
+    args = p.parse_args()
+
+    def drawn():
+        if args.set == "digits":
+            return heldout_digits(args.n, args.seed, args.pen, args.canvas)
+        return heldout_nondigits(args.n, args.seed, args.canvas)
+
+    items = drawn()
+    pen = f", pen {args.pen}" if args.set == "digits" else ""
+    print(f"held-out {args.set}, seed {args.seed}{pen}, {args.n} drawings of {args.canvas}x{args.canvas}")
+    before = None
+    for i, (label, image) in enumerate(items):
+        ink = np.asarray(image) > 127
+        print(f"  {i}: {label}, {np.count_nonzero(ink)} ink pixels", end="")
+        if before is not None:  # piled up on one canvas, a drawing would hold all the ink of the one before
+            print(f"; {100 * np.count_nonzero(ink & before) / max(1, np.count_nonzero(before)):.1f}% of the one "
+                  "before's ink", end="")
+        print()
+        before = ink
+        if args.save:
+            args.save.mkdir(parents=True, exist_ok=True)
+            image.save(args.save / f"{i:03d}-{label}.png")
+    same = all(a == b and np.array_equal(np.asarray(x), np.asarray(y)) for (a, x), (b, y) in zip(items, drawn()))
+    print(f"the same seed again, in this process: {'the same' if same else 'OTHER'} {args.n} images")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,6 @@
 """What "Inside the network" costs: per stroke while its panel is open, and nothing while it is closed.
 
-    python bench/inside.py [--strokes 200] [--requests 100] [--before c545f34~1]
+    python -m bench.inside [--strokes 200] [--requests 100] [--before c545f34~1]
 
 1. In this process, on one thread (as the app serves): the work /predict does for one drawing, and the
    work the open panel adds after it (src.web.explore.Explore.inside_maps: the feature maps of the three
@@ -12,18 +12,15 @@ The apps run from temporary checkpoint and visitor folders, never the repository
 """
 
 import argparse
-import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import numpy as np
 
-import numpy as np  # noqa: E402
+from bench.launch import ROOT, client, sketch_uploads, start_app
 
 
 def p50(samples) -> float:
@@ -66,11 +63,6 @@ def in_process(strokes: int):
 
 
 def over_http(requests: int, before: str):
-    from gradio_client import Client
-
-    from bench.classroom import payloads
-    from bench.launch import Launched
-
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         old = tmp / "before"
@@ -81,28 +73,19 @@ def over_http(requests: int, before: str):
         except (OSError, subprocess.CalledProcessError) as e:
             print(f"/predict against {before}: skipped (no git or no such revision: {e})")
             return
-        checkpoints = tmp / "checkpoints"
-        checkpoints.mkdir()
-        for name in ("default.safetensors", "default.json", "default.novelty.safetensors"):
-            shutil.copy(ROOT / "checkpoints" / name, checkpoints / name)
-        (tmp / "sketches").mkdir()
-        sketches = payloads(tmp / "sketches")  # what the browser sends after a stroke (bench/classroom.py)
-        apps = {"now (panel closed)": Launched([sys.executable, "app.py"], env={
-                    "CHECKPOINT_DIR": str(checkpoints), "VISITOR_DIR": str(tmp / "v-now")}),
-                f"before ({before})": Launched([sys.executable, "app.py"], cwd=str(old), env={
-                    "CHECKPOINT_DIR": str(checkpoints), "VISITOR_DIR": str(tmp / "v-before")})}
-        try:
-            clients = {name: Client(app.url, verbose=False) for name, app in apps.items()}
+        sketches = sketch_uploads(tmp / "sketches")  # what the browser sends after a stroke
+        # Both read the same weights: this checkout's shipped checkpoint, each from a copy of its own.
+        with start_app(tmp / "now") as now_app, \
+                start_app(tmp / "then", cwd=old, checkpoints=ROOT / "checkpoints") as then_app:
+            apps = {"now (panel closed)": now_app, f"before ({before})": then_app}
+            clients = {name: client(app.url) for name, app in apps.items()}
             times = {name: [] for name in apps}
             for i in range(requests + 10):
-                for name, client in clients.items():
+                for name, c in clients.items():
                     t = time.perf_counter()
-                    client.predict(sketches[i % len(sketches)], api_name="/predict")
+                    c.predict(sketches[i % len(sketches)], api_name="/predict")
                     if i >= 10:
                         times[name].append(time.perf_counter() - t)
-        finally:
-            for app in apps.values():
-                app.stop()
     now, then = times  # in insertion order
     print(f"/predict over HTTP, {requests} alternating requests each:")
     for name in times:
@@ -112,9 +95,9 @@ def over_http(requests: int, before: str):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--strokes", type=int, default=200)
-    p.add_argument("--requests", type=int, default=100)
     p.add_argument("--before", default="c545f34~1", help="the git revision before the panel existed")
+    p.add_argument("--strokes", type=int, default=200, help="drawings read in this process")
+    p.add_argument("--requests", type=int, default=100, help="/predict requests over HTTP to each app")
     args = p.parse_args()
     in_process(args.strokes)
     over_http(args.requests, args.before)

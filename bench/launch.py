@@ -1,24 +1,33 @@
-"""One launcher for the tests and the benches: start a Gradio app on a free loopback port, wait until it answers.
+"""The benches' one launcher and one client helper: Gradio apps in subprocesses on free loopback ports.
 
-    app = Launched([sys.executable, "app.py"], env={"CHECKPOINT_DIR": "/tmp/x"})
-    app.url          # http://127.0.0.1:<port>/
-    app.alive()      # still running?
-    app.log_tail()   # the end of what it printed
-    app.stop()
+    with start_app(work, env={"ADMIN_PASSWORD": "x"}) as app:   # `python app.py`, folders of its own under work/
+        c = client(app.url)                                      # a gradio_client.Client, its own session
+        app.alive(), app.log_tail(), app.process.pid
+    with start_code(TRIVIAL_APP, "arg") as ref:                  # `python -c TRIVIAL_APP arg`, from the repository
+        ...
+    with side_by_side(work, TRIVIAL_APP) as (app, ref):          # both at once
+        timings = Timings(); timings.call(c.predict, ...)        # .latencies, .failures, from any thread
 
-tests/conftest.py starts `python app.py` with it; bench/load_test.py and bench/predict_latency.py start the
-app and a trivial Gradio app next to it the same way.
+What the clients send: drawing_files (PNG drawings for /classify), sketch_uploads (Sketchpad values for /predict).
+
+Every app runs with the repository (or the checkout given as cwd) as its working directory, so `src` and
+`app` import as they do for `python app.py`; each is stopped by its own PID (terminate, then kill).
 """
 
+import contextlib
 import os
+import shutil
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ("default.safetensors", "default.json", "default.novelty.safetensors")  # the shipped checkpoint's files
 
 
 def free_port() -> int:
@@ -28,31 +37,35 @@ def free_port() -> int:
 
 
 class Launched:
-    """A Gradio app in a subprocess (cwd: the repository), on a free port of 127.0.0.1."""
+    """A Gradio app in a subprocess on a free port of 127.0.0.1; `with` stops it (and shows its log if it died)."""
 
     def __init__(self, cmd: list[str], env: dict | None = None, log_path: Path | None = None, timeout: float = 240,
                  cwd: str | Path = ROOT):
         self.port = free_port()
+        self.name = "python " + ("-c ... " + " ".join(cmd[3:]) if cmd[1:2] == ["-c"] else " ".join(cmd[1:]))
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = open(log_path, "w+b") if log_path else tempfile.TemporaryFile()
         full_env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(self.port),
                     "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
         self.process = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
-        self._wait_until_up(cmd, timeout)
+        try:
+            self._wait_until_up(timeout)
+        except BaseException:
+            self.stop()
+            raise
 
-    def _wait_until_up(self, cmd, timeout: float):
+    def _wait_until_up(self, timeout: float):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{cmd} exited with {self.process.returncode}:\n{self.log_tail()}")
+            if not self.alive():
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(self.url, timeout=5) as r:
                     if r.status == 200:
                         return
             except OSError:
                 time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"{cmd} did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+        raise RuntimeError(f"{self.name} did not answer within {timeout:.0f} s:\n{self.log_tail()}")
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -63,9 +76,117 @@ class Launched:
         return self.log.read().decode(errors="replace")[-chars:]
 
     def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        """Ends this app's own process (its PID), never another by name."""
+        if self.alive():
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
         self.log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        if not self.alive():  # died under load: show why
+            print(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+        self.stop()
+
+
+def app_folders(work: Path, checkpoints: Path = ROOT / "checkpoints") -> dict:
+    """CHECKPOINT_DIR (a copy of the shipped checkpoint) and VISITOR_DIR under `work`: never the repository's."""
+    (work / "checkpoints").mkdir(parents=True)
+    for name in SHIPPED:
+        shutil.copy(checkpoints / name, work / "checkpoints" / name)
+    return {"CHECKPOINT_DIR": str(work / "checkpoints"), "VISITOR_DIR": str(work / "visitors")}
+
+
+def start_app(work: Path, env: dict | None = None, cwd: Path = ROOT, checkpoints: Path | None = None,
+              log_path: Path | None = None) -> Launched:
+    """`python app.py` of the checkout `cwd`, with a visitor folder and a copy of a checkpoint folder (by default
+    that checkout's) of its own under `work`."""
+    folders = app_folders(work, checkpoints or Path(cwd) / "checkpoints")
+    return Launched([sys.executable, "app.py"], env={**folders, **(env or {})}, cwd=cwd, log_path=log_path)
+
+
+def start_code(code: str, *args: str, env: dict | None = None) -> Launched:
+    """`python -c code args...` from the repository root (so it can import `src` and `app`)."""
+    return Launched([sys.executable, "-c", code, *args], env=env)
+
+
+@contextlib.contextmanager
+def side_by_side(work: Path, code: str):
+    """`python app.py` (its folders under work/app) and next to it `python -c code`, e.g. a trivial Gradio app given
+    the same traffic in the same run: (app, other), both serving until the `with` ends."""
+    with start_app(work / "app") as app, start_code(code) as other:
+        yield app, other
+
+
+def client(url: str, **kwargs):
+    """A gradio_client.Client of its own (its own session), quiet."""
+    from gradio_client import Client
+
+    return Client(url, verbose=False, **kwargs)
+
+
+def close_all(clients):
+    for c in clients:
+        try:
+            c.close()
+        except Exception:  # noqa: BLE001 - a client already gone
+            pass
+
+
+class Timings:
+    """Seconds per successful call and a message per failed one, gathered from any number of threads."""
+
+    def __init__(self):
+        self.latencies, self.failures, self._lock = [], [], threading.Lock()
+
+    def call(self, fn, *args, **kwargs):
+        """fn(*args, **kwargs), timed; a failure is recorded (its type and the start of its message), not raised."""
+        started = time.perf_counter()
+        try:
+            fn(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - a failure, counted and reported
+            with self._lock:
+                self.failures.append(f"{type(e).__name__}: {e}"[:200])
+        else:
+            with self._lock:
+                self.latencies.append(time.perf_counter() - started)
+
+
+def drawing_files(folder: Path, n: int = 20, canvas: int = 800) -> list[Path]:
+    """n PNG files of drawn digits (i % 10), black on white, canvas x canvas: what /classify is sent."""
+    import numpy as np
+
+    from src.data.synthetic import render_digit
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        render_digit(i % 10, rng, canvas=canvas).convert("RGB").save(folder / f"{i}.png")
+    return [folder / f"{i}.png" for i in range(n)]
+
+
+def sketch_uploads(folder: Path, n: int = 10) -> list[dict]:
+    """n Sketchpad values (digit i % 10) as gradio_client sends them after a stroke: each image an uploaded file."""
+    import numpy as np
+    from gradio_client import handle_file
+
+    from src.data.synthetic import render_digit, sketchpad_value
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng, out = np.random.default_rng(0), []
+    for i in range(n):
+        value = sketchpad_value(render_digit(i % 10, rng, canvas=320, style="transparent"))
+        value["layer"] = value.pop("layers")[0]
+        files = {}
+        for key in ("background", "composite", "layer"):
+            value[key].save(folder / f"{i}-{key}.png")
+            files[key] = handle_file(str(folder / f"{i}-{key}.png"))
+        out.append({"id": None, "background": files["background"], "layers": [files["layer"]],
+                    "composite": files["composite"]})
+    return out

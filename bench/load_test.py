@@ -1,6 +1,6 @@
 """Throughput under concurrent load: /classify of the app next to a trivial Gradio endpoint, same run.
 
-    python bench/load_test.py [--clients 32] [--requests 8] [--rounds 1] [--train]
+    python -m bench.load_test [--clients 32] [--requests 8] [--rounds 1] [--train]
 
 Starts `python app.py` and a trivial Gradio app (gr.File -> gr.JSON returning a constant, queued the way
 app.py queues its Blocks), each on a free loopback port. Then, for each, --clients threads each open
@@ -16,25 +16,19 @@ Stop. The app saves into a temporary copy of the checkpoint folder, never into t
 
 import argparse
 import os
-import shutil
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from bench.launch import Launched  # noqa: E402
+from bench.launch import Timings, client, close_all, drawing_files, side_by_side
 
 # Kept in step with app.py: the same launch path (demo.queue(...)), the same torch thread setting.
 # The queue settings are app.py's own (importing app.py builds its page too; that costs only start-up time).
 TRIVIAL_APP = """
-import sys, torch
-sys.path.insert(0, %r)
+import torch
 torch.set_num_threads(1)
 import gradio as gr
 from app import QUEUE_OPTIONS
@@ -43,30 +37,22 @@ with gr.Blocks() as demo:
     gr.Button().click(lambda path: {"digit": 0, "confidence": 1.0, "probabilities": [0.1] * 10}, f, out,
                       api_name="classify")
 demo.queue(**QUEUE_OPTIONS).launch(max_file_size="10mb")
-""" % str(ROOT)
+"""
 
 
 def load(url, paths, clients, requests_each):
     """All clients at once, each its own Client; returns (req/s, latencies in s, failure messages)."""
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
 
-    conns = [Client(url, verbose=False) for _ in range(clients)]  # connected before the clock starts
-    latencies, failures = [], []
-    lock = threading.Lock()
+    conns = [client(url) for _ in range(clients)]  # connected before the clock starts
+    timings = Timings()
     barrier = threading.Barrier(clients + 1)
 
     def worker(i):
         barrier.wait()
         for k in range(requests_each):
             path = paths[(i * requests_each + k) % len(paths)]
-            t = time.perf_counter()
-            try:
-                conns[i].predict(handle_file(str(path)), api_name="/classify")
-                with lock:
-                    latencies.append(time.perf_counter() - t)
-            except Exception as e:  # noqa: BLE001 - a failure, counted and reported
-                with lock:
-                    failures.append(f"{type(e).__name__}: {e}"[:200])
+            timings.call(conns[i].predict, handle_file(str(path)), api_name="/classify")
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
     for t in threads:
@@ -76,12 +62,8 @@ def load(url, paths, clients, requests_each):
     for t in threads:
         t.join(timeout=600)
     wall = time.perf_counter() - t0
-    for c in conns:
-        try:
-            c.close()
-        except Exception:  # noqa: BLE001
-            pass
-    return len(latencies) / wall, latencies, failures
+    close_all(conns)
+    return len(timings.latencies) / wall, timings.latencies, timings.failures
 
 
 def summary(name, rate, latencies, failures):
@@ -93,10 +75,8 @@ def summary(name, rate, latencies, failures):
 
 
 def train_load(url, paths, clients, requests_each):
-    from gradio_client import Client
-
-    client = Client(url, verbose=False)
-    info = client.view_api(print_info=False, return_format="dict")
+    trainer = client(url)
+    info = trainer.view_api(print_info=False, return_format="dict")
     if "/train" not in info.get("named_endpoints", {}):
         print("--train: the app has no /train endpoint yet; skipped.")
         return
@@ -106,13 +86,13 @@ def train_load(url, paths, clients, requests_each):
         if name in ("max_examples", "limit", "examples"):
             kwargs[name] = 20000  # long enough to outlast the load; stopped right after it
     print(f"--train: /train with {kwargs} (parameters: {params})")
-    job = client.submit(api_name="/train", **kwargs)
+    job = trainer.submit(api_name="/train", **kwargs)
     time.sleep(2)  # let it start
     rate, lat, fails = load(url, paths, clients, requests_each)
     running = not job.done()
     summary("app during training", rate, lat, fails)
     print(f"    training still running at the end of the load: {running}")
-    client.predict(api_name="/stop")
+    trainer.predict(api_name="/stop")
     try:
         job.result(timeout=600)
     except Exception as e:  # noqa: BLE001
@@ -127,52 +107,29 @@ def main():
     p.add_argument("--train", action="store_true")
     args = p.parse_args()
 
-    from src.data.synthetic import render_digit
+    # The app gets its own copy of the shipped checkpoint: a --train run saves into that, never into the repo.
+    with tempfile.TemporaryDirectory() as tmp, side_by_side(Path(tmp), TRIVIAL_APP) as (app, trivial):
+        paths = drawing_files(Path(tmp) / "drawings")
+        app_url, trivial_url = app.url, trivial.url
+        for url in (app_url, trivial_url):  # warm up: first requests load caches
+            load(url, paths, 2, 2)
+        print(f"{args.clients} clients x {args.requests} /classify requests each, {os.cpu_count()} CPUs")
+        rounds = {"app": [], "trivial": []}
+        for r in range(args.rounds):
+            for name, url in (("app", app_url), ("trivial", trivial_url)):
+                rate, lat, fails = load(url, paths, args.clients, args.requests)
+                rounds[name].append((rate, lat, fails))
+                if args.rounds > 1:
+                    summary(f"  round {r + 1} {name}", rate, lat, fails)
+        results = {}
+        for name, runs in rounds.items():
+            rate, lat, fails = sorted(runs, key=lambda x: x[0])[len(runs) // 2]
+            results[name] = rate
+            summary(f"{name} /classify" if name == "app" else "trivial endpoint", rate, lat, fails)
+        print(f"ratio app / trivial: {results['app'] / results['trivial']:.2f}x")
+        if args.train:
+            train_load(app_url, paths, args.clients, args.requests)
 
-    rng = np.random.default_rng(0)
-    folder = Path(tempfile.mkdtemp(prefix="load_test_"))
-    paths = []
-    for i in range(20):
-        paths.append(folder / f"{i}.png")
-        render_digit(i % 10, rng, canvas=800).convert("RGB").save(paths[-1])
-
-    with tempfile.TemporaryDirectory() as tmp:
-        trivial_py = Path(tmp) / "load_test_reference_app.py"
-        trivial_py.write_text(TRIVIAL_APP)
-        # The app gets its own copy of the shipped checkpoint: a --train run saves into that, never into the repo.
-        checkpoints = Path(tmp) / "checkpoints"
-        checkpoints.mkdir()
-        for name in ("default.safetensors", "default.json", "default.novelty.safetensors"):
-            shutil.copy(ROOT / "checkpoints" / name, checkpoints / name)
-        procs = []
-        try:
-            procs.append(Launched([sys.executable, "app.py"], env={
-                "VISITOR_DIR": str(Path(tmp) / "visitors"), "CHECKPOINT_DIR": str(checkpoints)}))
-            procs.append(Launched([sys.executable, str(trivial_py)]))
-            app_url, trivial_url = procs[0].url, procs[1].url
-            for url in (app_url, trivial_url):  # warm up: first requests load caches
-                load(url, paths, 2, 2)
-            print(f"{args.clients} clients x {args.requests} /classify requests each, {os.cpu_count()} CPUs")
-            rounds = {"app": [], "trivial": []}
-            for r in range(args.rounds):
-                for name, url in (("app", app_url), ("trivial", trivial_url)):
-                    rate, lat, fails = load(url, paths, args.clients, args.requests)
-                    rounds[name].append((rate, lat, fails))
-                    if args.rounds > 1:
-                        summary(f"  round {r + 1} {name}", rate, lat, fails)
-            results = {}
-            for name, runs in rounds.items():
-                rate, lat, fails = sorted(runs, key=lambda x: x[0])[len(runs) // 2]
-                results[name] = rate
-                summary(f"{name} /classify" if name == "app" else "trivial endpoint", rate, lat, fails)
-            print(f"ratio app / trivial: {results['app'] / results['trivial']:.2f}x")
-            if args.train:
-                train_load(app_url, paths, args.clients, args.requests)
-        finally:
-            for proc in procs:
-                if not proc.alive():  # died under load: show why
-                    print(f"{proc.process.args} exited with {proc.process.returncode}:\n{proc.log_tail()}")
-                proc.stop()
 
 if __name__ == "__main__":
     main()

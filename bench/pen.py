@@ -1,6 +1,6 @@
 """The pen's cost: milliseconds per pointer move on the Draw tab next to a plain Gradio Sketchpad, in one run.
 
-    python bench/pen.py [--strokes 3] [--moves 120] [--taps 12] [--repo PATH]
+    python -m bench.pen [--strokes 3] [--moves 120] [--taps 12] [--repo PATH]
 
 Four pages, each served by its own process on 127.0.0.1 and drawn on in Debian's Chromium (Playwright,
 headless, --disable-gpu: it paints in software):
@@ -22,6 +22,7 @@ On each, at 1x and at 4x CPU throttling (CDP Emulation.setCPUThrottlingRate, a s
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -32,9 +33,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.launch import ROOT, start_app, start_code
 
+# Run from the repository (python -c PLAIN_APP ours|defaults): a Sketchpad with our settings or Gradio's.
 PLAIN_APP = """
 import sys
 import gradio as gr
@@ -238,30 +239,22 @@ async def measure(args, servers) -> dict:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repo", type=Path, default=ROOT, help="the checkout whose app.py is 'ours'")
     p.add_argument("--strokes", type=int, default=3, help="circles per page and throttling")
     p.add_argument("--moves", type=int, default=120, help="mouse moves per circle")
     p.add_argument("--taps", type=int, default=12, help="short strokes for the live reading's delay")
-    p.add_argument("--repo", type=Path, default=ROOT, help="the checkout whose app.py is 'ours'")
     p.add_argument("--top", type=int, default=8, help="rows of each profile table")
     args = p.parse_args()
 
-    from bench.launch import Launched
-
     tmp = args.out = Path(tempfile.mkdtemp(prefix="pen-"))
-    (tmp / "plain.py").write_text(PLAIN_APP)
-    env = {"PYTHONPATH": str(ROOT), "VISITOR_DIR": str(tmp / "visitors")}
-    pages = {NO_BRUSH: [sys.executable, str(tmp / "plain.py"), "ours"],
-             "plain, Gradio's defaults": [sys.executable, str(tmp / "plain.py"), "defaults"],
-             "plain, our settings": [sys.executable, str(tmp / "plain.py"), "ours"],
-             "ours": [sys.executable, "app.py"]}
-    servers = {name: Launched(cmd, env=env, cwd=args.repo.resolve() if name == "ours" else ROOT)
-               for name, cmd in pages.items()}
+    pages = {NO_BRUSH: lambda: start_code(PLAIN_APP, "ours"),
+             "plain, Gradio's defaults": lambda: start_code(PLAIN_APP, "defaults"),
+             "plain, our settings": lambda: start_code(PLAIN_APP, "ours"),
+             "ours": lambda: start_app(tmp / "ours", cwd=args.repo.resolve())}
     print(f"ours: app.py of {args.repo.resolve()}; {args.strokes} circles of {args.moves} moves per page and rate")
-    try:
+    with contextlib.ExitStack() as running:
+        servers = {name: running.enter_context(start()) for name, start in pages.items()}
         out = asyncio.run(measure(args, servers))
-    finally:
-        for server in servers.values():
-            server.stop()
 
     moves = out["moves"]
     print("\n== ms per pointer move (mean, p95), and the mean's ratio to 'plain, our settings'")

@@ -1,6 +1,6 @@
 """Latency of /classify next to a trivial Gradio endpoint, measured in the same run, plus in-process cost.
 
-    python bench/predict_latency.py [--requests 200]
+    python -m bench.predict_latency [--requests 200]
 
 1. Starts the app (`python app.py`) and a trivial Gradio app whose endpoint takes the same image file
    and returns a constant, each on its own port, and sends both the same 800x800 drawings one at a time
@@ -9,15 +9,13 @@
 """
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 import numpy as np
+
+from bench.launch import client, drawing_files, side_by_side
 
 TRIVIAL_APP = """
 import gradio as gr
@@ -37,38 +35,23 @@ def main():
     p.add_argument("--requests", type=int, default=200)
     args = p.parse_args()
 
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
 
-    from bench.launch import Launched
-    from src.data.synthetic import render_digit, sketchpad_value
-
-    rng = np.random.default_rng(0)
-    tmp = Path(tempfile.mkdtemp())
-    paths = []
-    for i in range(20):
-        render_digit(i % 10, rng, canvas=800).convert("RGB").save(tmp / f"{i}.png")
-        paths.append(tmp / f"{i}.png")
-    (tmp / "trivial.py").write_text(TRIVIAL_APP)
-
-    procs = [Launched([sys.executable, "app.py"], env={"VISITOR_DIR": str(tmp / "visitors")}),
-             Launched([sys.executable, str(tmp / "trivial.py")])]
-    try:
-        clients = {"classify": Client(procs[0].url, verbose=False), "trivial": Client(procs[1].url, verbose=False)}
+    with tempfile.TemporaryDirectory() as tmp, side_by_side(Path(tmp), TRIVIAL_APP) as (app, trivial):
+        paths = drawing_files(Path(tmp) / "drawings")
+        clients = {"classify": client(app.url), "trivial": client(trivial.url)}
         times = {name: [] for name in clients}
         for i in range(args.requests + 10):
-            for name, client in clients.items():
+            for name, c in clients.items():
                 start_t = time.perf_counter()
-                client.predict(handle_file(str(paths[i % len(paths)])), api_name="/classify")
+                c.predict(handle_file(str(paths[i % len(paths)])), api_name="/classify")
                 if i >= 10:  # warm-up
                     times[name].append(time.perf_counter() - start_t)
-        (c50, c95), (t50, t95) = percentiles(times["classify"]), percentiles(times["trivial"])
-        print(f"{args.requests} sequential requests each, 800x800 PNG drawings")
-        print(f"/classify          p50 {c50:6.1f} ms   p95 {c95:6.1f} ms")
-        print(f"trivial endpoint   p50 {t50:6.1f} ms   p95 {t95:6.1f} ms")
-        print(f"ratio              p50 {c50 / t50:.2f}x   p95 {c95 / t95:.2f}x")
-    finally:
-        for proc in procs:
-            proc.stop()
+    (c50, c95), (t50, t95) = percentiles(times["classify"]), percentiles(times["trivial"])
+    print(f"{args.requests} sequential requests each, 800x800 PNG drawings")
+    print(f"/classify          p50 {c50:6.1f} ms   p95 {c95:6.1f} ms")
+    print(f"trivial endpoint   p50 {t50:6.1f} ms   p95 {t95:6.1f} ms")
+    print(f"ratio              p50 {c50 / t50:.2f}x   p95 {c95 / t95:.2f}x")
 
     # In process: the work /predict does for one 800x800 sketchpad value, minus Gradio.
     from src.config import CHECKPOINT_DIR, DEFAULT_CHECKPOINT
@@ -78,7 +61,9 @@ def main():
     torch.set_num_threads(1)
     from src.training import kernels as pooling
     pooling.warm_up()  # as app.py does at start-up: readings then pool with src/training/kernels.py's kernels
+    from src.data.synthetic import render_digit, sketchpad_value
     from src.reading.inference import ModelStore
+    rng = np.random.default_rng(0)
     store = ModelStore(CHECKPOINT_DIR, DEFAULT_CHECKPOINT)
     model = store.activate(DEFAULT_CHECKPOINT)
     values = [sketchpad_value(render_digit(i % 10, rng, canvas=800, style="transparent")) for i in range(50)]

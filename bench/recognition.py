@@ -1,6 +1,6 @@
 """How well the app reads digits, and how often it says "not a digit", on data nothing was tuned on.
 
-    python bench/recognition.py [--checkpoint checkpoints/default.safetensors] [--quick]
+    python -m bench.recognition [--checkpoint checkpoints/default.safetensors] [--quick]
 
 Every image goes through the app's own reading path (LoadedModel.read, as /classify and /predict use it),
 as a PNG file. "flagged" means the page shows no digit: "This doesn't look like a digit", or a drawing
@@ -18,22 +18,18 @@ Tuning used: MNIST validation digits, src/data/synthetic.py seeds 1001 (threshol
 import argparse
 import collections
 import io
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import numpy as np
+import torch
+from PIL import Image
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from bench.heldout import heldout_digits, heldout_nondigits  # noqa: E402
-from src import config  # noqa: E402
-from src.data.mnist import read_mnist  # noqa: E402
-from src.reading.inference import ModelStore  # noqa: E402
-from src.data.synthetic import render_mask  # noqa: E402
+from bench.heldout import heldout_digits, heldout_nondigits
+from src import config
+from src.data.mnist import read_mnist
+from src.data.synthetic import render_mask
+from src.reading.inference import ModelStore
 
 SEEDS = {"independent_thin": 31, "independent_marker": 32, "new_seed_thin": 777001, "new_seed_marker": 777002,
          "nondigits": 999}

@@ -1,18 +1,19 @@
 """One training epoch: the tutorial's loop against both recipes of src/training/loop.py, measured in the same run.
 
-    python bench/train_speed.py [--data-dir data] [--device cpu|cuda|all] [--epochs 3]
+    python -m bench.train_speed [--data-dir data] [--device cpu|cuda|all] [--epochs 3]
 
 The tutorial's loop: torchvision MNIST with ToTensor, a shuffled DataLoader at batch 64, Adam 1e-3, then a
-validation pass, on a 48k/12k split, with the tutorial's network as the tutorial writes it (ReLU, then pool).
-It is run a second time with src.model.network's TutorialCNN, which pools first (the same function, computed
-faster: tests/test_model.py), so that the speed-up can be read against either.
+validation pass, on a 48k/12k split, with the tutorial's network (src/model/network.py).
+It is run a second time with the CPU kernels installed (src/training/kernels.py: the same function, computed
+faster), so that the speed-up can be read against either.
 
 The recipes: `src.training.loop.train_epochs` as the app runs them, with the synthetic digits and non-digits
 mixed into every batch and their own validation pass:
   - fast: src.training.loop.FAST, the Train tab's default (batch 384, no augmentation);
   - full: TrainConfig(), what `python train.py` trains (batch 128, augmentation), with its teachers' answers
     computed in every step (stand-ins with untrained weights here: they cost the same; the full recipe first
-    trains its teachers, which bench/time_to_accuracy.py counts).
+    trains its teachers, which bench/time_to_accuracy.py counts);
+  - fast without the kernels (CPU_KERNELS off): what the kernels add, in the same run.
 Each recipe computes in its own precision (printed): fast in bf16 on a CPU that computes it natively,
 full in fp32.
 All use src.training.loop.training_threads() CPU threads. Data loading is excluded for all (it happens once).
@@ -22,43 +23,27 @@ is noisy).
 
 import argparse
 import os
-import sys
 import time
 from dataclasses import replace
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, random_split
+from torchvision import datasets, transforms
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.utils.data import DataLoader, random_split  # noqa: E402
-from torchvision import datasets, transforms  # noqa: E402
-
-from src import config  # noqa: E402
-from src.data.mnist import load_mnist  # noqa: E402
-from src.model.network import TutorialCNN  # noqa: E402
-from src.data.synthetic import cached_training_pools  # noqa: E402
-from src.training.loop import (FAST, Pools, TrainConfig, compute_dtype, train_epochs, train_teachers,  # noqa: E402
+from src import config
+from src.training import kernels
+from src.data.mnist import load_mnist
+from src.model.network import TutorialCNN
+from src.data.synthetic import cached_training_pools
+from src.training.loop import (FAST, Pools, TrainConfig, compute_dtype, train_epochs, train_teachers,
                           training_threads)
 
-TUTORIAL, POOLED_FIRST = "tutorial loop", "tutorial loop with src.model.network's TutorialCNN (pool, then ReLU)"
+TUTORIAL, WITH_KERNELS = "tutorial loop", "tutorial loop with the CPU kernels (src/training/kernels.py)"
 RECIPES = {"fast (Train tab)": FAST, "full (train.py)": TrainConfig()}
+WITHOUT_KERNELS = "fast (Train tab) without the CPU kernels"
 # The fast recipe once more in fp32, timed only here: what bf16 adds on this CPU, in the same run.
 FAST_FP32 = replace(FAST, precision="fp32")
-
-
-class TutorialOrderCNN(TutorialCNN):
-    """The tutorial's network as the tutorial writes it: ReLU, then pool, with PyTorch's nn.MaxPool2d (same layers)."""
-
-    def __init__(self):
-        super().__init__()
-        self.pool = nn.MaxPool2d(2)
-
-    def run(self, x, maps=False):
-        a1 = F.relu(self.conv1(x))
-        a2 = F.relu(self.conv2(self.pool(a1)))
-        a3 = F.relu(self.conv3(self.pool(a2)))
-        return torch.flatten(a3, 1), ((a1, a2, a3) if maps else None)
 
 
 def sync(device: torch.device):
@@ -66,14 +51,16 @@ def sync(device: torch.device):
         torch.cuda.synchronize()
 
 
-def tutorial_epochs(data_dir: str, device: torch.device, epochs: int, seed: int = 0, network=TutorialOrderCNN):
+def tutorial_epochs(data_dir: str, device: torch.device, epochs: int, seed: int = 0, with_kernels: bool = False):
     """The tutorial's recipe, one epoch at a time (train on 48k, validate on 12k): yields (seconds, model)."""
     torch.manual_seed(seed)
     ds = datasets.MNIST(data_dir, train=True, download=True, transform=transforms.ToTensor())
     train_set, val_set = random_split(ds, [48000, 12000], generator=torch.Generator().manual_seed(seed))
     train_loader = DataLoader(train_set, batch_size=64, shuffle=True)
     val_loader = DataLoader(val_set, batch_size=64)
-    model = network().to(device)
+    model = TutorialCNN().to(device)
+    if with_kernels:
+        kernels.install(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(epochs):
         start = time.perf_counter()
@@ -93,11 +80,13 @@ def tutorial_epochs(data_dir: str, device: torch.device, epochs: int, seed: int 
 
 
 def recipe_epochs(data, pools, recipe: TrainConfig, device: torch.device, epochs: int | None = None,
-                  teachers: list | None = None):
+                  teachers: list | None = None, with_kernels: bool = True):
     """A recipe of src/training/loop.py as the app runs it, one epoch at a time: yields (seconds, model). With
     `epochs`, only the first ones of the recipe's schedule. A recipe with teachers first trains them
-    (train_teachers), and the first epoch's seconds include that, unless `teachers` are given."""
+    (train_teachers), and the first epoch's seconds include that, unless `teachers` are given. `with_kernels`
+    sets config.CPU_KERNELS for this recipe's training (read when its first epoch starts)."""
     model = TutorialCNN()
+    config.CPU_KERNELS = with_kernels
     start = time.perf_counter()
     if teachers is None:
         teachers = train_teachers(data, recipe, pools)
@@ -129,7 +118,7 @@ def main():
         pools = Pools.from_numpy(*cached_training_pools(args.data_dir), device=device)
         loops = {
             TUTORIAL: tutorial_epochs(args.data_dir, device, args.epochs),
-            POOLED_FIRST: tutorial_epochs(args.data_dir, device, args.epochs, network=TutorialCNN),
+            WITH_KERNELS: tutorial_epochs(args.data_dir, device, args.epochs, with_kernels=True),
         }
         timed = dict(RECIPES)
         if compute_dtype(FAST.precision, device) != torch.float32:
@@ -140,18 +129,20 @@ def main():
                          for _ in range(recipe.teachers)]
             loops[f"{recipe_name}, {compute_dtype(recipe.precision, device)}"] = recipe_epochs(
                 data, pools, recipe, device, args.epochs, teachers=stand_ins)
+        if device.type == "cpu":
+            loops[WITHOUT_KERNELS] = recipe_epochs(data, pools, FAST, device, args.epochs, with_kernels=False)
         # One epoch of each loop in turn, so that the machine's drift over the run hits every loop alike.
         times = {name: [] for name in loops}
         for _ in range(args.epochs):
             for name, epochs in loops.items():
                 times[name].append(next(epochs)[0])
         best = {name: min(t) for name, t in times.items()}  # the first CUDA epoch includes kernel warm-up
-        tutorial, pooled_first = best[TUTORIAL], best[POOLED_FIRST]
+        tutorial, with_kernels = best[TUTORIAL], best[WITH_KERNELS]
         for name, t in times.items():
             line = f"[{label}] {name}: {best[name]:.2f} s/epoch (epochs: {', '.join(f'{e:.2f}' for e in t)})"
             if not name.startswith("tutorial"):
                 line += (f" | speed-up {tutorial / best[name]:.2f}x "
-                         f"({pooled_first / best[name]:.2f}x against the second tutorial loop)")
+                         f"({with_kernels / best[name]:.2f}x against the second tutorial loop)")
             print(line, flush=True)
 
 

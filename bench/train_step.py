@@ -1,8 +1,8 @@
-"""One training step, src.training.loop.train_step, on a real MNIST batch, in one run: the tutorial's network as the
-tutorial writes it (ReLU, then PyTorch's nn.MaxPool2d) against src.model.network's (src/training/kernels.py's pooling, then
-ReLU), each in fp32 and in bf16 where this CPU has it.
+"""One training step, src.training.loop.train_step, on a real MNIST batch, in one run: the plain TutorialCNN
+against the same network with the CPU kernels installed (src/training/kernels.py), each in fp32 and in bf16
+where this CPU has it.
 
-    python bench/train_step.py [--data-dir data] [--batch 384] [--steps 40] [--rounds 5]
+    python -m bench.train_step [--data-dir data] [--batch 384] [--steps 40] [--rounds 5]
 
 The batch is the fast recipe's: --batch MNIST images plus the synthetic drawn digits and non-digits
 src.training.loop.FAST mixes in (72 for its batch of 384), channels-last, src.training.loop.training_threads() threads.
@@ -10,22 +10,18 @@ Each variant runs --rounds rounds of --steps steps, interleaved; the median roun
 """
 
 import argparse
-import os
 import statistics
-import sys
 import time
 from dataclasses import replace
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch
 
-import torch  # noqa: E402
-
-from bench.train_speed import TutorialOrderCNN  # noqa: E402
-from src import config  # noqa: E402
-from src.data.mnist import load_mnist  # noqa: E402
-from src.model.network import TutorialCNN  # noqa: E402
-from src.data.synthetic import cached_training_pools  # noqa: E402
-from src.training.loop import FAST, Pools, native_bf16, seeded_generator, train_step, training_threads  # noqa: E402
+from src import config
+from src.training import kernels
+from src.data.mnist import load_mnist
+from src.model.network import TutorialCNN
+from src.data.synthetic import cached_training_pools
+from src.training.loop import FAST, Pools, native_bf16, seeded_generator, train_step, training_threads
 
 
 def main():
@@ -43,10 +39,11 @@ def main():
     x, labels = pools.mix(x, data.train.labels[: args.batch], FAST, generator, augmented=False)
     precisions = ["fp32", "bf16"] if native_bf16() else ["fp32"]
     variants = {}
-    for name, network in (("tutorial order (ReLU, nn.MaxPool2d)", TutorialOrderCNN),
-                          ("src.model.network (src/training/kernels.py, ReLU)", TutorialCNN)):
+    for name, installed in (("TutorialCNN", False), ("TutorialCNN with the CPU kernels", True)):
         for precision in precisions:
-            model = network().to(memory_format=torch.channels_last).train()
+            model = TutorialCNN().to(memory_format=torch.channels_last).train()
+            if installed:
+                kernels.install(model)
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
             variants[f"{name}, {precision}"] = (model, optimizer, replace(FAST, precision=precision))
     times = {name: [] for name in variants}

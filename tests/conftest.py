@@ -16,6 +16,14 @@ def pytest_addoption(parser):
                      help="write the browser tests' screenshots into docs/ (the README's pictures)")
 
 
+def pytest_collection_modifyitems(items):
+    """A test that needs the running app (the `server` fixture, directly or through another) is slow:
+    `pytest -m "not slow"` starts no server."""
+    for item in items:
+        if "server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def screenshots(request, tmp_path_factory) -> Path:
     """Where the browser tests save screenshots: docs/ with --update-screenshots, else a temporary folder."""
@@ -115,23 +123,52 @@ def save_model():
 
 
 class Server:
-    """`python app.py` (bench/launch.py) on a free port, with its own checkpoint and visitor folders."""
+    """`python app.py` on a free port of 127.0.0.1, with checkpoint and visitor folders of its own under `workdir`
+    and its output in workdir/server.log; stop() ends its process by PID."""
 
-    def __init__(self, workdir: Path, env: dict | None = None):
+    def __init__(self, workdir: Path, env: dict | None = None, timeout: float = 240):
         import shutil
+        import socket
+        import subprocess
         import sys
 
-        from bench.launch import Launched
-
-        self.checkpoint_dir = workdir / "checkpoints"
+        self.checkpoint_dir, self.visitor_dir = workdir / "checkpoints", workdir / "visitors"
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         for name in ("default.safetensors", "default.json", "default.novelty.safetensors"):
             shutil.copy(config.CHECKPOINT_DIR / name, self.checkpoint_dir / name)
-        self.visitor_dir = workdir / "visitors"
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = workdir / "server.log"
-        self.app = Launched([sys.executable, "app.py"], log_path=self.log_path, env={
-            "CHECKPOINT_DIR": str(self.checkpoint_dir), "VISITOR_DIR": str(self.visitor_dir), **(env or {})})
-        self.url, self.port = self.app.url, self.app.port
+        env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(self.port),
+               "GRADIO_ANALYTICS_ENABLED": "False", "CHECKPOINT_DIR": str(self.checkpoint_dir),
+               "VISITOR_DIR": str(self.visitor_dir), **(env or {})}
+        with open(self.log_path, "wb") as log:  # the app writes on through its own handle
+            self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log,
+                                            stderr=subprocess.STDOUT)
+        self._serving_within(timeout)
+
+    def _serving_within(self, seconds: float):
+        import time
+
+        import requests
+
+        give_up = time.monotonic() + seconds
+        while self.alive() and time.monotonic() < give_up:
+            try:
+                if requests.get(self.url, timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:
+                time.sleep(0.5)
+        self.stop()
+        pytest.fail(f"app.py did not serve {self.url} (exit code {self.process.returncode}):\n"
+                    f"{self.log_path.read_text(errors='replace')[-3000:]}")
+
+    @property
+    def app(self):
+        """Itself: tests/test_uploads.py reads the server's PID as server.app.process.pid."""
+        return self
 
     def visitor(self, client):
         """The folders (src.web.visitors.Visitor) of the visitor behind a gradio_client session."""
@@ -140,17 +177,30 @@ class Server:
         return Visitors(self.visitor_dir).get(client.session_hash)
 
     def alive(self) -> bool:
-        return self.app.alive()
+        return self.process.poll() is None
 
     def stop(self):
-        self.app.stop()
+        import subprocess
+
+        for end in (self.process.terminate, self.process.kill):  # SIGTERM to its PID; SIGKILL if it outlasts 20 s
+            end()
+            try:
+                self.process.wait(timeout=20)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.stop()
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, default_checkpoint):
-    s = Server(tmp_path_factory.mktemp("app"))
-    yield s
-    s.stop()
+    with Server(tmp_path_factory.mktemp("app")) as s:
+        yield s
 
 
 @pytest.fixture(scope="session")

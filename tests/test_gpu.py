@@ -71,13 +71,13 @@ def as_on_zero_gpu(data_dir):
     gpu.train_run = forked(gpu.train_run)
     gpu.fine_tune_run = forked(gpu.fine_tune_run)
     savers = []
-    fit_and_save = train_tab.fit_and_save
+    save_model = train_tab.save_model
 
     def saving(*args, **kwargs):
         savers.append(os.getpid())  # in the worker this list is a copy: the server never sees the entry
-        return fit_and_save(*args, **kwargs)
+        return save_model(*args, **kwargs)
 
-    train_tab.fit_and_save = saving
+    train_tab.save_model = saving
     return savers
 
 

@@ -1,6 +1,6 @@
-"""src/web/gradio_cache.py: identical output images written by concurrent requests are never served half-written."""
+"""src/web/gradio_cache.py: output images are written atomically (src/atomic.py), once per content."""
 
-import threading
+from pathlib import Path
 
 import numpy as np
 from gradio import processing_utils
@@ -9,52 +9,25 @@ from PIL import Image
 from src.web.gradio_cache import save_pil_to_cache
 
 
-def race(save, cache_dir, rounds=60) -> list[int]:
-    """Writers save one image over and over while a reader reads the file; returns the sizes it read."""
-    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (280, 560, 3), dtype=np.uint8))
-    path = save(img, str(cache_dir), format="png")
-    full = len(open(path, "rb").read())
-    sizes, stop = [], threading.Event()
-
-    def write():
-        for _ in range(rounds):
-            save(img, str(cache_dir), format="png")
-
-    def read():
-        while not stop.is_set():
-            with open(path, "rb") as f:
-                sizes.append(len(f.read()))
-
-    writers = [threading.Thread(target=write) for _ in range(3)]
-    reader = threading.Thread(target=read)
-    reader.start()
-    for w in writers:
-        w.start()
-    for w in writers:
-        w.join()
-    stop.set()
-    reader.join()
-    return [s for s in sizes if s != full]
+def picture(seed: int) -> Image.Image:
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (280, 560, 3), dtype=np.uint8))
 
 
-def test_gradio_s_own_in_place_write_can_be_read_half_written(tmp_path):
-    """The bug being fixed: unpatched, the served file is sometimes seen truncated."""
-    original = processing_utils.save_pil_to_cache
-    assert original is not save_pil_to_cache
-
-    def rewrite_always(img, cache_dir, name="image", format="webp"):  # what Gradio 6.31 does on every call
-        data = processing_utils.encode_pil_to_bytes(img, format)
-        folder = tmp_path / "in-place" / processing_utils.hash_bytes(data)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{name}.{format}").write_bytes(data)
-        return str(folder / f"{name}.{format}")
-
-    assert race(rewrite_always, tmp_path) != []
-
-
-def test_atomic_writes_are_never_read_half_written(tmp_path):
-    assert race(save_pil_to_cache, tmp_path) == []
+def test_an_image_is_saved_once_under_its_hash_and_not_rewritten(tmp_path):
+    first = Path(save_pil_to_cache(picture(0), str(tmp_path), format="png"))
+    inode = first.stat().st_ino
+    again = Path(save_pil_to_cache(picture(0), str(tmp_path), format="png"))
+    other = Path(save_pil_to_cache(picture(1), str(tmp_path), format="png"))
+    assert again == first and first.stat().st_ino == inode  # the same bytes: not written again
+    assert other != first and Image.open(first).tobytes() == picture(0).tobytes()
     assert not [p for p in tmp_path.rglob(".*")]  # no temporary files left
+
+
+def test_a_truncated_file_at_the_path_is_replaced_whole(tmp_path):
+    path = Path(save_pil_to_cache(picture(0), str(tmp_path), format="png"))
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])  # what Gradio's own in-place write can leave for a moment
+    assert Path(save_pil_to_cache(picture(0), str(tmp_path), format="png")).read_bytes() == whole
 
 
 def test_gradio_s_image_output_goes_through_the_atomic_writer(monkeypatch, tmp_path):

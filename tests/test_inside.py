@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from src.reading import inside
-from src.data.mnist import normalize
+from src.model.network import normalize
 from src.model.network import PARAMETER_COUNT
 from src.data.preprocess import preprocess
 from src.data.synthetic import render_digit
@@ -24,7 +24,7 @@ def hooked(model, image):
     hooks = [getattr(model, n).register_forward_hook(lambda _, __, out, n=n: seen.__setitem__(n, torch.relu(out[0])))
              for n in inside.CONVOLUTIONS]
     with torch.no_grad():
-        model(normalize(torch.from_numpy(image).reshape(1, 1, 28, 28)))
+        model(torch.from_numpy(image).reshape(1, 1, 28, 28))  # pixels: the model normalises
     for h in hooks:
         h.remove()
     return seen
@@ -55,4 +55,4 @@ def test_the_pictures_and_the_summary(model, drawings):
     table = inside.summary()
     assert table["parameters"].iloc[-1] == PARAMETER_COUNT == table["parameters"].iloc[:-1].sum() == 21_578
     assert table["output shape"].tolist()[1:8] == ["8×28×28", "8×14×14", "16×14×14", "16×7×7", "32×7×7", "1568", "10"]
-    assert table["layer"].tolist()[1:8] == ["conv1", "pool + relu", "conv2", "pool + relu", "conv3", "relu + flatten", "fc"]
+    assert table["layer"].tolist()[1:8] == ["conv1", "relu + pool", "conv2", "relu + pool", "conv3", "relu + flatten", "fc"]

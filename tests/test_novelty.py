@@ -11,7 +11,8 @@ import pytest
 
 from src.model.checkpoint import weights_digest
 from src.reading.inference import run_network
-from src.model.novelty import FORMAT, NoveltyDetector, NoveltyMismatch, calibration_digits, fit_novelty
+from src.model.novelty import FORMAT, NoveltyDetector, NoveltyMismatch
+from src.reading.calibration import calibration_digits, fit_novelty
 from src.data.synthetic import KINDS, as_drawing, preprocessed_digits, preprocessed_nondigits
 
 
@@ -41,7 +42,7 @@ def test_a_sure_but_unusual_digit_is_still_a_digit(loaded_model, small_mnist):
 def test_fit_save_load_round_trip(tmp_path, loaded_model, small_mnist):
     model = loaded_model.model
     mnist, drawn = calibration_digits(small_mnist, n_mnist=400, n_drawn=200)
-    det = fit_novelty(model, small_mnist, weights_digest(model), mnist, drawn)
+    det = fit_novelty(model, small_mnist, mnist, drawn)
     # the thresholds flag about the intended share of the tuning digits (FLAG_MNIST 0.7%, FLAG_DRAWN 1%)
     assert flagged_share(det, model, mnist) <= 0.012 and flagged_share(det, model, drawn) <= 0.015
     tmp = det.write_temporary(tmp_path / "m.novelty.safetensors")

@@ -10,20 +10,11 @@ from dataclasses import dataclass
 import torch
 from torchvision.datasets import MNIST
 
-# The pixel statistics of the MNIST training set; every model input is normalised with them.
-MEAN, STD = 0.1307, 0.3081
 VAL_FRACTION = 0.2
 
 
 class DataUnavailable(RuntimeError):
     """MNIST is neither on disk nor downloadable."""
-
-
-def normalize(images: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] or float [0, 1] images -> the network's input scale."""
-    if images.dtype == torch.uint8:
-        images = images.float().div_(255)
-    return (images - MEAN) / STD
 
 
 @dataclass

@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 
 from src.atomic import write_temporary
 from src.model.network import ARCHITECTURE, TutorialCNN, count_parameters
-from src.model.novelty import NoveltyDetector, NoveltyMismatch, fit_novelty, novelty_path
+from src.model.novelty import NoveltyDetector, NoveltyMismatch, novelty_path
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +97,6 @@ def save_model(path: Path | str, model: torch.nn.Module, metadata: dict, detecto
             Path(tmp).unlink(missing_ok=True)
         raise
     return path
-
-
-def fit_and_save(path: Path | str, model: torch.nn.Module, metadata: dict, data) -> Path:
-    """Fit the novelty statistics of `model` on `data` (src.data.mnist.MNISTData) and save_model everything."""
-    return save_model(path, model, metadata, fit_novelty(model, data, weights_digest(model)))
 
 
 def read_metadata(path: Path | str) -> dict:

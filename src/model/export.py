@@ -14,20 +14,20 @@ import torch
 from torch import nn
 
 from src.atomic import atomic_write
-from src.model.network import TutorialCNN, forward
+from src.model.network import TutorialCNN
 
 OPSET = 18
 
 
 class WithSoftmax(nn.Module):
-    """The network as the app runs it (src.model.network.forward), returning logits and probabilities."""
+    """The network, returning logits and probabilities."""
 
     def __init__(self, model: TutorialCNN):
         super().__init__()
         self.model = model
 
     def forward(self, image: torch.Tensor):
-        _, logits = forward(self.model, image)
+        logits = self.model(image)
         return logits, torch.softmax(logits, dim=1)
 
 

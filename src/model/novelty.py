@@ -8,9 +8,8 @@
    the log of how much of its 1568 penultimate features lies OUTSIDE the 64-dimensional subspace where
    digits' features live (PCA). Above `unusual_threshold` the page says "an unusual 7" and still shows it.
 
-Both thresholds are calibrated on tuning digits (calibration_digits: MNIST validation digits as the app
-reads them, plus drawn digits from src/data/synthetic.py), so that few of them are flagged. Reported figures
-come from other data (bench/recognition.py).
+Both thresholds are fitted on tuning digits by src/reading/calibration.py, so that few of them are flagged.
+Reported figures come from other data (bench/recognition.py).
 
 The statistics belong to one set of weights. They are saved next to the checkpoint as
 NAME.novelty.safetensors (tensors + metadata, no pickle), and the metadata records the SHA-256 of the
@@ -18,7 +17,6 @@ weights they were fitted to (src.model.checkpoint.weights_digest): a file fitted
 at load.
 """
 
-import functools
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +25,9 @@ from safetensors.numpy import save_file
 from safetensors import safe_open
 
 from src.atomic import write_temporary
-from src.data.synthetic import as_drawing, preprocessed_digits
 
 FORMAT = "novelty-v2"
 PCA_DIMS = 64
-# Share of the tuning digits each threshold may flag: MNIST digits (as the app reads them) and drawn ones.
-FLAG_MNIST, FLAG_DRAWN = 0.007, 0.01
-UNUSUAL_RATE = 0.01
 
 
 class NoveltyMismatch(ValueError):
@@ -97,44 +91,3 @@ class NoveltyDetector:
                                   f"these are {weights[:12]}…)")
         return cls(tensors["feature_mean"], tensors["pca_basis"], float(meta["threshold"]),
                    float(meta["unusual_threshold"]), weights)
-
-
-# ------------------------------------------------------------------------------------------------ fitting
-@functools.lru_cache(maxsize=1)
-def _drawn_digits(n: int, seed: int) -> np.ndarray:
-    return preprocessed_digits(n, seed=seed)[0]
-
-
-@functools.lru_cache(maxsize=1)
-def _mnist_as_drawn(val_bytes: bytes) -> np.ndarray:
-    images = np.frombuffer(val_bytes, np.uint8).reshape(-1, 28, 28)
-    return np.stack([as_drawing(a) for a in images])
-
-
-def calibration_digits(data, n_mnist: int = 5000, n_drawn: int = 1000, seed: int = 1001):
-    """Tuning digits: (MNIST validation digits as the app reads them from a drawing, drawn digits from
-    src.data.synthetic), each (N, 28, 28) float [0, 1]. A few seconds; kept for the next model of the same data."""
-    val = np.ascontiguousarray(data.val.images[:n_mnist].cpu().numpy())
-    return _mnist_as_drawn(val.tobytes()), _drawn_digits(n_drawn, seed)
-
-
-def fit_novelty(model: torch.nn.Module, data, weights: str, mnist_digits=None, drawn_digits=None) -> NoveltyDetector:
-    """Fit a detector for `model` (whose weights have digest `weights`): PCA of the features of MNIST
-    training images, thresholds from the tuning digits (calibration_digits(data) unless given)."""
-    from src.reading.inference import run_network  # here, not at the top: src.reading.inference loads checkpoints, which load this
-
-    if mnist_digits is None:
-        mnist_digits, drawn_digits = calibration_digits(data)
-    feats, _ = run_network(model, data.train.images[:20000].cpu().numpy())
-    mean = feats.mean(0)
-    centred = (feats - mean).astype(np.float64)
-    _, vectors = np.linalg.eigh(centred.T @ centred / len(centred))
-    detector = NoveltyDetector(mean, vectors[:, ::-1][:, :PCA_DIMS], np.inf, np.inf, weights)
-
-    f_m, l_m = run_network(model, mnist_digits)
-    f_d, l_d = run_network(model, drawn_digits)
-    # The higher of the two: each set has at most its share flagged.
-    detector.threshold = float(max(np.quantile(energy(l_m), 1 - FLAG_MNIST), np.quantile(energy(l_d), 1 - FLAG_DRAWN)))
-    residual = detector.residual(np.concatenate([f_m, f_d]))
-    detector.unusual_threshold = float(np.quantile(residual, 1 - UNUSUAL_RATE))
-    return detector

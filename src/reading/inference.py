@@ -15,7 +15,7 @@ import torch
 
 from src.atomic import atomic_write
 from src.model.checkpoint import CheckpointError, is_weights_name, load_model, read_metadata
-from src.model.network import TutorialCNN, forward
+from src.model.network import TutorialCNN
 from src.model.novelty import NoveltyDetector
 from src.data.preprocess import ink_map, measure_ink, to_mnist
 from src.data.segment import split_digits
@@ -34,8 +34,8 @@ def run_network(model: torch.nn.Module, images: np.ndarray, batch_size: int = 20
     x = torch.as_tensor(np.asarray(images))
     x = (x if x.dtype == torch.uint8 else x.float()).reshape(-1, 1, 28, 28)
     model.eval()
-    feats, logits = zip(*(forward(model, x[start:start + batch_size]) for start in range(0, len(x), batch_size)))
-    return torch.cat(feats).numpy(), torch.cat(logits).numpy()
+    feats = torch.cat([model.features(x[start:start + batch_size]) for start in range(0, len(x), batch_size)])
+    return feats.numpy(), model.fc(feats).numpy()
 
 
 @dataclass(frozen=True)

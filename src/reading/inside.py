@@ -5,8 +5,7 @@
     filters_image(model)        -> the 8 learned 3x3 filters of the first layer (orange +, blue -)
     summary()                   -> each layer with its output shape and parameter count (21,578 in all)
 
-The maps come from the network's one forward path (src.model.network.forward(..., maps=True)): each convolution's
-full-size output after the ReLU, before the pooling halves it for the next layer.
+The maps are TutorialCNN.maps: each convolution's full-size output after its ReLU, before the pooling halves it.
 """
 
 import functools
@@ -16,7 +15,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from src.model.network import TutorialCNN, count_parameters, forward
+from src.model.network import TutorialCNN, count_parameters
 
 CONVOLUTIONS = ("conv1", "conv2", "conv3")
 MAP_PIXELS = {"conv1": 84, "conv2": 56, "conv3": 42}  # each map's displayed size, so all stay readable
@@ -25,9 +24,9 @@ MAP_PIXELS = {"conv1": 84, "conv2": 56, "conv3": 42}  # each map's displayed siz
 @torch.inference_mode()
 def feature_maps(model: TutorialCNN, image: np.ndarray) -> dict[str, np.ndarray]:
     """The ReLU'd output of every convolution for one (28, 28) float [0, 1] input: name -> (C, H, W) float32.
-    From the one forward path (src.model.network.forward), so no hook ever touches a model other requests share."""
+    From TutorialCNN.maps, so no hook ever touches a model other requests share."""
     model.eval()
-    _, _, activations = forward(model, torch.as_tensor(np.asarray(image, np.float32)).reshape(1, 1, 28, 28), maps=True)
+    activations = model.maps(torch.as_tensor(np.asarray(image, np.float32)).reshape(1, 1, 28, 28))
     return {name: a[0].float().contiguous().numpy() for name, a in zip(CONVOLUTIONS, activations)}
 
 
@@ -70,14 +69,14 @@ def summary() -> pd.DataFrame:
     of its own) with its parameters, then the total. The same for every checkpoint: computed once."""
     model, seen = TutorialCNN().eval(), []
     for name, module in (("conv1", model.conv1), ("conv2", model.conv2), ("conv3", model.conv3),
-                         ("pool + relu", model.pool), ("fc", model.fc)):
+                         ("relu + pool", model.pool), ("fc", model.fc)):
         module.register_forward_hook(lambda m, _, out, name=name: seen.append((name, m, tuple(out.shape[1:]))))
-    with torch.inference_mode():  # maps=True: each layer runs as its own module (no fused first layer)
-        features, _, _ = forward(model, torch.zeros(1, 1, 28, 28), maps=True)
-    seen.insert(-1, ("relu + flatten", None, tuple(features.shape[1:])))  # after conv3, before fc
+    with torch.inference_mode():
+        model(torch.zeros(1, 1, 28, 28))
+    seen.insert(-1, ("relu + flatten", None, (model.fc.in_features,)))  # after conv3, before fc
     rows = [{"layer": "input", "output shape": "1×28×28", "parameters": 0}]
     for name, module, shape in seen:
-        own = module is not None and name != "pool + relu"
+        own = module is not None and name != "relu + pool"
         rows.append({"layer": name, "output shape": "×".join(map(str, shape)),
                      "parameters": count_parameters(module) if own else 0})
     rows.append({"layer": "total", "output shape": "10 logits", "parameters": count_parameters(model)})

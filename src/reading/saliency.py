@@ -20,8 +20,6 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from src.model.network import forward
-
 READING_HINT = ("Red and yellow pixels pushed the model towards its answer: the brighter, the more they counted; "
                 "grey strokes hardly mattered.")
 STEPS = 16
@@ -36,7 +34,7 @@ def saliency(model: torch.nn.Module, image28: np.ndarray, target: int | None = N
         with torch.enable_grad():
             alphas = torch.linspace(1.0 / STEPS, 1.0, STEPS).view(-1, 1, 1, 1)
             path = (alphas * x).requires_grad_(True)  # the image fading in from black (no ink)
-            _, logits = forward(model, path)
+            logits = model(path)
             if target is None:
                 target = int(logits[-1].argmax())  # the last path image is the input itself
             grad, = torch.autograd.grad(logits[:, target].sum(), path)

@@ -1,49 +1,15 @@
-"""The network's 2x2 max-pooling: F.max_pool2d(x, 2), computed faster on the CPU in training and inference;
-and its first layer, relu(pool(conv1(x))), fused into one kernel.
+"""Optional CPU kernels for training, compiled by numba: the same network, a faster step on the CPU.
 
-    pool = MaxPool2x2()                    # in TutorialCNN, where the tutorial has nn.MaxPool2d(2)
-    pool.after_conv_relu(conv1, images)    # relu(pool(conv1(images))), in TutorialCNN.run
+    kernels.install(model)   # TutorialCNN; train_epochs does it when config.kernels and the device is a CPU
 
-Why: PyTorch's CPU max-pooling is slow for this network's maps. With 8 and 16 channels in channels-last
-memory, its kernel barely vectorises, writes 64-bit indices in the forward pass and zero-fills the whole
-input gradient before scattering into it in the backward pass. Pooling took about a third of a training
-step (bench/train_step.py). The two small kernels below, compiled by numba, do the same work in a few
-passes over memory: the forward pass records which of the four pixels won in one byte, and the backward
-pass writes every input gradient once.
-
-Same function, same gradients: the winner of a 2x2 window is the first largest value in reading order,
-as in PyTorch (so ties, such as the flat background of a digit, send their gradient where PyTorch sends
-it). tests/test_pooling.py checks outputs and gradients for equality, bit for bit, in fp32 and bf16.
-Two differences remain, both outside a healthy training step: PyTorch lets a window's NaN win, while here a
-NaN with its sign bit set (what 0/0 gives on x86) loses to any number; and a gradient of -0 reaches the
-winner as -0, where PyTorch's zero-filled sum gives +0. A version that matched both was several times slower.
-
-The kernels pool CPU tensors in channels-last memory (src.model.network.forward makes them so), in fp32 or bf16,
-with even height and width, in two cases: a training step (the module in training mode), and inference
-under torch.inference_mode (evaluation, reading a drawing) once warm_up has finished. Everything else calls F.max_pool2d: saliency
-(which needs gradients in eval mode), the ONNX export (which traces the module), CUDA.
-
-The first layer: conv1 has one input channel, which oneDNN's convolutions handle poorly (its forward and
-backward passes took about 30% of a training step, more than the other two convolutions together), and it
-writes a (N, 8, 28, 28) map only for the pooling to keep a quarter of it. `_conv_pool_relu` computes each
-image's convolution in cache, pools it, applies the ReLU and writes the (N, 8, 14, 14) result with the
-winners; `_conv_pool_relu_grad` sums the weight and bias gradients from the winners' 3x3 inputs (conv1's
-input needs no gradient in training). It computes in fp32 whatever the recipe's precision (autocast would
-have run conv1 in bf16); the values equal PyTorch's to rounding, not bit for bit, because the sums run in
-another order (tests/test_pooling.py). It serves where the pooling kernels do, for a one-channel fp32 input
-that needs no gradient; Inside the network (which shows conv1's whole output), saliency and the ONNX export
-take PyTorch's path.
-
-numba cannot handle bf16, so the kernels compare the raw bits: a float's bits read as a signed integer
-are ordered like the float for positive values and reversed for negative ones; `_key` undoes the reversal
-and makes -0 equal to +0.
-
-numba compiles the kernels on their first use in a process (about 1 s each); `warm_up` does it ahead (app.py
-in a background thread at start-up, src.training.loop.train_epochs before a CPU training). Until warm_up has
-finished in a process, inference uses PyTorch's layers, so that no reading waits for the compiler.
+PyTorch's CPU max-pooling and its one-channel first convolution are slow for this small network. Here the
+2x2 pooling records each window's winner in one byte and writes every input gradient once, and the first
+layer (conv1, pool, ReLU) is one fused kernel that never writes conv1's full-size output. Outputs and
+gradients equal PyTorch's (tests/test_kernels.py). Why and how much: docs/kernels.md.
 """
 
 import threading
+import types
 
 import numba
 import numpy as np
@@ -51,13 +17,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from src.model.network import TutorialCNN, normalize
+
 # dtype -> (the integer type of the same width, the number of bits below the sign)
 _BITS = {torch.float32: (torch.int32, 31), torch.bfloat16: (torch.int16, 15)}
 # numba's threading layer is its default: OpenMP where the system has it (its "workqueue" layer made an epoch
 # 30% slower here), else workqueue, which must not be entered by two threads at once: hence the lock. With
 # GNU OpenMP, a process forked after using the kernels cannot use them (numba stops it); this app never forks.
 _LAUNCH = threading.Lock()
-_READY = threading.Event()  # set when warm_up has compiled every kernel: from then on inference uses them too
+_READY = threading.Event()  # set when warm_up has compiled every kernel
+_WARMING = threading.Lock()
 
 
 @numba.njit(inline="always")
@@ -221,16 +190,16 @@ class _ConvPoolReLU(torch.autograd.Function):
 
 
 def warm_up() -> None:
-    """Compile every kernel, for both dtypes, now (a few seconds; nothing once done), so that no request or
-    training waits for the compiler. Inference uses the kernels only once this has finished."""
-    if _READY.is_set():
-        return
-    for dtype in _BITS:
-        x = torch.zeros(1, 2, 2, 2, dtype=dtype).contiguous(memory_format=torch.channels_last).requires_grad_()
-        _MaxPool2x2.apply(x).sum().backward()
-    weight = torch.zeros(1, 1, 3, 3, requires_grad=True)
-    _ConvPoolReLU.apply(torch.zeros(1, 1, 2, 2), weight, torch.ones(1, requires_grad=True)).sum().backward()
-    _READY.set()
+    """Compile every kernel, for both dtypes, now (a few seconds; nothing once done): install does it first."""
+    with _WARMING:
+        if _READY.is_set():
+            return
+        for dtype in _BITS:
+            x = torch.zeros(1, 2, 2, 2, dtype=dtype).contiguous(memory_format=torch.channels_last).requires_grad_()
+            _MaxPool2x2.apply(x).sum().backward()
+        weight = torch.zeros(1, 1, 3, 3, requires_grad=True)
+        _ConvPoolReLU.apply(torch.zeros(1, 1, 2, 2), weight, torch.ones(1, requires_grad=True)).sum().backward()
+        _READY.set()
 
 
 def fits(x: torch.Tensor) -> bool:
@@ -240,21 +209,38 @@ def fits(x: torch.Tensor) -> bool:
 
 
 class MaxPool2x2(nn.Module):
-    """nn.MaxPool2d(2), computed by the kernels above in training and under inference_mode (see the module doc)."""
+    """nn.MaxPool2d(2), computed by the kernels above in training and under inference_mode (evaluation)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self._kernels() and fits(x):
             return _MaxPool2x2.apply(x)
         return F.max_pool2d(x, 2)
 
-    def after_conv_relu(self, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-        """relu(self(conv(x))): the network's first layer, in one fused kernel where it fits (see the module doc)."""
-        if self._kernels() and _first_layer_fits(conv, x):
-            return _ConvPoolReLU.apply(x, conv.weight, conv.bias)
-        return torch.relu(self(conv(x)))
-
     def _kernels(self) -> bool:
-        return self.training or (torch.is_inference_mode_enabled() and _READY.is_set())
+        return self.training or torch.is_inference_mode_enabled()
+
+
+def install(model: TutorialCNN) -> TutorialCNN:
+    """From now on compute `model` with the kernels: the same function and weights, a faster CPU training."""
+    warm_up()
+    model.pool = MaxPool2x2()
+    model.features = types.MethodType(_features, model)
+    return model
+
+
+def _features(model: TutorialCNN, pixels: torch.Tensor) -> torch.Tensor:
+    """TutorialCNN.features, pooling before each ReLU (max-pooling and ReLU commute, so the ReLU runs on a
+    quarter of the pixels), with the first layer in one fused kernel where it fits."""
+    p1 = first_layer(model, normalize(pixels).contiguous(memory_format=torch.channels_last))
+    p2 = torch.relu(model.pool(model.conv2(p1)))
+    return torch.flatten(torch.relu(model.conv3(p2)), 1)
+
+
+def first_layer(model: TutorialCNN, x: torch.Tensor) -> torch.Tensor:
+    """relu(pool(conv1(x))) for normalised `x`: one fused kernel where it fits, else PyTorch's layers."""
+    if model.pool._kernels() and _first_layer_fits(model.conv1, x):
+        return _ConvPoolReLU.apply(x, model.conv1.weight, model.conv1.bias)
+    return torch.relu(model.pool(model.conv1(x)))
 
 
 def _first_layer_fits(conv: nn.Conv2d, x: torch.Tensor) -> bool:

@@ -35,9 +35,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from src.training import kernels as pooling
+from src import config as settings  # the app's settings (a recipe is a TrainConfig, named config here)
 from src.data.mnist import MNISTData, Split
-from src.model.network import TutorialCNN, forward
+from src.model.network import TutorialCNN
+from src.training import kernels
 
 
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -58,15 +59,9 @@ class TrainConfig:
     outlier_weight: float = 0.02  # weight of the energy-margin loss (0: no outlier exposure)
     energy_digits: float = -10.0  # digits' energy (-logsumexp of the logits) is pushed below this ...
     energy_outliers: float = -5.0  # ... and non-digits' above this
-    # What the network computes in: "fp32", "bf16", or "auto" (bf16 on a CPU that computes it natively). This
-    # long recipe stays fp32: in bf16 its validation accuracy after 30 epochs was 99.13% against 99.27% (seed 0).
+    # "fp32", "bf16", or "auto" (bf16 on a CPU that computes it natively); this recipe stays fp32 (docs/model.md)
     precision: str = "fp32"
-    # Knowledge distillation (Hinton et al. 2015): `teachers` networks are first trained with this same recipe
-    # from other seeds (train_teachers), and the network then learns from their mean answer as well as from the
-    # labels (train_step). 0: no teachers. Chosen on validation accuracy, seeds (split and initial weights)
-    # 0, 1, 2, by a rule fixed before the runs (adopt if the mean gains at least 0.05 points): without teachers
-    # 99.27%, 99.18%, 99.30%; with 3 teachers (ensembles of 99.45%, 99.43%, 99.53%), T = 2, weight 0.5:
-    # 99.36%, 99.30%, 99.45%, mean +0.12 points. It makes `python train.py` take about 9 minutes on 2 cores, not 2.
+    # Knowledge distillation: `teachers` networks trained first with this recipe from other seeds (train_teachers)
     teachers: int = 3
     distill_weight: float = 0.5  # the share of the digits' loss that comes from the teachers
     distill_temperature: float = 2.0  # the softmax temperature at which the network matches the teachers
@@ -90,14 +85,7 @@ class TrainConfig:
         return replace(self, precision="bf16" if compute_dtype(self.precision, device) == torch.bfloat16 else "fp32")
 
 
-# The Train tab's default: a good model while a visitor waits. No augmentation (it slows convergence over few
-# epochs), a large batch, a high one-cycle peak; the synthetic digits and non-digits stay, in the same share of
-# every batch as before (16 and 32 per 256), so that "is it a digit?" works for its runs too; bf16 where the CPU
-# computes it natively. Chosen on validation accuracy, mean of seeds 0, 1, 2: batch 256, peak 1e-2, 6 epochs
-# 99.04%; batch 384, peak 1.5e-2: 6 epochs 99.02%, 8 epochs 99.03%, 10 epochs 99.08%; 12 epochs with
-# augmentation 99.13%, but 21-24 s, too near 30 s on a slower day. A batch of 384 makes an epoch about 10%
-# faster than 256 (bench/train_speed.py). bench/time_to_accuracy.py times it to 99.0% MNIST test. The default
-# TrainConfig() above is the long recipe that ships checkpoints/default.
+# The Train tab's default: a good model while a visitor waits (how it was chosen: docs/model.md).
 FAST = TrainConfig(epochs=10, batch_size=384, lr=1.5e-2, augment=False, drawn_per_batch=24, outliers_per_batch=48,
                    precision="auto", teachers=0)
 
@@ -262,7 +250,7 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torc
     device_type = x.device.type
     dtype = compute_dtype(config.precision, x.device)
     with torch.autocast(device_type, dtype=dtype, enabled=dtype != torch.float32):
-        _, logits = forward(model, x)
+        logits = model(x)
     logits = logits.float()
     n = len(labels)
     loss = F.cross_entropy(logits[:n], labels)
@@ -270,7 +258,7 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torc
     if teachers:
         t = config.distill_temperature
         with torch.inference_mode(), torch.autocast(device_type, dtype=dtype, enabled=dtype != torch.float32):
-            target = torch.stack([F.softmax(forward(m, x[:n])[1].float() / t, dim=1) for m in teachers]).mean(0)
+            target = torch.stack([F.softmax(m(x[:n]).float() / t, dim=1) for m in teachers]).mean(0)
         # clone(): a tensor made under inference_mode cannot be saved for the backward pass.
         distill = F.kl_div(F.log_softmax(logits[:n] / t, dim=1), target.clone(), reduction="batchmean") * t * t
         total = (1 - config.distill_weight) * loss + config.distill_weight * distill
@@ -319,11 +307,19 @@ def evaluate(model: torch.nn.Module, split: Split, batch_size: int = 256) -> tup
     model.eval()
     total_loss, correct = 0.0, 0
     for images, labels in batches(split, batch_size):
-        _, logits = forward(model, images)
+        logits = model(images)
         total_loss += F.cross_entropy(logits, labels, reduction="sum").item()
         correct += (logits.argmax(1) == labels).sum().item()
     model.train(was_training)
     return total_loss / len(split), 100.0 * correct / len(split)
+
+
+def accelerate(model: TutorialCNN) -> TutorialCNN:
+    """`model` with numba's CPU kernels installed (src/training/kernels.py) if it lives on the CPU and
+    settings.CPU_KERNELS is on: the same function, a faster training."""
+    if settings.CPU_KERNELS and next(model.parameters()).device.type == "cpu":
+        kernels.install(model)  # compiles them first (a few seconds, once), before the first epoch's clock
+    return model
 
 
 def _no_progress(iterable: Iterable, **_) -> Iterable:
@@ -354,10 +350,9 @@ def train_epochs(
         raise ValueError(f"this recipe learns from {config.teachers} teachers (train_teachers), "
                          f"but {len(teachers)} were given")
     device = data.train.images.device
-    if device.type == "cpu":
-        pooling.warm_up()  # numba's kernels compiled before the clock of the first epoch (nothing once done)
     generator = seeded_generator(config.seed, device)
     model.to(device=device, memory_format=torch.channels_last).train()
+    accelerate(model)
     for teacher in teachers:
         teacher.to(device=device, memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(
@@ -449,7 +444,7 @@ def fine_tune(model: torch.nn.Module, corrections: tuple[np.ndarray, np.ndarray]
         raise ValueError("there are no corrections to learn from")
     started = time.perf_counter()
     generator = seeded_generator(seed)
-    new = copy.deepcopy(model).cpu().train()
+    new = accelerate(copy.deepcopy(model).cpu().train())
     corr_x = torch.from_numpy(images).float().div_(255).unsqueeze(1)
     corr_y = torch.from_numpy(labels)
     train = mnist_data.train.to("cpu")

@@ -10,30 +10,19 @@ does the same for images, and skips the write when the identical file is already
     write_images_atomically()   # once, before the app serves (app.py)
 """
 
-import os
-import tempfile
 from pathlib import Path
 
 from gradio import processing_utils
+
+from src.atomic import atomic_write
 
 
 def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
     """processing_utils.save_pil_to_cache, but never a half-written file at the served path."""
     data = processing_utils.encode_pil_to_bytes(img, format)
-    folder = Path(cache_dir) / processing_utils.hash_bytes(data)
-    folder.mkdir(exist_ok=True, parents=True)
-    path = (folder / f"{name}.{format}").resolve()
-    if path.is_file() and path.stat().st_size == len(data):  # the name is the hash: same bytes already there
-        return str(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)  # no fsync: a cache file need not survive a crash, only never be seen half-written
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    path = (Path(cache_dir) / processing_utils.hash_bytes(data) / f"{name}.{format}").resolve()
+    if not (path.is_file() and path.stat().st_size == len(data)):  # the name is the hash: same bytes already there
+        atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     return str(path)
 
 

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from src.data import preprocess
-from src.data.mnist import MEAN, STD
+from src.model.network import MEAN, STD
 
 SCRIPT = Path(__file__).parent / "static" / "live.js"
 # The Sketchpad's image size and brush (src/web/page.py builds it with these): live.js paints strokes as they are

@@ -28,10 +28,11 @@ from src.web import clients, corrections
 from src import config
 
 from src.training import gpu
-from src.model.checkpoint import CheckpointError, fit_and_save
+from src.model.checkpoint import CheckpointError, save_model
 from src.data.mnist import DataUnavailable, load_mnist
 from src.reading.inference import YOURS, ModelStore
 from src.data.synthetic import cached_training_pools
+from src.reading.calibration import fit_novelty
 from src.web.visitors import LimitReached, Visitor, Visitors
 
 log = logging.getLogger(__name__)
@@ -343,7 +344,7 @@ class TrainTab:
         """Save into the visitor's runs (their oldest go first beyond the limit) -> (path, names removed)."""
         try:
             removed = self.visitors.make_room_for_run(visitor)
-            return fit_and_save(visitor.runs / name, model, meta, data), removed
+            return save_model(visitor.runs / name, model, meta, fit_novelty(model, data)), removed
         except OSError as e:
             log.warning("saving a run failed: %s", e)
             raise gr.Error(f"The model could not be saved ({e.strerror or type(e).__name__}); no partial file was "

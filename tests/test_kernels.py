@@ -1,5 +1,6 @@
-"""The network's max-pooling (src/training/kernels.py): its kernels, and the fused first layer, against PyTorch."""
+"""The CPU training kernels (src/training/kernels.py): pooling and the fused first layer, against PyTorch."""
 
+import copy
 import subprocess
 import sys
 from collections import Counter
@@ -9,8 +10,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from src.training import kernels as pooling
-from src.data.mnist import normalize
+import src.config
+
+from src.model.network import normalize
+from src.training import kernels
 from src.training.kernels import MaxPool2x2
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,10 +40,10 @@ def same_bits(a, b):
 def launches(monkeypatch):
     """(kernel, integer type of the bits it got) for every time the kernels ran: a test of the fast path
     that fell back to PyTorch could not fail without it."""
-    pooling.warm_up()  # as app.py and a training do first; its own launches are not counted
+    kernels.warm_up()  # as app.py and a training do first; its own launches are not counted
     calls = []
-    original = pooling._launch
-    monkeypatch.setattr(pooling, "_launch",
+    original = kernels._launch
+    monkeypatch.setattr(kernels, "_launch",
                         lambda kernel, *args: (calls.append((kernel, str(args[0].dtype))), original(kernel, *args)))
     return calls
 
@@ -64,7 +67,7 @@ def test_kernels_equal_pytorchs_pooling_bit_for_bit(model, small_mnist, launches
         inferred = MaxPool2x2().eval()(x.detach())
 
     bits = {torch.float32: "int32", torch.bfloat16: "int16"}[dtype]
-    assert launches == [(pooling._pool, bits), (pooling._unpool, bits), (pooling._pool, bits)]
+    assert launches == [(kernels._pool, bits), (kernels._unpool, bits), (kernels._pool, bits)]
     assert ours.dtype == dtype and ours.is_contiguous(memory_format=torch.channels_last)
     assert ours_grad.is_contiguous(memory_format=torch.channels_last)
     assert same_bits(ours, theirs) and same_bits(inferred, theirs) and same_bits(ours_grad, theirs_grad)
@@ -77,23 +80,36 @@ def test_the_pooled_maps_can_be_changed_in_place_as_pytorchs_can(model, small_mn
     assert torch.equal(x.grad, torch.autograd.grad(F.max_pool2d(x, 2).relu_().sum(), x)[0])
 
 
-def test_saliency_and_the_onnx_export_use_pytorchs_pooling(loaded_model, small_mnist, launches, tmp_path):
-    """Saliency (eval mode with gradients) and the ONNX export (which traces the module) never need numba;
-    nor do maps in NCHW memory or of odd size."""
-    from src.model.export import to_onnx
-    from src.reading.saliency import saliency
-
-    heat = saliency(loaded_model.model, small_mnist.test.images[0].numpy() / 255)
-    assert heat.max() == pytest.approx(1.0)
-    assert to_onnx(loaded_model.model, tmp_path / "model.onnx").stat().st_size > 50_000
-    x = conv_maps(loaded_model.model, small_mnist.train.images[:8], 1, torch.float32)
+def test_maps_the_kernels_cannot_pool_go_to_pytorch(model, small_mnist, launches):
+    """Maps in NCHW memory, or of odd size: PyTorch's kernels."""
+    x = conv_maps(model, small_mnist.train.images[:8], 1, torch.float32)
     MaxPool2x2().train()(x.detach().contiguous())  # NCHW memory
     MaxPool2x2().train()(x[:, :, :27, :27].contiguous(memory_format=torch.channels_last))  # odd size
     assert launches == []
 
 
+def test_an_installed_model_is_the_same_network_in_outputs_and_gradients(model, small_mnist, launches):
+    """install() changes how the network is computed, not what: on real MNIST with the shipped weights, the
+    logits and every parameter's gradient equal the plain TutorialCNN's (to rounding: the fused first layer
+    sums in another order), and the kernels did run."""
+    plain, fast = copy.deepcopy(model).train(), kernels.install(copy.deepcopy(model).train())
+    for m in (plain, fast):
+        m.to(memory_format=torch.channels_last)  # as src.training.loop.train_epochs has it
+    images, labels = small_mnist.train.images[:256].unsqueeze(1), small_mnist.train.labels[:256]
+    a, b = fast(images), plain(images)
+    torch.testing.assert_close(a, b)
+    F.cross_entropy(a, labels).backward()
+    F.cross_entropy(b, labels).backward()
+    for (name, p), q in zip(fast.named_parameters(), plain.parameters()):
+        assert torch.allclose(p.grad, q.grad, atol=1e-6), name
+    assert any(p.grad.abs().sum() > 0 for p in fast.parameters())
+    assert {kernel for kernel, _ in launches} == {kernels._conv_pool_relu, kernels._conv_pool_relu_grad,
+                                                  kernels._pool, kernels._unpool}
+    assert fast.state_dict().keys() == plain.state_dict().keys()  # its checkpoint is a plain TutorialCNN's
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_training_and_its_evaluation_take_the_kernels(small_mnist, launches, precision):
+def test_training_and_its_evaluation_take_the_kernels(small_mnist, launches, precision, monkeypatch):
     """In the precision a recipe asks for: bf16 maps (FAST on a CPU with native bf16) reach the kernels too."""
     from src.training.loop import TrainConfig, train_epochs
     from src.model.network import TutorialCNN
@@ -101,106 +117,87 @@ def test_training_and_its_evaluation_take_the_kernels(small_mnist, launches, pre
     config = TrainConfig(epochs=1, batch_size=1000, augment=False, precision=precision, teachers=0)
     steps = -(-len(small_mnist.train) // config.batch_size)
     evaluations = -(-len(small_mnist.val) // 256)  # src.training.loop.evaluate's batches, in fp32
+    monkeypatch.setattr(src.config, "CPU_KERNELS", False)
+    list(train_epochs(TutorialCNN(), small_mnist, config))
+    assert launches == []  # the switch: off, a training never runs them
+    monkeypatch.setattr(src.config, "CPU_KERNELS", True)
     list(train_epochs(TutorialCNN(), small_mnist, config))
     bits = {"fp32": "int32", "bf16": "int16"}[precision]
     # A step: the fused first layer (always fp32) forward and backward, and the second pool forward and backward.
-    expected = Counter({(pooling._conv_pool_relu, "float32"): steps, (pooling._conv_pool_relu_grad, "float32"): steps,
-                        (pooling._pool, bits): steps, (pooling._unpool, bits): steps})
-    expected[(pooling._conv_pool_relu, "float32")] += evaluations
-    expected[(pooling._pool, "int32")] += evaluations
+    expected = Counter({(kernels._conv_pool_relu, "float32"): steps, (kernels._conv_pool_relu_grad, "float32"): steps,
+                        (kernels._pool, bits): steps, (kernels._unpool, bits): steps})
+    expected[(kernels._conv_pool_relu, "float32")] += evaluations
+    expected[(kernels._pool, "int32")] += evaluations
     assert Counter(launches) == expected
 
 
 def test_warm_up_compiles_both_kernels_for_both_precisions_and_the_fused_first_layer():
-    pooling.warm_up()
-    for kernel in (pooling._pool, pooling._unpool):
+    kernels.warm_up()
+    for kernel in (kernels._pool, kernels._unpool):
         assert {str(signature[0].dtype) for signature in kernel.signatures} >= {"int16", "int32"}
-    assert pooling._conv_pool_relu.signatures and pooling._conv_pool_relu_grad.signatures
+    assert kernels._conv_pool_relu.signatures and kernels._conv_pool_relu_grad.signatures
 
 
 @pytest.mark.parametrize("mode", ["train", "inference"])
 def test_the_fused_first_layer_is_conv_pool_relu_in_outputs_and_gradients(model, small_mnist, launches, mode):
-    """MaxPool2x2.after_conv_relu on real MNIST digits with the shipped weights, against PyTorch's convolution,
+    """kernels.first_layer on real MNIST digits with the shipped weights, against PyTorch's convolution,
     pooling and ReLU. The sums run in another order, so values agree to rounding, not bit for bit; the winner
     of a tied window (the flat background) is the first in reading order, as in PyTorch."""
-    conv, pool = model.conv1, MaxPool2x2().train()
+    fast = kernels.install(copy.deepcopy(model).train())
+    conv = fast.conv1
     x = normalize(small_mnist.train.images[:256].unsqueeze(1))
     theirs = torch.relu(F.max_pool2d(F.conv2d(x, conv.weight, conv.bias, padding=1), 2))
     grad = torch.randn_like(theirs)
     expected = torch.autograd.grad(theirs, (conv.weight, conv.bias), grad)
     if mode == "train":
-        ours = pool.after_conv_relu(conv, x)
+        ours = kernels.first_layer(fast, x)
         got = torch.autograd.grad(ours, (conv.weight, conv.bias), grad)
         for g, e in zip(got, expected):
             torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-4 * e.abs().max().item())
-        assert launches == [(pooling._conv_pool_relu, "float32"), (pooling._conv_pool_relu_grad, "float32")]
+        assert launches == [(kernels._conv_pool_relu, "float32"), (kernels._conv_pool_relu_grad, "float32")]
     else:
         with torch.inference_mode():
-            ours = pool.eval().after_conv_relu(conv, x)
-        assert launches == [(pooling._conv_pool_relu, "float32")]
+            ours = kernels.first_layer(fast.eval(), x)
+        assert launches == [(kernels._conv_pool_relu, "float32")]
     assert ours.is_contiguous(memory_format=torch.channels_last) and (ours == 0).float().mean() > 0.2
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
 
 
 def test_the_fused_first_layer_steps_aside_where_it_does_not_fit(model, small_mnist, launches):
     """An input that wants gradients (saliency), one of odd size, or eval mode without inference_mode: PyTorch."""
-    conv, pool = model.conv1, MaxPool2x2().train()
+    fast = kernels.install(copy.deepcopy(model).train())
     x = normalize(small_mnist.train.images[:8].unsqueeze(1))
-    pool.after_conv_relu(conv, x.clone().requires_grad_())
-    pool.after_conv_relu(conv, x[:, :, :27, :27])
+    kernels.first_layer(fast, x.clone().requires_grad_())
+    kernels.first_layer(fast, x[:, :, :27, :27])
     with torch.no_grad():
-        pool.eval().after_conv_relu(conv, x)
-    assert all(kernel not in (pooling._conv_pool_relu, pooling._conv_pool_relu_grad) for kernel, _ in launches)
+        kernels.first_layer(fast.eval(), x)
+    assert all(kernel not in (kernels._conv_pool_relu, kernels._conv_pool_relu_grad) for kernel, _ in launches)
 
 
-def test_inference_does_not_wait_for_the_compiler():
-    """In a fresh process, readings before warm_up has finished, even while it runs, use PyTorch's layers; after
-    it, the kernels, and neither a reading nor a training step (fp32, bf16) compiles anything more."""
+def test_warm_up_compiles_what_a_training_needs_and_nothing_more_is_compiled():
+    """In a fresh process: nothing is compiled before install(); after it, neither a training step (fp32, bf16)
+    nor an evaluation compiles anything more."""
     code = """
 import torch
-from src.training import kernels as pooling
-from src.model.network import TutorialCNN, forward
-from src.training.loop import TrainConfig, train_step
-
-model = TutorialCNN().to(memory_format=torch.channels_last)
-x = torch.rand(4, 1, 28, 28)
-
-def read():
-    with torch.inference_mode():
-        model.eval()
-        forward(model, x)
+from src.training import kernels
+from src.model.network import TutorialCNN
+from src.training.loop import TrainConfig, evaluate, train_step
+from src.data.mnist import Split
 
 def compiled():
-    kernels = (pooling._pool, pooling._unpool, pooling._conv_pool_relu, pooling._conv_pool_relu_grad)
-    return [len(kernel.signatures) for kernel in kernels]
+    return [len(k.signatures) for k in (kernels._pool, kernels._unpool, kernels._conv_pool_relu, kernels._conv_pool_relu_grad)]
 
-original, during = pooling._launch, []
-def launch(kernel, *args):
-    with torch.inference_mode():
-        during.append(model.pool.eval()._kernels())  # what a reading at this moment would do
-    original(kernel, *args)
-
-read()
 print(compiled())
-pooling._launch = launch
-pooling.warm_up()
-pooling._launch = original
-print(set(during))
+model = kernels.install(TutorialCNN().to(memory_format=torch.channels_last))
 after = compiled()
-launched = []
-pooling._launch = lambda kernel, *args: (launched.append(kernel.__name__), original(kernel, *args))
-read()
-print(launched)
+x = torch.rand(4, 1, 28, 28)
 for precision in ("fp32", "bf16"):
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     train_step(model, optimizer, x, torch.zeros(4, dtype=torch.long), TrainConfig(precision=precision, teachers=0))
+evaluate(model, Split(torch.zeros(8, 28, 28, dtype=torch.uint8), torch.zeros(8, dtype=torch.long)))
 print(compiled() == after, after)
 """
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.splitlines()
-    assert lines[0] == "[0, 0, 0, 0]"  # the first reading compiled nothing
-    assert lines[1] == "{False}"  # while warm_up ran, readings were not to use the kernels
-    assert lines[2] == "['_conv_pool_relu', '_pool']"  # after it, they do
-    assert lines[3] == "True [2, 2, 1, 1]"  # warm_up compiled what real use needs: nothing more was compiled
+    assert result.stdout.splitlines() == ["[0, 0, 0, 0]", "True [2, 2, 1, 1]"]

@@ -1,0 +1,59 @@
+"""Fitting a model's "is it a digit?" statistics (src/model/novelty.py), the step before saving it:
+
+    save_model(path, model, metadata, fit_novelty(model, data))
+
+The thresholds come from tuning digits (calibration_digits): MNIST validation digits as the app reads them
+from a drawing, and drawn digits from src/data/synthetic.py. Each threshold flags at most its share of them.
+"""
+
+import functools
+
+import numpy as np
+import torch
+
+from src.data.synthetic import as_drawing, preprocessed_digits
+from src.model.checkpoint import weights_digest
+from src.model.novelty import PCA_DIMS, NoveltyDetector, energy
+from src.reading.inference import run_network
+
+# Share of the tuning digits each threshold may flag: MNIST digits (as the app reads them) and drawn ones.
+FLAG_MNIST, FLAG_DRAWN = 0.007, 0.01
+UNUSUAL_RATE = 0.01
+
+
+@functools.lru_cache(maxsize=1)
+def _drawn_digits(n: int, seed: int) -> np.ndarray:
+    return preprocessed_digits(n, seed=seed)[0]
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist_as_drawn(val_bytes: bytes) -> np.ndarray:
+    images = np.frombuffer(val_bytes, np.uint8).reshape(-1, 28, 28)
+    return np.stack([as_drawing(a) for a in images])
+
+
+def calibration_digits(data, n_mnist: int = 5000, n_drawn: int = 1000, seed: int = 1001):
+    """Tuning digits: (MNIST validation digits as the app reads them from a drawing, drawn digits from
+    src.data.synthetic), each (N, 28, 28) float [0, 1]. A few seconds; kept for the next model of the same data."""
+    val = np.ascontiguousarray(data.val.images[:n_mnist].cpu().numpy())
+    return _mnist_as_drawn(val.tobytes()), _drawn_digits(n_drawn, seed)
+
+
+def fit_novelty(model: torch.nn.Module, data, mnist_digits=None, drawn_digits=None) -> NoveltyDetector:
+    """Fit a detector for `model`: PCA of the features of MNIST training images, thresholds from the tuning
+    digits (calibration_digits(data) unless given). `data` is a src.data.mnist.MNISTData."""
+    if mnist_digits is None:
+        mnist_digits, drawn_digits = calibration_digits(data)
+    feats, _ = run_network(model, data.train.images[:20000].cpu().numpy())
+    mean = feats.mean(0)
+    centred = (feats - mean).astype(np.float64)
+    _, vectors = np.linalg.eigh(centred.T @ centred / len(centred))
+    detector = NoveltyDetector(mean, vectors[:, ::-1][:, :PCA_DIMS], np.inf, np.inf, weights_digest(model))
+
+    f_m, l_m = run_network(model, mnist_digits)
+    f_d, l_d = run_network(model, drawn_digits)
+    # The higher of the two: each set has at most its share flagged.
+    detector.threshold = float(max(np.quantile(energy(l_m), 1 - FLAG_MNIST), np.quantile(energy(l_d), 1 - FLAG_DRAWN)))
+    residual = detector.residual(np.concatenate([f_m, f_d]))
+    detector.unusual_threshold = float(np.quantile(residual, 1 - UNUSUAL_RATE))
+    return detector
