@@ -6,7 +6,7 @@ Four pages, each served by its own process on 127.0.0.1 and drawn on in Debian's
 headless, --disable-gpu: it paints in software):
   - "plain, no tool selected": as the next, but its brush never clicked: the pen draws nothing;
   - "plain, Gradio's defaults": gr.Sketchpad() and a constant Label on its change event;
-  - "plain, our settings": the same with src/web/page.py's SKETCHPAD settings (canvas, brush, no layers...);
+  - "plain, our settings": the same with src/web/draw_tab.py's SKETCHPAD settings (canvas, brush, no layers...);
   - "ours": `python app.py` (of --repo, default this checkout: a worktree of an older commit gives "before").
 On each, at 1x and at 4x CPU throttling (CDP Emulation.setCPUThrottlingRate, a slow school laptop):
   1. ms per move: `--strokes` circles of `--moves` mouse moves each; page.mouse.move returns once the
@@ -41,7 +41,7 @@ import sys
 import gradio as gr
 settings = {}
 if sys.argv[1] == "ours":
-    from src.web.page import SKETCHPAD as settings
+    from src.web.draw_tab import SKETCHPAD as settings
 with gr.Blocks() as demo:
     pad = gr.Sketchpad(elem_id="sketchpad", **settings)
     label = gr.Label()

@@ -1,29 +1,56 @@
-"""What the Draw tab does: read a drawing, explain it, classify uploaded files, keep corrections, pick models.
+"""The Draw tab: read a drawing, explain it, classify uploaded files, keep corrections, pick models.
 
-The methods of DrawTab are the event handlers of src/web/page.py. DrawTab is given the live model store and
-the visitors (both created once, in app.py); every handler works for the visitor who sent the request.
+    draw = DrawTab(store, visitors, links)     # the live model store, the visitors, the weights' links (app.py)
+    with gr.Tab("Draw"):
+        parts = draw.build(demo, explore)      # its layout and wiring; the handlers are DrawTab's methods
+
+Every handler works for the visitor who sent the request.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import gradio as gr
 from PIL import Image
 
-from src.web import corrections
-
-from src.web import live
+from src import config
+from src.web import corrections, live
 from src.model.checkpoint import CheckpointError
 from src.web.downloads import WeightLinks
 from src.reading.inference import ModelStore, Reading
 from src.web.visitors import LimitReached, Visitors
 from src.data.preprocess import InvalidImage, load_image
-from src.reading.saliency import overlay, saliency
-from src.web.uploads import Drawings, drawing
+from src.reading.saliency import READING_HINT, overlay, saliency
+from src.web.uploads import Drawings, Sketchpad, drawing
 
 DIGITS = [str(d) for d in range(10)]
 BLANK_HINT = "Draw a digit"
 NOT_A_DIGIT = "This doesn't look like a digit"
 FILLED_AREA = "This looks like a filled area, not a stroke: draw the digit with lines."
+
+# The drawing surface: one fixed square canvas and one black brush, as live.js paints and reads it
+# (bench/pen.py builds a plain gr.Sketchpad with these too).
+SKETCHPAD = dict(
+    type="pil", image_mode="RGBA", canvas_size=(live.CANVAS, live.CANVAS), fixed_canvas=True, height=380,
+    brush=gr.Brush(default_size=live.BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
+    layers=False, transforms=(), sources=(), format="png",
+)
+# After a reading, the browser asks for Inside the network's maps only while the panel is open.
+REFRESH_INSIDE = "() => { if (window.insideOpen) document.querySelector('#inside-refresh')?.click(); }"
+RELOAD_INSIDE = "() => { if (window.insideOpen) document.querySelector('#inside-reload')?.click(); }"
+# Clear = the sketchpad's own trash button: it empties the canvas and its change event blanks the outputs.
+# (Setting the sketchpad's value to None from Python does not always empty the canvas in Gradio 6.31.)
+CLEAR = "() => document.querySelector('#sketchpad button[aria-label=\"Clear canvas\"]')?.click()"
+
+
+@dataclass
+class DrawParts:
+    """What the rest of the page wires to: the visitor's model choice, the Draw tab's model picker and its
+    text, and the page's load event."""
+    choice: gr.State
+    pickers: list
+    arrival: object
 
 # ------------------------------------------------------------------------------------------------ drawing
 def probability_table(probabilities=None) -> pd.DataFrame:
@@ -208,6 +235,113 @@ class DrawTab:
         self.visitors.of(request).set_sharing(bool(share))
         return ("Thank you: the operator of this server may use your corrections to improve the model."
                 if share else "Your corrections stay yours: they are removed when you leave.")
+
+    # ----------------------------------------------------------------------------------------- the tab
+    def build(self, demo: gr.Blocks, explore) -> DrawParts:
+        """The Draw tab's layout and wiring, inside `with gr.Tab("Draw")`; `explore` (src/web/explore.py)
+        serves Inside the network and the ONNX export."""
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=300):
+                sketchpad = Sketchpad(  # gr.Sketchpad, its uploads checked on every route (src/web/uploads.py)
+                    elem_id="sketchpad", label="Draw a digit (or a whole number), large, anywhere", **SKETCHPAD)
+                sketchpad.drawings = self.drawings  # the browser's images, until its reading takes them
+                clear_button = gr.Button("Clear", elem_id="clear", variant="secondary")
+            with gr.Column(scale=1, min_width=300):
+                # Filled in by the visitor's browser after every stroke (src/web/static/live.js), at once.
+                live_reading = gr.HTML(live.element(self.links.url(self.store.active.path if self.store.active else None)),
+                                       elem_id="live-reading", js_on_load=None)
+                prediction = gr.Label(value=BLANK_HINT, num_top_classes=3, label="Prediction", elem_id="prediction")
+                note = gr.Markdown("", elem_id="note")
+                chart = gr.BarPlot(probability_table(), x="digit", y="probability", y_lim=[0, 1], sort="x",
+                                   label="Probability of each digit", elem_id="probabilities", height=240)
+                with gr.Row():
+                    model_input = gr.Image(label="What the model sees (28×28)", elem_id="model-input",
+                                           interactive=False, height=200, buttons=[], format="png")
+                    heatmap = gr.Image(label="Why: the pixels that counted", elem_id="saliency",
+                                       interactive=False, height=200, buttons=[], format="png")
+                gr.Markdown(READING_HINT, elem_id="saliency-hint")
+                with gr.Group():
+                    correct_as = gr.Radio(DIGITS, label="Wrong? It was really a…", elem_id="correct-as")
+                    correction_status = gr.Markdown("", elem_id="corrections-count")
+        # Below the results, so that on a phone the prediction sits right under the canvas.
+        with gr.Accordion("Model", open=False):
+            model_picker = gr.Dropdown(choices=[], label="Model (yours/… are the runs you trained)",
+                                       elem_id="model-picker", interactive=True,
+                                       allow_custom_value=True)  # the list grows as models are trained
+            use_button = gr.Button("Use this model", elem_id="use-model", size="sm")
+            active_model = gr.Markdown("", elem_id="active-model")
+            with gr.Row():
+                export_button = gr.Button("Download this model as ONNX", elem_id="export-onnx", size="sm")
+                onnx_file = gr.File(label="ONNX: input “image” (N, 1, 28, 28) in [0, 1]; outputs “logits”, "
+                                    "“probabilities”", elem_id="onnx-file", interactive=False)
+        with gr.Accordion("Inside the network", open=False, elem_id="inside") as inside_panel:
+            gr.Markdown("What each layer of the network makes of your drawing (a single digit), after its "
+                        "ReLU: brighter means a stronger response. Each convolution's maps are halved in size "
+                        "by the pooling before the next layer.")
+            maps = [gr.Image(label=label, elem_id=f"maps-{name}", interactive=False, buttons=[], format="png")
+                    for name, label in (("conv1", "conv1: 8 feature maps, 28×28"),
+                                        ("conv2", "conv2: 16 feature maps, 14×14"),
+                                        ("conv3", "conv3: 32 feature maps, 7×7"))]
+            with gr.Row():
+                with gr.Column():
+                    gr.Markdown("**conv1's 8 learned filters** (3×3 weights; orange +, blue −)")
+                    filters = gr.Image(show_label=False, elem_id="filters", interactive=False, buttons=[],
+                                       format="png")
+                summary = gr.Dataframe(label="Model summary: each layer's output for one image",
+                                       elem_id="model-summary", interactive=False)
+            inside_refresh = gr.Button("Refresh", visible="hidden", elem_id="inside-refresh")  # the maps
+            inside_reload = gr.Button("Reload", visible="hidden", elem_id="inside-reload")  # all: another model
+        with gr.Accordion("Your corrections", open=False):
+            gr.Markdown("Your corrections are stored on this server as 28×28 PNGs, visible only to you, and can "
+                        "fine-tune your model (Train tab). They are removed some time after you leave: download "
+                        "them to keep them.")
+            share = gr.Checkbox(False, label="Share my corrections to improve the model (the server's operator "
+                                "may then keep and use them)", elem_id="share-corrections")
+            share_status = gr.Markdown("", elem_id="share-status")
+            with gr.Row():
+                download_button = gr.Button("Download corrections (.zip)", elem_id="download-corrections")
+                delete_button = gr.Button("Delete all corrections", variant="stop", elem_id="clear-corrections")
+            corrections_zip = gr.File(label="Corrections", elem_id="corrections-zip", interactive=False)
+        with gr.Accordion("Classify an image file", open=False):
+            with gr.Row():
+                upload = gr.File(label="PNG, JPEG or WebP", file_types=["image"], type="filepath", elem_id="upload")
+                result = gr.JSON(label="Result", elem_id="classify-result")
+            classify_button = gr.Button("Classify", elem_id="classify")
+        sample = gr.State(None)  # the last single digit's 28x28 input, for a correction
+        choice = gr.State(None)  # this visitor's model: None = the server's default, else a checkpoint name
+        visitor_key = gr.BrowserState(None, storage_key="draw-a-digit-visitor")  # reloads: the same visitor
+
+        # Live: every finished stroke sends the canvas; only the latest one is processed, without a spinner.
+        reading = sketchpad.change(self.predict, [sketchpad, choice], [chart, prediction, model_input, heatmap, note,
+                                   sample], api_name="predict", trigger_mode="always_last", show_progress="hidden")
+        # Inside the network costs nothing while its panel is closed: only an open panel asks for the maps
+        # (a click on its hidden refresh button, from the browser, after each reading).
+        inside_outputs = [*maps, filters, summary]
+        inside_panel.expand(explore.inside_panel, [sample, choice], inside_outputs, api_name=False)
+        inside_panel.expand(None, js="() => { window.insideOpen = true; }")
+        inside_panel.collapse(None, js="() => { window.insideOpen = false; }")
+        reading.then(None, js=REFRESH_INSIDE)
+        inside_refresh.click(explore.inside_maps, [sample, choice], maps, api_name=False,
+                             show_progress="hidden", trigger_mode="always_last")
+        inside_reload.click(explore.inside_panel, [sample, choice], inside_outputs, api_name=False,
+                            show_progress="hidden")
+        export_button.click(explore.export_onnx, choice, onnx_file, api_name=False)
+        clear_button.click(None, None, None, api_name=False, js=CLEAR)
+        classify_button.click(self.classify, [upload, choice], result, api_name="classify")
+        correct_as.input(self.save_correction, [correct_as, sample], [correct_as, correction_status], api_name="correct")
+        download_button.click(self.download_corrections, None, corrections_zip, api_name="download_corrections")
+        delete_button.click(self.clear_corrections, None, correction_status, api_name="delete_corrections")
+        share.input(self.set_sharing, share, share_status, api_name="share_corrections")
+        use = use_button.click(self.use_model, model_picker, [choice, active_model], api_name="use_model")
+        use.then(self.live_element, choice, live_reading, api_name=False)
+        use.then(None, js=RELOAD_INSIDE)  # an open panel shows the new model's maps and filters
+        arrival = demo.load(self.arrived, visitor_key, visitor_key, api_name=False)
+        if not config.ALLOW_TRAINING:  # with training, the Train tab fills every picker from one listing
+            arrival.then(self.refresh_models, choice, [model_picker, active_model], api_name=False)
+        arrival.then(self.live_element, choice, live_reading, api_name=False)
+        arrival.then(self.corrections_text, None, correction_status, api_name=False)
+        arrival.then(self.sharing, None, share, api_name=False)
+        return DrawParts(choice, [model_picker, active_model], arrival)
 
     # ------------------------------------------------------------------------------------- visits
     def arrived(self, key=None, request: gr.Request = None):

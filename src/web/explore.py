@@ -8,7 +8,7 @@
     - What the model trains on (Train tab): MNIST examples with and without augmentation (src/training/loop.py).
     - Export (Draw tab): the model in use as ONNX (src/model/export.py).
 
-Each view is also an API endpoint (see src/web/page.py): /inside_the_network, /evaluate, /compare_runs,
+Each view is also an API endpoint (Explore.api): /inside_the_network, /evaluate, /compare_runs,
 /training_examples and /export_onnx. Models are named as in the model picker: a server checkpoint's file
 name, or "yours/NAME" for one of the visitor's own runs; none (or "") is the server's default.
 """
@@ -70,6 +70,14 @@ class Explore:
         self._exports = Path(self._folder.name)
 
     # ------------------------------------------------------------------------------------------ helpers
+    def api(self) -> None:
+        """Each view as an endpoint for gradio_client, inside the page's Blocks; models named as in the picker."""
+        gr.api(self.inside_api, api_name="inside_the_network")
+        gr.api(self.evaluate_api, api_name="evaluate")
+        gr.api(self.compare_api, api_name="compare_runs")
+        gr.api(self.export_api, api_name="export_onnx")
+        gr.api(self.examples_api, api_name="training_examples")
+
     def model_named(self, name: str | None, request: gr.Request | None) -> LoadedModel:
         """The model a picker name stands for, for this visitor; a clear message if it cannot be used."""
         choice = self.draw.choice_of(name)

@@ -16,7 +16,7 @@ from src.data import preprocess
 from src.model.network import MEAN, STD
 
 SCRIPT = Path(__file__).parent / "static" / "live.js"
-# The Sketchpad's image size and brush (src/web/page.py builds it with these): live.js paints strokes as they are
+# The Sketchpad's image size and brush (src/web/draw_tab.py builds it with these): live.js paints strokes as they are
 # drawn, in the same pixels and with the same brush.
 CANVAS = 320
 BRUSH_RADIUS = 10  # 20-pixel strokes

@@ -1,4 +1,8 @@
-"""Training from the page: the Train tab's generators around `src.training.loop.train_epochs` and `fine_tune`.
+"""The Train tab: its layout, and its generators around `src.training.loop.train_epochs` and `fine_tune`.
+
+    train = TrainTab(store, visitors)
+    with gr.Tab("Train"):
+        train.build(explore, draw_parts)   # draw_parts: the Draw tab's (DrawTab.build), whose pickers it refreshes
 
 Trainings run one at a time for the whole server, first come, first served (TrainingLine): a visitor
 whose training waits sees their place in the line. Each visitor has their own Stop: it stops their
@@ -33,6 +37,7 @@ from src.data.mnist import DataUnavailable, load_mnist
 from src.reading.inference import YOURS, ModelStore
 from src.data.synthetic import cached_training_pools
 from src.reading.calibration import fit_novelty
+from src.training.loop import FAST
 from src.web.visitors import LimitReached, Visitor, Visitors
 
 log = logging.getLogger(__name__)
@@ -246,6 +251,115 @@ class TrainTab:
         self.line = TrainingLine()
         self._places: dict[str, _Place] = {}  # visitor id -> their training's place
         self._lock = threading.Lock()
+
+    # ----------------------------------------------------------------------------------------- the tab
+    def build(self, explore, draw) -> None:
+        """The Train tab's layout and wiring, inside `with gr.Tab("Train")`. `explore` (src/web/explore.py) serves
+        evaluation, comparison and examples; `draw` is the Draw tab's DrawParts."""
+        if not config.ALLOW_TRAINING:
+            gr.Markdown("Training is switched off on this server (`ALLOW_TRAINING=0`), so that a public demo "
+                        "stays fast for everyone. Run the app yourself to train: `python app.py`.",
+                        elem_id="training-disabled")
+            return
+        defaults = FAST  # about 99% MNIST test in about half a minute on 2 cores; train.py trains the long recipe
+        gr.Markdown("Retrain the network on MNIST and watch the training and validation loss after every "
+                    "epoch. The settings below reach about 99% MNIST test accuracy in about half a minute on two "
+                    "CPU cores; `python train.py` trains the shipped model with a longer recipe, in which the network "
+                    "also learns from three teachers trained first (about 9 minutes). One training "
+                    "runs at a time on this server: yours waits its turn and shows its place in line. Your "
+                    f"runs are yours alone; this server keeps your last {self.visitors.limits.runs_per_visitor}.")
+        with gr.Row():
+            epochs = gr.Slider(1, config.MAX_EPOCHS, value=min(defaults.epochs, config.MAX_EPOCHS), step=1,
+                               label="Epochs", elem_id="epochs")
+            batch_size = gr.Dropdown([32, 64, 128, 256, 384, 512], value=defaults.batch_size, label="Batch size",
+                                     elem_id="batch-size")
+            learning_rate = gr.Number(value=defaults.lr, label="Learning rate (peak)", elem_id="learning-rate",
+                                      minimum=1e-5, maximum=0.1)
+        with gr.Row():
+            with gr.Column(min_width=220):  # its own column, so that a phone does not squeeze its label away
+                augment = gr.Checkbox(value=defaults.augment, elem_id="augment",
+                                      label="Augment (rotate, scale, shift, stroke width)")
+            seed = gr.Number(value=defaults.seed, precision=0, label="Seed", elem_id="seed")
+            max_examples = gr.Slider(500, 48_000, value=48_000, step=500, elem_id="max-examples",
+                                     label="Training examples (fewer = faster on slow CPUs)")
+        with gr.Row():
+            start_button = gr.Button("Start training", variant="primary", elem_id="start")
+            stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
+        train_status = gr.Markdown("Press Start to train.", elem_id="train-status")
+        with gr.Row():
+            loss_plot = gr.LinePlot(loss_table([]), x="epoch", y="loss", color="series", title="Loss per epoch",
+                                    elem_id="loss-plot", height=300, min_width=320,
+                                    color_map={"train": "#f97316", "validation": "#3b82f6"}, x_title="epoch",
+                                    y_title="cross-entropy loss", sort=epoch_axis(defaults.epochs))
+            accuracy_plot = gr.LinePlot(accuracy_table([]), x="epoch", y="accuracy", color="series",
+                                        title="Validation accuracy per epoch", elem_id="accuracy-plot", height=300,
+                                        min_width=320, color_map={"validation": "#3b82f6"}, x_title="epoch",
+                                        y_title="accuracy (%)", sort=epoch_axis(defaults.epochs))
+        records = gr.Dataframe(records_table([]), label="Per-epoch records", elem_id="records", interactive=False)
+        new_checkpoint = gr.File(label="Download the new checkpoint (Spaces disks are not permanent)",
+                                 elem_id="download", file_count="multiple", interactive=False)
+        with gr.Accordion("Evaluate a model on the MNIST test set", open=True, elem_id="evaluate"):
+            gr.Markdown("How a model does on each of the 10,000 test images: every new run is evaluated "
+                        "when it finishes, and any model can be picked here.")
+            with gr.Row():
+                evaluate_picker = gr.Dropdown(choices=[], label="Model to evaluate", elem_id="evaluate-picker",
+                                              allow_custom_value=True, scale=3)
+                evaluate_button = gr.Button("Evaluate", elem_id="evaluate-button", scale=1)
+            confusion = gr.HTML("", elem_id="confusion", js_on_load=None)
+            mistakes = gr.Gallery(label="Its most confident mistakes: the true digit → its answer, its confidence",
+                                  elem_id="mistakes", columns=6, height="auto", object_fit="contain",
+                                  allow_preview=False)
+        with gr.Accordion("Compare runs", open=False, elem_id="compare"):
+            with gr.Row():
+                compare_picker = gr.Dropdown(choices=[], multiselect=True, label="Models (two or more)",
+                                             elem_id="compare-picker", scale=3)
+                compare_button = gr.Button("Compare", elem_id="compare-button", scale=1)
+            with gr.Row():
+                compare_loss = gr.LinePlot(x="epoch", y="validation loss", color="run", elem_id="compare-loss",
+                                           title="Validation loss per epoch", height=280)
+                compare_accuracy = gr.LinePlot(x="epoch", y="validation accuracy", color="run",
+                                               elem_id="compare-accuracy", title="Validation accuracy per epoch",
+                                               height=280, y_title="accuracy (%)")
+            compare_table = gr.Dataframe(label="Settings and test accuracy", elem_id="compare-table", interactive=False)
+        with gr.Accordion("What the model trains on", open=False, elem_id="examples") as examples_panel:
+            gr.Markdown("Top row: MNIST training images as the network sees them (28×28). Below: the same "
+                        "images as augmentation changes them (rotation, scale, shear, shift, stroke width), "
+                        "new at every epoch.")
+            examples = gr.Image(label="Training examples", elem_id="examples-image", interactive=False, buttons=[],
+                                format="png")
+            reroll = gr.Button("Re-roll the augmentations", elem_id="reroll", size="sm")
+            examples_seed = gr.State(0)
+        with gr.Accordion("Fine-tune on my corrections", open=False):
+            gr.Markdown("Teach the current model your handwriting: it trains briefly on your corrections "
+                        "(Draw tab) mixed with MNIST, so that it does not forget the digits it knew.")
+            fine_tune_button = gr.Button("Fine-tune on my corrections", elem_id="fine-tune")
+            fine_tune_report = gr.Markdown("", elem_id="fine-tune-report")
+            fine_tuned = gr.File(label="Download the fine-tuned checkpoint", elem_id="fine-tuned-download",
+                                 file_count="multiple", interactive=False)
+
+        every_picker = [*draw.pickers, evaluate_picker, compare_picker]  # filled from one listing of the models
+        draw.arrival.then(explore.all_pickers, draw.choice, every_picker, api_name=False)
+        evaluate_button.click(explore.evaluate_view, evaluate_picker, [confusion, mistakes], api_name=False)
+        compare_button.click(explore.compare_view, compare_picker, [compare_loss, compare_accuracy, compare_table],
+                             api_name=False)
+        examples_panel.expand(explore.examples_view, examples_seed, examples, api_name=False)
+        reroll.click(explore.reroll, examples_seed, [examples_seed, examples], api_name=False)
+        training = start_button.click(
+            self.train, [epochs, batch_size, learning_rate, augment, seed, max_examples],
+            [loss_plot, records, train_status, new_checkpoint, accuracy_plot], api_name="train",
+            validator=self.admit_training,  # refused before Gradio's queue: full line, limits, bad settings
+            preprocess=False,  # plain numbers: the validator's own range checks give the messages
+            concurrency_limit=1 + config.MAX_WAITING_TRAININGS, concurrency_id="train",  # = the line: never queued
+        )
+        listed = training.success(explore.new_run_pickers, [new_checkpoint, draw.choice], every_picker,
+                                  api_name=False)  # a refused or failed run saved nothing
+        listed.then(explore.evaluate_new_run, new_checkpoint, [confusion, mistakes], api_name=False)
+        stop_button.click(self.request_stop, None, train_status, api_name="stop", concurrency_limit=None,
+                          show_progress="hidden")
+        tuning = fine_tune_button.click(self.fine_tune_on_corrections, draw.choice, [fine_tune_report, fine_tuned],
+                                        api_name="fine_tune", validator=self.admit_fine_tune,
+                                        concurrency_limit=1 + config.MAX_WAITING_TRAININGS, concurrency_id="train")
+        tuning.then(explore.all_pickers, draw.choice, every_picker, api_name=False)
 
     # ------------------------------------------------------------------------------------ admission
     def _admit(self, visitor: Visitor, addr: str) -> _Place:
