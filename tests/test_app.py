@@ -10,8 +10,19 @@ from src.data.synthetic import render_digit, sketchpad_value
 
 
 def classify_many(client, paths):
-    """/classify for every path, one request after another, as a script would send them."""
-    return [client.predict(handle_file(str(p)), api_name="/classify") for p in paths]
+    """/classify for every path, all submitted at once (the server's queue takes them in turn), in order."""
+    return answers(client, [(handle_file(str(p)),) for p in paths], "/classify")
+
+
+def answers(client, inputs: list[tuple], api_name: str, in_flight: int = 16) -> list:
+    """The answers to one request per inputs tuple, in order. Up to `in_flight` are submitted at a time (the
+    app's queue holds 64), so that uploads and answers overlap."""
+    jobs, results = [], []
+    for args in inputs:
+        jobs.append(client.submit(*args, api_name=api_name))
+        if len(jobs) - len(results) >= in_flight:
+            results.append(jobs[len(results)].result(timeout=300))
+    return results + [job.result(timeout=300) for job in jobs[len(results):]]
 
 
 def predicted_digit(label: dict):
@@ -71,7 +82,7 @@ def test_classify_reads_mnist_test_digits_as_280px_black_on_white_pngs(client, d
 def test_predict_reads_drawings_on_dark_and_transparent_canvases(client, tmp_path, theme):
     rng = np.random.default_rng(7 if theme == "dark" else 8)
     digits = np.arange(100) % 10
-    correct = 0
+    sketches = []
     for i, d in enumerate(digits):
         strokes = render_digit(int(d), rng, canvas=400, style="transparent")  # black ink, as the brush draws
         if theme == "dark":  # the dark theme's opaque #333 composite, without layers: ink against the background
@@ -79,8 +90,9 @@ def test_predict_reads_drawings_on_dark_and_transparent_canvases(client, tmp_pat
             value = {"background": background, "layers": [], "composite": Image.alpha_composite(background, strokes)}
         else:  # a transparent background and no layers: the ink is in the alpha channel
             value = {"background": None, "layers": [], "composite": strokes}
-        chart, label, image, *_ = client.predict(save_sketch(value, tmp_path, f"{theme}{i}"), api_name="/predict")
-        correct += predicted_digit(label) == d
+        sketches.append((save_sketch(value, tmp_path, f"{theme}{i}"),))
+    labels = [label for chart, label, image, *_ in answers(client, sketches, "/predict")]
+    correct = sum(predicted_digit(label) == d for label, d in zip(labels, digits))
     print(f"/predict, {theme} canvas: {correct}/100")
     assert correct >= 97
 

@@ -174,6 +174,7 @@ def test_the_fused_first_layer_steps_aside_where_it_does_not_fit(model, small_mn
     assert all(kernel not in (kernels._conv_pool_relu, kernels._conv_pool_relu_grad) for kernel, _ in launches)
 
 
+@pytest.mark.slow
 def test_warm_up_compiles_what_a_training_needs_and_nothing_more_is_compiled():
     """In a fresh process: nothing is compiled before install(); after it, neither a training step (fp32, bf16)
     nor an evaluation compiles anything more."""

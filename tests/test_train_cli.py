@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
 from src.model.checkpoint import load_model
 
@@ -12,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RECORD_KEYS = {"epoch", "train_loss", "val_loss", "val_acc", "seconds"}
 
 
+@pytest.mark.slow
 def test_train_cli_end_to_end(tmp_path, data_dir):
     out = tmp_path / "X.safetensors"
     result = subprocess.run(
