@@ -162,8 +162,8 @@ def test_the_live_reading_follows_undo_redo_and_the_eraser_and_reads_off_the_mai
     assert live_becomes(page, "")
     tool("Redo")
     assert live_becomes(page, "1")
-    tool("Erase")  # a zig-zag of the eraser over the whole 1
-    draw(page, [[(x / 100, 0.05 if i % 2 else 0.95) for i, x in enumerate(range(30, 66, 2))]], steps=8)
+    tool("Erase")  # a zig-zag of the eraser over the whole 1, row by row (each move of the eraser is slow)
+    draw(page, [[(0.32 if i % 2 else 0.62, y / 100) for i, y in enumerate(range(6, 96, 5))]], steps=2)
     page.locator("#sketchpad").screenshot(path=str(screenshots / "live-erased.png"))
     assert live_becomes(page, "")
     tool("Brush")
