@@ -9,20 +9,25 @@ from src.data.mnist import read_mnist
 from src.data.synthetic import render_digit, sketchpad_value
 
 
-def classify_many(client, paths):
-    """/classify for every path, all submitted at once (the server's queue takes them in turn), in order."""
-    return answers(client, [(handle_file(str(p)),) for p in paths], "/classify")
+def classify_many(server, paths):
+    """/classify for every path, in order, as scripts of a few visitors send them (answers())."""
+    return answers(server, [(handle_file(str(p)),) for p in paths], "/classify")
 
 
-def answers(client, inputs: list[tuple], api_name: str, in_flight: int = 16) -> list:
-    """The answers to one request per inputs tuple, in order. Up to `in_flight` are submitted at a time (the
-    app's queue holds 64), so that uploads and answers overlap."""
-    jobs, results = [], []
-    for args in inputs:
-        jobs.append(client.submit(*args, api_name=api_name))
-        if len(jobs) - len(results) >= in_flight:
-            results.append(jobs[len(results)].result(timeout=300))
-    return results + [job.result(timeout=300) for job in jobs[len(results):]]
+def answers(server, inputs: list[tuple], api_name: str, visitors: int = 4) -> list:
+    """The answers to one request per inputs tuple, in order, sent by `visitors` clients at once, each one request
+    after another (one gradio_client Client with several jobs in flight can lose an answer)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client
+
+    def send(share):
+        client = Client(server.url, verbose=False)
+        return [client.predict(*args, api_name=api_name) for args in share]
+
+    with ThreadPoolExecutor(visitors) as pool:
+        shares = list(pool.map(send, [inputs[i::visitors] for i in range(visitors)]))
+    return [shares[i % visitors][i // visitors] for i in range(len(inputs))]
 
 
 def predicted_digit(label: dict):
@@ -46,42 +51,42 @@ def save_sketch(value: dict, folder, stem) -> dict:
 
 
 @pytest.mark.slow
-def test_classify_reads_300_thick_stroke_drawings(client, tmp_path):
+def test_classify_reads_200_thick_stroke_drawings(server, tmp_path):
     """Drawn on 800x800 at 30-85% of its height, anywhere, slant ±10°, brush 2.5-7% of the canvas."""
     rng = np.random.default_rng(2026)
-    digits = np.arange(300) % 10
+    digits = np.arange(200) % 10
     paths = []
     for i, d in enumerate(digits):
         path = tmp_path / f"{i}.png"
         render_digit(int(d), rng, canvas=800, style="composite").convert("RGB").save(path)
         paths.append(path)
-    results = classify_many(client, paths)
+    results = classify_many(server, paths)
     accuracy = np.mean([r["digit"] == d for r, d in zip(results, digits)])
-    print(f"/classify on 300 drawn digits: {accuracy:.1%}")
+    print(f"/classify on 200 drawn digits: {accuracy:.1%}")
     assert accuracy >= 0.98
     assert all(len(r["probabilities"]) == 10 and abs(sum(r["probabilities"]) - 1) < 1e-3 for r in results)
 
 
 @pytest.mark.slow
-def test_classify_reads_mnist_test_digits_as_280px_black_on_white_pngs(client, data_dir, tmp_path):
+def test_classify_reads_mnist_test_digits_as_280px_black_on_white_pngs(server, data_dir, tmp_path):
     test = read_mnist(data_dir, train=False)
-    idx = np.random.default_rng(0).choice(len(test), 500, replace=False)
+    idx = np.random.default_rng(0).choice(len(test), 300, replace=False)
     paths = []
     for i in idx:
         img = Image.fromarray(255 - test.images[i].numpy()).resize((280, 280), Image.Resampling.BICUBIC)
         img.save(tmp_path / f"{i}.png")
         paths.append(tmp_path / f"{i}.png")
-    results = classify_many(client, paths)
+    results = classify_many(server, paths)
     accuracy = np.mean([r["digit"] == int(test.labels[i]) for r, i in zip(results, idx)])
-    print(f"/classify on 500 MNIST test digits (280px, black on white): {accuracy:.1%}")
+    print(f"/classify on 300 MNIST test digits (280px, black on white): {accuracy:.1%}")
     assert accuracy >= 0.99
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("theme", ["dark", "transparent"])
-def test_predict_reads_drawings_on_dark_and_transparent_canvases(client, tmp_path, theme):
+def test_predict_reads_drawings_on_dark_and_transparent_canvases(server, tmp_path, theme):
     rng = np.random.default_rng(7 if theme == "dark" else 8)
-    digits = np.arange(100) % 10
+    digits = np.arange(60) % 10
     sketches = []
     for i, d in enumerate(digits):
         strokes = render_digit(int(d), rng, canvas=400, style="transparent")  # black ink, as the brush draws
@@ -91,10 +96,10 @@ def test_predict_reads_drawings_on_dark_and_transparent_canvases(client, tmp_pat
         else:  # a transparent background and no layers: the ink is in the alpha channel
             value = {"background": None, "layers": [], "composite": strokes}
         sketches.append((save_sketch(value, tmp_path, f"{theme}{i}"),))
-    labels = [label for chart, label, image, *_ in answers(client, sketches, "/predict")]
+    labels = [label for chart, label, image, *_ in answers(server, sketches, "/predict")]
     correct = sum(predicted_digit(label) == d for label, d in zip(labels, digits))
-    print(f"/predict, {theme} canvas: {correct}/100")
-    assert correct >= 97
+    print(f"/predict, {theme} canvas: {correct}/60")
+    assert correct >= 58
 
 
 def test_blank_canvas_gives_no_digit_and_no_error(client, tmp_path):

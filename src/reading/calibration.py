@@ -7,10 +7,16 @@ from a drawing, and drawn digits from src/data/synthetic.py. Each threshold flag
 """
 
 import functools
+import hashlib
+from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.numpy import load_file, save_file
 
+from src import config
+from src.atomic import atomic_write
+from src.data import preprocess, synthetic
 from src.data.synthetic import as_drawing, preprocessed_digits
 from src.model.checkpoint import weights_digest
 from src.model.novelty import PCA_DIMS, NoveltyDetector, energy
@@ -32,11 +38,25 @@ def _mnist_as_drawn(val_bytes: bytes) -> np.ndarray:
     return np.stack([as_drawing(a) for a in images])
 
 
-def calibration_digits(data, n_mnist: int = 5000, n_drawn: int = 1000, seed: int = 1001):
+def calibration_digits(data, n_mnist: int = 5000, n_drawn: int = 1000, seed: int = 1001, folder=None):
     """Tuning digits: (MNIST validation digits as the app reads them from a drawing, drawn digits from
-    src.data.synthetic), each (N, 28, 28) float [0, 1]. A few seconds; kept for the next model of the same data."""
+    src.data.synthetic), each (N, 28, 28) float [0, 1]. About 6 s to make; kept in memory and in `folder`
+    (DATA_DIR), under a name that changes with the digits and with the code that draws and reads them."""
     val = np.ascontiguousarray(data.val.images[:n_mnist].cpu().numpy())
-    return _mnist_as_drawn(val.tobytes()), _drawn_digits(n_drawn, seed)
+    key = hashlib.sha256(val.tobytes() + f"{n_drawn}-{seed}".encode()
+                         + Path(preprocess.__file__).read_bytes() + Path(synthetic.__file__).read_bytes())
+    path = Path(folder or config.DATA_DIR) / f"calibration-{key.hexdigest()[:16]}.safetensors"
+    try:
+        z = load_file(path)
+        return z["mnist"], z["drawn"]
+    except Exception:  # not there yet, or damaged: make them again
+        pass
+    mnist, drawn = _mnist_as_drawn(val.tobytes()), _drawn_digits(n_drawn, seed)
+    try:
+        atomic_write(path, lambda tmp: save_file({"mnist": mnist, "drawn": drawn}, tmp))
+    except OSError:  # a read-only DATA_DIR: they are still kept in memory
+        pass
+    return mnist, drawn
 
 
 def fit_novelty(model: torch.nn.Module, data, mnist_digits=None, drawn_digits=None) -> NoveltyDetector:

@@ -25,7 +25,7 @@ _BITS = {torch.float32: (torch.int32, 31), torch.bfloat16: (torch.int16, 15)}
 # 30% slower here), else workqueue, which must not be entered by two threads at once: hence the lock. With
 # GNU OpenMP, a process forked after using the kernels cannot use them (numba stops it); this app never forks.
 _LAUNCH = threading.Lock()
-_READY = threading.Event()  # set when warm_up has compiled every kernel
+_READY = threading.Event()  # set when warm_up has compiled (or loaded from numba's cache) every kernel
 _WARMING = threading.Lock()
 
 
@@ -37,7 +37,7 @@ def _key(bits, shift, magnitude):
     return bits ^ ((bits >> shift) & magnitude)
 
 
-@numba.njit(parallel=True, nogil=True)
+@numba.njit(parallel=True, nogil=True, cache=True)
 def _pool(x, out, which, shift, magnitude):
     """x (N, H, W, C) float bits -> out (N, H/2, W/2, C): each 2x2 window's largest value; which: its
     position in the window (0 1 / 2 3), the first one in reading order on ties."""
@@ -57,7 +57,7 @@ def _pool(x, out, which, shift, magnitude):
                     which[i, y, x0, ch] = k
 
 
-@numba.njit(parallel=True, nogil=True)
+@numba.njit(parallel=True, nogil=True, cache=True)
 def _unpool(grad, which, grad_in):
     """grad (N, H/2, W/2, C) -> grad_in (N, H, W, C): each window's gradient to its winner, 0 to the rest."""
     n, h2, w2, c = grad.shape
@@ -71,7 +71,7 @@ def _unpool(grad, which, grad_in):
                             grad_in[i, 2 * y + dy, 2 * x0 + dx, ch] = grad[i, y, x0, ch] if won else 0
 
 
-@numba.njit(parallel=True, nogil=True)
+@numba.njit(parallel=True, nogil=True, cache=True)
 def _conv_pool_relu(xp, w, b, out, which):
     """The first layer, fused: xp (N, H+2, W+2) the zero-padded one-channel input, w (9, C) the 3x3 weights,
     b (C) -> out (N, H/2, W/2, C): relu of each 2x2 window's largest convolution value; which: the window's
@@ -99,7 +99,7 @@ def _conv_pool_relu(xp, w, b, out, which):
                     which[i, y, x0, ch] = k
 
 
-@numba.njit(parallel=True, nogil=True)
+@numba.njit(parallel=True, nogil=True, cache=True)
 def _conv_pool_relu_grad(xp, out, which, grad, parts):
     """The fused first layer's weight and bias gradients: parts (P, 10, C), for each of P slices of the batch,
     sum over its windows that passed the ReLU of the gradient times the winner's 3x3 input (rows 0-8: the
