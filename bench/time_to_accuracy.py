@@ -6,7 +6,7 @@ for the tutorial's loop and for both recipes of src/training/loop.py, in one run
 The loops take turns, one epoch each (bench/train_speed.py has them); after every epoch the model is scored on
 the 10,000 MNIST test images, outside the clock. The clock counts what a visitor of the Train tab waits
 for: the training steps and each recipe's own validation pass, not loading MNIST (the same for all).
-  - tutorial loop: DataLoader, batch 64, Adam 1e-3, up to --tutorial-epochs epochs;
+  - tutorial loop: DataLoader, batch 64, Adam 1e-3, up to --tutorial-epochs epochs (0: left out);
   - fast: src.training.loop.FAST, the Train tab's default (10 epochs), with and without the CPU kernels
     (src/training/kernels.py); the last line gives the ratio;
   - full: TrainConfig(), what `python train.py` trains for checkpoints/default: its 3 teachers (30 epochs each),
@@ -63,7 +63,9 @@ def main():
     device = torch.device("cpu")
     data = load_mnist(args.data_dir)
     pools = Pools.from_numpy(*cached_training_pools(args.data_dir))
-    loops = {"tutorial loop (batch 64, Adam 1e-3)": tutorial_epochs(args.data_dir, device, args.tutorial_epochs)}
+    loops = {}
+    if args.tutorial_epochs:  # 0 leaves it out
+        loops["tutorial loop (batch 64, Adam 1e-3)"] = tutorial_epochs(args.data_dir, device, args.tutorial_epochs)
     for name, recipe in RECIPES.items():
         if not (args.skip_full and name.startswith("full")):
             loops[name] = recipe_epochs(data, pools, recipe, device, args.fast_epochs if name.startswith("fast") else None)

@@ -41,12 +41,11 @@ def test_heldout_generator_is_independent_of_the_tuning_one():
 
 
 def test_time_to_accuracy_bench_prints_its_table(data_dir):
-    out = bench("time_to_accuracy", "--skip-full", "--tutorial-epochs", "1", "--fast-epochs", "2")
-    assert "| tutorial loop" in out
+    out = bench("time_to_accuracy", "--skip-full", "--tutorial-epochs", "0", "--fast-epochs", "2")
+    assert "| tutorial loop" not in out
     for name in ("| fast (Train tab)", "| fast (Train tab) without the CPU kernels"):
         assert row(out, name)[5] == "2" and float(row(out, name)[6].rstrip("%")) > 90  # 2 epochs, learning
     assert re.search(r"the CPU kernels: [\d.]+x faster", out)
-    assert float(row(out, "| tutorial loop")[6].rstrip("%")) > 96  # scored on the pixels it trained on
 
 
 def test_train_step_bench_times_the_network_with_and_without_the_kernels(data_dir):

@@ -19,12 +19,29 @@ STROKES = {
 
 
 @pytest.fixture(scope="module")
-def page(browser, server):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(server.url)
-    page.wait_for_selector("#sketchpad canvas", timeout=60_000)
+def visitor(browser):
+    """One visitor's browser (its storage holds their visitor key) for the tests that need no visitor of their own."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(visitor, server):
+    """A new page of the app, loaded, on the Draw tab, its brush selected."""
+    page = open_page(visitor, server.url)
     yield page
     page.close()
+
+
+@pytest.fixture(scope="module")
+def trained_page(browser, server):
+    """A new visitor's page on which a short run (1 epoch, 1,000 examples) has just finished training."""
+    page = open_page(browser.new_context(viewport={"width": 1280, "height": 900}), server.url)
+    start_training(page, epochs=1, examples=1000)
+    wait_text(page, "train-status", "^Finished 1 epoch")
+    yield page
+    page.context.close()
 
 
 BRUSH_READY = """() => document.querySelector('#sketchpad button[aria-label="Brush"]')?.classList.contains('highlight')"""
@@ -232,7 +249,8 @@ def test_start_training_and_watch_the_loss_plot_gain_points(page, screenshots):
     page.locator("#loss-plot").locator("xpath=..").screenshot(path=str(screenshots / "loss-and-accuracy.png"))
 
 
-def test_after_a_run_its_evaluation_on_the_test_set_shows(page, screenshots):
+def test_after_a_run_its_evaluation_on_the_test_set_shows(trained_page, screenshots):
+    page = trained_page
     page.wait_for_function("() => /read correctly/.test(document.querySelector('#confusion').innerText)",
                            timeout=60_000)
     assert "yours/trained-" in page.locator("#confusion").inner_text()  # the run just trained
@@ -241,7 +259,8 @@ def test_after_a_run_its_evaluation_on_the_test_set_shows(page, screenshots):
     page.locator("#evaluate").screenshot(path=str(screenshots / "evaluation.png"))
 
 
-def test_compare_the_new_run_with_the_default(page, screenshots, default_checkpoint):
+def test_compare_the_new_run_with_the_default(trained_page, screenshots, default_checkpoint):
+    page = trained_page
     page.click("#compare .label-wrap")
     picked = page.locator("#compare-picker").inner_text()  # after a run: the new run and the default
     assert "yours/trained-" in picked and "default.safetensors" in picked, picked
@@ -257,6 +276,7 @@ def test_compare_the_new_run_with_the_default(page, screenshots, default_checkpo
 
 
 def test_what_the_model_trains_on_and_a_reroll(page, screenshots):
+    page.get_by_role("tab", name="Train").click()
     page.click("#examples .label-wrap")
     page.wait_for_selector("#examples-image img", timeout=30_000)
     first = page.locator("#examples-image img").get_attribute("src")
@@ -264,12 +284,12 @@ def test_what_the_model_trains_on_and_a_reroll(page, screenshots):
     page.wait_for_function("(src) => document.querySelector('#examples-image img')?.getAttribute('src') !== src",
                            arg=first, timeout=30_000)
     page.locator("#examples").screenshot(path=str(screenshots / "examples.png"))
-    page.get_by_role("tab", name="Draw").click()
 
 
 # ------------------------------------------------------------------------------------ two visitors, phone
 def open_page(browser, url, **context):
-    page = browser.new_context(**context).new_page()
+    """A loaded page of the app at `url`, in a new context of `browser` (a new visitor) or in the context given."""
+    page = (browser.new_context(**context) if hasattr(browser, "new_context") else browser).new_page()
     page.goto(url)
     page.wait_for_selector("#sketchpad canvas", timeout=60_000)
     page.wait_for_function(BRUSH_READY, timeout=30_000)
@@ -312,13 +332,13 @@ def test_two_visitors_in_two_browsers_do_not_affect_each_other(browser, server, 
     b.wait_for_timeout(1000)
     b_reading = text_of(b, "prediction")
 
-    start_training(a, epochs=4, examples=24000)  # long enough (about 10 s) for B to be seen waiting
+    start_training(a, epochs=2, examples=16000)  # long enough (about 5 s) for B to be seen waiting
     wait_text(a, "train-status", "Loading|Drawing|Epoch", timeout=60_000)
     start_training(b, epochs=1, examples=1000)
     wait_text(b, "train-status", "1 training ahead of yours", timeout=60_000)
     b.click("#stop")
     wait_text(b, "train-status", "Cancelled before it started", timeout=30_000)
-    wait_text(a, "train-status", "^Finished 4 epochs")  # B's Stop did not stop A
+    wait_text(a, "train-status", "^Finished 2 epochs")  # B's Stop did not stop A
     run = re.search(r"yours/(trained-[\w-]+)\.safetensors", text_of(a, "train-status"))[0]
 
     # A switches to its own run; B's picker does not even list it.
