@@ -11,11 +11,13 @@ strokes through jittered key points smoothed by centripetal Catmull-Rom splines,
 per drawing (width, roundness, slant, shakiness, stroke ends running over or stopping short, pen
 pressure) and several styles per digit (open/closed 4, 7 with or without a bar, 1 with or without flag
 and base, 2 with a corner, a curve or a loop, round or flat-topped 3, one- or two-stroke 5 and 8, ...).
-Pens: "thin" (0.8%-2.5% of the canvas) and "marker" (5%-10%).
+Pens: "hairline" (0.3%-0.7% of the canvas), "thin" (0.8%-2.5%), "marker" (5%-10%) and "thick" (10%-14%).
+Harder kinds (HARD_KINDS): strongly slanted digits, European 1s and 7s, open and closed 4s, and digits drawn
+small in a corner.
 
 Use both for reporting only; never to train, tune thresholds or pick methods. Images are 'L', 255 = ink on 0.
 
-    python -m bench.heldout digits|nondigits [--n 10] [--seed 0] [--pen thin|marker] [--save FOLDER]
+    python -m bench.heldout digits|nondigits [--n 10] [--seed 0] [--pen thin] [--kind slanted] [--save FOLDER]
 
 draws a set, prints each drawing's ink and how much of the one before's ink it holds, and whether the same
 seed draws the same images again in the same process; --save writes them as PNG files to look at.
@@ -251,7 +253,11 @@ def heldout_nondigits(n, seed, canvas=400):
 # centripetal Catmull-Rom spline passes through (pieces meet at sharp corners). A _Hand holds one writer's
 # habits for one drawing: proportions, roundness of loops, shakiness of the key points, how far strokes run
 # past or stop short of their ends, and pen pressure. Key point coordinates: height 1, y down, x about 0.
-PENS = {"thin": (0.008, 0.025), "marker": (0.05, 0.10)}   # stroke width as a fraction of the canvas
+PENS = {"hairline": (0.003, 0.007), "thin": (0.008, 0.025), "marker": (0.05, 0.10), "thick": (0.10, 0.14)}  # stroke width / canvas
+# Kinds of drawing that read worst in others' tests, each a row of bench/recognition.py: what they draw.
+HARD_KINDS = {"slanted": "slanted 25-40 degrees either way", "european": "European 1s and 7s (a long flag; a crossbar)",
+              "fours": "open and closed 4s", "small": "10-20% of the canvas high, in a corner"}
+DIGITS_OF = {"european": (1, 7), "fours": (4,)}  # the digits a kind draws; the others draw all ten
 MAX_PEN_TO_HEIGHT = 0.16   # a fat marker only writes digits big enough for their loops to stay open
 
 
@@ -297,6 +303,7 @@ class _Hand:
         self.ends = rng.uniform(0.0, 0.035)     # how much stroke ends overshoot or undershoot
         self.pen = 0.0                          # pen width / digit height, set before drawing
         self.slant = 0.0                        # tan of the slant the drawing will get, set before drawing
+        self.european = False                   # a 1 with a long flag, a 7 with a crossbar
 
     def u(self, lo, hi):
         return float(self.rng.uniform(lo, hi))
@@ -337,7 +344,7 @@ def _d0(h):
 
 
 def _d1(h):
-    style = h.pick("plain", "flag", "flag+base", p=[0.4, 0.35, 0.25])
+    style = h.pick("flag", "flag+base") if h.european else h.pick("plain", "flag", "flag+base", p=[0.4, 0.35, 0.25])
     bow = 0.025   # more and a plain one reads as a bracket
     top, bottom = h.p(0, 0), h.p(h.u(-0.03, 0.03), 1)
     stem = [top, h.p(h.u(-bow, bow), h.u(0.4, 0.6)), bottom]
@@ -346,7 +353,7 @@ def _d1(h):
     # a short, steep flag: never a 7's bar. Its angle is meant after slanting, so a forward slant does not
     # flatten it, and it is jittered less than other key points so that it keeps that angle. A backward
     # slanted stem takes a flatter flag, so that the two do not close up into a narrow V.
-    length = h.u(0.15, 0.27)
+    length = h.u(0.3, 0.45) if h.european else h.u(0.15, 0.27)
     angle = math.radians(h.u(40, 62) + min(0.0, math.degrees(math.atan(h.slant))))
     dx, dy = -length * math.cos(angle) + length * math.sin(angle) * h.slant, length * math.sin(angle)
     start = top + [dx, dy] + h.rng.normal(0, 0.3 * h.shake, 2)
@@ -445,7 +452,7 @@ def _d7(h):
     if h.rng.random() < 0.25:   # a small tick down at the left end of the bar
         pieces.insert(0, [h.p(left[0] - 0.02, left[1] + h.u(0.08, 0.15)), left])
     strokes = [pieces]
-    if h.rng.random() < 0.3:   # a European crossbar through the middle of the stem
+    if h.european or h.rng.random() < 0.3:   # a European crossbar through the middle of the stem
         y = h.u(0.45, 0.6)
         x = right[0] + (foot[0] - right[0]) * y + bend * 4 * y * (1 - y)
         half = w * h.u(0.2, 0.3)
@@ -529,22 +536,30 @@ def _ink(draw, pts, width, rng):
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255)
 
 
-def heldout_digit(digit, rng, canvas=400, pen="thin"):
+def heldout_digit(digit, rng, canvas=400, pen="thin", kind=None):
     """One held-out hand-drawn `digit` as a canvas x canvas 'L' image, 255 = ink on 0.
 
-    pen "thin": stroke width 0.8%-2.5% of the canvas (a mouse with a thin brush); "marker": 5%-10%.
+    pen: the stroke width as a share of the canvas (PENS), e.g. "thin" 0.8%-2.5% (a mouse with a thin brush).
     The digit is 30%-85% of the canvas high (a fat marker only writes ones big enough to stay legible),
-    slanted up to 15 degrees either way, placed at random fully on the canvas."""
+    slanted up to 15 degrees either way, placed at random fully on the canvas. A kind of HARD_KINDS changes
+    that: "slanted" 25-40 degrees, "small" 10-20% high in a corner, "european" its 1s and 7s."""
     if pen not in PENS:
         raise ValueError(f"unknown pen {pen!r}; expected one of {tuple(PENS)}")
+    if kind is not None and kind not in HARD_KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {tuple(HARD_KINDS)}")
     if not 0 <= int(digit) <= 9:
         raise ValueError(f"digit must be 0-9, got {digit!r}")
     S = 2 * canvas   # drawn at twice the size, then reduced: anti-aliased edges
     pen_frac = rng.uniform(*PENS[pen])
     # the height of the ink, pen included; the skeleton is one pen width shorter
-    height_frac = rng.uniform(max(0.30, min(0.85, pen_frac * (1 + 1 / MAX_PEN_TO_HEIGHT))), 0.85)
+    if kind == "small":
+        height_frac = rng.uniform(max(0.10, pen_frac * (1 + 1 / MAX_PEN_TO_HEIGHT)), 0.20)
+    else:
+        height_frac = rng.uniform(max(0.30, min(0.85, pen_frac * (1 + 1 / MAX_PEN_TO_HEIGHT))), 0.85)
     hand = _Hand(rng)
-    slant, turn = math.tan(math.radians(rng.uniform(-15, 15))), math.radians(rng.uniform(-3, 3))
+    hand.european = kind == "european"
+    degrees = rng.choice((-1, 1)) * rng.uniform(25, 40) if kind == "slanted" else rng.uniform(-15, 15)
+    slant, turn = math.tan(math.radians(degrees)), math.radians(rng.uniform(-3, 3))
     hand.pen, hand.slant = pen_frac / (height_frac - pen_frac), slant
     strokes = [_chain(pieces) for pieces in _DIGIT_BUILDERS[int(digit)](hand)]
     strokes = [_trim_or_extend(s, rng.uniform(-hand.ends, hand.ends, 2)) for s in strokes]
@@ -559,17 +574,20 @@ def heldout_digit(digit, rng, canvas=400, pen="thin"):
     room = S - 2 * margin
     scale = min(1.0, room / max(hi[0] - lo[0], 1e-9), room / max(hi[1] - lo[1], 1e-9))
     size = (hi - lo) * scale
-    origin = margin + rng.uniform(0, 1, 2) * np.maximum(room - size, 0)
+    where = rng.integers(0, 2, 2) if kind == "small" else rng.uniform(0, 1, 2)  # "small": in a corner
+    origin = margin + where * np.maximum(room - size, 0)
     layer, draw = _blank(S)
     for s in strokes:
         _ink(draw, (s - lo) * scale + origin, width, rng)
     return layer.reduce(2)
 
 
-def heldout_digits(n, seed, pen, canvas=400):
-    """n drawings as (digit, image), digit i % 10 for the i-th, all drawn from np.random.default_rng(seed)."""
-    rng = np.random.default_rng(seed)
-    return [(i % 10, heldout_digit(i % 10, rng, canvas, pen)) for i in range(n)]
+def heldout_digits(n, seed, pen, canvas=400, kind=None):
+    """n drawings as (digit, image), all drawn from np.random.default_rng(seed): the i-th digit is i % 10, or
+    for a kind that draws only some digits (DIGITS_OF), the next of those in turn."""
+    rng, digits = np.random.default_rng(seed), DIGITS_OF.get(kind, range(10))
+    return [(digits[i % len(digits)], heldout_digit(digits[i % len(digits)], rng, canvas, pen, kind))
+            for i in range(n)]
 
 
 def main():
@@ -581,17 +599,18 @@ def main():
     p.add_argument("--n", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pen", default="thin", choices=tuple(PENS), help="digits only")
+    p.add_argument("--kind", choices=tuple(HARD_KINDS), help="digits only: one of the harder kinds")
     p.add_argument("--canvas", type=int, default=400)
     p.add_argument("--save", type=Path, help="a folder to write the drawings into, as PNG files")
     args = p.parse_args()
 
     def drawn():
         if args.set == "digits":
-            return heldout_digits(args.n, args.seed, args.pen, args.canvas)
+            return heldout_digits(args.n, args.seed, args.pen, args.canvas, args.kind)
         return heldout_nondigits(args.n, args.seed, args.canvas)
 
     items = drawn()
-    pen = f", pen {args.pen}" if args.set == "digits" else ""
+    pen = f", pen {args.pen}{', ' + args.kind if args.kind else ''}" if args.set == "digits" else ""
     print(f"held-out {args.set}, seed {args.seed}{pen}, {args.n} drawings of {args.canvas}x{args.canvas}")
     before = None
     for i, (label, image) in enumerate(items):

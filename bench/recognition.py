@@ -4,11 +4,14 @@
 
 Every image goes through the app's own reading path (LoadedModel.read, as /classify and /predict use it),
 as a PNG file. "flagged" means the page shows no digit: "This doesn't look like a digit", or a drawing
-preprocessing rejects. "right" means the top digit is the true one, flagged or not.
+preprocessing rejects. "right" means the top digit is the true one, flagged or not; "shown right" means
+right and not flagged: what a person sees.
 
 The sets, none of them used to train the model or to tune a threshold:
   MNIST test          all 10,000 test digits as 280x280 black-on-white PNGs (bicubic enlargement)
-  drawn, independent  bench/heldout.py's digit generator (its own strokes and styles): thin pen, marker
+  drawn, independent  bench/heldout.py's digit generator (its own strokes and styles): thin pen, marker, and
+                      the harder kinds: hairline and thick pens, strongly slanted, European 1s and 7s,
+                      open and closed 4s, small in a corner
   drawn, new seeds    src/data/synthetic.py's generator (the tuning family) with seeds used nowhere else
   non-digits          bench/heldout.py's non-digits: letters and symbols in real fonts, shapes, scribbles,
                       hatching, filled blobs; the share flagged per kind is printed below the table
@@ -17,6 +20,7 @@ Tuning used: MNIST validation digits, src/data/synthetic.py seeds 1001 (threshol
 
 import argparse
 import collections
+import functools
 import io
 import time
 from pathlib import Path
@@ -25,14 +29,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.heldout import heldout_digits, heldout_nondigits
+from bench.heldout import HARD_KINDS, heldout_digits, heldout_nondigits
 from src import config
 from src.data.mnist import read_mnist
 from src.data.synthetic import render_mask
 from src.reading.inference import ModelStore
 
 SEEDS = {"independent_thin": 31, "independent_marker": 32, "new_seed_thin": 777001, "new_seed_marker": 777002,
-         "nondigits": 999}
+         "nondigits": 999, "hairline": 33, "thick": 34, "slanted": 35, "european": 36, "fours": 37, "small": 38}
 
 
 def as_png(img: Image.Image) -> Image.Image:
@@ -61,7 +65,7 @@ def own_generator(n: int, seed: int, brush_frac):
 
 def run(reader, items) -> dict:
     """Read every (label, image); label None = a non-digit. Returns counts and per-kind flags."""
-    n = right = flagged = 0
+    n = right = shown_right = flagged = 0
     kinds = collections.defaultdict(lambda: [0, 0])
     for label, img in items:
         reading = reader(as_png(img))
@@ -69,11 +73,13 @@ def run(reader, items) -> dict:
         n += 1
         flagged += not shown
         if isinstance(label, int):
-            right += reading is not None and len(reading.images) > 0 and reading.digits == [label]
+            is_right = reading is not None and len(reading.images) > 0 and reading.digits == [label]
+            right += is_right
+            shown_right += is_right and shown
         else:
             kinds[label][0] += 1
             kinds[label][1] += not shown
-    return {"n": n, "right": right, "flagged": flagged, "kinds": dict(kinds)}
+    return {"n": n, "right": right, "shown_right": shown_right, "flagged": flagged, "kinds": dict(kinds)}
 
 
 def main():
@@ -91,11 +97,15 @@ def main():
         "MNIST test (280 px PNG)": lambda: mnist_test(n_mnist),
         "drawn, independent, thin pen": lambda: heldout_digits(n_drawn, SEEDS["independent_thin"], pen="thin"),
         "drawn, independent, marker": lambda: heldout_digits(n_drawn, SEEDS["independent_marker"], pen="marker"),
+        "drawn, independent, hairline pen": lambda: heldout_digits(n_drawn, SEEDS["hairline"], pen="hairline"),
+        "drawn, independent, thick marker": lambda: heldout_digits(n_drawn, SEEDS["thick"], pen="thick"),
+        **{f"drawn, independent, {HARD_KINDS[kind]}": functools.partial(heldout_digits, n_drawn, SEEDS[kind], "thin",
+                                                                        kind=kind) for kind in HARD_KINDS},
         "drawn, new seeds, thin (1-2.5%)": lambda: own_generator(n_drawn, SEEDS["new_seed_thin"], (0.008, 0.025)),
         "drawn, new seeds, marker (6-10%)": lambda: own_generator(n_drawn, SEEDS["new_seed_marker"], (0.06, 0.10)),
         "non-digits, independent": lambda: heldout_nondigits(n_non, SEEDS["nondigits"]),
     }
-    print("\n| set | n | right | flagged | seconds |\n| --- | ---: | ---: | ---: | ---: |")
+    print("\n| set | n | right | shown right | flagged | seconds |\n| --- | ---: | ---: | ---: | ---: | ---: |")
     kinds = {}
     for name, items in sets.items():
         started = time.perf_counter()
@@ -104,9 +114,10 @@ def main():
         else:
             items = items()
         r = run(model.read, items)
-        right = "–" if name.startswith("non") else f"{100 * r['right'] / r['n']:.2f}%"
-        print(f"| {name} | {r['n']:,} | {right} | {100 * r['flagged'] / r['n']:.2f}% | {time.perf_counter() - started:.0f} |",
-              flush=True)
+        right, shown = (("–", "–") if name.startswith("non") else
+                        (f"{100 * r['right'] / r['n']:.2f}%", f"{100 * r['shown_right'] / r['n']:.2f}%"))
+        print(f"| {name} | {r['n']:,} | {right} | {shown} | {100 * r['flagged'] / r['n']:.2f}% | "
+              f"{time.perf_counter() - started:.0f} |", flush=True)
         kinds.update(r["kinds"])
     print("\nnon-digits flagged by kind: " + ", ".join(f"{k} {100 * f / n:.0f}% of {n}" for k, (n, f) in kinds.items()))
 

@@ -29,7 +29,10 @@ def row(out: str, start: str) -> list[str]:
 def test_recognition_bench_prints_its_table(data_dir):
     out = bench("recognition", "--quick")
     assert "with its novelty statistics" in out
-    for name in ("MNIST test", "drawn, independent, thin pen", "drawn, independent, marker", "non-digits, independent"):
+    for name in ("MNIST test", "drawn, independent, thin pen", "drawn, independent, marker", "non-digits, independent",
+                 "drawn, independent, hairline pen", "drawn, independent, thick marker", "drawn, independent, slanted",
+                 "drawn, independent, European 1s and 7s", "drawn, independent, open and closed 4s",
+                 "drawn, independent, 10-20% of the canvas high, in a corner"):
         assert f"| {name}" in out
     assert "non-digits flagged by kind: letter" in out
 
