@@ -172,7 +172,7 @@ def main():
         app = App(Path(tmp))
         try:
             honest = Honest(app)
-            warm = time.monotonic() + 60  # app.py compiles the pooling kernels meanwhile (src/training/kernels.py)
+            warm = time.monotonic() + 60  # app.py warms up the CPU training kernels meanwhile (src/training/kernels.py)
             while time.monotonic() < warm:
                 honest.rounds(1)
             print("== 1. quiet")

@@ -258,7 +258,8 @@ PENS = {"hairline": (0.003, 0.007), "thin": (0.008, 0.025), "marker": (0.05, 0.1
 HARD_KINDS = {"slanted": "slanted 25-40 degrees either way", "european": "European 1s and 7s (a long flag; a crossbar)",
               "fours": "open and closed 4s", "small": "10-20% of the canvas high, in a corner"}
 DIGITS_OF = {"european": (1, 7), "fours": (4,)}  # the digits a kind draws; the others draw all ten
-MAX_PEN_TO_HEIGHT = 0.16   # a fat marker only writes digits big enough for their loops to stay open
+MAX_PEN_TO_HEIGHT = 0.16   # a fat marker only writes digits big enough for their loops to stay open (the
+                           # thick pen's widest reach 0.165: the height stops at 85% of the canvas)
 
 
 def _catmull_rom(keys, n=24):

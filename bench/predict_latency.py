@@ -59,8 +59,6 @@ def main():
 
     import torch
     torch.set_num_threads(1)
-    from src.training import kernels as pooling
-    pooling.warm_up()  # as app.py does at start-up: readings then pool with src/training/kernels.py's kernels
     from src.data.synthetic import render_digit, sketchpad_value
     from src.reading.inference import ModelStore
     rng = np.random.default_rng(0)

@@ -64,3 +64,17 @@ def test_each_heldout_drawing_is_on_a_canvas_of_its_own():
     kept = [float(share) for share in re.findall(r"; ([\d.]+)% of the one before's ink", out)]
     assert len(kept) == 9 and max(kept) < 50, out  # piled up, each drawing would hold all of the one before
     assert "the same seed again, in this process: the same 10 images" in out, out
+
+
+def test_the_heldout_digits_of_the_reported_rows_are_the_images_they_always_were():
+    """New pens and kinds must not change what the existing rows draw: the pixels of the first 20 thin-pen
+    and marker drawings, hashed (as the generator drew them before the harder kinds were added)."""
+    code = ("import hashlib, numpy as np; from bench.heldout import heldout_digits\n"
+            "for seed, pen in ((31, 'thin'), (32, 'marker')):\n"
+            "    d = hashlib.sha256()\n"
+            "    for label, image in heldout_digits(20, seed, pen=pen):\n"
+            "        d.update(bytes([label])); d.update(np.asarray(image).tobytes())\n"
+            "    print(d.hexdigest()[:16])")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["e25b1b93e5987ff3", "7630d6196b5d69e2"]

@@ -101,7 +101,7 @@ def test_drawing_1_7_0_with_the_mouse_and_no_tool_click_shows_each_digit(page, s
 def test_inside_the_network_shows_the_maps_of_each_drawing_while_open(page, screenshots):
     clear(page, "button")
     page.click("#inside .label-wrap")
-    # The table is on the page before its rows arrive (a fresh server may still be compiling src/training/kernels.py).
+    # The table is on the page before its rows arrive.
     page.wait_for_function("() => document.querySelector('#model-summary').innerText.split(',').join('')"
                            ".includes('21578')", timeout=30_000)
     assert "21578" in page.locator("#model-summary").inner_text().replace(",", "")

@@ -121,7 +121,9 @@ def test_training_and_its_evaluation_take_the_kernels(small_mnist, launches, pre
     list(train_epochs(TutorialCNN(), small_mnist, config))
     assert launches == []  # the switch: off, a training never runs them
     monkeypatch.setattr(src.config, "CPU_KERNELS", True)
-    list(train_epochs(TutorialCNN(), small_mnist, config))
+    trained = TutorialCNN()
+    list(train_epochs(trained, small_mnist, config))
+    assert type(trained.pool) is torch.nn.MaxPool2d and "features" not in vars(trained)  # plain again afterwards
     bits = {"fp32": "int32", "bf16": "int16"}[precision]
     # A step: the fused first layer (always fp32) forward and backward, and the second pool forward and backward.
     expected = Counter({(kernels._conv_pool_relu, "float32"): steps, (kernels._conv_pool_relu_grad, "float32"): steps,

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.numpy import load_file, save_file
+from safetensors import safe_open
+from safetensors.numpy import save_file
 
 from src import config
 from src.atomic import atomic_write
@@ -25,6 +26,7 @@ from src.reading.inference import run_network
 # Share of the tuning digits each threshold may flag: MNIST digits (as the app reads them) and drawn ones.
 FLAG_MNIST, FLAG_DRAWN = 0.007, 0.01
 UNUSUAL_RATE = 0.01
+CACHE_NAME = "calibration-digits.safetensors"  # in DATA_DIR, next to the synthetic training drawings
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,20 +42,22 @@ def _mnist_as_drawn(val_bytes: bytes) -> np.ndarray:
 
 def calibration_digits(data, n_mnist: int = 5000, n_drawn: int = 1000, seed: int = 1001, folder=None):
     """Tuning digits: (MNIST validation digits as the app reads them from a drawing, drawn digits from
-    src.data.synthetic), each (N, 28, 28) float [0, 1]. About 6 s to make; kept in memory and in `folder`
-    (DATA_DIR), under a name that changes with the digits and with the code that draws and reads them."""
+    src.data.synthetic), each (N, 28, 28) float [0, 1]. About 6 s to make. The last ones made are kept in
+    memory and in one file in `folder` (DATA_DIR), with a key of the digits and of the code that draws and
+    reads them: other data (a visitor's seed) makes them again and replaces the file, so it never grows."""
     val = np.ascontiguousarray(data.val.images[:n_mnist].cpu().numpy())
     key = hashlib.sha256(val.tobytes() + f"{n_drawn}-{seed}".encode()
-                         + Path(preprocess.__file__).read_bytes() + Path(synthetic.__file__).read_bytes())
-    path = Path(folder or config.DATA_DIR) / f"calibration-{key.hexdigest()[:16]}.safetensors"
+                         + Path(preprocess.__file__).read_bytes() + Path(synthetic.__file__).read_bytes()).hexdigest()
+    path = Path(folder or config.DATA_DIR) / CACHE_NAME
     try:
-        z = load_file(path)
-        return z["mnist"], z["drawn"]
+        with safe_open(path, "np") as f:
+            if (f.metadata() or {}).get("key") == key:
+                return f.get_tensor("mnist"), f.get_tensor("drawn")
     except Exception:  # not there yet, or damaged: make them again
         pass
     mnist, drawn = _mnist_as_drawn(val.tobytes()), _drawn_digits(n_drawn, seed)
     try:
-        atomic_write(path, lambda tmp: save_file({"mnist": mnist, "drawn": drawn}, tmp))
+        atomic_write(path, lambda tmp: save_file({"mnist": mnist, "drawn": drawn}, tmp, metadata={"key": key}))
     except OSError:  # a read-only DATA_DIR: they are still kept in memory
         pass
     return mnist, drawn

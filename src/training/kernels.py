@@ -1,6 +1,7 @@
 """Optional CPU kernels for training, compiled by numba: the same network, a faster step on the CPU.
 
-    kernels.install(model)   # TutorialCNN; train_epochs does it when config.kernels and the device is a CPU
+    kernels.install(model)     # a TutorialCNN; src.training.loop.accelerate does it in CPU trainings (CPU_KERNELS)
+    kernels.uninstall(model)   # the plain network again (the trainings do it when they end)
 
 PyTorch's CPU max-pooling and its one-channel first convolution are slow for this small network. Here the
 2x2 pooling records each window's winner in one byte and writes every input gradient once, and the first
@@ -29,6 +30,15 @@ _READY = threading.Event()  # set when warm_up has compiled (or loaded from numb
 _WARMING = threading.Lock()
 
 
+def _kernel(fn):
+    """numba.njit for the kernels below: compiled once per machine and kept on disk (src/training/__pycache__, or
+    numba's folder in the user's cache), or in every process where no cache folder can be written."""
+    try:
+        return numba.njit(parallel=True, nogil=True, cache=True)(fn)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return numba.njit(parallel=True, nogil=True)(fn)
+
+
 @numba.njit(inline="always")
 def _key(bits, shift, magnitude):
     """An integer ordered like the float whose bits these are (NaN aside); -0 and +0 both give 0."""
@@ -37,7 +47,7 @@ def _key(bits, shift, magnitude):
     return bits ^ ((bits >> shift) & magnitude)
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
+@_kernel
 def _pool(x, out, which, shift, magnitude):
     """x (N, H, W, C) float bits -> out (N, H/2, W/2, C): each 2x2 window's largest value; which: its
     position in the window (0 1 / 2 3), the first one in reading order on ties."""
@@ -57,7 +67,7 @@ def _pool(x, out, which, shift, magnitude):
                     which[i, y, x0, ch] = k
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
+@_kernel
 def _unpool(grad, which, grad_in):
     """grad (N, H/2, W/2, C) -> grad_in (N, H, W, C): each window's gradient to its winner, 0 to the rest."""
     n, h2, w2, c = grad.shape
@@ -71,7 +81,7 @@ def _unpool(grad, which, grad_in):
                             grad_in[i, 2 * y + dy, 2 * x0 + dx, ch] = grad[i, y, x0, ch] if won else 0
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
+@_kernel
 def _conv_pool_relu(xp, w, b, out, which):
     """The first layer, fused: xp (N, H+2, W+2) the zero-padded one-channel input, w (9, C) the 3x3 weights,
     b (C) -> out (N, H/2, W/2, C): relu of each 2x2 window's largest convolution value; which: the window's
@@ -99,7 +109,7 @@ def _conv_pool_relu(xp, w, b, out, which):
                     which[i, y, x0, ch] = k
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
+@_kernel
 def _conv_pool_relu_grad(xp, out, which, grad, parts):
     """The fused first layer's weight and bias gradients: parts (P, 10, C), for each of P slices of the batch,
     sum over its windows that passed the ReLU of the gradient times the winner's 3x3 input (rows 0-8: the
@@ -225,6 +235,14 @@ def install(model: TutorialCNN) -> TutorialCNN:
     warm_up()
     model.pool = MaxPool2x2()
     model.features = types.MethodType(_features, model)
+    return model
+
+
+def uninstall(model: TutorialCNN) -> TutorialCNN:
+    """`model` computed by PyTorch's own layers again (nothing to do if the kernels were not installed)."""
+    if isinstance(model.pool, MaxPool2x2):
+        model.pool = nn.MaxPool2d(2)
+    model.__dict__.pop("features", None)  # TutorialCNN.features again
     return model
 
 

@@ -353,6 +353,15 @@ def train_epochs(
     generator = seeded_generator(config.seed, device)
     model.to(device=device, memory_format=torch.channels_last).train()
     accelerate(model)
+    try:
+        yield from _epochs(model, data, config, pools, stop, progress, teachers, generator)
+    finally:
+        kernels.uninstall(model)  # the caller gets the plain network back: reading never runs the kernels
+
+
+def _epochs(model, data, config, pools, stop, progress, teachers, generator) -> Iterator[dict]:
+    """train_epochs' loop, for a model on its device with the kernels installed where they serve."""
+    device = data.train.images.device
     for teacher in teachers:
         teacher.to(device=device, memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(
@@ -472,4 +481,4 @@ def fine_tune(model: torch.nn.Module, corrections: tuple[np.ndarray, np.ndarray]
     train_seconds = time.perf_counter() - started
     report = {"before": before, "after": scores(new), "corrections": int(len(labels)), "steps": steps,
               "stopped": steps < total, "seconds": round(train_seconds, 2)}
-    return new, report
+    return kernels.uninstall(new), report

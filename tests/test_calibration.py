@@ -1,0 +1,28 @@
+"""Fitting "is it a digit?" (src/reading/calibration.py): the tuning digits are made once and kept in one file."""
+
+import numpy as np
+
+from src.reading import calibration
+from src.reading.calibration import CACHE_NAME, calibration_digits
+
+
+def test_tuning_digits_are_kept_in_one_file_and_made_again_for_other_data_or_a_damaged_file(
+        small_mnist, tmp_path, monkeypatch):
+    first = calibration_digits(small_mnist, n_mnist=20, n_drawn=10, folder=tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [CACHE_NAME]
+    assert first[0].shape == (20, 28, 28) and first[1].shape == (10, 28, 28)
+    made = []
+    drawn = calibration._drawn_digits
+
+    def counted(n, seed):
+        made.append(seed)
+        return drawn(n, seed)
+
+    monkeypatch.setattr(calibration, "_drawn_digits", counted)
+    again = calibration_digits(small_mnist, n_mnist=20, n_drawn=10, folder=tmp_path)
+    assert made == [] and all(np.array_equal(a, b) for a, b in zip(first, again))  # read from the file
+    calibration_digits(small_mnist, n_mnist=20, n_drawn=10, seed=7, folder=tmp_path)  # other data: made again
+    assert made == [7] and [p.name for p in tmp_path.iterdir()] == [CACHE_NAME]  # ... and the one file replaced
+    (tmp_path / CACHE_NAME).write_bytes(b"half a file")
+    calibration_digits(small_mnist, n_mnist=20, n_drawn=10, seed=7, folder=tmp_path)
+    assert made == [7, 7] and [p.name for p in tmp_path.iterdir()] == [CACHE_NAME]
