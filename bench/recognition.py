@@ -85,13 +85,13 @@ def run(reader, items) -> dict:
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", default=str(config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT))
-    p.add_argument("--quick", action="store_true", help="1,000 MNIST digits and 200 per drawn set (a smoke run)")
+    p.add_argument("--quick", action="store_true", help="300 MNIST digits, 50 per drawn set, 120 non-digits (a smoke run)")
     args = p.parse_args()
     torch.set_num_threads(1)
     path = Path(args.checkpoint)
     model = ModelStore(path.parent, path.name).load(path.name)
     print(f"{path.name}: {'with its novelty statistics' if model.novelty else 'NO novelty statistics (fallback)'}")
-    n_mnist, n_drawn, n_non = (1000, 200, 300) if args.quick else (10_000, 600, 600)
+    n_mnist, n_drawn, n_non = (300, 50, 120) if args.quick else (10_000, 600, 600)
 
     sets = {
         "MNIST test (280 px PNG)": lambda: mnist_test(n_mnist),
