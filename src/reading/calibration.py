@@ -42,9 +42,9 @@ def _mnist_as_drawn(val_bytes: bytes) -> np.ndarray:
 
 def calibration_digits(data, n_mnist: int = 5000, n_drawn: int = 1000, seed: int = 1001, folder=None):
     """Tuning digits: (MNIST validation digits as the app reads them from a drawing, drawn digits from
-    src.data.synthetic), each (N, 28, 28) float [0, 1]. About 6 s to make. The last ones made are kept in
-    memory and in one file in `folder` (DATA_DIR), with a key of the digits and of the code that draws and
-    reads them: other data (a visitor's seed) makes them again and replaces the file, so it never grows."""
+    src.data.synthetic), each (N, 28, 28) float [0, 1]. About 6 s to make; the last ones made are kept in one
+    file in `folder` (DATA_DIR), with a key of the digits and of the code that draws and reads them: other data
+    (a visitor's seed) makes them again and replaces the file, so it never grows."""
     val = np.ascontiguousarray(data.val.images[:n_mnist].cpu().numpy())
     key = hashlib.sha256(val.tobytes() + f"{n_drawn}-{seed}".encode()
                          + Path(preprocess.__file__).read_bytes() + Path(synthetic.__file__).read_bytes()).hexdigest()

@@ -352,18 +352,21 @@ def train_epochs(
     device = data.train.images.device
     generator = seeded_generator(config.seed, device)
     model.to(device=device, memory_format=torch.channels_last).train()
-    accelerate(model)
+    for teacher in teachers:
+        teacher.to(device=device, memory_format=torch.channels_last)
+    networks = [model, *teachers]  # the teachers answer every step: the kernels serve them too
+    for network in networks:
+        accelerate(network)
     try:
         yield from _epochs(model, data, config, pools, stop, progress, teachers, generator)
     finally:
-        kernels.uninstall(model)  # the caller gets the plain network back: reading never runs the kernels
+        for network in networks:  # the caller gets plain networks back: reading never runs the kernels
+            kernels.uninstall(network)
 
 
 def _epochs(model, data, config, pools, stop, progress, teachers, generator) -> Iterator[dict]:
-    """train_epochs' loop, for a model on its device with the kernels installed where they serve."""
+    """train_epochs' loop, for networks on their device with the kernels installed where they serve."""
     device = data.train.images.device
-    for teacher in teachers:
-        teacher.to(device=device, memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=device.type == "cuda"
     )
