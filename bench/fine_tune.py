@@ -1,9 +1,9 @@
 """Does fine-tuning on a few corrections teach the model a personal style without forgetting MNIST?
 
-    python -m bench.fine_tune [--style one_long_flag] [--corrections 20] [--epochs 3]
+    python -m bench.fine_tune [--style zero_slash] [--corrections 20] [--epochs 3]
 
-Draws --corrections samples of one consistent personal writing style (src/data/synthetic.py PERSONAL_STYLES; e.g. a 1 with a
-long up-stroke, which the default model often reads as a 7), stores them with src.web.corrections.add, fine-tunes
+Draws --corrections samples of one consistent personal writing style (src/data/synthetic.py PERSONAL_STYLES; e.g. a 0 with a
+slash through it, which the default model mostly reads as another digit), stores them with src.web.corrections.add, fine-tunes
 a copy of the default model on them (src.training.loop.fine_tune) and prints accuracy before/after on 300 NEW
 drawings of that style (other seed), on the stored corrections and on MNIST validation and test.
 """
@@ -30,7 +30,7 @@ def style_accuracy(model, images, labels):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--style", default="one_long_flag", choices=list(STYLES))
+    p.add_argument("--style", default="zero_slash", choices=list(STYLES))
     p.add_argument("--corrections", type=int, default=20)
     p.add_argument("--epochs", type=int, default=3)
     args = p.parse_args()

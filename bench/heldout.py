@@ -13,7 +13,7 @@ pressure) and several styles per digit (open/closed 4, 7 with or without a bar, 
 and base, 2 with a corner, a curve or a loop, round or flat-topped 3, one- or two-stroke 5 and 8, ...).
 Pens: "hairline" (0.3%-0.7% of the canvas), "thin" (0.8%-2.5%), "marker" (5%-10%) and "thick" (10%-14%).
 Harder kinds (HARD_KINDS): strongly slanted digits, European 1s and 7s, open and closed 4s, and digits drawn
-small in a corner.
+small in a corner. heldout_numbers: 2-4 of these digits side by side.
 
 Use both for reporting only; never to train, tune thresholds or pick methods. Images are 'L', 255 = ink on 0.
 
@@ -537,13 +537,14 @@ def _ink(draw, pts, width, rng):
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255)
 
 
-def heldout_digit(digit, rng, canvas=400, pen="thin", kind=None):
+def heldout_digit(digit, rng, canvas=400, pen="thin", kind=None, height=None):
     """One held-out hand-drawn `digit` as a canvas x canvas 'L' image, 255 = ink on 0.
 
     pen: the stroke width as a share of the canvas (PENS), e.g. "thin" 0.8%-2.5% (a mouse with a thin brush).
     The digit is 30%-85% of the canvas high (a fat marker only writes ones big enough to stay legible),
     slanted up to 15 degrees either way, placed at random fully on the canvas. A kind of HARD_KINDS changes
-    that: "slanted" 25-40 degrees, "small" 10-20% high in a corner, "european" its 1s and 7s."""
+    that: "slanted" 25-40 degrees, "small" 10-20% high in a corner, "european" its 1s and 7s. `height`: the
+    share of the canvas it is high, instead of a random one."""
     if pen not in PENS:
         raise ValueError(f"unknown pen {pen!r}; expected one of {tuple(PENS)}")
     if kind is not None and kind not in HARD_KINDS:
@@ -557,6 +558,8 @@ def heldout_digit(digit, rng, canvas=400, pen="thin", kind=None):
         height_frac = rng.uniform(max(0.10, pen_frac * (1 + 1 / MAX_PEN_TO_HEIGHT)), 0.20)
     else:
         height_frac = rng.uniform(max(0.30, min(0.85, pen_frac * (1 + 1 / MAX_PEN_TO_HEIGHT))), 0.85)
+    if height is not None:
+        height_frac = max(height, pen_frac * (1 + 1 / MAX_PEN_TO_HEIGHT))
     hand = _Hand(rng)
     hand.european = kind == "european"
     degrees = rng.choice((-1, 1)) * rng.uniform(25, 40) if kind == "slanted" else rng.uniform(-15, 15)
@@ -589,6 +592,29 @@ def heldout_digits(n, seed, pen, canvas=400, kind=None):
     rng, digits = np.random.default_rng(seed), DIGITS_OF.get(kind, range(10))
     return [(digits[i % len(digits)], heldout_digit(digits[i % len(digits)], rng, canvas, pen, kind))
             for i in range(n)]
+
+
+def heldout_numbers(n, seed, canvas=400):
+    """n numbers of 2-4 digits as (the number as a string, image): each digit one held-out drawing (one pen,
+    thin or marker, and about one height per number), cut to its ink and set side by side with gaps of 5-20%
+    of the height, as a person writes a number on a wide canvas."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        digits = [int(d) for d in rng.integers(0, 10, rng.integers(2, 5))]
+        pen = ("thin", "marker")[int(rng.integers(0, 2))]
+        size = rng.uniform(0.5, 0.85)
+        crops = [heldout_digit(d, rng, canvas, pen, height=size * rng.uniform(0.85, 1.0)) for d in digits]
+        crops = [c.crop(c.getbbox()) for c in crops]
+        height = max(c.height for c in crops)
+        gaps = [int(rng.uniform(0.05, 0.2) * height) + 2 for _ in range(len(crops) + 1)]
+        layer = Image.new("L", (sum(c.width for c in crops) + sum(gaps), height + 2 * gaps[0]), 0)
+        x = gaps[0]
+        for c, gap in zip(crops, gaps[1:]):
+            layer.paste(c, (x, gaps[0] + (height - c.height) // 2 + int(rng.integers(-2, 3))))
+            x += c.width + gap
+        out.append(("".join(map(str, digits)), layer))
+    return out
 
 
 def main():

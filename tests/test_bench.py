@@ -32,9 +32,19 @@ def test_recognition_bench_prints_its_table(data_dir):
     for name in ("MNIST test", "drawn, independent, thin pen", "drawn, independent, marker", "non-digits, independent",
                  "drawn, independent, hairline pen", "drawn, independent, thick marker", "drawn, independent, slanted",
                  "drawn, independent, European 1s and 7s", "drawn, independent, open and closed 4s",
-                 "drawn, independent, 10-20% of the canvas high, in a corner"):
+                 "drawn, independent, 10-20% of the canvas high, in a corner", "numbers of 2-4 digits, independent",
+                 "non-digits, independent, a seed never looked at"):
         assert f"| {name}" in out
     assert "non-digits flagged by kind: letter" in out
+    right = float(row(out, "| numbers of 2-4 digits")[3].rstrip("%"))
+    assert right >= 90  # numbers with a 1 in them are split too
+
+
+def test_calibration_bench_prints_the_roc_on_tuning_data(data_dir):
+    out = bench("calibration")
+    caught = [float(row(out, f"| {rate}% |")[3].rstrip("%")) for rate in ("0.1", "1.0")]
+    assert 50 <= caught[0] <= caught[1]  # catching more non-digits costs more digits flagged
+    assert "the checkpoint's threshold" in out
 
 
 def test_heldout_generator_is_independent_of_the_tuning_one():

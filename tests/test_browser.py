@@ -122,6 +122,8 @@ def test_inside_the_network_shows_the_maps_of_each_drawing_while_open(page, scre
 
 
 LIVE = "#live-reading .live-reading"
+HASH_SIGN = [[(0.40, 0.15), (0.36, 0.85)], [(0.64, 0.15), (0.60, 0.85)],
+             [(0.18, 0.38), (0.84, 0.38)], [(0.16, 0.62), (0.82, 0.62)]]
 QUEUE_JOIN = re.compile(r"/queue/join")  # the requests for the server's reading
 
 
@@ -198,18 +200,20 @@ def test_a_number_written_side_by_side_is_read_whole(page, screenshots):
     finally:
         page.screenshot(path=str(screenshots / "number.png"), full_page=False)
     assert "Read as the number" in page.locator("#note").inner_text()
+    assert live_becomes(page, "17")  # the live reading splits the number as the server does
     page.wait_for_timeout(1000)
     page.screenshot(path=str(screenshots / "number.png"), full_page=False)
 
 
-def test_a_hash_sign_is_not_a_digit_and_the_chart_still_shows_the_probabilities(page, screenshots):
+def test_a_hash_sign_is_not_a_digit_on_the_server_and_in_the_live_reading(page, screenshots):
     clear(page, "button")
-    hash_sign = [[(0.40, 0.15), (0.36, 0.85)], [(0.64, 0.15), (0.60, 0.85)],
-                 [(0.18, 0.38), (0.84, 0.38)], [(0.16, 0.62), (0.82, 0.62)]]
-    draw(page, hash_sign)
+    draw(page, HASH_SIGN)
     page.wait_for_function("() => document.querySelector('#prediction').innerText.includes(\"doesn't look like a digit\")",
                            timeout=30_000)
     assert "not sure this is any digit" in page.locator("#note").inner_text()
+    # One verdict on the page: the live reading says so too, from the same score and threshold.
+    page.wait_for_function(f"() => document.querySelector('{LIVE}').dataset.verdict === 'not a digit'", timeout=15_000)
+    assert "Not a digit" in page.locator(LIVE).inner_text()
     page.wait_for_timeout(1000)
     bars = page.locator("#probabilities [aria-roledescription='bar']").count()
     page.screenshot(path=str(screenshots / "not-a-digit.png"), full_page=False)

@@ -1,7 +1,8 @@
-"""The live reading in the browser (src/web/static/live.js) against the Python path, in a real Chromium.
+"""The live reading in the browser (src/web/static/live.js) against the server's reading, in a real Chromium.
 
-live.js is the project's preprocessing and network written a second time; these tests are what keeps the
-two from drifting apart. The browser test of the live reading on the running page is in tests/test_browser.py.
+live.js is the project's preprocessing, splitting of numbers, network and "is it a digit?" written a second
+time; these tests are what keeps the two from drifting apart. The browser test of the live reading on the
+running page is in tests/test_browser.py.
 """
 
 import base64
@@ -11,12 +12,12 @@ import re
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from src.web import live
-from src.reading.inference import run_network
-from src.model.checkpoint import load_checkpoint
-from src.data.preprocess import ink_map, measure_ink, to_mnist
-from src.data.synthetic import KINDS, png_bytes, render_digit, render_nondigit
+from src.model.novelty import novelty_path
+from src.reading.inference import ModelStore
+from src.data.synthetic import KINDS, png_bytes, render_digit, render_nondigit, render_number
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -24,16 +25,29 @@ DRAWINGS = 1000  # the parity test's size, as issue 12 asks
 CANVAS = 320  # the app's Sketchpad
 
 
+def number_layer(rng) -> Image.Image:
+    """2-4 digits side by side on the Sketchpad's square canvas (a strokes layer)."""
+    strip = render_number(list(rng.integers(0, 10, rng.integers(2, 5))), rng, 120, style="transparent",
+                          brush_frac=(0.03, 0.12), height_frac=(0.6, 0.9))
+    strip.thumbnail((CANVAS - 10, CANVAS))
+    layer = Image.new("RGBA", (CANVAS, CANVAS), (0, 0, 0, 0))
+    layer.paste(strip, ((CANVAS - strip.width) // 2, (CANVAS - strip.height) // 2))
+    return layer
+
+
 def drawings(n: int, seed: int):
-    """n strokes layers as the Sketchpad sends them (RGBA PNGs, transparent where nothing is drawn): 90% digits
-    from hair-thin to marker-thick brushes, large and small, 10% things that are not digits (blobs included)."""
+    """n strokes layers as the Sketchpad sends them (RGBA PNGs, transparent where nothing is drawn): digits
+    from hair-thin to marker-thick brushes, large and small; one in ten a thing that is not a digit (blobs
+    included), and one in thirty a number."""
     rng = np.random.default_rng(seed)
     for i in range(n):
         if i % 10 == 9:
             yield render_nondigit(KINDS[i // 10 % len(KINDS)], rng, CANVAS, style="transparent")
+        elif i % 30 == 4:
+            yield number_layer(rng)
         else:
             yield render_digit(i % 10, rng, CANVAS, style="transparent", brush_frac=(0.005, 0.12),
-                               height_frac=(0.1, 0.95))
+                               height_frac=(0.1, 0.95), slant_deg=30)
 
 
 @pytest.fixture(scope="module")
@@ -45,61 +59,89 @@ def page(browser):
     page.close()
 
 
-READ_ALL = """async ([pngs, weights, config]) => {
+READ_ALL = """async ([pngs, weights, novelty, config]) => {
   const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const tensors = liveReading.readSafetensors(bytes(weights).buffer);
+  const statistics = novelty ? liveReading.readNovelty(bytes(novelty).buffer) : null;
   const out = [];
   for (const png of pngs) {
-    const r = await liveReading.read(new Blob([bytes(png)], {type: "image/png"}), tensors, config);
-    out.push(r === null ? null : r.filled ? "filled" : {input: Array.from(r.input), probabilities: r.probabilities});
+    const r = await liveReading.read(new Blob([bytes(png)], {type: "image/png"}), tensors, statistics, config);
+    out.push(r === null ? null : r.filled ? "filled" :
+             {inputs: r.inputs.map((x) => Array.from(x)), probabilities: r.probabilities, isDigit: r.isDigit, unusual: r.unusual});
   }
   return out;
 }"""
 
 
-def read_in_browser(page, images, weights_path):
+def read_in_browser(page, images, weights_path, with_novelty=True):
     pngs = [base64.b64encode(png_bytes(img)).decode() for img in images]
     weights = base64.b64encode(weights_path.read_bytes()).decode()
-    return page.evaluate(READ_ALL, [pngs, weights, live.config()])
+    novelty = base64.b64encode(novelty_path(weights_path).read_bytes()).decode() if with_novelty else ""
+    return page.evaluate(READ_ALL, [pngs, weights, novelty, live.config()])
 
 
-def test_the_browser_reads_1000_drawings_as_python_does(page, default_checkpoint):
+def test_the_browser_reads_1000_drawings_as_the_server_does(page, default_checkpoint):
     images = list(drawings(DRAWINGS, seed=12))
     browser = []
     for start in range(0, len(images), 100):
         browser += read_in_browser(page, images[start:start + 100], default_checkpoint)
-    inks = [ink_map(img) for img in images]
-    python = [to_mnist(ink) for ink in inks]
-    model, _ = load_checkpoint(default_checkpoint)
+    model = ModelStore(default_checkpoint.parent, default_checkpoint.name).load(default_checkpoint.name)
+    assert model.novelty is not None
+    server = [model.read(img) for img in images]  # LoadedModel.read: the server's one reading path
 
-    # Nothing drawn / a filled area / a digit: the same verdict for every drawing.
-    verdict = lambda r: "none" if r is None else "filled" if isinstance(r, str) else "digit"  # noqa: E731
-    python_verdicts = ["none" if not measure_ink(ink) else "filled" if p is None else "digit"
-                       for ink, p in zip(inks, python)]
-    assert [verdict(b) for b in browser] == python_verdicts
-    digits = [i for i, p in enumerate(python) if p is not None]
-    assert len(digits) > 0.9 * DRAWINGS
+    # Nothing drawn / a filled area / digits: the same for every drawing, with as many digits.
+    kind = lambda r: "none" if r is None else "filled" if r == "filled" or len(r.images) == 0 else "read"  # noqa: E731
+    assert [kind(b) if not isinstance(b, dict) else "read" for b in browser] == [kind(r) for r in server]
+    read = [i for i, r in enumerate(server) if kind(r) == "read"]
+    assert len(read) > 0.9 * DRAWINGS
+    assert [len(browser[i]["inputs"]) for i in read] == [len(server[i].images) for i in read]
+    numbers = sum(len(server[i].images) > 1 for i in read)
 
-    # The same 28x28 input (Pillow's resampling is reproduced bit for bit: only float32 rounding differs) ...
-    js_inputs = np.array([browser[i]["input"] for i in digits], np.float32).reshape(-1, 28, 28)
-    py_inputs = np.stack([python[i] for i in digits])
+    # The same 28x28 inputs (Pillow's resampling is reproduced bit for bit: only float32 rounding differs) ...
+    js_inputs = np.array([x for i in read for x in browser[i]["inputs"]], np.float32).reshape(-1, 28, 28)
+    py_inputs = np.concatenate([server[i].images for i in read])
     assert np.abs(js_inputs - py_inputs).max() <= 1e-6
-    # ... and the same digit, with the same probabilities, from the same weights.
-    _, logits = run_network(model, py_inputs)
-    py_p = np.exp(logits - logits.max(1, keepdims=True))
-    py_p /= py_p.sum(1, keepdims=True)
-    js_p = np.array([browser[i]["probabilities"] for i in digits])
-    print(f"\nlive.js against Python on {DRAWINGS} drawings: {len(digits)} read as digits, inputs bit-identical in "
-          f"{int((js_inputs == py_inputs).all(axis=(1, 2)).sum())}, max input difference {np.abs(js_inputs - py_inputs).max():.1e}, "
-          f"same digit in {int((js_p.argmax(1) == py_p.argmax(1)).sum())}, max probability difference "
-          f"{np.abs(js_p - py_p).max():.1e}")
+    # ... the same digits, with the same probabilities, from the same weights ...
+    js_p = np.array([p for i in read for p in browser[i]["probabilities"]])
+    py_p = np.concatenate([server[i].probabilities for i in read])
+    # ... and the same verdict: a digit, not a digit, or an unusual digit.
+    js_v = [(browser[i]["isDigit"], browser[i]["unusual"]) for i in read]
+    py_v = [(server[i].is_digit, server[i].unusual) for i in read]
+    print(f"\nlive.js against the server on {DRAWINGS} drawings: {len(read)} read ({numbers} as numbers, "
+          f"{len(py_inputs)} digits), inputs bit-identical in {int((js_inputs == py_inputs).all(axis=(1, 2)).sum())}, "
+          f"max input difference {np.abs(js_inputs - py_inputs).max():.1e}, same digit in "
+          f"{int((js_p.argmax(1) == py_p.argmax(1)).sum())}, max probability difference {np.abs(js_p - py_p).max():.1e}; "
+          f"the same verdict in {sum(a == b for a, b in zip(js_v, py_v))}: "
+          f"{sum(not d for d, _ in py_v)} not a digit, {sum(u for _, u in py_v)} unusual")
+    assert numbers >= 20
     assert (js_p.argmax(1) == py_p.argmax(1)).all()
     assert np.abs(js_p - py_p).max() <= 1e-5
+    assert js_v == py_v
+    assert sum(not d for d, _ in py_v) >= 30  # the non-digits are among them
+
+
+def test_without_statistics_the_browser_falls_back_as_the_server_does(page, default_checkpoint, tmp_path, monkeypatch):
+    import shutil
+
+    from src.reading import inference
+
+    # A stricter fallback than the app's, on both sides, so that some of these drawings fall below it.
+    for module in (inference, live):
+        monkeypatch.setattr(module, "FALLBACK_MIN_CONFIDENCE", 0.999)
+
+    bare = tmp_path / "bare.safetensors"  # the weights alone: no novelty statistics next to them
+    shutil.copyfile(default_checkpoint, bare)
+    shutil.copyfile(default_checkpoint.with_suffix(".json"), bare.with_suffix(".json"))
+    model = ModelStore(tmp_path, bare.name).load(bare.name)
+    assert model.novelty is None
+    images = list(drawings(100, seed=13))
+    browser = read_in_browser(page, images, bare, with_novelty=False)
+    server = [model.read(img) for img in images]
+    pairs = [(b["isDigit"], r.is_digit) for b, r in zip(browser, server) if isinstance(b, dict)]
+    assert pairs and all(a == b for a, b in pairs) and not all(b for _, b in pairs)
 
 
 def test_blank_and_tiny_drawings_are_not_read(page, default_checkpoint):
-    from PIL import Image
-
     blank = Image.new("RGBA", (CANVAS, CANVAS), (0, 0, 0, 0))
     speck = blank.copy()
     speck.putpixel((100, 100), (0, 0, 0, 255))
@@ -107,14 +149,16 @@ def test_blank_and_tiny_drawings_are_not_read(page, default_checkpoint):
     assert read_in_browser(page, [blank, speck, filled], default_checkpoint) == [None, None, "filled"]
 
 
-def test_the_element_hands_over_the_constants_and_the_link_to_the_checkpoints_own_weights(default_checkpoint):
+def test_the_element_hands_over_the_constants_and_the_links_to_the_checkpoints_own_files(default_checkpoint):
     from src.web.downloads import WeightLinks
 
-    link = WeightLinks().url(default_checkpoint)
-    markup = live.element(link)
+    links = WeightLinks()
+    link, novelty = links.url(default_checkpoint), links.url(novelty_path(default_checkpoint))
+    markup = live.element(link, novelty)
     config = json.loads(html.unescape(re.search(r'data-config="([^"]*)"', markup)[1]))
     assert config == live.config() and config["WORK"] == 80 and config["MEAN"] == pytest.approx(0.1307)
     assert html.unescape(re.search(r'data-weights="([^"]*)"', markup)[1]) == link
+    assert html.unescape(re.search(r'data-novelty="([^"]*)"', markup)[1]) == novelty != link
     assert str(default_checkpoint.parent.resolve()) not in markup
-    assert 'data-weights=""' in live.element("")
+    assert 'data-weights=""' in live.element("", "")
     assert markup.count('class="live-bar"') == 10

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_browser import STROKES
+from src.model.novelty import novelty_path
+from tests.test_browser import HASH_SIGN, STROKES
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,14 +38,16 @@ def static_url(tmp_path_factory):
     server.wait(timeout=10)
 
 
-def test_the_folder_holds_the_checkpoints_own_weights_and_a_static_space_readme(tmp_path):
+def test_the_folder_holds_the_checkpoints_own_files_and_a_static_space_readme(tmp_path):
     from src import config
 
     out = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "src", "static", str(out)], cwd=ROOT, check=True, capture_output=True)
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "index.html", "live.js", "model.safetensors",
-                                                       "page.js"]
-    assert (out / "model.safetensors").read_bytes() == (config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT).read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "index.html", "live.js", "model.novelty.safetensors",
+                                                       "model.safetensors", "page.js"]
+    checkpoint = config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT
+    assert (out / "model.safetensors").read_bytes() == checkpoint.read_bytes()
+    assert (out / "model.novelty.safetensors").read_bytes() == novelty_path(checkpoint).read_bytes()
     assert (out / "live.js").read_text() == (ROOT / "src" / "web" / "static" / "live.js").read_text()
     assert "sdk: static" in (out / "README.md").read_text()
 
@@ -107,8 +110,13 @@ def test_the_static_page_reads_a_1_a_7_and_a_0_with_no_server_behind_it(browser,
         (mouse_draw if how == "mouse" else finger_draw)(page, STROKES[digit])
         page.wait_for_timeout(300)
         read[digit] = reading(page)
+    page.click("#clear")
+    (mouse_draw if how == "mouse" else finger_draw)(page, HASH_SIGN)  # "is it a digit?" works here too
+    page.wait_for_timeout(300)
+    verdict = page.locator("#live-reading .live-reading").get_attribute("data-verdict")
     page.screenshot(path=str(screenshots / f"static-{how}.png"), full_page=True)
-    print(how, read)
+    print(how, read, verdict)
     assert read == {1: "1", 7: "7", 0: "0"}
+    assert verdict == "not a digit"
     assert "does not train" in page.locator("body").inner_text()
     context.close()

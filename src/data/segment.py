@@ -11,7 +11,10 @@ and find_objects). Specks (tiny components) are dropped. Components
 that overlap horizontally by more than MERGE_OVERLAP of the narrower one's width are one digit (the bar of
 a 5 drawn apart, the two strokes of a 4 or of a 7 with a crossbar). Digits must therefore stand side by
 side, not above each other, and touching digits stay one segment. A drawing narrower than
-MIN_NUMBER_ASPECT times its height is one digit and is not split at all.
+MIN_NUMBER_ASPECT times its height (a 1 beside a 7, two 1s) is split only when every part is at least
+NARROW_PART_HEIGHT of its height and the parts stand NARROW_GAP of it apart: a single digit broken into pieces
+(as some MNIST digits are) has a short piece or a narrow break. Both were chosen on MNIST validation digits
+and synthetic numbers (docs/model.md).
 """
 
 import numpy as np
@@ -23,9 +26,11 @@ WORK_SIDE = 300  # the labelling runs on a mask at most this many pixels on its 
 SPECK = 0.02  # components with less than this share of the ink and ...
 SPECK_EXTENT = 0.15  # ... smaller than this share of the drawing's height are specks
 MERGE_OVERLAP = 0.3
-# Several digits side by side are wider than tall; a single digit (even one broken into pieces, as some MNIST
-# digits are) is not. Narrower drawings are read as one digit without being split.
+# Several digits side by side are wider than tall, unless some are 1s; a single digit (even one broken into
+# pieces) is not. A narrower drawing is split only into parts each as tall as this share of it.
 MIN_NUMBER_ASPECT = 1.1
+NARROW_PART_HEIGHT = 0.75
+NARROW_GAP = 0.05  # ... and apart by at least this share of its height
 
 
 def split_digits(ink: np.ndarray, measured: Ink | None = None) -> list[np.ndarray]:
@@ -38,8 +43,7 @@ def split_digits(ink: np.ndarray, measured: Ink | None = None) -> list[np.ndarra
     if measured is None:
         return []
     mask, (top, bottom, left, right) = measured.mask, measured.box
-    if right - left < MIN_NUMBER_ASPECT * (bottom - top):
-        return [ink]  # one digit
+    narrow = right - left < MIN_NUMBER_ASPECT * (bottom - top)
     f = max(1, int(np.ceil(max(mask.shape) / WORK_SIDE)))
     h, w = -(-mask.shape[0] // f), -(-mask.shape[1] // f)
     small = np.zeros((h * f, w * f), bool)
@@ -59,7 +63,7 @@ def split_digits(ink: np.ndarray, measured: Ink | None = None) -> list[np.ndarra
             if area[i] >= SPECK * area.sum() or max(y1[i] - y0[i], x1[i] - x0[i]) >= SPECK_EXTENT * height]
 
     # Merge components that overlap horizontally, until nothing changes.
-    groups = [{"members": [i], "x0": x0[i], "x1": x1[i]} for i in keep]
+    groups = [{"members": [i], "x0": x0[i], "x1": x1[i], "y0": y0[i], "y1": y1[i]} for i in keep]
     merged = True
     while merged:
         merged = False
@@ -72,11 +76,15 @@ def split_digits(ink: np.ndarray, measured: Ink | None = None) -> list[np.ndarra
                 if overlap > MERGE_OVERLAP * narrower:
                     ga["members"] += gb["members"]
                     ga["x0"], ga["x1"] = min(ga["x0"], gb["x0"]), max(ga["x1"], gb["x1"])
+                    ga["y0"], ga["y1"] = min(ga["y0"], gb["y0"]), max(ga["y1"], gb["y1"])
                     del groups[b]
                     merged = True
                     break
             if merged:
                 break
+    if narrow and len(groups) > 1 and (min(g["y1"] - g["y0"] for g in groups) < NARROW_PART_HEIGHT * height or
+                                       min(b["x0"] - a["x1"] for a, b in zip(groups, groups[1:])) < NARROW_GAP * height):
+        return [ink]  # one digit, perhaps broken into pieces
 
     crops = []
     for g in groups:

@@ -79,6 +79,9 @@ TEMPLATES = {
     1: [
         lambda j: [_line((0.05 * j[0], 0), (-0.05 * j[0], 1))],
         lambda j: [_line((-0.17 + 0.04 * j[0], 0.2 + 0.05 * j[1]), (0, 0), (0, 1))],  # with a flag
+        lambda j: [_line((-0.3 + 0.05 * j[0], 0.38 + 0.08 * j[1]), (0.04 * j[2], 0), (0.03 * j[3], 1))],  # European: long flag
+        lambda j: [_line((-0.22 + 0.04 * j[0], 0.28 + 0.06 * j[1]), (0, 0), (0, 1)),
+                   _line((-0.24 + 0.04 * j[2], 1), (0.24 + 0.04 * j[3], 1))],  # with a base
     ],
     2: [
         lambda j: [_join(_arc(0, 0.27, 0.27 + 0.04 * j[0], 0.27, 190 + 10 * j[1], 360 + 25),
@@ -117,6 +120,8 @@ TEMPLATES = {
         lambda j: [_line((-0.28, 0.02 * j[0]), (0.28, 0), (-0.05 + 0.08 * j[1], 1))],
         lambda j: [_join(_line((-0.28, 0.0), (0.28, 0.0)),
                          _bezier((0.28, 0.0), (0.05, 0.4), (-0.05 + 0.05 * j[1], 1.0)))],
+        lambda j: [_line((-0.28, 0.03 * j[0]), (0.28, 0), (-0.03 + 0.06 * j[1], 1)),  # European: a crossbar
+                   _line((-0.18 + 0.05 * j[2], 0.52 + 0.05 * j[3]), (0.3 + 0.05 * j[4], 0.5))],
     ],
     8: [
         lambda j: [_arc(0, 0.25, 0.21 + 0.03 * j[0], 0.25, 0, 360), _arc(0, 0.74, 0.26 + 0.03 * j[1], 0.26, -90, 270)],
@@ -190,6 +195,15 @@ def render_mask(digit, rng, canvas=800, height_frac=(0.30, 0.85), slant_deg=10, 
     brush = rng.uniform(*brush_frac) * canvas
     strokes = _place(digit_strokes(digit, rng, variant), rng, canvas, height_frac, slant_deg, brush)
     return _ink(strokes, brush, canvas, supersample)
+
+
+def varied_mask(digit, rng, canvas=400) -> Image.Image:
+    """render_mask with the whole range people draw with: hairline to fat marker pens (log-uniform, never
+    wider than a fifth of the digit's height), upright or slanted up to 40 degrees, large or small."""
+    height = rng.uniform(0.2, 0.85)
+    brush = min(math.exp(rng.uniform(math.log(0.003), math.log(0.12))), 0.2 * height)
+    return render_mask(digit, rng, canvas, height_frac=(height, height), brush_frac=(brush, brush),
+                       slant_deg=40 if rng.random() < 0.4 else 10)
 
 
 def _ink(strokes, brush, canvas, supersample) -> Image.Image:
@@ -281,7 +295,21 @@ LETTERS = {
     "k": lambda j: [_line((-0.22, 0), (-0.22, 1)), _line((0.2, 0.35), (-0.22, 0.7), (0.22, 1))],
     "x": lambda j: [_line((-0.3, 0.2), (0.3, 1)), _line((0.3, 0.2), (-0.3, 1))],
     "w": lambda j: [_line((-0.4, 0.3), (-0.2, 1), (0, 0.5), (0.2, 1), (0.4, 0.3))],
+    "a": lambda j: [_join(_arc(0, 0.28, 0.22, 0.22, 200, 360), _line((0.22, 0.28), (0.22 + 0.03 * j[0], 1))),
+                    _arc(0, 0.74, 0.22, 0.24 + 0.03 * j[1], -10, 350)],
+    "n": lambda j: [_line((-0.25, 0.25), (-0.25, 1)),
+                    _join(_arc(0, 0.55, 0.25, 0.3 + 0.04 * j[0], 180, 360), _line((0.25, 0.55), (0.25, 1)))],
+    "r": lambda j: [_line((-0.2, 0.05), (-0.2, 1)), _arc(0.08, 0.35, 0.28, 0.3 + 0.04 * j[0], 180, 300)],
+    "f": lambda j: [_join(_arc(0.08, 0.2, 0.2, 0.2, -20 + 10 * j[0], -180), _line((-0.12, 0.2), (-0.12, 1))),
+                    _line((-0.32, 0.42 + 0.04 * j[1]), (0.14, 0.42))],
+    "y": lambda j: [_line((-0.3, 0), (0.02 * j[0], 0.55)), _line((0.3, 0), (-0.18 + 0.04 * j[1], 1))],
 }
+
+
+def _s_curve(top=0.0, height=1.0):
+    """An S from its upper right end down to its lower left end, in the band [top, top + height]."""
+    y = lambda v: top + height * v  # noqa: E731
+    return _join(_arc(0, y(0.26), 0.24, 0.24 * height, -30, -270), _arc(0, y(0.74), 0.26, 0.24 * height, -90, 150))
 
 
 def _polygon(n, r=0.5, cy=0.5, rot=0.0):
@@ -364,14 +392,56 @@ SHAPES = {
                                 for t in [np.linspace(0, 2 * np.pi, 80)]],
     "at": lambda j, rng: [_join(_arc(0.05, 0.5, 0.17, 0.2, 0, 360), _line((0.22, 0.3), (0.22, 0.65)),
                                 _arc(0, 0.5, 0.48, 0.5, 30, -300))],
+    # Symbols and figures people draw that are not digits (a rounded square and a circle would be 0s).
+    "greater": lambda j, rng: [_line((-0.3, 0.05), (0.3 + 0.05 * j[0], 0.5), (-0.3, 0.95))],
+    "brace": lambda j, rng: [_join(_bezier((0.15, 0), (-0.15, 0.02), (0.1, 0.45), (-0.2, 0.5)),
+                                   _bezier((-0.2, 0.5), (0.1, 0.55), (-0.15, 0.98), (0.15 + 0.04 * j[0], 1)))],
+    "brace_right": lambda j, rng: [_join(_bezier((-0.15, 0), (0.15, 0.02), (-0.1, 0.45), (0.2, 0.5)),
+                                         _bezier((0.2, 0.5), (-0.1, 0.55), (0.15, 0.98), (-0.15 + 0.04 * j[0], 1)))],
+    "dollar": lambda j, rng: [_s_curve(0.1, 0.8), _line((0.03 * j[0], 0), (0.03 * j[1], 1))],
+    "section": lambda j, rng: [_s_curve(0, 0.62), _s_curve(0.38, 0.62)],
+    "tilde": lambda j, rng: [np.stack([x, 0.5 - (0.15 + 0.04 * j[0]) * np.sin(2 * np.pi * x)], axis=1)
+                             for x in [np.linspace(-0.5, 0.5, 40)]],
+    "equals": lambda j, rng: [_line((-0.45, 0.3), (0.45, 0.3 + 0.03 * j[0])), _line((-0.45, 0.7), (0.45, 0.7))],
+    "circle_dot": lambda j, rng: [_arc(0, 0.5, 0.5, 0.5, 0, 360), _arc(0.03 * j[0], 0.5, 0.08, 0.08, 0, 360, n=12)],
+    "circle_cross": lambda j, rng: [_arc(0, 0.5, 0.5, 0.5, 0, 360), _line((-0.5, 0.5), (0.5, 0.5)),
+                                    _line((0, 0), (0, 1))],
+    "pentagon": lambda j, rng: [_polygon(5, rot=8 * j[0])],
+    "hexagon": lambda j, rng: [_polygon(6, rot=8 * j[0])],
+    "diamond": lambda j, rng: [_polygon(4, rot=6 * j[0])],
+    "rectangle": lambda j, rng: [_line((-0.5, 0.3), (0.5, 0.3 + 0.02 * j[0]), (0.5, 0.7), (-0.5, 0.7), (-0.5, 0.3))],
+    "eye": lambda j, rng: [_arc(0, 0.95, 0.6, 0.7, -145, -35), _arc(0, 0.05, 0.6, 0.7, 35, 145),
+                           _arc(0.05 * j[0], 0.5, 0.1 + 0.03 * j[1], 0.1 + 0.03 * j[1], 0, 360, n=16)],
+    "tangle": lambda j, rng: [_tangle(rng)],
+    "stipple": lambda j, rng: _stipple(rng),
 }
 
 
+def _stipple(rng):
+    """25-80 dots filling a disc: a dotted or textured area."""
+    n = rng.integers(25, 80)
+    r, t = 0.5 * np.sqrt(rng.uniform(0, 1, n)), rng.uniform(0, 2 * np.pi, n)
+    return [np.array([p, p + 0.01]) for p in np.c_[r * np.cos(t), 0.5 + r * np.sin(t)]]
+
+
+def _tangle(rng):
+    """A dense scribble: a random walk with momentum, bouncing inside the box, 150-300 steps."""
+    p, v, out = np.array([0.0, 0.5]), rng.normal(0, 0.03, 2), []
+    for _ in range(rng.integers(150, 300)):
+        v = 0.85 * v + rng.normal(0, 0.02, 2)
+        p = p + v
+        for k, (lo, hi) in enumerate(((-0.5, 0.5), (0, 1))):
+            if not lo <= p[k] <= hi:
+                v[k], p[k] = -v[k], np.clip(p[k], lo, hi)
+        out.append(p.copy())
+    return np.array(out)
+
+
 def _hatching(rng, cross):
-    """4-9 parallel strokes at a random angle (and a second, crossing set)."""
+    """4-16 parallel strokes at a random angle (and a second, crossing set)."""
     out = []
     for angle in [rng.uniform(0, np.pi)] + ([rng.uniform(0, np.pi)] if cross else []):
-        d, n = np.array([np.cos(angle), np.sin(angle)]), rng.integers(4, 10)
+        d, n = np.array([np.cos(angle), np.sin(angle)]), rng.integers(4, 17)
         normal = np.array([-d[1], d[0]])
         for k in np.linspace(-0.45, 0.45, n):
             c = np.array([0, 0.5]) + k * normal
@@ -383,7 +453,7 @@ def _dots(rng):
     """2-6 dots (a stroke of two close points is a dot) scattered over the box."""
     return [np.array([p, p + 0.01]) for p in rng.uniform([-0.5, 0], [0.5, 1], (rng.integers(2, 7), 2))]
 
-KINDS = tuple(f"letter_{c}" for c in LETTERS) + tuple(SHAPES) + ("blob", "blob_hole")
+KINDS = tuple(f"letter_{c}" for c in LETTERS) + tuple(SHAPES) + ("blob", "blob_hole", "solid")
 
 
 def nondigit_strokes(kind: str, rng: np.random.Generator) -> list[np.ndarray]:
@@ -400,10 +470,37 @@ def _blob(rng, canvas, ss):
     r = 1 + sum(rng.uniform(0, 0.25) * np.sin(k * t + rng.uniform(0, 6.3)) for k in (2, 3, 5))
     size = rng.uniform(0.15, 0.45) * canvas / 2
     c = rng.uniform(size * 1.5, canvas - size * 1.5, 2)
-    pts = [(float((c[0] + size * rr * math.cos(tt) * rng.uniform(0.7, 1.3)) * ss),
+    wide = math.exp(rng.uniform(-0.7, 0.7))  # tall to wide, at most 2:1
+    size_x, size = min(size * math.sqrt(wide), canvas / 3), min(size / math.sqrt(wide), canvas / 3)
+    pts = [(float((c[0] + size_x * rr * math.cos(tt) * rng.uniform(0.7, 1.3)) * ss),
             float((c[1] + size * rr * math.sin(tt)) * ss)) for rr, tt in zip(r, t)]
     img = Image.new("L", (canvas * ss, canvas * ss), 0)
     ImageDraw.Draw(img).polygon(pts, fill=255)
+    return img
+
+
+def _solid(rng, canvas, ss):
+    """A smooth filled shape (ellipse, rounded box, polygon or parallelogram), tall to wide, turned a little."""
+    t = np.linspace(0, 2 * np.pi, 48, endpoint=False)
+    shape = rng.integers(4)
+    if shape == 0:  # ellipse
+        pts = np.c_[np.cos(t), np.sin(t)]
+    elif shape == 1:  # rounded box: a superellipse
+        pts = np.c_[np.sign(np.cos(t)) * np.abs(np.cos(t)) ** 0.3, np.sign(np.sin(t)) * np.abs(np.sin(t)) ** 0.3]
+    elif shape == 2:  # a regular polygon, 5-8 sides
+        k = rng.integers(5, 9)
+        a = np.arange(k) * 2 * np.pi / k
+        pts = np.c_[np.cos(a), np.sin(a)]
+    else:  # a parallelogram
+        lean = rng.uniform(-0.6, 0.6)
+        pts = np.array([[-1 + lean, -1], [1 + lean, -1], [1 - lean, 1], [-1 - lean, 1]]) / (1 + abs(lean))
+    wide = math.exp(rng.uniform(-0.9, 0.9))
+    size = rng.uniform(0.15, 0.4) * canvas / 2
+    turn = rng.uniform(-0.3, 0.3)
+    rot = np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]])
+    pts = (pts * [size * math.sqrt(wide), size / math.sqrt(wide)]) @ rot.T + rng.uniform(0.3, 0.7, 2) * canvas
+    img = Image.new("L", (canvas * ss, canvas * ss), 0)
+    ImageDraw.Draw(img).polygon([(float(x * ss), float(y * ss)) for x, y in pts], fill=255)
     return img
 
 
@@ -411,7 +508,9 @@ def nondigit_mask(kind: str | None, rng: np.random.Generator, canvas=800, height
                   brush_frac=(0.025, 0.07), supersample=2) -> Image.Image:
     """The ink coverage of one non-digit drawing as an 'L' image (255 = ink)."""
     kind = kind or KINDS[rng.integers(len(KINDS))]
-    if kind in ("blob", "blob_hole"):
+    if kind == "solid":
+        img = _solid(rng, canvas, supersample)
+    elif kind in ("blob", "blob_hole"):
         img = _blob(rng, canvas, supersample)
         if kind == "blob_hole":  # a filled area with a hole punched in it
             box = img.getbbox()
@@ -453,13 +552,14 @@ def preprocessed_nondigits(n: int, seed: int, canvas=400) -> tuple[np.ndarray, l
     return np.array(images, np.float32).reshape(-1, 28, 28), kinds, rejected
 
 
-def preprocessed_digits(n: int, seed: int, canvas=400) -> tuple[np.ndarray, np.ndarray]:
-    """n drawn digits (0..9 in turn, tests.drawings.render_mask) through to_mnist: (images, labels)."""
+def preprocessed_digits(n: int, seed: int, canvas=400, varied=False) -> tuple[np.ndarray, np.ndarray]:
+    """n drawn digits (0..9 in turn, render_mask, or varied_mask if `varied`) through to_mnist: (images, labels)."""
 
     rng = np.random.default_rng(seed)
+    draw = varied_mask if varied else render_mask
     images, labels = [], []
     for i in range(n):
-        a = to_mnist(np.asarray(render_mask(i % 10, rng, canvas), np.float32) / 255)
+        a = to_mnist(np.asarray(draw(i % 10, rng, canvas), np.float32) / 255)
         if a is not None:
             images.append(a)
             labels.append(i % 10)
@@ -528,7 +628,7 @@ def as_drawing(image28: np.ndarray) -> np.ndarray:
 OUTLIER_KINDS = tuple(k for k in KINDS if k not in ("letter_B", "letter_T"))
 
 
-POOL_VERSION = 1  # bump when the generator changes, so that cached pools are drawn again
+POOL_VERSION = 3  # bump when the generator changes, so that cached pools are drawn again
 POOL_SIZE = 10_000  # drawn digits and non-digits for training (about 30 s to draw once, then cached)
 
 
@@ -546,14 +646,14 @@ def cached_training_pools(folder, n: int = POOL_SIZE, seed: int = 0) -> tuple[np
 
 
 def training_pools(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Synthetic training images for outlier exposure, drawn on 200x200 canvases with brushes from hair-thin to
-    marker and put through to_mnist: (drawn digits (n, 28, 28) uint8, their labels (n,), non-digits (m, 28, 28)
+    """Synthetic training images for outlier exposure, drawn on 200x200 canvases (digits by varied_mask) and
+    put through to_mnist: (drawn digits (n, 28, 28) uint8, their labels (n,), non-digits (m, 28, 28)
     uint8, m <= n: the ones preprocessing rejects, e.g. filled blobs, are left out). Seeds from 10**6 * seed up,
     never the tuning or test seeds."""
     rng = np.random.default_rng(1_000_000 * (seed + 1))
     digits, labels, others = [], [], []
     for i in range(n):
-        d = to_mnist(np.asarray(render_mask(i % 10, rng, 200, brush_frac=(0.01, 0.09)), np.float32) / 255)
+        d = to_mnist(np.asarray(varied_mask(i % 10, rng, 200), np.float32) / 255)
         if d is not None:
             digits.append(d)
             labels.append(i % 10)

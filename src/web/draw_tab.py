@@ -17,6 +17,7 @@ from PIL import Image
 from src import config
 from src.web import corrections, live
 from src.model.checkpoint import CheckpointError
+from src.model.novelty import novelty_path
 from src.web.downloads import WeightLinks
 from src.reading.inference import ModelStore, Reading
 from src.web.visitors import LimitReached, Visitors
@@ -183,8 +184,14 @@ class DrawTab:
         try:
             model, _ = self.model_for(choice, request)
         except gr.Error:
-            return live.element("")
-        return live.element(self.links.url(model.path))
+            model = None
+        return self.live_html(model)
+
+    def live_html(self, model) -> str:
+        """#live-reading with links to `model`'s weights and its novelty statistics (none for None)."""
+        if model is None:
+            return live.element("", "")
+        return live.element(self.links.url(model.path), self.links.url(novelty_path(model.path)) if model.novelty else "")
 
     def choice_of(self, name: str | None) -> str | None:
         """A model picker's name as a visitor's choice: None (the server's default) for the default's name or none."""
@@ -248,7 +255,7 @@ class DrawTab:
                 clear_button = gr.Button("Clear", elem_id="clear", variant="secondary")
             with gr.Column(scale=1, min_width=300):
                 # Filled in by the visitor's browser after every stroke (src/web/static/live.js), at once.
-                live_reading = gr.HTML(live.element(self.links.url(self.store.active.path if self.store.active else None)),
+                live_reading = gr.HTML(self.live_html(self.store.active),
                                        elem_id="live-reading", js_on_load=None)
                 prediction = gr.Label(value=BLANK_HINT, num_top_classes=3, label="Prediction", elem_id="prediction")
                 note = gr.Markdown("", elem_id="note")

@@ -1,19 +1,21 @@
 """The live reading in the visitor's browser (src/web/static/live.js): the page element it draws into.
 
-live.js is the project's preprocessing and network written once more, in JavaScript, so that every stroke
-is read at once in the visitor's own browser, however busy the server is. It has no constants and no
-weights of its own: this element hands it the preprocessing constants (from src/data/preprocess.py and
-src/data/mnist.py) and the address of the chosen checkpoint's own .safetensors file.
+live.js is the project's preprocessing, splitting of numbers, network and "is it a digit?" written once more,
+in JavaScript, so that every stroke is read at once in the visitor's own browser, however busy the server is.
+It has no constants, weights or thresholds of its own: this element hands it the constants (from the modules
+that define them) and the addresses of the chosen checkpoint's own .safetensors file and of its novelty
+statistics (src/model/novelty.py), which hold the thresholds.
 
-    element(model.path)   -> the HTML of #live-reading, for the model a visitor uses
+    element(weights_url, novelty_url)   -> the HTML of #live-reading, for the model a visitor uses
 """
 
 import html
 import json
 from pathlib import Path
 
-from src.data import preprocess
+from src.data import preprocess, segment
 from src.model.network import MEAN, STD
+from src.reading.inference import FALLBACK_MIN_CONFIDENCE
 
 SCRIPT = Path(__file__).parent / "static" / "live.js"
 # The Sketchpad's image size and brush (src/web/draw_tab.py builds it with these): live.js paints strokes as they are
@@ -23,19 +25,23 @@ BRUSH_RADIUS = 10  # 20-pixel strokes
 
 
 def config() -> dict:
-    """Every constant live.js's preprocessing and network use, from the modules that define them."""
+    """Every constant live.js's preprocessing, splitting and network use, from the modules that define them."""
     names = ("INK_THRESHOLD", "MIN_PEAK", "MIN_INK_FRACTION", "MIN_EXTENT", "MAX_INK_FRACTION", "MAX_BLOB",
              "BOX", "FRAME", "WORK", "MNIST_STROKE")
-    return {**{name: getattr(preprocess, name) for name in names}, "MEAN": MEAN, "STD": STD,
+    splitting = ("WORK_SIDE", "SPECK", "SPECK_EXTENT", "MERGE_OVERLAP", "MIN_NUMBER_ASPECT", "NARROW_PART_HEIGHT",
+                 "NARROW_GAP")
+    return {**{name: getattr(preprocess, name) for name in names}, **{name: getattr(segment, name) for name in splitting},
+            "MEAN": MEAN, "STD": STD, "FALLBACK_MIN_CONFIDENCE": FALLBACK_MIN_CONFIDENCE,
             "CANVAS": CANVAS, "BRUSH_RADIUS": BRUSH_RADIUS}
 
 
-def element(weights_url: str) -> str:
+def element(weights_url: str, novelty_url: str) -> str:
     """#live-reading's content: ten empty bars and a headline that live.js fills in after every stroke.
-    `weights_url`: where the browser fetches the model's .safetensors (src/web/downloads.py), "" for none."""
+    `weights_url`: where the browser fetches the model's .safetensors (src/web/downloads.py), "" for none;
+    `novelty_url`: its novelty statistics, "" for none (the server then uses FALLBACK_MIN_CONFIDENCE, and so does live.js)."""
     bars = "".join(f'<span class="live-bar"><i style="height:0%"></i><b>{d}</b></span>' for d in range(10))
     attributes = (f'data-config="{html.escape(json.dumps(config()))}" '
-                  f'data-weights="{html.escape(weights_url)}"')
+                  f'data-weights="{html.escape(weights_url)}" data-novelty="{html.escape(novelty_url)}"')
     return (f'<div class="live-reading" {attributes}><div class="live-head"><span class="live-digit">–</span>'
             f'<span class="live-text">Draw a digit: your browser reads it as you draw</span></div>'
             f'<div class="live-bars">{bars}</div></div>')

@@ -2,8 +2,9 @@
 
     python -m src static OUT/ [--checkpoint checkpoints/default.safetensors] [--app-url URL]
 
-It draws, reads and shows the ten bars and the 28x28 input in the visitor's browser, with live.js's own
-preprocessing and network and a copy of the checkpoint's own .safetensors file; the constants come from
+It draws, reads and shows the ten bars, "is it a digit?" and the 28x28 input in the visitor's browser, with
+live.js's own preprocessing and network and copies of the checkpoint's own .safetensors file and its novelty
+statistics; the constants come from
 src/web/live.py, as on the full page. It has no server, so no Train tab: it says so, and links to the full app.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from src.web import live
 from src.atomic import atomic_write
 from src.model.checkpoint import read_metadata
+from src.model.novelty import novelty_path
 
 PAGE_SCRIPT = Path(__file__).parent / "static" / "page.js"
 
@@ -60,8 +62,8 @@ button {{ font: inherit; padding: 6px 16px; }}
     <div id="live-reading">{element}</div>
     <div><canvas id="input28" width="28" height="28"></canvas><br><small>What the network sees: 28&times;28,
       as in MNIST</small></div>
-    <p><small>Model: {model}. This page has no server, so it does not train: the Train tab, the heatmaps
-      and "is it a digit?" are in the full app{link}.</small></p>
+    <p><small>Model: {model}. This page has no server, so it does not train: the Train tab and the
+      heatmaps are in the full app{link}.</small></p>
   </div>
 </main>
 <script src="live.js"></script>
@@ -73,17 +75,19 @@ button {{ font: inherit; padding: 6px 16px; }}
 
 def build(out: Path | str, checkpoint: Path | str, app_url: str = "") -> Path:
     """Write the static page into `out` (created if needed): index.html, live.js, page.js, model.safetensors
-    (the checkpoint's own file, copied) and a Static Space's README.md. -> out"""
+    and model.novelty.safetensors (the checkpoint's own files, copied) and a Static Space's README.md. -> out"""
     out, checkpoint = Path(out), Path(checkpoint)
     meta = read_metadata(checkpoint)  # a file that is not a checkpoint of this network fails here
     out.mkdir(parents=True, exist_ok=True)
-    element = live.element("").replace('data-weights=""', 'data-model="model.safetensors"')
+    element = live.element("", "").replace('data-weights=""', 'data-model="model.safetensors"').replace(
+        'data-novelty=""', 'data-novelty="model.novelty.safetensors"')
     link = (f': <a href="{html.escape(app_url)}">{html.escape(app_url)}</a>' if app_url
             else " (<code>python app.py</code>)")
     model = f"{checkpoint.stem}, {meta['test_acc']}% on MNIST test" if "test_acc" in meta else checkpoint.stem
     atomic_write(out / "index.html", lambda tmp: Path(tmp).write_text(
         PAGE.format(css=live.CSS, element=element, model=html.escape(model), link=link)))
-    for source, name in ((live.SCRIPT, "live.js"), (PAGE_SCRIPT, "page.js"), (checkpoint, "model.safetensors")):
+    for source, name in ((live.SCRIPT, "live.js"), (PAGE_SCRIPT, "page.js"), (checkpoint, "model.safetensors"),
+                         (novelty_path(checkpoint), "model.novelty.safetensors")):
         atomic_write(out / name, lambda tmp, source=source: shutil.copyfile(source, tmp))
     atomic_write(out / "README.md", lambda tmp: Path(tmp).write_text(SPACE_README))
     return out

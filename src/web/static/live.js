@@ -223,6 +223,100 @@
       return { input };
     }
 
+    // ------------------------------------------------------------------ segment.split_digits
+    // Several digits side by side -> one alpha crop per digit, left to right ([] when it is one digit).
+    function splitDigits(alpha, width, height, C) {
+      const f32 = Math.fround, unit = f32(1 / 255), n = width * height;
+      let peak = 0;
+      for (let i = 0; i < n; i++) if (alpha[i] > peak) peak = alpha[i];
+      const threshold = f32(C.INK_THRESHOLD * f32(peak * unit));
+      const mask = new Uint8Array(n);
+      let top = height, bottom = -1, left = width, right = -1;
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) {
+          if (f32(alpha[y * width + x] * unit) > threshold) {
+            mask[y * width + x] = 1;
+            top = Math.min(top, y); bottom = Math.max(bottom, y); left = Math.min(left, x); right = Math.max(right, x);
+          }
+        }
+      }
+      const narrow = right + 1 - left < C.MIN_NUMBER_ASPECT * (bottom + 1 - top);
+      // The mask reduced by block maxima to at most WORK_SIDE pixels, and its 8-connected components, labelled
+      // in the order a row-by-row scan meets them (as scipy.ndimage.label).
+      const f = Math.max(1, Math.ceil(Math.max(width, height) / C.WORK_SIDE));
+      const h = Math.ceil(height / f), w = Math.ceil(width / f);
+      const small = new Uint8Array(w * h);
+      for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) if (mask[y * width + x]) small[((y / f) | 0) * w + ((x / f) | 0)] = 1;
+      const labels = new Int32Array(w * h), comps = [];
+      for (let start = 0; start < w * h; start++) {
+        if (!small[start] || labels[start]) continue;
+        const c = { area: 0, y0: h, y1: 0, x0: w, x1: 0 }, stack = [start];
+        comps.push(c);
+        labels[start] = comps.length;
+        while (stack.length) {
+          const i = stack.pop(), y = (i / w) | 0, x = i % w;
+          c.area++; c.y0 = Math.min(c.y0, y); c.y1 = Math.max(c.y1, y + 1); c.x0 = Math.min(c.x0, x); c.x1 = Math.max(c.x1, x + 1);
+          for (let dy = -1; dy <= 1; dy++) {
+            for (let dx = -1; dx <= 1; dx++) {
+              const yy = y + dy, xx = x + dx, j = yy * w + xx;
+              if (yy >= 0 && yy < h && xx >= 0 && xx < w && small[j] && !labels[j]) { labels[j] = comps.length; stack.push(j); }
+            }
+          }
+        }
+      }
+      if (!comps.length) return [];
+      const total = comps.reduce((a, c) => a + c.area, 0);
+      const tall = Math.max(...comps.map((c) => c.y1)) - Math.min(...comps.map((c) => c.y0));
+      let groups = comps.map((c, i) => ({ c, i })).filter(({ c }) =>
+        c.area >= C.SPECK * total || Math.max(c.y1 - c.y0, c.x1 - c.x0) >= C.SPECK_EXTENT * tall)
+        .map(({ c, i }) => ({ members: [i + 1], x0: c.x0, x1: c.x1, y0: c.y0, y1: c.y1 }));
+      // Components that overlap horizontally are one digit, until nothing changes.
+      for (let merged = true; merged;) {
+        merged = false;
+        groups.sort((a, b) => a.x0 - b.x0);
+        for (let a = 0; a < groups.length && !merged; a++) {
+          for (let b = a + 1; b < groups.length; b++) {
+            const ga = groups[a], gb = groups[b];
+            const overlap = Math.min(ga.x1, gb.x1) - Math.max(ga.x0, gb.x0);
+            if (overlap > C.MERGE_OVERLAP * Math.min(ga.x1 - ga.x0, gb.x1 - gb.x0)) {
+              ga.members.push(...gb.members);
+              ga.x0 = Math.min(ga.x0, gb.x0); ga.x1 = Math.max(ga.x1, gb.x1);
+              ga.y0 = Math.min(ga.y0, gb.y0); ga.y1 = Math.max(ga.y1, gb.y1);
+              groups.splice(b, 1);
+              merged = true;
+              break;
+            }
+          }
+        }
+      }
+      if (groups.length < 2) return [];
+      // A narrow drawing is one digit unless its parts are nearly as tall as it and stand apart (a 1 beside a 7).
+      if (narrow && (Math.min(...groups.map((g) => g.y1 - g.y0)) < C.NARROW_PART_HEIGHT * tall ||
+                     Math.min(...groups.slice(1).map((g, k) => g.x0 - groups[k].x1)) < C.NARROW_GAP * tall)) return [];
+      // Each digit's own ink, centred in a square frame with a margin.
+      return groups.map((g) => {
+        const member = new Set(g.members);
+        let r0 = h, r1 = -1, c0 = w, c1 = -1;
+        for (let i = 0; i < w * h; i++) {
+          if (member.has(labels[i])) {
+            const y = (i / w) | 0, x = i % w;
+            r0 = Math.min(r0, y); r1 = Math.max(r1, y); c0 = Math.min(c0, x); c1 = Math.max(c1, x);
+          }
+        }
+        const y0 = r0 * f, y1 = Math.min((r1 + 1) * f, height), x0 = c0 * f, x1 = Math.min((c1 + 1) * f, width);
+        const ch = y1 - y0, cw = x1 - x0, side = Math.trunc(Math.max(ch, cw) * 1.2) + 2;
+        const top_ = ((side - ch) / 2) | 0, left_ = ((side - cw) / 2) | 0, framed = new Uint8Array(side * side);
+        for (let y = 0; y < ch; y++) {
+          for (let x = 0; x < cw; x++) {
+            if (member.has(labels[(((y0 + y) / f) | 0) * w + (((x0 + x) / f) | 0)])) {
+              framed[(top_ + y) * side + left_ + x] = alpha[(y0 + y) * width + x0 + x];
+            }
+          }
+        }
+        return [framed, side, side];
+      });
+    }
+
     // ------------------------------------------------------------------ the network (src/model/network.py)
     const SHAPES = {
       "conv1.weight": [8, 1, 3, 3], "conv1.bias": [8], "conv2.weight": [16, 8, 3, 3], "conv2.bias": [16],
@@ -281,8 +375,8 @@
       return out;
     }
 
-    // The 28x28 input in [0, 1] -> the ten probabilities (softmax of the logits).
-    function probabilities(t, input, C) {
+    // The 28x28 input in [0, 1] -> {features: the 1568 inputs of the last layer, logits}.
+    function forward(t, input, C) {
       const x = input.map((v) => (v - C.MEAN) / C.STD);
       let h = maxPool(convRelu(x, 1, 28, t["conv1.weight"], t["conv1.bias"]), 8, 28);
       h = maxPool(convRelu(h, 8, 14, t["conv2.weight"], t["conv2.bias"]), 16, 14);
@@ -292,8 +386,60 @@
         for (let i = 0; i < 1568; i++) s += t["fc.weight"][d * 1568 + i] * h[i];
         return s;
       });
+      return { features: h, logits };
+    }
+
+    // Softmax of the logits; their energy -logsumexp: higher = less like any digit.
+    function softmax(logits) {
       const top = Math.max(...logits), e = logits.map((l) => Math.exp(l - top)), sum = e.reduce((a, b) => a + b);
       return e.map((v) => v / sum);
+    }
+    const energy = (logits) => {
+      const top = Math.max(...logits);
+      return -(top + Math.log(logits.reduce((a, l) => a + Math.exp(l - top), 0)));
+    };
+
+    // The 28x28 input in [0, 1] -> the ten probabilities.
+    const probabilities = (t, input, C) => softmax(forward(t, input, C).logits);
+
+    // ------------------------------------------------------------------ is it a digit? (src/model/novelty.py)
+    // The checkpoint's own NAME.novelty.safetensors: the digits' feature mean and PCA basis, and the two thresholds.
+    function readNovelty(buffer) {
+      const view = new DataView(buffer);
+      const size = Number(view.getBigUint64(0, true));
+      const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 8, size)));
+      const meta = header.__metadata__ || {};
+      if (meta.format !== "novelty-v2") throw new Error("not a novelty-v2 file");
+      const tensor = (name) => {
+        const t = header[name];
+        if (!t || t.dtype !== "F32") throw new Error(`unexpected tensor ${name}`);
+        return { data: new Float32Array(buffer.slice(8 + size + t.data_offsets[0], 8 + size + t.data_offsets[1])), shape: t.shape };
+      };
+      const basis = tensor("pca_basis");
+      return { mean: tensor("feature_mean").data, basis: basis.data, dims: basis.shape[1],
+               threshold: parseFloat(meta.threshold), unusual: parseFloat(meta.unusual_threshold) };
+    }
+
+    // NoveltyDetector.residual: log of the squared length of the features outside the digits' PCA subspace.
+    function residual(nov, features) {
+      const D = nov.dims, n = features.length, centred = new Float64Array(n), proj = new Float64Array(D);
+      for (let i = 0; i < n; i++) centred[i] = features[i] - nov.mean[i];
+      for (let i = 0; i < n; i++) for (let k = 0; k < D; k++) proj[k] += centred[i] * nov.basis[i * D + k];
+      let sum = 0;
+      for (let i = 0; i < n; i++) {
+        let off = centred[i];
+        for (let k = 0; k < D; k++) off -= nov.basis[i * D + k] * proj[k];
+        sum += off * off;
+      }
+      return Math.log(sum + 1e-9);
+    }
+
+    // LoadedModel.read's verdict on the parts of one drawing: not a digit if any part is not; unusual if a
+    // part that is a digit is unusual. Without statistics: not a digit below FALLBACK_MIN_CONFIDENCE.
+    function judge(nov, passes, probs, C) {
+      if (!nov) return { isDigit: Math.min(...probs.map((p) => Math.max(...p))) >= C.FALLBACK_MIN_CONFIDENCE, unusual: false };
+      const not = passes.map((r) => energy(r.logits) > nov.threshold);
+      return { isDigit: !not.some(Boolean), unusual: passes.some((r, i) => !not[i] && residual(nov, r.features) > nov.unusual) };
     }
 
     // A canvas's alpha channel (= ink) as Uint8 HxW.
@@ -312,19 +458,28 @@
       return canvas;
     }
 
-    // Strokes (a canvas whose alpha is the ink) -> {input, probabilities} | {filled: true} | null (nothing drawn).
-    function readCanvas(canvas, tensors, C) {
-      const found = toMnist(alphaOf(canvas), canvas.width, canvas.height, C);
-      return found && found.input ? { input: found.input, probabilities: probabilities(tensors, found.input, C) } : found;
+    // Alpha (= ink) as LoadedModel.read reads it -> {inputs, probabilities, isDigit, unusual} with one input
+    // and ten probabilities per digit, left to right | {filled: true} | null (nothing drawn).
+    function readAlpha(alpha, width, height, tensors, nov, C) {
+      const whole = toMnist(alpha, width, height, C);
+      if (!whole || !whole.input) return whole;
+      const parts = splitDigits(alpha, width, height, C).map((crop) => toMnist(crop[0], crop[1], crop[2], C))
+        .filter((r) => r && r.input).map((r) => r.input);
+      const inputs = parts.length > 1 ? parts : [whole.input];
+      const passes = inputs.map((x) => forward(tensors, x, C)), probs = passes.map((r) => softmax(r.logits));
+      return { inputs, input: inputs[0], probabilities: probs, ...judge(nov, passes, probs, C) };
     }
+
+    // Strokes (a canvas whose alpha is the ink) -> the same.
+    const readCanvas = (canvas, tensors, nov, C) => readAlpha(alphaOf(canvas), canvas.width, canvas.height, tensors, nov, C);
 
     // A strokes layer as the Sketchpad uploads it (PNG) -> the same.
-    async function read(blob, tensors, C) {
-      return readCanvas(await decode(blob), tensors, C);
+    async function read(blob, tensors, nov, C) {
+      return readCanvas(await decode(blob), tensors, nov, C);
     }
 
-
-    return { toMnist, readSafetensors, probabilities, read, readCanvas, decode };
+    return { toMnist, splitDigits, readSafetensors, readNovelty, forward, probabilities, energy, residual, read,
+             readCanvas, decode };
   }
 
   // ------------------------------------------------------------------ the reader
@@ -333,22 +488,22 @@
   // Strokes are painted as the pen moves (so the reading follows it) and replaced by the Sketchpad's own
   // strokes layer whenever it sends one (so erasing and undo count too). Pen moves that come while a
   // reading runs are painted, and read together by the next one.
-  // Messages in (each `at` on the page's clock): config, model {url}, down {point}, move {points}, up,
+  // Messages in (each `at` on the page's clock): config, model {url, novelty}, down {point}, move {points}, up,
   // clear, layer {blob}, no-layer. Out: {result, why, upTo: the newest `at` it holds} or {error}.
   function reader(api, post) {
-    let C = null, url = null, ink = null, current = null, recent = [], drawnSinceClear = false, layerAt = 0;
-    let pending = null, busy = false;
-    const weights = new Map(); // url -> Promise of tensors
+    let C = null, url = null, noveltyUrl = "", ink = null, current = null, recent = [], drawnSinceClear = false;
+    let layerAt = 0, pending = null, busy = false;
+    const files = new Map(); // url -> Promise of its tensors (weights, or novelty statistics)
 
-    const load = (u) => {
-      if (!weights.has(u)) {
-        weights.set(u, fetch(u).then((r) => {
+    const load = (u, parse) => {
+      if (!files.has(u)) {
+        files.set(u, fetch(u).then((r) => {
           if (!r.ok) throw new Error(`${r.status} ${u}`);
           return r.arrayBuffer();
-        }).then(api.readSafetensors));
-        weights.get(u).catch(() => weights.delete(u)); // tried again at the next change
+        }).then(parse));
+        files.get(u).catch(() => files.delete(u)); // tried again at the next change
       }
-      return weights.get(u);
+      return files.get(u);
     };
 
     function surface() {
@@ -380,9 +535,11 @@
         while (pending && url && C) {
           const { why, upTo } = pending;
           pending = null;
-          const tensors = await load(url);
-          const r = api.readCanvas(surface(), tensors, C);
-          post({ result: r && { probabilities: r.probabilities || null, filled: !!r.filled }, why, upTo });
+          const tensors = await load(url, api.readSafetensors);
+          const novelty = noveltyUrl ? await load(noveltyUrl, api.readNovelty) : null;
+          const r = api.readCanvas(surface(), tensors, novelty, C);
+          post({ result: r && { probabilities: r.probabilities || null, filled: !!r.filled, isDigit: !!r.isDigit,
+                                unusual: !!r.unusual }, why, upTo });
           await new Promise((done) => setTimeout(done, 0)); // the pen's moves meanwhile, before reading again
         }
       } catch (e) {
@@ -420,7 +577,13 @@
 
     return (m) => {
       if (m.type === "config") { C = m.config; return; }
-      if (m.type === "model") { url = m.url; load(url).catch(() => {}); changed("model", m.at); return; }
+      if (m.type === "model") {
+        [url, noveltyUrl] = [m.url, m.novelty];
+        load(url, api.readSafetensors).catch(() => {});
+        if (noveltyUrl) load(noveltyUrl, api.readNovelty).catch(() => {});
+        changed("model", m.at);
+        return;
+      }
       if (!C) return;
       if (m.type === "down") {
         current = { points: [m.point] };
@@ -504,12 +667,18 @@
     }
     const { result, why, upTo } = message;
     const title = box.querySelector(".live-digit"), text = box.querySelector(".live-text");
-    const p = result && result.probabilities;
+    // One row of probabilities per digit; the bars show the least certain one, as the server's chart does.
+    const rows = (result && result.probabilities) || [];
+    const tops = rows.map((p) => Math.max(...p)), worst = tops.indexOf(Math.min(...tops)), p = rows[worst];
+    const number = rows.map((q) => q.indexOf(Math.max(...q))).join("");
+    const sure = p && `${Math.round(100 * tops[worst])}%${rows.length > 1 ? ` for digit ${worst + 1}, the least certain` : ""}`;
     box.querySelectorAll(".live-bar i").forEach((bar, d) => { bar.style.height = `${p ? Math.round(100 * p[d]) : 0}%`; });
-    if (p) {
-      const best = p.indexOf(Math.max(...p));
-      title.textContent = String(best);
-      text.textContent = `${Math.round(100 * p[best])}%, read in your browser as you draw`;
+    if (p && !result.isDigit) {
+      title.textContent = "?";
+      text.textContent = `Not a digit, it seems (best guess ${number}, ${sure}); read in your browser`;
+    } else if (p) {
+      title.textContent = number;
+      text.textContent = `${result.unusual ? `An unusual ${rows.length > 1 ? "number" : "way to write it"}: ` : ""}${sure}, read in your browser as you draw`;
     } else {
       title.textContent = "–";
       text.textContent = result ? "A filled area, not a digit" : "Draw a digit: your browser reads it as you draw";
@@ -521,7 +690,9 @@
     box.dataset.source = why;
     readings.push({ at, why, upTo });
     if (readings.length > 100) readings.shift();
-    box.dataset.reading = p ? title.textContent : "";
+    box.dataset.reading = p ? number : "";
+    box.dataset.confidence = p ? `${Math.round(100 * tops[worst])}%` : "";
+    box.dataset.verdict = !result ? "" : !p ? "not a digit" : !result.isDigit ? "not a digit" : result.unusual ? "unusual" : "digit";
   }
 
   // Where pointer events land in the Sketchpad's image, measured once per stroke: the image is centred in
@@ -596,7 +767,8 @@
     const box = element();
     if (box && box.dataset.weights && (again || box.dataset.weights !== box.dataset.shownWeights) && configure(box)) {
       box.dataset.shownWeights = box.dataset.weights;
-      send({ type: "model", url: new URL(box.dataset.weights, document.baseURI).href, at: performance.now() });
+      const absolute = (u) => (u ? new URL(u, document.baseURI).href : "");
+      send({ type: "model", url: absolute(box.dataset.weights), novelty: absolute(box.dataset.novelty), at: performance.now() });
     }
   }
   new MutationObserver(() => modelChanged(false)).observe(document.documentElement, { subtree: true, childList: true });

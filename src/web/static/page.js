@@ -7,7 +7,7 @@
   const pad = document.getElementById("pad");
   const input = document.getElementById("input28").getContext("2d");
   const ctx = pad.getContext("2d", { willReadFrequently: true });
-  let tensors = null, last = null, queued = false;
+  let tensors = null, novelty = null, last = null, queued = false;
 
   // The Sketchpad's pen: black, round, 2 * BRUSH_RADIUS pixels of the CANVAS-pixel image.
   pad.width = pad.height = C.CANVAS;
@@ -23,8 +23,8 @@
   function read() {
     queued = false;
     if (!tensors) return;
-    const r = window.liveReading.readCanvas(pad, tensors, C);
-    window.liveReading.show(r && { probabilities: r.probabilities || null, filled: !!r.filled });
+    const r = window.liveReading.readCanvas(pad, tensors, novelty, C);
+    window.liveReading.show(r);
     // The 28x28 input the network saw, white on black as in MNIST.
     const image = input.createImageData(C.FRAME, C.FRAME);
     for (let i = 0; i < C.FRAME * C.FRAME; i++) {
@@ -62,8 +62,13 @@
     later();
   });
 
-  fetch(box.dataset.model)
-    .then((r) => { if (!r.ok) throw new Error(`${r.status}`); return r.arrayBuffer(); })
-    .then((buffer) => { tensors = window.liveReading.readSafetensors(buffer); read(); })
+  // The checkpoint and its "is it a digit?" statistics, copied next to this page.
+  const get = (url) => fetch(url).then((r) => { if (!r.ok) throw new Error(`${r.status}`); return r.arrayBuffer(); });
+  Promise.all([get(box.dataset.model), get(box.dataset.novelty)])
+    .then(([weights, statistics]) => {
+      tensors = window.liveReading.readSafetensors(weights);
+      novelty = window.liveReading.readNovelty(statistics);
+      read();
+    })
     .catch((e) => { box.querySelector(".live-text").textContent = `The model could not be loaded (${e.message}).`; });
 })();

@@ -1,0 +1,93 @@
+"""Where "not a digit" should fire: its ROC on TUNING data, the data its thresholds may be chosen on.
+
+    python -m bench.calibration [--checkpoint checkpoints/default.safetensors]
+
+The score is the network's energy, -logsumexp(logits) (src/model/novelty.py). For each share of tuning
+digits flagged, it prints the threshold and the share of tuning non-digits caught, and the same for a
+score that adds the preprocessing's own measures (ink share, stroke width, aspect) in a logistic
+regression fitted on half the tuning data and scored on the other half. The model's own thresholds
+(src/reading/calibration.py) are printed with what they flag.
+
+Tuning sets only, none of them ever reported as a result (those are bench/recognition.py's):
+  digits       MNIST validation images 5,000-9,999 as the app reads them from a drawing, and 2,000 drawn
+               digits from src/data/synthetic.py's varied_mask, seed 2002
+  non-digits   src/data/synthetic.py's non-digits, 10 of each kind, seed 3003
+"""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from src import config
+from src.data.mnist import load_mnist
+from src.data.preprocess import MNIST_STROKE, _stroke_width
+from src.data.synthetic import KINDS, as_drawing, preprocessed_digits, preprocessed_nondigits
+from src.model.novelty import energy
+from src.reading.inference import ModelStore, run_network
+
+RATES = (0.001, 0.002, 0.003, 0.005, 0.007, 0.01, 0.02)
+
+
+def measures(images: np.ndarray) -> np.ndarray:
+    """Per 28x28 input: ink share, stroke width against MNIST's, and width / height of the ink."""
+    rows = []
+    for a in images:
+        ink = a > 0.5
+        ys, xs = np.nonzero(ink)
+        aspect = (np.ptp(xs) + 1) / (np.ptp(ys) + 1) if len(xs) else 0.0
+        width = _stroke_width(np.asarray(a * 255, np.uint8)) / MNIST_STROKE
+        rows.append((ink.mean(), width, aspect))
+    return np.array(rows)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", default=str(config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT))
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    path = Path(args.checkpoint)
+    model = ModelStore(path.parent, path.name).load(path.name)
+    data = load_mnist(config.DATA_DIR)
+    mnist = np.stack([as_drawing(a) for a in data.val.images[5000:10000].numpy()])
+    drawn, _ = preprocessed_digits(2000, seed=2002, varied=True)
+    others, _, rejected = preprocessed_nondigits(10 * len(KINDS), seed=3003)
+    digits = np.concatenate([mnist, drawn])
+    e_digits, e_others = (energy(run_network(model.model, x)[1]) for x in (digits, others))
+    print(f"{path.name}: {len(mnist):,} MNIST and {len(drawn):,} drawn tuning digits, {len(others) + rejected} "
+          f"tuning non-digits ({rejected} refused by preprocessing already; the table counts the others)")
+
+    # The energy with the preprocessing's measures: a logistic regression, fitted on the even rows, scored on the odd.
+    x = np.concatenate([np.c_[e_digits, measures(digits)], np.c_[e_others, measures(others)]])
+    y = np.r_[np.zeros(len(digits)), np.ones(len(others))]
+    x = (x - x.mean(0)) / x.std(0)
+    w = torch.zeros(x.shape[1] + 1, requires_grad=True)
+    xt, yt = torch.tensor(np.c_[x, np.ones(len(x))], dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+    fit = torch.optim.LBFGS([w], max_iter=200)
+
+    def loss():
+        fit.zero_grad()
+        value = torch.nn.functional.binary_cross_entropy_with_logits(xt[::2] @ w, yt[::2])
+        value.backward()
+        return value
+    fit.step(loss)
+    combined = (xt @ w).detach().numpy()
+    c_digits, c_others = combined[:len(digits)][1::2], combined[len(digits):][1::2]
+
+    print("\n| digits flagged | energy threshold | non-digits caught (energy) | non-digits caught (energy + measures) |"
+          "\n| ---: | ---: | ---: | ---: |")
+    for rate in RATES:
+        t = np.quantile(e_digits, 1 - rate)
+        caught = (e_others[1::2] > t).mean()  # the same half as the combined score's
+        tc = np.quantile(c_digits, 1 - rate)
+        caught_c = (c_others > tc).mean()
+        print(f"| {100 * rate:.1f}% | {t:.2f} | {100 * caught:.2f}% | {100 * caught_c:.2f}% |")
+    t = model.novelty.threshold
+    print(f"\nthe checkpoint's threshold {t:.2f}: flags {100 * (e_digits[:len(mnist)] > t).mean():.2f}% of the MNIST and "
+          f"{100 * (e_digits[len(mnist):] > t).mean():.2f}% of the drawn tuning digits, catches "
+          f"{100 * ((e_others > t).sum() + rejected) / (len(others) + rejected):.2f}% of the tuning non-digits")
+
+
+if __name__ == "__main__":
+    main()
