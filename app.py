@@ -18,7 +18,7 @@ from src import config
 from src.reading.inference import ModelStore
 from src.training import kernels
 from src.training.gpu import ZERO_GPU
-from src.web import live
+from src.web import accessibility, live
 from src.web.downloads import WeightLinks
 from src.web.gradio_cache import write_images_atomically
 from src.web.page import CSS, build_demo
@@ -50,8 +50,10 @@ demo = build_demo(store, visitors, links)
 QUEUE_OPTIONS = dict(default_concurrency_limit=4, max_size=64)
 LAUNCH_OPTIONS = dict(
     js=(Path(__file__).parent / "src" / "web" / "static" / "autobrush.js").read_text(),  # selects the brush
-    css=CSS,  # no navigation bar; a compact header on phones
-    head=f"<script>{live.SCRIPT.read_text()}</script>",  # each stroke read at once in the browser (src/web/live.py)
+    theme=accessibility.THEME,  # Gradio's own, with colours that meet WCAG 2.1 AA (src/web/accessibility.py)
+    css=CSS + accessibility.CSS,  # no navigation bar; a compact header on phones; focus rings
+    # Each stroke read at once in the browser (src/web/live.py); readings spoken once they settle.
+    head=f"<script>{live.SCRIPT.read_text()}</script><script>{accessibility.SCRIPT.read_text()}</script>",
     # No server folder in allowed_paths: no file is reachable by its path. Downloads go through Gradio's cache.
     max_file_size=MAX_FILE_SIZE,  # uploads over 10 MB are refused with HTTP 413 before any of our code runs
     app_kwargs=dict(routes=[links.route],  # the live reading's weights, by link

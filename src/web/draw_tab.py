@@ -253,6 +253,8 @@ class DrawTab:
                     elem_id="sketchpad", label="Draw a digit (or a whole number), large, anywhere", **SKETCHPAD)
                 sketchpad.drawings = self.drawings  # the browser's images, until its reading takes them
                 clear_button = gr.Button("Clear", elem_id="clear", variant="secondary")
+                gr.Markdown("No mouse or finger? **Classify an image file**, further down, reads a picture of a "
+                            "digit: Tab to it, press Enter, and choose the file.", elem_id="keyboard-hint")
             with gr.Column(scale=1, min_width=300):
                 # Filled in by the visitor's browser after every stroke (src/web/static/live.js), at once.
                 live_reading = gr.HTML(self.live_html(self.store.active),

@@ -289,7 +289,7 @@ class TrainTab:
         with gr.Row():
             loss_plot = gr.LinePlot(loss_table([]), x="epoch", y="loss", color="series", title="Loss per epoch",
                                     elem_id="loss-plot", height=300, min_width=320,
-                                    color_map={"train": "#f97316", "validation": "#3b82f6"}, x_title="epoch",
+                                    color_map={"train": "#c2410c", "validation": "#3b82f6"}, x_title="epoch",
                                     y_title="cross-entropy loss", sort=epoch_axis(defaults.epochs))
             accuracy_plot = gr.LinePlot(accuracy_table([]), x="epoch", y="accuracy", color="series",
                                         title="Validation accuracy per epoch", elem_id="accuracy-plot", height=300,
