@@ -218,6 +218,7 @@ def test_a_hash_sign_is_not_a_digit_on_the_server_and_in_the_live_reading(page, 
     bars = page.locator("#probabilities [aria-roledescription='bar']").count()
     page.screenshot(path=str(screenshots / "not-a-digit.png"), full_page=False)
     assert bars == 10
+    assert page.locator(".toast-body").count() == 0  # Clear on the fresh page's empty canvas was no error
 
 
 def test_start_training_and_watch_the_loss_plot_gain_points(page, screenshots):

@@ -48,6 +48,7 @@ BLOB_BYTES_PER_ADDRESS = 16 * 1024 * 1024  # a 320x320 drawing is about 5-20 KB 
 BLOB_BYTES_TOTAL = 64 * 1024 * 1024
 BLOB_DRAWINGS_PER_ADDRESS = 64  # drawings waiting for their /predict; a class behind one address stays well below
 MAX_ID_LENGTH = 64  # the browser's ids are about 11 characters
+MAX_SENDERS = 100_000  # sessions remembered as having sent an image (the oldest are forgotten first)
 KINDS = ("background", "layer", "composite")
 
 
@@ -93,6 +94,9 @@ class Drawings:
         self.seconds, self.per_address, self.total = seconds, per_address, total
         self.drawings_per_address = drawings_per_address
         self._pending: OrderedDict[tuple[str, str], _Pending] = OrderedDict()  # (session, id), oldest first
+        # Sessions that have sent an image: before its first stroke a page's editor sends none, even when Clear
+        # sends an event for its empty canvas.
+        self._senders: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
     def _expire(self, now: float) -> None:
@@ -109,6 +113,10 @@ class Drawings:
         with self._lock:
             self._expire(now)
             key = (session, blob_id)
+            self._senders[session] = None
+            self._senders.move_to_end(session)
+            while len(self._senders) > MAX_SENDERS:
+                self._senders.popitem(last=False)
             pending = self._pending.get(key)
             mine = [p for p in self._pending.values() if p.addr == addr]
             if pending is None:
@@ -135,11 +143,15 @@ class Drawings:
                 return
             pending.images[kind] = data
 
-    def take(self, session: str | None, blob_id: str) -> dict:
-        """The drawing's images, decoded ({"background", "layers", "composite"}), removed from the store."""
+    def take(self, session: str | None, blob_id: str) -> dict | None:
+        """The drawing's images, decoded ({"background", "layers", "composite"}), removed from the store; None
+        for a page that has sent no image yet (an empty canvas: nothing to read, and nothing went wrong)."""
         with self._lock:
             self._expire(time.monotonic())
             pending = self._pending.pop((session, blob_id), None)
+            sent_before = session in self._senders
+        if pending is None and not sent_before:
+            return None
         if pending is None:
             raise _unreadable("it did not reach the server (or came too late). Please draw it again.")
         if pending.error:
