@@ -64,15 +64,28 @@ def test_axe_finds_nothing_serious_on_either_tab(playwright, browser, server, ax
         assert not serious, serious
 
 
+SAID = """() => { window.said = []; new MutationObserver(() => window.said.push(
+    document.querySelector('#announcer').textContent)).observe(document.querySelector('#announcer'),
+    {childList: true, characterData: true, subtree: true}); }"""
+
+
 def test_a_settled_reading_is_announced_with_its_confidence(playwright, browser, server):
     page = open_app(playwright, browser, server.url, "desktop", "light")
-    draw(page, STROKES[7])
-    page.wait_for_function("() => /\\b7, \\d+%/.test(document.querySelector('#announcer')?.textContent ?? '')",
-                           timeout=30_000)
-    region = page.locator("#announcer")
+    region = page.locator("#announcer")  # there, empty, before anything is said
     assert region.get_attribute("aria-live") == "polite" and region.get_attribute("role") == "status"
+    assert region.text_content() == ""
+    page.evaluate(SAID)
+    draw(page, STROKES[7])
+    page.wait_for_function("() => /\\b7, \\d+%/.test(document.querySelector('#announcer').textContent)", timeout=30_000)
     print("\nannounced:", region.text_content())
     assert re.search(r"\b7, \d+%", region.text_content())
+    page.click("#clear")
+    page.wait_for_timeout(1500)
+    draw(page, STROKES[7])  # the same reading again, after Clear: said again
+    page.wait_for_function("() => window.said.filter((t) => /\\b7, \\d+%/.test(t)).length >= 2", timeout=30_000)
+    said = page.evaluate("() => window.said")
+    print("said, in order:", said)
+    assert not any("The model reads" in t for t in said)  # the server agreed: the live reading had said it
     page.context.close()
 
 

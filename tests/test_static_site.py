@@ -52,6 +52,19 @@ def test_the_folder_holds_the_checkpoints_own_files_and_a_static_space_readme(tm
     assert "sdk: static" in (out / "README.md").read_text()
 
 
+def test_a_checkpoint_without_statistics_gives_a_page_that_falls_back(tmp_path, default_checkpoint):
+    import shutil
+
+    bare = tmp_path / "bare.safetensors"  # the weights alone
+    shutil.copyfile(default_checkpoint, bare)
+    shutil.copyfile(default_checkpoint.with_suffix(".json"), bare.with_suffix(".json"))
+    out = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "src", "static", str(out), "--checkpoint", str(bare)], cwd=ROOT, check=True,
+                   capture_output=True)
+    assert not (out / "model.novelty.safetensors").exists()
+    assert 'data-novelty=""' in (out / "index.html").read_text()
+
+
 def reading(page):
     page.wait_for_function("() => document.querySelector('#live-reading .live-reading').dataset.readAt")
     return page.locator("#live-reading .live-reading").get_attribute("data-reading")

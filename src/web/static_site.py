@@ -14,7 +14,7 @@ from pathlib import Path
 
 from src.web import live
 from src.atomic import atomic_write
-from src.model.checkpoint import read_metadata
+from src.model.checkpoint import load_model
 from src.model.novelty import novelty_path
 
 PAGE_SCRIPT = Path(__file__).parent / "static" / "page.js"
@@ -75,19 +75,21 @@ button {{ font: inherit; padding: 6px 16px; }}
 
 def build(out: Path | str, checkpoint: Path | str, app_url: str = "") -> Path:
     """Write the static page into `out` (created if needed): index.html, live.js, page.js, model.safetensors
-    and model.novelty.safetensors (the checkpoint's own files, copied) and a Static Space's README.md. -> out"""
+    and model.novelty.safetensors if it has statistics (the checkpoint's own files, copied) and a Static Space's README.md. -> out"""
     out, checkpoint = Path(out), Path(checkpoint)
-    meta = read_metadata(checkpoint)  # a file that is not a checkpoint of this network fails here
+    _, meta, novelty = load_model(checkpoint)  # a file that is not a checkpoint of this network fails here
     out.mkdir(parents=True, exist_ok=True)
-    element = live.element("", "").replace('data-weights=""', 'data-model="model.safetensors"').replace(
-        'data-novelty=""', 'data-novelty="model.novelty.safetensors"')
+    element = live.element("", "").replace('data-weights=""', 'data-model="model.safetensors"')
+    files = [(live.SCRIPT, "live.js"), (PAGE_SCRIPT, "page.js"), (checkpoint, "model.safetensors")]
+    if novelty is not None:  # statistics fitted to these very weights (else the page falls back, as the server does)
+        element = element.replace('data-novelty=""', 'data-novelty="model.novelty.safetensors"')
+        files.append((novelty_path(checkpoint), "model.novelty.safetensors"))
     link = (f': <a href="{html.escape(app_url)}">{html.escape(app_url)}</a>' if app_url
             else " (<code>python app.py</code>)")
     model = f"{checkpoint.stem}, {meta['test_acc']}% on MNIST test" if "test_acc" in meta else checkpoint.stem
     atomic_write(out / "index.html", lambda tmp: Path(tmp).write_text(
         PAGE.format(css=live.CSS, element=element, model=html.escape(model), link=link)))
-    for source, name in ((live.SCRIPT, "live.js"), (PAGE_SCRIPT, "page.js"), (checkpoint, "model.safetensors"),
-                         (novelty_path(checkpoint), "model.novelty.safetensors")):
+    for source, name in files:
         atomic_write(out / name, lambda tmp, source=source: shutil.copyfile(source, tmp))
     atomic_write(out / "README.md", lambda tmp: Path(tmp).write_text(SPACE_README))
     return out

@@ -1,69 +1,93 @@
 // What a screen reader hears, and repairs to the page's markup (src/web/accessibility.py).
 //
-// One polite live region (#announcer) says, once each has settled:
-//   - the live reading: "7, 98%", "the number 17, ...", "not a digit";
-//   - the server's reading (#prediction), and the answer to an uploaded image (#classify-result);
+// One polite live region (#announcer, there from the start, empty) says, once each has settled:
+//   - the live reading: "Live reading: 7, 98%", "the number 17, ...", "not a digit";
+//   - the server's reading (#prediction), when the live reading has not already said it;
+//   - the answer to an uploaded image (#classify-result);
 //   - the training's progress (#train-status).
-// Nothing is said on every pointer move: a text is said only when it has not changed for SETTLE ms,
-// and never twice in a row.
+// A text is said only when it has not changed for SETTLE ms, so nothing is said on every pointer move; a
+// source repeats itself only after it has been empty (a second 7 after Clear is said again).
 (() => {
   "use strict";
   const SETTLE = 700;
-  let region = null, said = "";
-  const timers = new Map();
+  const TRACKER = '[data-testid="status-tracker"]'; // Gradio's progress overlay: its timer changes every frame
+  const timers = new Map(), last = new Map();
+  let region = null;
 
-  function say(text) {
-    if (!text || text === said) return;
-    said = text;
-    if (!region || !region.isConnected) {
-      region = document.createElement("div");
-      region.id = "announcer";
-      region.className = "visually-hidden";
-      region.setAttribute("role", "status");
-      region.setAttribute("aria-live", "polite");
-      document.body.appendChild(region);
-    }
-    region.textContent = text;
+  function ensureRegion() {
+    if (region && region.isConnected) return region;
+    region = document.getElementById("announcer") || document.createElement("div");
+    region.id = "announcer";
+    region.className = "visually-hidden";
+    region.setAttribute("role", "status");
+    region.setAttribute("aria-live", "polite");
+    if (!region.isConnected) document.body.appendChild(region);
+    return region;
   }
 
-  // Say `text()` once the source called `key` has been quiet for SETTLE ms.
+  // Say what the source called `key` says now, once it has been quiet for SETTLE ms.
   function settle(key, text) {
     clearTimeout(timers.get(key));
-    timers.set(key, setTimeout(() => say(text()), SETTLE));
+    timers.set(key, setTimeout(() => {
+      const now = text();
+      if (now === (last.get(key) || "")) return;
+      last.set(key, now);
+      if (now) ensureRegion().textContent = now;
+    }, SETTLE));
   }
 
+  // An element's own text, without Gradio's progress overlay.
+  const textOf = (selector) => {
+    const el = document.querySelector(selector);
+    if (!el) return "";
+    const copy = el.cloneNode(true);
+    copy.querySelectorAll(TRACKER).forEach((t) => t.remove());
+    return copy.textContent.replace(/\s+/g, " ").trim();
+  };
+
+  const liveBox = () => document.querySelector("#live-reading .live-reading");
   const liveText = () => {
-    const box = document.querySelector("#live-reading .live-reading");
+    const box = liveBox();
     if (!box || !box.dataset.verdict) return "";
     if (box.dataset.verdict === "not a digit") return "Live reading: not a digit";
     const what = box.dataset.reading.length > 1 ? `the number ${box.dataset.reading}` : box.dataset.reading;
     return `Live reading: ${what}, ${box.dataset.confidence}${box.dataset.verdict === "unusual" ? ", an unusual drawing" : ""}`;
   };
   const serverText = () => {
-    const label = document.querySelector("#prediction");
-    const top = label && label.querySelector("h2, .output-class");
-    return top && top.textContent.trim() ? `The model reads: ${top.textContent.trim()}` : "";
+    const label = document.querySelector('#prediction [data-testid="label-output-value"]');
+    const said = label ? label.textContent.trim() : "";
+    if (!said || said.startsWith("Draw a digit")) return "";
+    const box = liveBox(); // the live reading has said it already
+    if (box && (box.dataset.reading === said || (box.dataset.verdict === "not a digit" && !/^\d+$/.test(said)))) return "";
+    return `The model reads: ${said}`;
   };
   const fileText = () => {
-    const text = (document.querySelector("#classify-result") || {}).innerText || "";
-    const digit = /digit\W+(\d)/.exec(text), sure = /confidence\W+([\d.]+)/.exec(text), isDigit = /is_digit\W+(\w+)/.exec(text);
+    const text = textOf("#classify-result");
+    const number = /number\W+(\d+)/.exec(text), digit = /"?digit"?\W+(\d|null)/.exec(text);
+    const sure = /confidence\W+([\d.]+)/.exec(text), isDigit = /is_digit\W+(\w+)/.exec(text);
     if (!digit) return "";
+    if (digit[1] === "null") return "The image: no digit found";
     if (isDigit && isDigit[1] === "false") return "The image: not a digit";
+    if (number) return `The image reads: the number ${number[1]}`;
     return `The image reads: ${digit[1]}${sure ? `, ${Math.round(100 * parseFloat(sure[1]))}%` : ""}`;
   };
-  const trainingText = () => {
-    const status = document.querySelector("#train-status");
-    return status ? status.innerText.trim().split("\n").slice(-1)[0] : "";
-  };
+  const trainingText = () => textOf("#train-status");
 
   // Markup repairs, each scoped to what Gradio renders: see src/web/accessibility.py.
+  const CHARTS = {
+    "probabilities": "Probability of each digit",
+    "loss-plot": "Loss per epoch; the numbers are in the per-epoch records table below",
+    "accuracy-plot": "Validation accuracy per epoch; the numbers are in the per-epoch records table below",
+    "compare-loss": "Validation loss per epoch of each run compared; the numbers are in the table below",
+    "compare-accuracy": "Validation accuracy per epoch of each run compared; the numbers are in the table below",
+  };
   function repair() {
     // An aria-label on an element with no role names nothing: a labelled box (an empty image, a drop zone)
     // is a group.
     document.querySelectorAll("div[aria-label]:not([role]), span[aria-label]:not([role])").forEach((el) => el.setAttribute("role", "group"));
     // Charts: Vega's empty containers of hover marks are decoration; each chart's name says what it shows
     // and where its numbers are, the probabilities all ten of them.
-    document.querySelectorAll("g.hover_marks:empty").forEach((g) => g.setAttribute("aria-hidden", "true"));
+    document.querySelectorAll("g.hover_marks:empty:not([aria-hidden])").forEach((g) => g.setAttribute("aria-hidden", "true"));
     for (const [id, name] of Object.entries(CHARTS)) {
       const svg = document.querySelector(`#${id} svg.marks`);
       if (!svg) continue;
@@ -81,37 +105,40 @@
       button.setAttribute("aria-label", (label && label.textContent.trim()) || "image");
     });
     // Icons next to their own words need no name of their own.
-    document.querySelectorAll("footer img[alt]").forEach((img) => {
-      if (img.alt && img.parentElement.textContent.includes(img.alt)) img.alt = "";
+    document.querySelectorAll("footer img[alt]:not([alt=''])").forEach((img) => {
+      if (img.parentElement.textContent.includes(img.alt)) img.alt = "";
     });
-    // Scrollable regions take the keyboard's focus, so that they can be scrolled without a mouse.
-    document.querySelectorAll(".prose, .md, pre").forEach((el) => {
-      const scrolls = el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1;
-      if (scrolls && !el.hasAttribute("tabindex")) el.setAttribute("tabindex", "0");
+    // Scrollable text takes the keyboard's focus, so that it can be scrolled without a mouse.
+    document.querySelectorAll(".prose:not([tabindex]), pre:not([tabindex])").forEach((el) => {
+      if (el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1) el.setAttribute("tabindex", "0");
     });
   }
-  const CHARTS = {
-    "probabilities": "Probability of each digit",
-    "loss-plot": "Loss per epoch; the numbers are in the per-epoch records table below",
-    "accuracy-plot": "Validation accuracy per epoch; the numbers are in the per-epoch records table below",
-    "compare-loss": "Validation loss per epoch of each run compared; the numbers are in the table below",
-    "compare-accuracy": "Validation accuracy per epoch of each run compared; the numbers are in the table below",
-  };
 
   let scheduled = false;
-  new MutationObserver((records) => {
-    for (const r of records) {
-      const t = r.target.nodeType === 1 ? r.target : r.target.parentElement;
-      if (!t || !t.closest) continue;
-      if (t.closest("#live-reading")) settle("live", liveText);
-      else if (t.closest("#prediction")) settle("server", serverText);
-      else if (t.closest("#classify-result")) settle("file", fileText);
-      else if (t.closest("#train-status")) settle("training", trainingText);
-    }
-    if (!scheduled) {
-      scheduled = true;
-      requestAnimationFrame(() => { scheduled = false; repair(); });
-    }
-  }).observe(document.documentElement, { subtree: true, childList: true, characterData: true, attributes: true,
-                                         attributeFilter: ["data-read-at"] });
+  const repairSoon = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setTimeout(() => { scheduled = false; repair(); }, 100);
+  };
+  const SOURCES = [["#live-reading", "live", liveText], ["#prediction", "server", serverText],
+                   ["#classify-result", "file", fileText], ["#train-status", "training", trainingText]];
+
+  function start() {
+    ensureRegion(); // empty from the start: screen readers speak a region's changes, not its first content
+    new MutationObserver((records) => {
+      let added = false;
+      for (const r of records) {
+        const t = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+        if (!t || !t.closest || t.closest(TRACKER)) continue; // the progress overlay's timer: not news
+        added = added || r.addedNodes.length > 0;
+        for (const [selector, key, text] of SOURCES) if (t.closest(selector)) settle(key, text);
+      }
+      if (added) repairSoon(); // only new markup needs repairs
+    }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true,
+                                attributeFilter: ["data-read-at"] });
+    window.addEventListener("resize", repairSoon);
+    repairSoon();
+  }
+  if (document.body) start();
+  else document.addEventListener("DOMContentLoaded", start);
 })();

@@ -64,10 +64,11 @@
 
   // The checkpoint and its "is it a digit?" statistics, copied next to this page.
   const get = (url) => fetch(url).then((r) => { if (!r.ok) throw new Error(`${r.status}`); return r.arrayBuffer(); });
-  Promise.all([get(box.dataset.model), get(box.dataset.novelty)])
+  // Without statistics "is it a digit?" falls back to the top probability, as on the server.
+  Promise.all([get(box.dataset.model), box.dataset.novelty ? get(box.dataset.novelty) : null])
     .then(([weights, statistics]) => {
       tensors = window.liveReading.readSafetensors(weights);
-      novelty = window.liveReading.readNovelty(statistics);
+      novelty = statistics && window.liveReading.readNovelty(statistics);
       read();
     })
     .catch((e) => { box.querySelector(".live-text").textContent = `The model could not be loaded (${e.message}).`; });
