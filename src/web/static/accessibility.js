@@ -104,21 +104,30 @@
       const label = button.closest(".block")?.querySelector("label, [data-testid='block-label']");
       button.setAttribute("aria-label", (label && label.textContent.trim()) || "image");
     });
+    // A button's name must hold the words it shows (WCAG 2.5.3): Gradio's drop zone says "Click to upload or
+    // drop files" over "Drop File Here - or - Click to Upload"; its own words name it.
+    document.querySelectorAll("button[aria-label]").forEach((button) => {
+      const shown = button.textContent.replace(/\s+/g, " ").trim().toLowerCase();
+      if (shown && !button.getAttribute("aria-label").toLowerCase().includes(shown)) button.removeAttribute("aria-label");
+    });
     // Icons next to their own words need no name of their own.
     document.querySelectorAll("footer img[alt]:not([alt=''])").forEach((img) => {
       if (img.parentElement.textContent.includes(img.alt)) img.alt = "";
     });
-    // Scrollable text takes the keyboard's focus, so that it can be scrolled without a mouse.
+  }
+
+  // Scrollable text takes the keyboard's focus, so that it can be scrolled without a mouse. It measures the
+  // layout, so it runs a moment after the page changed, not at every change.
+  function focusScrollers() {
     document.querySelectorAll(".prose:not([tabindex]), pre:not([tabindex])").forEach((el) => {
       if (el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1) el.setAttribute("tabindex", "0");
     });
   }
-
   let scheduled = false;
-  const repairSoon = () => {
+  const scrollersSoon = () => {
     if (scheduled) return;
     scheduled = true;
-    setTimeout(() => { scheduled = false; repair(); }, 100);
+    setTimeout(() => { scheduled = false; focusScrollers(); }, 300);
   };
   const SOURCES = [["#live-reading", "live", liveText], ["#prediction", "server", serverText],
                    ["#classify-result", "file", fileText], ["#train-status", "training", trainingText]];
@@ -133,11 +142,15 @@
         added = added || r.addedNodes.length > 0;
         for (const [selector, key, text] of SOURCES) if (t.closest(selector)) settle(key, text);
       }
-      if (added) repairSoon(); // only new markup needs repairs
+      if (added) { // only new markup needs repairs: at once, before anyone can meet it unrepaired
+        repair();
+        scrollersSoon();
+      }
     }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true,
                                 attributeFilter: ["data-read-at"] });
-    window.addEventListener("resize", repairSoon);
-    repairSoon();
+    window.addEventListener("resize", scrollersSoon);
+    repair();
+    scrollersSoon();
   }
   if (document.body) start();
   else document.addEventListener("DOMContentLoaded", start);
