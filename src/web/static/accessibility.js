@@ -107,7 +107,9 @@
     // A button's name must hold the words it shows (WCAG 2.5.3): Gradio's drop zone says "Click to upload or
     // drop files" over "Drop File Here - or - Click to Upload"; its own words name it.
     document.querySelectorAll("button[aria-label]").forEach((button) => {
-      const shown = button.textContent.replace(/\s+/g, " ").trim().toLowerCase();
+      const words = button.cloneNode(true); // its own words, not an icon's <svg><style>
+      words.querySelectorAll("svg, style, script, img").forEach((el) => el.remove());
+      const shown = words.textContent.replace(/\s+/g, " ").trim().toLowerCase();
       if (shown && !button.getAttribute("aria-label").toLowerCase().includes(shown)) button.removeAttribute("aria-label");
     });
     // Icons next to their own words need no name of their own.
