@@ -144,19 +144,21 @@
       return perimeter ? (2 * area) / perimeter : 0;
     }
 
-    // ------------------------------------------------------------------ preprocess.to_mnist, from alpha
-    // alpha: Uint8 HxW (the strokes layer's alpha = ink). -> {input: Float32Array(784)} | {filled: true} | null
-    function toMnist(alpha, width, height, C) {
+    // ------------------------------------------------------------------ preprocess.measure_ink, from alpha
+    // The ink's measurements, taken once per drawing and shared by toMnist and splitDigits; null when it holds
+    // no drawing (blank, a click or a speck). Ends of the box are exclusive, as in Python.
+    function measureInk(alpha, width, height, C) {
       const f = Math.fround, n = width * height, unit = f(1 / 255);
       let peak = 0;
       for (let i = 0; i < n; i++) if (alpha[i] > peak) peak = alpha[i];
       peak = f(peak * unit);
       if (peak < C.MIN_PEAK) return null; // blank
-      const threshold = f(C.INK_THRESHOLD * peak);
+      const threshold = f(C.INK_THRESHOLD * peak), mask = new Uint8Array(n);
       let count = 0, top = height, bottom = -1, left = width, right = -1;
       for (let y = 0; y < height; y++) {
         for (let x = 0; x < width; x++) {
           if (f(alpha[y * width + x] * unit) > threshold) {
+            mask[y * width + x] = 1;
             count++;
             top = Math.min(top, y); bottom = Math.max(bottom, y);
             left = Math.min(left, x); right = Math.max(right, x);
@@ -165,8 +167,18 @@
       }
       if (count < C.MIN_INK_FRACTION * n) return null; // a click or a speck
       bottom += 1; right += 1;
-      let h = bottom - top, w = right - left;
-      if (Math.max(h, w) < C.MIN_EXTENT * Math.max(width, height)) return null;
+      if (Math.max(bottom - top, right - left) < C.MIN_EXTENT * Math.max(width, height)) return null;
+      return { peak, threshold, mask, count, top, bottom, left, right };
+    }
+
+    // ------------------------------------------------------------------ preprocess.to_mnist, from alpha
+    // alpha: Uint8 HxW (the strokes layer's alpha = ink). -> {input: Float32Array(784)} | {filled: true} | null
+    function toMnist(alpha, width, height, C, measured) {
+      const found = measured || measureInk(alpha, width, height, C);
+      if (!found) return null;
+      const f = Math.fround, n = width * height, unit = f(1 / 255);
+      const { peak, threshold, count, top, left } = found;
+      let h = found.bottom - top, w = found.right - left;
       if (count > C.MAX_INK_FRACTION * n) return { filled: true };
 
       // Crop to the ink without its faint fringe, to WORK pixels on the longer side.
@@ -225,22 +237,9 @@
 
     // ------------------------------------------------------------------ segment.split_digits
     // Several digits side by side -> one alpha crop per digit, left to right ([] when it is one digit).
-    function splitDigits(alpha, width, height, C) {
-      const f32 = Math.fround, unit = f32(1 / 255), n = width * height;
-      let peak = 0;
-      for (let i = 0; i < n; i++) if (alpha[i] > peak) peak = alpha[i];
-      const threshold = f32(C.INK_THRESHOLD * f32(peak * unit));
-      const mask = new Uint8Array(n);
-      let top = height, bottom = -1, left = width, right = -1;
-      for (let y = 0; y < height; y++) {
-        for (let x = 0; x < width; x++) {
-          if (f32(alpha[y * width + x] * unit) > threshold) {
-            mask[y * width + x] = 1;
-            top = Math.min(top, y); bottom = Math.max(bottom, y); left = Math.min(left, x); right = Math.max(right, x);
-          }
-        }
-      }
-      const narrow = right + 1 - left < C.MIN_NUMBER_ASPECT * (bottom + 1 - top);
+    function splitDigits(alpha, width, height, C, measured) {
+      const { mask, top, bottom, left, right } = measured || measureInk(alpha, width, height, C);
+      const narrow = right - left < C.MIN_NUMBER_ASPECT * (bottom - top);
       // The mask reduced by block maxima to at most WORK_SIDE pixels, and its 8-connected components, labelled
       // in the order a row-by-row scan meets them (as scipy.ndimage.label).
       const f = Math.max(1, Math.ceil(Math.max(width, height) / C.WORK_SIDE));
@@ -461,9 +460,10 @@
     // Alpha (= ink) as LoadedModel.read reads it -> {inputs, probabilities, isDigit, unusual} with one input
     // and ten probabilities per digit, left to right | {filled: true} | null (nothing drawn).
     function readAlpha(alpha, width, height, tensors, nov, C) {
-      const whole = toMnist(alpha, width, height, C);
+      const measured = measureInk(alpha, width, height, C); // once, for the whole and for the split
+      const whole = toMnist(alpha, width, height, C, measured);
       if (!whole || !whole.input) return whole;
-      const parts = splitDigits(alpha, width, height, C).map((crop) => toMnist(crop[0], crop[1], crop[2], C))
+      const parts = splitDigits(alpha, width, height, C, measured).map((crop) => toMnist(crop[0], crop[1], crop[2], C))
         .filter((r) => r && r.input).map((r) => r.input);
       const inputs = parts.length > 1 ? parts : [whole.input];
       const passes = inputs.map((x) => forward(tensors, x, C)), probs = passes.map((r) => softmax(r.logits));
