@@ -11,7 +11,8 @@ regression fitted on half the tuning data and scored on the other half. The mode
 Tuning sets only, none of them ever reported as a result (those are bench/recognition.py's):
   digits       MNIST validation images 5,000-9,999 as the app reads them from a drawing, and 2,000 drawn
                digits from src/data/synthetic.py's varied_mask, seed 2002
-  non-digits   src/data/synthetic.py's non-digits, 10 of each kind, seed 3003
+  non-digits   src/data/synthetic.py's non-digits, 10 of each kind, seed 3003, and 600 glyphs of the fonts
+               kept for tuning (GLYPH_FONTS_TUNING, never trained on), seed 5005
 """
 
 import argparse
@@ -22,8 +23,8 @@ import torch
 
 from src import config
 from src.data.mnist import load_mnist
-from src.data.preprocess import MNIST_STROKE, _stroke_width
-from src.data.synthetic import KINDS, as_drawing, preprocessed_digits, preprocessed_nondigits
+from src.data.preprocess import MNIST_STROKE, _stroke_width, to_mnist
+from src.data.synthetic import KINDS, as_drawing, glyph_set, preprocessed_digits, preprocessed_nondigits
 from src.model.novelty import energy
 from src.reading.inference import ModelStore, run_network
 
@@ -53,8 +54,10 @@ def main():
     mnist = np.stack([as_drawing(a) for a in data.val.images[5000:10000].numpy()])
     drawn, _ = preprocessed_digits(2000, seed=2002, varied=True)
     others, _, rejected = preprocessed_nondigits(10 * len(KINDS), seed=3003)
+    glyphs = [to_mnist(np.asarray(mask, np.float32) / 255) for mask in glyph_set(600, seed=5005)]
+    glyphs = np.stack([g for g in glyphs if g is not None])
     digits = np.concatenate([mnist, drawn])
-    e_digits, e_others = (energy(run_network(model.model, x)[1]) for x in (digits, others))
+    e_digits, e_others, e_glyphs = (energy(run_network(model.model, x)[1]) for x in (digits, others, glyphs))
     print(f"{path.name}: {len(mnist):,} MNIST and {len(drawn):,} drawn tuning digits, {len(others) + rejected} "
           f"tuning non-digits ({rejected} refused by preprocessing already; the table counts the others)")
 
@@ -75,18 +78,19 @@ def main():
     combined = (xt @ w).detach().numpy()
     c_digits, c_others = combined[:len(digits)][1::2], combined[len(digits):][1::2]
 
-    print("\n| digits flagged | energy threshold | non-digits caught (energy) | non-digits caught (energy + measures) |"
-          "\n| ---: | ---: | ---: | ---: |")
+    print("\n| digits flagged | energy threshold | non-digits caught (energy) | tuning-font glyphs caught (energy) | "
+          "non-digits caught (energy + measures) |\n| ---: | ---: | ---: | ---: | ---: |")
     for rate in RATES:
         t = np.quantile(e_digits, 1 - rate)
         caught = (e_others[1::2] > t).mean()  # the same half as the combined score's
         tc = np.quantile(c_digits, 1 - rate)
         caught_c = (c_others > tc).mean()
-        print(f"| {100 * rate:.1f}% | {t:.2f} | {100 * caught:.2f}% | {100 * caught_c:.2f}% |")
+        print(f"| {100 * rate:.1f}% | {t:.2f} | {100 * caught:.2f}% | {100 * (e_glyphs > t).mean():.2f}% | {100 * caught_c:.2f}% |")
     t = model.novelty.threshold
     print(f"\nthe checkpoint's threshold {t:.2f}: flags {100 * (e_digits[:len(mnist)] > t).mean():.2f}% of the MNIST and "
           f"{100 * (e_digits[len(mnist):] > t).mean():.2f}% of the drawn tuning digits, catches "
-          f"{100 * ((e_others > t).sum() + rejected) / (len(others) + rejected):.2f}% of the tuning non-digits")
+          f"{100 * ((e_others > t).sum() + rejected) / (len(others) + rejected):.2f}% of the tuning non-digits and "
+          f"{100 * (e_glyphs > t).mean():.2f}% of the tuning-font glyphs")
 
 
 if __name__ == "__main__":

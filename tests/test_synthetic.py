@@ -29,3 +29,35 @@ def test_training_pools_are_cached_as_safetensors_and_read_back_identical(tmp_pa
     assert drawn.dtype == outliers.dtype == np.uint8 and drawn.shape[1:] == (28, 28)
     assert set(labels) <= set(range(10)) and len(outliers) > 0
     assert np.array_equal(training_pools(len(KINDS), 5)[0], drawn)  # the cache holds exactly what was drawn
+
+
+def test_font_glyphs_train_and_tune_on_different_fonts_and_leave_out_digit_like_ones():
+    from src.data.synthetic import (GLYPH_FONTS, GLYPH_FONTS_TUNING, LETTERS, _arc, _digit_like, _line, font_glyphs)
+
+    assert not set(GLYPH_FONTS) & set(GLYPH_FONTS_TUNING)
+    training, tuning = font_glyphs(GLYPH_FONTS), font_glyphs(GLYPH_FONTS_TUNING)
+    assert len(training) > 900 and len(tuning) > 300
+    assert not any(_digit_like(g) for g in training + tuning)
+    # a ring is a 0, a bar or a slash a 1; a letter X is neither
+    assert _digit_like([_arc(0, 0.5, 0.3, 0.5, 0, 360)]) and _digit_like([_line((0, 0), (0.05, 1))])
+    assert _digit_like([_line((-0.5, 0), (0.5, 1))]) and not _digit_like(LETTERS["X"](np.zeros(8)))
+
+
+def test_hatching_is_clipped_to_a_region_inside_the_box():
+    from src.data.synthetic import _hatching
+
+    lengths = []
+    for seed in range(20):
+        strokes = _hatching(np.random.default_rng(seed), cross=seed % 2 == 1)
+        points = np.concatenate(strokes)
+        assert points[:, 0].min() >= -0.5 and points[:, 0].max() <= 0.5 and points[:, 1].min() >= 0 and points[:, 1].max() <= 1
+        lengths += [np.linalg.norm(s[-1] - s[0]) for s in strokes]
+    assert min(lengths) < 0.5 * max(lengths)  # lines end at the region's edge, not all the same length
+
+
+def test_varied_nondigits_draw_every_pen_and_sometimes_hollow_or_filled():
+    from src.data.synthetic import nondigit_mask
+
+    rng = np.random.default_rng(11)
+    ink = [np.asarray(nondigit_mask("heart", rng, 200, varied=True), np.float32).mean() / 255 for _ in range(200)]
+    assert max(ink) > 8 * min(ink)  # from hairline to a filled heart

@@ -26,6 +26,7 @@ corrections and fine-tuning tests: style_images("seven_crossbar", n, seed).
 Ready for the network (through src.data.preprocess.to_mnist): preprocessed_digits, preprocessed_nondigits.
 """
 
+import functools
 import io
 import math
 from pathlib import Path
@@ -197,13 +198,17 @@ def render_mask(digit, rng, canvas=800, height_frac=(0.30, 0.85), slant_deg=10, 
     return _ink(strokes, brush, canvas, supersample)
 
 
-def varied_mask(digit, rng, canvas=400) -> Image.Image:
-    """render_mask with the whole range people draw with: hairline to fat marker pens (log-uniform, never
-    wider than a fifth of the digit's height), upright or slanted up to 40 degrees, large or small."""
+def varied_pen(rng) -> dict:
+    """The whole range people draw with, as render_mask's options: hairline to fat marker pens (log-uniform,
+    never wider than a fifth of the drawing's height), upright or slanted up to 40 degrees, large or small."""
     height = rng.uniform(0.2, 0.85)
     brush = min(math.exp(rng.uniform(math.log(0.003), math.log(0.12))), 0.2 * height)
-    return render_mask(digit, rng, canvas, height_frac=(height, height), brush_frac=(brush, brush),
-                       slant_deg=40 if rng.random() < 0.4 else 10)
+    return dict(height_frac=(height, height), brush_frac=(brush, brush), slant_deg=40 if rng.random() < 0.4 else 10)
+
+
+def varied_mask(digit, rng, canvas=400) -> Image.Image:
+    """render_mask with a varied_pen: a digit drawn as anyone might."""
+    return render_mask(digit, rng, canvas, **varied_pen(rng))
 
 
 def _ink(strokes, brush, canvas, supersample) -> Image.Image:
@@ -438,28 +443,108 @@ def _tangle(rng):
 
 
 def _hatching(rng, cross):
-    """4-16 parallel strokes at a random angle (and a second, crossing set)."""
+    """4-16 parallel strokes at a random angle (and a second, crossing set), clipped to an ellipse or a
+    rectangle from tall to wide: a shaded area."""
+    rx, ry = 0.5 * math.exp(rng.uniform(-0.8, 0)), 0.5 * math.exp(rng.uniform(-0.8, 0))
+    round_region = rng.random() < 0.5
+
+    def inside(p):
+        x, y = p[:, 0] / rx, (p[:, 1] - 0.5) / ry
+        return x ** 2 + y ** 2 <= 1 if round_region else (np.abs(x) <= 1) & (np.abs(y) <= 1)
+
     out = []
     for angle in [rng.uniform(0, np.pi)] + ([rng.uniform(0, np.pi)] if cross else []):
         d, n = np.array([np.cos(angle), np.sin(angle)]), rng.integers(4, 17)
         normal = np.array([-d[1], d[0]])
-        for k in np.linspace(-0.45, 0.45, n):
-            c = np.array([0, 0.5]) + k * normal
-            out.append(_line(c - 0.45 * d, c + 0.45 * d, n=4))
-    return out
+        for k in np.linspace(-0.7, 0.7, n):
+            pts = np.array([0, 0.5]) + k * normal + np.linspace(-0.75, 0.75, 61)[:, None] * d
+            keep = np.flatnonzero(inside(pts))
+            if len(keep) >= 2:  # a convex region: the points inside are one run
+                out.append(pts[keep[0]:keep[-1] + 1])
+    return out or [_line((-0.4, 0.5), (0.4, 0.5))]
 
 
 def _dots(rng):
     """2-6 dots (a stroke of two close points is a dot) scattered over the box."""
     return [np.array([p, p + 0.01]) for p in rng.uniform([-0.5, 0], [0.5, 1], (rng.integers(2, 7), 2))]
 
-KINDS = tuple(f"letter_{c}" for c in LETTERS) + tuple(SHAPES) + ("blob", "blob_hole", "solid")
+# ----------------------------------------------------------------------------------------- font glyphs
+# Hershey's single-stroke vector fonts (the Hershey-Fonts package): Latin, Greek and Cyrillic letters in
+# several hands, and symbols (astrology, music, maths, weather), drawn with our pen as non-digits. Training
+# draws from GLYPH_FONTS; the other fonts, GLYPH_FONTS_TUNING, are kept for tuning (bench/calibration.py).
+# Left out: the kana (many are 7s, 3s and 5s) and the markers (our SHAPES); digits, and punctuation that
+# alone is a dot or a stroke, a bracket or a circle; letters that are (nearly) digits, as in LETTERS.
+GLYPH_FONTS_TUNING = ("futuram", "timesib", "gothicita", "greeks", "cyrilc_1", "scripts", "meteorology", "mathupp")
+GLYPH_FONTS = ("futural", "astrology", "cursive", "cyrillic", "gothgbt", "gothgrt", "gothiceng", "gothicger",
+               "gothitt", "greek", "greekc", "mathlow", "music", "rowmand", "rowmans", "rowmant", "scriptc",
+               "symbolic", "timesg", "timesi", "timesr", "timesrb")
+NOT_GLYPHS = set("0123456789OoQDIlJjiZzSsbGgqBT'\",.;:!|/\\()[]{}`-_")
+NOT_GLYPHS_IN = {"cyrillic": "Hh", "cyrilc_1": "Hh", "greek": "F", "greekc": "F", "greeks": "F", "mathlow": "v",
+                 "mathupp": "v", "gothiceng": "t", "meteorology": "^"}  # a Ze (3), a Zeta (2), an "exists" (3)...
 
 
-def nondigit_strokes(kind: str, rng: np.random.Generator) -> list[np.ndarray]:
-    """The jittered skeleton of `kind` in the unit box, with the same wobble as tests.drawings.digit_strokes."""
+@functools.lru_cache(maxsize=4)
+def font_glyphs(fonts: tuple[str, ...]) -> list[list[np.ndarray]]:
+    """Every usable glyph of `fonts` as strokes in the unit box (height or width 1, y down, x centred on 0)."""
+    from HersheyFonts import HersheyFonts
+
+    hershey, out = HersheyFonts(), []
+    for font in fonts:
+        hershey.load_default_font(font)
+        for char, glyph in sorted(hershey.all_glyphs.items()):
+            if char in NOT_GLYPHS or char in NOT_GLYPHS_IN.get(font, ""):
+                continue
+            strokes = [np.array(s, float) for s in glyph.strokes if len(s)]
+            if not strokes:
+                continue
+            allp = np.concatenate(strokes)
+            lo, span = allp.min(0), np.ptp(allp, 0)
+            if span.max() == 0:
+                continue
+            unit = [(st - [lo[0] + span[0] / 2, lo[1]]) / span.max() for st in strokes]
+            unit = [_line(*st, n=6) if len(st) > 1 else np.vstack([st, st + 0.01]) for st in unit]
+            if not _digit_like(unit):
+                out.append(unit)
+    return out
+
+
+def _digit_like(strokes) -> bool:
+    """A glyph that is a 1 or a 0 once preprocessed: narrow (a bar, a bracket), straight (a slash, a dash)
+    or a ring (the points all about as far from their middle, all the way round)."""
+    allp = np.concatenate(strokes)
+    width, height = np.ptp(allp, 0)
+    variance, axes = np.linalg.eigh(np.cov(allp.T))
+    spread = np.sqrt(np.maximum(variance, 1e-12))  # across and along the glyph
+    if width < 0.3 * height or spread[0] < 0.2 * spread[1]:
+        return True
+    offset = (allp - allp.mean(0)) @ axes / spread  # an oval made round
+    radius, angle = np.linalg.norm(offset, axis=1), np.arctan2(offset[:, 1], offset[:, 0])
+    all_round = len(np.unique((angle / (2 * np.pi) * 24).astype(int))) >= 23
+    return all_round and radius.std() < 0.15 * radius.mean()
+
+
+def _glyph(rng, fonts=GLYPH_FONTS):
+    glyphs = font_glyphs(fonts)
+    return glyphs[rng.integers(len(glyphs))]
+
+
+def glyph_set(n: int, seed: int, fonts=GLYPH_FONTS_TUNING, canvas=400) -> list[Image.Image]:
+    """n glyphs of `fonts` (by default the tuning fonts) drawn with a varied_pen, as 'L' masks (255 = ink)."""
+    rng = np.random.default_rng(seed)
+    return [nondigit_mask("glyph", rng, canvas, varied=True, fonts=fonts) for _ in range(n)]
+
+
+KINDS = tuple(f"letter_{c}" for c in LETTERS) + tuple(SHAPES) + ("glyph", "blob", "blob_hole", "solid")
+
+
+def nondigit_strokes(kind: str, rng: np.random.Generator, fonts=GLYPH_FONTS) -> list[np.ndarray]:
+    """The jittered skeleton of `kind` in the unit box, with the same wobble as digit_strokes ("glyph": one
+    from `fonts`)."""
     j = rng.uniform(-1, 1, 8)
-    strokes = LETTERS[kind[7:]](j) if kind.startswith("letter_") else SHAPES[kind](j, rng)
+    if kind == "glyph":
+        strokes = _glyph(rng, fonts)
+    else:
+        strokes = LETTERS[kind[7:]](j) if kind.startswith("letter_") else SHAPES[kind](j, rng)
     return wobble(strokes, rng)
 
 
@@ -468,7 +553,7 @@ def _blob(rng, canvas, ss):
     n = 24
     t = np.linspace(0, 2 * np.pi, n, endpoint=False)
     r = 1 + sum(rng.uniform(0, 0.25) * np.sin(k * t + rng.uniform(0, 6.3)) for k in (2, 3, 5))
-    size = rng.uniform(0.15, 0.45) * canvas / 2
+    size = rng.uniform(0.06, 0.45) * canvas / 2
     c = rng.uniform(size * 1.5, canvas - size * 1.5, 2)
     wide = math.exp(rng.uniform(-0.7, 0.7))  # tall to wide, at most 2:1
     size_x, size = min(size * math.sqrt(wide), canvas / 3), min(size / math.sqrt(wide), canvas / 3)
@@ -495,7 +580,7 @@ def _solid(rng, canvas, ss):
         lean = rng.uniform(-0.6, 0.6)
         pts = np.array([[-1 + lean, -1], [1 + lean, -1], [1 - lean, 1], [-1 - lean, 1]]) / (1 + abs(lean))
     wide = math.exp(rng.uniform(-0.9, 0.9))
-    size = rng.uniform(0.15, 0.4) * canvas / 2
+    size = rng.uniform(0.06, 0.4) * canvas / 2
     turn = rng.uniform(-0.3, 0.3)
     rot = np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]])
     pts = (pts * [size * math.sqrt(wide), size / math.sqrt(wide)]) @ rot.T + rng.uniform(0.3, 0.7, 2) * canvas
@@ -505,8 +590,10 @@ def _solid(rng, canvas, ss):
 
 
 def nondigit_mask(kind: str | None, rng: np.random.Generator, canvas=800, height_frac=(0.30, 0.85), slant_deg=10,
-                  brush_frac=(0.025, 0.07), supersample=2) -> Image.Image:
-    """The ink coverage of one non-digit drawing as an 'L' image (255 = ink)."""
+                  brush_frac=(0.025, 0.07), supersample=2, varied=False, fonts=GLYPH_FONTS) -> Image.Image:
+    """The ink coverage of one non-digit drawing as an 'L' image (255 = ink). With `varied`, a varied_pen
+    (as the training digits have, so that no pen tells digits apart) and, now and then, the shape drawn
+    hollow (an outlined stroke) or, when closed, filled in."""
     kind = kind or KINDS[rng.integers(len(KINDS))]
     if kind == "solid":
         img = _solid(rng, canvas, supersample)
@@ -519,9 +606,25 @@ def nondigit_mask(kind: str | None, rng: np.random.Generator, canvas=800, height
             r = min(w, h) * rng.uniform(0.12, 0.25)
             ImageDraw.Draw(img).ellipse((cx - r, cy - r, cx + r, cy + r), fill=0)
     else:
+        if varied:
+            pen = varied_pen(rng)
+            height_frac, brush_frac, slant_deg = pen["height_frac"], pen["brush_frac"], pen["slant_deg"]
         brush = rng.uniform(*brush_frac) * canvas
-        return _ink(_place(nondigit_strokes(kind, rng), rng, canvas, height_frac, slant_deg, brush), brush, canvas,
-                    supersample)
+        strokes = nondigit_strokes(kind, rng, fonts)
+        placed = _place(strokes, rng, canvas, height_frac, slant_deg, brush)
+        look = rng.random() if varied else 1.0
+        if look < 0.12 and brush >= 0.02 * canvas:  # hollow: the stroke's outline, as an outline font draws it
+            inner = brush - 2 * max(1.5, brush * rng.uniform(0.1, 0.3))
+            hollow = np.asarray(_ink(placed, brush, canvas, supersample), np.int16)
+            hollow -= np.asarray(_ink(placed, inner, canvas, supersample), np.int16)
+            return Image.fromarray(np.clip(hollow, 0, 255).astype(np.uint8))
+        img = _ink(placed, brush, canvas, supersample)
+        closed = [p for p in placed if len(p) > 3 and np.linalg.norm(p[0] - p[-1]) < 0.1 * np.ptp(p, 0).max()]
+        if look > 0.9 and closed:  # a closed shape coloured in
+            draw = ImageDraw.Draw(img)
+            for p in closed:
+                draw.polygon([(float(x), float(y)) for x, y in p], fill=255)
+        return img
     return img.reduce(supersample) if supersample > 1 else img
 
 
@@ -628,7 +731,7 @@ def as_drawing(image28: np.ndarray) -> np.ndarray:
 OUTLIER_KINDS = tuple(k for k in KINDS if k not in ("letter_B", "letter_T"))
 
 
-POOL_VERSION = 3  # bump when the generator changes, so that cached pools are drawn again
+POOL_VERSION = 4  # bump when the generator changes, so that cached pools are drawn again
 POOL_SIZE = 10_000  # drawn digits and non-digits for training (about 30 s to draw once, then cached)
 
 
@@ -657,7 +760,8 @@ def training_pools(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
         if d is not None:
             digits.append(d)
             labels.append(i % 10)
-        o = to_mnist(np.asarray(nondigit_mask(OUTLIER_KINDS[i % len(OUTLIER_KINDS)], rng, 200), np.float32) / 255)
+        kind = "glyph" if i % 2 else OUTLIER_KINDS[i // 2 % len(OUTLIER_KINDS)]  # half of them font glyphs
+        o = to_mnist(np.asarray(nondigit_mask(kind, rng, 200, varied=True), np.float32) / 255)
         if o is not None:
             others.append(o)
 
