@@ -34,6 +34,10 @@ def parse_args(argv=None):
     p.add_argument("--teachers", type=int, default=d.teachers,
                    help="networks trained first (same recipe, other seeds) whose mean answer the network also "
                         "learns from; 0: none")
+    p.add_argument("--outlier-weight", type=float, default=d.outlier_weight,
+                   help="weight of the energy-margin loss on synthetic non-digits (\"is it a digit?\"); 0: none")
+    p.add_argument("--energy-outliers", type=float, default=d.energy_outliers,
+                   help=f"the loss pushes non-digits' energy above this (digits' below {d.energy_digits})")
     p.add_argument("--limit", type=int, default=None, help="use only this many training examples (quick runs)")
     p.add_argument("--data-dir", default=config.DATA_DIR, help="MNIST root (env DATA_DIR; default ./data)")
     p.add_argument("--out", default=str(config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT))
@@ -57,12 +61,13 @@ def main(argv=None) -> int:
         # Another batch size keeps the synthetic drawings' share of a batch (TrainConfig.at_batch_size).
         cfg = replace(TrainConfig().at_batch_size(args.batch_size), epochs=args.epochs, lr=args.lr,
                       weight_decay=args.weight_decay, augment=args.augment, seed=args.seed,
-                      teachers=args.teachers, precision=args.precision).resolved(device)
+                      teachers=args.teachers, precision=args.precision, outlier_weight=args.outlier_weight,
+                      energy_outliers=args.energy_outliers).resolved(device)
     except (DataUnavailable, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"synthetic drawings for training: {POOL_SIZE:,} digits and {POOL_SIZE:,} non-digits (cached in {args.data_dir})")
-    pools = Pools.from_numpy(*cached_training_pools(args.data_dir), device=device)
+    pools = Pools.from_numpy(*cached_training_pools(args.data_dir, mnist=data.train), device=device)
     model = seeded_model(args.seed)
     print(
         f"{count_parameters(model):,} parameters | {len(data.train):,} train, {len(data.val):,} val, "

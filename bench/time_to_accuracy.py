@@ -62,7 +62,7 @@ def main():
     torch.set_num_threads(training_threads())
     device = torch.device("cpu")
     data = load_mnist(args.data_dir)
-    pools = Pools.from_numpy(*cached_training_pools(args.data_dir))
+    pools = Pools.from_numpy(*cached_training_pools(args.data_dir, mnist=data.train))
     loops = {}
     if args.tutorial_epochs:  # 0 leaves it out
         loops["tutorial loop (batch 64, Adam 1e-3)"] = tutorial_epochs(args.data_dir, device, args.tutorial_epochs)

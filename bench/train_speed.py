@@ -115,7 +115,7 @@ def main():
         device = torch.device(name)
         label = torch.cuda.get_device_name() if name == "cuda" else "cpu"
         data = load_mnist(args.data_dir, device=device)
-        pools = Pools.from_numpy(*cached_training_pools(args.data_dir), device=device)
+        pools = Pools.from_numpy(*cached_training_pools(args.data_dir, mnist=data.train), device=device)
         loops = {
             TUTORIAL: tutorial_epochs(args.data_dir, device, args.epochs),
             WITH_KERNELS: tutorial_epochs(args.data_dir, device, args.epochs, with_kernels=True),

@@ -144,12 +144,17 @@ def test_warm_up_compiles_both_kernels_for_both_precisions_and_the_fused_first_l
 def test_the_fused_first_layer_is_conv_pool_relu_in_outputs_and_gradients(model, small_mnist, launches, mode):
     """kernels.first_layer on real MNIST digits with the shipped weights, against PyTorch's convolution,
     pooling and ReLU. The sums run in another order, so values agree to rounding, not bit for bit; the winner
-    of a tied window (the flat background) is the first in reading order, as in PyTorch."""
+    of a tied window (the flat background) is the first in reading order, as in PyTorch. A window whose two
+    largest values differ by rounding only (not a flat one) may go either way: its gradient is left out."""
     fast = kernels.install(copy.deepcopy(model).train())
     conv = fast.conv1
     x = normalize(small_mnist.train.images[:256].unsqueeze(1))
-    theirs = torch.relu(F.max_pool2d(F.conv2d(x, conv.weight, conv.bias, padding=1), 2))
-    grad = torch.randn_like(theirs)
+    convolved = F.conv2d(x, conv.weight, conv.bias, padding=1)
+    theirs = torch.relu(F.max_pool2d(convolved, 2))
+    windows = convolved.detach().unfold(2, 2, 2).unfold(3, 2, 2).reshape(*theirs.shape, 4)
+    top = windows.topk(2, dim=-1).values
+    rounding_tie = (top[..., 0] - top[..., 1] < 1e-5) & ~(windows == windows[..., :1]).all(-1)
+    grad = torch.randn_like(theirs).masked_fill(rounding_tie, 0)
     expected = torch.autograd.grad(theirs, (conv.weight, conv.bias), grad)
     if mode == "train":
         ours = kernels.first_layer(fast, x)

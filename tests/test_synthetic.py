@@ -61,3 +61,19 @@ def test_varied_nondigits_draw_every_pen_and_sometimes_hollow_or_filled():
     rng = np.random.default_rng(11)
     ink = [np.asarray(nondigit_mask("heart", rng, 200, varied=True), np.float32).mean() / 255 for _ in range(200)]
     assert max(ink) > 8 * min(ink)  # from hairline to a filled heart
+
+
+def test_pools_with_mnist_add_training_images_as_drawn(tmp_path, small_mnist):
+    import src.data.synthetic as synthetic
+
+    drawn, labels, _ = cached_training_pools(tmp_path, n=len(KINDS), seed=5)
+    more, more_labels, _ = cached_training_pools(tmp_path, n=len(KINDS), seed=5, mnist=small_mnist.train)
+    n = len(KINDS)
+    assert len(more) == len(drawn) + n and np.array_equal(more[:len(drawn)], drawn)
+    pick = np.random.default_rng(5).permutation(len(small_mnist.train))[:n]
+    expected = (np.stack([as_drawing(a) for a in small_mnist.train.images.numpy()[pick]]) * 255 + 0.5).astype(np.uint8)
+    assert np.array_equal(more[len(drawn):], expected)
+    assert np.array_equal(more_labels[len(drawn):], small_mnist.train.labels.numpy()[pick])
+    assert (tmp_path / synthetic.AS_DRAWN_CACHE).exists()  # kept: the next call reads it back
+    again, again_labels, _ = cached_training_pools(tmp_path, n=n, seed=5, mnist=small_mnist.train)
+    assert np.array_equal(again, more) and np.array_equal(again_labels, more_labels)

@@ -18,7 +18,7 @@ def test_train_cli_end_to_end(tmp_path, data_dir):
     out = tmp_path / "X.safetensors"
     result = subprocess.run(
         [sys.executable, "train.py", "--epochs", "1", "--limit", "3000", "--data-dir", data_dir,
-         "--out", str(out), "--seed", "0", "--teachers", "1"],
+         "--out", str(out), "--seed", "0", "--teachers", "1", "--outlier-weight", "0.05", "--energy-outliers", "-3"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
@@ -28,6 +28,7 @@ def test_train_cli_end_to_end(tmp_path, data_dir):
     meta = json.loads(out.with_suffix(".json").read_text())
     assert len(meta["history"]) == 1 and RECORD_KEYS <= set(meta["history"][0])
     assert meta["hyperparameters"]["seed"] == 0 and meta["hyperparameters"]["teachers"] == 1
+    assert (meta["hyperparameters"]["outlier_weight"], meta["hyperparameters"]["energy_outliers"]) == (0.05, -3)
     assert [t["seed"] for t in meta["teachers"]] == [0] and 0 < meta["teachers"][0]["val_acc"] <= 100
     model, _, detector = load_model(out)  # weights, JSON and the novelty statistics that belong to them
     assert detector is not None and detector.weights == meta["weights_sha256"]

@@ -14,11 +14,13 @@ on the canvas and strokes it with a round brush, like a person drawing with a mo
     sketchpad_value(strokes, theme="dark")        -> a Gradio-6-like {"background", "layers", "composite"}
 
 Non-digits, drawn the same way (KINDS): scribbles, letters that do not look like digits (LETTERS), shapes,
-crosses, hashes, smileys, filled blobs, zigzags and waves. Letters left out because they are (nearly)
+crosses, hashes, smileys, filled blobs, zigzags and waves, and glyphs of Hershey's vector fonts (GLYPH_FONTS;
+the fonts of GLYPH_FONTS_TUNING are kept for tuning). Letters left out because they are (nearly)
 digits: O o D (0), I l | (1), Z z (2), S s (5), b G (6), g q (9); B (close to 8) and T (close to 7) are kept.
 
     render_nondigit("star", rng)          -> 800x800 RGBA, black ink on white (None: a random kind)
     nondigit_mask(kind, rng)              -> the ink coverage as an 'L' image (255 = ink)
+    nondigit_mask(kind, rng, varied=True) -> ... with any pen, sometimes hollow or filled (for training)
 
 Personal styles (PERSONAL_STYLES): one consistent way a particular person writes a digit, for the
 corrections and fine-tuning tests: style_images("seven_crossbar", n, seed).
@@ -27,12 +29,14 @@ Ready for the network (through src.data.preprocess.to_mnist): preprocessed_digit
 """
 
 import functools
+import hashlib
 import io
 import math
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
 from src.atomic import atomic_write
@@ -478,9 +482,9 @@ GLYPH_FONTS_TUNING = ("futuram", "timesib", "gothicita", "greeks", "cyrilc_1", "
 GLYPH_FONTS = ("futural", "astrology", "cursive", "cyrillic", "gothgbt", "gothgrt", "gothiceng", "gothicger",
                "gothitt", "greek", "greekc", "mathlow", "music", "rowmand", "rowmans", "rowmant", "scriptc",
                "symbolic", "timesg", "timesi", "timesr", "timesrb")
-NOT_GLYPHS = set("0123456789OoQDIlJjiZzSsbGgqBT'\",.;:!|/\\()[]{}`-_")
-NOT_GLYPHS_IN = {"cyrillic": "Hh", "cyrilc_1": "Hh", "greek": "F", "greekc": "F", "greeks": "F", "mathlow": "v",
-                 "mathupp": "v", "gothiceng": "t", "meteorology": "^"}  # a Ze (3), a Zeta (2), an "exists" (3)...
+NOT_GLYPHS = set("0123456789OoQDIlJjiZzSsbGgqBT'\",.;:!|/\\()[]{}`-_^")  # ^: a caret is a European 1
+NOT_GLYPHS_IN = {"cyrillic": "Hh", "cyrilc_1": "Hh", "greek": "FL", "greekc": "FL", "greeks": "FLK", "mathlow": "v",
+                 "mathupp": "v", "gothiceng": "t", "symbolic": "E"}  # a Ze (3), Zeta (2), Lambda (1), "exists" (3)...
 
 
 @functools.lru_cache(maxsize=4)
@@ -731,21 +735,51 @@ def as_drawing(image28: np.ndarray) -> np.ndarray:
 OUTLIER_KINDS = tuple(k for k in KINDS if k not in ("letter_B", "letter_T"))
 
 
-POOL_VERSION = 4  # bump when the generator changes, so that cached pools are drawn again
+POOL_VERSION = 5  # bump when the generator changes, so that cached pools are drawn again
 POOL_SIZE = 10_000  # drawn digits and non-digits for training (about 30 s to draw once, then cached)
 
 
-def cached_training_pools(folder, n: int = POOL_SIZE, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """training_pools(n, seed), kept in `folder` (DATA_DIR) as safetensors after the first call (~3 ms a pair)."""
+def cached_training_pools(folder, n: int = POOL_SIZE, seed: int = 0, mnist=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """training_pools(n, seed), kept in `folder` (DATA_DIR) as safetensors after the first call (~3 ms a pair).
+    With `mnist` (a src.data.mnist Split of training images), the drawn digits also hold n of them as the app
+    reads them from a drawing (mnist_as_drawn): the network learns the very input it is served."""
     path = Path(folder) / f"synthetic-pools-v{POOL_VERSION}-{n}-{seed}.safetensors"
     try:
         z = load_file(path)
-        return z["drawn"], z["labels"], z["outliers"]
+        drawn, labels, outliers = z["drawn"], z["labels"], z["outliers"]
     except Exception:  # not there yet, or damaged: draw it again
-        pass
-    drawn, labels, outliers = training_pools(n, seed)
-    atomic_write(path, lambda tmp: save_file({"drawn": drawn, "labels": labels, "outliers": outliers}, tmp))
+        drawn, labels, outliers = training_pools(n, seed)
+        atomic_write(path, lambda tmp: save_file({"drawn": drawn, "labels": labels, "outliers": outliers}, tmp))
+    if mnist is not None:
+        more, more_labels = mnist_as_drawn(mnist, folder, n, seed)
+        drawn, labels = np.concatenate([drawn, more]), np.concatenate([labels, more_labels])
     return drawn, labels, outliers
+
+
+AS_DRAWN_CACHE = "mnist-as-drawn.safetensors"  # in DATA_DIR: the last set made (one file, never more)
+
+
+def mnist_as_drawn(split, folder, n: int = POOL_SIZE, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n images of `split` (training images only, never validation ones), picked by `seed`, as_drawing: (uint8
+    (n, 28, 28), labels). About 10 s for 10,000; the last set made is kept in `folder`, keyed by its images and
+    the code that reads them."""
+    pick = np.random.default_rng(seed).permutation(len(split))[:n]
+    images, labels = split.images.cpu().numpy()[pick], split.labels.cpu().numpy()[pick].astype(np.int64)
+    key = hashlib.sha256(images.tobytes() + Path(__file__).read_bytes()
+                         + Path(to_mnist.__code__.co_filename).read_bytes()).hexdigest()
+    path = Path(folder) / AS_DRAWN_CACHE
+    try:
+        with safe_open(path, "np") as f:
+            if (f.metadata() or {}).get("key") == key:
+                return f.get_tensor("drawn"), labels
+    except Exception:  # not there yet, or damaged: make them again
+        pass
+    drawn = (np.stack([as_drawing(a) for a in images]) * 255 + 0.5).astype(np.uint8)
+    try:
+        atomic_write(path, lambda tmp: save_file({"drawn": drawn}, tmp, metadata={"key": key}))
+    except OSError:  # a read-only DATA_DIR: they are still used
+        pass
+    return drawn, labels
 
 
 def training_pools(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

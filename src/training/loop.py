@@ -11,8 +11,9 @@ network then learns from their mean answer as well as from the labels (knowledge
     teachers = train_teachers(data, TrainConfig(), pools)
     for record in train_epochs(model, data, TrainConfig(), pools, teachers=teachers): ...
 
-`pools` (src.data.synthetic.training_pools) adds to every batch some synthetic drawn digits, so that the network
-reads drawings as well as MNIST's pen strokes, and some drawings that are not digits, with a loss that
+`pools` (src.data.synthetic.cached_training_pools) adds to every batch some drawn digits, synthetic ones and
+MNIST training images as the app reads them from a drawing, so that the network reads drawings as well as
+MNIST's pen strokes, and some drawings that are not digits, with a loss that
 keeps the network from being sure of any digit for them (outlier exposure, Hendrycks et al. 2019, with
 the energy-margin loss of Liu et al. 2020; see train_step). That is what lets src/model/novelty.py tell
 "not a digit" from the network's own confidence.
@@ -54,7 +55,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     augment: bool = True
     seed: int = 0
-    drawn_per_batch: int = 16  # synthetic drawn digits added to every batch (0: none)
+    drawn_per_batch: int = 32  # drawn digits added to every batch: synthetic ones and MNIST's as drawn (0: none)
     outliers_per_batch: int = 32  # synthetic non-digits added to every batch (0: no outlier exposure)
     outlier_weight: float = 0.02  # weight of the energy-margin loss (0: no outlier exposure)
     energy_digits: float = -10.0  # digits' energy (-logsumexp of the logits) is pushed below this ...
