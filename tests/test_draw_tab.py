@@ -41,8 +41,8 @@ def test_non_digits_are_flagged_and_digits_are_not(client, tmp_path):
 
 
 def test_the_draw_tab_says_when_it_is_not_a_digit(client, tmp_path):
-    star = render_nondigit("star", np.random.default_rng(1), canvas=320, style="transparent")
-    chart, label, *_ = client.predict(save_sketch(sketchpad_value(star), tmp_path, "star"), api_name="/predict")
+    sign = render_nondigit("hash", np.random.default_rng(1), canvas=320, style="transparent")
+    chart, label, *_ = client.predict(save_sketch(sketchpad_value(sign), tmp_path, "hash"), api_name="/predict")
     assert label["label"] == "This doesn't look like a digit"
 
 
