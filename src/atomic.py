@@ -1,13 +1,17 @@
 """Atomic file writes: write a temporary file next to the target, fsync it, then rename it into place.
 
 A crash, a full disk or an exception part-way leaves the previous file untouched and no temporary
-file behind. Used for checkpoints, novelty statistics and corrections.
+file behind. Used for checkpoints, novelty statistics and corrections; cached_arrays keeps arrays that take
+a while to make (tuning digits, MNIST as drawn) in one file each.
 """
 
 import os
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+from safetensors import safe_open
+from safetensors.numpy import save_file
 
 
 def write_temporary(path: Path, write: Callable[[str], None]) -> str:
@@ -40,3 +44,21 @@ def atomic_write(path: Path | str, write: Callable[[str], None]) -> Path:
     path = Path(path)
     commit(write_temporary(path, write), path)
     return path
+
+
+def cached_arrays(path: Path | str, key: str, make: Callable[[], dict]) -> dict:
+    """The numpy arrays kept in `path` if they were made for `key`; otherwise make() them and keep them there,
+    replacing what was (one file, never more). A read-only folder still gets them, kept in memory only."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), "np") as f:
+            if (f.metadata() or {}).get("key") == key:
+                return {name: f.get_tensor(name) for name in f.keys()}
+    except Exception:  # not there yet, or damaged: make them again
+        pass
+    arrays = make()
+    try:
+        atomic_write(path, lambda tmp: save_file(arrays, tmp, metadata={"key": key}))
+    except OSError:
+        pass
+    return arrays

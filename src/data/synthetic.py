@@ -36,10 +36,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
-from src.atomic import atomic_write
+from src.atomic import atomic_write, cached_arrays
 from src.data.preprocess import to_mnist
 
 DARK_BACKGROUND = (0x33, 0x33, 0x33)
@@ -767,19 +766,9 @@ def mnist_as_drawn(split, folder, n: int = POOL_SIZE, seed: int = 0) -> tuple[np
     images, labels = split.images.cpu().numpy()[pick], split.labels.cpu().numpy()[pick].astype(np.int64)
     key = hashlib.sha256(images.tobytes() + Path(__file__).read_bytes()
                          + Path(to_mnist.__code__.co_filename).read_bytes()).hexdigest()
-    path = Path(folder) / AS_DRAWN_CACHE
-    try:
-        with safe_open(path, "np") as f:
-            if (f.metadata() or {}).get("key") == key:
-                return f.get_tensor("drawn"), labels
-    except Exception:  # not there yet, or damaged: make them again
-        pass
-    drawn = (np.stack([as_drawing(a) for a in images]) * 255 + 0.5).astype(np.uint8)
-    try:
-        atomic_write(path, lambda tmp: save_file({"drawn": drawn}, tmp, metadata={"key": key}))
-    except OSError:  # a read-only DATA_DIR: they are still used
-        pass
-    return drawn, labels
+    kept = cached_arrays(Path(folder) / AS_DRAWN_CACHE, key, lambda: {
+        "drawn": (np.stack([as_drawing(a) for a in images]) * 255 + 0.5).astype(np.uint8)})
+    return kept["drawn"], labels
 
 
 def training_pools(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

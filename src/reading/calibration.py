@@ -14,11 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.numpy import save_file
 
 from src import config
-from src.atomic import atomic_write
+from src.atomic import cached_arrays
 from src.data import preprocess, synthetic
 from src.data.synthetic import as_drawing, preprocessed_digits
 from src.model.checkpoint import weights_digest
@@ -50,19 +48,9 @@ def calibration_digits(data, n_mnist: int = 5000, n_drawn: int = 2000, seed: int
     val = np.ascontiguousarray(data.val.images[:n_mnist].cpu().numpy())
     key = hashlib.sha256(val.tobytes() + f"{n_drawn}-{seed}".encode()
                          + Path(preprocess.__file__).read_bytes() + Path(synthetic.__file__).read_bytes()).hexdigest()
-    path = Path(folder or config.DATA_DIR) / CACHE_NAME
-    try:
-        with safe_open(path, "np") as f:
-            if (f.metadata() or {}).get("key") == key:
-                return f.get_tensor("mnist"), f.get_tensor("drawn")
-    except Exception:  # not there yet, or damaged: make them again
-        pass
-    mnist, drawn = _mnist_as_drawn(val.tobytes()), _drawn_digits(n_drawn, seed)
-    try:
-        atomic_write(path, lambda tmp: save_file({"mnist": mnist, "drawn": drawn}, tmp, metadata={"key": key}))
-    except OSError:  # a read-only DATA_DIR: they are still kept in memory
-        pass
-    return mnist, drawn
+    kept = cached_arrays(Path(folder or config.DATA_DIR) / CACHE_NAME, key,
+                         lambda: {"mnist": _mnist_as_drawn(val.tobytes()), "drawn": _drawn_digits(n_drawn, seed)})
+    return kept["mnist"], kept["drawn"]
 
 
 def fit_novelty(model: torch.nn.Module, data, mnist_digits=None, drawn_digits=None) -> NoveltyDetector:
