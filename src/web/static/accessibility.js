@@ -153,6 +153,17 @@
     window.addEventListener("resize", scrollersSoon);
     repair();
     scrollersSoon();
+    // A safety net for the training's status, which Gradio may replace whole, with no mutation inside it (CI
+    // missed "Stopped" so, under load): each second, a status unchanged since the last look is said.
+    let seen = "";
+    setInterval(() => {
+      const now = trainingText();
+      if (now && now === seen && now !== (last.get("training") || "")) {
+        last.set("training", now);
+        ensureRegion().textContent = now;
+      }
+      seen = now;
+    }, 1000);
   }
   if (document.body) start();
   else document.addEventListener("DOMContentLoaded", start);
