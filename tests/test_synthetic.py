@@ -43,6 +43,24 @@ def test_font_glyphs_train_and_tune_on_different_fonts_and_leave_out_digit_like_
     assert _digit_like([_line((-0.5, 0), (0.5, 1))]) and not _digit_like(LETTERS["X"](np.zeros(8)))
 
 
+def test_about_a_third_of_the_digits_have_boxy_loops(monkeypatch):
+    from src.data import synthetic
+
+    powers = []  # a one-loop template that records the loop power it is drawn with
+
+    def loop(j):
+        powers.append(synthetic._LOOP_POWER.get())
+        return [synthetic._arc(0, 0.5, 0.3, 0.5, 0, 360)]
+    monkeypatch.setitem(synthetic.TEMPLATES, 0, [loop])
+    rng = np.random.default_rng(0)
+    loops = [synthetic.digit_strokes(0, rng)[0] for _ in range(600)]
+    boxy = np.array(powers) > 2
+    assert 0.25 < boxy.mean() < 0.35 and synthetic._LOOP_POWER.get() == 2.0  # and set back after each digit
+    # how far into the corners of its box the loop reaches: sqrt(2) for an ellipse (plus the wobble), 2 for a box
+    reach = np.array([np.max(np.abs(p[:, 0]) / 0.3 + np.abs(p[:, 1] - 0.5) / 0.5) for p in loops])
+    assert reach[~boxy].mean() + 0.1 < reach[boxy].mean()
+
+
 def test_hatching_is_clipped_to_a_region_inside_the_box():
     from src.data.synthetic import _hatching
 

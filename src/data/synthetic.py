@@ -5,8 +5,9 @@ use it. Reported figures use bench/heldout.py, an independent generator that not
 
 Digits: each digit has hand-designed skeleton templates (polylines, arcs, Bezier curves) in a box of height 1
 with x around 0, y pointing down, a few variants for common writing styles. A drawing picks a variant,
-jitters it a little (control points, a smooth low-frequency wobble, width, slant), scales and places it
-on the canvas and strokes it with a round brush, like a person drawing with a mouse on the sketchpad.
+jitters it a little (control points, a smooth low-frequency wobble, width, slant, round or boxy loops),
+scales and places it on the canvas and strokes it with a round brush, like a person drawing with a mouse on
+the sketchpad.
 
     render_digit(7, rng)                          -> 800x800 RGBA, black ink on white
     render_digit(7, rng, style="transparent")     -> the strokes layer alone (RGBA, transparent background)
@@ -28,6 +29,7 @@ corrections and fine-tuning tests: style_images("seven_crossbar", n, seed).
 Ready for the network (through src.data.preprocess.to_mnist): preprocessed_digits, preprocessed_nondigits.
 """
 
+import contextvars
 import functools
 import hashlib
 import io
@@ -46,11 +48,18 @@ STYLES = ("composite", "dark", "transparent", "white_on_black")
 
 
 # ------------------------------------------------------------------------------------------ geometry
+# The exponent of _arc's superellipse: 2 draws an ellipse, more a boxier loop. digit_strokes sets it for
+# each digit it draws (a context variable: each thread drawing has its own).
+_LOOP_POWER = contextvars.ContextVar("loop_power", default=2.0)
+
+
 def _arc(cx, cy, rx, ry, t0, t1, n=None):
-    """Points on an ellipse from angle t0 to t1 in degrees (0 = right, 90 = down: y points down)."""
+    """Points on an ellipse (a superellipse: _LOOP_POWER) from angle t0 to t1 in degrees (0 = right, 90 = down:
+    y points down)."""
     n = n or max(8, int(abs(t1 - t0) / 8))
     t = np.radians(np.linspace(t0, t1, n))
-    return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], axis=1)
+    c, s, e = np.cos(t), np.sin(t), 2 / _LOOP_POWER.get()
+    return np.stack([cx + rx * np.sign(c) * np.abs(c) ** e, cy + ry * np.sign(s) * np.abs(s) ** e], axis=1)
 
 
 def _bezier(*ctrl, n=24):
@@ -142,10 +151,16 @@ TEMPLATES = {
 
 
 def digit_strokes(digit: int, rng: np.random.Generator, variant: int | None = None) -> list[np.ndarray]:
-    """The jittered skeleton of `digit` in the unit box (height ~1, x centred on 0): a list of polylines."""
+    """The jittered skeleton of `digit` in the unit box (height ~1, x centred on 0): a list of polylines.
+    A third of them have boxy loops, as some people write (and as typeset digits are)."""
     templates = TEMPLATES[digit]
     v = rng.integers(len(templates)) if variant is None else variant % len(templates)
-    return wobble(templates[v](rng.uniform(-1, 1, 8)), rng)
+    j = rng.uniform(-1, 1, 8)
+    token = _LOOP_POWER.set(rng.uniform(2.5, 5) if rng.random() < 0.3 else 2.0)
+    try:
+        return wobble(templates[v](j), rng)
+    finally:
+        _LOOP_POWER.reset(token)
 
 
 def wobble(strokes: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
@@ -203,10 +218,11 @@ def render_mask(digit, rng, canvas=800, height_frac=(0.30, 0.85), slant_deg=10, 
 
 def varied_pen(rng) -> dict:
     """The whole range people draw with, as render_mask's options: hairline to fat marker pens (log-uniform,
-    never wider than a fifth of the drawing's height), upright or slanted up to 40 degrees, large or small."""
+    never wider than a fifth of the drawing's height), slanted up to 40 degrees either way (70%) or nearly
+    upright (up to 10), large or small."""
     height = rng.uniform(0.2, 0.85)
     brush = min(math.exp(rng.uniform(math.log(0.003), math.log(0.12))), 0.2 * height)
-    return dict(height_frac=(height, height), brush_frac=(brush, brush), slant_deg=40 if rng.random() < 0.4 else 10)
+    return dict(height_frac=(height, height), brush_frac=(brush, brush), slant_deg=40 if rng.random() < 0.7 else 10)
 
 
 def varied_mask(digit, rng, canvas=400) -> Image.Image:
@@ -734,7 +750,7 @@ def as_drawing(image28: np.ndarray) -> np.ndarray:
 OUTLIER_KINDS = tuple(k for k in KINDS if k not in ("letter_B", "letter_T"))
 
 
-POOL_VERSION = 5  # bump when the generator changes, so that cached pools are drawn again
+POOL_VERSION = 6  # bump when the generator changes, so that cached pools are drawn again
 POOL_SIZE = 10_000  # drawn digits and non-digits for training (about 30 s to draw once, then cached)
 
 
