@@ -92,7 +92,7 @@ TEMPLATES = {
     1: [
         lambda j: [_line((0.05 * j[0], 0), (-0.05 * j[0], 1))],
         lambda j: [_line((-0.17 + 0.04 * j[0], 0.2 + 0.05 * j[1]), (0, 0), (0, 1))],  # with a flag
-        lambda j: [_line((-0.3 + 0.05 * j[0], 0.38 + 0.08 * j[1]), (0.04 * j[2], 0), (0.03 * j[3], 1))],  # European: long flag
+        lambda j: [_line((-0.3 + 0.05 * j[0], 0.32 + 0.14 * j[1]), (0.04 * j[2], 0), (0.03 * j[3], 1))],  # European: long flag
         lambda j: [_line((-0.22 + 0.04 * j[0], 0.28 + 0.06 * j[1]), (0, 0), (0, 1)),
                    _line((-0.24 + 0.04 * j[2], 1), (0.24 + 0.04 * j[3], 1))],  # with a base
     ],
@@ -750,7 +750,7 @@ def as_drawing(image28: np.ndarray) -> np.ndarray:
 OUTLIER_KINDS = tuple(k for k in KINDS if k not in ("letter_B", "letter_T"))
 
 
-POOL_VERSION = 6  # bump when the generator changes, so that cached pools are drawn again
+POOL_VERSION = 7  # bump when the generator changes, so that cached pools are drawn again
 POOL_SIZE = 10_000  # drawn digits and non-digits for training (about 30 s to draw once, then cached)
 
 
