@@ -45,6 +45,8 @@ def test_calibration_bench_prints_the_roc_on_tuning_data(data_dir):
     caught = [float(row(out, f"| {rate}% |")[3].rstrip("%")) for rate in ("0.1", "1.0")]
     assert 50 <= caught[0] <= caught[1]  # catching more non-digits costs more digits flagged
     assert "the checkpoint's threshold" in out
+    guard = [float(row(out, f"| {name} |")[3].rstrip("%")) for name in ("thin pen", "hairline pen", "marker pen")]
+    assert max(guard) <= 1.0  # the held-out generator's digits (guard seeds): few flagged
 
 
 def test_heldout_generator_is_independent_of_the_tuning_one():
