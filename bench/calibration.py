@@ -28,7 +28,7 @@ from bench.heldout import HARD_KINDS, heldout_digits
 from src import config
 from src.data.mnist import load_mnist
 from src.data.preprocess import MNIST_STROKE, _stroke_width, to_mnist
-from src.data.synthetic import KINDS, as_drawing, glyph_set, preprocessed_digits, preprocessed_nondigits
+from src.data.synthetic import KINDS, as_drawings, glyph_set, preprocessed_digits, preprocessed_nondigits
 from src.model.novelty import energy
 from src.reading.inference import ModelStore, run_network
 
@@ -73,7 +73,7 @@ def main():
     path = Path(args.checkpoint)
     model = ModelStore(path.parent, path.name).load(path.name)
     data = load_mnist(config.DATA_DIR)
-    mnist = np.stack([as_drawing(a) for a in data.val.images[5000:10000].numpy()])
+    mnist = as_drawings(data.val.images[5000:10000].numpy())
     drawn, _ = preprocessed_digits(2000, seed=2002, varied=True)
     others, _, rejected = preprocessed_nondigits(10 * len(KINDS), seed=3003)
     glyphs = [to_mnist(np.asarray(mask, np.float32) / 255) for mask in glyph_set(600, seed=5005)]

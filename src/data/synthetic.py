@@ -746,6 +746,11 @@ def as_drawing(image28: np.ndarray) -> np.ndarray:
     return np.zeros((28, 28), np.float32) if out is None else out
 
 
+def as_drawings(images) -> np.ndarray:
+    """as_drawing of each of (N, 28, 28) MNIST images: float32 (N, 28, 28)."""
+    return np.stack([as_drawing(a) for a in images])
+
+
 # Letters too close to a digit to be taught as "not a digit" (B ~ 8, T ~ 7); they stay in the tuning set.
 OUTLIER_KINDS = tuple(k for k in KINDS if k not in ("letter_B", "letter_T"))
 
@@ -783,7 +788,7 @@ def mnist_as_drawn(split, folder, n: int = POOL_SIZE, seed: int = 0) -> tuple[np
     key = hashlib.sha256(images.tobytes() + Path(__file__).read_bytes()
                          + Path(to_mnist.__code__.co_filename).read_bytes()).hexdigest()
     kept = cached_arrays(Path(folder) / AS_DRAWN_CACHE, key, lambda: {
-        "drawn": (np.stack([as_drawing(a) for a in images]) * 255 + 0.5).astype(np.uint8)})
+        "drawn": (as_drawings(images) * 255 + 0.5).astype(np.uint8)})
     return kept["drawn"], labels
 
 

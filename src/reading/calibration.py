@@ -18,7 +18,7 @@ import torch
 from src import config
 from src.atomic import cached_arrays
 from src.data import preprocess, synthetic
-from src.data.synthetic import as_drawing, preprocessed_digits
+from src.data.synthetic import as_drawings, preprocessed_digits
 from src.model.checkpoint import weights_digest
 from src.model.novelty import PCA_DIMS, NoveltyDetector, energy
 from src.reading.inference import run_network
@@ -37,7 +37,7 @@ def _drawn_digits(n: int, seed: int) -> np.ndarray:
 @functools.lru_cache(maxsize=1)
 def _mnist_as_drawn(val_bytes: bytes) -> np.ndarray:
     images = np.frombuffer(val_bytes, np.uint8).reshape(-1, 28, 28)
-    return np.stack([as_drawing(a) for a in images])
+    return as_drawings(images)
 
 
 def calibration_digits(data, n_mnist: int | None = None, n_drawn: int = 2000, seed: int = 1001, folder=None):
