@@ -2,7 +2,8 @@
 
     python -m bench.calibration [--checkpoint checkpoints/default.safetensors]
 
-The score is the network's energy, -logsumexp(logits) (src/model/novelty.py). For each share of tuning
+The score is the network's energy, -logsumexp(logits), averaged over the input moved by up to a pixel each
+way (not_digit_score in src/model/novelty.py). For each share of tuning
 digits flagged, it prints the threshold and the share of tuning non-digits caught, and the same for a
 score that adds the preprocessing's own measures (ink share, stroke width, aspect) in a logistic
 regression fitted on half the tuning data and scored on the other half. The model's own thresholds
@@ -29,8 +30,8 @@ from src import config
 from src.data.mnist import load_mnist
 from src.data.preprocess import MNIST_STROKE, _stroke_width, to_mnist
 from src.data.synthetic import KINDS, as_drawings, glyph_set, preprocessed_digits, preprocessed_nondigits
-from src.model.novelty import energy
-from src.reading.inference import ModelStore, run_network
+from src.model.novelty import AS_DRAWN, not_digit_score
+from src.reading.inference import ModelStore, run_shifted
 
 RATES = (0.001, 0.002, 0.003, 0.005, 0.007, 0.01, 0.02)
 # The held-out generator's pens and kinds (bench/recognition.py's rows), each from its own guard seed.
@@ -58,9 +59,9 @@ def guard_rows(model, n=2000):
         drawings = [(label, to_mnist(np.asarray(mask, np.float32) / 255))
                     for label, mask in heldout_digits(n, seed, pen, kind=kind)]
         labels = np.array([label for label, x in drawings if x is not None])
-        feats, logits = run_network(model.model, np.stack([x for _, x in drawings if x is not None]))
+        feats, logits = run_shifted(model.model, np.stack([x for _, x in drawings if x is not None]))
         shown = ~model.novelty.judge(feats, logits)[0]  # a drawing preprocessing refuses is not shown either
-        right = shown & (logits.argmax(1) == labels)
+        right = shown & (logits[AS_DRAWN].argmax(1) == labels)
         rows.append((HARD_KINDS.get(kind, f"{pen} pen"), right.sum() / n, 1 - shown.sum() / n))
     return rows
 
@@ -79,8 +80,8 @@ def main():
     glyphs = [to_mnist(np.asarray(mask, np.float32) / 255) for mask in glyph_set(600, seed=5005)]
     glyphs = np.stack([g for g in glyphs if g is not None])
     digits = np.concatenate([mnist, drawn])
-    e_digits, e_others, e_glyphs = (energy(run_network(model.model, x)[1]) for x in (digits, others, glyphs))
-    right = (run_network(model.model, mnist)[1].argmax(1) == data.val.labels[5000:10000].numpy()).mean()
+    e_digits, e_others, e_glyphs = (not_digit_score(run_shifted(model.model, x)[1]) for x in (digits, others, glyphs))
+    right = (run_shifted(model.model, mnist)[1][AS_DRAWN].argmax(1) == data.val.labels[5000:10000].numpy()).mean()
     print(f"{path.name}: {len(mnist):,} MNIST and {len(drawn):,} drawn tuning digits, {len(others) + rejected} "
           f"tuning non-digits ({rejected} refused by preprocessing already; the table counts the others)")
 

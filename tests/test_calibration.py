@@ -6,11 +6,18 @@ from src.reading import calibration
 from src.reading.calibration import CACHE_NAME, calibration_digits
 
 
+def test_a_drawing_scores_its_highest_input_and_one_with_none_is_flagged():
+    digits = calibration.TuningDigits(np.zeros((4, 28, 28)), np.array([0, 1, 1, 3]), 4, np.zeros((0, 28, 28)))
+    scores = calibration.drawing_scores(digits, np.array([-9.0, -8.0, -2.0, -7.0]))
+    assert scores.tolist() == [-9.0, -2.0, np.inf, -7.0]  # drawing 1 was read as two digits; 2 was refused
+
+
 def test_tuning_digits_are_kept_in_one_file_and_made_again_for_other_data_or_a_damaged_file(
         small_mnist, tmp_path, monkeypatch):
     first = calibration_digits(small_mnist, n_mnist=20, n_drawn=10, folder=tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == [CACHE_NAME]
-    assert first[0].shape == (20, 28, 28) and first[1].shape == (10, 28, 28)
+    assert first.drawings == 20 and len(first.mnist) == len(first.owner) >= 19 and first.drawn.shape == (10, 28, 28)
+    assert first.mnist.shape[1:] == (28, 28) and set(first.owner) <= set(range(20))
     made = []
     drawn = calibration._drawn_digits
 

@@ -91,14 +91,14 @@ def test_fine_tune_on_corrections_reports_before_and_after_and_saves_a_model(ser
 
 def test_a_sure_but_unusual_digit_is_shown_with_a_note(client, loaded_model, small_mnist, tmp_path):
     """The page tells "an unusual 7" (digit shown) apart from "not a digit" (no digit shown)."""
-    from src.reading.inference import run_network
+    from src.reading.inference import AS_DRAWN, run_shifted
     from src.data.synthetic import as_drawing
 
     images = small_mnist.test.images[:600].numpy()
-    feats, logits = run_network(loaded_model.model, np.stack([as_drawing(a) for a in images]))
+    feats, logits = run_shifted(loaded_model.model, np.stack([as_drawing(a) for a in images]))
     not_digit, unusual = loaded_model.novelty.judge(feats, logits)
     pick = int(np.flatnonzero(unusual)[0])  # a digit the model is sure of, drawn unlike most
-    digit = int(logits[pick].argmax())
+    digit = int(logits[AS_DRAWN][pick].argmax())
     strokes = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
     strokes.putalpha(Image.fromarray(images[pick]).resize((280, 280), Image.Resampling.BICUBIC))
     chart, label, model_input, heat, note = client.predict(save_sketch(sketchpad_value(strokes), tmp_path, "odd"),

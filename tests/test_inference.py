@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image, ImageDraw
 
-from src.reading.inference import run_network
+from src.reading.inference import AS_DRAWN, run_network, run_shifted
 from src.data.synthetic import render_digit, render_number
 
 
@@ -15,6 +15,16 @@ def test_run_network_takes_uint8_or_float_images_one_or_many(loaded_model, small
     assert np.allclose(run_network(loaded_model.model, images[0])[1], logits[:1], atol=1e-4)
 
 
+def test_run_shifted_reads_the_input_moved_by_a_pixel_each_way(loaded_model, small_mnist):
+    images = small_mnist.test.images[:3].numpy().astype(np.float32) / 255
+    feats, logits = run_shifted(loaded_model.model, images)
+    as_drawn = run_network(loaded_model.model, images)
+    assert logits.shape == (9, 3, 10) and np.array_equal(feats, as_drawn[0]) and np.array_equal(logits[AS_DRAWN], as_drawn[1])
+    moved = np.zeros_like(images)
+    moved[:, 1:, :-1] = images[:, :-1, 1:]  # one pixel down and one to the left
+    assert np.allclose(logits[6], run_network(loaded_model.model, moved)[1], atol=1e-5)
+
+
 def test_blank_canvas_reads_as_nothing(loaded_model):
     assert loaded_model.read(Image.new("RGB", (400, 400), "white")) is None
 
@@ -22,6 +32,15 @@ def test_blank_canvas_reads_as_nothing(loaded_model):
 def test_a_filled_area_is_not_a_digit_and_shows_no_input(loaded_model):
     img = Image.new("RGB", (400, 400), "white")
     ImageDraw.Draw(img).ellipse((100, 100, 300, 300), fill="black")
+    reading = loaded_model.read(img)
+    assert reading is not None and not reading.is_digit and len(reading.images) == 0
+
+
+def test_a_row_of_dots_is_not_a_number(loaded_model):
+    # Each dot alone is a blob (src.data.preprocess), so the row is not read as digits, not even as one.
+    img = Image.new("RGB", (800, 300), "white")
+    for x in (100, 300, 500):
+        ImageDraw.Draw(img).ellipse((x, 100, x + 90, 190), fill="black")
     reading = loaded_model.read(img)
     assert reading is not None and not reading.is_digit and len(reading.images) == 0
 

@@ -62,7 +62,7 @@ def page(browser):
 READ_ALL = """async ([pngs, weights, novelty, config]) => {
   const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const tensors = liveReading.readSafetensors(bytes(weights).buffer);
-  const statistics = novelty ? liveReading.readNovelty(bytes(novelty).buffer) : null;
+  const statistics = novelty ? liveReading.readNovelty(bytes(novelty).buffer, config.NOVELTY_FORMAT) : null;
   const out = [];
   for (const png of pngs) {
     const r = await liveReading.read(new Blob([bytes(png)], {type: "image/png"}), tensors, statistics, config);

@@ -98,6 +98,34 @@ def test_a_dot_or_noise_is_not_a_digit():
     assert to_mnist(np.zeros((800, 800), np.float32)) is None
 
 
+def hatched_disc(gap: int, cross: bool) -> Image.Image:
+    """A disc filled with 5-pixel lines `gap` pixels apart (one way, or both ways), on an 800x800 canvas."""
+    disc = Image.new("L", (800, 800), 0)
+    draw = ImageDraw.Draw(disc)
+    for x in range(200, 600, gap):
+        draw.line((x, 150, x, 650), fill=255, width=5)
+        if cross:
+            draw.line((150, x, 650, x), fill=255, width=5)
+    ring = Image.new("L", (800, 800), 0)
+    ImageDraw.Draw(ring).ellipse((200, 200, 600, 600), fill=255)
+    return Image.composite(disc, ring, ring)
+
+
+@pytest.mark.parametrize("cross", [False, True], ids=["hatched", "cross-hatched"])
+def test_dense_hatching_is_a_filled_area_not_a_digit(cross):
+    # Thin lines close together: thickened to MNIST's stroke width they merge into one filled disc.
+    assert preprocess(stylize(hatched_disc(8, cross))) is None
+    # The same lines far apart stay lines (whatever they are read as, preprocessing lets them through).
+    assert preprocess(stylize(hatched_disc(60, cross))) is not None
+
+
+def test_thick_marker_digits_are_kept(masks):
+    rng = np.random.default_rng(16)
+    for digit in range(10):
+        mask = render_mask(digit, rng, canvas=400, brush_frac=(0.09, 0.10), height_frac=(0.5, 0.6))
+        assert preprocess(stylize(mask)) is not None, digit
+
+
 # ----------------------------------------------------------------------------------- every input kind
 def _variants(mask):
     composite = stylize(mask, "composite")

@@ -42,6 +42,9 @@ MAX_INK_FRACTION = 0.5
 # Strokes wider than this fraction of the drawing's longer side make a dot or a blob, not a digit: a disc
 # has a "stroke width" of half its size, the thickest plausible digits about a quarter.
 MAX_BLOB = 0.4
+# Strokes still wider than this many times MNIST_STROKE after the width is brought near it are a filled area
+# (dense hatching thickens into one): no tuning digit comes above 2.1 (docs/model.md).
+MAX_STROKE = 2.5
 
 BOX, FRAME = 20, 28  # MNIST: the digit's longer side is 20 pixels, in a 28x28 frame
 WORK = 4 * BOX  # intermediate size (longer side) at which the stroke width is measured and adjusted
@@ -306,6 +309,8 @@ def to_mnist(ink: np.ndarray, measured: Ink | None = None) -> np.ndarray | None:
         if box is None:
             return None
         img = img.crop(box)
+        if _stroke_width(img) > MAX_STROKE * target:
+            return None
 
     # Longer side to 20 pixels, keeping the aspect ratio.
     w, h = img.size

@@ -738,11 +738,17 @@ def png_bytes(img: Image.Image, **save_options) -> bytes:
     return buf.getvalue()
 
 
-def as_drawing(image28: np.ndarray) -> np.ndarray:
-    """An MNIST image (28x28 uint8, white on black) as the app reads it from a drawing: enlarged to 280x280
-    (bicubic, as a scan or a screenshot would be) and put through src.data.preprocess. float32 (28, 28) in [0, 1]."""
+def as_ink(image28: np.ndarray) -> np.ndarray:
+    """An MNIST image (28x28 uint8, white on black) as a drawing's ink map: enlarged to 280x280 (bicubic, as a
+    scan or a screenshot would be), float32 in [0, 1]."""
     big = Image.fromarray(np.asarray(image28, np.uint8)).resize((280, 280), Image.Resampling.BICUBIC)
-    out = to_mnist(np.asarray(big, np.float32) / 255)
+    return np.asarray(big, np.float32) / 255
+
+
+def as_drawing(image28: np.ndarray) -> np.ndarray:
+    """An MNIST image as the app reads it from a drawing: as_ink put through src.data.preprocess.
+    float32 (28, 28) in [0, 1]."""
+    out = to_mnist(as_ink(image28))
     return np.zeros((28, 28), np.float32) if out is None else out
 
 

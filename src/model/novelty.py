@@ -3,7 +3,9 @@
 1. **Not a digit.** The network is trained with outlier exposure (src/training/loop.py): besides MNIST it sees
    synthetic drawings that are not digits (src/data/synthetic.py) and learns to give them a high energy
    -logsumexp(logits), i.e. no strong logit for any digit, and digits a low one. So its own confidence
-   answers the question: above `threshold` the drawing is "not a digit".
+   answers the question. The score is the energy averaged over the drawing moved by up to a pixel each way
+   (SHIFTS): a digit keeps its low energy when moved, a shape that lines up with a digit's strokes by chance
+   loses it. Above `threshold` the drawing is "not a digit".
 2. **An unusual digit.** The classifier is sure, but the drawing lies far from the digits it learned from:
    the log of how much of its 1568 penultimate features lies OUTSIDE the 64-dimensional subspace where
    digits' features live (PCA). Above `unusual_threshold` the page says "an unusual 7" and still shows it.
@@ -26,8 +28,11 @@ from safetensors import safe_open
 
 from src.atomic import write_temporary
 
-FORMAT = "novelty-v2"
+FORMAT = "novelty-v3"  # v3: the threshold is for not_digit_score over SHIFTS (v2: the energy as drawn)
 PCA_DIMS = 64
+# The 28x28 input moved by (rows, columns), zero-filled: the nine positions within a pixel, as drawn in the middle.
+SHIFTS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+AS_DRAWN = SHIFTS.index((0, 0))
 
 
 class NoveltyMismatch(ValueError):
@@ -43,6 +48,21 @@ def novelty_path(checkpoint) -> Path:
 def energy(logits: np.ndarray) -> np.ndarray:
     """-logsumexp of each row of (N, 10) logits: higher = less like any digit."""
     return -torch.logsumexp(torch.as_tensor(logits, dtype=torch.float64), dim=1).numpy()
+
+
+def shifted(images: np.ndarray) -> np.ndarray:
+    """(N, 28, 28) inputs -> (len(SHIFTS) * N, 28, 28): all of them moved by each shift in turn, zero-filled."""
+    images = np.asarray(images).reshape(-1, 28, 28)
+    out = np.zeros((len(SHIFTS),) + images.shape, images.dtype)
+    for s, (dy, dx) in enumerate(SHIFTS):
+        out[s, :, max(dy, 0):28 + min(dy, 0), max(dx, 0):28 + min(dx, 0)] = \
+            images[:, max(-dy, 0):28 + min(-dy, 0), max(-dx, 0):28 + min(-dx, 0)]
+    return out.reshape(-1, 28, 28)
+
+
+def not_digit_score(logits: np.ndarray) -> np.ndarray:
+    """(len(SHIFTS), N, 10) logits of the shifted inputs -> (N,) mean energy: higher = less like any digit."""
+    return energy(logits.reshape(-1, 10)).reshape(len(SHIFTS), -1).mean(0)
 
 
 class NoveltyDetector:
@@ -63,15 +83,16 @@ class NoveltyDetector:
         return np.log((off.astype(np.float64) ** 2).sum(1) + 1e-9)
 
     def judge(self, feats: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(not a digit, an unusual digit): two (N,) boolean arrays; "unusual" only where it is a digit."""
-        not_digit = energy(logits) > self.threshold
+        """(not a digit, an unusual digit): two (N,) boolean arrays; "unusual" only where it is a digit.
+        feats: (N, 1568) of the inputs as drawn; logits: (len(SHIFTS), N, 10) (src.reading.inference.run_shifted)."""
+        not_digit = not_digit_score(logits) > self.threshold
         return not_digit, ~not_digit & (self.residual(feats) > self.unusual_threshold)
 
     # ------------------------------------------------------------------------------------------- storage
     def write_temporary(self, path) -> str:
         """Write the detector to a temporary file next to `path` (see src.atomic); returns its name."""
         tensors = {"feature_mean": self.feature_mean, "pca_basis": self.pca_basis}
-        meta = {"format": FORMAT, "score": "energy", "threshold": repr(self.threshold),
+        meta = {"format": FORMAT, "score": "mean energy over SHIFTS", "threshold": repr(self.threshold),
                 "unusual_threshold": repr(self.unusual_threshold), "weights_sha256": self.weights}
         return write_temporary(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 

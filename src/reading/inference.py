@@ -16,7 +16,7 @@ import torch
 from src.atomic import atomic_write
 from src.model.checkpoint import CheckpointError, is_weights_name, load_model, read_metadata
 from src.model.network import TutorialCNN
-from src.model.novelty import NoveltyDetector
+from src.model.novelty import AS_DRAWN, SHIFTS, NoveltyDetector, shifted
 from src.data.preprocess import ink_map, measure_ink, to_mnist
 from src.data.segment import split_digits
 
@@ -36,6 +36,31 @@ def run_network(model: torch.nn.Module, images: np.ndarray, batch_size: int = 20
     model.eval()
     feats = torch.cat([model.features(x[start:start + batch_size]) for start in range(0, len(x), batch_size)])
     return feats.numpy(), model.fc(feats).numpy()
+
+
+def run_shifted(model: torch.nn.Module, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """run_network on the inputs moved by each of src.model.novelty.SHIFTS, for "is it a digit?":
+    (features of the inputs as drawn (N, 1568), logits (len(SHIFTS), N, 10)); logits[AS_DRAWN] are as drawn."""
+    images = np.asarray(images).reshape(-1, 28, 28)
+    feats, logits = run_network(model, shifted(images))
+    n = len(images)
+    return feats[AS_DRAWN * n:(AS_DRAWN + 1) * n], logits.reshape(len(SHIFTS), n, 10)
+
+
+def digit_inputs(ink: np.ndarray) -> np.ndarray | None:
+    """What the network is given for an ink map (src.data.preprocess.ink_map): one 28x28 input per digit, left
+    to right, (k, 28, 28). Several digits side by side (e.g. "2026") are split apart; a single digit is exactly
+    src.data.preprocess.to_mnist(ink). k = 0: ink that is no digit (a filled area, or a part that is a dot or
+    one); None: no ink at all (or a speck)."""
+    measured = measure_ink(ink)  # once, for both to_mnist and split_digits
+    whole = to_mnist(ink, measured)
+    if whole is None:
+        return np.zeros((0, 28, 28), np.float32) if measured else None
+    crops = split_digits(ink, measured)
+    parts = [to_mnist(crop) for crop in crops] if len(crops) > 1 else [whole]
+    if any(part is None for part in parts):  # a dot or a filled area beside the digits: not a number
+        return np.zeros((0, 28, 28), np.float32)
+    return np.stack(parts)
 
 
 @dataclass(frozen=True)
@@ -75,21 +100,13 @@ class LoadedModel:
 
     def read(self, value) -> Reading | None:
         """Read a drawing or image (anything src.data.preprocess accepts); None when it holds no ink (or a speck).
-
-        Several digits side by side (e.g. "2026") are split apart and read one by one; a single digit is
-        read exactly as src.data.preprocess.preprocess prepares it. Ink that preprocessing cannot turn into a
-        digit (a filled area) is a Reading with no images that is not a digit.
-        """
-        ink = ink_map(value)
-        measured = measure_ink(ink)  # once, for both to_mnist and split_digits
-        whole = to_mnist(ink, measured)  # == preprocess(value)
-        if whole is None:
-            return Reading(np.zeros((0, 28, 28), np.float32), np.zeros((0, 10)), False) if measured else None
-        crops = split_digits(ink, measured)
-        parts = [m for m in map(to_mnist, crops) if m is not None] if len(crops) > 1 else []
-        images = np.stack(parts if len(parts) > 1 else [whole])
-        feats, logits = run_network(self.model, images)  # one pass of the network serves every question
-        probabilities = torch.softmax(torch.from_numpy(logits).double(), dim=1).numpy()
+        Its digits are read from digit_inputs(ink_map(value)); ink that is no digit (a filled area) is a Reading
+        with no images that is not a digit."""
+        images = digit_inputs(ink_map(value))
+        if images is None or len(images) == 0:
+            return None if images is None else Reading(images, np.zeros((0, 10)), False)
+        feats, logits = run_shifted(self.model, images)  # one pass of the network serves every question
+        probabilities = torch.softmax(torch.from_numpy(logits[AS_DRAWN]).double(), dim=1).numpy()
         if self.novelty is None:
             return Reading(images, probabilities, bool(probabilities.max(1).min() >= FALLBACK_MIN_CONFIDENCE))
         not_digit, unusual = self.novelty.judge(feats, logits)

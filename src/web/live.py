@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from src.data import preprocess, segment
+from src.model import novelty
 from src.model.network import MEAN, STD
 from src.reading.inference import FALLBACK_MIN_CONFIDENCE
 
@@ -26,12 +27,13 @@ BRUSH_RADIUS = 10  # 20-pixel strokes
 
 def config() -> dict:
     """Every constant live.js's preprocessing, splitting and network use, from the modules that define them."""
-    names = ("INK_THRESHOLD", "MIN_PEAK", "MIN_INK_FRACTION", "MIN_EXTENT", "MAX_INK_FRACTION", "MAX_BLOB",
+    names = ("INK_THRESHOLD", "MIN_PEAK", "MIN_INK_FRACTION", "MIN_EXTENT", "MAX_INK_FRACTION", "MAX_BLOB", "MAX_STROKE",
              "BOX", "FRAME", "WORK", "MNIST_STROKE")
     splitting = ("WORK_SIDE", "SPECK", "SPECK_EXTENT", "MERGE_OVERLAP", "MIN_NUMBER_ASPECT", "NARROW_PART_HEIGHT",
                  "NARROW_GAP")
     return {**{name: getattr(preprocess, name) for name in names}, **{name: getattr(segment, name) for name in splitting},
-            "MEAN": MEAN, "STD": STD, "FALLBACK_MIN_CONFIDENCE": FALLBACK_MIN_CONFIDENCE,
+            "MEAN": MEAN, "STD": STD, "SHIFTS": [list(s) for s in novelty.SHIFTS], "NOVELTY_FORMAT": novelty.FORMAT,
+            "FALLBACK_MIN_CONFIDENCE": FALLBACK_MIN_CONFIDENCE,
             "CANVAS": CANVAS, "BRUSH_RADIUS": BRUSH_RADIUS}
 
 

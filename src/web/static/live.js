@@ -205,6 +205,7 @@
         const inked = cropToInk(img, w, h);
         if (!inked) return { filled: true };
         [img, w, h] = inked;
+        if (strokeWidth(img, w, h) > C.MAX_STROKE * target) return { filled: true }; // dense hatching, thickened
       }
 
       // Longer side to 20 pixels (Lanczos), brightest pixel to 1.
@@ -403,12 +404,13 @@
 
     // ------------------------------------------------------------------ is it a digit? (src/model/novelty.py)
     // The checkpoint's own NAME.novelty.safetensors: the digits' feature mean and PCA basis, and the two thresholds.
-    function readNovelty(buffer) {
+    // format: C.NOVELTY_FORMAT, the one this page's scoring is for.
+    function readNovelty(buffer, format) {
       const view = new DataView(buffer);
       const size = Number(view.getBigUint64(0, true));
       const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 8, size)));
       const meta = header.__metadata__ || {};
-      if (meta.format !== "novelty-v2") throw new Error("not a novelty-v2 file");
+      if (meta.format !== format) throw new Error(`not a ${format} file`);
       const tensor = (name) => {
         const t = header[name];
         if (!t || t.dtype !== "F32") throw new Error(`unexpected tensor ${name}`);
@@ -433,11 +435,27 @@
       return Math.log(sum + 1e-9);
     }
 
+    // novelty.shifted: the 28x28 input moved by (dy, dx), zero-filled.
+    function shift(input, dy, dx, F) {
+      const out = new Float32Array(F * F);
+      for (let y = Math.max(dy, 0); y < F + Math.min(dy, 0); y++) {
+        for (let x = Math.max(dx, 0); x < F + Math.min(dx, 0); x++) out[y * F + x] = input[(y - dy) * F + x - dx];
+      }
+      return out;
+    }
+
+    // novelty.not_digit_score: the energy averaged over the input moved by each of SHIFTS.
+    function notDigitScore(t, input, C) {
+      let sum = 0;
+      for (const [dy, dx] of C.SHIFTS) sum += energy(forward(t, shift(input, dy, dx, C.FRAME), C).logits);
+      return sum / C.SHIFTS.length;
+    }
+
     // LoadedModel.read's verdict on the parts of one drawing: not a digit if any part is not; unusual if a
     // part that is a digit is unusual. Without statistics: not a digit below FALLBACK_MIN_CONFIDENCE.
-    function judge(nov, passes, probs, C) {
+    function judge(nov, t, inputs, passes, probs, C) {
       if (!nov) return { isDigit: Math.min(...probs.map((p) => Math.max(...p))) >= C.FALLBACK_MIN_CONFIDENCE, unusual: false };
-      const not = passes.map((r) => energy(r.logits) > nov.threshold);
+      const not = inputs.map((x) => notDigitScore(t, x, C) > nov.threshold);
       return { isDigit: !not.some(Boolean), unusual: passes.some((r, i) => !not[i] && residual(nov, r.features) > nov.unusual) };
     }
 
@@ -463,11 +481,12 @@
       const measured = measureInk(alpha, width, height, C); // once, for the whole and for the split
       const whole = toMnist(alpha, width, height, C, measured);
       if (!whole || !whole.input) return whole;
-      const parts = splitDigits(alpha, width, height, C, measured).map((crop) => toMnist(crop[0], crop[1], crop[2], C))
-        .filter((r) => r && r.input).map((r) => r.input);
-      const inputs = parts.length > 1 ? parts : [whole.input];
+      const crops = splitDigits(alpha, width, height, C, measured);
+      const parts = crops.length > 1 ? crops.map((crop) => toMnist(crop[0], crop[1], crop[2], C)) : [];
+      if (parts.some((r) => !r || !r.input)) return { filled: true }; // a part that is a dot or a filled area
+      const inputs = parts.length ? parts.map((r) => r.input) : [whole.input];
       const passes = inputs.map((x) => forward(tensors, x, C)), probs = passes.map((r) => softmax(r.logits));
-      return { inputs, input: inputs[0], probabilities: probs, ...judge(nov, passes, probs, C) };
+      return { inputs, input: inputs[0], probabilities: probs, ...judge(nov, tensors, inputs, passes, probs, C) };
     }
 
     // Strokes (a canvas whose alpha is the ink) -> the same.
@@ -536,7 +555,7 @@
           const { why, upTo } = pending;
           pending = null;
           const tensors = await load(url, api.readSafetensors);
-          const novelty = noveltyUrl ? await load(noveltyUrl, api.readNovelty) : null;
+          const novelty = noveltyUrl ? await load(noveltyUrl, (b) => api.readNovelty(b, C.NOVELTY_FORMAT)) : null;
           const r = api.readCanvas(surface(), tensors, novelty, C);
           post({ result: r && { probabilities: r.probabilities || null, filled: !!r.filled, isDigit: !!r.isDigit,
                                 unusual: !!r.unusual }, why, upTo });
@@ -580,7 +599,7 @@
       if (m.type === "model") {
         [url, noveltyUrl] = [m.url, m.novelty];
         load(url, api.readSafetensors).catch(() => {});
-        if (noveltyUrl) load(noveltyUrl, api.readNovelty).catch(() => {});
+        if (noveltyUrl) load(noveltyUrl, (b) => api.readNovelty(b, C.NOVELTY_FORMAT)).catch(() => {});
         changed("model", m.at);
         return;
       }

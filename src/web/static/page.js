@@ -68,7 +68,7 @@
   Promise.all([get(box.dataset.model), box.dataset.novelty ? get(box.dataset.novelty) : null])
     .then(([weights, statistics]) => {
       tensors = window.liveReading.readSafetensors(weights);
-      novelty = statistics && window.liveReading.readNovelty(statistics);
+      novelty = statistics && window.liveReading.readNovelty(statistics, C.NOVELTY_FORMAT);
       read();
     })
     .catch((e) => { box.querySelector(".live-text").textContent = `The model could not be loaded (${e.message}).`; });
