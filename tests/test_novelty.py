@@ -28,7 +28,7 @@ def test_flags_nondigits_but_not_digits(loaded_model, small_mnist):
     non = (flagged(loaded_model, nondigits).sum() + rejected) / (len(nondigits) + rejected)
     drawn, real = flagged(loaded_model, digits).mean(), flagged(loaded_model, mnist).mean()
     print(f"\nnon-digits flagged {non:.1%}, drawn digits flagged {drawn:.1%}, MNIST test digits flagged {real:.1%}")
-    assert non >= 0.85  # 91% of the 710 of bench.calibration (glyphs, hatched discs and small blobs are hard)
+    assert non >= 0.85  # 93% of the 710 of bench.calibration (glyphs, hatched discs and small blobs are hard)
     assert drawn <= 0.03 and real <= 0.02
 
 

@@ -54,7 +54,7 @@ def calibration_digits(data, n_mnist: int | None = None, n_drawn: int = 2000, se
     """Tuning digits: MNIST validation drawings (all 12,000 unless n_mnist) as the app reads them, and drawn
     digits from src.data.synthetic. With all 12,000, the 0.2% that may be flagged are 24 digits, not 10, and
     the threshold depends less on which few they are (for one model, the first 5,000 and the next 7,000 gave
-    thresholds 1.4 apart). About 30 s to make; the last ones made are kept in one file in `folder` (DATA_DIR),
+    thresholds 1.4 apart). About 25 s to make; the last ones made are kept in one file in `folder` (DATA_DIR),
     with a key of the digits and of the code that draws and reads them: other data (a visitor's seed) makes
     them again and replaces the file, so it never grows."""
     val = np.ascontiguousarray(data.val.images[:n_mnist].cpu().numpy())
