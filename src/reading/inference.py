@@ -51,7 +51,7 @@ def digit_inputs(ink: np.ndarray) -> np.ndarray | None:
     """What the network is given for an ink map (src.data.preprocess.ink_map): one 28x28 input per digit, left
     to right, (k, 28, 28). Several digits side by side (e.g. "2026") are split apart; a single digit is exactly
     src.data.preprocess.to_mnist(ink). k = 0: ink that is no digit (a filled area, or a part that is a dot or
-    one); None: no ink at all (or a speck)."""
+    a blob); None: no ink at all (or a speck)."""
     measured = measure_ink(ink)  # once, for both to_mnist and split_digits
     whole = to_mnist(ink, measured)
     if whole is None:
