@@ -444,10 +444,10 @@
       return out;
     }
 
-    // novelty.not_digit_score: the energy averaged over the input moved by each of SHIFTS.
-    function notDigitScore(t, input, C) {
+    // novelty.not_digit_score: the energy averaged over the input moved by each of SHIFTS (`logits`: as drawn).
+    function notDigitScore(t, input, logits, C) {
       let sum = 0;
-      for (const [dy, dx] of C.SHIFTS) sum += energy(forward(t, shift(input, dy, dx, C.FRAME), C).logits);
+      for (const [dy, dx] of C.SHIFTS) sum += energy(dy || dx ? forward(t, shift(input, dy, dx, C.FRAME), C).logits : logits);
       return sum / C.SHIFTS.length;
     }
 
@@ -455,7 +455,7 @@
     // part that is a digit is unusual. Without statistics: not a digit below FALLBACK_MIN_CONFIDENCE.
     function judge(nov, t, inputs, passes, probs, C) {
       if (!nov) return { isDigit: Math.min(...probs.map((p) => Math.max(...p))) >= C.FALLBACK_MIN_CONFIDENCE, unusual: false };
-      const not = inputs.map((x) => notDigitScore(t, x, C) > nov.threshold);
+      const not = inputs.map((x, i) => notDigitScore(t, x, passes[i].logits, C) > nov.threshold);
       return { isDigit: !not.some(Boolean), unusual: passes.some((r, i) => !not[i] && residual(nov, r.features) > nov.unusual) };
     }
 
