@@ -219,6 +219,7 @@ def no_mnist(e: DataUnavailable) -> gr.Error:
 
 
 CANCELLED = "Cancelled before it started: nothing was trained."
+NO_TRAINING = "You have no training running."
 
 
 def waiting_text(ahead: int) -> str:
@@ -354,8 +355,11 @@ class TrainTab:
         listed = training.success(explore.new_run_pickers, [new_checkpoint, draw.choice], every_picker,
                                   api_name=False)  # a refused or failed run saved nothing
         listed.then(explore.evaluate_new_run, new_checkpoint, [confusion, mistakes], api_name=False)
-        stop_button.click(self.request_stop, None, train_status, api_name="stop", concurrency_limit=None,
+        # The button's answer is the training's own status: a reply written to the status could arrive after
+        # the training's last word ("Stopped…") and replace it for good. gradio_client gets the reply (/stop).
+        stop_button.click(self.stop_from_page, None, None, api_name=False, concurrency_limit=None,
                           show_progress="hidden")
+        gr.api(self.request_stop, api_name="stop", concurrency_limit=None)
         tuning = fine_tune_button.click(self.fine_tune_on_corrections, draw.choice, [fine_tune_report, fine_tuned],
                                         api_name="fine_tune", validator=self.admit_fine_tune,
                                         concurrency_limit=1 + config.MAX_WAITING_TRAININGS, concurrency_id="train")
@@ -434,10 +438,15 @@ class TrainTab:
         """Stop this visitor's training (only theirs): at the next batch if it runs, at once if it waits."""
         place = self._places.get(self.visitors.of(request).id)
         if place is None:
-            return "You have no training running."
+            return NO_TRAINING
         place.stop.set()
-        # Waiting, it ends with the very message its training shows, so whichever reaches the page last is right.
+        # Waiting, it is cancelled at once, and its training says so with this very message.
         return "Stopping at the next batch…" if self.line.ahead_of(place.ticket) == 0 else CANCELLED
+
+    def stop_from_page(self, request: gr.Request = None) -> None:
+        """The Stop button: request_stop; the training's status then says "Stopped…" or "Cancelled…"."""
+        if self.request_stop(request) == NO_TRAINING:
+            gr.Info(NO_TRAINING)
 
     def left(self, request: gr.Request = None) -> None:
         """A page closed (call before Visitors.left). If none of the visitor's pages is open again within
