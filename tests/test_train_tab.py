@@ -297,3 +297,15 @@ def test_the_train_tab_offers_the_fast_recipe_by_default(server):
     value = {c["props"].get("elem_id"): c["props"].get("value") for c in components}
     assert (value["epochs"], value["batch-size"], value["learning-rate"], value["augment"]) == \
         (FAST.epochs, FAST.batch_size, FAST.lr, FAST.augment)
+
+
+def test_the_stop_button_leaves_the_status_to_the_training(server):
+    """A reply of Stop written to the status could reach the page after the training's "Stopped…" and replace
+    it for good (CI, once): the training's own status says how it ended."""
+    import json
+    import urllib.request
+
+    page = json.loads(urllib.request.urlopen(server.url + "config").read())
+    ids = {c.get("props", {}).get("elem_id"): c["id"] for c in page["components"]}
+    on_stop = [d for d in page["dependencies"] if [ids["stop"], "click"] in [list(t) for t in d["targets"]]]
+    assert on_stop and all(ids["train-status"] not in d["outputs"] for d in on_stop)
