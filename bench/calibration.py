@@ -80,8 +80,10 @@ def main():
     glyphs = [to_mnist(np.asarray(mask, np.float32) / 255) for mask in glyph_set(600, seed=5005)]
     glyphs = np.stack([g for g in glyphs if g is not None])
     digits = np.concatenate([mnist, drawn])
-    e_digits, e_others, e_glyphs = (not_digit_score(run_shifted(model.model, x)[1]) for x in (digits, others, glyphs))
-    right = (run_shifted(model.model, mnist)[1][AS_DRAWN].argmax(1) == data.val.labels[5000:10000].numpy()).mean()
+    l_mnist, l_drawn, l_others, l_glyphs = (run_shifted(model.model, x)[1] for x in (mnist, drawn, others, glyphs))
+    e_digits = np.concatenate([not_digit_score(l_mnist), not_digit_score(l_drawn)])
+    e_others, e_glyphs = not_digit_score(l_others), not_digit_score(l_glyphs)
+    right = (l_mnist[AS_DRAWN].argmax(1) == data.val.labels[5000:10000].numpy()).mean()  # one pass serves both
     print(f"{path.name}: {len(mnist):,} MNIST and {len(drawn):,} drawn tuning digits, {len(others) + rejected} "
           f"tuning non-digits ({rejected} refused by preprocessing already; the table counts the others)")
 
