@@ -7,6 +7,7 @@ import pytest
 
 from src import config
 from src.data.mnist import DataUnavailable, load_mnist, read_mnist
+from src.data.synthetic import as_ink
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,6 +48,14 @@ def data_dir() -> str:
 def small_mnist(data_dir):
     """4,000 training examples (and proportionally fewer validation and test ones), on the CPU."""
     return load_mnist(data_dir, limit=4000)
+
+
+@pytest.fixture(scope="session")
+def fives_in_pieces(data_dir) -> list:
+    """Five MNIST test 5s whose bar stands apart: split, they read as "57", "52" or "32" with a part that is not
+    a digit; whole, each is a 5. 280x280 ink maps (src.data.synthetic.as_ink)."""
+    images = read_mnist(data_dir, train=False).images
+    return [as_ink(images[i].numpy()) for i in (2957, 7454, 8444, 9513, 9702)]
 
 
 @pytest.fixture(scope="session")

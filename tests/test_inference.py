@@ -3,7 +3,8 @@
 import numpy as np
 from PIL import Image, ImageDraw
 
-from src.reading.inference import AS_DRAWN, run_network, run_shifted
+from src.data.preprocess import to_mnist
+from src.reading.inference import AS_DRAWN, digit_inputs, run_network, run_shifted
 from src.data.synthetic import render_digit, render_number
 
 
@@ -43,6 +44,14 @@ def test_a_row_of_dots_is_not_a_number(loaded_model):
         ImageDraw.Draw(img).ellipse((x, 100, x + 90, 190), fill="black")
     reading = loaded_model.read(img)
     assert reading is not None and not reading.is_digit and len(reading.images) == 0
+
+
+def test_a_digit_in_pieces_that_are_not_digits_is_read_whole(loaded_model, fives_in_pieces):
+    for ink in fives_in_pieces:
+        parts = digit_inputs(ink)
+        assert len(parts) == 2 and not loaded_model.read_inputs(parts).is_digit  # "52": the bar alone is no digit
+        reading = loaded_model.read(ink)
+        assert reading.number == "5" and reading.is_digit and np.array_equal(reading.images, to_mnist(ink)[None])
 
 
 def test_one_digit_and_a_number(loaded_model):

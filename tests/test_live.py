@@ -120,6 +120,19 @@ def test_the_browser_reads_1000_drawings_as_the_server_does(page, default_checkp
     assert sum(not d for d, _ in py_v) >= 30  # the non-digits are among them
 
 
+def test_the_browser_reads_a_digit_in_pieces_whole_as_the_server_does(page, default_checkpoint, fives_in_pieces):
+    # Split, each of these is "52" or the like with a part that is not a digit; the server reads it again whole.
+    layers = [Image.fromarray(np.dstack([np.zeros((280, 280, 3), np.uint8), np.round(ink * 255).astype(np.uint8)]))
+              for ink in fives_in_pieces]
+    browser = read_in_browser(page, layers, default_checkpoint)
+    model = ModelStore(default_checkpoint.parent, default_checkpoint.name).load(default_checkpoint.name)
+    for b, layer in zip(browser, layers):
+        server = model.read(layer)
+        assert server.number == "5" and server.is_digit
+        assert len(b["inputs"]) == 1 and np.argmax(b["probabilities"][0]) == 5 and b["isDigit"]
+        assert np.abs(np.array(b["inputs"][0]) - server.images[0].ravel()).max() <= 1e-6
+
+
 def test_without_statistics_the_browser_falls_back_as_the_server_does(page, default_checkpoint, tmp_path, monkeypatch):
     import shutil
 

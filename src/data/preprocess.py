@@ -43,8 +43,8 @@ MAX_INK_FRACTION = 0.5
 # has a "stroke width" of half its size, the thickest plausible digits about a quarter.
 MAX_BLOB = 0.4
 # Strokes still wider than this many times MNIST_STROKE after the width is brought near it are a filled area
-# (dense hatching thickens into one): no tuning digit comes above 2.1 (docs/model.md).
-MAX_STROKE = 2.5
+# (dense hatching thickens into one, a slab with a small hole): no tuning digit comes above 2.28 (docs/model.md).
+MAX_STROKE = 2.3
 
 BOX, FRAME = 20, 28  # MNIST: the digit's longer side is 20 pixels, in a 28x28 frame
 WORK = 4 * BOX  # intermediate size (longer side) at which the stroke width is measured and adjusted

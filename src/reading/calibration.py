@@ -20,6 +20,7 @@ import torch
 from src import config
 from src.atomic import cached_arrays
 from src.data import preprocess, segment, synthetic
+from src.data.preprocess import to_mnist
 from src.data.synthetic import as_ink, preprocessed_digits
 from src.model.checkpoint import weights_digest
 from src.model.novelty import PCA_DIMS, NoveltyDetector, not_digit_score
@@ -29,6 +30,7 @@ from src.reading.inference import digit_inputs, run_network, run_shifted
 FLAG_MNIST, FLAG_DRAWN = 0.002, 0.003
 UNUSUAL_RATE = 0.01
 CACHE_NAME = "calibration-digits.safetensors"  # in DATA_DIR, next to the synthetic training drawings
+CACHE_FORMAT = 2  # bump when TuningDigits changes, so that a kept file is made again
 
 
 class TuningDigits(NamedTuple):
@@ -36,6 +38,8 @@ class TuningDigits(NamedTuple):
     owner: np.ndarray  # (M,): which drawing each input comes from
     drawings: int  # MNIST drawings in all (those with no input are refused by preprocessing: flagged)
     drawn: np.ndarray  # (K, 28, 28): drawn digits, one input each
+    whole: np.ndarray  # (S, 28, 28): the drawings split into parts, read whole (LoadedModel.read's second look)
+    split: np.ndarray  # (S,): which drawing each of those is
 
 
 @functools.lru_cache(maxsize=1)
@@ -45,9 +49,13 @@ def _drawn_digits(n: int, seed: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=1)
 def _mnist_as_read(val_bytes: bytes) -> dict:
-    inputs = [digit_inputs(as_ink(a)) for a in np.frombuffer(val_bytes, np.uint8).reshape(-1, 28, 28)]
+    inks = [as_ink(a) for a in np.frombuffer(val_bytes, np.uint8).reshape(-1, 28, 28)]
+    inputs = [digit_inputs(ink) for ink in inks]
     owner = [i for i, x in enumerate(inputs) for _ in range(0 if x is None else len(x))]
-    return {"mnist": np.concatenate([x for x in inputs if x is not None]), "owner": np.array(owner, np.int64)}
+    split = [i for i, x in enumerate(inputs) if x is not None and len(x) > 1]
+    return {"mnist": np.concatenate([x for x in inputs if x is not None]), "owner": np.array(owner, np.int64),
+            "whole": np.array([to_mnist(inks[i]) for i in split], np.float32).reshape(-1, 28, 28),
+            "split": np.array(split, np.int64)}
 
 
 def calibration_digits(data, n_mnist: int | None = None, n_drawn: int = 2000, seed: int = 1001, folder=None) -> TuningDigits:
@@ -59,17 +67,20 @@ def calibration_digits(data, n_mnist: int | None = None, n_drawn: int = 2000, se
     them again and replaces the file, so it never grows."""
     val = np.ascontiguousarray(data.val.images[:n_mnist].cpu().numpy())
     code = b"".join(Path(m.__file__).read_bytes() for m in (preprocess, segment, synthetic))
-    key = hashlib.sha256(val.tobytes() + f"{n_drawn}-{seed}".encode() + code).hexdigest()
+    key = hashlib.sha256(val.tobytes() + f"{n_drawn}-{seed}-{CACHE_FORMAT}".encode() + code).hexdigest()
     kept = cached_arrays(Path(folder or config.DATA_DIR) / CACHE_NAME, key,
                          lambda: {**_mnist_as_read(val.tobytes()), "drawn": _drawn_digits(n_drawn, seed)})
-    return TuningDigits(kept["mnist"], kept["owner"], len(val), kept["drawn"])
+    return TuningDigits(kept["mnist"], kept["owner"], len(val), kept["drawn"], kept["whole"], kept["split"])
 
 
-def drawing_scores(digits: TuningDigits, scores: np.ndarray) -> np.ndarray:
-    """(drawings,) score of each MNIST drawing from its inputs' `scores`: the highest (one flagged input flags
-    the drawing, as LoadedModel.read does), +inf for a drawing with none."""
+def drawing_scores(digits: TuningDigits, scores: np.ndarray, whole_scores: np.ndarray) -> np.ndarray:
+    """(drawings,) score of each MNIST drawing as LoadedModel.read judges it, from its inputs' `scores` and the
+    split drawings' `whole_scores`: the highest of its inputs (one flagged input flags the drawing), or for a
+    split drawing the lower of that and its score whole (it is read whole when that is a digit); +inf for a
+    drawing with none."""
     per = np.full(digits.drawings, -np.inf)
     np.maximum.at(per, digits.owner, scores)
+    per[digits.split] = np.minimum(per[digits.split], whole_scores)
     per[np.bincount(digits.owner, minlength=digits.drawings) == 0] = np.inf
     return per
 
@@ -87,7 +98,7 @@ def fit_novelty(model: torch.nn.Module, data, digits: TuningDigits | None = None
     f_m, l_m = run_shifted(model, digits.mnist)
     f_d, l_d = run_shifted(model, digits.drawn)
     # The higher of the two: each set has at most its share flagged.
-    mnist = drawing_scores(digits, not_digit_score(l_m))
+    mnist = drawing_scores(digits, not_digit_score(l_m), not_digit_score(run_shifted(model, digits.whole)[1]))
     detector.threshold = float(max(np.quantile(mnist, 1 - FLAG_MNIST, method="lower"),
                                    np.quantile(not_digit_score(l_d), 1 - FLAG_DRAWN)))
     residual = detector.residual(np.concatenate([f_m, f_d]))

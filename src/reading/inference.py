@@ -34,7 +34,8 @@ def run_network(model: torch.nn.Module, images: np.ndarray, batch_size: int = 20
     x = torch.as_tensor(np.asarray(images))
     x = (x if x.dtype == torch.uint8 else x.float()).reshape(-1, 1, 28, 28)
     model.eval()
-    feats = torch.cat([model.features(x[start:start + batch_size]) for start in range(0, len(x), batch_size)])
+    starts = range(0, max(len(x), 1), batch_size)  # no images: one empty batch, no rows
+    feats = torch.cat([model.features(x[start:start + batch_size]) for start in starts])
     return feats.numpy(), model.fc(feats).numpy()
 
 
@@ -101,11 +102,21 @@ class LoadedModel:
     def read(self, value) -> Reading | None:
         """Read a drawing or image (anything src.data.preprocess accepts); None when it holds no ink (or a speck).
         Its digits are read from digit_inputs(ink_map(value)); ink that is no digit (a filled area) is a Reading
-        with no images that is not a digit."""
-        images = digit_inputs(ink_map(value))
+        with no images that is not a digit. A drawing split into parts of which one is not a digit is read
+        again whole, and is one digit if that reading is (a 5 whose bar stands apart is a 5, not "5?")."""
+        ink = ink_map(value)
+        images = digit_inputs(ink)
         if images is None or len(images) == 0:
             return None if images is None else Reading(images, np.zeros((0, 10)), False)
-        feats, logits = run_shifted(self.model, images)  # one pass of the network serves every question
+        reading = self.read_inputs(images)
+        if len(images) > 1 and not reading.is_digit:
+            whole = self.read_inputs(to_mnist(ink)[None])
+            return whole if whole.is_digit else reading
+        return reading
+
+    def read_inputs(self, images: np.ndarray) -> Reading:
+        """The reading of (k, 28, 28) network inputs, one per digit: one pass of the network serves every question."""
+        feats, logits = run_shifted(self.model, images)
         probabilities = torch.softmax(torch.from_numpy(logits[AS_DRAWN]).double(), dim=1).numpy()
         if self.novelty is None:
             return Reading(images, probabilities, bool(probabilities.max(1).min() >= FALLBACK_MIN_CONFIDENCE))

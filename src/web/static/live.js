@@ -484,7 +484,16 @@
       const crops = splitDigits(alpha, width, height, C, measured);
       const parts = crops.length > 1 ? crops.map((crop) => toMnist(crop[0], crop[1], crop[2], C)) : [];
       if (parts.some((r) => !r || !r.input)) return { filled: true }; // a part that is a dot or a filled area
-      const inputs = parts.length ? parts.map((r) => r.input) : [whole.input];
+      const reading = readInputs(parts.length ? parts.map((r) => r.input) : [whole.input], tensors, nov, C);
+      if (parts.length && !reading.isDigit) { // LoadedModel.read's second look: the parts may be one digit's pieces
+        const one = readInputs([whole.input], tensors, nov, C);
+        if (one.isDigit) return one;
+      }
+      return reading;
+    }
+
+    // LoadedModel.read_inputs: network inputs, one per digit -> {inputs, input, probabilities, isDigit, unusual}.
+    function readInputs(inputs, tensors, nov, C) {
       const passes = inputs.map((x) => forward(tensors, x, C)), probs = passes.map((r) => softmax(r.logits));
       return { inputs, input: inputs[0], probabilities: probs, ...judge(nov, tensors, inputs, passes, probs, C) };
     }
