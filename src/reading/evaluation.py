@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from src.data.mnist import Split
-from src.reading.inference import run_network
+from src.reading.inference import run_network, softmax
 
 MISTAKES_SHOWN = 12
 
@@ -54,7 +54,7 @@ def evaluate(model: torch.nn.Module, split: Split, mistakes: int = MISTAKES_SHOW
     answers = logits.argmax(1)
     confusion = np.zeros((10, 10), np.int64)
     np.add.at(confusion, (labels, answers), 1)
-    p = torch.softmax(torch.from_numpy(logits).double(), dim=1).numpy()
+    p = softmax(logits)
     wrong = np.flatnonzero(answers != labels)
     worst = wrong[np.argsort(-p[wrong, answers[wrong]], kind="stable")][:mistakes]
     return Evaluation(confusion, [(images[i], int(labels[i]), int(answers[i]), float(p[i, answers[i]])) for i in worst])

@@ -48,6 +48,11 @@ def run_shifted(model: torch.nn.Module, images: np.ndarray) -> tuple[np.ndarray,
     return feats[AS_DRAWN * n:(AS_DRAWN + 1) * n], logits.reshape(len(SHIFTS), n, 10)
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """(N, 10) logits -> (N, 10) probabilities, in float64."""
+    return torch.softmax(torch.from_numpy(np.asarray(logits)).double(), dim=1).numpy()
+
+
 def digit_inputs(ink: np.ndarray) -> np.ndarray | None:
     """What the network is given for an ink map (src.data.preprocess.ink_map): one 28x28 input per digit, left
     to right, (k, 28, 28). Several digits side by side (e.g. "2026") are split apart; a single digit is exactly
@@ -115,11 +120,13 @@ class LoadedModel:
         return reading
 
     def read_inputs(self, images: np.ndarray) -> Reading:
-        """The reading of (k, 28, 28) network inputs, one per digit: one pass of the network serves every question."""
-        feats, logits = run_shifted(self.model, images)
-        probabilities = torch.softmax(torch.from_numpy(logits[AS_DRAWN]).double(), dim=1).numpy()
+        """The reading of (k, 28, 28) network inputs, one per digit: one pass of the network serves every question
+        (without statistics, only the inputs as drawn are needed)."""
         if self.novelty is None:
+            probabilities = softmax(run_network(self.model, images)[1])
             return Reading(images, probabilities, bool(probabilities.max(1).min() >= FALLBACK_MIN_CONFIDENCE))
+        feats, logits = run_shifted(self.model, images)
+        probabilities = softmax(logits[AS_DRAWN])
         not_digit, unusual = self.novelty.judge(feats, logits)
         return Reading(images, probabilities, not bool(not_digit.any()), bool(unusual.any()))
 
