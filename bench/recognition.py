@@ -18,8 +18,9 @@ The sets, none of them used to train the model or to tune a threshold:
                       misses were looked at to design the training non-digits; seed 1999's never were
 Tuning used: MNIST validation digits, src/data/synthetic.py seeds 1001 (thresholds), 2002, 3003 and 4004
 (bench.calibration and the number splitting) and 10**6 up (training), bench/heldout.py's digits from the
-guard seeds 5031-5038 (bench.calibration's guard rows) and its non-digits from seeds 5041 and 5042 (the
-fourth round's misses, docs/model.md), never the seeds below.
+guard seeds 5031-5038 and 5135-5335 (bench.calibration's guard rows, the fifth round's slanted digits), its
+non-digits from seeds 5041-5044 (the fourth and fifth rounds, docs/model.md) and its numbers from seed 5051,
+never the seeds below.
 """
 
 import argparse
