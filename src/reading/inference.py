@@ -108,7 +108,7 @@ class LoadedModel:
         """Read a drawing or image (anything src.data.preprocess accepts); None when it holds no ink (or a speck).
         Its digits are read from digit_inputs(ink_map(value)); ink that is no digit (a filled area) is a Reading
         with no images that is not a digit. A drawing split into parts of which one is not a digit is read
-        again whole, and is one digit if that reading is (a 5 whose bar stands apart is a 5, not "5?")."""
+        again whole, and is one digit if that reading is (a 5 whose bar stands apart is a 5, not "52")."""
         ink = ink_map(value)
         images = digit_inputs(ink)
         if images is None or len(images) == 0:
