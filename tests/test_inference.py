@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image, ImageDraw
 
-from src.data.preprocess import to_mnist
+from src.data.preprocess import DESLANT_FROM, deslant, to_mnist
 from src.reading.inference import AS_DRAWN, digit_inputs, run_network, run_shifted
 from src.data.synthetic import render_digit, render_number
 
@@ -52,6 +52,16 @@ def test_a_digit_in_pieces_that_are_not_digits_is_read_whole(loaded_model, fives
         assert len(parts) == 2 and not loaded_model.read_inputs(parts).is_digit  # "52": the bar alone is no digit
         reading = loaded_model.read(ink)
         assert reading.number == "5" and reading.is_digit and np.array_equal(reading.images, to_mnist(ink)[None])
+
+
+def test_a_one_leaning_far_backwards_is_read_upright(loaded_model, ones_leaning_back):
+    for ink in ones_leaning_back:
+        as_drawn = digit_inputs(ink)
+        assert len(as_drawn) == 1 and not loaded_model.read_inputs(as_drawn).is_digit
+        reading = loaded_model.read(ink)
+        upright, slant = deslant(as_drawn[0])
+        assert reading.number == "1" and reading.is_digit and slant > DESLANT_FROM
+        assert np.array_equal(reading.images, upright[None])  # the page shows what was read
 
 
 def test_one_digit_and_a_number(loaded_model):

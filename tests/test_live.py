@@ -16,6 +16,7 @@ from PIL import Image
 
 from src.web import live
 from src.model.novelty import novelty_path
+from src.data.preprocess import deslant
 from src.reading.inference import ModelStore
 from src.data.synthetic import KINDS, png_bytes, render_digit, render_nondigit, render_number
 
@@ -130,6 +131,30 @@ def test_the_browser_reads_a_digit_in_pieces_whole_as_the_server_does(page, defa
         server = model.read(layer)
         assert server.number == "5" and server.is_digit
         assert len(b["inputs"]) == 1 and np.argmax(b["probabilities"][0]) == 5 and b["isDigit"]
+        assert np.abs(np.array(b["inputs"][0]) - server.images[0].ravel()).max() <= 1e-6
+
+
+def test_the_browser_deslants_as_the_server_does(page, small_mnist):
+    images = small_mnist.test.images[:200].numpy().astype(np.float32) / 255
+    browser = page.evaluate("""(inputs) => inputs.map((x) => {
+      const r = liveReading.deslant(Float32Array.from(x), 28);
+      return {input: Array.from(r.input), slant: r.slant};
+    })""", [x.ravel().tolist() for x in images])
+    for b, x in zip(browser, images):
+        upright, slant = deslant(x)
+        assert b["slant"] == pytest.approx(slant, abs=1e-12)
+        assert np.abs(np.array(b["input"], np.float32).reshape(28, 28) - upright).max() <= 1e-6
+
+
+def test_the_browser_reads_a_one_leaning_far_backwards_upright_as_the_server_does(page, default_checkpoint, ones_leaning_back):
+    layers = [Image.fromarray(np.dstack([np.zeros(ink.shape + (3,), np.uint8), np.round(ink * 255).astype(np.uint8)]))
+              for ink in ones_leaning_back]
+    browser = read_in_browser(page, layers, default_checkpoint)
+    model = ModelStore(default_checkpoint.parent, default_checkpoint.name).load(default_checkpoint.name)
+    for b, layer in zip(browser, layers):
+        server = model.read(layer)
+        assert server.number == "1" and server.is_digit
+        assert len(b["inputs"]) == 1 and np.argmax(b["probabilities"][0]) == 1 and b["isDigit"]
         assert np.abs(np.array(b["inputs"][0]) - server.images[0].ravel()).max() <= 1e-6
 
 

@@ -46,6 +46,10 @@ MAX_BLOB = 0.4
 # (dense hatching thickens into one, a slab with a small hole): no tuning digit comes above 2.28 (docs/model.md).
 MAX_STROKE = 2.3
 
+# A digit slanted further than this (deslant's slant: columns moved per row; 0.4 is about 22 degrees) that does not
+# read as a digit is read again upright (src.reading.inference.second_look; chosen on tuning data, docs/model.md).
+DESLANT_FROM = 0.4
+
 BOX, FRAME = 20, 28  # MNIST: the digit's longer side is 20 pixels, in a 28x28 frame
 WORK = 4 * BOX  # intermediate size (longer side) at which the stroke width is measured and adjusted
 # Target stroke width in pixels of the 20-pixel box. MNIST's median, measured as 2*area/perimeter of the
@@ -329,6 +333,25 @@ def to_mnist(ink: np.ndarray, measured: Ink | None = None) -> np.ndarray | None:
     out = np.zeros((FRAME, FRAME), np.float32)
     out[y0:y0 + dh, x0:x0 + dw] = digit
     return out
+
+
+def deslant(digit: np.ndarray) -> tuple[np.ndarray, float]:
+    """A 28x28 input sheared upright by its ink's moments (MNIST's classic deskew), and its slant: how many
+    columns the ink moves per row (positive: leaning backwards). Each row moves by slant x (row - centre row),
+    linearly interpolated, zero beyond the edges. live.js computes the same, in the same order."""
+    x = np.asarray(digit, np.float64)
+    ys, xs = np.indices(x.shape)
+    total = x.sum()
+    cy, cx = (ys * x).sum() / total, (xs * x).sum() / total
+    spread = ((ys - cy) ** 2 * x).sum()
+    slant = float(((ys - cy) * (xs - cx) * x).sum() / spread) if spread > 0 else 0.0
+    src = xs + slant * (ys - cy)  # where each pixel of the output comes from, in its row
+    left = np.floor(src).astype(np.int64)
+    frac = src - left
+
+    def at(col):
+        return np.where((col >= 0) & (col < x.shape[1]), x[ys, np.clip(col, 0, x.shape[1] - 1)], 0.0)
+    return ((1 - frac) * at(left) + frac * at(left + 1)).astype(np.float32), slant
 
 
 def preprocess(value) -> np.ndarray | None:

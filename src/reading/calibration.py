@@ -20,17 +20,16 @@ import torch
 from src import config
 from src.atomic import cached_arrays
 from src.data import preprocess, segment, synthetic
-from src.data.preprocess import to_mnist
 from src.data.synthetic import as_ink, preprocessed_digits
 from src.model.checkpoint import weights_digest
 from src.model.novelty import PCA_DIMS, NoveltyDetector, not_digit_score
-from src.reading.inference import digit_inputs, run_network, run_shifted
+from src.reading.inference import digit_inputs, run_network, run_shifted, second_look
 
 # Share of the tuning digits "not a digit" may flag: MNIST drawings (as the app reads them) and drawn digits.
 FLAG_MNIST, FLAG_DRAWN = 0.002, 0.003
 UNUSUAL_RATE = 0.01
 CACHE_NAME = "calibration-digits.safetensors"  # in DATA_DIR, next to the synthetic training drawings
-CACHE_FORMAT = 2  # bump when TuningDigits changes, so that a kept file is made again
+CACHE_FORMAT = 3  # bump when TuningDigits changes, so that a kept file is made again
 
 
 class TuningDigits(NamedTuple):
@@ -38,13 +37,23 @@ class TuningDigits(NamedTuple):
     owner: np.ndarray  # (M,): which drawing each input comes from
     drawings: int  # MNIST drawings in all (those with no input are refused by preprocessing: flagged)
     drawn: np.ndarray  # (K, 28, 28): drawn digits, one input each
-    whole: np.ndarray  # (S, 28, 28): the drawings split into parts, read whole (LoadedModel.read's second look)
-    split: np.ndarray  # (S,): which drawing each of those is
+    again: np.ndarray  # (S, 28, 28): the MNIST drawings' second looks (src.reading.inference.second_look) ...
+    again_of: np.ndarray  # (S,): ... and which drawing each is of
+    drawn_again: np.ndarray  # (T, 28, 28): the same for the drawn digits
+    drawn_again_of: np.ndarray  # (T,)
 
 
 @functools.lru_cache(maxsize=1)
-def _drawn_digits(n: int, seed: int) -> np.ndarray:
-    return preprocessed_digits(n, seed=seed, varied=True)[0]
+def _drawn_digits(n: int, seed: int) -> dict:
+    drawn = preprocessed_digits(n, seed=seed, varied=True)[0]
+    again = [second_look(x[None]) for x in drawn]
+    return {"drawn": drawn, **_looks(again, "drawn_again")}
+
+
+def _looks(again: list, name: str) -> dict:
+    """The second looks that some drawings get (None for the others), as one array and their drawings' indices."""
+    of = [i for i, x in enumerate(again) if x is not None]
+    return {name: np.array([again[i][0] for i in of], np.float32).reshape(-1, 28, 28), name + "_of": np.array(of, np.int64)}
 
 
 @functools.lru_cache(maxsize=1)
@@ -52,10 +61,9 @@ def _mnist_as_read(val_bytes: bytes) -> dict:
     inks = [as_ink(a) for a in np.frombuffer(val_bytes, np.uint8).reshape(-1, 28, 28)]
     inputs = [digit_inputs(ink) for ink in inks]
     owner = [i for i, x in enumerate(inputs) for _ in range(0 if x is None else len(x))]
-    split = [i for i, x in enumerate(inputs) if x is not None and len(x) > 1]
+    again = [second_look(x, ink) if x is not None and len(x) else None for x, ink in zip(inputs, inks)]
     return {"mnist": np.concatenate([x for x in inputs if x is not None]), "owner": np.array(owner, np.int64),
-            "whole": np.array([to_mnist(inks[i]) for i in split], np.float32).reshape(-1, 28, 28),
-            "split": np.array(split, np.int64)}
+            **_looks(again, "again")}
 
 
 def calibration_digits(data, n_mnist: int | None = None, n_drawn: int = 2000, seed: int = 1001, folder=None) -> TuningDigits:
@@ -69,19 +77,19 @@ def calibration_digits(data, n_mnist: int | None = None, n_drawn: int = 2000, se
     code = b"".join(Path(m.__file__).read_bytes() for m in (preprocess, segment, synthetic))
     key = hashlib.sha256(val.tobytes() + f"{n_drawn}-{seed}-{CACHE_FORMAT}".encode() + code).hexdigest()
     kept = cached_arrays(Path(folder or config.DATA_DIR) / CACHE_NAME, key,
-                         lambda: {**_mnist_as_read(val.tobytes()), "drawn": _drawn_digits(n_drawn, seed)})
-    return TuningDigits(kept["mnist"], kept["owner"], len(val), kept["drawn"], kept["whole"], kept["split"])
+                         lambda: {**_mnist_as_read(val.tobytes()), **_drawn_digits(n_drawn, seed)})
+    return TuningDigits(*(len(val) if name == "drawings" else kept[name] for name in TuningDigits._fields))
 
 
-def drawing_scores(digits: TuningDigits, scores: np.ndarray, whole_scores: np.ndarray) -> np.ndarray:
-    """(drawings,) score of each MNIST drawing as LoadedModel.read judges it, from its inputs' `scores` and the
-    split drawings' `whole_scores`: the highest of its inputs (one flagged input flags the drawing), or for a
-    split drawing the lower of that and its score whole (it is read whole when that is a digit); +inf for a
-    drawing with none."""
-    per = np.full(digits.drawings, -np.inf)
-    np.maximum.at(per, digits.owner, scores)
-    per[digits.split] = np.minimum(per[digits.split], whole_scores)
-    per[np.bincount(digits.owner, minlength=digits.drawings) == 0] = np.inf
+def drawing_scores(owner: np.ndarray, drawings: int, scores: np.ndarray, again_of: np.ndarray,
+                   again_scores: np.ndarray) -> np.ndarray:
+    """(drawings,) score of each drawing as LoadedModel.read judges it, from its inputs' `scores` (`owner`: whose
+    each is) and its second look's: the highest of its inputs (one flagged input flags the drawing), or the
+    second look's if lower (it is shown when that is a digit); +inf for a drawing with no input."""
+    per = np.full(drawings, -np.inf)
+    np.maximum.at(per, owner, scores)
+    per[again_of] = np.minimum(per[again_of], again_scores)
+    per[np.bincount(owner, minlength=drawings) == 0] = np.inf
     return per
 
 
@@ -97,10 +105,12 @@ def fit_novelty(model: torch.nn.Module, data, digits: TuningDigits | None = None
 
     f_m, l_m = run_shifted(model, digits.mnist)
     f_d, l_d = run_shifted(model, digits.drawn)
+    again = lambda x: not_digit_score(run_shifted(model, x)[1])  # noqa: E731
+    mnist = drawing_scores(digits.owner, digits.drawings, not_digit_score(l_m), digits.again_of, again(digits.again))
+    drawn = drawing_scores(np.arange(len(digits.drawn)), len(digits.drawn), not_digit_score(l_d),
+                           digits.drawn_again_of, again(digits.drawn_again))
     # The higher of the two: each set has at most its share flagged.
-    mnist = drawing_scores(digits, not_digit_score(l_m), not_digit_score(run_shifted(model, digits.whole)[1]))
-    detector.threshold = float(max(np.quantile(mnist, 1 - FLAG_MNIST, method="lower"),
-                                   np.quantile(not_digit_score(l_d), 1 - FLAG_DRAWN)))
+    detector.threshold = float(max(np.quantile(mnist, 1 - FLAG_MNIST, method="lower"), np.quantile(drawn, 1 - FLAG_DRAWN)))
     residual = detector.residual(np.concatenate([f_m, f_d]))
     detector.unusual_threshold = float(np.quantile(residual, 1 - UNUSUAL_RATE))
     return detector

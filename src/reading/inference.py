@@ -17,7 +17,7 @@ from src.atomic import atomic_write
 from src.model.checkpoint import CheckpointError, is_weights_name, load_model, read_metadata
 from src.model.network import TutorialCNN
 from src.model.novelty import AS_DRAWN, SHIFTS, NoveltyDetector, shifted
-from src.data.preprocess import ink_map, measure_ink, to_mnist
+from src.data.preprocess import DESLANT_FROM, deslant, ink_map, measure_ink, to_mnist
 from src.data.segment import split_digits
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,16 @@ def digit_inputs(ink: np.ndarray) -> np.ndarray | None:
     return np.stack(parts)
 
 
+def second_look(images: np.ndarray, ink: np.ndarray | None = None) -> np.ndarray | None:
+    """What a drawing whose digit_inputs do not read as a digit is read as again, or None: a drawing split into
+    parts, whole (a 5 whose bar stands apart is not "52"; needs its `ink`), and a single digit slanted further
+    than DESLANT_FROM, upright (a 1 leaning far backwards). (1, 28, 28)."""
+    if len(images) > 1:
+        return to_mnist(ink)[None]
+    upright, slant = deslant(images[0])
+    return upright[None] if abs(slant) > DESLANT_FROM else None
+
+
 @dataclass(frozen=True)
 class Reading:
     """What the model read in one drawing: one or more digits, left to right."""
@@ -107,16 +117,17 @@ class LoadedModel:
     def read(self, value) -> Reading | None:
         """Read a drawing or image (anything src.data.preprocess accepts); None when it holds no ink (or a speck).
         Its digits are read from digit_inputs(ink_map(value)); ink that is no digit (a filled area) is a Reading
-        with no images that is not a digit. A drawing split into parts of which one is not a digit is read
-        again whole, and is one digit if that reading is (a 5 whose bar stands apart is a 5, not "52")."""
+        with no images that is not a digit. A drawing that does not read as a digit gets a second look
+        (second_look: whole, or upright), and is that digit if the second reading is one."""
         ink = ink_map(value)
         images = digit_inputs(ink)
         if images is None or len(images) == 0:
             return None if images is None else Reading(images, np.zeros((0, 10)), False)
         reading = self.read_inputs(images)
-        if len(images) > 1 and not reading.is_digit:
-            whole = self.read_inputs(to_mnist(ink)[None])
-            return whole if whole.is_digit else reading
+        again = None if reading.is_digit else second_look(images, ink)
+        if again is not None:
+            other = self.read_inputs(again)
+            return other if other.is_digit else reading
         return reading
 
     def read_inputs(self, images: np.ndarray) -> Reading:

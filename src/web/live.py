@@ -28,7 +28,7 @@ BRUSH_RADIUS = 10  # 20-pixel strokes
 def config() -> dict:
     """Every constant live.js's preprocessing, splitting and network use, from the modules that define them."""
     names = ("INK_THRESHOLD", "MIN_PEAK", "MIN_INK_FRACTION", "MIN_EXTENT", "MAX_INK_FRACTION", "MAX_BLOB", "MAX_STROKE",
-             "BOX", "FRAME", "WORK", "MNIST_STROKE")
+             "BOX", "FRAME", "WORK", "MNIST_STROKE", "DESLANT_FROM")
     splitting = ("WORK_SIDE", "SPECK", "SPECK_EXTENT", "MERGE_OVERLAP", "MIN_NUMBER_ASPECT", "NARROW_PART_HEIGHT",
                  "NARROW_GAP")
     return {**{name: getattr(preprocess, name) for name in names}, **{name: getattr(segment, name) for name in splitting},

@@ -485,11 +485,37 @@
       const parts = crops.length > 1 ? crops.map((crop) => toMnist(crop[0], crop[1], crop[2], C)) : [];
       if (parts.some((r) => !r || !r.input)) return { filled: true }; // a part that is a dot or a filled area
       const reading = readInputs(parts.length ? parts.map((r) => r.input) : [whole.input], tensors, nov, C);
-      if (parts.length && !reading.isDigit) { // LoadedModel.read's second look: the parts may be one digit's pieces
-        const one = readInputs([whole.input], tensors, nov, C);
-        if (one.isDigit) return one;
+      if (reading.isDigit) return reading;
+      // inference.second_look: a drawing in parts, whole (they may be one digit's pieces); one slanted far, upright.
+      const upright = parts.length ? null : deslant(whole.input, C.FRAME);
+      const again = parts.length ? whole.input : Math.abs(upright.slant) > C.DESLANT_FROM ? upright.input : null;
+      const other = again && readInputs([again], tensors, nov, C);
+      return other && other.isDigit ? other : reading;
+    }
+
+    // preprocess.deslant: a 28x28 input sheared upright by its ink's moments, in the same order of operations.
+    function deslant(input, F) {
+      let total = 0, sy = 0, sx = 0;
+      for (let y = 0; y < F; y++) for (let x = 0; x < F; x++) { const v = input[y * F + x]; total += v; sy += y * v; sx += x * v; }
+      const cy = sy / total, cx = sx / total;
+      let spread = 0, cross = 0;
+      for (let y = 0; y < F; y++) {
+        for (let x = 0; x < F; x++) {
+          const v = input[y * F + x];
+          spread += (y - cy) ** 2 * v;
+          cross += (y - cy) * (x - cx) * v;
+        }
       }
-      return reading;
+      const slant = spread > 0 ? cross / spread : 0;
+      const out = new Float32Array(F * F);
+      const at = (y, col) => (col >= 0 && col < F ? input[y * F + col] : 0);
+      for (let y = 0; y < F; y++) {
+        for (let x = 0; x < F; x++) {
+          const src = x + slant * (y - cy), left = Math.floor(src), frac = src - left;
+          out[y * F + x] = (1 - frac) * at(y, left) + frac * at(y, left + 1);
+        }
+      }
+      return { input: out, slant };
     }
 
     // LoadedModel.read_inputs: network inputs, one per digit -> {inputs, input, probabilities, isDigit, unusual}.
@@ -506,7 +532,7 @@
       return readCanvas(await decode(blob), tensors, nov, C);
     }
 
-    return { toMnist, splitDigits, readSafetensors, readNovelty, forward, probabilities, energy, residual, read,
+    return { toMnist, splitDigits, deslant, readSafetensors, readNovelty, forward, probabilities, energy, residual, read,
              readCanvas, decode };
   }
 
