@@ -121,16 +121,17 @@ def test_the_browser_reads_1000_drawings_as_the_server_does(page, default_checkp
     assert sum(not d for d, _ in py_v) >= 30  # the non-digits are among them
 
 
-def test_the_browser_reads_a_digit_in_pieces_whole_as_the_server_does(page, default_checkpoint, fives_in_pieces):
-    # Split, each of these is "52" or the like with a part that is not a digit; the server reads it again whole.
-    layers = [Image.fromarray(np.dstack([np.zeros((280, 280, 3), np.uint8), np.round(ink * 255).astype(np.uint8)]))
-              for ink in fives_in_pieces]
+@pytest.mark.parametrize("drawings, digit", [("fives_in_pieces", 5), ("ones_leaning_back", 1)])
+def test_the_browser_gives_a_second_look_as_the_server_does(page, default_checkpoint, request, drawings, digit):
+    # Not a digit as first read (split into "52", or slanted far), each is read again (whole, or upright): a `digit`.
+    layers = [Image.fromarray(np.dstack([np.zeros(ink.shape + (3,), np.uint8), np.round(ink * 255).astype(np.uint8)]))
+              for ink in request.getfixturevalue(drawings)]
     browser = read_in_browser(page, layers, default_checkpoint)
     model = ModelStore(default_checkpoint.parent, default_checkpoint.name).load(default_checkpoint.name)
     for b, layer in zip(browser, layers):
         server = model.read(layer)
-        assert server.number == "5" and server.is_digit
-        assert len(b["inputs"]) == 1 and np.argmax(b["probabilities"][0]) == 5 and b["isDigit"]
+        assert server.number == str(digit) and server.is_digit
+        assert len(b["inputs"]) == 1 and np.argmax(b["probabilities"][0]) == digit and b["isDigit"]
         assert np.abs(np.array(b["inputs"][0]) - server.images[0].ravel()).max() <= 1e-6
 
 
@@ -144,18 +145,6 @@ def test_the_browser_deslants_as_the_server_does(page, small_mnist):
         upright, slant = deslant(x)
         assert b["slant"] == pytest.approx(slant, abs=1e-12)
         assert np.abs(np.array(b["input"], np.float32).reshape(28, 28) - upright).max() <= 1e-6
-
-
-def test_the_browser_reads_a_one_leaning_far_backwards_upright_as_the_server_does(page, default_checkpoint, ones_leaning_back):
-    layers = [Image.fromarray(np.dstack([np.zeros(ink.shape + (3,), np.uint8), np.round(ink * 255).astype(np.uint8)]))
-              for ink in ones_leaning_back]
-    browser = read_in_browser(page, layers, default_checkpoint)
-    model = ModelStore(default_checkpoint.parent, default_checkpoint.name).load(default_checkpoint.name)
-    for b, layer in zip(browser, layers):
-        server = model.read(layer)
-        assert server.number == "1" and server.is_digit
-        assert len(b["inputs"]) == 1 and np.argmax(b["probabilities"][0]) == 1 and b["isDigit"]
-        assert np.abs(np.array(b["inputs"][0]) - server.images[0].ravel()).max() <= 1e-6
 
 
 def test_without_statistics_the_browser_falls_back_as_the_server_does(page, default_checkpoint, tmp_path, monkeypatch):
