@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 from src import config
 from src.data.mnist import DataUnavailable, load_mnist, read_mnist
@@ -68,6 +69,20 @@ def ones_leaning_back() -> list:
     picked = {5135: (711, 901), 5235: (321, 501, 831)}
     return [np.asarray(heldout_digits(max(at) + 1, seed, "thin", kind="slanted")[i][1], np.float32) / 255
             for seed, at in picked.items() for i in at]
+
+
+@pytest.fixture(scope="session")
+def dots_alone() -> list:
+    """Drawings of filled dots only, each a (centres, ink map) pair: a colon, three dots like a 3, and a row of
+    three dots like a number. 320x320 ink maps."""
+    def dots(centres, radius=14):
+        img = Image.new("L", (320, 320), 0)
+        for x, y in centres:
+            ImageDraw.Draw(img).ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+        return centres, np.asarray(img, np.float32) / 255
+
+    return [dots([(160, 100), (160, 220)]), dots([(160, 80), (130, 160), (175, 240)]),
+            dots([(60, 160), (160, 160), (260, 160)])]
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,11 @@ def number_layer(rng) -> Image.Image:
     return layer
 
 
+def strokes_layer(ink: np.ndarray) -> Image.Image:
+    """An ink map as the Sketchpad's strokes layer: black, its alpha the ink."""
+    return Image.fromarray(np.dstack([np.zeros(ink.shape + (3,), np.uint8), np.round(ink * 255).astype(np.uint8)]))
+
+
 def drawings(n: int, seed: int):
     """n strokes layers as the Sketchpad sends them (RGBA PNGs, transparent where nothing is drawn): digits
     from hair-thin to marker-thick brushes, large and small; one in ten a thing that is not a digit (blobs
@@ -124,8 +129,7 @@ def test_the_browser_reads_1000_drawings_as_the_server_does(page, default_checkp
 @pytest.mark.parametrize("drawings, digit", [("fives_in_pieces", 5), ("ones_leaning_back", 1)])
 def test_the_browser_gives_a_second_look_as_the_server_does(page, default_checkpoint, request, drawings, digit):
     # Not a digit as first read (split into "52", or slanted far), each is read again (whole, or upright): a `digit`.
-    layers = [Image.fromarray(np.dstack([np.zeros(ink.shape + (3,), np.uint8), np.round(ink * 255).astype(np.uint8)]))
-              for ink in request.getfixturevalue(drawings)]
+    layers = [strokes_layer(ink) for ink in request.getfixturevalue(drawings)]
     browser = read_in_browser(page, layers, default_checkpoint)
     model = ModelStore(default_checkpoint.parent, default_checkpoint.name).load(default_checkpoint.name)
     for b, layer in zip(browser, layers):
@@ -133,6 +137,13 @@ def test_the_browser_gives_a_second_look_as_the_server_does(page, default_checkp
         assert server.number == str(digit) and server.is_digit
         assert len(b["inputs"]) == 1 and np.argmax(b["probabilities"][0]) == digit and b["isDigit"]
         assert np.abs(np.array(b["inputs"][0]) - server.images[0].ravel()).max() <= 1e-6
+
+
+def test_the_browser_reads_dots_alone_as_no_digit_as_the_server_does(page, default_checkpoint, dots_alone):
+    layers = [strokes_layer(ink) for _, ink in dots_alone]
+    model = ModelStore(default_checkpoint.parent, default_checkpoint.name).load(default_checkpoint.name)
+    assert read_in_browser(page, layers, default_checkpoint) == ["filled"] * len(layers)
+    assert all(len(model.read(layer).images) == 0 for layer in layers)
 
 
 def test_the_browser_deslants_as_the_server_does(page, small_mnist):

@@ -5,6 +5,7 @@ from PIL import Image, ImageDraw
 
 from src.data.preprocess import ink_map, to_mnist
 from src.data.segment import split_digits
+from src.reading.inference import digit_inputs
 from src.data.synthetic import render_digit, render_number, sketchpad_value
 
 
@@ -42,3 +43,21 @@ def test_detached_strokes_merge_and_specks_are_ignored():
     assert len(parts) == 2
     assert all(to_mnist(p) is not None for p in parts)
     assert split_digits(np.zeros((50, 50), np.float32)) == []
+
+
+
+def test_dots_alone_are_split_into_their_dots_and_read_as_no_digit(loaded_model, dots_alone):
+    for centres, ink in dots_alone:
+        parts = split_digits(ink)
+        assert len(parts) == len(centres) and all(to_mnist(p) is None for p in parts)
+        assert len(digit_inputs(ink)) == 0  # "a filled area": no digit, whatever the network would say
+        assert loaded_model.read(ink).images.shape == (0, 28, 28)
+
+
+def test_a_stroke_beside_a_dot_is_still_read():
+    # One part that is a stroke is enough: a 1 with a dot above it (an i) stays one part, as before.
+    img = Image.new("L", (320, 320), 0)
+    ImageDraw.Draw(img).ellipse((150, 50, 170, 70), fill=255)
+    ImageDraw.Draw(img).line([(160, 110), (160, 290)], fill=255, width=14)
+    parts = split_digits(np.asarray(img, np.float32) / 255)
+    assert len(parts) == 1 and to_mnist(parts[0]) is not None

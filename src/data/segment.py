@@ -14,13 +14,14 @@ side, not above each other, and touching digits stay one segment. A drawing narr
 MIN_NUMBER_ASPECT times its height (a 1 beside a 7, two 1s) is split only when every part is at least
 NARROW_PART_HEIGHT of its height and the parts stand NARROW_GAP of it apart: a single digit broken into pieces
 (as some MNIST digits are) has a short piece or a narrow break. Both were chosen on MNIST validation digits
-and synthetic numbers (docs/model.md).
+and synthetic numbers (docs/model.md). A drawing of dots alone (every component a dot or a blob to to_mnist),
+such as a colon, is split into its dots, wherever they stand, so that it is read as no digit.
 """
 
 import numpy as np
 from scipy import ndimage
 
-from src.data.preprocess import Ink, measure_ink
+from src.data.preprocess import Ink, measure_ink, to_mnist
 
 WORK_SIDE = 300  # the labelling runs on a mask at most this many pixels on its longer side
 SPECK = 0.02  # components with less than this share of the ink and ...
@@ -62,6 +63,16 @@ def split_digits(ink: np.ndarray, measured: Ink | None = None) -> list[np.ndarra
     keep = [i for i in range(n)
             if area[i] >= SPECK * area.sum() or max(y1[i] - y0[i], x1[i] - x0[i]) >= SPECK_EXTENT * height]
 
+    # Dots alone are no digit: split into their dots, which digit_inputs refuses (a colon would read as a 3).
+    if len(keep) > 1:
+        dots = []
+        for i in sorted(keep, key=lambda i: x0[i]):
+            dots.append(_framed(ink, labels, [i], f))
+            if to_mnist(dots[-1]) is not None:
+                break
+        else:
+            return dots
+
     # Merge components that overlap horizontally, until nothing changes.
     groups = [{"members": [i], "x0": x0[i], "x1": x1[i], "y0": y0[i], "y1": y1[i]} for i in keep]
     merged = True
@@ -86,19 +97,21 @@ def split_digits(ink: np.ndarray, measured: Ink | None = None) -> list[np.ndarra
                                        min(b["x0"] - a["x1"] for a, b in zip(groups, groups[1:])) < NARROW_GAP * height):
         return [ink]  # one digit, perhaps broken into pieces
 
-    crops = []
-    for g in groups:
-        member = np.isin(labels, np.array(g["members"]) + 1)
-        rows, cols = np.flatnonzero(member.any(1)), np.flatnonzero(member.any(0))
-        r0, r1, c0, c1 = rows[0] * f, (rows[-1] + 1) * f, cols[0] * f, (cols[-1] + 1) * f
-        keep_full = np.repeat(np.repeat(member[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], f, 0), f, 1)
-        crop = ink[r0:r1, c0:c1]
-        crop = np.where(keep_full[:crop.shape[0], :crop.shape[1]], crop, 0).astype(np.float32)
-        # Centre in a square frame with a margin, like a single digit on the sketchpad, so that to_mnist's
-        # checks (ink fraction, extent) see a normal drawing and not a crop filled with ink.
-        side = int(max(crop.shape) * 1.2) + 2
-        framed = np.zeros((side, side), np.float32)
-        top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
-        framed[top:top + crop.shape[0], left:left + crop.shape[1]] = crop
-        crops.append(framed)
-    return crops
+    return [_framed(ink, labels, g["members"], f) for g in groups]
+
+
+def _framed(ink: np.ndarray, labels: np.ndarray, members: list[int], f: int) -> np.ndarray:
+    """The ink of the components `members` (of `labels`, the mask reduced by `f`), other ink removed, centred in
+    a square frame with a margin, like a single digit on the sketchpad, so that to_mnist's checks (ink fraction,
+    extent) see a normal drawing and not a crop filled with ink."""
+    member = np.isin(labels, np.array(members) + 1)
+    rows, cols = np.flatnonzero(member.any(1)), np.flatnonzero(member.any(0))
+    r0, r1, c0, c1 = rows[0] * f, (rows[-1] + 1) * f, cols[0] * f, (cols[-1] + 1) * f
+    keep_full = np.repeat(np.repeat(member[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], f, 0), f, 1)
+    crop = ink[r0:r1, c0:c1]
+    crop = np.where(keep_full[:crop.shape[0], :crop.shape[1]], crop, 0).astype(np.float32)
+    side = int(max(crop.shape) * 1.2) + 2
+    framed = np.zeros((side, side), np.float32)
+    top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
+    framed[top:top + crop.shape[0], left:left + crop.shape[1]] = crop
+    return framed

@@ -28,7 +28,7 @@ from src.web.uploads import Drawings, Sketchpad, drawing
 DIGITS = [str(d) for d in range(10)]
 BLANK_HINT = "Draw a digit"
 NOT_A_DIGIT = "This doesn't look like a digit"
-FILLED_AREA = "This looks like a filled area, not a stroke: draw the digit with lines."
+FILLED_AREA = "This looks like dots or a filled area, not a stroke: draw the digit with lines."
 
 # The drawing surface: one fixed square canvas and one black brush, as live.js paints and reads it
 # (bench/pen.py builds a plain gr.Sketchpad with these too).

@@ -270,6 +270,37 @@
       let groups = comps.map((c, i) => ({ c, i })).filter(({ c }) =>
         c.area >= C.SPECK * total || Math.max(c.y1 - c.y0, c.x1 - c.x0) >= C.SPECK_EXTENT * tall)
         .map(({ c, i }) => ({ members: [i + 1], x0: c.x0, x1: c.x1, y0: c.y0, y1: c.y1 }));
+      // The ink of some components, centred in a square frame with a margin (segment._framed).
+      function framed(members) {
+        const member = new Set(members);
+        let r0 = h, r1 = -1, c0 = w, c1 = -1;
+        for (let i = 0; i < w * h; i++) {
+          if (member.has(labels[i])) {
+            const y = (i / w) | 0, x = i % w;
+            r0 = Math.min(r0, y); r1 = Math.max(r1, y); c0 = Math.min(c0, x); c1 = Math.max(c1, x);
+          }
+        }
+        const y0 = r0 * f, y1 = Math.min((r1 + 1) * f, height), x0 = c0 * f, x1 = Math.min((c1 + 1) * f, width);
+        const ch = y1 - y0, cw = x1 - x0, side = Math.trunc(Math.max(ch, cw) * 1.2) + 2;
+        const top_ = ((side - ch) / 2) | 0, left_ = ((side - cw) / 2) | 0, out = new Uint8Array(side * side);
+        for (let y = 0; y < ch; y++) {
+          for (let x = 0; x < cw; x++) {
+            if (member.has(labels[(((y0 + y) / f) | 0) * w + (((x0 + x) / f) | 0)])) {
+              out[(top_ + y) * side + left_ + x] = alpha[(y0 + y) * width + x0 + x];
+            }
+          }
+        }
+        return [out, side, side];
+      }
+      // Dots alone are no digit: split into their dots, which readAlpha refuses (a colon would read as a 3).
+      if (groups.length > 1) {
+        const dots = [];
+        const allDots = [...groups].sort((a, b) => a.x0 - b.x0).every((g) => {
+          const r = toMnist(...dots[dots.push(framed(g.members)) - 1], C);
+          return !(r && r.input);
+        });
+        if (allDots) return dots;
+      }
       // Components that overlap horizontally are one digit, until nothing changes.
       for (let merged = true; merged;) {
         merged = false;
@@ -293,28 +324,7 @@
       // A narrow drawing is one digit unless its parts are nearly as tall as it and stand apart (a 1 beside a 7).
       if (narrow && (Math.min(...groups.map((g) => g.y1 - g.y0)) < C.NARROW_PART_HEIGHT * tall ||
                      Math.min(...groups.slice(1).map((g, k) => g.x0 - groups[k].x1)) < C.NARROW_GAP * tall)) return [];
-      // Each digit's own ink, centred in a square frame with a margin.
-      return groups.map((g) => {
-        const member = new Set(g.members);
-        let r0 = h, r1 = -1, c0 = w, c1 = -1;
-        for (let i = 0; i < w * h; i++) {
-          if (member.has(labels[i])) {
-            const y = (i / w) | 0, x = i % w;
-            r0 = Math.min(r0, y); r1 = Math.max(r1, y); c0 = Math.min(c0, x); c1 = Math.max(c1, x);
-          }
-        }
-        const y0 = r0 * f, y1 = Math.min((r1 + 1) * f, height), x0 = c0 * f, x1 = Math.min((c1 + 1) * f, width);
-        const ch = y1 - y0, cw = x1 - x0, side = Math.trunc(Math.max(ch, cw) * 1.2) + 2;
-        const top_ = ((side - ch) / 2) | 0, left_ = ((side - cw) / 2) | 0, framed = new Uint8Array(side * side);
-        for (let y = 0; y < ch; y++) {
-          for (let x = 0; x < cw; x++) {
-            if (member.has(labels[(((y0 + y) / f) | 0) * w + (((x0 + x) / f) | 0)])) {
-              framed[(top_ + y) * side + left_ + x] = alpha[(y0 + y) * width + x0 + x];
-            }
-          }
-        }
-        return [framed, side, side];
-      });
+      return groups.map((g) => framed(g.members));
     }
 
     // ------------------------------------------------------------------ the network (src/model/network.py)
@@ -735,7 +745,7 @@
       text.textContent = `${result.unusual ? `An unusual ${rows.length > 1 ? "number" : "way to write it"}: ` : ""}${sure}, read in your browser as you draw`;
     } else {
       title.textContent = "–";
-      text.textContent = result ? "A filled area, not a digit" : "Draw a digit: your browser reads it as you draw";
+      text.textContent = result ? "Dots or a filled area, not a digit" : "Draw a digit: your browser reads it as you draw";
     }
     // For the tests and the benches: when each reading was shown, what changed the drawing, and the newest
     // input it holds (bench/pen.py: the delay after pen-up).
