@@ -36,8 +36,8 @@ NARROW_GAP = 0.05  # ... and apart by at least this share of its height
 
 def split_digits(ink: np.ndarray, measured: Ink | None = None) -> list[np.ndarray]:
     """The digits of a drawing, left to right: one float32 ink-map crop per digit (other digits' ink removed,
-    centred in a square frame with a margin), each ready for src.data.preprocess.to_mnist. An empty list when there is no
-    drawing (src.data.preprocess.has_ink).
+    centred in a square frame with a margin), each ready for src.data.preprocess.to_mnist. Dots alone give one
+    crop per dot, which to_mnist refuses. An empty list when there is no drawing (src.data.preprocess.has_ink).
     `measured`: src.data.preprocess.measure_ink(ink), if the caller has it already."""
     ink = np.asarray(ink, dtype=np.float32)
     measured = measured or measure_ink(ink)  # the same ink mask and box as to_mnist's
@@ -67,10 +67,11 @@ def split_digits(ink: np.ndarray, measured: Ink | None = None) -> list[np.ndarra
     if len(keep) > 1:
         dots = []
         for i in sorted(keep, key=lambda i: x0[i]):
-            dots.append(_framed(ink, labels, [i], f))
-            if to_mnist(dots[-1]) is not None:
+            dot = _framed(ink, labels, [i], f)
+            if to_mnist(dot) is not None:
                 break
-        else:
+            dots.append(dot)
+        if len(dots) == len(keep):
             return dots
 
     # Merge components that overlap horizontally, until nothing changes.

@@ -237,7 +237,8 @@
     }
 
     // ------------------------------------------------------------------ segment.split_digits
-    // Several digits side by side -> one alpha crop per digit, left to right ([] when it is one digit).
+    // Several digits side by side -> one alpha crop per digit, left to right ([] when it is one digit); dots
+    // alone -> one crop per dot, which toMnist refuses.
     function splitDigits(alpha, width, height, C, measured) {
       const { mask, top, bottom, left, right } = measured || measureInk(alpha, width, height, C);
       const narrow = right - left < C.MIN_NUMBER_ASPECT * (bottom - top);
@@ -295,11 +296,12 @@
       // Dots alone are no digit: split into their dots, which readAlpha refuses (a colon would read as a 3).
       if (groups.length > 1) {
         const dots = [];
-        const allDots = [...groups].sort((a, b) => a.x0 - b.x0).every((g) => {
-          const r = toMnist(...dots[dots.push(framed(g.members)) - 1], C);
-          return !(r && r.input);
-        });
-        if (allDots) return dots;
+        for (const g of [...groups].sort((a, b) => a.x0 - b.x0)) {
+          const dot = framed(g.members), r = toMnist(...dot, C);
+          if (r && r.input) break;
+          dots.push(dot);
+        }
+        if (dots.length === groups.length) return dots;
       }
       // Components that overlap horizontally are one digit, until nothing changes.
       for (let merged = true; merged;) {
