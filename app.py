@@ -8,8 +8,6 @@ configure the app (src/config.py; README: "Running a public Space").
 import spaces  # noqa: F401 - first: on ZeroGPU it patches torch before anything uses CUDA (src/training/gpu.py)
 
 import threading
-from pathlib import Path
-
 import torch
 
 from starlette.middleware import Middleware
@@ -49,7 +47,6 @@ demo = build_demo(store, visitors, links)
 # Chosen by measurement (bench/load_test.py): 4 requests at a time, 64 waiting at most.
 QUEUE_OPTIONS = dict(default_concurrency_limit=4, max_size=64)
 LAUNCH_OPTIONS = dict(
-    js=(Path(__file__).parent / "src" / "web" / "static" / "autobrush.js").read_text(),  # selects the brush
     theme=accessibility.THEME,  # Gradio's own, with colours that meet WCAG 2.1 AA (src/web/accessibility.py)
     css=CSS + accessibility.CSS,  # no navigation bar; a compact header on phones; focus rings
     # Each stroke read at once in the browser (src/web/live.py); readings spoken once they settle.

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from src.web import live
+from src.web.pad import SIZE
 from src.model.novelty import novelty_path
 from src.data.preprocess import deslant
 from src.reading.inference import ModelStore
@@ -23,11 +24,11 @@ from src.data.synthetic import KINDS, png_bytes, render_digit, render_nondigit, 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 DRAWINGS = 1000  # the parity test's size, as issue 12 asks
-CANVAS = 320  # the app's Sketchpad
+CANVAS = SIZE  # the pad's drawing
 
 
 def number_layer(rng) -> Image.Image:
-    """2-4 digits side by side on the Sketchpad's square canvas (a strokes layer)."""
+    """2-4 digits side by side on the pad's square drawing."""
     strip = render_number(list(rng.integers(0, 10, rng.integers(2, 5))), rng, 120, style="transparent",
                           brush_frac=(0.03, 0.12), height_frac=(0.6, 0.9))
     strip.thumbnail((CANVAS - 10, CANVAS))
@@ -37,12 +38,12 @@ def number_layer(rng) -> Image.Image:
 
 
 def strokes_layer(ink: np.ndarray) -> Image.Image:
-    """An ink map as the Sketchpad's strokes layer: black, its alpha the ink."""
+    """An ink map as the pad draws it: black, its alpha the ink."""
     return Image.fromarray(np.dstack([np.zeros(ink.shape + (3,), np.uint8), np.round(ink * 255).astype(np.uint8)]))
 
 
 def drawings(n: int, seed: int):
-    """n strokes layers as the Sketchpad sends them (RGBA PNGs, transparent where nothing is drawn): digits
+    """n drawings as the pad sends them (RGBA PNGs, transparent where nothing is drawn): digits
     from hair-thin to marker-thick brushes, large and small; one in ten a thing that is not a digit (blobs
     included), and one in thirty a number."""
     rng = np.random.default_rng(seed)

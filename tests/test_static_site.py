@@ -44,7 +44,7 @@ def test_the_folder_holds_the_checkpoints_own_files_and_a_static_space_readme(tm
     out = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "src", "static", str(out)], cwd=ROOT, check=True, capture_output=True)
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "index.html", "live.js", "model.novelty.safetensors",
-                                                       "model.safetensors", "page.js"]
+                                                       "model.safetensors", "pad.js"]
     checkpoint = config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT
     assert (out / "model.safetensors").read_bytes() == checkpoint.read_bytes()
     assert (out / "model.novelty.safetensors").read_bytes() == novelty_path(checkpoint).read_bytes()
@@ -65,8 +65,13 @@ def test_a_checkpoint_without_statistics_gives_a_page_that_falls_back(tmp_path, 
     assert 'data-novelty=""' in (out / "index.html").read_text()
 
 
-def reading(page):
-    page.wait_for_function("() => document.querySelector('#live-reading .live-reading').dataset.readAt")
+def reading(page, expected=None):
+    """The live reading, once it is `expected` (or after 10 s, whatever it is then)."""
+    try:
+        page.wait_for_function("(d) => document.querySelector('#live-reading .live-reading').dataset.reading === d",
+                               arg=expected or "", timeout=10_000)
+    except Exception:
+        pass
     return page.locator("#live-reading .live-reading").get_attribute("data-reading")
 
 
@@ -84,7 +89,7 @@ def steps(path, n=6):
 
 
 def mouse_draw(page, strokes):
-    box = page.locator("#pad").bounding_box()
+    box = page.locator("#sketchpad canvas").bounding_box()
     for stroke in strokes:
         path = points(box, stroke)
         page.mouse.move(*path[0])
@@ -96,7 +101,7 @@ def mouse_draw(page, strokes):
 
 def finger_draw(page, strokes):
     cdp = page.context.new_cdp_session(page)
-    box = page.locator("#pad").bounding_box()
+    box = page.locator("#sketchpad canvas").bounding_box()
     for stroke in strokes:
         path = points(box, stroke)
         touch = lambda kind, p: cdp.send("Input.dispatchTouchEvent", {  # noqa: E731
@@ -117,15 +122,14 @@ def test_the_static_page_reads_a_1_a_7_and_a_0_with_no_server_behind_it(browser,
     page.wait_for_function("() => document.querySelector('#live-reading .live-text').textContent.startsWith('Draw')")
     read = {}
     for digit in (1, 7, 0):
-        page.click("#clear")  # (a tap on it after a CDP touch stroke brings no click in this Chromium)
-        page.wait_for_timeout(200)
-        assert reading(page) == ""  # an empty canvas: each digit is read alone
+        page.get_by_role("button", name="Clear").click()
+        assert reading(page) == ""  # an empty pad: each digit is read alone
         (mouse_draw if how == "mouse" else finger_draw)(page, STROKES[digit])
-        page.wait_for_timeout(300)
-        read[digit] = reading(page)
-    page.click("#clear")
+        read[digit] = reading(page, str(digit))
+    page.get_by_role("button", name="Clear").click()
     (mouse_draw if how == "mouse" else finger_draw)(page, HASH_SIGN)  # "is it a digit?" works here too
-    page.wait_for_timeout(300)
+    page.wait_for_function("() => document.querySelector('#live-reading .live-reading').dataset.verdict === 'not a digit'",
+                           timeout=10_000)
     verdict = page.locator("#live-reading .live-reading").get_attribute("data-verdict")
     page.screenshot(path=str(screenshots / f"static-{how}.png"), full_page=True)
     print(how, read, verdict)

@@ -1,4 +1,4 @@
-"""Turn whatever a user gives us (a Gradio sketchpad value, an uploaded file, a PIL image, an array)
+"""Turn whatever a user gives us (the pad's drawing, an uploaded file, a PIL image, an array)
 into the 28x28 input MNIST models expect. Every endpoint goes through this one module.
 
 Two steps, both pure functions:
@@ -66,7 +66,7 @@ class InvalidImage(ValueError):
 def readable_errors(source=None):
     """Turn what Pillow raises while opening or decoding an image into InvalidImage with a message for people.
 
-    Used by load_image, and around Gradio's own decoding of sketchpad uploads (see src/web/uploads.py).
+    Used by load_image, and by the pad's decoding (src/web/pad.py).
     """
     try:
         yield
@@ -185,42 +185,17 @@ def _size(x) -> tuple[int, int]:
 
 
 def ink_map(value) -> np.ndarray:
-    """float32 HxW in [0, 1], 1 = ink, for a sketchpad dict, a PIL image or an array (see module doc).
+    """float32 HxW in [0, 1], 1 = ink, for a PIL image or an array (see module doc).
 
-    All-empty inputs (None, a dict of Nones, a 0-pixel image) give a 1x1 zero map.
+    Empty inputs (None, a 0-pixel image) give a 1x1 zero map.
     """
     if value is None:
-        return np.zeros((1, 1), np.float32)
-    if isinstance(value, dict):
-        layers = [layer for layer in (value.get("layers") or []) if layer is not None]
-        if layers:
-            sizes = {tuple(_size(layer)) for layer in layers}
-            if len(sizes) > 1:
-                listed = " and ".join(f"{w}x{h}" for w, h in sorted(sizes, reverse=True))
-                raise InvalidImage(f"The sketchpad layers have different sizes ({listed}).")
-            layers = [_as_pil(layer) for layer in layers]
-            alphas = [_alpha(layer) for layer in layers]
-            # Strokes on transparent layers: ink = alpha. A fully opaque layer (an uploaded picture: Gradio
-            # gives every layer an alpha channel) has no strokes in its alpha; it is read as a picture below.
-            if all(a is not None and a.getextrema()[0] < 250 for a in alphas):
-                ink = alphas[0]
-                for a in alphas[1:]:
-                    ink = ImageChops.lighter(ink, a)
-                ink = _unit(ink)
-            else:  # layers without (partial) alpha: treat each as a picture
-                ink = np.max([_ink_from_image(layer) for layer in layers], axis=0)
-            if ink.max(initial=0) > 0:  # strokes drawn: they are the digit
-                return ink
-        # Nothing drawn on the layers: the digit may be in an uploaded background image.
-        for key in ("composite", "background"):
-            if value.get(key) is not None:
-                return ink_map(value[key])
         return np.zeros((1, 1), np.float32)
     if isinstance(value, (Image.Image, np.ndarray)):
         if 0 in tuple(_size(value)):
             return np.zeros((1, 1), np.float32)
         return _ink_from_image(value)
-    raise InvalidImage(f"Expected an image or a sketchpad value, not {type(value).__name__}.")
+    raise InvalidImage(f"Expected an image, not {type(value).__name__}.")
 
 
 # --------------------------------------------------------------------------------------------- to_mnist

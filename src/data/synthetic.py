@@ -12,7 +12,6 @@ the sketchpad.
     render_digit(7, rng)                          -> 800x800 RGBA, black ink on white
     render_digit(7, rng, style="transparent")     -> the strokes layer alone (RGBA, transparent background)
     render_number([2, 0, 2, 6], rng)              -> several digits side by side
-    sketchpad_value(strokes, theme="dark")        -> a Gradio-6-like {"background", "layers", "composite"}
 
 Non-digits, drawn the same way (KINDS): scribbles, letters that do not look like digits (LETTERS), shapes,
 crosses, hashes, smileys, filled blobs, zigzags and waves, and glyphs of Hershey's vector fonts (GLYPH_FONTS;
@@ -273,14 +272,6 @@ def render_number(digits, rng, canvas_height=800, style="composite", gap=(0.05, 
         out.paste(m.crop((b[0], 0, b[2], canvas_height)), (x, 0))
         x += b[2] - b[0] + g
     return stylize(out, style)
-
-
-def sketchpad_value(strokes: Image.Image, theme="light") -> dict:
-    """A Gradio-6-like Sketchpad value from an RGBA strokes layer (transparent where nothing is drawn)."""
-    strokes = strokes.convert("RGBA")
-    colour = (255, 255, 255) if theme == "light" else DARK_BACKGROUND
-    background = Image.new("RGBA", strokes.size, (*colour, 255))
-    return {"background": background, "layers": [strokes], "composite": Image.alpha_composite(background, strokes)}
 
 
 # --------------------------------------------------------------------------------------------- non-digits

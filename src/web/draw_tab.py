@@ -10,12 +10,12 @@ Every handler works for the visitor who sent the request.
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import gradio as gr
 from PIL import Image
 
 from src import config
 from src.web import corrections, live
+from src.web.pad import Pad
 from src.model.checkpoint import CheckpointError
 from src.model.novelty import novelty_path
 from src.web.downloads import WeightLinks
@@ -23,26 +23,52 @@ from src.reading.inference import ModelStore, Reading
 from src.web.visitors import LimitReached, Visitors
 from src.data.preprocess import InvalidImage, load_image
 from src.reading.saliency import READING_HINT, overlay, saliency
-from src.web.uploads import Drawings, Sketchpad, drawing
 
 DIGITS = [str(d) for d in range(10)]
-BLANK_HINT = "Draw a digit"
 NOT_A_DIGIT = "This doesn't look like a digit"
 FILLED_AREA = "This looks like dots or a filled area, not a stroke: draw the digit with lines."
-
-# The drawing surface: one fixed square canvas and one black brush, as live.js paints and reads it
-# (bench/pen.py builds a plain gr.Sketchpad with these too).
-SKETCHPAD = dict(
-    type="pil", image_mode="RGBA", canvas_size=(live.CANVAS, live.CANVAS), fixed_canvas=True, height=380,
-    brush=gr.Brush(default_size=live.BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
-    layers=False, transforms=(), sources=(), format="png",
-)
 # After a reading, the browser asks for Inside the network's maps only while the panel is open.
 REFRESH_INSIDE = "() => { if (window.insideOpen) document.querySelector('#inside-refresh')?.click(); }"
 RELOAD_INSIDE = "() => { if (window.insideOpen) document.querySelector('#inside-reload')?.click(); }"
-# Clear = the sketchpad's own trash button: it empties the canvas and its change event blanks the outputs.
-# (Setting the sketchpad's value to None from Python does not always empty the canvas in Gradio 6.31.)
-CLEAR = "() => document.querySelector('#sketchpad button[aria-label=\"Clear canvas\"]')?.click()"
+
+
+class ServerReading(gr.HTML):
+    """#prediction: the server's reading in one line under the browser's, from the same dict /predict and
+    /classify answer with (None: nothing drawn). Its text starts with the digit or number read."""
+
+    TEMPLATE = """<p class="server-reading">${(() => {
+      const v = value || null, pct = (p) => Math.round(100 * p) + "%";
+      if (!v) return "Draw a digit: the server reads it after each stroke";
+      if (v.digit === null) return "Not a digit: dots or a filled area, says the server";
+      const what = v.number ?? v.digit;
+      if (!v.is_digit) return `Not a digit, says the server (best guess ${what}, ${pct(v.confidence)})`;
+      return `${what} at ${pct(v.confidence)}, confirmed by the server${v.unusual ? ", which finds it unusual" : ""}`;
+    })()}</p>"""
+
+    def __init__(self, **kwargs):
+        super().__init__(None, html_template=self.TEMPLATE, js_on_load=None, **kwargs)
+
+    def postprocess(self, value):
+        return value
+
+    def api_info(self) -> dict:
+        return {"type": "object", "description": "digit, confidence, probabilities (all ten), is_digit, unusual; "
+                                                  "digits and number for several; null when nothing is drawn"}
+
+
+def result_of(reading: Reading | None) -> dict:
+    """A reading as /predict and /classify answer: {"digit", "confidence", "probabilities", "is_digit", "unusual"}
+    (+ "digits", "number" for several); digit None for ink that is no digit (or nothing, for /classify)."""
+    if reading is None or len(reading.images) == 0:
+        return {"digit": None, "confidence": 0.0, "probabilities": [0.0] * 10, "is_digit": False, "unusual": False}
+    worst = int(np.argmin(reading.confidences))
+    result = {"digit": reading.digits[worst], "confidence": round(reading.confidences[worst], 6),
+              "probabilities": [round(float(v), 6) for v in reading.probabilities[worst]],
+              "is_digit": reading.is_digit, "unusual": reading.unusual}
+    if len(reading.digits) > 1:
+        result["digits"] = [{"digit": d, "confidence": round(c, 6)} for d, c in zip(reading.digits, reading.confidences)]
+        result["number"] = reading.number
+    return result
 
 
 @dataclass
@@ -53,13 +79,8 @@ class DrawParts:
     pickers: list
     arrival: object
 
+
 # ------------------------------------------------------------------------------------------------ drawing
-def probability_table(probabilities=None) -> pd.DataFrame:
-    """All ten digits in order 0-9, for the bar chart; zeros for a blank canvas."""
-    p = np.zeros(10) if probabilities is None else np.asarray(probabilities, dtype=float)
-    return pd.DataFrame({"digit": DIGITS, "probability": p.round(4)})
-
-
 def strip(images: list[np.ndarray], size: int = 280) -> np.ndarray:
     """28x28 inputs side by side, enlarged with visible pixels (nearest neighbour)."""
     row = np.concatenate([np.clip(i, 0, 1) for i in images], axis=1)
@@ -80,7 +101,6 @@ class DrawTab:
         self.store = store
         self.visitors = visitors
         self.links = links  # the live reading's links to the weights (src/web/downloads.py)
-        self.drawings = Drawings()  # the sketchpad's images sent by the browser, until its reading takes them
 
     def model_for(self, choice: str | None, request: gr.Request | None):
         """(the model this visitor chose, a note when it had to fall back to the server's default)."""
@@ -103,34 +123,28 @@ class DrawTab:
         except InvalidImage as e:
             raise gr.Error(str(e), print_exception=False) from None
 
-    def predict(self, sketch, choice=None, request: gr.Request = None):
-        """Sketchpad value -> (bar chart, top prediction, the 28x28 input the model saw, saliency, note, sample)."""
-        reading, model, fallback = self.read(drawing(sketch, self.drawings, request), choice, request)
+    def predict(self, drawing, choice=None, request: gr.Request = None):
+        """The pad's drawing (src/web/pad.py) -> (the reading, the 28x28 inputs the model saw, saliency, note, sample)."""
+        reading, model, fallback = self.read(drawing, choice, request)
         if reading is None:
-            return probability_table(), BLANK_HINT, None, None, fallback, None
+            return None, None, None, fallback, None
         if len(reading.images) == 0:  # ink that preprocessing could not turn into a digit
-            return probability_table(), NOT_A_DIGIT, None, None, FILLED_AREA, None
+            return result_of(reading), None, None, FILLED_AREA, None
         heat = [overlay(image, saliency(model.model, image, d)) for image, d in zip(reading.images, reading.digits)]
-        heat_strip = np.concatenate(heat, axis=1)
-        worst = int(np.argmin(reading.confidences))
-        chart = probability_table(reading.probabilities[worst])
+        sample = reading.images[0] if len(reading.digits) == 1 else None  # corrections are for single digits
+        note = ""
         if len(reading.digits) > 1:
+            worst = int(np.argmin(reading.confidences))
             parts = ", ".join(f"**{d}** ({c:.0%})" for d, c in zip(reading.digits, reading.confidences))
-            label = {reading.number: float(np.prod(reading.confidences))}
-            note = f"Read as the number **{reading.number}**, digit by digit: {parts}. The chart shows digit {worst + 1}, the least certain."
-            sample = None  # corrections are for single digits
-        else:
-            label = {d: float(p) for d, p in zip(DIGITS, reading.probabilities[0])}
-            note = ""
-            sample = reading.images[0]
+            note = f"Read as the number **{reading.number}**, digit by digit: {parts}. The bars show digit {worst + 1}, the least certain."
         if not reading.is_digit:
-            label = NOT_A_DIGIT
             note = (f"The model is not sure this is any digit: its best guess would be {reading.number} "
-                    f"({min(reading.confidences):.0%}). " + ("" if len(reading.digits) > 1 else note))
+                    f"({min(reading.confidences):.0%}). " + note)
         elif reading.unusual:
             note = (f"An unusual {'number' if len(reading.digits) > 1 else 'way to write a'} **{reading.number}**: the model "
                     "is sure, but this drawing is unlike most digits it learned from. " + note)
-        return chart, label, strip(list(reading.images)), heat_strip, f"{note} {fallback}".strip(), sample
+        return (result_of(reading), strip(list(reading.images)), np.concatenate(heat, axis=1),
+                f"{note} {fallback}".strip(), sample)
 
     def classify(self, file_path, choice=None, request: gr.Request = None):
         """An image file -> {"digit", "confidence", "probabilities", "is_digit"} (+ "digits", "number" for several)."""
@@ -141,16 +155,7 @@ class DrawTab:
         except InvalidImage as e:
             raise gr.Error(str(e), print_exception=False) from None
         reading, _, _ = self.read(image, choice, request)
-        if reading is None or len(reading.images) == 0:
-            return {"digit": None, "confidence": 0.0, "probabilities": [0.0] * 10, "is_digit": False, "unusual": False}
-        worst = int(np.argmin(reading.confidences))
-        result = {"digit": reading.digits[worst], "confidence": round(reading.confidences[worst], 6),
-                  "probabilities": [round(float(v), 6) for v in reading.probabilities[worst]],
-                  "is_digit": reading.is_digit, "unusual": reading.unusual}
-        if len(reading.digits) > 1:
-            result["digits"] = [{"digit": d, "confidence": round(c, 6)} for d, c in zip(reading.digits, reading.confidences)]
-            result["number"] = reading.number
-        return result
+        return result_of(reading)
 
     # ------------------------------------------------------------------------------------- models
     def model_choices(self, request: gr.Request | None) -> list[tuple[str, str]]:
@@ -249,20 +254,17 @@ class DrawTab:
         serves Inside the network and the ONNX export."""
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
-                sketchpad = Sketchpad(  # gr.Sketchpad, its uploads checked on every route (src/web/uploads.py)
-                    elem_id="sketchpad", label="Draw a digit (or a whole number), large, anywhere", **SKETCHPAD)
-                sketchpad.drawings = self.drawings  # the browser's images, until its reading takes them
-                clear_button = gr.Button("Clear", elem_id="clear", variant="secondary")
-                gr.Markdown("No mouse or finger? **Classify an image file**, further down, reads a picture of a "
-                            "digit: Tab to it, press Enter, and choose the file.", elem_id="keyboard-hint")
+                gr.Markdown("**Draw a digit** (or a whole number), large, anywhere on the pad.", elem_id="pad-title")
+                pad = Pad(elem_id="sketchpad")  # a 2D canvas; its value is one PNG (src/web/pad.py)
+                gr.Markdown("No mouse? Tab to the pad and use the arrow keys and Space, or choose **Draw with "
+                            "clicks**. **Classify an image file**, further down, reads a picture of a digit.",
+                            elem_id="keyboard-hint")
             with gr.Column(scale=1, min_width=300):
-                # Filled in by the visitor's browser after every stroke (src/web/static/live.js), at once.
-                live_reading = gr.HTML(self.live_html(self.store.active),
-                                       elem_id="live-reading", js_on_load=None)
-                prediction = gr.Label(value=BLANK_HINT, num_top_classes=3, label="Prediction", elem_id="prediction")
+                # The reading: the browser's at once, after every move (src/web/static/live.js), and the server's
+                # after each stroke, in one line under it with the same numbers.
+                live_reading = gr.HTML(self.live_html(self.store.active), elem_id="live-reading", js_on_load=None)
+                prediction = ServerReading(elem_id="prediction")
                 note = gr.Markdown("", elem_id="note")
-                chart = gr.BarPlot(probability_table(), x="digit", y="probability", y_lim=[0, 1], sort="x",
-                                   label="Probability of each digit", elem_id="probabilities", height=240)
                 with gr.Row():
                     model_input = gr.Image(label="What the model sees (28×28)", elem_id="model-input",
                                            interactive=False, height=200, buttons=[], format="png")
@@ -320,9 +322,9 @@ class DrawTab:
         choice = gr.State(None)  # this visitor's model: None = the server's default, else a checkpoint name
         visitor_key = gr.BrowserState(None, storage_key="draw-a-digit-visitor")  # reloads: the same visitor
 
-        # Live: every finished stroke sends the canvas; only the latest one is processed, without a spinner.
-        reading = sketchpad.change(self.predict, [sketchpad, choice], [chart, prediction, model_input, heatmap, note,
-                                   sample], api_name="predict", trigger_mode="always_last", show_progress="hidden")
+        # Every finished stroke, Undo and Clear sends the pad's PNG; only the latest one is read, without a spinner.
+        reading = pad.change(self.predict, [pad, choice], [prediction, model_input, heatmap, note, sample],
+                             api_name="predict", trigger_mode="always_last", show_progress="hidden")
         # Inside the network costs nothing while its panel is closed: only an open panel asks for the maps
         # (a click on its hidden refresh button, from the browser, after each reading).
         inside_outputs = [*maps, filters, summary]
@@ -335,7 +337,6 @@ class DrawTab:
         inside_reload.click(explore.inside_panel, [sample, choice], inside_outputs, api_name=False,
                             show_progress="hidden")
         export_button.click(explore.export_onnx, choice, onnx_file, api_name=False)
-        clear_button.click(None, None, None, api_name=False, js=CLEAR)
         classify_button.click(self.classify, [upload, choice], result, api_name="classify")
         correct_as.input(self.save_correction, [correct_as, sample], [correct_as, correction_status], api_name="correct")
         download_button.click(self.download_corrections, None, corrections_zip, api_name="download_corrections")

@@ -19,10 +19,6 @@ from src.model.network import MEAN, STD
 from src.reading.inference import FALLBACK_MIN_CONFIDENCE
 
 SCRIPT = Path(__file__).parent / "static" / "live.js"
-# The Sketchpad's image size and brush (src/web/draw_tab.py builds it with these): live.js paints strokes as they are
-# drawn, in the same pixels and with the same brush.
-CANVAS = 320
-BRUSH_RADIUS = 10  # 20-pixel strokes
 
 
 def config() -> dict:
@@ -33,12 +29,11 @@ def config() -> dict:
                  "NARROW_GAP")
     return {**{name: getattr(preprocess, name) for name in names}, **{name: getattr(segment, name) for name in splitting},
             "MEAN": MEAN, "STD": STD, "SHIFTS": [list(s) for s in novelty.SHIFTS], "NOVELTY_FORMAT": novelty.FORMAT,
-            "FALLBACK_MIN_CONFIDENCE": FALLBACK_MIN_CONFIDENCE,
-            "CANVAS": CANVAS, "BRUSH_RADIUS": BRUSH_RADIUS}
+            "FALLBACK_MIN_CONFIDENCE": FALLBACK_MIN_CONFIDENCE}
 
 
 def element(weights_url: str, novelty_url: str) -> str:
-    """#live-reading's content: ten empty bars and a headline that live.js fills in after every stroke.
+    """#live-reading's content: ten empty bars and a big digit that live.js fills in after every stroke.
     `weights_url`: where the browser fetches the model's .safetensors (src/web/downloads.py), "" for none;
     `novelty_url`: its novelty statistics, "" for none (the server then uses FALLBACK_MIN_CONFIDENCE, and so does live.js)."""
     bars = "".join(f'<span class="live-bar"><i style="height:0%"></i><b>{d}</b></span>' for d in range(10))
@@ -53,9 +48,9 @@ def element(weights_url: str, novelty_url: str) -> str:
 CSS = """
 #live-reading .live-reading { padding: 8px 12px; border: 1px solid var(--border-color-primary); border-radius: 8px; }
 #live-reading .live-head { display: flex; align-items: baseline; gap: 10px; }
-#live-reading .live-digit { font-size: 2.2em; font-weight: 700; min-width: 1ch; }
+#live-reading .live-digit { font-size: 3em; font-weight: 700; min-width: 1ch; line-height: 1.1; }
 #live-reading .live-text { color: var(--body-text-color-subdued); }
-#live-reading .live-bars { display: flex; gap: 4px; height: 56px; align-items: flex-end; }
+#live-reading .live-bars { display: flex; gap: 4px; height: 84px; align-items: flex-end; }
 #live-reading .live-bar { flex: 1; height: 100%; display: flex; flex-direction: column; justify-content: flex-end;
   align-items: center; }
 #live-reading .live-bar i { display: block; width: 100%; background: var(--color-accent); border-radius: 2px 2px 0 0;

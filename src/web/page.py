@@ -26,6 +26,7 @@ from src.web.visitors import Visitors
 CSS = """
 .nav-holder { display: none !important; }
 @media (max-width: 640px) { #intro p { display: none; } }
+#prediction .server-reading { margin: 0; padding: 0 12px; color: var(--body-text-color-subdued); }
 """ + live.CSS + evaluation.CSS
 
 

@@ -54,12 +54,12 @@
     return `Live reading: ${what}, ${box.dataset.confidence}${box.dataset.verdict === "unusual" ? ", an unusual drawing" : ""}`;
   };
   const serverText = () => {
-    const label = document.querySelector('#prediction [data-testid="label-output-value"]');
-    const said = label ? label.textContent.trim() : "";
+    const line = document.querySelector("#prediction .server-reading");
+    const said = line ? line.textContent.trim() : "";
     if (!said || said.startsWith("Draw a digit")) return "";
-    const box = liveBox(); // the live reading has said it already
-    if (box && (box.dataset.reading === said || (box.dataset.verdict === "not a digit" && !/^\d+$/.test(said)))) return "";
-    return `The model reads: ${said}`;
+    const box = liveBox(), read = /^\d+/.exec(said); // the live reading has said it already
+    if (box && ((read && box.dataset.reading === read[0]) || (box.dataset.verdict === "not a digit" && !read))) return "";
+    return `The server reads: ${said}`;
   };
   const fileText = () => {
     const text = textOf("#classify-result");
@@ -75,7 +75,6 @@
 
   // Markup repairs, each scoped to what Gradio renders: see src/web/accessibility.py.
   const CHARTS = {
-    "probabilities": "Probability of each digit",
     "loss-plot": "Loss per epoch; the numbers are in the per-epoch records table below",
     "accuracy-plot": "Validation accuracy per epoch; the numbers are in the per-epoch records table below",
     "compare-loss": "Validation loss per epoch of each run compared; the numbers are in the table below",
@@ -88,15 +87,9 @@
     // Charts: Vega's empty containers of hover marks are decoration; each chart's name says what it shows
     // and where its numbers are, the probabilities all ten of them.
     document.querySelectorAll("g.hover_marks:empty:not([aria-hidden])").forEach((g) => g.setAttribute("aria-hidden", "true"));
-    for (const [id, name] of Object.entries(CHARTS)) {
+    for (const [id, label] of Object.entries(CHARTS)) {
       const svg = document.querySelector(`#${id} svg.marks`);
-      if (!svg) continue;
-      let label = name;
-      if (id === "probabilities") {
-        const bars = [...svg.querySelectorAll("[aria-roledescription='bar'][aria-label]")].map((b) => b.getAttribute("aria-label"));
-        label += bars.length ? `: ${bars.join("; ")}` : "";
-      }
-      if (svg.getAttribute("aria-label") !== label) svg.setAttribute("aria-label", label);
+      if (svg && svg.getAttribute("aria-label") !== label) svg.setAttribute("aria-label", label);
     }
     // A shown image is a button (to enlarge it) with no name: it takes its box's label.
     document.querySelectorAll(".image-container button:not([aria-label])").forEach((button) => {

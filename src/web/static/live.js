@@ -8,9 +8,8 @@
 //   - Pillow's resampling is reproduced bit for bit (libImaging/Resample.c, 8 bits per channel);
 //   - tests/test_live.py checks the 28x28 input and the digit against Python on 1,000 drawings.
 //
-// The pixels: strokes are painted onto a canvas of this script's own as the pointer moves, so the reading
-// follows the pen; after each stroke the Sketchpad's own strokes layer (the PNG it uploads) replaces them.
-// Painting and reading happen in a Web Worker: the page's pointer handlers only pass the pen's positions on.
+// The pixels are the pad's own (src/web/static/pad.js), the very ones it sends the server: after each change
+// the pad announces, its pixels go to a Web Worker that reads them, one reading at a time, the newest first.
 (() => {
   "use strict";
 
@@ -471,14 +470,6 @@
       return { isDigit: !not.some(Boolean), unusual: passes.some((r, i) => !not[i] && residual(nov, r.features) > nov.unusual) };
     }
 
-    // A canvas's alpha channel (= ink) as Uint8 HxW.
-    function alphaOf(canvas) {
-      const rgba = canvas.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, canvas.width, canvas.height).data;
-      const alpha = new Uint8Array(canvas.width * canvas.height);
-      for (let i = 0; i < alpha.length; i++) alpha[i] = rgba[4 * i + 3];
-      return alpha;
-    }
-
     // A PNG (Blob) drawn onto a canvas of its own size.
     async function decode(blob) {
       const bitmap = await createImageBitmap(blob, { premultiplyAlpha: "none", colorSpaceConversion: "none" });
@@ -536,29 +527,34 @@
       return { inputs, input: inputs[0], probabilities: probs, ...judge(nov, tensors, inputs, passes, probs, C) };
     }
 
-    // Strokes (a canvas whose alpha is the ink) -> the same.
-    const readCanvas = (canvas, tensors, nov, C) => readAlpha(alphaOf(canvas), canvas.width, canvas.height, tensors, nov, C);
+    // RGBA pixels whose alpha is the ink (the pad's) -> the same.
+    function readPixels(rgba, width, height, tensors, nov, C) {
+      const alpha = new Uint8Array(width * height);
+      for (let i = 0; i < alpha.length; i++) alpha[i] = rgba[4 * i + 3];
+      return readAlpha(alpha, width, height, tensors, nov, C);
+    }
 
-    // A strokes layer as the Sketchpad uploads it (PNG) -> the same.
+    // A canvas -> the same.
+    const readCanvas = (canvas, tensors, nov, C) => {
+      const img = canvas.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, canvas.width, canvas.height);
+      return readPixels(img.data, canvas.width, canvas.height, tensors, nov, C);
+    };
+
+    // A PNG of the pad, as the server gets it -> the same.
     async function read(blob, tensors, nov, C) {
       return readCanvas(await decode(blob), tensors, nov, C);
     }
 
     return { toMnist, splitDigits, deslant, readSafetensors, readNovelty, forward, probabilities, energy, residual, read,
-             readCanvas, decode };
+             readPixels, readCanvas, decode };
   }
 
   // ------------------------------------------------------------------ the reader
-  // The drawing as this page knows it, in the Sketchpad's own pixels, and its reading. It runs in a Web
-  // Worker (so a reading never holds up the pen), or on the page where workers are not allowed.
-  // Strokes are painted as the pen moves (so the reading follows it) and replaced by the Sketchpad's own
-  // strokes layer whenever it sends one (so erasing and undo count too). Pen moves that come while a
-  // reading runs are painted, and read together by the next one.
-  // Messages in (each `at` on the page's clock): config, model {url, novelty}, down {point}, move {points}, up,
-  // clear, layer {blob}, no-layer. Out: {result, why, upTo: the newest `at` it holds} or {error}.
+  // Reads the pad's pixels, in a Web Worker (so a reading never holds up the pen), or on the page where
+  // workers are not allowed. Messages in: config, model {url, novelty}, pixels {data: RGBA, width, height, why,
+  // at}. Out, one per pixels message: {result, why, upTo: its `at`} or {error}.
   function reader(api, post) {
-    let C = null, url = null, noveltyUrl = "", ink = null, current = null, recent = [], drawnSinceClear = false;
-    let layerAt = 0, pending = null, busy = false;
+    let C = null, url = null, noveltyUrl = "", waiting = null;
     const files = new Map(); // url -> Promise of its tensors (weights, or novelty statistics)
 
     const load = (u, parse) => {
@@ -572,124 +568,46 @@
       return files.get(u);
     };
 
-    function surface() {
-      if (!ink || ink.width !== C.CANVAS) ink = new OffscreenCanvas(C.CANVAS, C.CANVAS);
-      return ink;
-    }
-
-    function paint(points) {
-      const ctx = surface().getContext("2d", { willReadFrequently: true });
-      ctx.lineCap = ctx.lineJoin = "round";
-      ctx.lineWidth = 2 * C.BRUSH_RADIUS;
-      ctx.strokeStyle = ctx.fillStyle = "#000";
-      ctx.beginPath();
-      ctx.moveTo(...points[0]);
-      points.slice(1).forEach((p) => ctx.lineTo(...p));
-      if (points.length === 1) ctx.arc(points[0][0], points[0][1], C.BRUSH_RADIUS, 0, 2 * Math.PI);
-      points.length === 1 ? ctx.fill() : ctx.stroke();
-    }
-
-    // The drawing changed (`why`: "pen", "layer", "clear" or "model"): read it once the messages waiting
-    // now are in, never more than one reading at a time.
-    function changed(why, at) {
-      pending = { why, upTo: Math.max(pending ? pending.upTo : 0, at) };
-      if (!busy) { busy = true; setTimeout(readAll, 0); }
-    }
-
-    async function readAll() {
+    async function read(m) {
       try {
-        while (pending && url && C) {
-          const { why, upTo } = pending;
-          pending = null;
-          const tensors = await load(url, api.readSafetensors);
-          const novelty = noveltyUrl ? await load(noveltyUrl, (b) => api.readNovelty(b, C.NOVELTY_FORMAT)) : null;
-          const r = api.readCanvas(surface(), tensors, novelty, C);
-          post({ result: r && { probabilities: r.probabilities || null, filled: !!r.filled, isDigit: !!r.isDigit,
-                                unusual: !!r.unusual }, why, upTo });
-          await new Promise((done) => setTimeout(done, 0)); // the pen's moves meanwhile, before reading again
-        }
+        const tensors = await load(url, api.readSafetensors);
+        const novelty = noveltyUrl ? await load(noveltyUrl, (b) => api.readNovelty(b, C.NOVELTY_FORMAT)) : null;
+        const r = api.readPixels(new Uint8ClampedArray(m.data), m.width, m.height, tensors, novelty, C);
+        post({ result: r && { probabilities: r.probabilities || null, filled: !!r.filled, isDigit: !!r.isDigit,
+                              unusual: !!r.unusual, input: r.input || null }, why: m.why, upTo: m.at });
       } catch (e) {
-        post({ error: String(e) });
-      } finally {
-        busy = false;
+        post({ error: String(e), upTo: m.at });
       }
-    }
-
-    function clear(at) {
-      surface().getContext("2d").clearRect(0, 0, C.CANVAS, C.CANVAS);
-      current = null;
-      recent = [];
-      drawnSinceClear = false;
-      changed("clear", at);
-    }
-
-    // A layer holds every stroke that ended before the previous layer was sent, and perhaps later ones: those
-    // are painted over it again (painting a stroke twice changes nothing). A layer sent after Clear with no
-    // stroke since was captured before the Clear: it is ignored.
-    async function adopt(blob, at) {
-      const previous = layerAt;
-      layerAt = at;
-      if (!drawnSinceClear) return;
-      const layer = await api.decode(blob);
-      if (!drawnSinceClear) return; // cleared while it was decoded
-      const ctx = surface().getContext("2d", { willReadFrequently: true });
-      ctx.clearRect(0, 0, C.CANVAS, C.CANVAS);
-      ctx.drawImage(layer, 0, 0, C.CANVAS, C.CANVAS);
-      recent = recent.filter((s) => s.at > previous);
-      recent.forEach((s) => paint(s.points));
-      if (current) paint(current.points);
-      changed("layer", at);
     }
 
     return (m) => {
-      if (m.type === "config") { C = m.config; return; }
-      if (m.type === "model") {
+      if (m.type === "config") C = m.config;
+      else if (m.type === "model") {
         [url, noveltyUrl] = [m.url, m.novelty];
         load(url, api.readSafetensors).catch(() => {});
         if (noveltyUrl) load(noveltyUrl, (b) => api.readNovelty(b, C.NOVELTY_FORMAT)).catch(() => {});
-        changed("model", m.at);
-        return;
+        if (waiting) read(waiting);
+        waiting = null;
+      } else if (m.type === "pixels") {
+        if (url && C) read(m);
+        else waiting = m; // read once a model is named
       }
-      if (!C) return;
-      if (m.type === "down") {
-        current = { points: [m.point] };
-        drawnSinceClear = true;
-        paint(current.points);
-      } else if (m.type === "move" && current) {
-        const last = current.points[current.points.length - 1];
-        current.points.push(...m.points);
-        paint([last, ...m.points]);
-      } else if (m.type === "up" && current) { // no new ink: the reading of its last move holds the stroke
-        recent.push({ points: current.points, at: m.at });
-        current = null;
-        return;
-      } else if (m.type === "clear") {
-        return clear(m.at);
-      } else if (m.type === "layer") {
-        return adopt(m.blob, m.at).catch((e) => console.warn("live reading:", e));
-      } else if (m.type === "no-layer") { // images without a layer: an empty canvas, unless a layer came too
-        return setTimeout(() => { if (layerAt < m.at - 100 && !current) clear(m.at); }, 100);
-      } else {
-        return;
-      }
-      changed("pen", m.at);
     };
   }
 
   // ------------------------------------------------------------------ the page
-  // The preprocessing and network on the page (tests/test_live.py), and the element's display of a reading
-  // (the static page, src/web/static_site.py, reads its own canvas and shows what it read with it).
+  // The preprocessing and network on the page (tests/test_live.py); the reader's results are shown in
+  // #live-reading, and the 28x28 input in #input28 where the page has one (the static page).
   window.liveReading = core();
-  window.liveReading.show = (result) => shown({ result, why: "pen" });
 
   const element = () => document.querySelector("#live-reading .live-reading");
   const readings = (window.liveReadings = []);
-  let send = null, sentConfig = null;
+  let send = null, sentConfig = null, pad = null, inFlight = false, dirty = null;
 
   // The reader in a worker of its own, made from this very code; on the page if workers are not allowed.
   function startReader() {
     const onPage = () => {
-      const handle = reader(window.liveReading, shown);
+      const handle = reader(window.liveReading, (m) => setTimeout(() => answered(m), 0));
       send = (m) => handle(m);
       window.liveReaderIn = "page";
     };
@@ -698,29 +616,51 @@
       const worker = new Worker(URL.createObjectURL(new Blob([source], { type: "text/javascript" })));
       worker.onmessage = (e) => {
         window.liveReaderIn = "worker"; // for the tests: where the readings come from
-        shown(e.data);
+        answered(e.data);
       };
       worker.onerror = (e) => { // e.g. a page whose content security policy forbids blob: workers
         console.warn("live reading: no worker, reading on the page:", e.message);
         onPage();
         sentConfig = null;
+        inFlight = false;
         modelChanged(true);
       };
-      send = (m) => worker.postMessage(m);
+      send = (m, transfer) => worker.postMessage(m, transfer || []);
     } catch (e) {
       console.warn("live reading: no worker, reading on the page:", e);
       onPage();
     }
   }
 
-  // What the reader needs before any stroke: the constants (#live-reading's data-config, src/web/live.py).
+  // What the reader needs before any reading: the constants (#live-reading's data-config, src/web/live.py).
   function configure(box) {
+    if (!box) return false;
     if (!send) startReader();
     if (sentConfig !== box.dataset.config) {
       sentConfig = box.dataset.config;
       send({ type: "config", config: JSON.parse(box.dataset.config) });
     }
     return true;
+  }
+
+  // The pad's newest pixels to the reader, once it has answered the last ones.
+  function pump() {
+    if (inFlight || !dirty || !pad || !configure(element())) return;
+    const { why } = dirty, at = performance.now(), img = pad.pixels();
+    dirty = null;
+    inFlight = true;
+    send({ type: "pixels", data: img.data.buffer, width: img.width, height: img.height, why, at }, [img.data.buffer]);
+  }
+  document.addEventListener("pad-change", (e) => {
+    pad = e.detail.pad;
+    dirty = { why: e.detail.why };
+    pump();
+  });
+
+  function answered(message) {
+    inFlight = false;
+    shown(message);
+    pump();
   }
 
   function shown(message) {
@@ -733,21 +673,35 @@
     }
     const { result, why, upTo } = message;
     const title = box.querySelector(".live-digit"), text = box.querySelector(".live-text");
-    // One row of probabilities per digit; the bars show the least certain one, as the server's chart does.
+    // One row of probabilities per digit; the bars show the least certain one, as the server's reading does.
     const rows = (result && result.probabilities) || [];
     const tops = rows.map((p) => Math.max(...p)), worst = tops.indexOf(Math.min(...tops)), p = rows[worst];
     const number = rows.map((q) => q.indexOf(Math.max(...q))).join("");
     const sure = p && `${Math.round(100 * tops[worst])}%${rows.length > 1 ? ` for digit ${worst + 1}, the least certain` : ""}`;
-    box.querySelectorAll(".live-bar i").forEach((bar, d) => { bar.style.height = `${p ? Math.round(100 * p[d]) : 0}%`; });
+    box.querySelectorAll(".live-bar").forEach((bar, d) => {
+      const v = p ? Math.round(100 * p[d]) : 0;
+      bar.querySelector("i").style.height = `${v}%`;
+      bar.title = `${d}: ${v}%`;
+    });
     if (p && !result.isDigit) {
       title.textContent = "?";
-      text.textContent = `Not a digit, it seems (best guess ${number}, ${sure}); read in your browser`;
+      text.textContent = `Not a digit, it seems (best guess ${number}, ${sure}), read in your browser`;
     } else if (p) {
       title.textContent = number;
       text.textContent = `${result.unusual ? `An unusual ${rows.length > 1 ? "number" : "way to write it"}: ` : ""}${sure}, read in your browser as you draw`;
     } else {
       title.textContent = "–";
       text.textContent = result ? "Dots or a filled area, not a digit" : "Draw a digit: your browser reads it as you draw";
+    }
+    // The static page shows the 28x28 input the network saw, white on black as in MNIST.
+    const input28 = document.getElementById("input28");
+    if (input28) {
+      const ctx = input28.getContext("2d"), image = ctx.createImageData(28, 28);
+      for (let i = 0; i < 784; i++) {
+        const v = result && result.input ? Math.round(255 * result.input[i]) : 0;
+        image.data.set([v, v, v, 255], 4 * i);
+      }
+      ctx.putImageData(image, 0, 0);
     }
     // For the tests and the benches: when each reading was shown, what changed the drawing, and the newest
     // input it holds (bench/pen.py: the delay after pen-up).
@@ -761,72 +715,6 @@
     box.dataset.verdict = !result ? "" : !p ? "not a digit" : !result.isDigit ? "not a digit" : result.unusual ? "unusual" : "digit";
   }
 
-  // Where pointer events land in the Sketchpad's image, measured once per stroke: the image is centred in
-  // the editor's canvas, at the zoom its toolbar shows.
-  function imageGeometry(canvas, C) {
-    const r = canvas.getBoundingClientRect();
-    const zoom = [...document.querySelectorAll("#sketchpad span[role=button]")]
-      .map((el) => el.textContent.trim()).find((t) => /^\d+%$/.test(t));
-    const scale = zoom ? parseInt(zoom, 10) / 100 : Math.min(r.width, r.height) / C.CANVAS;
-    const x0 = r.left + r.width / 2, y0 = r.top + r.height / 2, half = C.CANVAS / 2;
-    return (e) => [(e.clientX - x0) / scale + half, (e.clientY - y0) / scale + half];
-  }
-
-  const brushOn = () => {
-    const brush = document.querySelector('#sketchpad button[aria-label="Brush"]');
-    return !!brush && brush.classList.contains("highlight");
-  };
-
-  let toImage = null; // this stroke's pointer position -> image pixels, while the pen is down
-  document.addEventListener("pointerdown", (e) => {
-    const canvas = e.target.closest && e.target.closest("#sketchpad canvas"), box = element();
-    if (!canvas || !box || !brushOn() || e.button > 0 || !configure(box)) return;
-    toImage = imageGeometry(canvas, JSON.parse(sentConfig));
-    send({ type: "down", point: toImage(e), at: performance.now() });
-  }, true);
-  document.addEventListener("pointermove", (e) => {
-    if (!toImage) return;
-    // Every position the pen passed, also those the browser merged into this event while the page was busy.
-    const moves = (e.getCoalescedEvents && e.getCoalescedEvents().length) ? e.getCoalescedEvents() : [e];
-    send({ type: "move", points: moves.map(toImage), at: performance.now() });
-  }, true);
-  const finish = () => {
-    if (!toImage) return;
-    toImage = null;
-    send({ type: "up", at: performance.now() });
-  };
-  document.addEventListener("pointerup", finish, true);
-  document.addEventListener("pointercancel", finish, true);
-  // The canvas's own trash button and the page's Clear button empty it.
-  document.addEventListener("click", (e) => {
-    const box = element();
-    if (box && e.target.closest && e.target.closest('#clear, #sketchpad button[aria-label="Clear canvas"]') &&
-        configure(box)) {
-      toImage = null;
-      send({ type: "clear", at: performance.now() });
-    }
-  }, true);
-
-  // After each stroke the Sketchpad sends its images: background.png, composite.png and layer_0.png (the
-  // strokes), to its component_server ("accept_blobs") or as a plain upload. The layer goes to the reader.
-  const IMAGE = /^(background|composite|layer_\d+)\.png$/;
-  const sent = window.fetch;
-  window.fetch = function (resource, options) {
-    try {
-      const url = typeof resource === "string" ? resource : resource && resource.url;
-      const body = options && options.body, box = element();
-      if (box && url && /\/(component_server|upload)\b/.test(url) && body instanceof FormData && configure(box)) {
-        const files = [...body.getAll("file"), ...body.getAll("files")].filter((f) => f instanceof File && IMAGE.test(f.name));
-        const layer = files.find((f) => f.name.startsWith("layer_"));
-        if (layer) send({ type: "layer", blob: layer, at: performance.now() });
-        else if (files.length) send({ type: "no-layer", at: performance.now() });
-      }
-    } catch (e) {
-      console.warn("live reading:", e);
-    }
-    return sent.apply(this, arguments);
-  };
-
   // A new model (the server re-renders #live-reading with its weights): the reader fetches it and reads the
   // drawing again. `again`: send it even if it has not changed (a new reader).
   function modelChanged(again) {
@@ -835,7 +723,11 @@
       box.dataset.shownWeights = box.dataset.weights;
       const absolute = (u) => (u ? new URL(u, document.baseURI).href : "");
       send({ type: "model", url: absolute(box.dataset.weights), novelty: absolute(box.dataset.novelty), at: performance.now() });
+      dirty = dirty || { why: "model" };
+      pump();
     }
   }
   new MutationObserver(() => modelChanged(false)).observe(document.documentElement, { subtree: true, childList: true });
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", () => modelChanged(false));
+  else modelChanged(false);
 })();
