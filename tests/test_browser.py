@@ -84,8 +84,10 @@ def test_drawing_1_7_0_with_the_mouse_shows_each_digit(page, screenshots):
         if clear_how:
             clear(page, clear_how)
         draw(page, STROKES[digit])
-        page.wait_for_timeout(500)
         seen[digit] = shown_digit(page)
+        # One reading: the server confirms the browser's digit with the same confidence.
+        assert live_becomes(page, str(digit))
+        assert page.locator("#prediction").inner_text().startswith(f"{digit} at {page.locator(LIVE).get_attribute('data-confidence')}")
         if digit == 7:
             page.wait_for_timeout(1500)  # let the chart and the 28x28 image render
             page.screenshot(path=str(screenshots / "screenshot.png"), full_page=True)

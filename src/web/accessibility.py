@@ -1,4 +1,4 @@
-"""A page every learner can use (WCAG 2.1 AA): colours, names, focus, motion, and spoken readings.
+"""A page every learner can use (WCAG 2.2 AA): colours, names, focus, motion, and spoken readings.
 
     THEME    Gradio's default theme with darker shades where its own miss 4.5:1 for text or 3:1 for controls
     CSS      a visible focus ring, no bar animation for those who ask for less motion, a visually hidden class

@@ -254,7 +254,7 @@ class DrawTab:
         serves Inside the network and the ONNX export."""
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
-                gr.Markdown("**Draw a digit** (or a whole number), large, anywhere on the pad.", elem_id="pad-title")
+                gr.Markdown("**Draw a digit**, or a number, large, anywhere on the pad.", elem_id="pad-title")
                 pad = Pad(elem_id="sketchpad")  # a 2D canvas; its value is one PNG (src/web/pad.py)
                 gr.Markdown("No mouse? Tab to the pad and use the arrow keys and Space, or choose **Draw with "
                             "clicks**. **Classify an image file**, further down, reads a picture of a digit.",
@@ -262,8 +262,9 @@ class DrawTab:
             with gr.Column(scale=1, min_width=300):
                 # The reading: the browser's at once, after every move (src/web/static/live.js), and the server's
                 # after each stroke, in one line under it with the same numbers.
-                live_reading = gr.HTML(self.live_html(self.store.active), elem_id="live-reading", js_on_load=None)
-                prediction = ServerReading(elem_id="prediction")
+                with gr.Group(elem_id="reading"):
+                    live_reading = gr.HTML(self.live_html(self.store.active), elem_id="live-reading", js_on_load=None)
+                    prediction = ServerReading(elem_id="prediction")
                 note = gr.Markdown("", elem_id="note")
                 with gr.Row():
                     model_input = gr.Image(label="What the model sees (28×28)", elem_id="model-input",

@@ -26,7 +26,8 @@ from src.web.visitors import Visitors
 CSS = """
 .nav-holder { display: none !important; }
 @media (max-width: 640px) { #intro p { display: none; } }
-#prediction .server-reading { margin: 0; padding: 0 12px; color: var(--body-text-color-subdued); }
+#reading #live-reading .live-reading { border: none; }
+#prediction .server-reading { margin: 0; padding: 0 12px 8px; color: var(--body-text-color-subdued); }
 """ + live.CSS + evaluation.CSS
 
 
