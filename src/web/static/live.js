@@ -348,27 +348,25 @@
       return tensors;
     }
 
-    // 3x3 convolution, padding 1, then ReLU: (C, S, S) -> (O, S, S).
+    // 3x3 convolution, padding 1, then ReLU: (C, S, S) -> (O, S, S). Each weight is applied to a whole plane at
+    // once (the fast order in JavaScript); each output still sums bias, then c, ky, kx in order, in float64.
     function convRelu(x, C, S, weight, bias) {
-      const O = bias.length, out = new Float32Array(O * S * S);
+      const O = bias.length, SS = S * S, acc = new Float64Array(SS), out = new Float32Array(O * SS);
       for (let o = 0; o < O; o++) {
-        for (let y = 0; y < S; y++) {
-          for (let xx = 0; xx < S; xx++) {
-            let s = bias[o];
-            for (let c = 0; c < C; c++) {
-              for (let ky = 0; ky < 3; ky++) {
-                const iy = y + ky - 1;
-                if (iy < 0 || iy >= S) continue;
-                for (let kx = 0; kx < 3; kx++) {
-                  const ix = xx + kx - 1;
-                  if (ix < 0 || ix >= S) continue;
-                  s += weight[((o * C + c) * 3 + ky) * 3 + kx] * x[(c * S + iy) * S + ix];
-                }
+        acc.fill(bias[o]);
+        for (let c = 0; c < C; c++) {
+          for (let ky = 0; ky < 3; ky++) {
+            const dy = ky - 1, y0 = Math.max(0, -dy), y1 = Math.min(S, S - dy);
+            for (let kx = 0; kx < 3; kx++) {
+              const dx = kx - 1, w = weight[((o * C + c) * 3 + ky) * 3 + kx], x0 = Math.max(0, -dx), x1 = Math.min(S, S - dx);
+              for (let y = y0; y < y1; y++) {
+                const row = y * S, from = c * SS + (y + dy) * S + dx;
+                for (let xx = x0; xx < x1; xx++) acc[row + xx] += w * x[from + xx];
               }
             }
-            out[(o * S + y) * S + xx] = Math.max(0, s);
           }
         }
+        for (let i = 0; i < SS; i++) out[o * SS + i] = Math.max(0, acc[i]);
       }
       return out;
     }
