@@ -201,3 +201,80 @@ def test_the_element_hands_over_the_constants_and_the_links_to_the_checkpoints_o
     assert str(default_checkpoint.parent.resolve()) not in markup
     assert 'data-weights=""' in live.element("", "")
     assert markup.count('class="live-bar"') == 10
+
+
+PAD_PAGE = """<!doctype html><html><body><div id="sketchpad" style="width: 380px">{markup}</div>
+<script>{pad}</script><script>window.values = []; window.drawPad(document.getElementById("sketchpad"),
+  (png) => window.values.push(png));</script></body></html>"""
+
+# Each drawing's strokes, drawn through the pad's own pointer handlers; -> [{png, pixels' reading}] in order.
+DRAW_ON_PAD = """async ([drawings, weights, novelty, config]) => {
+  const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const tensors = liveReading.readSafetensors(bytes(weights).buffer);
+  const statistics = liveReading.readNovelty(bytes(novelty).buffer, config.NOVELTY_FORMAT);
+  const pad = document.querySelector("#sketchpad .pad").pad, canvas = document.querySelector("#sketchpad canvas");
+  const r = canvas.getBoundingClientRect();
+  const at = ([u, v], type) => new PointerEvent(type, {clientX: r.left + u * r.width, clientY: r.top + v * r.height,
+    button: 0, buttons: type === "pointerup" ? 0 : 1, pointerId: 1, pointerType: "mouse", bubbles: true});
+  const out = [];
+  for (const strokes of drawings) {
+    pad.clear();
+    for (const stroke of strokes) {
+      canvas.dispatchEvent(at(stroke[0], "pointerdown"));
+      for (const p of stroke.slice(1)) canvas.dispatchEvent(at(p, "pointermove"));
+      canvas.dispatchEvent(at(stroke[stroke.length - 1], "pointerup"));
+    }
+    const n = window.values.length;
+    const img = pad.pixels(), read = liveReading.readPixels(img.data, img.width, img.height, tensors, statistics, config);
+    while (window.values.length === n || !window.values[window.values.length - 1]) await new Promise((f) => setTimeout(f, 5));
+    out.push({png: window.values[window.values.length - 1], read: read === null ? null : read.filled ? "filled" :
+      {inputs: read.inputs.map((x) => Array.from(x)), probabilities: read.probabilities, isDigit: read.isDigit}});
+  }
+  return out;
+}"""
+
+
+def pad_strokes(n: int, seed: int) -> list:
+    """n drawings as strokes in the pad's unit square: a 1, a 7, a 0, a 4 or a 17, moved, scaled and shaken as
+    hands do, or a scribble."""
+    rng = np.random.default_rng(seed)
+    shapes = [[[(0.40, 0.25), (0.52, 0.12), (0.52, 0.88)]], [[(0.28, 0.16), (0.72, 0.16), (0.45, 0.88)]],
+              [[(0.50, 0.12), (0.70, 0.28), (0.72, 0.60), (0.55, 0.88), (0.38, 0.82), (0.28, 0.55), (0.32, 0.26), (0.50, 0.12)]],
+              [[(0.60, 0.88), (0.60, 0.12), (0.25, 0.62), (0.78, 0.62)]],
+              [[(0.14, 0.36), (0.24, 0.28), (0.24, 0.72)], [(0.50, 0.30), (0.86, 0.30), (0.64, 0.72)]]]
+    out = []
+    for i in range(n):
+        if i % 6 == 5:
+            strokes = [[tuple(p) for p in rng.uniform(0.1, 0.9, (int(rng.integers(3, 12)), 2))]]
+        else:
+            scale, (dx, dy) = rng.uniform(0.5, 1.0), rng.uniform(-0.1, 0.1, 2)
+            strokes = [[(0.5 + (u - 0.5) * scale + dx + rng.normal(0, 0.01), 0.5 + (v - 0.5) * scale + dy + rng.normal(0, 0.01))
+                        for u, v in s] for s in shapes[i % 5]]
+        # Each segment as a hand moves: in steps of a few pixels.
+        out.append([[(u0 + (u1 - u0) * k / 8, v0 + (v1 - v0) * k / 8) for (u0, v0), (u1, v1) in zip(s, s[1:])
+                     for k in range(8)] + [s[-1]] for s in strokes])
+    return out
+
+
+def test_drawings_made_on_the_pad_read_the_same_in_the_browser_and_from_the_png_the_server_gets(browser, default_checkpoint):
+    from src.web import pad
+
+    page = browser.new_page()
+    page.set_content(PAD_PAGE.format(markup=pad.MARKUP, pad=pad.SCRIPT.read_text()))
+    page.add_script_tag(content=live.SCRIPT.read_text())
+    weights = base64.b64encode(default_checkpoint.read_bytes()).decode()
+    novelty = base64.b64encode(novelty_path(default_checkpoint).read_bytes()).decode()
+    drawn = page.evaluate(DRAW_ON_PAD, [pad_strokes(120, seed=38), weights, novelty, live.config()])
+    page.close()
+    model = ModelStore(default_checkpoint.parent, default_checkpoint.name).load(default_checkpoint.name)
+    read = 0
+    for d in drawn:
+        server = model.read(pad.decode(d["png"]))  # the PNG the pad sends, as the server decodes it
+        if d["read"] is None or d["read"] == "filled":
+            assert server is None or len(server.images) == 0
+            continue
+        read += 1
+        assert np.abs(np.array(d["read"]["inputs"], np.float32).reshape(-1, 28, 28) - server.images).max() <= 1e-6
+        assert np.abs(np.array(d["read"]["probabilities"]) - server.probabilities).max() <= 1e-5
+        assert d["read"]["isDigit"] == server.is_digit
+    assert read >= 90
