@@ -4,10 +4,13 @@
 
 It starts `python app.py` on 127.0.0.1 (its own temporary checkpoint and visitor folders, an operator password)
 and runs, bounded in count and time:
-  1. quiet: an honest visitor draws (/predict by blob id, as the browser sends it), presses Stop and loads the
-     page; the p95 of each;
-  2. blob bombs: a 7000x7000 PNG (14 KB) by blob id, and a layer index of 10**9, each then read by /predict;
-     the server's peak memory above its quiet level;
+  1. quiet: an honest visitor draws (/predict with the pad's PNG, as the browser sends it), presses Stop and
+     loads the page; the p95 of each;
+  2. bad drawings: what a stranger's script may send /predict instead of the pad's one 320x320 PNG (a
+     6000x6000 drawing, the longest value an event's limit lets through, a header claiming 20000x20000
+     pixels, 321x320 pixels, a 2-frame APNG, JPEGs, damaged base64, the old Sketchpad's value, a list of
+     layers, a blob id, a body over the limit), each 4 times: the answer, and the server's peak memory above
+     its level before, which must stay within MEMORY_BOUND;
   3. floods: N wrong operator sign-ins and N trainings (50 epochs each), each from a fresh session and one
      address (given as Spaces' proxy gives it: X-Forwarded-For, with TRUST_PROXY=1), sent as
      fast as 4 processes can send them, while the honest visitor does the same as in 1; every answer counted;
@@ -17,6 +20,8 @@ The honest visitor's figures are ratios to the quiet ones of the same run (this 
 """
 
 import argparse
+import base64
+import io
 import json
 import secrets
 import struct
@@ -32,12 +37,15 @@ import requests
 from PIL import Image
 
 from bench.launch import ROOT, client, start_app
-from src.data.synthetic import png_bytes, render_digit
+from src.data.synthetic import png_bytes, render_digit, render_mask
+from src.web.pad import PREFIX, SIZE, encode
+from src.web.uploads import MAX_EVENT_BYTES
 
 PASSWORD = "abuse-bench-" + secrets.token_hex(4)
 # The addresses Spaces' proxy would append (TRUST_PROXY=1): the stranger's and an honest visitor's.
 STRANGER = {"X-Forwarded-For": "203.0.113.7"}
 HONEST = {"X-Forwarded-For": "198.51.100.20"}
+MEMORY_BOUND = 20e6  # bytes: the most one bad drawing may add to the server's peak memory
 
 
 def bomb(width: int, height: int) -> bytes:
@@ -47,9 +55,39 @@ def bomb(width: int, height: int) -> bytes:
     return png[:12] + ihdr + struct.pack(">I", zlib.crc32(ihdr)) + png[33:]
 
 
-def big_png(side: int) -> bytes:
-    """A real PNG of side x side pixels (compresses to a few KB): what a blob bomb looks like for real."""
-    return png_bytes(Image.new("1", (side, side), 1), optimize=True)
+def data_url(data: bytes, prefix: str = PREFIX) -> str:
+    return prefix + base64.b64encode(data).decode()
+
+
+def longest_png() -> bytes:
+    """A real PNG of noise, which does not compress: as long as a request body may be once in a data URL."""
+    side = int((3 * (MAX_EVENT_BYTES - 4096) / 4 / 3) ** 0.5)  # 3 bytes a pixel, base64 adds a third
+    return png_bytes(Image.fromarray(np.random.default_rng(0).integers(0, 256, (side, side, 3), np.uint8)))
+
+
+def bad_drawings() -> list[tuple[str, object]]:
+    """(name, value) of what a script may send /predict instead of the pad's value: one SIZE x SIZE PNG as a
+    data URL (src/web/pad.py). Each is meant to be refused from its type, length or header, unread."""
+    pad = png_bytes(render_digit(2, np.random.default_rng(9), canvas=SIZE, style="transparent"))
+    strokes = [render_digit(d, np.random.default_rng(d), canvas=SIZE, style="transparent") for d in (3, 7)]
+    apng, jpeg = io.BytesIO(), io.BytesIO()
+    strokes[0].save(apng, "PNG", save_all=True, append_images=strokes[1:], duration=100)
+    render_digit(5, np.random.default_rng(5), canvas=SIZE).convert("RGB").save(jpeg, "JPEG", quality=90)
+    return [
+        ("6000x6000 PNG drawing", data_url(png_bytes(render_mask(6, np.random.default_rng(6), canvas=6000,
+                                                                 supersample=1)))),
+        ("longest PNG an event's limit lets through", data_url(longest_png())),
+        ("header claiming 20000x20000", data_url(bomb(20000, 20000))),
+        ("321x320 PNG", data_url(png_bytes(Image.new("RGBA", (SIZE + 1, SIZE))))),
+        ("2-frame APNG, 320x320", data_url(apng.getvalue())),
+        ("JPEG with the PNG prefix", data_url(jpeg.getvalue())),
+        ("JPEG data URL", data_url(jpeg.getvalue(), "data:image/jpeg;base64,")),
+        ("damaged base64", data_url(pad)[:-3]),
+        ("the old Sketchpad's value", {"background": None, "layers": [data_url(pad)], "composite": None, "id": None}),
+        ("a list of layers", [data_url(pad), data_url(pad)]),
+        ("blob id", {"id": "x"}),
+        ("event over the limit", data_url(b"\0" * (3 * MAX_EVENT_BYTES // 4 + 1024))),
+    ]
 
 
 class Memory:
@@ -84,16 +122,8 @@ class App:
         self.url = self.app.url
         config = requests.get(self.url + "config", timeout=30).json()
         self.config = config
-        self.sketchpad = next(c["id"] for c in config["components"] if c["type"] == "imageeditor")
         self.fn = {d.get("api_name"): i for i, d in enumerate(config["dependencies"]) if d.get("api_name")}
         self.memory = Memory(self.app.process.pid)
-
-    def send_blob(self, session: str, blob_id: str, data: bytes, kind="layer", index="0") -> int:
-        r = requests.post(self.url + "gradio_api/component_server", timeout=60, files={"file": ("layer.png", data)},
-                          headers=HONEST,
-                          data={"session_hash": session, "component_id": str(self.sketchpad),
-                                "fn_name": "accept_blobs", "id": blob_id, "type": kind, "index": index})
-        return r.status_code
 
     def join(self, api_name: str, data: list) -> int:
         """A raw queue/join from a fresh session, as a script would flood it: the HTTP status (200 admitted)."""
@@ -107,15 +137,12 @@ class Honest:
 
     def __init__(self, app: App):
         self.app, self.client = app, client(app.url, headers=HONEST)
-        self.drawing = png_bytes(render_digit(3, np.random.default_rng(5), canvas=320, style="transparent"))
+        self.drawing = encode(render_digit(3, np.random.default_rng(5), canvas=SIZE, style="transparent"))
 
     def predict(self) -> float:
         start = time.perf_counter()
-        blob_id = secrets.token_hex(6)
-        self.app.send_blob(self.client.session_hash, blob_id, self.drawing)
-        label = self.client.predict({"id": blob_id, "background": None, "layers": [], "composite": None},
-                                    api_name="/predict")[1]
-        assert label["label"] == "3", label
+        reading = self.client.predict(self.drawing, api_name="/predict")[0]
+        assert reading["digit"] == 3, reading
         return time.perf_counter() - start
 
     def stop(self) -> float:
@@ -181,25 +208,24 @@ def main():
             print(f"  p95 /predict {p95(quiet['predict']):.0f} ms, /stop {p95(quiet['stop']):.0f} ms, "
                   f"page {p95(quiet['page']):.0f} ms; failures {quiet['failures']}; memory {base_memory / 1e6:.0f} MB")
 
-            print("== 2. blob bombs")
-            results = []
-            for name, payload, index in (("7000x7000 PNG by blob id (real pixels)", big_png(7000), "0"),
-                                         ("header claiming 20000x20000", bomb(20000, 20000), "0"),
-                                         ("layer index 10**9", png_bytes(Image.new("RGBA", (320, 320))), str(10**9))):
+            print("== 2. bad drawings, each 4 times")
+            stranger, results = client(app.url, headers=STRANGER), []
+            for name, value in bad_drawings():
                 before = app.memory.reset()
                 for _ in range(4):
-                    blob_id = secrets.token_hex(6)
-                    status = app.send_blob(honest.client.session_hash, blob_id, payload, index=index)
                     try:
-                        honest.client.predict({"id": blob_id, "background": None, "layers": [], "composite": None},
-                                              api_name="/predict")
+                        stranger.predict(value, api_name="/predict")
                         answer = "READ (not refused)"
                     except Exception as e:  # noqa: BLE001 - the refusal is what is expected
                         answer = str(e).split("\n")[0][:110]
-                results.append((name, len(payload), status, answer, (app.memory.peak - before) / 1e6))
-            for name, size, status, answer, rise in results:
-                print(f"  {name} ({size:,} bytes): accept_blobs HTTP {status}; /predict: {answer}; "
+                results.append((name, len(value if isinstance(value, str) else json.dumps(value)), answer,
+                                (app.memory.peak - before) / 1e6))
+            for name, size, answer, rise in results:
+                print(f"  {name} ({size:,} characters): /predict: {answer}; "
                       f"server's peak memory +{rise:.1f} MB over the level before")
+            worst = max(rise for *_, rise in results)
+            print(f"  largest rise +{worst:.1f} MB: {'within' if worst <= MEMORY_BOUND / 1e6 else 'OVER'} the "
+                  f"{MEMORY_BOUND / 1e6:.0f} MB bound; honest /predict after them: {honest.predict() * 1000:.0f} ms")
 
             print(f"== 3. floods: {args.floods} wrong sign-ins and {args.floods} trainings from fresh sessions")
             app.memory.reset()

@@ -1,5 +1,5 @@
-"""A class drawing at once: N visitors, each sending the Sketchpad's real payload every P seconds for D seconds,
-to the app's /predict and, in the same run, to a trivial Gradio Sketchpad endpoint given the same traffic.
+"""A class drawing at once: N visitors, each sending the pad's real payload every P seconds for D seconds,
+to the app's /predict and, in the same run, to a trivial Gradio endpoint with the same pad, given the same traffic.
 
     python -m bench.classroom [N=30] [P=2.0] [D=60]
 
@@ -8,8 +8,8 @@ installed): a stroke every P seconds. It reports how long after each stroke (mou
 the live reading (read in the browser by src/web/static/live.js), and how long until the server's reading.
 
 Each visitor is its own gradio_client.Client (its own session), on this machine like the server, and
-sends what the browser sends after a stroke: the sketchpad value {background, layers, composite} as
-320x320 PNG uploads, starting at a random offset within the first period. A request that takes longer
+sends what the browser sends after a stroke: the pad's value, a 320x320 PNG as a data URL (src/web/pad.py),
+starting at a random offset within the first period. A request that takes longer
 than the period delays that visitor's next one (as a browser's trigger_mode="always_last" would).
 Prints, for the app and then the trivial endpoint: requests sent, p50 and p95 latency, failures.
 The app runs from a temporary checkpoint and visitor folder, never the repository's.
@@ -25,20 +25,21 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.launch import Timings, client, close_all, sketch_uploads, start_app, start_code
+from bench.launch import Timings, client, close_all, pad_values, start_app, start_code
 
-# The same queue settings as app.py, a Sketchpad like the app's, and a constant answer (run from the repository).
+# The same queue settings as app.py, the app's pad, and a constant answer (run from the repository).
 TRIVIAL_APP = """
 import gradio as gr
 from app import QUEUE_OPTIONS
+from src.web.pad import Pad
 with gr.Blocks() as demo:
-    pad = gr.Sketchpad(type="pil", image_mode="RGBA", canvas_size=(320, 320)); out = gr.Label()
-    pad.change(lambda value: {"7": 1.0}, pad, out, api_name="predict", trigger_mode="always_last")
+    pad = Pad(elem_id="sketchpad"); out = gr.JSON()
+    pad.change(lambda drawing: {"digit": 7}, pad, out, api_name="predict", trigger_mode="always_last")
 demo.queue(**QUEUE_OPTIONS).launch()
 """
 
 
-def classroom(url: str, visitors: int, period: float, duration: float, sketches: list[dict]):
+def classroom(url: str, visitors: int, period: float, duration: float, drawings: list[str]):
     """-> (latencies in s, failure messages)."""
     clients = [client(url) for _ in range(visitors)]
     timings = Timings()
@@ -51,7 +52,7 @@ def classroom(url: str, visitors: int, period: float, duration: float, sketches:
         k = i
         while next_at < start + duration:
             time.sleep(max(0.0, next_at - time.monotonic()))
-            timings.call(clients[i].predict, sketches[k % len(sketches)], api_name="/predict")
+            timings.call(clients[i].predict, drawings[k % len(drawings)], api_name="/predict")
             k += 1
             next_at = max(next_at + period, time.monotonic())
 
@@ -69,6 +70,7 @@ DIGITS = {1: [[(0.40, 0.25), (0.52, 0.12)], [(0.52, 0.12), (0.52, 0.88)]],
           7: [[(0.28, 0.16), (0.72, 0.16)], [(0.72, 0.16), (0.45, 0.88)]]}
 SERVER_EVERY = 3  # wait for the server's reading of every third drawing only, so that more strokes are drawn
 LIVE = "document.querySelector('#live-reading .live-reading')"
+CLEAR = "#sketchpad button:text-is('Clear')"  # the pad's own Clear
 
 
 def browser_visitor(url: str, period: float, duration: float, results: dict):
@@ -94,10 +96,8 @@ def browser_visitor(url: str, period: float, duration: float, results: dict):
         end, drawn = time.monotonic() + duration, 0
         while time.monotonic() + period < end:
             started, digit = time.monotonic(), (1, 7)[drawn % 2]
-            page.click("#clear")
-            page.wait_for_function(f"() => {LIVE}.dataset.reading === '' && document.querySelector("
-                                   "'#sketchpad button[aria-label=\"Brush\"]').classList.contains('highlight')",
-                                   timeout=60_000)  # autobrush.js reselects the brush after Clear
+            page.click(CLEAR)
+            page.wait_for_function(f"() => {LIVE}.dataset.reading === ''", timeout=60_000)
             for stroke in DIGITS[digit]:
                 page.mouse.move(x0 + stroke[0][0] * side, y0 + stroke[0][1] * side)
                 page.mouse.down()
@@ -110,8 +110,8 @@ def browser_visitor(url: str, period: float, duration: float, results: dict):
                 seconds, source = page.evaluate(f"() => {{ const r = ({first})(); return [(r.at - window.upAt) / 1000, r.why]; }}")
                 live.append(seconds)
                 results.setdefault("sources", []).append(source)
-            if drawn % SERVER_EVERY == 0:
-                page.wait_for_function(f"() => /^\\s*{digit}\\s*$/m.test(document.querySelector('#prediction').innerText)",
+            if drawn % SERVER_EVERY == 0:  # the server's line starts with the digit it read: "7 at 98%, ..."
+                page.wait_for_function(f"() => /^\\s*{digit} at /.test(document.querySelector('#prediction').innerText)",
                                        timeout=60_000)
                 server.append(time.monotonic() - up)
             drawn += 1
@@ -136,17 +136,17 @@ def main():
     visitors, period, duration = args.N, args.P, args.D
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        sketches = sketch_uploads(tmp / "sketches")
+        drawings = pad_values()
         print(f"{visitors} visitors, one drawing each every {period:g} s, for {duration:g} s, on this machine")
         for name, start in (("app /predict", lambda: start_app(tmp / "app")),
-                            ("trivial Sketchpad endpoint", lambda: start_code(TRIVIAL_APP))):
+                            ("trivial endpoint, same pad", lambda: start_code(TRIVIAL_APP))):
             with start() as app:
-                classroom(app.url, 2, period, 2 * period, sketches)  # warm up
+                classroom(app.url, 2, period, 2 * period, drawings)  # warm up
                 drawing, seen = None, {}
                 if name.startswith("app"):  # one more visitor, in a real browser, among the simulated ones
                     drawing = threading.Thread(target=browser_visitor, args=(app.url, period, duration, seen))
                     drawing.start()
-                latencies, failures = classroom(app.url, visitors, period, duration, sketches)
+                latencies, failures = classroom(app.url, visitors, period, duration, drawings)
                 report(name, latencies, failures, visitors, period, duration)
                 if drawing:
                     drawing.join(timeout=300)
@@ -155,8 +155,8 @@ def main():
                     else:
                         report("  its live reading, in a real browser", seen["live"], [], 2, period, duration)
                         slow = [f"{t * 1000:.0f} ms ({s})" for t, s in zip(seen["live"], seen["sources"]) if t > 0.1]
-                        print(f"    read from the pen {seen['sources'].count('pen')} times, from the Sketchpad's layer "
-                              f"{seen['sources'].count('layer')} times; over 100 ms: {', '.join(slow) or 'none'}")
+                        print(f"    read while the pen moved {seen['sources'].count('pen')} times, at pen-up "
+                              f"{seen['sources'].count('up')} times; over 100 ms: {', '.join(slow) or 'none'}")
                         report("  the server's reading, same browser", seen["server"], [], 1 / SERVER_EVERY, period,
                                duration)
 

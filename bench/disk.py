@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.launch import client, sketch_uploads, start_app
+from bench.launch import client, pad_values, start_app
 from src.web import corrections
 from src.web.visitors import Visitors, folder_size
 
@@ -39,7 +39,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         visitor_dir = tmp / "visitors"
-        sketches = sketch_uploads(tmp / "sketches")
+        drawings = pad_values()
         app = start_app(tmp, env={"VISITOR_DATA_MB": str(args.cap_mb),
                                   "VISITOR_IDLE_MINUTES": str(args.idle_seconds / 60)})
         sizes, done = [], threading.Event()
@@ -60,14 +60,14 @@ def main():
 
         def keep_drawing(session):
             while not done.is_set():
-                session.predict(sketches[0], api_name="/predict")
+                session.predict(drawings[0], api_name="/predict")
                 time.sleep(2.0)
 
         def visit(i):
             session = clients[i]
             try:
-                for k, sketch in enumerate(sketches):
-                    session.predict(sketch, api_name="/predict")
+                for k, drawing in enumerate(drawings):
+                    session.predict(drawing, api_name="/predict")
                     session.predict(str(k % 10), api_name="/correct")
             except Exception as e:  # noqa: BLE001 - reported below
                 results[i] = f"failed before training: {type(e).__name__}: {e}"

@@ -7,6 +7,8 @@
    convolutions as pictures; the filters and the summary change only with the model). Prints p50 of each.
 2. /predict over HTTP with the panel closed, against the app as it was before the panel (git revision
    --before, unpacked into a temporary folder with `git archive`), alternating requests in the same run.
+   Each app is sent the same drawings as its own page sends them: now the pad's PNG (src/web/pad.py), before
+   a Gradio Sketchpad's three 320x320 PNG uploads; so the ratio holds that change too, not the panel's alone.
    Prints both p50s and their ratio. Skipped with a message where git or the revision is missing.
 The apps run from temporary checkpoint and visitor folders, never the repository's.
 """
@@ -20,7 +22,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from bench.launch import ROOT, client, sketch_uploads, start_app
+from bench.launch import ROOT, client, pad_values, start_app
 
 
 def p50(samples) -> float:
@@ -35,7 +37,8 @@ def in_process(strokes: int):
     from src.web.draw_tab import DrawTab
     from src.web.explore import Explore
     from src.reading.inference import ModelStore
-    from src.data.synthetic import render_digit, sketchpad_value
+    from src.data.synthetic import render_digit
+    from src.web.pad import SIZE, decode, encode
     from src.web.visitors import Visitors
     from src import config
 
@@ -45,21 +48,51 @@ def in_process(strokes: int):
         draw = DrawTab(store, Visitors(Path(tmp)), WeightLinks())
         explore = Explore(draw)
         rng = np.random.default_rng(0)
-        values = [sketchpad_value(render_digit(i % 10, rng, canvas=320, style="transparent")) for i in range(20)]
+        # As the pad sends them; /predict's handler gets them decoded (src/web/pad.py), and so does draw.predict here.
+        values = [encode(render_digit(i % 10, rng, canvas=SIZE, style="transparent")) for i in range(20)]
         predict, panel = [], []
         visitor = SimpleNamespace(session_hash="bench")  # what gr.Request tells the handlers: whose request
         for i in range(strokes + 10):
             t = time.perf_counter()
-            *_, sample = draw.predict(values[i % len(values)], None, visitor)
+            *_, sample = draw.predict(decode(values[i % len(values)]), None, visitor)
             t1 = time.perf_counter()
             explore.inside_maps(sample, None, visitor)  # what an open panel asks for after each stroke
             t2 = time.perf_counter()
             if i >= 10:  # warm-up
                 predict.append(t1 - t)
                 panel.append(t2 - t1)
-    print(f"In process, one thread, {strokes} drawings (320x320 sketchpad values):")
+    print(f"In process, one thread, {strokes} drawings (the pad's 320x320 PNGs, decoded):")
     print(f"  /predict's work                          p50 {p50(predict):6.2f} ms")
     print(f"  + Inside the network (panel open)        p50 {p50(panel):6.2f} ms per stroke")
+
+
+def sketchpad_uploads(folder: Path, drawings: list[str]) -> list[dict]:
+    """The pad's drawings as a Gradio Sketchpad's value (the page before the pad): its white background, the
+    strokes layer and their composite, each an uploaded file, as gradio_client sends them."""
+    from gradio_client import handle_file
+    from PIL import Image
+
+    from src.web.pad import decode
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, value in enumerate(drawings):
+        layer = decode(value)
+        background = Image.new("RGBA", layer.size, "white")
+        images = {"background": background, "layer": layer, "composite": Image.alpha_composite(background, layer)}
+        files = {}
+        for key, image in images.items():
+            image.save(folder / f"{i}-{key}.png")
+            files[key] = handle_file(str(folder / f"{i}-{key}.png"))
+        out.append({"id": None, "background": files["background"], "layers": [files["layer"]],
+                    "composite": files["composite"]})
+    return out
+
+
+def takes_the_pad(c) -> bool:
+    """Whether the app behind client `c` has the pad (its /predict takes the pad's PNG), not a Sketchpad."""
+    parameters = c.view_api(return_format="dict", print_info=False)["named_endpoints"]["/predict"]["parameters"]
+    return parameters[0]["component"] == "Pad"
 
 
 def over_http(requests: int, before: str):
@@ -73,17 +106,19 @@ def over_http(requests: int, before: str):
         except (OSError, subprocess.CalledProcessError) as e:
             print(f"/predict against {before}: skipped (no git or no such revision: {e})")
             return
-        sketches = sketch_uploads(tmp / "sketches")  # what the browser sends after a stroke
+        drawings = pad_values()  # what the browser sends after a stroke
+        uploads = sketchpad_uploads(tmp / "sketchpad", drawings)  # the same, as the page before the pad sent them
         # Both read the same weights: this checkout's shipped checkpoint, each from a copy of its own.
         with start_app(tmp / "now") as now_app, \
                 start_app(tmp / "then", cwd=old, checkpoints=ROOT / "checkpoints") as then_app:
             apps = {"now (panel closed)": now_app, f"before ({before})": then_app}
             clients = {name: client(app.url) for name, app in apps.items()}
+            sent = {name: drawings if takes_the_pad(c) else uploads for name, c in clients.items()}
             times = {name: [] for name in apps}
             for i in range(requests + 10):
                 for name, c in clients.items():
                     t = time.perf_counter()
-                    c.predict(sketches[i % len(sketches)], api_name="/predict")
+                    c.predict(sent[name][i % len(drawings)], api_name="/predict")
                     if i >= 10:
                         times[name].append(time.perf_counter() - t)
     now, then = times  # in insertion order

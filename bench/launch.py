@@ -8,7 +8,7 @@
     with side_by_side(work, TRIVIAL_APP) as (app, ref):          # both at once
         timings = Timings(); timings.call(c.predict, ...)        # .latencies, .failures, from any thread
 
-What the clients send: drawing_files (PNG drawings for /classify), sketch_uploads (Sketchpad values for /predict).
+What the clients send: drawing_files (PNG drawings for /classify), pad_values (the pad's drawings for /predict).
 
 Every app runs with the repository (or the checkout given as cwd) as its working directory, so `src` and
 `app` import as they do for `python app.py`; each is stopped by its own PID (terminate, then kill).
@@ -171,22 +171,13 @@ def drawing_files(folder: Path, n: int = 20, canvas: int = 800) -> list[Path]:
     return [folder / f"{i}.png" for i in range(n)]
 
 
-def sketch_uploads(folder: Path, n: int = 10) -> list[dict]:
-    """n Sketchpad values (digit i % 10) as gradio_client sends them after a stroke: each image an uploaded file."""
+def pad_values(n: int = 10) -> list[str]:
+    """n drawings (digit i % 10) as the pad sends them to /predict after a stroke: a PNG data URL each
+    (src/web/pad.py: SIZE x SIZE, black ink on transparency)."""
     import numpy as np
-    from gradio_client import handle_file
 
-    from src.data.synthetic import render_digit, sketchpad_value
+    from src.data.synthetic import render_digit
+    from src.web.pad import SIZE, encode
 
-    folder.mkdir(parents=True, exist_ok=True)
-    rng, out = np.random.default_rng(0), []
-    for i in range(n):
-        value = sketchpad_value(render_digit(i % 10, rng, canvas=320, style="transparent"))
-        value["layer"] = value.pop("layers")[0]
-        files = {}
-        for key in ("background", "composite", "layer"):
-            value[key].save(folder / f"{i}-{key}.png")
-            files[key] = handle_file(str(folder / f"{i}-{key}.png"))
-        out.append({"id": None, "background": files["background"], "layers": [files["layer"]],
-                    "composite": files["composite"]})
-    return out
+    rng = np.random.default_rng(0)
+    return [encode(render_digit(i % 10, rng, canvas=SIZE, style="transparent")) for i in range(n)]

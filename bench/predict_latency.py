@@ -5,7 +5,8 @@
 1. Starts the app (`python app.py`) and a trivial Gradio app whose endpoint takes the same image file
    and returns a constant, each on its own port, and sends both the same 800x800 drawings one at a time
    through gradio_client, alternating between them. Prints p50/p95 of each and the ratio.
-2. Times preprocessing + inference of one 800x800 sketchpad value in this process.
+2. Times, in this process, the work /predict does for one drawing of the pad (320x320 PNG, src/web/pad.py):
+   decoding its value, preprocessing, the reading, and a saliency map.
 """
 
 import argparse
@@ -53,18 +54,25 @@ def main():
     print(f"trivial endpoint   p50 {t50:6.1f} ms   p95 {t95:6.1f} ms")
     print(f"ratio              p50 {c50 / t50:.2f}x   p95 {c95 / t95:.2f}x")
 
-    # In process: the work /predict does for one 800x800 sketchpad value, minus Gradio.
+    # In process: the work /predict does for one drawing of the pad, minus Gradio.
     from src.config import CHECKPOINT_DIR, DEFAULT_CHECKPOINT
     from src.data.preprocess import preprocess
 
     import torch
     torch.set_num_threads(1)
-    from src.data.synthetic import render_digit, sketchpad_value
+    from src.data.synthetic import render_digit
     from src.reading.inference import ModelStore
+    from src.web.pad import SIZE, decode, encode
     rng = np.random.default_rng(0)
     store = ModelStore(CHECKPOINT_DIR, DEFAULT_CHECKPOINT)
     model = store.activate(DEFAULT_CHECKPOINT)
-    values = [sketchpad_value(render_digit(i % 10, rng, canvas=800, style="transparent")) for i in range(50)]
+    pngs = [encode(render_digit(i % 10, rng, canvas=SIZE, style="transparent")) for i in range(50)]
+    t_decode = []
+    for png in pngs:
+        t0 = time.perf_counter()
+        decode(png)  # its checks, then the PNG decoded (Pad.preprocess)
+        t_decode.append(time.perf_counter() - t0)
+    values = [decode(png) for png in pngs]
     for v in values[:5]:
         model.read(v)
     t_pre, t_all = [], []
@@ -88,10 +96,11 @@ def main():
         t0 = time.perf_counter()
         saliency(model.model, reading.images[0], reading.digits[0])
         t_sal.append(time.perf_counter() - t0)
+    print(f"in process, decoding the pad's value (a 320x320 PNG data URL): p50 {np.median(t_decode) * 1000:.2f} ms")
     print(f"in process, one saliency map: p50 {np.median(t_sal) * 1000:.2f} ms")
     print(f"in process, the whole Draw-tab reading (+ is-it-a-digit, number check, saliency): "
           f"p50 {np.median(t_read) * 1000:.2f} ms")
-    print(f"in process, per 800x800 sketchpad value: preprocessing p50 {np.median(t_pre) * 1000:.2f} ms, "
+    print(f"in process, per drawing of the pad: preprocessing p50 {np.median(t_pre) * 1000:.2f} ms, "
           f"reading (preprocessing + network + is-it-a-digit) p50 {np.median(t_all) * 1000:.2f} ms, "
           f"p95 {np.percentile(t_all, 95) * 1000:.2f} ms")
 

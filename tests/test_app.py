@@ -6,7 +6,10 @@ from gradio_client import handle_file
 from PIL import Image
 
 from src.data.mnist import read_mnist
-from src.data.synthetic import render_digit, sketchpad_value
+from src.data.synthetic import render_digit
+from src.web.pad import SIZE, encode
+
+BLANK = (None, None, None, "")  # /predict's answer for an empty pad: no reading, no pictures, no note
 
 
 def classify_many(server, paths):
@@ -30,24 +33,21 @@ def answers(server, inputs: list[tuple], api_name: str, visitors: int = 4) -> li
     return [shares[i % visitors][i // visitors] for i in range(len(inputs))]
 
 
-def predicted_digit(label: dict):
-    return int(label["label"]) if label and label.get("confidences") else None  # None: blank or "not a digit"
+def on_pad(drawing: Image.Image) -> str:
+    """A drawing (black ink on transparency) as the pad sends it: in its SIZE x SIZE square (a larger one scaled
+    down to fit, centred), as a PNG data URL (src.web.pad.encode)."""
+    drawing = drawing.convert("RGBA")
+    if drawing.size != (SIZE, SIZE):
+        drawing.thumbnail((SIZE, SIZE), Image.Resampling.LANCZOS)
+        square = Image.new("RGBA", (SIZE, SIZE), (0, 0, 0, 0))
+        square.paste(drawing, ((SIZE - drawing.width) // 2, (SIZE - drawing.height) // 2))
+        drawing = square
+    return encode(drawing)
 
 
-def save_sketch(value: dict, folder, stem) -> dict:
-    """A sketchpad value as gradio_client sends it: each image as an uploaded file."""
-    out = {"id": None}
-    for key in ("background", "composite"):
-        if value.get(key) is None:
-            out[key] = None
-        else:
-            value[key].save(folder / f"{stem}-{key}.png")
-            out[key] = handle_file(str(folder / f"{stem}-{key}.png"))
-    out["layers"] = []
-    for i, layer in enumerate(value.get("layers") or []):
-        layer.save(folder / f"{stem}-layer{i}.png")
-        out["layers"].append(handle_file(str(folder / f"{stem}-layer{i}.png")))
-    return out
+def drawn(digit: int, rng) -> str:
+    """One mouse-like drawing of `digit` as the pad sends it."""
+    return on_pad(render_digit(digit, rng, canvas=SIZE, style="transparent"))
 
 
 @pytest.mark.slow
@@ -83,22 +83,12 @@ def test_classify_reads_mnist_test_digits_as_280px_black_on_white_pngs(server, d
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("theme", ["dark", "transparent"])
-def test_predict_reads_drawings_on_dark_and_transparent_canvases(server, tmp_path, theme):
-    rng = np.random.default_rng(7 if theme == "dark" else 8)
+def test_predict_reads_60_drawings_from_the_pad(server):
+    rng = np.random.default_rng(7)
     digits = np.arange(60) % 10
-    sketches = []
-    for i, d in enumerate(digits):
-        strokes = render_digit(int(d), rng, canvas=400, style="transparent")  # black ink, as the brush draws
-        if theme == "dark":  # the dark theme's opaque #333 composite, without layers: ink against the background
-            background = Image.new("RGBA", strokes.size, (0x33, 0x33, 0x33, 255))
-            value = {"background": background, "layers": [], "composite": Image.alpha_composite(background, strokes)}
-        else:  # a transparent background and no layers: the ink is in the alpha channel
-            value = {"background": None, "layers": [], "composite": strokes}
-        sketches.append((save_sketch(value, tmp_path, f"{theme}{i}"),))
-    labels = [label for chart, label, image, *_ in answers(server, sketches, "/predict")]
-    correct = sum(predicted_digit(label) == d for label, d in zip(labels, digits))
-    print(f"/predict, {theme} canvas: {correct}/60")
+    readings = [reading for reading, *_ in answers(server, [(drawn(int(d), rng),) for d in digits], "/predict")]
+    correct = sum(r["digit"] == d for r, d in zip(readings, digits))
+    print(f"/predict, pad drawings: {correct}/60")
     assert correct >= 58
 
 
@@ -106,21 +96,19 @@ def test_blank_canvas_gives_no_digit_and_no_error(client, tmp_path):
     Image.new("RGB", (800, 800), "white").save(tmp_path / "blank.png")
     assert client.predict(handle_file(str(tmp_path / "blank.png")), api_name="/classify") == {
         "digit": None, "confidence": 0.0, "probabilities": [0.0] * 10, "is_digit": False, "unusual": False}
-    blank = Image.new("RGBA", (320, 320), (0, 0, 0, 0))
-    chart, label, image, *_ = client.predict(
-        save_sketch({"background": Image.new("RGBA", (320, 320), "white"), "layers": [blank],
-                     "composite": Image.new("RGBA", (320, 320), "white")}, tmp_path, "blank"),
-        api_name="/predict")
-    assert label["label"] == "Draw a digit" and image is None
-    assert [row[1] for row in chart["data"]] == [0.0] * 10
+    for empty in ("", None, on_pad(Image.new("RGBA", (SIZE, SIZE), (0, 0, 0, 0)))):  # nothing drawn, or cleared
+        assert client.predict(empty, api_name="/predict") == BLANK
 
 
-def test_predict_returns_the_chart_in_digit_order_the_label_and_the_model_input(client, tmp_path):
-    strokes = render_digit(4, np.random.default_rng(1), canvas=320, style="transparent")
-    chart, label, image, *_ = client.predict(save_sketch(sketchpad_value(strokes), tmp_path, "four"), api_name="/predict")
-    assert [row[0] for row in chart["data"]] == [str(d) for d in range(10)]
-    probabilities = [row[1] for row in chart["data"]]
-    assert abs(sum(probabilities) - 1) < 1e-2 and all(0 <= p <= 1 for p in probabilities)
-    assert predicted_digit(label) == 4 and len(label["confidences"]) == 3
+def test_predict_returns_the_reading_as_classify_does_and_the_model_input(client, tmp_path):
+    strokes = render_digit(4, np.random.default_rng(1), canvas=SIZE, style="transparent")
+    reading, image, heat, note = client.predict(on_pad(strokes), api_name="/predict")
+    assert set(reading) == {"digit", "confidence", "probabilities", "is_digit", "unusual"}
+    assert reading["digit"] == 4 and reading["is_digit"] and not reading["unusual"] and note == ""
+    probabilities = reading["probabilities"]  # all ten, in digit order
+    assert len(probabilities) == 10 and abs(sum(probabilities) - 1) < 1e-3 and all(0 <= p <= 1 for p in probabilities)
+    assert reading["confidence"] == max(probabilities) == probabilities[4]
     seen = np.asarray(Image.open(image).convert("L"))
     assert seen.shape == (280, 280) and seen.max() > 200 and seen[:20].max() < 30  # white digit, dark margin
+    strokes.save(tmp_path / "four.png")  # the same drawing as a file: /classify reads it the same
+    assert client.predict(handle_file(str(tmp_path / "four.png")), api_name="/classify") == reading

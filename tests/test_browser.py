@@ -411,7 +411,7 @@ def test_on_a_phone_a_finger_draws_a_7_and_the_pad_and_reading_fit_on_one_screen
     assert canvas["y"] >= 0 and reading["y"] + reading["height"] <= viewport, (reading, viewport)
     # Sharp on a 2.6x screen: the canvas has a device pixel for each of the screen's.
     width, css = page.evaluate("() => { const c = document.querySelector('#sketchpad canvas');"
-                               " return [c.width, c.getBoundingClientRect().width * devicePixelRatio]; }")
+                               " return [c.width, c.clientWidth * devicePixelRatio]; }")
     assert abs(width - css) <= 1
     page.context.close()
 

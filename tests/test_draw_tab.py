@@ -6,8 +6,10 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from src.web import corrections
-from src.data.synthetic import render_digit, render_nondigit, render_number, sketchpad_value, style_mask
-from tests.test_app import save_sketch
+from src.web.draw_tab import FILLED_AREA
+from src.web.pad import SIZE
+from src.data.synthetic import render_digit, render_nondigit, render_number, style_mask
+from tests.test_app import drawn, on_pad
 
 
 def classify_image(client, img: Image.Image, path):
@@ -18,8 +20,7 @@ def classify_image(client, img: Image.Image, path):
 def test_every_prediction_comes_with_a_saliency_map_over_the_input(client, tmp_path):
     rng = np.random.default_rng(11)
     for digit in (0, 3, 8):
-        value = save_sketch(sketchpad_value(render_digit(digit, rng, canvas=320, style="transparent")), tmp_path, f"d{digit}")
-        chart, label, model_input, heat, note = client.predict(value, api_name="/predict")
+        reading, model_input, heat, note = client.predict(drawn(digit, rng), api_name="/predict")
         heat = np.asarray(Image.open(heat).convert("RGB")).astype(int)
         seen = np.asarray(Image.open(model_input).convert("L"))
         assert heat.shape[:2] == seen.shape == (280, 280)
@@ -40,10 +41,30 @@ def test_non_digits_are_flagged_and_digits_are_not(client, tmp_path):
     assert np.mean([r["digit"] == d % 10 for d, r in enumerate(digits)]) >= 0.95
 
 
-def test_the_draw_tab_says_when_it_is_not_a_digit(client, tmp_path):
-    sign = render_nondigit("hash", np.random.default_rng(1), canvas=320, style="transparent")
-    chart, label, *_ = client.predict(save_sketch(sketchpad_value(sign), tmp_path, "hash"), api_name="/predict")
-    assert label["label"] == "This doesn't look like a digit"
+def test_the_draw_tab_says_when_it_is_not_a_digit(client):
+    sign = render_nondigit("hash", np.random.default_rng(1), canvas=SIZE, style="transparent")
+    reading, model_input, heat, note = client.predict(on_pad(sign), api_name="/predict")
+    assert not reading["is_digit"] and reading["digit"] is not None  # a best guess, shown as no digit
+    assert note.startswith("The model is not sure this is any digit") and model_input is not None
+
+
+def test_dots_alone_give_no_digit_and_say_why(client, dots_alone):
+    for centres, ink in dots_alone:
+        drawing = Image.new("RGBA", (SIZE, SIZE), (0, 0, 0, 0))
+        drawing.putalpha(Image.fromarray((ink * 255).astype(np.uint8)))  # black ink on transparency, as the pad draws
+        reading, model_input, heat, note = client.predict(on_pad(drawing), api_name="/predict")
+        assert reading["digit"] is None and not reading["is_digit"] and reading["probabilities"] == [0.0] * 10
+        assert note == FILLED_AREA and model_input is None and heat is None
+
+
+def test_a_number_drawn_on_the_pad_is_read_digit_by_digit(client):
+    drawing = render_number([4, 2], np.random.default_rng(42), canvas_height=200, gap=(0.15, 0.3),
+                            height_frac=(0.6, 0.85), style="transparent")  # two digits side by side, a gap apart
+    reading, model_input, heat, note = client.predict(on_pad(drawing), api_name="/predict")
+    assert reading["number"] == "42" and [d["digit"] for d in reading["digits"]] == [4, 2]
+    assert reading["digit"] in (4, 2) and len(reading["probabilities"]) == 10  # the least certain digit's
+    assert "Read as the number **42**" in note
+    assert np.asarray(Image.open(model_input)).shape[:2] == (280, 560)  # both inputs, side by side
 
 
 def test_a_written_number_is_read_digit_by_digit(client, tmp_path):
@@ -59,13 +80,11 @@ def test_a_written_number_is_read_digit_by_digit(client, tmp_path):
     assert "digits" not in single and single["digit"] == 4
 
 
-def test_a_correction_is_stored_and_counted(server, tmp_path):
+def test_a_correction_is_stored_and_counted(server):
     client = Client(server.url, verbose=False)  # its own session: the correction applies to its last drawing
     folder = server.visitor(client).corrections  # this visitor's own
     before = corrections.count(folder)
-    value = save_sketch(sketchpad_value(render_digit(1, np.random.default_rng(3), canvas=320, style="transparent")),
-                        tmp_path, "one")
-    client.predict(value, api_name="/predict")
+    client.predict(drawn(1, np.random.default_rng(3)), api_name="/predict")
     radio, status = client.predict("7", api_name="/correct")
     assert corrections.count(folder) == before + 1 and f"{before + 1} correction" in status
     images, labels = corrections.load(folder)
@@ -89,7 +108,7 @@ def test_fine_tune_on_corrections_reports_before_and_after_and_saves_a_model(ser
     assert load_model(visitor.runs / f"{stem}.safetensors")[2] is not None
 
 
-def test_a_sure_but_unusual_digit_is_shown_with_a_note(client, loaded_model, small_mnist, tmp_path):
+def test_a_sure_but_unusual_digit_is_shown_with_a_note(client, loaded_model, small_mnist):
     """The page tells "an unusual 7" (digit shown) apart from "not a digit" (no digit shown)."""
     from src.reading.inference import AS_DRAWN, run_shifted
     from src.data.synthetic import as_drawing
@@ -99,10 +118,9 @@ def test_a_sure_but_unusual_digit_is_shown_with_a_note(client, loaded_model, sma
     not_digit, unusual = loaded_model.novelty.judge(feats, logits)
     pick = int(np.flatnonzero(unusual)[0])  # a digit the model is sure of, drawn unlike most
     digit = int(logits[AS_DRAWN][pick].argmax())
-    strokes = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
-    strokes.putalpha(Image.fromarray(images[pick]).resize((280, 280), Image.Resampling.BICUBIC))
-    chart, label, model_input, heat, note = client.predict(save_sketch(sketchpad_value(strokes), tmp_path, "odd"),
-                                                           api_name="/predict")
-    assert label["label"] == str(digit) and "unusual" in note
-    probabilities = [row[1] for row in chart["data"]]  # the bar chart still shows all ten
+    strokes = Image.new("RGBA", (SIZE, SIZE), (0, 0, 0, 0))
+    strokes.putalpha(Image.fromarray(images[pick]).resize((SIZE, SIZE), Image.Resampling.BICUBIC))
+    reading, model_input, heat, note = client.predict(on_pad(strokes), api_name="/predict")
+    assert reading["digit"] == digit and reading["is_digit"] and reading["unusual"] and "unusual" in note
+    probabilities = reading["probabilities"]  # still all ten
     assert len(probabilities) == 10 and max(probabilities) == probabilities[digit] > 0.5

@@ -11,7 +11,7 @@ from gradio_client.exceptions import AppError
 
 from src.web import corrections
 from tests.conftest import Server
-from tests.test_visitors import drawing_of, sketch_of
+from tests.test_visitors import drawing_of, pad_drawing_of
 
 OPERATOR_ENDPOINTS = {"/operator_sign_in", "/operator_runs", "/operator_promote", "/operator_delete",
                       "/operator_export"}
@@ -88,7 +88,7 @@ def test_the_export_holds_only_the_corrections_of_visitors_who_chose_to_share(op
     sharer, private, operator = (Client(operated.url, verbose=False) for _ in range(3))
     sharer.predict(True, api_name="/share_corrections")
     for client, label in ((sharer, "4"), (sharer, "6"), (private, "1")):
-        client.predict(sketch_of(3, tmp_path), api_name="/predict")
+        client.predict(pad_drawing_of(3), api_name="/predict")
         client.predict(label, api_name="/correct")
     assert corrections.count(operated.visitor(private).corrections) == 1
     operator.predict(PASSWORD, api_name="/operator_sign_in")

@@ -15,7 +15,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from src.data.preprocess import MAX_PIXELS, InvalidImage, deslant, ink_map, load_image, preprocess, to_mnist
-from src.data.synthetic import png_bytes, render_mask, sketchpad_value, stylize
+from src.data.synthetic import png_bytes, render_mask, stylize
+from src.web.pad import SIZE, decode, encode
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,17 +69,13 @@ def test_wide_and_thick_drawings_fit():
     "value",
     [
         None,
-        {},
-        {"background": None, "layers": [], "composite": None},
-        {"background": None, "layers": [None], "composite": None},
         Image.new("RGB", (800, 800), "white"),
         Image.new("RGBA", (800, 800), (0, 0, 0, 0)),
         Image.new("RGB", (800, 800), "#333333"),
         Image.new("L", (1, 1), 0),
         np.zeros((0, 0), np.uint8),
         np.zeros((800, 800, 4), np.uint8),
-        sketchpad_value(Image.new("RGBA", (800, 800), (0, 0, 0, 0)), "light"),
-        sketchpad_value(Image.new("RGBA", (800, 800), (0, 0, 0, 0)), "dark"),
+        decode(encode(Image.new("RGBA", (SIZE, SIZE), (0, 0, 0, 0)))),  # the pad, cleared
     ],
     ids=lambda v: type(v).__name__,
 )
@@ -90,7 +87,7 @@ def test_a_dot_or_noise_is_not_a_digit():
     dot = Image.new("L", (800, 800), 0)
     ImageDraw.Draw(dot).ellipse((400, 400, 440, 440), fill=255)  # one click with a 5% brush
     assert preprocess(stylize(dot, "composite")) is None
-    assert preprocess(sketchpad_value(stylize(dot, "transparent"))) is None
+    assert preprocess(stylize(dot, "transparent")) is None
     rng = np.random.default_rng(0)
     photo = np.clip(200 + rng.normal(0, 3, (600, 800, 3)), 0, 255).astype(np.uint8)  # a blank, noisy photo
     assert preprocess(photo) is None
@@ -132,9 +129,6 @@ def _variants(mask):
     strokes = stylize(mask, "transparent")
     return {
         "transparent": strokes,
-        "sketchpad_light": sketchpad_value(strokes, "light"),
-        "sketchpad_dark": sketchpad_value(strokes, "dark"),
-        "composite_only": {"background": None, "layers": [], "composite": composite},
         "dark": stylize(mask, "dark"),
         "white_on_black": stylize(mask, "white_on_black"),
         "red_ink": stylize(mask, "composite", ink=(200, 20, 20)),
@@ -177,35 +171,15 @@ def test_every_style_gives_the_same_digit(masks):
 
 def test_ink_map_conventions(masks):
     strokes = stylize(masks[3], "transparent")
-    ink = ink_map(sketchpad_value(strokes, "dark"))
+    ink = ink_map(strokes)
     assert ink.dtype == np.float32 and ink.shape == (800, 800)
-    assert np.array_equal(ink, np.asarray(masks[3], np.float32) / 255)  # layers: ink = alpha
+    assert np.array_equal(ink, np.asarray(masks[3], np.float32) / 255)  # black strokes on transparency: ink = alpha
     assert ink_map(None).max() == 0
 
 
-def test_layers_win_over_the_background_and_are_combined(masks):
-    # Ink on two layers is merged (max), and an uploaded background picture is ignored once strokes exist.
-    a, b = stylize(masks[1], "transparent"), stylize(masks[7], "transparent")
-    value = {"background": stylize(masks[0], "composite"), "layers": [a, b], "composite": None}
-    merged = np.maximum(np.asarray(masks[1]), np.asarray(masks[7])).astype(np.float32) / 255
-    assert np.array_equal(ink_map(value), merged)
-
-
-def test_uploaded_background_is_used_when_nothing_is_drawn(masks):
-    empty = Image.new("RGBA", (800, 800), (0, 0, 0, 0))
-    picture = stylize(masks[2], "composite")
-    value = {"background": picture, "layers": [empty], "composite": picture}
-    assert np.abs(preprocess(value) - preprocess(picture)).max() < 0.05
-
-
-def test_mismatched_layers_are_refused():
-    value = {"background": None, "composite": None,
-             "layers": [Image.new("RGBA", (800, 800)), Image.new("RGBA", (400, 300))]}
-    with pytest.raises(InvalidImage, match="800x800 and 400x300"):
-        ink_map(value)
-
-
-@pytest.mark.parametrize("bad", [np.zeros((4, 4, 5)), np.zeros(10), "a string"])
+@pytest.mark.parametrize("bad", [np.zeros((4, 4, 5)), np.zeros(10), "a string", {},
+                                 {"background": None, "layers": [], "composite": None}],
+                         ids=["5_channels", "1d", "str", "empty_dict", "sketchpad_dict"])
 def test_unsupported_values_are_refused(bad):
     with pytest.raises(InvalidImage):
         preprocess(bad)
@@ -296,7 +270,7 @@ def test_exif_orientation_is_applied(masks):
 
 # ----------------------------------------------------------------------------------- accuracy
 ACCURACY_N = 300
-MIN_ACCURACY = {"composite": 0.98, "dark": 0.97, "transparent": 0.97, "sketchpad_dark": 0.97}
+MIN_ACCURACY = {"composite": 0.98, "dark": 0.97, "transparent": 0.97, "pad": 0.97}
 
 
 @pytest.fixture(scope="module")
@@ -311,8 +285,9 @@ def test_accuracy_on_synthetic_drawings(model, drawings, style):
     from src.reading.inference import run_network
 
     labels, masks = drawings
-    if style == "sketchpad_dark":
-        values = [sketchpad_value(stylize(m, "transparent"), "dark") for m in masks]
+    if style == "pad":  # as the pad sends them: SIZE x SIZE, black on transparency, through a PNG data URL
+        values = [decode(encode(stylize(m.resize((SIZE, SIZE), Image.Resampling.LANCZOS), "transparent")))
+                  for m in masks]
     else:
         values = [stylize(m, style) for m in masks]
     predicted = run_network(model, np.stack([preprocess(v) for v in values]))[1].argmax(1)

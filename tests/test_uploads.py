@@ -1,15 +1,17 @@
-"""Uploads (src/web/uploads.py and the app's doors): bad input to /classify, /predict and the upload route, and load.
+"""Uploads (src/web/uploads.py, src/web/pad.py and the app's doors): bad input to /classify, /predict and the upload
+route, and load.
 
 Every bad input must give either a valid answer or a Gradio error whose message a person understands
 (never Gradio's generic "has not enabled verbose error reporting"), and afterwards the server must be
 alive and still read a good drawing correctly.
 """
 
+import base64
 import io
 import os
+import re
 import struct
 import threading
-import time
 import zlib
 from pathlib import Path
 
@@ -18,10 +20,11 @@ import pytest
 import requests
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from PIL import Image
+from PIL import Image, ImageFile
 
-from src.data.preprocess import MAX_PIXELS
+from src.data.preprocess import MAX_PIXELS, InvalidImage
 from src.web import uploads
+from src.web.pad import MAX_VALUE_LENGTH, PREFIX, SIZE, decode, encode
 from src.data.synthetic import png_bytes, render_digit, render_mask, stylize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,14 +115,6 @@ def _call(client, value, api_name):
         return None, str(e)
 
 
-def _predicted(label):
-    return None if not label or not label.get("confidences") else int(label["label"])
-
-
-def _sketch(background=None, layers=(), composite=None) -> dict:
-    return {"background": background, "layers": list(layers), "composite": composite, "id": None}
-
-
 def _assert_still_serving(server, client, files):
     assert server.alive(), server.log_path.read_text()[-3000:]
     result = client.predict(handle_file(str(files["good"])), api_name="/classify")
@@ -134,6 +129,34 @@ def _check(result, error, expected, digit_of):
     else:
         assert error is None, error
         assert digit_of(result) == expected, result
+
+
+class PeakMemory:
+    """The server's resident memory, sampled every 10 ms while in the `with` block: the rise in bytes."""
+
+    def __init__(self, pid):
+        self.pid, self.rise = pid, 0
+
+    def rss(self):
+        with open(f"/proc/{self.pid}/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS"))
+
+    def __enter__(self):
+        self.start, self._done = self.rss(), threading.Event()
+        self.peak = self.start
+        self._thread = threading.Thread(target=self._sample)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._done.is_set():
+            self.peak = max(self.peak, self.rss())
+            self._done.wait(0.01)
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
+        self.rise = self.peak - self.start
 
 
 # ------------------------------------------------------------------------------------------ /classify
@@ -179,177 +202,126 @@ def test_classify_reads_a_6000x6000_drawing_which_fits_the_upload_limit(server, 
 
 
 # ------------------------------------------------------------------------------------------ /predict
-@pytest.mark.parametrize("where", ["layers", "composite"])
-@pytest.mark.parametrize("name", list(FILES))
-def test_predict_bad_and_odd_files_in_the_sketchpad(server, client, files, name, where):
-    f = handle_file(str(files[name]))
-    value = _sketch(layers=[f]) if where == "layers" else _sketch(composite=f)
-    result, error = _call(client, value, "/predict")
-    expected = FILES[name][2]
-    if isinstance(expected, str):
-        assert error is not None and error.startswith("The drawing could not be read"), error
-    _check(result, error, expected, lambda r: _predicted(r[1]))
-    _assert_still_serving(server, client, files)
-
-
-@pytest.mark.parametrize("value", [None, _sketch()], ids=["none", "all_none_empty_layers"])
-def test_predict_empty_sketchpad_values_are_blank(server, client, files, value):
-    result, error = _call(client, value, "/predict")
-    assert error is None, error
-    chart, label, image, *_ = result
-    assert label["label"] == "Draw a digit" and image is None
-    _assert_still_serving(server, client, files)
-
-
-def test_predict_with_null_layers_says_what_is_wrong(server, client, files):
-    result, error = _call(client, {"background": None, "layers": None, "composite": None, "id": None}, "/predict")
-    assert result is None and GENERIC not in error and '"layers" must be a list' in error, error
-    _assert_still_serving(server, client, files)
-
-
-# ------------------------------------------------------------------------------ the browser's blob route
-def _real_png(side: int) -> bytes:
-    """A real side x side PNG: a few KB on the wire, side**2 pixels once decoded."""
+# What a script may send /predict instead of the pad's value (one SIZE x SIZE PNG as a data URL), and the
+# words its refusal must contain. Each is refused from its type, length or header, before any pixel is decoded,
+# except a PNG cut short (DECODED): only decoding finds that out.
+def _apng_two_frames() -> bytes:
+    first, second = (render_digit(d, np.random.default_rng(d), canvas=SIZE, style="transparent") for d in (3, 7))
     buf = io.BytesIO()
-    Image.new("1", (side, side), 1).save(buf, "PNG", optimize=True)
+    first.save(buf, "PNG", save_all=True, append_images=[second], duration=100)
     return buf.getvalue()
 
 
-def _send_blob(server, session, blob_id, data, kind="layer", index="0"):
-    """What the browser does after a stroke: one image to Gradio's own component route (accept_blobs)."""
-    config = requests.get(server.url + "config", timeout=30).json()
-    sketchpad = next(c["id"] for c in config["components"] if c["type"] == "imageeditor")
-    return requests.post(server.url + "gradio_api/component_server", timeout=60, files={"file": ("layer.png", data)},
-                         data={"session_hash": session, "component_id": str(sketchpad), "fn_name": "accept_blobs",
-                               "id": blob_id, "type": kind, "index": index})
+def _jpeg() -> bytes:
+    buf = io.BytesIO()
+    _drawing(5, 5, canvas=SIZE).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
 
 
-def _by_id(blob_id):
-    return {"id": blob_id, "background": None, "layers": [], "composite": None}
+def _noise_png(side: int) -> bytes:
+    """A real side x side PNG that does not compress: its data URL is long."""
+    return png_bytes(Image.fromarray(np.random.default_rng(side).integers(0, 256, (side, side, 4), np.uint8)))
 
 
-class PeakMemory:
-    """The server's resident memory, sampled every 10 ms while in the `with` block: the rise in bytes."""
-
-    def __init__(self, pid):
-        self.pid, self.rise = pid, 0
-
-    def rss(self):
-        with open(f"/proc/{self.pid}/status") as f:
-            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS"))
-
-    def __enter__(self):
-        self.start, self._done = self.rss(), threading.Event()
-        self.peak = self.start
-        self._thread = threading.Thread(target=self._sample)
-        self._thread.start()
-        return self
-
-    def _sample(self):
-        while not self._done.is_set():
-            self.peak = max(self.peak, self.rss())
-            self._done.wait(0.01)
-
-    def __exit__(self, *exc):
-        self._done.set()
-        self._thread.join()
-        self.rise = self.peak - self.start
+def _data_url(data: bytes, prefix=PREFIX) -> str:
+    return prefix + base64.b64encode(data).decode()
 
 
-def test_blob_bombs_are_refused_before_decoding(server, client, files):
-    """A 7000x7000 PNG (14 KB) and a layer index of 10**9, sent by blob id through Gradio's own route:
-    refused with a message, and the server's memory barely moves (decoded, the PNG would take 150 MB+)."""
-    cases = [(_real_png(7000), "0", "too large (7000x7000 pixels)"),
-             (_bomb(20000, 20000), "0", "too large"),
-             (png_bytes(Image.new("RGBA", (320, 320))), str(10**9), "layer 1000000000 cannot exist"),
-             (b"not an image at all", "0", NOT_AN_IMAGE)]
-    for data, index, expected in cases:
+def _pad_png(digit=2) -> bytes:
+    return png_bytes(render_digit(digit, np.random.default_rng(9), canvas=SIZE, style="transparent"))
+
+
+def _old_sketchpad_value() -> dict:
+    """A value shaped like that of the Gradio Sketchpad the page had before the pad."""
+    return {"background": None, "layers": [_data_url(_pad_png())], "composite": None, "id": None}
+
+
+BAD_VALUES = {
+    "drawing_6000x6000": (lambda: _data_url(png_bytes(render_mask(6, np.random.default_rng(6), canvas=6000,
+                                                                  supersample=1))), "not 6000x6000"),
+    "header_claiming_20000x20000": (lambda: _data_url(_bomb(20000, 20000)), TOO_LARGE),
+    "longer_than_any_drawing": (lambda: _data_url(_noise_png(400)), "a drawing of the pad is at most"),
+    "png_321x320": (lambda: _data_url(png_bytes(Image.new("RGBA", (SIZE + 1, SIZE)))), "not 321x320"),
+    "apng_two_frames": (lambda: _data_url(_apng_two_frames()), "one frame, not an animation"),
+    "jpeg_called_png": (lambda: _data_url(_jpeg()), "PNG images, not JPEG"),
+    "jpeg_data_url": (lambda: _data_url(_jpeg(), "data:image/jpeg;base64,"), f"starts with {PREFIX!r}"),
+    "damaged_base64": (lambda: _data_url(_pad_png())[:-3], "base64 text is damaged"),
+    "base64_with_stray_characters": (lambda: _data_url(_pad_png()).replace("A", "*", 1), "base64 text is damaged"),
+    "truncated_png": (lambda: _data_url(_pad_png()[:300]), DAMAGED),
+    "text_as_png": (lambda: _data_url(b"just some text, not a picture\n" * 20), NOT_AN_IMAGE),
+    "layers_list": (lambda: [_data_url(_pad_png()), _data_url(_pad_png(7))], "not list"),
+    "old_sketchpad_value": (_old_sketchpad_value, "not dict"),
+    "blob_id": (lambda: {"id": "x"}, "not dict"),
+}
+DECODED = {"truncated_png"}
+
+
+@pytest.mark.parametrize("name", list(BAD_VALUES))
+def test_decode_refuses_anything_but_one_png_of_the_pads_size_before_decoding_it(name, monkeypatch):
+    """In process (src.web.pad.decode): refused with a message; only a damaged PNG gets as far as its pixels."""
+    make, expected = BAD_VALUES[name]
+    value = make()
+    if name not in DECODED:
+        def no_decoding(self):
+            raise AssertionError("pixels decoded")
+        monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    with pytest.raises(InvalidImage, match=re.escape(expected)):
+        decode(value)
+
+
+def test_decode_reads_the_pads_own_drawings_and_an_empty_pad():
+    strokes = render_digit(4, np.random.default_rng(4), canvas=SIZE, style="transparent")
+    drawing = decode(encode(strokes))
+    assert drawing.size == (SIZE, SIZE) and drawing.mode == "RGBA"
+    assert np.array_equal(np.asarray(drawing), np.asarray(strokes))
+    assert len(encode(strokes)) < MAX_VALUE_LENGTH / 10
+    assert decode("") is None and decode(None) is None
+
+
+def test_predict_refuses_anything_but_one_png_of_the_pads_size(server, client, files):
+    """Each bad value gets a message that says what is wrong, and barely moves the server's memory (a 6000x6000
+    drawing would take 144 MB decoded as RGBA); then a good drawing still reads right."""
+    for name, (make, expected) in BAD_VALUES.items():
+        value = make()
         with PeakMemory(server.app.process.pid) as memory:
-            blob_id = os.urandom(6).hex()
-            assert _send_blob(server, client.session_hash, blob_id, data, index=index).status_code == 200
-            result, error = _call(client, _by_id(blob_id), "/predict")
-        assert result is None and expected in error and GENERIC not in error, error
-        assert memory.rise < 50e6, (expected, memory.rise)
+            result, error = _call(client, value, "/predict")
+        assert result is None, (name, result)
+        assert error.startswith("The drawing could not be read") and expected in error, (name, error)
+        assert memory.rise < 20e6, (name, memory.rise)
+    _assert_still_serving(server, client, files)
+    reading, *_ = client.predict(_data_url(_pad_png()), api_name="/predict")
+    assert reading["digit"] == 2, reading
+
+
+@pytest.mark.parametrize("value", [None, ""], ids=["none", "empty"])
+def test_predict_on_an_empty_pad_is_blank(server, client, files, value):
+    result, error = _call(client, value, "/predict")
+    assert error is None and result == (None, None, None, ""), (error, result)
     _assert_still_serving(server, client, files)
 
 
-def test_a_drawing_sent_by_blob_is_read_once_and_only_by_its_own_session(server, client, files):
-    two = png_bytes(render_digit(2, np.random.default_rng(9), canvas=320, style="transparent"))
-    stranger = Client(server.url, verbose=False)
-    blob_id = os.urandom(6).hex()
-    assert _send_blob(server, client.session_hash, blob_id, two).status_code == 200
-    result, error = _call(stranger, _by_id(blob_id), "/predict")  # another session, same id: nothing to read
-    assert error is None and _predicted(result[1]) is None, (error, result)
-    result, error = _call(client, _by_id(blob_id), "/predict")
-    assert error is None and _predicted(result[1]) == 2, (error, result)
-    result, error = _call(client, _by_id(blob_id), "/predict")  # taken: the bytes are gone
-    assert result is None and "did not reach the server" in error, error
-
-
+# ------------------------------------------------------------------------------------------ request bodies
 def test_a_request_body_over_the_limit_is_refused_before_it_is_read(server, client, files):
     too_big = b"x" * (uploads.MAX_BODY_BYTES + 1)
     declared = requests.post(server.url + "gradio_api/component_server", timeout=60, data=too_big)
     part = b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n' + b"x" * (9 << 20) + b"\r\n"
-    chunked = requests.post(server.url + "gradio_api/component_server", timeout=60,  # four 9 MB files, no length
-                            data=(part for _ in range(4)), headers={"Content-Type": "multipart/form-data; boundary=x"})
+    chunked = requests.post(server.url + "gradio_api/component_server", timeout=60,  # two 9 MB files, no length
+                            data=(part for _ in range(2)), headers={"Content-Type": "multipart/form-data; boundary=x"})
     for r in (declared, chunked):
         assert r.status_code == 413 and "maximum allowed size" in r.text, (r.status_code, r.text[:200])
     _assert_still_serving(server, client, files)
 
 
-def test_the_blob_store_keeps_within_its_caps_and_forgets_old_drawings():
-    """In process (src.web.uploads.Drawings): caps per address and in all, and expiry."""
-    one_kb = png_bytes(Image.new("L", (300, 300), 0)) + b""  # a valid PNG
-    drawings = uploads.Drawings(seconds=60, per_address=3 * len(one_kb), total=5 * len(one_kb), drawings_per_address=10)
-    for i in range(4):
-        drawings.put("1.1.1.1", "s", f"d{i}", "layer", 0, one_kb)
-    assert drawings.size("1.1.1.1") == 3 * len(one_kb)  # the fourth was refused...
-    with pytest.raises(Exception, match="too many drawings"):
-        drawings.take("s", "d3")  # ... and its reading says why
-    for i in range(3):
-        drawings.put("2.2.2.2", "t", f"e{i}", "layer", 0, one_kb)
-    assert drawings.size() == 5 * len(one_kb)  # the total cap: a second address got two
-    assert set(drawings.take("s", "d0")) == {"background", "layers", "composite"}
-    expiring = uploads.Drawings(seconds=0.05)
-    expiring.put("1.1.1.1", "s", "old", "layer", 0, one_kb)
-    time.sleep(0.1)
-    expiring.put("1.1.1.1", "s", "new", "layer", 0, one_kb)
-    assert expiring.size() == len(one_kb)  # the old one went when the new one came
-
-
-def test_a_page_that_has_sent_no_image_yet_has_an_empty_canvas_not_an_error():
-    """Before its first stroke the editor sends no image, also when Clear sends an event for the empty canvas."""
-    one_kb = png_bytes(Image.new("L", (300, 300), 0))
-    drawings = uploads.Drawings()
-    assert drawings.take("fresh", "x") is None  # nothing to read, and nothing went wrong
-    drawings.put("1.1.1.1", "fresh", "a", "layer", 0, one_kb)
-    drawings.take("fresh", "a")
-    with pytest.raises(Exception, match="did not reach the server"):  # a page that sends images lost one
-        drawings.take("fresh", "b")
-
-
-def test_predict_transparent_empty_layers_are_blank(server, client, files, tmp_path):
-    Image.new("RGBA", (320, 320), (0, 0, 0, 0)).save(tmp_path / "empty.png")
-    empty = handle_file(str(tmp_path / "empty.png"))
-    result, error = _call(client, _sketch(layers=[empty, empty], composite=empty), "/predict")
-    assert error is None and result[1]["label"] == "Draw a digit", (error, result)
+def test_an_event_over_its_limit_is_refused_before_gradio_parses_it(server, client, files):
+    """The pad's PNG travels inside the event's JSON: an event body is bounded far below an upload's."""
+    url = server.url + "gradio_api/queue/join"
+    body = b'{"data": ["' + b"A" * uploads.MAX_EVENT_BYTES + b'"], "fn_index": 0, "session_hash": "x"}'
+    declared = requests.post(url, timeout=60, data=body, headers={"Content-Type": "application/json"})
+    chunked = requests.post(url, timeout=60, data=(body[i:i + 65536] for i in range(0, len(body), 65536)),
+                            headers={"Content-Type": "application/json"})
+    for r in (declared, chunked):
+        assert r.status_code == 413 and "maximum allowed size" in r.text, (r.status_code, r.text[:200])
     _assert_still_serving(server, client, files)
-
-
-def test_predict_layers_of_different_sizes_are_refused(server, client, files, tmp_path):
-    strokes = render_digit(1, np.random.default_rng(0), canvas=320, style="transparent")
-    strokes.save(tmp_path / "a.png")
-    Image.new("RGBA", (100, 50), (0, 0, 0, 0)).save(tmp_path / "b.png")
-    value = _sketch(layers=[handle_file(str(tmp_path / "a.png")), handle_file(str(tmp_path / "b.png"))])
-    result, error = _call(client, value, "/predict")
-    assert result is None and GENERIC not in error and "different sizes (320x320 and 100x50)" in error, error
-    _assert_still_serving(server, client, files)
-
-
-def test_predict_reads_a_good_drawing(server, client, files, tmp_path):
-    render_digit(2, np.random.default_rng(9), canvas=320, style="transparent").save(tmp_path / "two.png")
-    result, error = _call(client, _sketch(layers=[handle_file(str(tmp_path / "two.png"))]), "/predict")
-    assert error is None and _predicted(result[1]) == 2, (error, result)
 
 
 # ------------------------------------------------------------------------------------------ upload route

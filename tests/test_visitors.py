@@ -173,12 +173,11 @@ def drawing_of(digit: int, tmp_path, seed=5):
     return handle_file(str(path))
 
 
-def sketch_of(digit: int, tmp_path):
-    from src.data.synthetic import render_digit, sketchpad_value
-    from tests.test_app import save_sketch
+def pad_drawing_of(digit: int) -> str:
+    """A drawing of `digit` as the pad sends it to /predict."""
+    from tests.test_app import drawn
 
-    strokes = render_digit(digit, np.random.default_rng(digit), canvas=320, style="transparent")
-    return save_sketch(sketchpad_value(strokes), tmp_path, f"sketch-{digit}")
+    return drawn(digit, np.random.default_rng(digit))
 
 
 def wait_for(job, predicate, timeout=120):
@@ -230,7 +229,7 @@ def test_two_api_visitors_are_isolated_in_model_corrections_stop_and_runs(server
 
     # Corrections: A's and B's are separate, and A deleting theirs leaves B's.
     for client, label in ((a, "8"), (a, "9"), (b, "5")):
-        client.predict(sketch_of(3, tmp_path), api_name="/predict")
+        client.predict(pad_drawing_of(3), api_name="/predict")
         client.predict(label, api_name="/correct")
     assert corrections.count(server.visitor(a).corrections) == 2
     assert corrections.count(server.visitor(b).corrections) == 1

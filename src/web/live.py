@@ -36,7 +36,7 @@ def element(weights_url: str, novelty_url: str) -> str:
     """#live-reading's content: ten empty bars and a big digit that live.js fills in after every stroke.
     `weights_url`: where the browser fetches the model's .safetensors (src/web/downloads.py), "" for none;
     `novelty_url`: its novelty statistics, "" for none (the server then uses FALLBACK_MIN_CONFIDENCE, and so does live.js)."""
-    bars = "".join(f'<span class="live-bar"><i style="height:0%"></i><b>{d}</b></span>' for d in range(10))
+    bars = "".join(f'<span class="live-bar"><i style="transform:scaleY(0)"></i><b>{d}</b></span>' for d in range(10))
     attributes = (f'data-config="{html.escape(json.dumps(config()))}" '
                   f'data-weights="{html.escape(weights_url)}" data-novelty="{html.escape(novelty_url)}"')
     return (f'<div class="live-reading" {attributes}><div class="live-head"><span class="live-digit">–</span>'
@@ -46,14 +46,15 @@ def element(weights_url: str, novelty_url: str) -> str:
 
 # Styles for the element (added to the page's CSS in src/web/page.py).
 CSS = """
-#live-reading .live-reading { padding: 8px 12px; border: 1px solid var(--border-color-primary); border-radius: 8px; }
+#live-reading .live-reading { padding: 8px 12px; border: 1px solid var(--border-color-primary); border-radius: 8px;
+  contain: layout paint; }
 #live-reading .live-head { display: flex; align-items: baseline; gap: 10px; }
 #live-reading .live-digit { font-size: 3em; font-weight: 700; min-width: 1ch; line-height: 1.1; }
 #live-reading .live-text { color: var(--body-text-color-subdued); }
-#live-reading .live-bars { display: flex; gap: 4px; height: 84px; align-items: flex-end; }
-#live-reading .live-bar { flex: 1; height: 100%; display: flex; flex-direction: column; justify-content: flex-end;
-  align-items: center; }
-#live-reading .live-bar i { display: block; width: 100%; background: var(--color-accent); border-radius: 2px 2px 0 0;
-  transition: height 80ms; }
+#live-reading .live-bars { display: flex; gap: 4px; height: 84px; }
+#live-reading .live-bar { flex: 1; display: flex; flex-direction: column; align-items: center; }
+/* A bar's height is a transform: redrawn by the compositor, with no layout of the page on every reading. */
+#live-reading .live-bar i { flex: 1; display: block; width: 100%; background: var(--color-accent);
+  border-radius: 2px 2px 0 0; transform-origin: bottom; transition: transform 80ms; }
 #live-reading .live-bar b { font-weight: 400; font-size: 0.8em; }
 """

@@ -1,8 +1,8 @@
 """What strangers can send: bounded before Gradio reads or decodes it.
 
     MAX_FILE_SIZE       launch(max_file_size=...): Gradio refuses a bigger file with HTTP 413
-    RequestLimits       ASGI middleware: bodies over MAX_BODY_BYTES (413), upload bytes per address and hour (429),
-                        events per address and second (slowed down, then 429)
+    RequestLimits       ASGI middleware: bodies over MAX_BODY_BYTES, events over MAX_EVENT_BYTES (413), upload
+                        bytes per address and hour (429), events per address and second (slowed down, then 429)
 
 The pad's drawing is checked by its header before it is decoded (src/web/pad.py); image files for /classify
 by src/data/preprocess.py's load_image.
@@ -19,8 +19,11 @@ from src.web.clients import address, is_loopback
 # biggest image MAX_PIXELS allows, as an uncompressed 8-bit RGB file, would be 120 MB: not worth taking.
 MAX_FILE_SIZE = "10mb"
 MAX_FILE_BYTES = 10 * 1024 * 1024
-# A request carries at most one image file and its form fields (the pad's PNG travels in the event, far smaller).
+# A request carries at most one image file and its form fields.
 MAX_BODY_BYTES = MAX_FILE_BYTES + 1024 * 1024
+# An event carries its inputs as JSON: the largest is the pad's PNG (src/web/pad.py), at most about 0.55 MB.
+MAX_EVENT_BYTES = 1024 * 1024
+EVENT_PATHS = ("/queue/join", "/call/", "/run/")
 
 
 # ------------------------------------------------------------------------------------------ request body
@@ -30,14 +33,15 @@ UPLOAD_PATHS = ("/gradio_api/upload", "/gradio_api/component_server")
 
 class RequestLimits:
     """ASGI middleware, before Gradio reads a byte of the body:
+      - an event's body over `event_limit` bytes gets 413, before Gradio parses its JSON;
       - a request body over `limit` bytes gets 413 (Gradio's multipart parser takes up to 1000 files of
         max_file_size each, and its component route reads them all into memory);
       - one address may send at most `hourly` bytes to the upload routes in any hour (429 after that), so
         that nobody fills the disk through Gradio's upload cache (delete_cache empties it after an hour)."""
 
     def __init__(self, app, limit: int = MAX_BODY_BYTES, hourly: int = UPLOAD_BYTES_PER_ADDRESS_HOUR,
-                 per_second: float = None):
-        self.app, self.limit, self.hourly = app, limit, hourly
+                 per_second: float = None, event_limit: int = MAX_EVENT_BYTES):
+        self.app, self.limit, self.hourly, self.event_limit = app, limit, hourly, event_limit
         self._sent: dict[str, list[tuple[float, int]]] = {}
         self._lock = threading.Lock()
         self.events = EventRate(config.EVENTS_PER_SECOND if per_second is None else per_second)
@@ -58,8 +62,11 @@ class RequestLimits:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            return await _answer(send, 413, f"Request body over the maximum allowed size of {self.limit} bytes.")
+        event = any(p in scope.get("path", "") for p in EVENT_PATHS)
+        limit = self.event_limit if event else self.limit
+        too_large = f"Request body over the maximum allowed size of {limit} bytes."
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            return await _answer(send, 413, too_large)
         if scope.get("method") == "POST" and scope.get("path", "").rstrip("/").endswith(UPLOAD_PATHS):
             if self._over_hourly(address(scope), int(declared or 0)):
                 return await _answer(send, 429, "You have sent too many files to this server in the last hour. "
@@ -70,6 +77,20 @@ class RequestLimits:
                 return await _answer(send, 429, "Too many requests from your address: please slow down.")
             if wait > 0:
                 await asyncio.sleep(wait)  # a tarpit on the event loop: it holds no worker and no queue slot
+        if event and declared is None and scope.get("method") == "POST":
+            # An event sent in chunks: read whole (it is small) before Gradio parses it, which would turn our
+            # refusal into its own "error parsing the body".
+            body, more = b"", True
+            while more:
+                message = await receive()
+                body += message.get("body", b"")
+                more = message.get("more_body", False) and message["type"] == "http.request"
+                if len(body) > limit:
+                    return await _answer(send, 413, too_large)
+            replay, receive_rest = [{"type": "http.request", "body": body, "more_body": False}], receive
+
+            async def receive():  # noqa: F811 - the body read above, then what the client sends after it
+                return replay.pop() if replay else await receive_rest()
         seen = 0
 
         async def limited_receive():
@@ -77,14 +98,14 @@ class RequestLimits:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _TooLarge()
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
-            await _answer(send, 413, f"Request body over the maximum allowed size of {self.limit} bytes.")
+            await _answer(send, 413, too_large)
 
 
 class EventRate:

@@ -134,7 +134,8 @@
       for (const r of records) {
         const t = r.target.nodeType === 1 ? r.target : r.target.parentElement;
         if (!t || !t.closest || t.closest(TRACKER)) continue; // the progress overlay's timer: not news
-        added = added || r.addedNodes.length > 0;
+        // New markup needs repairs, but not the live reading's new texts, which come with every pen move.
+        added = added || (r.addedNodes.length > 0 && !t.closest("#live-reading .live-reading"));
         for (const [selector, key, text] of SOURCES) if (t.closest(selector)) settle(key, text);
       }
       if (added) { // only new markup needs repairs: at once, before anyone can meet it unrepaired

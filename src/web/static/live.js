@@ -478,14 +478,21 @@
 
     // Alpha (= ink) as LoadedModel.read reads it -> {inputs, probabilities, isDigit, unusual} with one input
     // and ten probabilities per digit, left to right | {filled: true} | null (nothing drawn).
-    function readAlpha(alpha, width, height, tensors, nov, C) {
+    // quick: the digits and their probabilities only, without "is it a digit?" (its eight shifted passes of the
+    // network and its second looks): for the readings while the pen moves.
+    function readAlpha(alpha, width, height, tensors, nov, C, quick) {
       const measured = measureInk(alpha, width, height, C); // once, for the whole and for the split
       const whole = toMnist(alpha, width, height, C, measured);
       if (!whole || !whole.input) return whole;
       const crops = splitDigits(alpha, width, height, C, measured);
       const parts = crops.length > 1 ? crops.map((crop) => toMnist(crop[0], crop[1], crop[2], C)) : [];
       if (parts.some((r) => !r || !r.input)) return { filled: true }; // a part that is a dot or a filled area
-      const reading = readInputs(parts.length ? parts.map((r) => r.input) : [whole.input], tensors, nov, C);
+      const inputs = parts.length ? parts.map((r) => r.input) : [whole.input];
+      if (quick) {
+        return { inputs, input: inputs[0], quick: true,
+                 probabilities: inputs.map((x) => softmax(forward(tensors, x, C).logits)) };
+      }
+      const reading = readInputs(inputs, tensors, nov, C);
       if (reading.isDigit) return reading;
       // inference.second_look: a drawing in parts, whole (they may be one digit's pieces); one slanted far, upright.
       const upright = parts.length ? null : deslant(whole.input, C.FRAME);
@@ -526,10 +533,10 @@
     }
 
     // RGBA pixels whose alpha is the ink (the pad's) -> the same.
-    function readPixels(rgba, width, height, tensors, nov, C) {
+    function readPixels(rgba, width, height, tensors, nov, C, quick) {
       const alpha = new Uint8Array(width * height);
       for (let i = 0; i < alpha.length; i++) alpha[i] = rgba[4 * i + 3];
-      return readAlpha(alpha, width, height, tensors, nov, C);
+      return readAlpha(alpha, width, height, tensors, nov, C, quick);
     }
 
     // A canvas -> the same.
@@ -550,7 +557,7 @@
   // ------------------------------------------------------------------ the reader
   // Reads the pad's pixels, in a Web Worker (so a reading never holds up the pen), or on the page where
   // workers are not allowed. Messages in: config, model {url, novelty}, pixels {data: RGBA, width, height, why,
-  // at}. Out, one per pixels message: {result, why, upTo: its `at`} or {error}.
+  // at, quick}. Out, one per pixels message: {result, why, upTo: its `at`} or {error}.
   function reader(api, post) {
     let C = null, url = null, noveltyUrl = "", waiting = null;
     const files = new Map(); // url -> Promise of its tensors (weights, or novelty statistics)
@@ -570,9 +577,9 @@
       try {
         const tensors = await load(url, api.readSafetensors);
         const novelty = noveltyUrl ? await load(noveltyUrl, (b) => api.readNovelty(b, C.NOVELTY_FORMAT)) : null;
-        const r = api.readPixels(new Uint8ClampedArray(m.data), m.width, m.height, tensors, novelty, C);
+        const r = api.readPixels(new Uint8ClampedArray(m.data), m.width, m.height, tensors, novelty, C, m.quick);
         post({ result: r && { probabilities: r.probabilities || null, filled: !!r.filled, isDigit: !!r.isDigit,
-                              unusual: !!r.unusual, input: r.input || null }, why: m.why, upTo: m.at });
+                              unusual: !!r.unusual, quick: !!r.quick, input: r.input || null }, why: m.why, upTo: m.at });
       } catch (e) {
         post({ error: String(e), upTo: m.at });
       }
@@ -647,7 +654,9 @@
     const { why } = dirty, at = performance.now(), img = pad.pixels();
     dirty = null;
     inFlight = true;
-    send({ type: "pixels", data: img.data.buffer, width: img.width, height: img.height, why, at }, [img.data.buffer]);
+    // While the pen moves, a quick reading (the digits); once it lifts, or after Undo or Clear, the whole one.
+    send({ type: "pixels", data: img.data.buffer, width: img.width, height: img.height, why, at, quick: why === "pen" },
+         [img.data.buffer]);
   }
   document.addEventListener("pad-change", (e) => {
     pad = e.detail.pad;
@@ -661,16 +670,22 @@
     pump();
   }
 
+  // Writes `value` into `el`'s `key` (a property, or a style's) only if it changed: a reading that changes
+  // nothing on the page costs no layout.
+  const put = (el, key, value, style) => {
+    const target = style ? el.style : el;
+    if (target[key] !== value) target[key] = value;
+  };
+
   function shown(message) {
     const box = element();
     if (!box) return;
     if (message.error) {
-      box.querySelector(".live-text").textContent = "Live reading unavailable; the server's reading is below.";
+      put(box.querySelector(".live-text"), "textContent", "Live reading unavailable; the server's reading is below.");
       console.warn("live reading:", message.error);
       return;
     }
     const { result, why, upTo } = message;
-    const title = box.querySelector(".live-digit"), text = box.querySelector(".live-text");
     // One row of probabilities per digit; the bars show the least certain one, as the server's reading does.
     const rows = (result && result.probabilities) || [];
     const tops = rows.map((p) => Math.max(...p)), worst = tops.indexOf(Math.min(...tops)), p = rows[worst];
@@ -678,19 +693,21 @@
     const sure = p && `${Math.round(100 * tops[worst])}%${rows.length > 1 ? ` for digit ${worst + 1}, the least certain` : ""}`;
     box.querySelectorAll(".live-bar").forEach((bar, d) => {
       const v = p ? Math.round(100 * p[d]) : 0;
-      bar.querySelector("i").style.height = `${v}%`;
-      bar.title = `${d}: ${v}%`;
+      put(bar.firstChild, "transform", `scaleY(${v / 100})`, true);
+      put(bar, "title", `${d}: ${v}%`);
     });
-    if (p && !result.isDigit) {
-      title.textContent = "?";
-      text.textContent = `Not a digit, it seems (best guess ${number}, ${sure}), read in your browser`;
+    let title, text;
+    if (p && result.quick) {
+      [title, text] = [number, `${sure}, read in your browser as you draw`];
+    } else if (p && !result.isDigit) {
+      [title, text] = ["?", `Not a digit, it seems (best guess ${number}, ${sure}), read in your browser`];
     } else if (p) {
-      title.textContent = number;
-      text.textContent = `${result.unusual ? `An unusual ${rows.length > 1 ? "number" : "way to write it"}: ` : ""}${sure}, read in your browser as you draw`;
+      [title, text] = [number, `${result.unusual ? `An unusual ${rows.length > 1 ? "number" : "way to write it"}: ` : ""}${sure}, read in your browser as you draw`];
     } else {
-      title.textContent = "–";
-      text.textContent = result ? "Dots or a filled area, not a digit" : "Draw a digit: your browser reads it as you draw";
+      [title, text] = ["–", result ? "Dots or a filled area, not a digit" : "Draw a digit: your browser reads it as you draw"];
     }
+    put(box.querySelector(".live-digit"), "textContent", title);
+    put(box.querySelector(".live-text"), "textContent", text);
     // The static page shows the 28x28 input the network saw, white on black as in MNIST.
     const input28 = document.getElementById("input28");
     if (input28) {
@@ -701,16 +718,16 @@
       }
       ctx.putImageData(image, 0, 0);
     }
-    // For the tests and the benches: when each reading was shown, what changed the drawing, and the newest
-    // input it holds (bench/pen.py: the delay after pen-up).
+    // For the tests, the benches and the spoken readings: when each reading was shown, what changed the drawing,
+    // the newest input it holds (bench/pen.py: the delay after the last move), and what it says.
     const at = performance.now();
-    box.dataset.readAt = String(at);
-    box.dataset.source = why;
-    readings.push({ at, why, upTo });
+    readings.push({ at, why, upTo, quick: !!(result && result.quick) });
     if (readings.length > 100) readings.shift();
-    box.dataset.reading = p ? number : "";
-    box.dataset.confidence = p ? `${Math.round(100 * tops[worst])}%` : "";
-    box.dataset.verdict = !result ? "" : !p ? "not a digit" : !result.isDigit ? "not a digit" : result.unusual ? "unusual" : "digit";
+    const data = {
+      readAt: String(at), source: why, reading: p ? number : "", confidence: p ? `${Math.round(100 * tops[worst])}%` : "",
+      verdict: !result ? "" : !p ? "not a digit" : result.quick ? "reading" : !result.isDigit ? "not a digit" : result.unusual ? "unusual" : "digit",
+    };
+    for (const [key, value] of Object.entries(data)) put(box.dataset, key, value);
   }
 
   // A new model (the server re-renders #live-reading with its weights): the reader fetches it and reads the

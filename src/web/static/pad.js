@@ -53,7 +53,7 @@ window.drawPad = (root, onValue) => {
 
   // The visible canvas at the screen's resolution (a phone's 2.6 device pixels per CSS pixel).
   function fit() {
-    const side = Math.round(view.getBoundingClientRect().width * (window.devicePixelRatio || 1));
+    const side = Math.round(view.clientWidth * (window.devicePixelRatio || 1));
     if (side > 0 && view.width !== side) {
       view.width = view.height = side;
       repaint();
@@ -79,12 +79,17 @@ window.drawPad = (root, onValue) => {
   }
 
   // ------------------------------------------------------------------ strokes
+  // The canvas's content box (inside its border) on the screen, where its SIZE x SIZE pixels are shown.
+  const contentBox = () => {
+    const r = view.getBoundingClientRect();
+    return { left: r.left + view.clientLeft, top: r.top + view.clientTop, width: view.clientWidth, height: view.clientHeight };
+  };
   const toImage = (e) => [((e.clientX - rect.left) / rect.width) * SIZE, ((e.clientY - rect.top) / rect.height) * SIZE];
 
   view.addEventListener("pointerdown", (e) => {
     if (e.button > 0) return;
     e.preventDefault();
-    rect = view.getBoundingClientRect();
+    rect = contentBox();
     if (!byGrid && current) lift(); // a stroke the keyboard left open
     if (byGrid) return gridPoint(toImage(e).map((v) => Math.min(GRID - 1, Math.max(0, Math.floor(v / CELL)))));
     view.setPointerCapture(e.pointerId);
@@ -106,6 +111,7 @@ window.drawPad = (root, onValue) => {
     current = null;
     commit("up");
   };
+  window.addEventListener("scroll", () => { if (current) rect = contentBox(); }, { passive: true });
   view.addEventListener("pointerup", end);
   view.addEventListener("pointercancel", end);
   view.addEventListener("lostpointercapture", end);
