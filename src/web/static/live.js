@@ -556,8 +556,8 @@
 
   // ------------------------------------------------------------------ the reader
   // Reads the pad's pixels, in a Web Worker (so a reading never holds up the pen), or on the page where
-  // workers are not allowed. Messages in: config, model {url, novelty}, pixels {data: RGBA, width, height, why,
-  // at, quick}. Out, one per pixels message: {result, why, upTo: its `at`} or {error}.
+  // workers are not allowed. Messages in: config, model {url, novelty}, pixels {bitmap, why, at, quick}. Out,
+  // one per pixels message: {result, why, upTo: its `at`} or {error}.
   function reader(api, post) {
     let C = null, url = null, noveltyUrl = "", waiting = null;
     const files = new Map(); // url -> Promise of its tensors (weights, or novelty statistics)
@@ -573,11 +573,22 @@
       return files.get(u);
     };
 
+    // An ImageBitmap's RGBA pixels, read here rather than on the page.
+    function pixelsOf(bitmap) {
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const ctx = canvas.getContext("2d", { willReadFrequently: true });
+      ctx.drawImage(bitmap, 0, 0);
+      const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+      bitmap.close(); // only now: the canvas draws lazily
+      return data;
+    }
+
     async function read(m) {
       try {
         const tensors = await load(url, api.readSafetensors);
         const novelty = noveltyUrl ? await load(noveltyUrl, (b) => api.readNovelty(b, C.NOVELTY_FORMAT)) : null;
-        const r = api.readPixels(new Uint8ClampedArray(m.data), m.width, m.height, tensors, novelty, C, m.quick);
+        const { width, height } = m.bitmap;
+        const r = api.readPixels(pixelsOf(m.bitmap), width, height, tensors, novelty, C, m.quick);
         post({ result: r && { probabilities: r.probabilities || null, filled: !!r.filled, isDigit: !!r.isDigit,
                               unusual: !!r.unusual, quick: !!r.quick, input: r.input || null }, why: m.why, upTo: m.at });
       } catch (e) {
@@ -651,12 +662,12 @@
   // The pad's newest pixels to the reader, once it has answered the last ones.
   function pump() {
     if (inFlight || !dirty || !pad || !configure(element())) return;
-    const { why } = dirty, at = performance.now(), img = pad.pixels();
+    const { why } = dirty, at = performance.now(), snapshot = pad.snapshot(); // the pixels as they are now
     dirty = null;
     inFlight = true;
     // While the pen moves, a quick reading (the digits); once it lifts, or after Undo or Clear, the whole one.
-    send({ type: "pixels", data: img.data.buffer, width: img.width, height: img.height, why, at, quick: why === "pen" },
-         [img.data.buffer]);
+    snapshot.then((bitmap) => send({ type: "pixels", bitmap, why, at, quick: why === "pen" }, [bitmap]))
+      .catch((e) => answered({ error: String(e) }));
   }
   document.addEventListener("pad-change", (e) => {
     pad = e.detail.pad;

@@ -207,6 +207,7 @@ window.drawPad = (root, onValue) => {
   const api = {
     size: SIZE,
     pixels: () => inkCtx.getImageData(0, 0, SIZE, SIZE), // RGBA; alpha = ink
+    snapshot: () => createImageBitmap(ink), // the same, as it is now, without copying on this thread
     points: () => [...strokes, ...(current ? [current] : [])].reduce((n, s) => n + s.length, 0),
     strokes: () => strokes.length,
     undo, clear, setGrid,
