@@ -11,6 +11,7 @@ on transparency. The static page (src/web/static_site.py) uses the same markup a
 
 import base64
 import binascii
+import struct
 from io import BytesIO
 from pathlib import Path
 
@@ -91,6 +92,10 @@ def decode(value) -> Image.Image | None:
         data = base64.b64decode(value[len(PREFIX):], validate=True)
     except (binascii.Error, ValueError):
         raise InvalidImage("its base64 text is damaged.") from None
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":  # the size, before Pillow's own checks
+        width, height = struct.unpack(">II", data[16:24])
+        if (width, height) != (SIZE, SIZE):
+            raise InvalidImage(f"the pad's drawings are {SIZE}x{SIZE} pixels, not {width}x{height}.")
     with readable_errors():
         img = Image.open(BytesIO(data))  # reads the header only
         if img.format != "PNG":
