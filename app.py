@@ -45,7 +45,8 @@ links = WeightLinks()
 demo = build_demo(store, visitors, links)
 
 # Chosen by measurement (bench/load_test.py): 4 requests at a time, 64 waiting at most.
-QUEUE_OPTIONS = dict(default_concurrency_limit=4, max_size=64)
+# Only through the queue: /gradio_api/run/... and /api/... answer 404 (api_open=False; Spaces' own default).
+QUEUE_OPTIONS = dict(default_concurrency_limit=4, max_size=64, api_open=False)
 LAUNCH_OPTIONS = dict(
     theme=accessibility.THEME,  # Gradio's own, with colours that meet WCAG 2.1 AA (src/web/accessibility.py)
     css=CSS + accessibility.CSS,  # no navigation bar; a compact header on phones; focus rings

@@ -89,7 +89,8 @@ def test_a_settled_reading_is_announced_with_its_confidence(playwright, browser,
     print("\nannounced:", region.text_content())
     assert re.search(r"\b7, \d+%", region.text_content())
     page.get_by_role("button", name="Clear").click()
-    page.wait_for_timeout(1500)
+    page.wait_for_function(f"() => document.querySelector('{LIVE}').dataset.source === 'clear'", timeout=30_000)
+    page.wait_for_timeout(800)  # the pad empty for longer than accessibility.js's SETTLE (700 ms): a pause it hears
     draw(page, STROKES[7])  # the same reading again, after Clear: said again
     page.wait_for_function("() => window.said.filter((t) => /\\b7, \\d+%/.test(t)).length >= 2", timeout=30_000)
     said = page.evaluate("() => window.said")

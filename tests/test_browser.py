@@ -210,9 +210,11 @@ def test_a_hash_sign_is_not_a_digit_on_the_server_and_in_the_live_reading(page, 
     page.wait_for_function(f"() => document.querySelector('{LIVE}').dataset.verdict === 'not a digit'", timeout=15_000)
     assert "Not a digit" in page.locator(LIVE).inner_text()
     page.wait_for_timeout(1000)
-    bars = page.locator(f"{LIVE} .live-bar").count()
+    titles = page.eval_on_selector_all(f"{LIVE} .live-bar", "bars => bars.map((b) => b.title)")
     page.screenshot(path=str(screenshots / "not-a-digit.png"), full_page=False)
-    assert bars == 10
+    # Ten bars, the tallest the confidence the reading states.
+    assert len(titles) == 10 and max(int(t.split(": ")[1][:-1]) for t in titles) == int(
+        page.locator(LIVE).get_attribute("data-confidence")[:-1])
     assert page.locator(".toast-body").count() == 0  # Clear on the fresh page's empty canvas was no error
 
 
@@ -467,7 +469,8 @@ def test_a_1_and_a_7_drawn_with_the_keyboard_and_a_7_drawn_with_clicks_are_read(
 
 
 def test_a_fast_circle_at_4x_throttling_keeps_its_positions_and_comes_out_round(page, screenshots):
-    """60 moves in half a second, sent without waiting for the page, on a CPU four times slower."""
+    """60 moves at 120 a second on a CPU four times slower, as pointer events dispatched on the page (each is
+    handled: the browser's coalescing of real input is measured by bench/pen.py)."""
     import math
 
     import numpy as np
@@ -500,8 +503,6 @@ def test_a_fast_circle_at_4x_throttling_keeps_its_positions_and_comes_out_round(
     finally:
         cdp.send("Emulation.setCPUThrottlingRate", {"rate": 1})
     assert page.evaluate("() => document.querySelector('#sketchpad .pad').pad.points()") >= 50
-    page.wait_for_function("() => document.querySelector('#sketchpad').querySelector('canvas') && "
-                           "document.querySelector('#live-reading .live-reading').dataset.readAt", timeout=15_000)
     page.locator("#sketchpad").screenshot(path=str(screenshots / "pen-circle-4x.png"))
     # Round: the ink's distance from the centre varies by less than the brush's width around the circle.
     value = page.evaluate("() => new Promise((done) => { const c = document.createElement('canvas');"
@@ -515,3 +516,43 @@ def test_a_fast_circle_at_4x_throttling_keeps_its_positions_and_comes_out_round(
     radius = np.hypot(ys - centre[0], xs - centre[1])
     outer = [radius[(angles >= a) & (angles < a + math.pi / 18)].max() for a in np.arange(-math.pi, math.pi - 1e-9, math.pi / 18)]
     assert max(outer) - min(outer) < 6, outer  # a polygon of 10-13 sides would be 10+ pixels out at its corners
+
+
+PAD = "document.querySelector('#sketchpad .pad').pad"
+
+
+def test_the_pad_takes_one_pointer_at_a_time_and_the_keys_own_their_stroke(page):
+    clear(page)
+    canvas = page.locator("#sketchpad canvas")
+    canvas.focus()
+    page.keyboard.press("Space")  # a stroke of the keys, open
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + 20)  # the mouse passing over the pad draws nothing
+    page.mouse.move(box["x"] + 300, box["y"] + 300, steps=5)
+    assert page.evaluate(f"() => {PAD}.points()") == 1
+    keys(page, "ArrowDown*3", "Space", "ArrowRight*2", "Space", "Backspace")  # Backspace: its last point only
+    assert page.evaluate(f"() => {PAD}.points()") == 2
+    page.keyboard.press("Enter")
+    assert page.evaluate(f"() => {PAD}.strokes()") == 1
+    # Two fingers: the second is ignored while the first draws, and the first's stroke is whole.
+    page.evaluate("""() => {
+        const c = document.querySelector('#sketchpad canvas'), r = c.getBoundingClientRect();
+        const at = (id, type, x, y) => c.dispatchEvent(new PointerEvent(type, {pointerId: id, pointerType: 'touch',
+            clientX: r.left + x, clientY: r.top + y, button: 0, buttons: type === 'pointerup' ? 0 : 1, bubbles: true}));
+        at(1, 'pointerdown', 100, 60);
+        at(2, 'pointerdown', 250, 250);
+        for (let k = 1; k <= 5; k++) { at(1, 'pointermove', 100, 60 + 40 * k); at(2, 'pointermove', 250 - 20 * k, 250); }
+        at(2, 'pointerup', 150, 250);
+        at(1, 'pointermove', 100, 300);
+        at(1, 'pointerup', 100, 300);
+    }""")
+    assert page.evaluate(f"() => [{PAD}.strokes(), {PAD}.points()]") == [2, 2 + 7]
+    # A click on the pad gives it the keys: Enter lifts the pen there, and does not press a button.
+    page.get_by_role("button", name="Draw with clicks").click()
+    for col, row in ((2, 1), (5, 1)):
+        page.mouse.click(box["x"] + (col + 0.5) / 8 * box["width"], box["y"] + (row + 0.5) / 8 * box["height"])
+    assert page.evaluate("() => document.activeElement === document.querySelector('#sketchpad canvas')")
+    page.keyboard.press("Enter")
+    assert page.evaluate(f"() => {PAD}.strokes()") == 3
+    assert page.get_by_role("button", name="Draw with clicks").get_attribute("aria-pressed") == "true"
+    page.get_by_role("button", name="Draw with clicks").click()

@@ -40,6 +40,9 @@ def test_compare_two_runs_from_their_histories(client, server, default_checkpoin
     try:
         with pytest.raises(Exception, match="two or more"):
             client.predict(["default.safetensors"], api_name="/compare_runs")
+        for names in ([f"run-{i}" for i in range(11)], ["default.safetensors"] * 101, [{"path": "/etc"}] * 2):
+            with pytest.raises(Exception, match="at most 10 models"):  # refused before any file is looked up
+                client.predict(names, api_name="/compare_runs")
         runs = client.predict(["default.safetensors", "copy.safetensors"], api_name="/compare_runs")
         assert set(runs) == {"default.safetensors", "copy.safetensors"}
         assert len(runs["copy.safetensors"]["history"]) == runs["copy.safetensors"]["epochs"] == 30

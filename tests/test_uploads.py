@@ -312,9 +312,11 @@ def test_a_request_body_over_the_limit_is_refused_before_it_is_read(server, clie
     _assert_still_serving(server, client, files)
 
 
-def test_an_event_over_its_limit_is_refused_before_gradio_parses_it(server, client, files):
-    """The pad's PNG travels inside the event's JSON: an event body is bounded far below an upload's."""
-    url = server.url + "gradio_api/queue/join"
+@pytest.mark.parametrize("route", ["queue/join", "call/predict", "call/v2/predict", "run/predict", "api/predict",
+                                   "reset", "cancel"])
+def test_json_over_its_limit_is_refused_before_gradio_parses_it(server, client, files, route):
+    """The pad's PNG travels inside the event's JSON: every JSON body is bounded far below an upload's."""
+    url = server.url + "gradio_api/" + route
     body = b'{"data": ["' + b"A" * uploads.MAX_EVENT_BYTES + b'"], "fn_index": 0, "session_hash": "x"}'
     declared = requests.post(url, timeout=60, data=body, headers={"Content-Type": "application/json"})
     chunked = requests.post(url, timeout=60, data=(body[i:i + 65536] for i in range(0, len(body), 65536)),
@@ -322,6 +324,12 @@ def test_an_event_over_its_limit_is_refused_before_gradio_parses_it(server, clie
     for r in (declared, chunked):
         assert r.status_code == 413 and "maximum allowed size" in r.text, (r.status_code, r.text[:200])
     _assert_still_serving(server, client, files)
+
+
+@pytest.mark.parametrize("route", ["run/classify", "api/classify", "run/predict"])
+def test_the_direct_rest_routes_that_skip_the_queue_answer_404(server, files, route):
+    r = requests.post(server.url + "gradio_api/" + route, json={"data": [""], "session_hash": "x"}, timeout=60)
+    assert r.status_code == 404, (r.status_code, r.text[:200])
 
 
 # ------------------------------------------------------------------------------------------ upload route

@@ -39,6 +39,7 @@ from src.data.preprocess import InvalidImage, load_image
 from src.web.train_tab import epoch_plot
 from src.training.loop import augment
 
+MAX_COMPARED = 10  # models in one comparison
 EVALUATIONS_KEPT = 32  # evaluations cached, one per model's weights (a few KB each)
 EXAMPLES = 8  # training examples per row in "What the model trains on"
 EXAMPLE_POOL = 1000  # the MNIST training images those are drawn from (kept in memory: 0.8 MB)
@@ -189,7 +190,12 @@ class Explore:
     # ---------------------------------------------------------------------------------------- compare
     def histories(self, names, request) -> list[tuple[str, dict]]:
         """(name, metadata) of two or more models, read from their JSON files (no weights are loaded)."""
-        names = [n for n in (names or []) if n]
+        raw = names or []
+        if (not isinstance(raw, (list, tuple)) or len(raw) > 10 * MAX_COMPARED
+                or not all(isinstance(n, str) and len(n) <= 200 for n in raw)
+                or len(names := list(dict.fromkeys(n for n in raw if n))) > MAX_COMPARED):  # distinct, in order
+            raise gr.Error(f"Compare at most {MAX_COMPARED} models, named as in the model picker.",
+                           print_exception=False)
         if len(names) < 2:
             raise gr.Error("Pick two or more models to compare.", print_exception=False)
         runs, out = self.visitors.of(request).runs, []

@@ -42,6 +42,7 @@ MARKUP = f"""<div class="pad" data-size="{SIZE}" data-radius="{RADIUS}" data-gri
     <button type="button" class="pad-clear">Clear</button>
     <button type="button" class="pad-grid" aria-pressed="false">Draw with clicks</button>
   </div>
+  <span class="pad-status" role="status"></span>
   <p class="pad-keys" id="pad-keys">Keys: arrows move the cursor, Space sets a point (a line joins it to the last),
     Enter lifts the pen, Backspace undoes.</p>
 </div>"""
@@ -51,7 +52,7 @@ CSS = f"""
 .pad {{ display: flex; flex-direction: column; gap: 8px; }}
 .pad-surface {{ position: relative; width: min(100%, 380px); aspect-ratio: 1; margin: 0 auto; }}
 .pad canvas {{ display: block; width: 100%; height: 100%; touch-action: none; cursor: crosshair; border-radius: 8px;
-  background: #fff; border: 1px solid var(--border-color-primary, #a1a1aa); box-sizing: border-box; }}
+  background: #fff; border: 1px solid #71717a; box-sizing: border-box; }}
 .pad.by-grid canvas, .pad canvas:focus-visible {{
   background-image: radial-gradient(circle, #a1a1aa 2px, transparent 2.5px);
   background-size: calc(100% / {GRID}) calc(100% / {GRID}); }}
@@ -64,6 +65,7 @@ CSS = f"""
   border: 1px solid var(--border-color-primary, #a1a1aa); background: var(--button-secondary-background-fill, #f4f4f5);
   color: var(--button-secondary-text-color, #18181b); }}
 .pad-tools button[aria-pressed="true"] {{ background: #c2410c; border-color: #c2410c; color: #fff; }}
+.pad-status {{ position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }}
 .pad-keys {{ margin: 0; font-size: 0.85em; color: var(--body-text-color-subdued, #52525b); text-align: center; }}
 @media (max-width: 640px) {{ .pad-keys {{ display: none; }} }}
 """
@@ -92,7 +94,7 @@ def decode(value) -> Image.Image | None:
         data = base64.b64decode(value[len(PREFIX):], validate=True)
     except (binascii.Error, ValueError):
         raise InvalidImage("its base64 text is damaged.") from None
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":  # the size, before Pillow's own checks
+    if len(data) >= 24 and data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":  # the size, before Pillow's
         width, height = struct.unpack(">II", data[16:24])
         if (width, height) != (SIZE, SIZE):
             raise InvalidImage(f"the pad's drawings are {SIZE}x{SIZE} pixels, not {width}x{height}.")

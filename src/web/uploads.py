@@ -19,11 +19,13 @@ from src.web.clients import address, is_loopback
 # biggest image MAX_PIXELS allows, as an uncompressed 8-bit RGB file, would be 120 MB: not worth taking.
 MAX_FILE_SIZE = "10mb"
 MAX_FILE_BYTES = 10 * 1024 * 1024
-# A request carries at most one image file and its form fields.
+# An upload carries at most one image file and its form fields.
 MAX_BODY_BYTES = MAX_FILE_BYTES + 1024 * 1024
-# An event carries its inputs as JSON: the largest is the pad's PNG (src/web/pad.py), at most about 0.55 MB.
+# Any other request carries JSON: the largest is an event with the pad's PNG (src/web/pad.py), at most 0.55 MB.
 MAX_EVENT_BYTES = 1024 * 1024
-EVENT_PATHS = ("/queue/join", "/call/", "/run/")
+# The ways into Gradio's queue: the browser's and gradio_client's, the REST one, and the direct ones that
+# demo.queue(api_open=False) answers with 404 (app.py). Each counts against one rate per address.
+EVENT_PATHS = ("/queue/join", "/call/", "/run/", "/api/")
 
 
 # ------------------------------------------------------------------------------------------ request body
@@ -33,8 +35,8 @@ UPLOAD_PATHS = ("/gradio_api/upload", "/gradio_api/component_server")
 
 class RequestLimits:
     """ASGI middleware, before Gradio reads a byte of the body:
-      - an event's body over `event_limit` bytes gets 413, before Gradio parses its JSON;
-      - a request body over `limit` bytes gets 413 (Gradio's multipart parser takes up to 1000 files of
+      - a body over `event_limit` bytes gets 413 before Gradio parses its JSON (chunked ones too);
+      - an upload's body over `limit` bytes gets 413 (Gradio's multipart parser takes up to 1000 files of
         max_file_size each, and its component route reads them all into memory);
       - one address may send at most `hourly` bytes to the upload routes in any hour (429 after that), so
         that nobody fills the disk through Gradio's upload cache (delete_cache empties it after an hour)."""
@@ -61,33 +63,36 @@ class RequestLimits:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        event = any(p in scope.get("path", "") for p in EVENT_PATHS)
-        limit = self.event_limit if event else self.limit
+        headers = dict(scope.get("headers", []))
+        # A length is what the client declares, unless it sends chunks (then the chunks count, whatever it says).
+        declared = None if b"transfer-encoding" in headers else headers.get(b"content-length")
+        path, post = scope.get("path", ""), scope.get("method") == "POST"
+        upload = path.rstrip("/").endswith(UPLOAD_PATHS)
+        limit = self.limit if upload else self.event_limit
         too_large = f"Request body over the maximum allowed size of {limit} bytes."
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             return await _answer(send, 413, too_large)
-        if scope.get("method") == "POST" and scope.get("path", "").rstrip("/").endswith(UPLOAD_PATHS):
+        if post and upload:
             if self._over_hourly(address(scope), int(declared or 0)):
                 return await _answer(send, 429, "You have sent too many files to this server in the last hour. "
                                                 "Please try again later.")
-        if scope.get("method") == "POST" and scope.get("path", "").rstrip("/").endswith("/queue/join"):
+        if post and any(p in path for p in EVENT_PATHS):
             wait = self.events.wait(address(scope))
             if wait is None:
                 return await _answer(send, 429, "Too many requests from your address: please slow down.")
             if wait > 0:
                 await asyncio.sleep(wait)  # a tarpit on the event loop: it holds no worker and no queue slot
-        if event and declared is None and scope.get("method") == "POST":
-            # An event sent in chunks: read whole (it is small) before Gradio parses it, which would turn our
+        if not upload and declared is None and post:
+            # JSON sent in chunks: read whole (it is small) before Gradio parses it, which would turn our
             # refusal into its own "error parsing the body".
-            body, more = b"", True
+            body, more = bytearray(), True
             while more:
                 message = await receive()
                 body += message.get("body", b"")
                 more = message.get("more_body", False) and message["type"] == "http.request"
                 if len(body) > limit:
                     return await _answer(send, 413, too_large)
-            replay, receive_rest = [{"type": "http.request", "body": body, "more_body": False}], receive
+            replay, receive_rest = [{"type": "http.request", "body": bytes(body), "more_body": False}], receive
 
             async def receive():  # noqa: F811 - the body read above, then what the client sends after it
                 return replay.pop() if replay else await receive_rest()
@@ -109,7 +114,7 @@ class RequestLimits:
 
 
 class EventRate:
-    """Events (queue joins) per address: `per_second` on average, bursts of 3 seconds' worth. A faster sender
+    """Events (joins of the queue, by any of EVENT_PATHS) per address: `per_second` on average, bursts of 3 seconds' worth. A faster sender
     is slowed down (wait() says for how long), and refused (None) once it would wait over MAX_WAIT seconds.
     Loopback addresses (the machine's own user, tests and benches) are not limited; behind Spaces' proxy the
     address is the visitor's own (src/web/clients.py)."""

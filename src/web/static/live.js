@@ -584,15 +584,18 @@
     }
 
     async function read(m) {
+      const [weights, statistics] = [url, noveltyUrl]; // one model's, even if another is named meanwhile
       try {
-        const tensors = await load(url, api.readSafetensors);
-        const novelty = noveltyUrl ? await load(noveltyUrl, (b) => api.readNovelty(b, C.NOVELTY_FORMAT)) : null;
+        const tensors = await load(weights, api.readSafetensors);
+        const novelty = statistics ? await load(statistics, (b) => api.readNovelty(b, C.NOVELTY_FORMAT)) : null;
         const { width, height } = m.bitmap;
         const r = api.readPixels(pixelsOf(m.bitmap), width, height, tensors, novelty, C, m.quick);
         post({ result: r && { probabilities: r.probabilities || null, filled: !!r.filled, isDigit: !!r.isDigit,
                               unusual: !!r.unusual, quick: !!r.quick, input: r.input || null }, why: m.why, upTo: m.at });
       } catch (e) {
         post({ error: String(e), upTo: m.at });
+      } finally {
+        m.bitmap.close(); // (again, if it was read: harmless)
       }
     }
 
@@ -636,6 +639,7 @@
       };
       worker.onerror = (e) => { // e.g. a page whose content security policy forbids blob: workers
         console.warn("live reading: no worker, reading on the page:", e.message);
+        worker.terminate();
         onPage();
         sentConfig = null;
         inFlight = false;

@@ -24,7 +24,7 @@ window.drawPad = (root, onValue) => {
   const guide = box.querySelector(".pad-guide line"), cursorMark = box.querySelector(".pad-guide rect");
   const gridButton = box.querySelector(".pad-grid");
   const strokes = [];
-  let current = null, rect = null, byGrid = false, cursor = [GRID / 2 - 1, GRID / 2 - 1], sent = 0;
+  let current = null, pen = null, rect = null, byGrid = false, cursor = [GRID / 2 - 1, GRID / 2 - 1], sent = 0;
 
   // ------------------------------------------------------------------ painting
   function paint(ctx, points) {
@@ -72,6 +72,7 @@ window.drawPad = (root, onValue) => {
     const mine = ++sent;
     if (!strokes.length) return onValue("");
     ink.toBlob((blob) => {
+      if (!blob) return;
       const reader = new FileReader();
       reader.onload = () => { if (mine === sent) onValue(reader.result); };
       reader.readAsDataURL(blob);
@@ -86,32 +87,38 @@ window.drawPad = (root, onValue) => {
   };
   const toImage = (e) => [((e.clientX - rect.left) / rect.width) * SIZE, ((e.clientY - rect.top) / rect.height) * SIZE];
 
+  // One pointer draws at a time (a second finger or a resting palm is ignored); `pen` is its pointerId, null
+  // when no pointer draws. A stroke open while `pen` is null is the grid's (clicks or keys).
   view.addEventListener("pointerdown", (e) => {
-    if (e.button > 0) return;
-    e.preventDefault();
+    if (e.button > 0 || pen !== null) return;
+    e.preventDefault(); // no text selection, no scrolling; but the keys still come here
+    view.focus({ preventScroll: true });
     rect = contentBox();
-    if (!byGrid && current) lift(); // a stroke the keyboard left open
     if (byGrid) return gridPoint(toImage(e).map((v) => Math.min(GRID - 1, Math.max(0, Math.floor(v / CELL)))));
+    if (current) lift(); // a stroke the keys left open
+    pen = e.pointerId;
     view.setPointerCapture(e.pointerId);
     current = [toImage(e)];
     paintBoth(current);
     changed("pen");
   });
   view.addEventListener("pointermove", (e) => {
-    if (!current || byGrid) return;
+    if (e.pointerId !== pen || !current) return;
     const moves = e.getCoalescedEvents && e.getCoalescedEvents().length ? e.getCoalescedEvents() : [e];
     const points = moves.map(toImage);
     paintBoth([current[current.length - 1], ...points]);
     current.push(...points);
     changed("pen");
   });
-  const end = () => {
-    if (!current || byGrid) return;
+  const end = (e) => {
+    if (e.pointerId !== pen) return;
+    pen = null;
+    if (!current) return; // undone while drawing
     strokes.push(current);
     current = null;
     commit("up");
   };
-  window.addEventListener("scroll", () => { if (current) rect = contentBox(); }, { passive: true });
+  window.addEventListener("scroll", () => { if (pen !== null) rect = contentBox(); }, { passive: true });
   view.addEventListener("pointerup", end);
   view.addEventListener("pointercancel", end);
   view.addEventListener("lostpointercapture", end);
@@ -133,6 +140,7 @@ window.drawPad = (root, onValue) => {
 
   // A point at a cell's centre, joined to the stroke's last point; on the last point itself, the pen lifts.
   function gridPoint(cell) {
+    if (pen !== null) return; // a pointer is drawing
     cursor = cell;
     const p = centre(cell), last = current && current[current.length - 1];
     if (last && last[0] === p[0] && last[1] === p[1]) return lift();
@@ -144,16 +152,22 @@ window.drawPad = (root, onValue) => {
       paintBoth(current);
     }
     showCursor();
+    say(`point at column ${cell[0] + 1}, row ${cell[1] + 1}`);
     changed("pen");
   }
 
   function lift() {
-    if (!current) return;
+    if (!current || pen !== null) return;
     strokes.push(current);
     current = null;
     showCursor();
+    say("pen lifted");
     commit("up");
   }
+
+  // What a screen reader hears while the keys draw.
+  const status = box.querySelector(".pad-status");
+  const say = (text) => { status.textContent = text; };
 
   const MOVES = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
   view.addEventListener("keydown", (e) => {
@@ -161,8 +175,9 @@ window.drawPad = (root, onValue) => {
       const [dc, dr] = MOVES[e.key];
       cursor = [Math.min(GRID - 1, Math.max(0, cursor[0] + dc)), Math.min(GRID - 1, Math.max(0, cursor[1] + dr))];
       showCursor();
+      say(`column ${cursor[0] + 1}, row ${cursor[1] + 1}${current ? ", pen down" : ""}`);
     } else if (e.key === " ") {
-      gridPoint(cursor);
+      if (!e.repeat) gridPoint(cursor); // a held Space would land on the last point and lift the pen
     } else if (e.key === "Enter" || e.key === "Escape") {
       if (!current) return;
       lift();
@@ -175,7 +190,7 @@ window.drawPad = (root, onValue) => {
   });
 
   function setGrid(on) {
-    if (current && byGrid !== on) lift();
+    if (byGrid !== on) lift();
     byGrid = on;
     gridButton.setAttribute("aria-pressed", String(on));
     box.classList.toggle("by-grid", on);
@@ -185,7 +200,7 @@ window.drawPad = (root, onValue) => {
 
   // ------------------------------------------------------------------ undo, clear
   function undo() {
-    if (current && current.length > 1 && byGrid) current.pop();
+    if (current && current.length > 1 && pen === null) current.pop(); // the grid's stroke: its last point
     else if (current) current = null;
     else strokes.pop();
     repaint();
