@@ -89,7 +89,7 @@ def test_drawing_1_7_0_with_the_mouse_shows_each_digit(page, screenshots):
         assert live_becomes(page, str(digit))
         assert page.locator("#prediction").inner_text().startswith(f"{digit} at {page.locator(LIVE).get_attribute('data-confidence')}")
         if digit == 7:
-            page.wait_for_timeout(1500)  # let the chart and the 28x28 image render
+            page.wait_for_selector("#model-input img", timeout=30_000)  # the 28x28 input, shown
             page.screenshot(path=str(screenshots / "screenshot.png"), full_page=True)
     assert seen == {1: 1, 7: 7, 0: 0}
 
@@ -474,7 +474,6 @@ def test_a_fast_circle_at_4x_throttling_keeps_its_positions_and_comes_out_round(
     import math
 
     import numpy as np
-    from PIL import Image
 
     from src.web.pad import decode
 

@@ -25,7 +25,6 @@ from src.data.preprocess import InvalidImage, load_image
 from src.reading.saliency import READING_HINT, overlay, saliency
 
 DIGITS = [str(d) for d in range(10)]
-NOT_A_DIGIT = "This doesn't look like a digit"
 FILLED_AREA = "This looks like dots or a filled area, not a stroke: draw the digit with lines."
 # After a reading, the browser asks for Inside the network's maps only while the panel is open.
 REFRESH_INSIDE = "() => { if (window.insideOpen) document.querySelector('#inside-refresh')?.click(); }"
