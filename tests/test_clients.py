@@ -24,6 +24,37 @@ def test_the_address_is_the_proxys_last_forwarded_entry_only_behind_a_trusted_pr
     assert clients.address(scope) == "9.9.9.9" and clients.address(None) == "unknown"
 
 
+def test_every_reader_of_forwarded_lines_takes_the_last_entry_of_all_of_them(monkeypatch):
+    from starlette.requests import Request
+
+    monkeypatch.setattr(config, "TRUST_PROXY", True)
+    # A client's own line first, the proxy's appended after it: the scope and a starlette Request agree.
+    scope = {"type": "http", "client": ("10.0.0.2", 5), "method": "GET", "path": "/", "query_string": b"",
+             "headers": [(b"x-forwarded-for", b"127.0.0.1"), (b"x-forwarded-for", b"6.6.6.6, 1.2.3.4")]}
+    assert clients.address(scope) == clients.address(Request(scope)) == "1.2.3.4"
+
+
+def test_a_forwarded_loopback_address_is_not_this_machine(monkeypatch):
+    from src.web.uploads import EventRate
+
+    monkeypatch.setattr(config, "TRUST_PROXY", True)
+    stranger = clients.address(request("10.0.0.1", "127.0.0.1"))
+    assert not clients.is_loopback(stranger)
+    rate = EventRate(per_second=1)
+    assert [rate.wait(stranger) is None for _ in range(12)][-1]  # limited like anyone: refused after a burst
+    monkeypatch.setattr(config, "TRUST_PROXY", False)
+    assert clients.is_loopback(clients.address(request("127.0.0.1", "127.0.0.1")))  # this machine's own user
+
+
+def test_an_ipv6_client_counts_by_its_64(monkeypatch):
+    monkeypatch.setattr(config, "TRUST_PROXY", True)
+    a = clients.address(request("10.0.0.1", "2001:db8:1:2::1"))
+    b = clients.address(request("10.0.0.1", "2001:db8:1:2:ffff::9"))
+    c = clients.address(request("10.0.0.1", "2001:db8:1:3::1"))
+    assert a == b == "2001:db8:1:2::/64" != c
+    assert clients.address(request("10.0.0.1", "::ffff:1.2.3.4")) == "1.2.3.4"
+
+
 def test_failures_lock_an_address_for_the_window_and_all_addresses_past_the_total():
     failures = clients.Failures(3, 600, total_limit=5)
     for t in range(3):

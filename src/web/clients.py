@@ -9,10 +9,12 @@ must hold against one person are counted per address as well:
     failures.add(addr)
 
 Behind a proxy (Hugging Face Spaces) every request comes from the proxy's own address, and the client's
-is the last entry of X-Forwarded-For, the one the proxy appended (entries before it are whatever the client
-sent). TRUST_PROXY (src/config.py; on by itself on a Space) says to read it.
+is the last entry of X-Forwarded-For (all its lines together), the one the proxy appended (entries before it
+are whatever the client sent). TRUST_PROXY (src/config.py; on by itself on a Space) says to read it. An
+IPv6 client counts by its /64, and a forwarded loopback address is not this machine.
 """
 
+import ipaddress
 import threading
 import time
 from collections import defaultdict, deque
@@ -20,10 +22,26 @@ from collections import defaultdict, deque
 from src import config
 
 
-def _forwarded(headers) -> str | None:
-    value = headers.get("x-forwarded-for") if headers is not None else None
-    last = value.split(",")[-1].strip() if value else ""
-    return last or None
+def _forwarded(lines: list[str]) -> str | None:
+    """The last entry of all X-Forwarded-For lines together: the one the proxy appended."""
+    entries = [e.strip() for line in lines for e in line.split(",")]
+    return entries[-1] if entries and entries[-1] else None
+
+
+def _key(host: str, forwarded: bool) -> str:
+    """An address as limits count it: an IPv6 address by its /64 (one client's own network); a loopback address
+    that came forwarded marked as such, so that no client can pass for this machine."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return f"forwarded:{ip}" if forwarded else str(ip)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def address(request) -> str:
@@ -31,16 +49,18 @@ def address(request) -> str:
     if request is None:
         return "unknown"
     if isinstance(request, dict):  # an ASGI scope
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.get("headers", [])}
+        lines = [v.decode("latin-1") for k, v in request.get("headers", []) if k.lower() == b"x-forwarded-for"]
         client = request.get("client")
         host = client[0] if client else None
     else:
-        headers = getattr(request, "headers", None)
-        client = getattr(request, "client", None)
-        host = getattr(client, "host", None)
-    if config.TRUST_PROXY:
-        host = _forwarded(headers) or host
-    return str(host or "unknown")
+        headers = getattr(request, "headers", None) or {}
+        lines = (headers.getlist("x-forwarded-for") if hasattr(headers, "getlist")
+                 else [headers["x-forwarded-for"]] if "x-forwarded-for" in headers else [])
+        host = getattr(getattr(request, "client", None), "host", None)
+    forwarded = _forwarded(lines) if config.TRUST_PROXY else None
+    if forwarded:
+        return _key(forwarded, forwarded=True)
+    return _key(str(host), forwarded=False) if host else "unknown"
 
 
 def is_loopback(addr: str) -> bool:
