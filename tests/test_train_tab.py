@@ -287,6 +287,27 @@ def test_a_training_stops_when_its_visitor_left_and_did_not_come_back(tmp_path, 
             visitors.left(reload.session_hash)
 
 
+def test_thousands_of_page_closes_start_no_thread_each(tmp_path):
+    """Closing pages costs a timer only for a visitor who trains, one however many of their pages close."""
+    from types import SimpleNamespace
+
+    from src import config
+    from src.web import train_tab
+    from src.reading.inference import ModelStore
+    from src.web.visitors import Visitors
+
+    visitors = Visitors(tmp_path)
+    tab = train_tab.TrainTab(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), visitors)
+    trainer = SimpleNamespace(session_hash="trainer")
+    visitors.arrived(trainer.session_hash, None)
+    before = threading.active_count()
+    with tab._turn(visitors.get(trainer.session_hash)):
+        for i in range(2500):
+            tab.left(SimpleNamespace(session_hash=f"page-{i}"))  # visitors with no training
+            tab.left(trainer)
+        assert threading.active_count() <= before + 1
+
+
 def test_the_train_tab_offers_the_fast_recipe_by_default(server):
     import json
     import urllib.request

@@ -251,6 +251,7 @@ class TrainTab:
         self.visitors = visitors
         self.line = TrainingLine()
         self._places: dict[str, _Place] = {}  # visitor id -> their training's place
+        self._leaving: set[str] = set()  # visitors whose pages closed while they train, until LEFT_GRACE_SECONDS pass
         self._lock = threading.Lock()
 
     # ----------------------------------------------------------------------------------------- the tab
@@ -453,8 +454,14 @@ class TrainTab:
         LEFT_GRACE_SECONDS (a reload is), their training stops, so that nobody waits for a run that nobody
         watches; what it completed is saved among their runs."""
         visitor = self.visitors.of(request)
+        with self._lock:  # one timer per visitor with a training, whatever the number of pages closed
+            if visitor.id not in self._places or visitor.id in self._leaving:
+                return
+            self._leaving.add(visitor.id)
 
         def stop_if_gone():
+            with self._lock:
+                self._leaving.discard(visitor.id)
             place = self._places.get(visitor.id)
             if place and not self.visitors.is_present(visitor.id):
                 place.stop.set()
