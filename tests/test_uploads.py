@@ -8,6 +8,7 @@ alive and still read a good drawing correctly.
 
 import base64
 import io
+import json
 import os
 import re
 import struct
@@ -323,6 +324,43 @@ def test_json_over_its_limit_is_refused_before_gradio_parses_it(server, client, 
                             headers={"Content-Type": "application/json"})
     for r in (declared, chunked):
         assert r.status_code == 413 and "maximum allowed size" in r.text, (r.status_code, r.text[:200])
+    _assert_still_serving(server, client, files)
+
+
+def test_a_file_named_by_its_address_is_refused_before_gradio_could_download_it(server, client, files):
+    """Gradio downloads a file input whose path is an http(s) address before any of our code runs: the
+    middleware refuses the event first, so nothing behind it (Gradio's download included) is ever called."""
+    import asyncio
+
+    reached = []
+
+    async def gradio(scope, receive, send):  # stands for the app behind the middleware
+        reached.append(await receive())
+
+    async def call(body: bytes):
+        sent, chunks = [], [{"type": "http.request", "body": body, "more_body": False}]
+        scope = {"type": "http", "method": "POST", "path": "/gradio_api/queue/join", "client": ("127.0.0.1", 1),
+                 "headers": [(b"content-length", str(len(body)).encode())]}
+
+        async def receive():
+            return chunks.pop()
+
+        async def send(message):
+            sent.append(message)
+        await uploads.RequestLimits(gradio)(scope, receive, send)
+        return sent
+
+    file = {"path": "https://huggingface.co/datasets/x/resolve/main/seven.png", "meta": {"_type": "gradio.FileData"}}
+    for data in ([file], [[{"nested": file}]], [{**file, "path": " HTTP://example.com/a.png"}]):
+        answer = asyncio.run(call(json.dumps({"data": data, "fn_index": 0, "session_hash": "x"}).encode()))
+        assert answer[0]["status"] == 422 and b"taken by upload" in answer[1]["body"]
+    assert reached == []
+    uploaded = {"path": "/tmp/gradio/abc/seven.png", "url": "http://127.0.0.1:7860/gradio_api/file=/tmp/gradio/abc/seven.png"}
+    asyncio.run(call(json.dumps({"data": [uploaded], "fn_index": 0, "session_hash": "x"}).encode()))
+    assert len(reached) == 1  # an uploaded file, with its served address, goes on as before
+    # And through the running app: /classify of an address is refused, with the message.
+    r = requests.post(server.url + "gradio_api/call/classify", json={"data": [file, None]}, timeout=60)
+    assert r.status_code == 422 and "taken by upload" in r.text, (r.status_code, r.text[:200])
     _assert_still_serving(server, client, files)
 
 

@@ -9,6 +9,7 @@ by src/data/preprocess.py's load_image.
 """
 
 import asyncio
+import json
 import threading
 import time
 
@@ -35,7 +36,8 @@ UPLOAD_PATHS = ("/gradio_api/upload", "/gradio_api/component_server")
 
 class RequestLimits:
     """ASGI middleware, before Gradio reads a byte of the body:
-      - a body over `event_limit` bytes gets 413 before Gradio parses its JSON (chunked ones too);
+      - a body over `event_limit` bytes gets 413 before Gradio parses its JSON (chunked ones too), and one that
+        names a file by an http(s) address gets 422 (Gradio would download it);
       - an upload's body over `limit` bytes gets 413 (Gradio's multipart parser takes up to 1000 files of
         max_file_size each, and its component route reads them all into memory);
       - one address may send at most `hourly` bytes to the upload routes in any hour (429 after that), so
@@ -82,9 +84,9 @@ class RequestLimits:
                 return await _answer(send, 429, "Too many requests from your address: please slow down.")
             if wait > 0:
                 await asyncio.sleep(wait)  # a tarpit on the event loop: it holds no worker and no queue slot
-        if not upload and declared is None and post:
-            # JSON sent in chunks: read whole (it is small) before Gradio parses it, which would turn our
-            # refusal into its own "error parsing the body".
+        if not upload and post:
+            # JSON: read whole (it is small) before Gradio parses it, which would turn a refusal of chunks into
+            # its own "error parsing the body", and would download a file named by its address.
             body, more = bytearray(), True
             while more:
                 message = await receive()
@@ -92,6 +94,8 @@ class RequestLimits:
                 more = message.get("more_body", False) and message["type"] == "http.request"
                 if len(body) > limit:
                     return await _answer(send, 413, too_large)
+            if names_a_url(body):
+                return await _answer(send, 422, URL_REFUSED)
             replay, receive_rest = [{"type": "http.request", "body": bytes(body), "more_body": False}], receive
 
             async def receive():  # noqa: F811 - the body read above, then what the client sends after it
@@ -139,6 +143,31 @@ class EventRate:
             if len(self._next) > 100_000:
                 self._next = {a: t for a, t in self._next.items() if t > now}
         return max(0.0, wait)
+
+
+URL_REFUSED = ("A file is taken by upload, not by its address: upload it first (gradio_client's handle_file does "
+               "so with a local file).")
+
+
+def names_a_url(body: bytes) -> bool:
+    """Whether a JSON body names a file by an http(s) address, which Gradio would download before any of our
+    code runs (processing_utils); any JSON that is not parsed is left to Gradio to refuse."""
+    if b"http" not in body.lower():
+        return False
+    try:
+        stack = [json.loads(body)]
+    except (ValueError, RecursionError):
+        return False
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            path = value.get("path")
+            if isinstance(path, str) and path.strip().lower().startswith(("http://", "https://")):
+                return True
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 async def _answer(send, status: int, text: str) -> None:
