@@ -330,7 +330,7 @@ def test_json_over_its_limit_is_refused_before_gradio_parses_it(server, client, 
 def test_a_file_named_by_its_address_is_refused_before_gradio_could_download_it(server, client, files):
     """Gradio downloads a file input whose path is an http(s) address before any of our code runs: the
     middleware refuses the event first, so nothing behind it (Gradio's download included) is ever called."""
-    import asyncio
+    from tests.conftest import in_a_fresh_loop
 
     reached = []
 
@@ -352,11 +352,11 @@ def test_a_file_named_by_its_address_is_refused_before_gradio_could_download_it(
 
     file = {"path": "https://huggingface.co/datasets/x/resolve/main/seven.png", "meta": {"_type": "gradio.FileData"}}
     for data in ([file], [[{"nested": file}]], [{**file, "path": " HTTP://example.com/a.png"}]):
-        answer = asyncio.run(call(json.dumps({"data": data, "fn_index": 0, "session_hash": "x"}).encode()))
+        answer = in_a_fresh_loop(call(json.dumps({"data": data, "fn_index": 0, "session_hash": "x"}).encode()))
         assert answer[0]["status"] == 422 and b"taken by upload" in answer[1]["body"]
     assert reached == []
     uploaded = {"path": "/tmp/gradio/abc/seven.png", "url": "http://127.0.0.1:7860/gradio_api/file=/tmp/gradio/abc/seven.png"}
-    asyncio.run(call(json.dumps({"data": [uploaded], "fn_index": 0, "session_hash": "x"}).encode()))
+    in_a_fresh_loop(call(json.dumps({"data": [uploaded], "fn_index": 0, "session_hash": "x"}).encode()))
     assert len(reached) == 1  # an uploaded file, with its served address, goes on as before
     # And through the running app: /classify of an address is refused, with the message.
     r = requests.post(server.url + "gradio_api/call/classify", json={"data": [file, None]}, timeout=60)
