@@ -11,7 +11,7 @@
 // Two ways out:
 //   - onValue(png): after every stroke, Undo and Clear, `ink` as a PNG data URL ("" when empty);
 //   - a "pad-change" event on the pad's element after every change, {why, at, pad}, for the live reading,
-//     which reads pad.pixels() (src/web/static/live.js).
+//     which reads pad.snapshot() in its worker (src/web/static/live.js).
 window.drawPad = (root, onValue) => {
   "use strict";
   const box = root.querySelector(".pad");
@@ -218,7 +218,7 @@ window.drawPad = (root, onValue) => {
   box.querySelector(".pad-undo").addEventListener("click", undo);
   box.querySelector(".pad-clear").addEventListener("click", clear);
 
-  // What the live reading and the tests use.
+  // What the live reading (snapshot) and the tests (pixels, points, strokes) use.
   const api = {
     size: SIZE,
     pixels: () => inkCtx.getImageData(0, 0, SIZE, SIZE), // RGBA; alpha = ink
