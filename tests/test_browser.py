@@ -196,7 +196,7 @@ def test_a_number_written_side_by_side_is_read_whole(page, screenshots):
         page.screenshot(path=str(screenshots / "number.png"), full_page=False)
     assert "Read as the number" in page.locator("#note").inner_text()
     assert live_becomes(page, "17")  # the live reading splits the number as the server does
-    page.wait_for_timeout(1000)
+    page.wait_for_selector("#saliency img", timeout=30_000)
     page.screenshot(path=str(screenshots / "number.png"), full_page=False)
 
 
@@ -209,7 +209,6 @@ def test_a_hash_sign_is_not_a_digit_on_the_server_and_in_the_live_reading(page, 
     # One verdict on the page: the live reading says so too, from the same score and threshold.
     page.wait_for_function(f"() => document.querySelector('{LIVE}').dataset.verdict === 'not a digit'", timeout=15_000)
     assert "Not a digit" in page.locator(LIVE).inner_text()
-    page.wait_for_timeout(1000)
     titles = page.eval_on_selector_all(f"{LIVE} .live-bar", "bars => bars.map((b) => b.title)")
     page.screenshot(path=str(screenshots / "not-a-digit.png"), full_page=False)
     # Ten bars, the tallest the confidence the reading states.
@@ -331,7 +330,6 @@ def test_two_visitors_in_two_browsers_do_not_affect_each_other(browser, server, 
     a, b = (open_page(browser, server.url, viewport={"width": 1280, "height": 900}) for _ in range(2))
     draw(b, STROKES[7])
     assert shown_digit(b) == 7
-    b.wait_for_timeout(1000)
     b_reading = text_of(b, "prediction")
 
     start_training(a, epochs=2, examples=16000)  # long enough (about 5 s) for B to be seen waiting
@@ -379,7 +377,6 @@ def test_two_visitors_in_two_browsers_do_not_affect_each_other(browser, server, 
     wait_text(b, "corrections-count", "You have 1 correction stored", timeout=30_000)
     draw(b, STROKES[7])
     assert shown_digit(b) == 7
-    b.wait_for_timeout(1000)
     assert text_of(b, "prediction") == b_reading
     a.screenshot(path=str(screenshots / "visitor-a.png"), full_page=True)
     a.context.close()
