@@ -39,7 +39,8 @@ store.activate_default()
 visitors = Visitors(config.VISITOR_DIR, Limits(
     runs_per_visitor=config.MAX_RUNS_PER_VISITOR, corrections_per_visitor=config.MAX_CORRECTIONS_PER_VISITOR,
     total_bytes=int(config.VISITOR_DATA_MB * 1e6), idle_seconds=config.VISITOR_IDLE_MINUTES * 60,
-    bytes_per_address=int(config.VISITOR_DATA_MB_PER_ADDRESS * 1e6)))
+    bytes_per_address=int(config.VISITOR_DATA_MB_PER_ADDRESS * 1e6),
+    shared_bytes=int(config.SHARED_CORRECTIONS_MB * 1e6)))
 # Links to checkpoints' weights for the live reading, each given only to the page that uses it (src/web/downloads.py).
 links = WeightLinks()
 demo = build_demo(store, visitors, links)

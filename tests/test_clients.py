@@ -1,10 +1,11 @@
-"""Limits per client address (src/web/clients.py, src/uploads.EventRate) and the operator's sign-in lockout."""
+"""Limits per client address (src/web/clients.py; src/web/uploads.py's EventRate and HourlyBytes) and the operator's
+sign-in lockout."""
 
 from types import SimpleNamespace
 
 import pytest
 
-from src.web import clients
+from src.web import clients, uploads
 
 from src import config
 
@@ -77,6 +78,40 @@ def test_a_fast_sender_is_slowed_then_refused_and_loopback_is_not_limited():
     assert waits[31] == pytest.approx(0.2, abs=0.05)  # then one every 0.1 s
     assert waits[-1] is None and rate.wait("5.6.7.8") == 0.0  # refused past 5 s of waiting; others unaffected
     assert all(rate.wait("127.0.0.1") == 0.0 for _ in range(100))
+
+
+def test_chunked_uploads_count_against_the_hourly_budget():
+    """The hourly upload budget counts the bytes received, so chunked bodies (no Content-Length) count too."""
+    from tests.conftest import in_a_fresh_loop
+
+    async def gradio(scope, receive, send):  # reads the whole body, as Gradio's upload route does
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"[]"})
+
+    limits = uploads.RequestLimits(gradio, hourly=1_000_000)
+
+    async def upload(nbytes: int, addr: str = "203.0.113.9") -> int:
+        chunks = [{"type": "http.request", "body": b"x" * 65536, "more_body": True}
+                  for _ in range(nbytes // 65536)] + [{"type": "http.request", "body": b"", "more_body": False}]
+        chunks.reverse()
+        sent = []
+        scope = {"type": "http", "method": "POST", "path": "/gradio_api/upload", "client": (addr, 1),
+                 "headers": [(b"transfer-encoding", b"chunked")]}
+
+        async def receive():
+            return chunks.pop()
+
+        async def send(message):
+            sent.append(message)
+        await limits(scope, receive, send)
+        return sent[0]["status"]
+
+    statuses = [in_a_fresh_loop(upload(300_000)) for _ in range(4)]
+    assert statuses == [200, 200, 200, 429], statuses  # the 4th passes 1,000,000 bytes while it is received
+    assert in_a_fresh_loop(upload(65536)) == 429  # and the address is over its budget for the hour
+    assert in_a_fresh_loop(upload(300_000, addr="198.51.100.1")) == 200  # another address is not
 
 
 def test_wrong_operator_passwords_lock_the_address_out_without_sleeping(tmp_path, monkeypatch):

@@ -128,6 +128,33 @@ def test_one_address_cannot_fill_the_server_with_fresh_sessions(tmp_path):
         pass
 
 
+def test_a_visitors_files_count_against_every_address_they_came_from(tmp_path):
+    """Touching a visitor from a second address frees nothing at the first; the addresses of visitors
+    without files are forgotten by the sweep."""
+    from types import SimpleNamespace
+
+    visitors = Visitors(tmp_path, Limits(bytes_per_address=3 * RUN_BYTES, total_bytes=100 * RUN_BYTES))
+
+    def visitor(session, host):
+        return visitors.of(SimpleNamespace(session_hash=session, client=SimpleNamespace(host=host), headers={}))
+
+    for i in range(3):
+        fake_run(visitor(f"s{i}", "1.1.1.1"), "trained-1", nbytes=RUN_BYTES // 3)
+    for i in range(3):
+        visitor(f"s{i}", "2.2.2.2")  # the same visitors, seen from a second address
+    with pytest.raises(LimitReached, match="from your network address have stored"):
+        with visitors.working(visitor("fresh", "1.1.1.1")):
+            pytest.fail("the first address is still full")
+    with pytest.raises(LimitReached, match="from your network address have stored"):
+        with visitors.working(visitor("s0", "3.3.3.3")):  # s0's files count at 1.1.1.1 wherever they are
+            pytest.fail("a visitor at a full address stores nothing more from a third")
+    for i in range(1000):
+        visitor(f"passer-by-{i}", "4.4.4.4")  # sessions that never store anything
+    assert len(visitors._addresses) == 1000 + 4
+    visitors.sweep()
+    assert len(visitors._addresses) == 3 and set(visitors._at) == {"1.1.1.1", "2.2.2.2", "3.3.3.3"}
+
+
 def test_the_sweep_removes_idle_visitors_who_left_and_keeps_the_rest(tmp_path):
     visitors = Visitors(tmp_path, Limits(idle_seconds=60))
     visitors.arrived("gone")  # pages: "gone" will close theirs, "open-tab" keeps it open
@@ -158,6 +185,21 @@ def test_shared_corrections_of_a_visitor_who_left_go_to_the_shared_pool(tmp_path
     assert not sharer.folder.exists() and not private.folder.exists()
     kept = visitors.shared_correction_files()
     assert sorted(p.name[-5] for p in kept) == ["2", "5"]  # labels are the file names' last digit
+
+
+def test_the_shared_corrections_have_a_cap_of_their_own(tmp_path):
+    visitors = Visitors(tmp_path, Limits(idle_seconds=60))
+    sharers = [visitors.get(f"sharer-{i}") for i in range(4)]
+    for v in sharers:
+        v.set_sharing(True)
+        for label in range(3):
+            visitors.add_correction(v, DIGIT, label)
+    size = max(p.stat().st_size for v in sharers for p in corrections.files(v.corrections))
+    visitors.limits = Limits(idle_seconds=60, shared_bytes=5 * size)
+    visitors.sweep(now=time.time() + 61)
+    assert all(not v.folder.exists() for v in sharers)
+    kept = corrections.files(visitors.shared_corrections)
+    assert 3 <= len(kept) <= 5 and sum(p.stat().st_size for p in kept) <= 5 * size
 
 
 # ------------------------------------------------------------------------------- two visitors, one server

@@ -46,21 +46,8 @@ class RequestLimits:
     def __init__(self, app, limit: int = MAX_BODY_BYTES, hourly: int = UPLOAD_BYTES_PER_ADDRESS_HOUR,
                  per_second: float = None, event_limit: int = MAX_EVENT_BYTES):
         self.app, self.limit, self.hourly, self.event_limit = app, limit, hourly, event_limit
-        self._sent: dict[str, list[tuple[float, int]]] = {}
-        self._lock = threading.Lock()
+        self.uploads = HourlyBytes(hourly)
         self.events = EventRate(config.EVENTS_PER_SECOND if per_second is None else per_second)
-
-    def _over_hourly(self, addr: str, nbytes: int) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            sent = [(t, n) for t, n in self._sent.get(addr, []) if now - t < 3600]
-            if sum(n for _, n in sent) + nbytes > self.hourly:
-                self._sent[addr] = sent
-                return True
-            self._sent[addr] = sent + [(now, nbytes)]
-            if len(self._sent) > 100_000:  # forget the quietest addresses first
-                self._sent = dict(sorted(self._sent.items(), key=lambda kv: -len(kv[1]))[:50_000])
-            return False
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -74,10 +61,9 @@ class RequestLimits:
         too_large = f"Request body over the maximum allowed size of {limit} bytes."
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             return await _answer(send, 413, too_large)
-        if post and upload:
-            if self._over_hourly(address(scope), int(declared or 0)):
-                return await _answer(send, 429, "You have sent too many files to this server in the last hour. "
-                                                "Please try again later.")
+        addr = address(scope)
+        if post and upload and self.uploads.over(addr, int(declared or 0)):
+            return await _answer(send, 429, TOO_MANY_FILES)
         if post and any(p in path for p in EVENT_PATHS):
             wait = self.events.wait(address(scope))
             if wait is None:
@@ -106,15 +92,58 @@ class RequestLimits:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+                n = len(message.get("body", b""))
+                seen += n
                 if seen > limit:
-                    raise _TooLarge()
+                    raise _Refused(413, too_large)
+                if post and upload and not self.uploads.spend(addr, n):  # the bytes received count, chunked or not
+                    raise _Refused(429, TOO_MANY_FILES)
             return message
 
         try:
             await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await _answer(send, 413, too_large)
+        except _Refused as refused:
+            await _answer(send, refused.status, refused.text)
+
+
+TOO_MANY_FILES = "You have sent too many files to this server in the last hour. Please try again later."
+
+
+class HourlyBytes:
+    """Bytes received per address in the last hour, in minute buckets (at most 60 per address; addresses quiet
+    for an hour are forgotten, and at most MAX_ADDRESSES are kept)."""
+
+    MAX_ADDRESSES = 100_000
+
+    def __init__(self, hourly: int):
+        self.hourly = hourly
+        self._sent: dict[str, dict[int, int]] = {}  # address -> {minute: bytes}
+        self._lock = threading.Lock()
+
+    def _recent(self, addr: str, minute: int) -> dict[int, int]:
+        buckets = {m: n for m, n in self._sent.get(addr, {}).items() if minute - m < 60}
+        if buckets:
+            self._sent[addr] = buckets
+        else:
+            self._sent.pop(addr, None)
+        return buckets
+
+    def over(self, addr: str, nbytes: int = 0) -> bool:
+        """Whether `nbytes` more would pass the hourly budget (before a request is read)."""
+        with self._lock:
+            return sum(self._recent(addr, int(time.monotonic() // 60)).values()) + nbytes > self.hourly
+
+    def spend(self, addr: str, nbytes: int) -> bool:
+        """Count `nbytes` received from `addr`; False once the hour's budget is passed."""
+        minute = int(time.monotonic() // 60)
+        with self._lock:
+            buckets = self._recent(addr, minute)
+            buckets[minute] = buckets.get(minute, 0) + nbytes
+            self._sent[addr] = buckets
+            if len(self._sent) > self.MAX_ADDRESSES:  # a flood of addresses: drop the oldest entries
+                for old in list(self._sent)[:len(self._sent) - self.MAX_ADDRESSES // 2]:
+                    del self._sent[old]
+            return sum(buckets.values()) <= self.hourly
 
 
 class EventRate:
@@ -177,5 +206,7 @@ async def _answer(send, status: int, text: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
+class _Refused(Exception):
+    def __init__(self, status: int, text: str):
+        super().__init__(text)
+        self.status, self.text = status, text

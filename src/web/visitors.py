@@ -17,8 +17,10 @@ client-chosen string ever becomes a path. Limits (all set in src/config.py from 
   - corrections per visitor: one more is refused with a message;
   - a total cap on all visitor data: work that would pass it is refused before it starts, with a message
     (a training reserves the room for its run when it joins the line, so a run that trains is saved);
+  - a cap per client address: a visitor's files count against every address they came from;
   - idle time: a visitor who left (or an API client that stopped calling) loses their files after it.
-    Corrections the visitor chose to share are moved to the shared pool first (VISITOR_DIR/shared).
+    Corrections the visitor chose to share are moved to the shared pool first (VISITOR_DIR/shared), which
+    has a cap of its own.
 """
 
 import hashlib
@@ -45,6 +47,8 @@ ARCHIVES = "archives"  # VISITOR_DIR/archives: within the cap, like everything u
 SHARE_MARK = "share"  # a visitor's folder holds this file while they share their corrections
 RUN_BYTES = 600_000  # what one saved run takes (weights, JSON, novelty statistics), rounded up
 CORRECTION_BYTES = 2_000  # one 28x28 PNG, rounded up
+MAX_ADDRESSES_PER_VISITOR = 16  # the addresses a visitor's files count against (a phone changes networks)
+MAX_REMEMBERED = 100_000  # visitors whose addresses are remembered; those without files are forgotten first
 
 
 class LimitReached(Exception):
@@ -58,6 +62,7 @@ class Limits:
     total_bytes: int = 500_000_000
     idle_seconds: float = 3600.0
     bytes_per_address: int = 50_000_000  # all the visitors of one client address together (not loopback)
+    shared_bytes: int = 50_000_000  # the shared corrections of visitors who left, together (within total_bytes)
 
 
 def folder_size(folder: Path) -> int:
@@ -103,7 +108,8 @@ class Visitors:
         self._working: Counter[str] = Counter()  # visitor ids with a training waiting or running
         self._reserved = 0  # bytes held for the runs of those trainings
         self._seen: dict[str, float] = {}  # visitor id -> when their folder's mtime was last refreshed
-        self._addresses: dict[str, str] = {}  # visitor id -> the client address they last came from
+        self._addresses: dict[str, set[str]] = {}  # visitor id -> every client address they came from
+        self._at: dict[str, set[str]] = {}  # client address -> the visitor ids that came from it
         self._lock = threading.RLock()  # around checks of the cap and the writes they allow
 
     # ----------------------------------------------------------------------------------------- who
@@ -118,8 +124,23 @@ class Visitors:
         visitor = self.get(request.session_hash if request else None)
         addr = address(request)
         if addr != "unknown" and not is_loopback(addr):
-            self._addresses[visitor.id] = addr
+            with self._lock:
+                addresses = self._addresses.setdefault(visitor.id, set())
+                if addr not in addresses and len(addresses) < MAX_ADDRESSES_PER_VISITOR:
+                    addresses.add(addr)
+                    self._at.setdefault(addr, set()).add(visitor.id)
+                if len(self._addresses) > MAX_REMEMBERED:
+                    self._forget(lambda vid: not (self.root / vid).is_dir())
         return visitor
+
+    def _forget(self, gone) -> None:
+        """Forget the addresses of the visitors for whom gone(id) is true. Call with the lock held."""
+        for vid in [vid for vid in self._addresses if gone(vid)]:
+            for addr in self._addresses.pop(vid):
+                ids = self._at.get(addr, set())
+                ids.discard(vid)
+                if not ids:
+                    self._at.pop(addr, None)
 
     def get(self, session_hash: str | None) -> Visitor:
         """The visitor of this session; marks them as active now (their files are kept while they are)."""
@@ -184,9 +205,8 @@ class Visitors:
         """Refuse `what` with a clear message if `nbytes` more would pass the cap of the visitor's address, or
         (besides the room reserved for trainings under way) the total cap, even after a sweep. Call with the
         lock held."""
-        addr = self._addresses.get(visitor.id) if visitor is not None else None
-        if addr is not None:
-            mine = sum(folder_size(self.root / vid) for vid, a in list(self._addresses.items()) if a == addr)
+        for addr in sorted(self._addresses.get(visitor.id, ())) if visitor is not None else ():
+            mine = sum(folder_size(self.root / vid) for vid in self._at.get(addr, ()))
             if mine + nbytes > self.limits.bytes_per_address:
                 raise LimitReached(
                     f"Visitors from your network address have stored {mine / 1e6:.0f} MB on this server, the most "
@@ -236,20 +256,25 @@ class Visitors:
         idle time (their folder's mtime, so this also works after a restart). Shared corrections are moved
         to the shared pool first. Returns the ids removed."""
         now = time.time() if now is None else now
-        removed = []
+        removed, shared = [], folder_size(self.shared_corrections)
         for folder in sorted(self.root.glob("v-*")) if self.root.is_dir() else []:
             if (folder.name in self._present or folder.name in self._working
                     or now - folder.stat().st_mtime < self.limits.idle_seconds):
                 continue
             visitor = Visitor(folder)
-            if visitor.shares:
-                for p in corrections.files(visitor.corrections):
-                    self.shared_corrections.mkdir(parents=True, exist_ok=True)
-                    shutil.move(p, self.shared_corrections / p.name)
+            for p in corrections.files(visitor.corrections) if visitor.shares else []:
+                if shared + p.stat().st_size > self.limits.shared_bytes:
+                    log.warning("the shared corrections are full: %s's are not kept", folder.name)
+                    break
+                self.shared_corrections.mkdir(parents=True, exist_ok=True)
+                shared += p.stat().st_size
+                shutil.move(p, self.shared_corrections / p.name)
             shutil.rmtree(folder, ignore_errors=True)
             self._seen.pop(folder.name, None)
-            self._addresses.pop(folder.name, None)
             removed.append(folder.name)
+        with self._lock:  # and the addresses of visitors who have no files (left, or never stored anything)
+            self._forget(lambda vid: vid not in self._present and vid not in self._working
+                         and not (self.root / vid).is_dir())
         if removed:
             log.info("removed the files of %d idle visitors", len(removed))
         return removed
