@@ -36,6 +36,8 @@ ADMIN_PASSWORD = os.environ.get("ADMIN_PASSWORD") or None
 # Limits per client address (src/web/clients.py), since a session costs nothing. On a Space the address is the last
 # X-Forwarded-For entry, the one Spaces' proxy appends (TRUST_PROXY, on by itself where SPACE_ID is set).
 TRUST_PROXY = _flag("TRUST_PROXY", bool(os.environ.get("SPACE_ID")))
+MAX_TRAINING_MINUTES = float(os.environ.get("MAX_TRAINING_MINUTES", "10"))  # one training stops after this
+TRAINING_MINUTES_PER_ADDRESS = float(os.environ.get("TRAINING_MINUTES_PER_ADDRESS", "30"))  # per hour (not loopback)
 MAX_TRAININGS_PER_ADDRESS = int(os.environ.get("MAX_TRAININGS_PER_ADDRESS", "3"))  # running or waiting
 EVENTS_PER_SECOND = float(os.environ.get("EVENTS_PER_SECOND", "10"))  # per address (not loopback); 0: no limit
 MAX_SIGN_IN_FAILURES = int(os.environ.get("MAX_SIGN_IN_FAILURES", "5"))  # per address in 10 minutes

@@ -1,4 +1,4 @@
-"""Limits per client address (src/web/clients.py; src/web/uploads.py's EventRate and HourlyBytes) and the operator's
+"""Limits per client address (src/web/clients.py, src/web/uploads.py's EventRate) and the operator's
 sign-in lockout."""
 
 from types import SimpleNamespace

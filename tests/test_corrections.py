@@ -25,6 +25,7 @@ def test_store_add_load_count_clear_archive(tmp_path):
     assert loaded.dtype == np.uint8 and loaded.shape == (3, 28, 28)
     assert list(labels) == [3, 7, 0]
     assert np.abs(loaded[0] / 255 - images[0]).max() <= 0.5 / 255 + 1e-6
+    (tmp_path / "archives").mkdir()
     zip_path = corrections.archive(folder, tmp_path / "archives")
     with zipfile.ZipFile(zip_path) as z:
         assert sorted(z.namelist()) == sorted(p.name for p in paths)

@@ -287,6 +287,37 @@ def test_a_training_stops_when_its_visitor_left_and_did_not_come_back(tmp_path, 
             visitors.left(reload.session_hash)
 
 
+def test_a_training_stops_at_the_time_limit_and_its_address_has_an_hourly_budget(tmp_path, monkeypatch, data_dir):
+    """In process: a training of 50 epochs stops at MAX_TRAINING_MINUTES and says so; its time counts against its
+    address's TRAINING_MINUTES_PER_ADDRESS, after which that address's next training is refused before the queue."""
+    import time
+    from types import SimpleNamespace
+
+    from src import config
+    from src.web import train_tab
+    from src.reading.inference import ModelStore
+    from src.web.visitors import Visitors
+
+    monkeypatch.setattr(config, "DATA_DIR", data_dir)
+    monkeypatch.setattr(config, "MAX_TRAINING_MINUTES", 0.1)
+    monkeypatch.setattr(config, "TRAINING_MINUTES_PER_ADDRESS", 0.05)
+    tab = train_tab.TrainTab(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), Visitors(tmp_path))
+
+    def request(session):
+        return SimpleNamespace(session_hash=session, client=SimpleNamespace(host="203.0.113.5"), headers={})
+
+    async def run():
+        return [update async for update in tab.train(50, 128, 0.003, False, 0, 500, request=request("a"),
+                                                      progress=NoProgress())]
+
+    started = time.monotonic()
+    updates = in_a_fresh_loop(run())
+    assert time.monotonic() - started < 6 + 30  # the limit, then at most the batch and the saving
+    assert "limit of 0.1 minutes per training" in updates[-1][2], updates[-1][2]
+    checks = tab.admit_training(1, 128, 0.003, False, 0, 500, request=request("b"))
+    assert "used this server for 0.05 minutes in the last hour" in checks[0]["message"], checks
+
+
 def test_thousands_of_page_closes_start_no_thread_each(tmp_path):
     """Closing pages costs a timer only for a visitor who trains, one however many of their pages close."""
     from types import SimpleNamespace

@@ -23,8 +23,18 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter, ImageOps, UnidentifiedImageError
 
-# A deliberate limit on decoded pixels: 6000x6000 photos work, 20000x20000 "decompression bombs" do not.
-MAX_PIXELS = 40_000_000
+# Only these formats are opened: what drawings and photos come as. Anything else (GIF, TIFF, BMP, EPS, ...) is
+# refused from its first bytes, so that no other decoder (nor Ghostscript, for EPS) ever sees a stranger's file.
+FORMATS = ("PNG", "JPEG", "WEBP")
+# The pixels one image may decode to, what a drawing or a phone's photo of a digit needs: a 12 MP photo
+# (4032x3024) and a 4000x4000 drawing are read, a 6000x6000 PNG is refused from its header.
+MAX_PIXELS = 16_000_000
+# Images are read at READ_SIDE to 2*READ_SIDE pixels on their longer side when they are bigger: plenty for a
+# digit (a digit spanning MIN_EXTENT of the longer side still has 40 pixels), and the reading's own arrays stay small.
+READ_SIDE = 1024
+# A JPEG is decoded at 1/2, 1/4 or 1/8 of its size when that still gives READ_SIDE (draft), and MAX_PIXELS
+# applies to what is decoded; its header may claim at most this (under Pillow's own decompression-bomb warning).
+MAX_JPEG_PIXELS = 64_000_000
 
 # Ink below this fraction of the strongest ink is anti-aliasing fringe or noise, not ink.
 INK_THRESHOLD = 0.2
@@ -80,40 +90,102 @@ def readable_errors(source=None):
         raise InvalidImage(f"The file {source!r} does not exist." if source is not None
                            else "The image file does not exist.") from None
     except UnidentifiedImageError:
-        raise InvalidImage("This file is not an image Pillow can read (PNG, JPEG, WebP, GIF, BMP, TIFF, ...).") from None
+        raise InvalidImage("This file is not an image this app can read: PNG, JPEG or WebP.") from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError) as e:  # truncated or corrupted
         raise InvalidImage(f"This image file is damaged or incomplete and cannot be decoded ({e}).") from None
 
 
-def check_size(img: Image.Image) -> Image.Image:
-    """Raise InvalidImage if an opened (not yet decoded) image has more than MAX_PIXELS pixels."""
+def check_size(img: Image.Image, limit: int = MAX_PIXELS) -> Image.Image:
+    """Raise InvalidImage if an opened (not yet decoded) image has more than `limit` pixels."""
     w, h = img.size
-    if w * h > MAX_PIXELS:
-        raise InvalidImage(_too_large(f"{w}x{h} pixels"))
+    if w * h > limit:
+        raise InvalidImage(_too_large(f"{w}x{h} pixels", limit))
     return img
 
 
 def load_image(source) -> Image.Image:
-    """Open a file path, bytes or binary file-like object as a PIL image, or raise InvalidImage.
+    """Open a PNG, JPEG or WebP file (a path, bytes or a binary file-like object) as a PIL image, or raise
+    InvalidImage.
 
-    The size is checked against MAX_PIXELS before any pixel is decoded (Image.open only reads the header).
-    Multi-frame images (GIF, APNG, TIFF) give their first frame; EXIF orientation is applied.
+    The size is checked before any pixel is decoded (Image.open only reads the header). An image bigger than
+    reading needs comes back with its longer side between READ_SIDE and 2*READ_SIDE: a JPEG decoded at a
+    smaller scale, the others reduced by an integer factor once decoded. An animated PNG gives its first
+    frame; EXIF orientation is applied.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         source = io.BytesIO(bytes(source))
     elif isinstance(source, os.PathLike):
         source = os.fspath(source)
     with readable_errors(source):
-        img = check_size(Image.open(source))
-        img.seek(0)  # the first frame of an animation
-        img.load()  # decode now, so that truncated or corrupt data fails here and not later
-        img = ImageOps.exif_transpose(img)
+        img = Image.open(source, formats=FORMATS)
+        if img.format == "JPEG":
+            # libjpeg holds a whole image's coefficients for progressive and multi-scan JPEGs, at full size
+            # whatever the scale it decodes at: those get the plain budget on their header's size.
+            check_size(img, MAX_PIXELS if _whole_image_buffered(img) else MAX_JPEG_PIXELS)
+            w, h = img.size
+            if max(w, h) >= 2 * READ_SIDE:
+                img.draft(None, (READ_SIDE, 1) if w >= h else (1, READ_SIDE))  # the longer side stays >= READ_SIDE
+        check_size(img)
+        img.load()  # decode now (the first frame of an animation), so that damaged data fails here and not later
+        img = _reduced(img)
+        ImageOps.exif_transpose(img, in_place=True)  # in place: no copy when there is nothing to turn
     return img
 
 
-def _too_large(size: str) -> str:
-    side = int(MAX_PIXELS ** 0.5)
-    return (f"The image is too large{f' ({size})' if size else ''}; the limit is {MAX_PIXELS:,} pixels "
+def _whole_image_buffered(img) -> bool:
+    """Whether libjpeg must buffer the whole image to decode this JPEG: progressive, or its first scan carries
+    fewer components than the image (one scan per component). Unsure (an odd header): True."""
+    if img.info.get("progressive"):
+        return True
+    fp, at = img.fp, img.fp.tell()
+    try:
+        fp.seek(2)  # after SOI: marker segments, each with its length, up to the first SOS
+        while True:
+            if fp.read(1) != b"\xff":
+                return True
+            marker = fp.read(1)
+            while marker == b"\xff":  # fill bytes
+                marker = fp.read(1)
+            length = fp.read(2)
+            if not marker or len(length) < 2:
+                return True
+            if marker == b"\xda":
+                components = fp.read(1)
+                return not components or components[0] < img.layers
+            fp.seek(int.from_bytes(length, "big") - 2, os.SEEK_CUR)
+    finally:
+        fp.seek(at)
+
+
+# Modes Image.reduce cannot average, and what they become first.
+_WIDER = {"1": "L", "I;16": "I", "I;16L": "I", "I;16B": "I", "I;16N": "I"}
+_BAND = 1 << 20  # pixels converted at a time for them
+
+
+def _reduced(img: Image.Image) -> Image.Image:
+    """A decoded image with its longer side brought down to READ_SIDE..2*READ_SIDE by an integer factor (box
+    averages), or the image itself when it is not bigger; same mode, except that those Image.reduce cannot
+    average become L, I, RGB or RGBA (palette transparency: RGBA). The info (EXIF) is kept."""
+    factor = max(img.size) // READ_SIDE
+    if factor < 2:
+        return img
+    mode = _WIDER.get(img.mode) or (("RGBA" if "transparency" in img.info else "RGB") if img.mode == "P" else None)
+    if mode is None:
+        return img.reduce(factor)
+    # Converted a band of rows at a time, so that the wider copy never holds the whole image.
+    w, h = img.size
+    rows = factor * max(1, _BAND // (w * factor))
+    out = Image.new(mode, (-(-w // factor), -(-h // factor)))
+    for top in range(0, h, rows):
+        band = img.crop((0, top, w, min(top + rows, h))).convert(mode).reduce(factor)
+        out.paste(band, (0, top // factor))
+    out.info = dict(img.info)
+    return out
+
+
+def _too_large(size: str, limit: int = MAX_PIXELS) -> str:
+    side = int(limit ** 0.5)
+    return (f"The image is too large{f' ({size})' if size else ''}; the limit is {limit:,} pixels "
             f"(for example {side}x{side}). Please use a smaller image.")
 
 

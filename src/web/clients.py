@@ -7,6 +7,7 @@ must hold against one person are counted per address as well:
     failures = Failures(5, 600) # at most 5 failures per address in any 10 minutes
     failures.locked_for(addr)   # seconds until this address may try again (0: it may)
     failures.add(addr)
+    hourly = Hourly(256e6)      # an amount per address per hour: hourly.spend(addr, n) is False once over
 
 Behind a proxy (Hugging Face Spaces) every request comes from the proxy's own address, and the client's
 is the last entry of X-Forwarded-For (all its lines together), the one the proxy appended (entries before it
@@ -102,3 +103,40 @@ class Failures:
         with self._lock:
             self._times[addr].append(now)
             self._all.append(now)
+
+
+class Hourly:
+    """An amount per address in the last hour (bytes received, seconds of training), in minute buckets: at most
+    60 per address; addresses quiet for an hour are forgotten, and at most MAX_ADDRESSES are kept."""
+
+    MAX_ADDRESSES = 100_000
+
+    def __init__(self, hourly: float):
+        self.hourly = hourly
+        self._sent: dict[str, dict[int, float]] = {}  # address -> {minute: amount}
+        self._lock = threading.Lock()
+
+    def _recent(self, addr: str, minute: int) -> dict[int, float]:
+        buckets = {m: n for m, n in self._sent.get(addr, {}).items() if minute - m < 60}
+        if buckets:
+            self._sent[addr] = buckets
+        else:
+            self._sent.pop(addr, None)
+        return buckets
+
+    def over(self, addr: str, amount: float = 0) -> bool:
+        """Whether `amount` more would pass the hourly budget (before the work starts)."""
+        with self._lock:
+            return sum(self._recent(addr, int(time.monotonic() // 60)).values()) + amount > self.hourly
+
+    def spend(self, addr: str, amount: float) -> bool:
+        """Count `amount` for `addr`; False once the hour's budget is passed."""
+        minute = int(time.monotonic() // 60)
+        with self._lock:
+            buckets = self._recent(addr, minute)
+            buckets[minute] = buckets.get(minute, 0) + amount
+            self._sent[addr] = buckets
+            if len(self._sent) > self.MAX_ADDRESSES:  # a flood of addresses: drop the oldest entries
+                for old in list(self._sent)[:len(self._sent) - self.MAX_ADDRESSES // 2]:
+                    del self._sent[old]
+            return sum(buckets.values()) <= self.hourly

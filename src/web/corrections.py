@@ -15,9 +15,6 @@ nothing is ever rewritten. PNGs can be looked at, zipped and downloaded, and con
 """
 
 import re
-import shutil
-import tempfile
-import time
 import uuid
 import zipfile
 from datetime import datetime, timezone
@@ -83,22 +80,11 @@ def clear(folder: Path | str) -> int:
     return len(samples)
 
 
-ARCHIVE_SECONDS = 600.0  # Gradio copies a download into its own cache at once; older archives are removed
-
-
 def archive(folder_or_files: Path | str | list[Path], out_dir: Path) -> Path:
     """A new zip of all samples in a folder (or of the given sample files; file names keep their labels), in
-    `out_dir`, whose archives older than ARCHIVE_SECONDS are removed first."""
+    `out_dir` (a download's staging folder, src/web/downloads.py)."""
     samples = folder_or_files if isinstance(folder_or_files, list) else files(folder_or_files)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for old in out_dir.glob("*/corrections-*.zip"):
-        try:
-            if time.time() - old.stat().st_mtime > ARCHIVE_SECONDS:
-                shutil.rmtree(old.parent, ignore_errors=True)
-        except FileNotFoundError:
-            pass
-    out = Path(tempfile.mkdtemp(dir=out_dir)) / f"corrections-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.zip"
+    out = Path(out_dir) / f"corrections-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.zip"
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         for p in samples:
             z.write(p, p.name)

@@ -233,7 +233,7 @@ class DrawTab:
         folder = self.visitors.of(request).corrections
         if corrections.count(folder) == 0:
             raise gr.Error("You have no corrections to download yet.", print_exception=False)
-        return str(corrections.archive(folder, self.visitors.archives))
+        return str(corrections.archive(folder, self.visitors.downloads.folder()))
 
     def clear_corrections(self, request: gr.Request = None):
         removed = corrections.clear(self.visitors.of(request).corrections)

@@ -136,7 +136,7 @@ class OperatorPage:
         shared = self.visitors.shared_correction_files()
         if not shared:
             raise gr.Error("No visitor has shared corrections yet.", print_exception=False)
-        return str(corrections.archive(shared, self.visitors.archives))
+        return str(corrections.archive(shared, self.visitors.downloads.folder()))
 
     # --------------------------------------------------------------------------------------- page
     def build(self) -> None:

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import pandas as pd
@@ -41,6 +42,7 @@ from src.training.loop import FAST
 from src.web.visitors import LimitReached, Visitor, Visitors
 
 log = logging.getLogger(__name__)
+MIN_BATCH = 32  # the page's smallest: smaller batches cost the server more time per example
 LEFT_GRACE_SECONDS = 30.0  # after a visitor's last page closed, their training stops unless they come back
 
 
@@ -194,7 +196,7 @@ def settings_problem(epochs, batch_size, learning_rate, seed, max_examples) -> t
     learning_rate = _number(learning_rate, float)
     checks = [
         (0, epochs is not None and 1 <= epochs <= config.MAX_EPOCHS, f"Epochs must be between 1 and {config.MAX_EPOCHS}."),
-        (1, batch_size is not None and 8 <= batch_size <= 2048, "Batch size must be between 8 and 2048."),
+        (1, batch_size is not None and MIN_BATCH <= batch_size <= 2048, f"Batch size must be between {MIN_BATCH} and 2048."),
         (2, learning_rate is not None and 1e-5 <= learning_rate <= 0.1, "Learning rate must be between 0.00001 and 0.1."),
         (4, seed is not None and 0 <= seed <= MAX_SEED, f"Seed must be a whole number between 0 and {MAX_SEED:,}."),
         (5, max_examples is None or (_number(max_examples, int) or 0) in range(500, 48_001),
@@ -252,6 +254,7 @@ class TrainTab:
         self.line = TrainingLine()
         self._places: dict[str, _Place] = {}  # visitor id -> their training's place
         self._leaving: set[str] = set()  # visitors whose pages closed while they train, until LEFT_GRACE_SECONDS pass
+        self._used = clients.Hourly(config.TRAINING_MINUTES_PER_ADDRESS * 60)  # seconds trained per address and hour
         self._lock = threading.Lock()
 
     # ----------------------------------------------------------------------------------------- the tab
@@ -273,7 +276,7 @@ class TrainTab:
         with gr.Row():
             epochs = gr.Slider(1, config.MAX_EPOCHS, value=min(defaults.epochs, config.MAX_EPOCHS), step=1,
                                label="Epochs", elem_id="epochs")
-            batch_size = gr.Dropdown([32, 64, 128, 256, 384, 512], value=defaults.batch_size, label="Batch size",
+            batch_size = gr.Dropdown([MIN_BATCH, 64, 128, 256, 384, 512], value=defaults.batch_size, label="Batch size",
                                      elem_id="batch-size")
             learning_rate = gr.Number(value=defaults.lr, label="Learning rate (peak)", elem_id="learning-rate",
                                       minimum=1e-5, maximum=0.1)
@@ -381,6 +384,10 @@ class TrainTab:
             raise gr.Error(f"{config.MAX_TRAININGS_PER_ADDRESS} trainings from your network are already running or "
                            "waiting on this server, the most it takes from one address. Try again when one has "
                            "finished.", print_exception=False)
+        if not clients.is_loopback(addr) and self._used.over(addr):
+            raise gr.Error(f"Trainings from your network have used this server for {config.TRAINING_MINUTES_PER_ADDRESS} "
+                           "minutes in the last hour, the most it gives one address. Try again later, or run the app "
+                           "on your own machine (`python app.py`).", print_exception=False)
         if len(self.line) >= 1 + config.MAX_WAITING_TRAININGS:
             raise gr.Error(f"The line of trainings is full ({config.MAX_WAITING_TRAININGS} waiting besides the one "
                            "running). Try again in a few minutes, or run the app on your own machine "
@@ -480,6 +487,30 @@ class TrainTab:
             raise gr.Error(f"The model could not be saved ({e.strerror or type(e).__name__}); no partial file was "
                            "left behind.", print_exception=False) from None
 
+    @contextmanager
+    def _clock(self, request, stop):
+        """A training's time on this server, from when its turn comes: it stops at MAX_TRAINING_MINUTES (`.up` says
+        so), and counts against its address's TRAINING_MINUTES_PER_ADDRESS in the hour."""
+        clock, started = SimpleNamespace(up=False), time.monotonic()
+
+        def time_up():
+            clock.up = True
+            stop.set()
+        timer = threading.Timer(config.MAX_TRAINING_MINUTES * 60, time_up)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield clock
+        finally:
+            timer.cancel()
+            addr = clients.address(request)
+            if not clients.is_loopback(addr):
+                self._used.spend(addr, time.monotonic() - started)
+
+    def _download(self, path: Path) -> list[str]:
+        """A saved run's weights and JSON, staged for a gr.File output (src/web/downloads.py)."""
+        return self.visitors.downloads.copies([path, path.with_suffix(".json")])
+
     async def train(self, epochs, batch_size, learning_rate, augment, seed, max_examples, request: gr.Request = None,
                     progress=gr.Progress()):
         """Stream (loss plot, records table, status, new checkpoint files, accuracy plot) while waiting and after
@@ -496,12 +527,14 @@ class TrainTab:
                 yield (loss_table(history), records_table(history), CANCELLED,
                        None, accuracy_plot(history, epochs))
                 return
-            async for update in in_own_thread(self._train(visitor, stop, history, epochs, batch_size,
-                                                          float(learning_rate), bool(augment), seed, max_examples,
-                                                          progress), stop):
-                yield *update, accuracy_plot(history, epochs)
+            with self._clock(request, stop) as clock:
+                async for update in in_own_thread(self._train(visitor, stop, history, epochs, batch_size,
+                                                              float(learning_rate), bool(augment), seed, max_examples,
+                                                              progress, clock), stop):
+                    yield *update, accuracy_plot(history, epochs)
 
-    def _train(self, visitor, stop, history, epochs, batch_size, learning_rate, augment, seed, max_examples, progress):
+    def _train(self, visitor, stop, history, epochs, batch_size, learning_rate, augment, seed, max_examples, progress,
+               clock):
         """The training itself (blocking; `train` runs it in a worker thread): its epochs in src.training.gpu.train_run,
         on a GPU when there is one (on ZeroGPU, in a forked worker), the saving here."""
         yield loss_table(history), records_table(history), "Loading MNIST (the first run downloads it, about 11 MB)…", None
@@ -537,7 +570,8 @@ class TrainTab:
 
         stopped = len(history) < epochs
         if not history:
-            yield loss_plot(history, epochs), records_table(history), "Stopped before the first epoch ended: nothing to save.", None
+            yield (loss_plot(history, epochs), records_table(history),
+                   "Stopped before the first epoch ended: nothing to save." + time_up_text(clock), None)
             return
         yield loss_plot(history, epochs), records_table(history), "Fitting the “is it a digit?” statistics and saving…", None
         path, removed = self._save(visitor, unique_name(), gpu.model_from(weights), {
@@ -547,8 +581,8 @@ class TrainTab:
         status = (f"{'Stopped after' if stopped else 'Finished'} {len(history)} epoch{'s' * (len(history) != 1)} "
                   f"in {time.perf_counter() - started:.0f} s. Test accuracy {test_acc:.2f}% "
                   f"on {n_test:,} test images. Saved as **{YOURS}{path.name}**, visible only to you: pick it "
-                  "in the Draw tab to use it." + removed_text(removed))
-        yield loss_plot(history, epochs), records_table(history), status, [str(path), str(path.with_suffix(".json"))]
+                  "in the Draw tab to use it." + removed_text(removed) + time_up_text(clock))
+        yield loss_plot(history, epochs), records_table(history), status, self._download(path)
 
     async def fine_tune_on_corrections(self, choice=None, request: gr.Request = None, progress=gr.Progress()):
         """Fine-tune this visitor's model on their corrections mixed with MNIST; report before/after; save it
@@ -570,10 +604,11 @@ class TrainTab:
             if stop.is_set():
                 yield CANCELLED, None
                 return
-            async for update in in_own_thread(self._fine_tune(visitor, base, samples, stop, progress), stop):
-                yield update
+            with self._clock(request, stop) as clock:
+                async for update in in_own_thread(self._fine_tune(visitor, base, samples, stop, progress, clock), stop):
+                    yield update
 
-    def _fine_tune(self, visitor, base, samples, stop, progress):
+    def _fine_tune(self, visitor, base, samples, stop, progress, clock):
         """The fine-tuning itself (blocking; fine_tune_on_corrections runs it in worker threads)."""
         yield f"Fine-tuning **{base.name}** on your {len(samples[1])} corrections mixed with MNIST…", None
         progress(0, desc="Loading MNIST")
@@ -598,8 +633,14 @@ class TrainTab:
         f"| MNIST test | {before['mnist_test']}% | {after['mnist_test']}% |",
         ])
         yield (f"{'Stopped early. ' if report['stopped'] else ''}Fine-tuned in {report['seconds']:.0f} s "
-           f"and saved as **{YOURS}{path.name}**; pick it in the Draw tab to use it.{removed_text(removed)}\n\n{table}",
-           [str(path), str(path.with_suffix(".json"))])
+           f"and saved as **{YOURS}{path.name}**; pick it in the Draw tab to use it.{removed_text(removed)}"
+           f"{time_up_text(clock)}\n\n{table}",
+           self._download(path))
+
+
+def time_up_text(clock) -> str:
+    return (f" It was stopped at this server's limit of {config.MAX_TRAINING_MINUTES:g} minutes per training."
+            if clock.up else "")
 
 
 def removed_text(removed: list[str]) -> str:

@@ -14,7 +14,7 @@ import threading
 import time
 
 from src import config
-from src.web.clients import address, is_loopback
+from src.web.clients import Hourly, address, is_loopback
 
 # A 6000x6000 drawing is well under 1 MB as PNG, a 6000x6000 photo about 5-10 MB as JPEG; the
 # biggest image MAX_PIXELS allows, as an uncompressed 8-bit RGB file, would be 120 MB: not worth taking.
@@ -46,7 +46,7 @@ class RequestLimits:
     def __init__(self, app, limit: int = MAX_BODY_BYTES, hourly: int = UPLOAD_BYTES_PER_ADDRESS_HOUR,
                  per_second: float = None, event_limit: int = MAX_EVENT_BYTES):
         self.app, self.limit, self.hourly, self.event_limit = app, limit, hourly, event_limit
-        self.uploads = HourlyBytes(hourly)
+        self.uploads = Hourly(hourly)
         self.events = EventRate(config.EVENTS_PER_SECOND if per_second is None else per_second)
 
     async def __call__(self, scope, receive, send):
@@ -107,43 +107,6 @@ class RequestLimits:
 
 
 TOO_MANY_FILES = "You have sent too many files to this server in the last hour. Please try again later."
-
-
-class HourlyBytes:
-    """Bytes received per address in the last hour, in minute buckets (at most 60 per address; addresses quiet
-    for an hour are forgotten, and at most MAX_ADDRESSES are kept)."""
-
-    MAX_ADDRESSES = 100_000
-
-    def __init__(self, hourly: int):
-        self.hourly = hourly
-        self._sent: dict[str, dict[int, int]] = {}  # address -> {minute: bytes}
-        self._lock = threading.Lock()
-
-    def _recent(self, addr: str, minute: int) -> dict[int, int]:
-        buckets = {m: n for m, n in self._sent.get(addr, {}).items() if minute - m < 60}
-        if buckets:
-            self._sent[addr] = buckets
-        else:
-            self._sent.pop(addr, None)
-        return buckets
-
-    def over(self, addr: str, nbytes: int = 0) -> bool:
-        """Whether `nbytes` more would pass the hourly budget (before a request is read)."""
-        with self._lock:
-            return sum(self._recent(addr, int(time.monotonic() // 60)).values()) + nbytes > self.hourly
-
-    def spend(self, addr: str, nbytes: int) -> bool:
-        """Count `nbytes` received from `addr`; False once the hour's budget is passed."""
-        minute = int(time.monotonic() // 60)
-        with self._lock:
-            buckets = self._recent(addr, minute)
-            buckets[minute] = buckets.get(minute, 0) + nbytes
-            self._sent[addr] = buckets
-            if len(self._sent) > self.MAX_ADDRESSES:  # a flood of addresses: drop the oldest entries
-                for old in list(self._sent)[:len(self._sent) - self.MAX_ADDRESSES // 2]:
-                    del self._sent[old]
-            return sum(buckets.values()) <= self.hourly
 
 
 class EventRate:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from src.web import corrections
+from src.web.downloads import Staging
 from src.web.clients import address, is_loopback
 from src.model.checkpoint import checkpoint_files, is_weights_name
 
@@ -43,7 +44,6 @@ log = logging.getLogger(__name__)
 
 KEY = re.compile(r"k-[0-9a-f]{32}")  # a visitor key, kept by their browser (gr.BrowserState)
 SHARED = "shared"  # VISITOR_DIR/shared/corrections: shared corrections of visitors who have left
-ARCHIVES = "archives"  # VISITOR_DIR/archives: within the cap, like everything under VISITOR_DIR
 SHARE_MARK = "share"  # a visitor's folder holds this file while they share their corrections
 RUN_BYTES = 600_000  # what one saved run takes (weights, JSON, novelty statistics), rounded up
 CORRECTION_BYTES = 2_000  # one 28x28 PNG, rounded up
@@ -102,7 +102,7 @@ class Visitors:
         self.root = Path(root)
         self.limits = limits
         self.shared_corrections = self.root / SHARED / "corrections"
-        self.archives = self.root / ARCHIVES  # zips of corrections being downloaded (src/web/corrections.py), minutes at most
+        self.downloads = Staging()  # copies of their files for download, outside VISITOR_DIR (src/web/downloads.py)
         self._keys: dict[str, str] = {}  # session hash of an open page -> the visitor key its browser keeps
         self._present: Counter[str] = Counter()  # visitor id -> pages open (demo.load, until demo.unload)
         self._working: Counter[str] = Counter()  # visitor ids with a training waiting or running
