@@ -40,4 +40,5 @@ MAX_TRAINING_MINUTES = float(os.environ.get("MAX_TRAINING_MINUTES", "10"))  # on
 TRAINING_MINUTES_PER_ADDRESS = float(os.environ.get("TRAINING_MINUTES_PER_ADDRESS", "30"))  # per hour (not loopback)
 MAX_TRAININGS_PER_ADDRESS = int(os.environ.get("MAX_TRAININGS_PER_ADDRESS", "3"))  # running or waiting
 EVENTS_PER_SECOND = float(os.environ.get("EVENTS_PER_SECOND", "10"))  # per address (not loopback); 0: no limit
+EVENTS_IN_FLIGHT_PER_ADDRESS = int(os.environ.get("EVENTS_IN_FLIGHT_PER_ADDRESS", "3"))  # readings queued or running
 MAX_SIGN_IN_FAILURES = int(os.environ.get("MAX_SIGN_IN_FAILURES", "5"))  # per address in 10 minutes

@@ -1,6 +1,7 @@
 """Limits per client address (src/web/clients.py, src/web/uploads.py's EventRate) and the operator's
 sign-in lockout."""
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -133,3 +134,45 @@ def test_wrong_operator_passwords_lock_the_address_out_without_sleeping(tmp_path
     with pytest.raises(gr.Error, match="Too many wrong passwords"):
         page.sign_in("right", guesser)
     assert page.check_sign_in("right", operator)["is_valid"] and page.sign_in("right", operator)[0] is True
+
+
+def test_one_address_has_at_most_its_share_of_events_in_flight(monkeypatch):
+    """Joins of an address that already has `limit` events queued or running wait for one of them to end (on the
+    event loop), then get 429; other addresses, loopback, and events with their own admission go on at once."""
+    import asyncio
+    import time
+    from types import SimpleNamespace
+
+    from tests.conftest import in_a_fresh_loop
+
+    reading = SimpleNamespace(api_name="classify", validator=None)
+    training = SimpleNamespace(api_name="train", validator=lambda *a: None)
+    events = {f"e{i}": SimpleNamespace(fn=reading, request=request("203.0.113.1")) for i in range(3)}
+    blocks = SimpleNamespace(fns={0: reading, 1: training}, _queue=SimpleNamespace(event_ids_to_events=events))
+    in_flight = uploads.InFlight(3)
+    monkeypatch.setattr(uploads.InFlight, "MAX_WAIT", 0.5)
+
+    async def join(host: str, path: str = "/gradio_api/queue/join", fn_index: int = 0) -> float | int:
+        scope = {"type": "http", "method": "POST", "path": path, "client": (host, 1), "headers": [],
+                 "app": SimpleNamespace(get_blocks=lambda: blocks)}
+        started = time.monotonic()
+
+        async def gradio():
+            pass
+        try:
+            await in_flight.join(scope, json.dumps({"fn_index": fn_index}).encode(), gradio)
+        except uploads._Refused as refused:
+            return refused.status
+        return time.monotonic() - started
+
+    async def scenario():
+        at_once = [await join("198.51.100.2"), await join("127.0.0.1"), await join("203.0.113.1", fn_index=1)]
+        refused = await join("203.0.113.1", path="/gradio_api/call/v2/classify")
+        asyncio.get_running_loop().call_later(0.2, events.pop, "e0")  # one of its events ends
+        waited = await join("203.0.113.1", path="/gradio_api/call/classify")
+        return at_once, refused, waited
+
+    at_once, refused, waited = in_a_fresh_loop(scenario())
+    assert all(t < 0.05 for t in at_once), at_once
+    assert refused == 429
+    assert 0.15 < waited < 0.45, waited

@@ -10,6 +10,7 @@ by src/data/preprocess.py's load_image.
 
 import asyncio
 import json
+import re
 import threading
 import time
 
@@ -48,6 +49,7 @@ class RequestLimits:
         self.app, self.limit, self.hourly, self.event_limit = app, limit, hourly, event_limit
         self.uploads = Hourly(hourly)
         self.events = EventRate(config.EVENTS_PER_SECOND if per_second is None else per_second)
+        self.in_flight = InFlight(config.EVENTS_IN_FLIGHT_PER_ADDRESS)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -101,9 +103,57 @@ class RequestLimits:
             return message
 
         try:
-            await self.app(scope, limited_receive, send)
+            if post and not upload and any(p in path for p in EVENT_PATHS):
+                await self.in_flight.join(scope, bytes(body), lambda: self.app(scope, limited_receive, send))
+            else:
+                await self.app(scope, limited_receive, send)
         except _Refused as refused:
             await _answer(send, refused.status, refused.text)
+
+
+class InFlight:
+    """Events queued or running per address, of the functions with no validator of their own (readings, maps,
+    evaluations; trainings and sign-ins have their own admission): at most `limit`, so that no client holds all
+    the workers of an endpoint or fills the queue. A join over it waits on the event loop, holding nothing, until
+    one of that address's events ends, and after MAX_WAIT seconds gets 429. Loopback is not limited."""
+
+    MAX_WAIT = 10.0
+    CALL = re.compile(r"/call/(?:v2/)?([^/]+)/?$")  # /gradio_api/call/<api_name>, gradio_client's REST route
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._lock = asyncio.Lock()  # around a count and the join it allows, so that two joins cannot both pass
+
+    def _fn(self, blocks, path: str, body: bytes):
+        """The function an event is for (Gradio's BlockFunction), or None where Gradio will refuse it anyway."""
+        try:
+            call = self.CALL.search(path)
+            if call:
+                return next(fn for fn in blocks.fns.values() if fn.api_name == call[1])
+            return blocks.fns[int(json.loads(body)["fn_index"])]
+        except (ValueError, KeyError, TypeError, StopIteration):
+            return None
+
+    def _count(self, queue, addr: str) -> int:
+        return sum(event.fn.validator is None and address(event.request) == addr
+                   for event in list(queue.event_ids_to_events.values()))
+
+    async def join(self, scope, body: bytes, call_app) -> None:
+        """call_app() (Gradio's join, which returns once the event is queued) when the address has room."""
+        addr, app = address(scope), scope.get("app")
+        blocks = app.get_blocks() if app is not None and hasattr(app, "get_blocks") else None
+        fn = self._fn(blocks, scope.get("path", ""), body) if blocks is not None else None
+        if fn is None or fn.validator is not None or self.limit <= 0 or is_loopback(addr) or addr == "unknown":
+            return await call_app()
+        give_up = time.monotonic() + self.MAX_WAIT
+        while True:
+            async with self._lock:
+                if self._count(blocks._queue, addr) < self.limit:
+                    return await call_app()
+            if time.monotonic() > give_up:
+                raise _Refused(429, f"Your address already has {self.limit} requests waiting or running on this "
+                                    "server, the most it runs for one address at a time. Please try again.")
+            await asyncio.sleep(0.05)
 
 
 TOO_MANY_FILES = "You have sent too many files to this server in the last hour. Please try again later."
