@@ -27,6 +27,67 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.slow)
 
 
+# ------------------------------------------------------------------------------------------ messages
+MESSAGES: list[str] = []  # every error message the suite provokes, checked for server paths at its end
+
+
+def _record(cls, text_of):
+    original = cls.__init__
+
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        if not getattr(self, "_recorded", False):  # once, by the outermost class (gr.Error is an AppError)
+            self._recorded = True
+            MESSAGES.append(text_of(self, args, kwargs))
+    cls.__init__ = __init__
+
+
+@pytest.fixture(scope="session", autouse=True)
+def error_messages():
+    """Records the messages of gr.Error (raised in process), of gradio_client's AppError (a server's answer), of
+    the app's own errors for people, and the bodies of HTTP answers of 400 and over."""
+    import gradio as gr
+    import requests
+    from gradio_client.exceptions import AppError
+
+    from src.data.preprocess import InvalidImage
+    from src.model.checkpoint import CheckpointError
+    from src.web.visitors import LimitReached
+
+    first_argument = lambda self, args, kwargs: str(args[0] if args else kwargs.get("message", ""))  # noqa: E731
+    for cls in (gr.Error, AppError, InvalidImage, CheckpointError, LimitReached):
+        _record(cls, first_argument)
+    send = requests.Session.send
+
+    def recorded_send(self, request, **kwargs):
+        response = send(self, request, **kwargs)
+        if response.status_code >= 400 and not kwargs.get("stream"):
+            MESSAGES.append(response.text[:2000])
+        return response
+    requests.Session.send = recorded_send
+    return MESSAGES
+
+
+def server_paths() -> list[str]:
+    """What no message may show: this checkout's and the temporary folder's paths, home folders, tracebacks."""
+    import tempfile
+
+    return [str(ROOT), tempfile.gettempdir() + "/", str(Path(config.DATA_DIR).resolve()), "/home/", "Traceback"]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    paths = server_paths()
+    bad = [m for m in MESSAGES if any(p in m for p in paths)]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and MESSAGES:
+        reporter.write_line("")
+        reporter.write_line(f"error messages: {len(MESSAGES)} provoked, {len(bad)} showing a server path")
+        for m in bad[:20]:
+            reporter.write_line(f"  shows a server path: {m[:300]!r}")
+    if bad:
+        session.exitstatus = 1
+
+
 @pytest.fixture(scope="session")
 def screenshots(request, tmp_path_factory) -> Path:
     """Where the browser tests save screenshots: docs/ with --update-screenshots, else a temporary folder."""

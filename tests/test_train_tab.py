@@ -252,7 +252,7 @@ def test_a_failure_inside_training_is_a_clear_error_and_leaves_no_files(tmp_path
                                  progress=NoProgress()):
             pass
 
-    with pytest.raises(gr.Error, match=r"Training failed during epoch 2 \(RuntimeError: injected failure\)"):
+    with pytest.raises(gr.Error, match=r"Training failed during epoch 2 \(RuntimeError\)\. Nothing was saved"):
         in_a_fresh_loop(run())
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
     assert tab.request_stop(SimpleNamespace(session_hash="a")) == "You have no training running."  # released

@@ -14,7 +14,11 @@ VAL_FRACTION = 0.2
 
 
 class DataUnavailable(RuntimeError):
-    """MNIST is neither on disk nor downloadable."""
+    """MNIST is neither on disk nor downloadable. Its text names the server's folders (for the command line and
+    the log); `public` does not (for a page)."""
+
+    public = ("MNIST is not available on this server. Its operator can put the four MNIST files in "
+              "DATA_DIR/MNIST/raw/ (see the README).")
 
 
 @dataclass

@@ -104,7 +104,7 @@ class NoveltyDetector:
                 meta = f.metadata() or {}
                 tensors = {name: f.get_tensor(name) for name in f.keys()}
         except Exception as e:  # safetensors raises several kinds for damaged files
-            raise NoveltyMismatch(f"{path.name}: not a readable novelty file ({e})") from None
+            raise NoveltyMismatch(f"{path.name}: not a readable novelty file ({type(e).__name__})") from None
         if meta.get("format") != FORMAT or set(tensors) != {"feature_mean", "pca_basis"}:
             raise NoveltyMismatch(f"{path.name}: not a {FORMAT} novelty file")
         if meta.get("weights_sha256") != weights:

@@ -165,7 +165,7 @@ def _inside(folder: Path, name: str) -> Path:
     plain = name == Path(name).name and is_weights_name(name)
     path = (folder / name).resolve() if plain else None
     if path is None or path.parent != folder.resolve():
-        raise CheckpointError(f"{name!r} is not a checkpoint here")
+        raise CheckpointError(f"{Path(name).name!r} is not a checkpoint here")  # its last part: no path echoed
     return path
 
 

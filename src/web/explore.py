@@ -36,7 +36,7 @@ from src.web.draw_tab import DrawTab
 from src.model.export import to_onnx
 from src.reading.inference import YOURS, LoadedModel
 from src.data.preprocess import InvalidImage, load_image
-from src.web.train_tab import epoch_plot
+from src.web.train_tab import epoch_plot, no_mnist
 from src.training.loop import augment
 
 MAX_COMPARED = 10  # models in one comparison
@@ -94,7 +94,7 @@ class Explore:
                 try:
                     split = read_mnist(config.DATA_DIR, train=train)
                 except DataUnavailable as e:
-                    raise gr.Error(str(e), print_exception=False) from None
+                    raise no_mnist(e) from None
                 # A copy: a slice would keep all 60,000 training images (47 MB) alive behind it.
                 self._mnist[train] = (Split(split.images[:EXAMPLE_POOL].clone(), split.labels[:EXAMPLE_POOL].clone())
                                       if train else split)

@@ -216,8 +216,7 @@ def validate(epochs, batch_size, learning_rate, seed, max_examples) -> None:
 def no_mnist(e: DataUnavailable) -> gr.Error:
     """The page's message when MNIST is missing (the log gets the server's folders, the visitor does not)."""
     log.warning("%s", e)
-    return gr.Error("MNIST is not available on this server, so it cannot train now. Its operator can put the four "
-                    "MNIST files in DATA_DIR/MNIST/raw/ (see the README).", print_exception=False)
+    return gr.Error(e.public, print_exception=False)
 
 
 CANCELLED = "Cancelled before it started: nothing was trained."
@@ -563,9 +562,9 @@ class TrainTab:
                     yield loss_plot(history, epochs), records_table(history), status, None
                 else:
                     weights, test_acc, n_test = value
-        except Exception as e:  # the page gets the reason; the server, the models and the files stay as they were
+        except Exception as e:  # the page gets the kind of failure (its text may name server paths: the log gets it)
             log.warning("training failed: %s: %s", type(e).__name__, e)
-            raise gr.Error(f"Training failed during epoch {len(history) + 1} ({type(e).__name__}: {e}). "
+            raise gr.Error(f"Training failed during epoch {len(history) + 1} ({type(e).__name__}). "
                            "Nothing was saved and the model in use is unchanged.", print_exception=False) from None
 
         stopped = len(history) < epochs
