@@ -112,3 +112,38 @@ def test_predict_returns_the_reading_as_classify_does_and_the_model_input(client
     assert seen.shape == (280, 280) and seen.max() > 200 and seen[:20].max() < 30  # white digit, dark margin
     strokes.save(tmp_path / "four.png")  # the same drawing as a file: /classify reads it the same
     assert client.predict(handle_file(str(tmp_path / "four.png")), api_name="/classify") == reading
+
+
+BAD_VALUES = {"a long string": "x" * 500_000, "a long list": ["a"] * 50_000, "a dict": {"a": [1] * 1000},
+              "a huge number": -10**30, "nested lists": [[[[[]]]]] * 1000}
+
+
+def test_every_endpoint_answers_absurd_inputs_with_a_short_message(server):
+    """Each input of each named endpoint, given values of the wrong kind and size through the REST route: refused
+    before the queue (4xx) or answered with an error message of a few lines, quickly, and the server serves on."""
+    import time
+
+    import requests
+
+    from gradio_client import Client
+
+    endpoints = Client(server.url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"]
+    tried = 0
+    for name, info in endpoints.items():
+        defaults = [p.get("parameter_default") for p in info["parameters"]]
+        for i in range(len(defaults)):
+            for kind, bad in BAD_VALUES.items():
+                data = defaults[:i] + [bad] + defaults[i + 1:]
+                started = time.monotonic()
+                r = requests.post(f"{server.url}gradio_api/call{name}", json={"data": data}, timeout=60)
+                if r.status_code == 200:
+                    answer = requests.get(f"{server.url}gradio_api/call{name}/{r.json()['event_id']}", timeout=60).text
+                    assert "event: error" in answer, (name, kind, answer[:300])
+                    message = answer.split("event: error", 1)[1].split("data: ", 1)[1].split("\n")[0]
+                    assert '"error": null' not in message and len(message) < 600, (name, i, kind, message[:300])
+                else:
+                    assert 400 <= r.status_code < 500 and len(r.text) < 2000, (name, i, kind, r.status_code, r.text[:300])
+                assert time.monotonic() - started < 10, (name, i, kind)
+                tried += 1
+    assert tried >= 50
+    assert requests.get(server.url, timeout=30).status_code == 200

@@ -36,7 +36,7 @@ from src.web.draw_tab import DrawTab
 from src.model.export import to_onnx
 from src.reading.inference import YOURS, LoadedModel
 from src.data.preprocess import InvalidImage, load_image
-from src.web.train_tab import epoch_plot, no_mnist
+from src.web.train_tab import epoch_plot, no_mnist, number
 from src.training.loop import augment
 
 MAX_COMPARED = 10  # models in one comparison
@@ -235,8 +235,8 @@ class Explore:
 
     def examples_api(self, seed: int = 0) -> FileData:
         """MNIST training examples (top row) and three rows of their random augmentations from `seed`, as a PNG."""
-        seed = int(seed)
-        if not 0 <= seed < 2**63:
+        seed = 0 if seed is None else number(seed, int)
+        if seed is None or not 0 <= seed < 2**63:
             raise gr.Error("The seed must be a whole number from 0 to 2**63 - 1.", print_exception=False)
         path = self._exports / f"training-examples-{seed}.png"
         with self._files_lock:
@@ -292,12 +292,12 @@ def uploaded_image(image) -> Image.Image:
 
     gr.api hands over file values as the client sent them: a path outside Gradio's upload folder would be
     any file on the server."""
-    path = Path(image["path"] if isinstance(image, dict) else getattr(image, "path", "") or "").resolve()
+    path = image.get("path") if isinstance(image, dict) else getattr(image, "path", None)
     uploads = Path(gr.utils.get_upload_folder()).resolve()
-    if not path.is_relative_to(uploads):
+    if not (isinstance(path, str) and path and Path(path).resolve().is_relative_to(uploads)):
         raise gr.Error("Send the image as a file upload (gradio_client.handle_file).", print_exception=False)
     try:
-        return load_image(path)
+        return load_image(Path(path).resolve())
     except InvalidImage as e:
         raise gr.Error(str(e), print_exception=False) from None
 

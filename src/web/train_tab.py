@@ -179,7 +179,7 @@ MAX_SEED = 2**32 - 1
 RESERVATION_SECONDS = 30.0  # a place taken at admission whose event never came is given back after this
 
 
-def _number(value, kind):
+def number(value, kind):
     """`value` as int or float, or None if it is not a finite number (a bool, a string, NaN, 2**70 as a float...)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -192,14 +192,14 @@ def _number(value, kind):
 
 def settings_problem(epochs, batch_size, learning_rate, seed, max_examples) -> tuple[int, str] | None:
     """(index of the input, message) for the first setting out of range, or None if all are fine."""
-    epochs, batch_size, seed = _number(epochs, int), _number(batch_size, int), _number(seed, int)
-    learning_rate = _number(learning_rate, float)
+    epochs, batch_size, seed = number(epochs, int), number(batch_size, int), number(seed, int)
+    learning_rate = number(learning_rate, float)
     checks = [
         (0, epochs is not None and 1 <= epochs <= config.MAX_EPOCHS, f"Epochs must be between 1 and {config.MAX_EPOCHS}."),
         (1, batch_size is not None and MIN_BATCH <= batch_size <= 2048, f"Batch size must be between {MIN_BATCH} and 2048."),
         (2, learning_rate is not None and 1e-5 <= learning_rate <= 0.1, "Learning rate must be between 0.00001 and 0.1."),
         (4, seed is not None and 0 <= seed <= MAX_SEED, f"Seed must be a whole number between 0 and {MAX_SEED:,}."),
-        (5, max_examples is None or (_number(max_examples, int) or 0) in range(500, 48_001),
+        (5, max_examples is None or (number(max_examples, int) or 0) in range(500, 48_001),
          "Training examples must be between 500 and 48,000."),
     ]
     return next(((i, message) for i, ok, message in checks if not ok), None)

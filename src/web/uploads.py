@@ -14,6 +14,10 @@ import re
 import threading
 import time
 
+import gradio as gr
+from gradio.data_classes import FileData
+from pydantic import ValidationError, model_validator
+
 from src import config
 from src.web.clients import Hourly, address, is_loopback
 
@@ -223,3 +227,37 @@ class _Refused(Exception):
     def __init__(self, status: int, text: str):
         super().__init__(text)
         self.status, self.text = status, text
+
+
+class UploadedFile(FileData):
+    """A file input's value: anything that is not an uploaded file becomes None, which the handler answers with a
+    message (Gradio's own check would answer with a bare error)."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _or_none(cls, value, handler):
+        try:
+            return handler(value)
+        except ValidationError:
+            return None
+
+
+class FileInput(gr.File):
+    """gr.File whose malformed values reach the handler as None (UploadedFile)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.data_model = UploadedFile
+
+
+class Choice(gr.Radio):
+    """gr.Radio that refuses a value outside its choices with `message` (Gradio's own echoes the whole value)."""
+
+    def __init__(self, *args, message: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.message = message
+
+    def preprocess(self, payload):
+        if payload is not None and payload not in [value for _, value in self.choices]:
+            raise gr.Error(self.message, print_exception=False)
+        return super().preprocess(payload)
