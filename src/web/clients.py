@@ -69,6 +69,9 @@ def is_loopback(addr: str) -> bool:
     return addr.startswith("127.") or addr == "::1"
 
 
+MAX_ADDRESSES = 100_000  # addresses a per-address record keeps before it forgets the quiet ones
+
+
 class Failures:
     """Failures per address in a sliding window; an address with `limit` of them is locked until the oldest
     one leaves the window. Also a cap for all addresses together (`total_limit`), against guessing from many."""
@@ -103,13 +106,14 @@ class Failures:
         with self._lock:
             self._times[addr].append(now)
             self._all.append(now)
+            if len(self._times) > MAX_ADDRESSES:  # many addresses: forget those with no failure in the window
+                for old in [a for a, times in self._times.items() if now - times[-1] >= self.window]:
+                    del self._times[old]
 
 
 class Hourly:
     """An amount per address in the last hour (bytes received, seconds of training), in minute buckets: at most
     60 per address; addresses quiet for an hour are forgotten, and at most MAX_ADDRESSES are kept."""
-
-    MAX_ADDRESSES = 100_000
 
     def __init__(self, hourly: float):
         self.hourly = hourly
@@ -136,7 +140,7 @@ class Hourly:
             buckets = self._recent(addr, minute)
             buckets[minute] = buckets.get(minute, 0) + amount
             self._sent[addr] = buckets
-            if len(self._sent) > self.MAX_ADDRESSES:  # a flood of addresses: drop the oldest entries
-                for old in list(self._sent)[:len(self._sent) - self.MAX_ADDRESSES // 2]:
+            if len(self._sent) > MAX_ADDRESSES:  # a flood of addresses: drop the oldest entries
+                for old in list(self._sent)[:len(self._sent) - MAX_ADDRESSES // 2]:
                     del self._sent[old]
             return sum(buckets.values()) <= self.hourly

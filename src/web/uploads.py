@@ -19,7 +19,7 @@ from gradio.data_classes import FileData
 from pydantic import ValidationError, model_validator
 
 from src import config
-from src.web.clients import Hourly, address, is_loopback
+from src.web.clients import MAX_ADDRESSES, Hourly, address, is_loopback
 
 # A 6000x6000 drawing is well under 1 MB as PNG, a 6000x6000 photo about 5-10 MB as JPEG; the
 # biggest image MAX_PIXELS allows, as an uncompressed 8-bit RGB file, would be 120 MB: not worth taking.
@@ -186,7 +186,7 @@ class EventRate:
             if wait > self.MAX_WAIT:
                 return None
             self._next[addr] = start + 1 / self.rate
-            if len(self._next) > 100_000:
+            if len(self._next) > MAX_ADDRESSES:
                 self._next = {a: t for a, t in self._next.items() if t > now}
         return max(0.0, wait)
 
