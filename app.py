@@ -55,6 +55,9 @@ LAUNCH_OPTIONS = dict(
     head=f"<script>{live.SCRIPT.read_text()}</script><script>{accessibility.SCRIPT.read_text()}</script>",
     # No server folder in allowed_paths: no file is reachable by its path. Downloads go through Gradio's cache.
     max_file_size=MAX_FILE_SIZE,  # uploads over 10 MB are refused with HTTP 413 before any of our code runs
+    # Gradio keeps a copy of the page's settings per session for an hour after it closes; fresh sessions cost
+    # nothing to a stranger, so only the most recently used ones are kept (docs/security.md).
+    state_session_capacity=1000,
     app_kwargs=dict(routes=[links.route],  # the live reading's weights, by link
                     middleware=[Middleware(RequestLimits)]),  # body size, and uploads per address and hour
 )

@@ -118,7 +118,7 @@ BAD_VALUES = {"a long string": "x" * 500_000, "a long list": ["a"] * 50_000, "a 
               "a huge number": -10**30, "nested lists": [[[[[]]]]] * 1000}
 
 
-def test_every_endpoint_answers_absurd_inputs_with_a_short_message(server):
+def test_every_endpoint_answers_absurd_inputs_with_a_short_message(server, client):
     """Each input of each named endpoint, given values of the wrong kind and size through the REST route: refused
     before the queue (4xx) or answered with an error message of a few lines, quickly, and the server serves on."""
     import time
@@ -147,3 +147,6 @@ def test_every_endpoint_answers_absurd_inputs_with_a_short_message(server):
                 tried += 1
     assert tried >= 50
     assert requests.get(server.url, timeout=30).status_code == 200
+    client.predict(drawn(3, np.random.default_rng(3)), api_name="/predict")  # and good values are taken
+    assert client.predict("5", api_name="/correct")[1].startswith("Saved as a **5**")
+    assert "Deleted your" in client.predict(api_name="/delete_corrections")

@@ -252,7 +252,8 @@ class TrainTab:
         self.visitors = visitors
         self.line = TrainingLine()
         self._places: dict[str, _Place] = {}  # visitor id -> their training's place
-        self._leaving: set[str] = set()  # visitors whose pages closed while they train, until LEFT_GRACE_SECONDS pass
+        self._leaving: dict[str, float] = {}  # visitor id -> when their last page closed, while they train
+        self._watcher: threading.Thread | None = None  # the one thread that stops the trainings of those gone
         self._used = clients.Hourly(config.TRAINING_MINUTES_PER_ADDRESS * 60)  # seconds trained per address and hour
         self._lock = threading.Lock()
 
@@ -456,25 +457,36 @@ class TrainTab:
             gr.Info(NO_TRAINING)
 
     def left(self, request: gr.Request = None) -> None:
-        """A page closed (call before Visitors.left). If none of the visitor's pages is open again within
-        LEFT_GRACE_SECONDS (a reload is), their training stops, so that nobody waits for a run that nobody
-        watches; what it completed is saved among their runs."""
+        """A page closed (call before Visitors.left). If none of the visitor's pages is open LEFT_GRACE_SECONDS
+        after their last one closed (a reload is), their training stops, so that nobody waits for a run that
+        nobody watches; what it completed is saved among their runs. One thread watches them all."""
         visitor = self.visitors.of(request)
-        with self._lock:  # one timer per visitor with a training, whatever the number of pages closed
-            if visitor.id not in self._places or visitor.id in self._leaving:
+        with self._lock:
+            if visitor.id not in self._places:
                 return
-            self._leaving.add(visitor.id)
+            self._leaving[visitor.id] = time.monotonic()
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch_leavers, name="leavers", daemon=True)
+                self._watcher.start()
 
-        def stop_if_gone():
+    def _watch_leavers(self) -> None:
+        """Stops the trainings of visitors gone for LEFT_GRACE_SECONDS; ends when nobody is leaving."""
+        while True:
+            time.sleep(LEFT_GRACE_SECONDS / 10)
+            now = time.monotonic()
             with self._lock:
-                self._leaving.discard(visitor.id)
-            place = self._places.get(visitor.id)
-            if place and not self.visitors.is_present(visitor.id):
-                place.stop.set()
-
-        timer = threading.Timer(LEFT_GRACE_SECONDS, stop_if_gone)
-        timer.daemon = True
-        timer.start()
+                due = [vid for vid, closed in self._leaving.items() if now - closed >= LEFT_GRACE_SECONDS]
+                places = [(vid, self._places.get(vid)) for vid in due]
+                for vid in due:
+                    del self._leaving[vid]
+                done = not self._leaving
+                if done:
+                    self._watcher = None
+            for vid, place in places:
+                if place is not None and not self.visitors.is_present(vid):
+                    place.stop.set()
+            if done:
+                return
 
     def _save(self, visitor: Visitor, name: str, model, meta: dict, data) -> tuple[Path, list[str]]:
         """Save into the visitor's runs (their oldest go first beyond the limit) -> (path, names removed)."""

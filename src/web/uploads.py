@@ -245,16 +245,16 @@ class UploadedFile(FileData):
 class FileInput(gr.File):
     """gr.File whose malformed values reach the handler as None (UploadedFile)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
         self.data_model = UploadedFile
 
 
 class Choice(gr.Radio):
     """gr.Radio that refuses a value outside its choices with `message` (Gradio's own echoes the whole value)."""
 
-    def __init__(self, *args, message: str, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, choices, *, message: str, **kwargs):  # named: Gradio records a component's arguments
+        super().__init__(choices=choices, **kwargs)
         self.message = message
 
     def preprocess(self, payload):
