@@ -7,14 +7,17 @@ checkpoints/default.safetensors; it is skipped (with the reason) when there is n
 import io
 import os
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFile
 
-from src.data.preprocess import MAX_PIXELS, InvalidImage, deslant, ink_map, load_image, preprocess, to_mnist
+from src.data.preprocess import (MAX_JPEG_PIXELS, MAX_PIXELS, MAX_WEBP_PIXELS, READ_SIDE, InvalidImage, deslant,
+                                 ink_map, load_image, preprocess, to_mnist)
 from src.data.synthetic import png_bytes, render_mask, stylize
 from src.web.pad import SIZE, decode, encode
 
@@ -226,9 +229,144 @@ def test_load_image_from_path_and_file(tmp_path, masks):
         assert load_image(f).size == (800, 800)
 
 
-def test_large_image_within_the_limit_loads():
-    assert 6000 * 6000 <= MAX_PIXELS
-    assert load_image(png_bytes(Image.new("1", (6000, 6000), 1))).size == (6000, 6000)
+def _jpeg_bytes(img: Image.Image, **options) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", **options)
+    return buf.getvalue()
+
+
+def _no_decoding(monkeypatch):
+    def no_decoding(self):
+        raise AssertionError("pixels decoded")
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+
+
+def test_the_largest_promised_png_loads_reduced_and_a_6000x6000_png_is_refused_unread(monkeypatch):
+    """4000x4000 (MAX_PIXELS) is the largest PNG the app promises to read; it comes back reduced. A 6000x6000
+    PNG is refused from its header, before any pixel is decoded."""
+    assert 4000 * 4000 <= MAX_PIXELS < 6000 * 6000
+    big = load_image(png_bytes(Image.new("1", (4000, 4000), 1)))
+    assert big.size == (1334, 1334) and READ_SIDE <= max(big.size) < 2 * READ_SIDE
+    data = png_bytes(Image.new("1", (6000, 6000), 1))
+    _no_decoding(monkeypatch)
+    with pytest.raises(InvalidImage, match=r"too large \(6000x6000 pixels\); the limit is 16,000,000 pixels"):
+        load_image(data)
+
+
+def test_big_jpegs_are_decoded_at_a_smaller_scale():
+    """A JPEG is decoded at 1/2, 1/4 or 1/8 of its size, its longer side kept >= READ_SIDE: a 6000x6000 photo is
+    read although 6000x6000 PNGs are not. Progressive JPEGs (decoded from a whole-image buffer) get MAX_PIXELS on
+    their header's size, others MAX_JPEG_PIXELS."""
+    photo = Image.new("RGB", (6000, 6000), "white")
+    assert load_image(_jpeg_bytes(photo)).size == (1500, 1500)  # 1/4
+    assert load_image(_jpeg_bytes(Image.new("L", (4032, 3024), 255))).size == (2016, 1512)  # a 12 MP photo, 1/2
+    assert load_image(_jpeg_bytes(Image.new("RGB", (2047, 100), "white"))).size == (2047, 100)  # as it is
+    with pytest.raises(InvalidImage, match=r"too large \(6000x6000 pixels\); the limit is 16,000,000"):
+        load_image(_jpeg_bytes(photo, progressive=True))
+    assert load_image(_jpeg_bytes(Image.new("RGB", (4000, 4000), "white"), progressive=True)).size == (2000, 2000)
+    assert MAX_JPEG_PIXELS < 9000 * 9000
+    with pytest.raises(InvalidImage, match=r"too large \(9000x9000 pixels\); the limit is 64,000,000"):
+        load_image(_jpeg_bytes(Image.new("L", (9000, 9000), 255)))
+
+
+def _one_component_first_scan(jpeg: bytes) -> bytes:
+    """A JPEG's bytes with its first scan rewritten to carry only the first component, as in a multi-scan
+    (non-interleaved) JPEG. The scan's data is then wrong, which only decoding would find out."""
+    sos = jpeg.index(b"\xff\xda")
+    length = struct.unpack(">H", jpeg[sos + 2:sos + 4])[0]
+    scan = bytes([1, jpeg[sos + 5], jpeg[sos + 6], 0, 63, 0])  # Ns = 1: the first component and its tables
+    return jpeg[:sos] + b"\xff\xda" + struct.pack(">H", 2 + len(scan)) + scan + jpeg[sos + 2 + length:]
+
+
+def test_multi_scan_jpegs_get_the_plain_budget(monkeypatch):
+    big = _jpeg_bytes(Image.new("RGB", (5000, 5000), "white"))
+    assert load_image(big).size == (1250, 1250)
+    _no_decoding(monkeypatch)
+    with pytest.raises(InvalidImage, match=r"too large \(5000x5000 pixels\); the limit is 16,000,000"):
+        load_image(_one_component_first_scan(big))
+    odd = big[:2] + b"\xff\xfe\x00\x00" + big[2:]  # a segment of impossible length: unsure, so the plain budget
+    with pytest.raises(InvalidImage, match=r"too large \(5000x5000 pixels\); the limit is 16,000,000"):
+        load_image(odd)
+
+
+def test_webp_has_a_budget_of_its_own():
+    assert MAX_WEBP_PIXELS < 3000 * 3000
+    buf = io.BytesIO()
+    Image.new("RGB", (3000, 3000), "white").save(buf, "WEBP")
+    with pytest.raises(InvalidImage, match=r"too large \(3000x3000 pixels\); the limit is 8,000,000"):
+        load_image(buf.getvalue())
+    buf = io.BytesIO()
+    Image.new("RGB", (2800, 2800), "white").save(buf, "WEBP")
+    assert load_image(buf.getvalue()).size == (1400, 1400)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "transparent", "L", "1", "P", "I;16"])
+def test_a_reduced_big_image_reads_like_the_same_drawing_at_a_small_size(mode):
+    """load_image reduces a 4000x4000 drawing to READ_SIDE..2*READ_SIDE pixels; its 28x28 input is that of the
+    same drawing at 800x800, whatever the mode (those Image.reduce cannot average are widened first)."""
+    mask = render_mask(4, np.random.default_rng(44), canvas=4000, supersample=1)
+    small = preprocess(stylize(mask.resize((800, 800), Image.Resampling.LANCZOS)))
+    big = stylize(mask, "transparent" if mode == "transparent" else "composite")
+    if mode == "I;16":
+        big = Image.fromarray(np.asarray(big.convert("L")).astype(np.uint16) * 257)
+    elif mode != "transparent":
+        big = big.convert(mode)
+    loaded = load_image(png_bytes(big))
+    assert loaded.size == (1334, 1334)
+    x = preprocess(loaded)
+    assert x is not None and np.abs(x - small).mean() < 0.01, np.abs(x - small).mean()
+
+
+def test_a_small_digit_in_a_big_photo_is_still_read():
+    """A digit spanning 5% of a photo's longer side (MIN_EXTENT is 4%) still has enough pixels once the photo
+    is decoded at a smaller scale: the same input as the digit cropped at full size."""
+    w, h = 4032, 3024
+    mask = render_mask(7, np.random.default_rng(7), canvas=252, supersample=1, height_frac=(0.8, 0.8),
+                       brush_frac=(0.06, 0.06))  # a digit about 200 pixels tall
+    photo = Image.new("L", (w, h), 210)
+    photo.paste(0, (1900, 1000), mask)
+    loaded = load_image(_jpeg_bytes(photo, quality=90))
+    assert loaded.size == (2016, 1512)
+    crop = photo.crop((1800, 900, 2300, 1400))
+    x, reference = preprocess(loaded), preprocess(crop)
+    assert x is not None and np.abs(x - reference).mean() < 0.03, np.abs(x - reference).mean()
+
+
+# The rise of this process's peak resident memory (VmHWM; ru_maxrss would include the parent's peak from before
+# exec) while one image file is loaded and preprocessed. The peak is first brought down to the current size.
+MEASURE = """
+import sys
+from src.data.preprocess import load_image, preprocess
+def peak():
+    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM"))
+try:
+    open("/proc/self/clear_refs", "w").write("5")
+except OSError:
+    pass
+before = peak()
+preprocess(load_image(sys.argv[1]))
+print(peak() - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc/self/status (Linux)")
+def test_one_image_costs_a_bounded_amount_of_memory(tmp_path):
+    """The largest images the budget admits, read through load_image and preprocess in a fresh process: the
+    peak resident memory rises by less than 150 MB (Pillow's memory is not seen by tracemalloc)."""
+    mask = render_mask(2, np.random.default_rng(2), canvas=4000, supersample=1)
+    files = {
+        "rgba.png": stylize(mask, "transparent"),
+        "grey16.png": Image.fromarray(np.asarray(stylize(mask).convert("L")).astype(np.uint16) * 257),
+        "palette.png": stylize(mask).convert("P"),
+        "photo.jpg": Image.new("RGB", (6000, 6000), "white"),
+    }
+    for name, img in files.items():
+        img.save(tmp_path / name)
+    for name in files:
+        out = subprocess.run([sys.executable, "-c", MEASURE, str(tmp_path / name)], cwd=ROOT, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert int(out.stdout) < 150e6, (name, int(out.stdout))
 
 
 def test_load_image_formats(masks):
@@ -246,15 +384,15 @@ def test_load_image_formats(masks):
 
     buf = io.BytesIO()
     first, second = stylize(mask).convert("P"), stylize(masks[1]).convert("P")
-    first.save(buf, "GIF", save_all=True, append_images=[second])
+    first.save(buf, "PNG", save_all=True, append_images=[second])
     assert Image.open(io.BytesIO(buf.getvalue())).n_frames == 2
-    gif = load_image(buf.getvalue())  # the first frame, the 9
+    apng = load_image(buf.getvalue())  # the first frame, the 9
 
     la = load_image(png_bytes(stylize(mask, "transparent").convert("LA")))
     tiny = load_image(png_bytes(Image.new("RGB", (1, 1), "white")))
     assert preprocess(tiny) is None
 
-    for img in (sixteen, cmyk, gif, la):
+    for img in (sixteen, cmyk, apng, la):
         x = preprocess(img)
         assert x is not None and np.abs(x - reference).mean() < 0.02, img.mode
 
@@ -266,6 +404,47 @@ def test_exif_orientation_is_applied(masks):
     buf = io.BytesIO()
     img.save(buf, "JPEG", exif=exif)
     assert load_image(buf.getvalue()).size == (600, 800)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+def test_exif_orientation_is_applied_to_reduced_images(fmt):
+    img = Image.new("RGB", (3000, 2000), "white")
+    img.paste((0, 0, 0), (0, 0, 750, 200))  # a dark bar along the top-left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display": the bar ends up along the right side, at the top
+    buf = io.BytesIO()
+    img.save(buf, fmt, exif=exif)
+    loaded = load_image(buf.getvalue())
+    assert loaded.size == (1000, 1500)
+    a = np.asarray(loaded.convert("L"))
+    assert a[:300, -60:].mean() < 60 and a[-300:, -60:].mean() > 200 and a[:300, :60].mean() > 200
+
+
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n0 0 moveto 10 10 lineto stroke\nshowpage\n%%EOF\n"
+
+
+def _saved(fmt, **options) -> bytes:
+    buf = io.BytesIO()
+    Image.new("L", (64, 64), 255).save(buf, fmt, **options)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name", ["gif", "bmp", "tiff", "eps", "ico"])
+def test_only_png_jpeg_and_webp_are_opened(name, monkeypatch):
+    """Other formats are refused from their first bytes with a message naming the accepted ones; no other
+    decoder sees the file, and EPS never starts Ghostscript."""
+    data = EPS if name == "eps" else _saved(name.upper())
+    assert Image.open(io.BytesIO(data)).format == name.upper()  # Pillow itself would open it
+    opened = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda fp, mode="r", formats=None: opened.append(formats) or real_open(fp, mode, formats))
+
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError("a program was started")
+    monkeypatch.setattr(subprocess, "Popen", no_subprocess)
+    with pytest.raises(InvalidImage, match=r"not an image this app can read \(PNG, JPEG or WebP\)\."):
+        load_image(data)
+    assert opened == [("PNG", "JPEG", "WEBP")]
 
 
 # ----------------------------------------------------------------------------------- accuracy

@@ -31,7 +31,7 @@ from src.data.synthetic import png_bytes, render_digit, render_mask, stylize
 ROOT = Path(__file__).resolve().parent.parent
 GENERIC = "has not enabled verbose error reporting"
 MAX_FILE_SIZE = int(uploads.MAX_FILE_SIZE.removesuffix("mb")) * 1024 * 1024  # launch(max_file_size=...) in app.py
-NOT_AN_IMAGE = "not an image Pillow can read"
+NOT_AN_IMAGE = "not an image this app can read (PNG, JPEG or WebP)"
 DAMAGED = "damaged or incomplete"
 TOO_LARGE = "too large"
 
@@ -49,11 +49,22 @@ def _bomb(width, height) -> bytes:
     return bytes(data)
 
 
-def _gif_two_frames() -> bytes:
+def _two_frames(fmt) -> bytes:
+    """An animation of a 3 then a 7, as an APNG ("PNG") or a GIF."""
     first, second = _drawing(3, 1).convert("L"), _drawing(7, 2).convert("L")
     buf = io.BytesIO()
-    first.save(buf, "GIF", save_all=True, append_images=[second], duration=100, loop=0)
+    first.save(buf, fmt, save_all=True, append_images=[second], duration=100, loop=0)
     return buf.getvalue()
+
+
+def _saved(digit, fmt) -> bytes:
+    buf = io.BytesIO()
+    _drawing(digit, 6).save(buf, fmt)
+    return buf.getvalue()
+
+
+# An EPS file: Pillow would hand it to Ghostscript to decode.
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n0 0 moveto 10 10 lineto stroke\nshowpage\n%%EOF\n"
 
 
 def _png16(digit) -> bytes:
@@ -80,7 +91,11 @@ FILES = {
     "just_over_limit_12000x12000": ("big.png", lambda: _bomb(12000, 12000), TOO_LARGE),
     "one_pixel": ("dot.png", lambda: png_bytes(Image.new("RGB", (1, 1), "black")), None),
     "one_pixel_transparent": ("dot2.png", lambda: png_bytes(Image.new("RGBA", (1, 1), (0, 0, 0, 0))), None),
-    "gif_two_frames": ("anim.gif", _gif_two_frames, 3),
+    "apng_two_frames": ("anim.png", lambda: _two_frames("PNG"), 3),  # the first frame
+    "gif_two_frames": ("anim.gif", lambda: _two_frames("GIF"), NOT_AN_IMAGE),  # only PNG, JPEG and WebP are opened
+    "tiff_format": ("digit.tiff", lambda: _saved(2, "TIFF"), NOT_AN_IMAGE),
+    "bmp_format": ("digit.bmp", lambda: _saved(2, "BMP"), NOT_AN_IMAGE),
+    "eps_named_png": ("drawing.png", lambda: EPS, NOT_AN_IMAGE),
     "png_16bit": ("deep.png", lambda: _png16(5), 5),
     "jpeg_cmyk": ("cmyk.jpg", lambda: _cmyk_jpeg(4), 4),
 }
@@ -101,11 +116,22 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def big_drawing(tmp_path_factory):
-    """A 6000x6000 PNG drawing of a 6: the largest size the app promises to read."""
-    path = tmp_path_factory.mktemp("big") / "six_6000.png"
-    mask = render_mask(6, np.random.default_rng(6), canvas=6000, supersample=1, height_frac=(0.6, 0.6))
+    """A 4000x4000 PNG drawing of a 6: the largest size (MAX_PIXELS) the app promises to read."""
+    path = tmp_path_factory.mktemp("big") / "six_4000.png"
+    mask = render_mask(6, np.random.default_rng(6), canvas=4000, supersample=1, height_frac=(0.6, 0.6))
     stylize(mask, "composite").convert("RGB").save(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def big_6000(tmp_path_factory):
+    """A 6000x6000 drawing of a 6 as a PNG (over MAX_PIXELS) and as a JPEG (decoded at a quarter of its size)."""
+    folder = tmp_path_factory.mktemp("big6000")
+    mask = render_mask(6, np.random.default_rng(6), canvas=6000, supersample=1, height_frac=(0.6, 0.6))
+    drawing = stylize(mask, "composite").convert("RGB")
+    drawing.save(folder / "six_6000.png")
+    drawing.save(folder / "six_6000.jpg", quality=90)
+    return folder / "six_6000.png", folder / "six_6000.jpg"
 
 
 def _call(client, value, api_name):
@@ -194,11 +220,29 @@ def test_classify_cannot_read_files_that_were_not_uploaded(server, client, files
     _assert_still_serving(server, client, files)
 
 
-def test_classify_reads_a_6000x6000_drawing_which_fits_the_upload_limit(server, client, files, big_drawing):
-    assert 6000 * 6000 <= MAX_PIXELS
+def test_classify_reads_a_big_4000x4000_drawing_which_fits_the_upload_limit(server, client, files, big_drawing):
+    assert 4000 * 4000 <= MAX_PIXELS
     assert big_drawing.stat().st_size < MAX_FILE_SIZE / 10, big_drawing.stat().st_size
-    result, error = _call(client, handle_file(str(big_drawing)), "/classify")
+    with PeakMemory(server.app.process.pid) as memory:
+        result, error = _call(client, handle_file(str(big_drawing)), "/classify")
     assert error is None and result["digit"] == 6, (error, result)
+    assert memory.rise < 150e6, memory.rise
+    _assert_still_serving(server, client, files)
+
+
+def test_classify_refuses_a_6000x6000_png_unread_and_reads_a_6000x6000_jpeg(server, client, files, big_6000):
+    """A 6000x6000 PNG is over MAX_PIXELS: refused from its header, barely moving the server's memory. The same
+    drawing as a JPEG is decoded at a quarter of its size, and read."""
+    png, jpeg = big_6000
+    assert 6000 * 6000 > MAX_PIXELS and jpeg.stat().st_size < MAX_FILE_SIZE, jpeg.stat().st_size
+    with PeakMemory(server.app.process.pid) as memory:
+        result, error = _call(client, handle_file(str(png)), "/classify")
+    assert result is None and GENERIC not in error and TOO_LARGE in error and "6000x6000" in error, error
+    assert memory.rise < 20e6, memory.rise
+    with PeakMemory(server.app.process.pid) as memory:
+        result, error = _call(client, handle_file(str(jpeg)), "/classify")
+    assert error is None and result["digit"] == 6, (error, result)
+    assert memory.rise < 150e6, memory.rise
     _assert_still_serving(server, client, files)
 
 

@@ -35,6 +35,9 @@ READ_SIDE = 1024
 # A JPEG is decoded at 1/2, 1/4 or 1/8 of its size when that still gives READ_SIDE (draft), and MAX_PIXELS
 # applies to what is decoded; its header may claim at most this (under Pillow's own decompression-bomb warning).
 MAX_JPEG_PIXELS = 64_000_000
+# Pillow decodes a WebP through libwebp's animation decoder, which holds two canvases and a copy of the frame
+# besides the image: a WebP may have at most this many pixels.
+MAX_WEBP_PIXELS = 8_000_000
 
 # Ink below this fraction of the strongest ink is anti-aliasing fringe or noise, not ink.
 INK_THRESHOLD = 0.2
@@ -73,7 +76,7 @@ class InvalidImage(ValueError):
 
 # --------------------------------------------------------------------------------------------- loading
 @contextmanager
-def readable_errors(source=None):
+def readable_errors():
     """Turn what Pillow raises while opening or decoding an image into InvalidImage with a message for people.
 
     Used by load_image, and by the pad's decoding (src/web/pad.py).
@@ -87,12 +90,11 @@ def readable_errors(source=None):
         pixels = re.search(r"\((\d+) pixels\)", str(e))
         raise InvalidImage(_too_large(f"{int(pixels[1]):,} pixels" if pixels else "")) from None
     except FileNotFoundError:
-        raise InvalidImage(f"The file {source!r} does not exist." if source is not None
-                           else "The image file does not exist.") from None
+        raise InvalidImage("The image file does not exist.") from None  # no path: messages reach visitors
     except UnidentifiedImageError:
-        raise InvalidImage("This file is not an image this app can read: PNG, JPEG or WebP.") from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError) as e:  # truncated or corrupted
-        raise InvalidImage(f"This image file is damaged or incomplete and cannot be decoded ({e}).") from None
+        raise InvalidImage("This file is not an image this app can read (PNG, JPEG or WebP).") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError):  # truncated or corrupted
+        raise InvalidImage("This image file is damaged or incomplete and cannot be decoded.") from None
 
 
 def check_size(img: Image.Image, limit: int = MAX_PIXELS) -> Image.Image:
@@ -116,7 +118,7 @@ def load_image(source) -> Image.Image:
         source = io.BytesIO(bytes(source))
     elif isinstance(source, os.PathLike):
         source = os.fspath(source)
-    with readable_errors(source):
+    with readable_errors():
         img = Image.open(source, formats=FORMATS)
         if img.format == "JPEG":
             # libjpeg holds a whole image's coefficients for progressive and multi-scan JPEGs, at full size
@@ -125,7 +127,7 @@ def load_image(source) -> Image.Image:
             w, h = img.size
             if max(w, h) >= 2 * READ_SIDE:
                 img.draft(None, (READ_SIDE, 1) if w >= h else (1, READ_SIDE))  # the longer side stays >= READ_SIDE
-        check_size(img)
+        check_size(img, MAX_WEBP_PIXELS if img.format == "WEBP" else MAX_PIXELS)
         img.load()  # decode now (the first frame of an animation), so that damaged data fails here and not later
         img = _reduced(img)
         ImageOps.exif_transpose(img, in_place=True)  # in place: no copy when there is nothing to turn
@@ -146,39 +148,40 @@ def _whole_image_buffered(img) -> bool:
             marker = fp.read(1)
             while marker == b"\xff":  # fill bytes
                 marker = fp.read(1)
-            length = fp.read(2)
-            if not marker or len(length) < 2:
+            length = int.from_bytes(fp.read(2), "big")
+            if not marker or length < 2:
                 return True
             if marker == b"\xda":
                 components = fp.read(1)
                 return not components or components[0] < img.layers
-            fp.seek(int.from_bytes(length, "big") - 2, os.SEEK_CUR)
+            fp.seek(length - 2, os.SEEK_CUR)
     finally:
         fp.seek(at)
 
 
-# Modes Image.reduce cannot average, and what they become first.
+# Modes whose pixels Image.reduce cannot average, and what they become first (a palette: RGB, or RGBA when it
+# has transparency).
 _WIDER = {"1": "L", "I;16": "I", "I;16L": "I", "I;16B": "I", "I;16N": "I"}
-_BAND = 1 << 20  # pixels converted at a time for them
+_BAND = 1 << 20  # pixels reduced at a time
 
 
 def _reduced(img: Image.Image) -> Image.Image:
     """A decoded image with its longer side brought down to READ_SIDE..2*READ_SIDE by an integer factor (box
-    averages), or the image itself when it is not bigger; same mode, except that those Image.reduce cannot
-    average become L, I, RGB or RGBA (palette transparency: RGBA). The info (EXIF) is kept."""
+    averages), or the image itself when it is not bigger. Same mode except as _WIDER says; the info (EXIF) is kept."""
     factor = max(img.size) // READ_SIDE
     if factor < 2:
         return img
-    mode = _WIDER.get(img.mode) or (("RGBA" if "transparency" in img.info else "RGB") if img.mode == "P" else None)
-    if mode is None:
-        return img.reduce(factor)
-    # Converted a band of rows at a time, so that the wider copy never holds the whole image.
+    mode = _WIDER.get(img.mode, img.mode)
+    if img.mode in ("P", "PA"):
+        mode = "RGBA" if img.mode == "PA" or "transparency" in img.info else "RGB"
+    # A band of rows at a time, so that no converted copy of the whole image is made: neither ours nor the
+    # premultiplied one Image.reduce makes of an image with alpha.
     w, h = img.size
     rows = factor * max(1, _BAND // (w * factor))
     out = Image.new(mode, (-(-w // factor), -(-h // factor)))
     for top in range(0, h, rows):
-        band = img.crop((0, top, w, min(top + rows, h))).convert(mode).reduce(factor)
-        out.paste(band, (0, top // factor))
+        band = img.crop((0, top, w, min(top + rows, h)))
+        out.paste((band if band.mode == mode else band.convert(mode)).reduce(factor), (0, top // factor))
     out.info = dict(img.info)
     return out
 

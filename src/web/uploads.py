@@ -21,8 +21,8 @@ from pydantic import ValidationError, model_validator
 from src import config
 from src.web.clients import MAX_ADDRESSES, Hourly, address, is_loopback
 
-# A 6000x6000 drawing is well under 1 MB as PNG, a 6000x6000 photo about 5-10 MB as JPEG; the
-# biggest image MAX_PIXELS allows, as an uncompressed 8-bit RGB file, would be 120 MB: not worth taking.
+# A 4000x4000 drawing (MAX_PIXELS) is well under 1 MB as PNG, a 12 MP photo a few MB as JPEG; the biggest
+# PNG MAX_PIXELS allows, uncompressed, would be 48 MB: not worth taking.
 MAX_FILE_SIZE = "10mb"
 MAX_FILE_BYTES = 10 * 1024 * 1024
 # An upload carries at most one image file and its form fields.
