@@ -21,7 +21,7 @@ from src.model.novelty import novelty_path
 from src.web.downloads import WeightLinks
 from src.reading.inference import ModelStore, Reading
 from src.web.visitors import LimitReached, Visitors
-from src.web.uploads import Choice, FileInput
+from src.web.uploads import choice_only, uploads_only
 from src.data.preprocess import InvalidImage, load_image
 from src.reading.saliency import READING_HINT, overlay, saliency
 
@@ -275,8 +275,8 @@ class DrawTab:
                                        interactive=False, height=200, buttons=[], format="png")
                 gr.Markdown(READING_HINT, elem_id="saliency-hint")
                 with gr.Group():
-                    correct_as = Choice(DIGITS, label="Wrong? It was really a…", elem_id="correct-as",
-                                        message="Pick the digit it really was, from 0 to 9.")
+                    correct_as = choice_only(gr.Radio(DIGITS, label="Wrong? It was really a…", elem_id="correct-as"),
+                                             "Pick the digit it really was, from 0 to 9.")
                     correction_status = gr.Markdown("", elem_id="corrections-count")
         # Below the results, so that on a phone the prediction sits right under the canvas.
         with gr.Accordion("Model", open=False):
@@ -319,7 +319,8 @@ class DrawTab:
             corrections_zip = gr.File(label="Corrections", elem_id="corrections-zip", interactive=False)
         with gr.Accordion("Classify an image file", open=False):
             with gr.Row():
-                upload = FileInput(label="PNG, JPEG or WebP", file_types=["image"], type="filepath", elem_id="upload")
+                upload = uploads_only(gr.File(label="PNG, JPEG or WebP", file_types=["image"], type="filepath",
+                                              elem_id="upload"))
                 result = gr.JSON(label="Result", elem_id="classify-result")
             classify_button = gr.Button("Classify", elem_id="classify")
         sample = gr.State(None)  # the last single digit's 28x28 input, for a correction

@@ -242,22 +242,20 @@ class UploadedFile(FileData):
             return None
 
 
-class FileInput(gr.File):
-    """gr.File whose malformed values reach the handler as None (UploadedFile)."""
+def uploads_only(file: gr.File) -> gr.File:
+    """A gr.File whose malformed values reach the handler as None (UploadedFile). Set on the instance: a subclass
+    would be a custom component to Gradio, which the page then tries to load from its own files."""
+    file.data_model = UploadedFile
+    return file
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.data_model = UploadedFile
 
+def choice_only(radio: gr.Radio, message: str) -> gr.Radio:
+    """A gr.Radio that refuses a value outside its choices with `message` (Gradio's own echoes the whole value)."""
+    preprocess = radio.preprocess
 
-class Choice(gr.Radio):
-    """gr.Radio that refuses a value outside its choices with `message` (Gradio's own echoes the whole value)."""
-
-    def __init__(self, choices, *, message: str, **kwargs):  # named: Gradio records a component's arguments
-        super().__init__(choices=choices, **kwargs)
-        self.message = message
-
-    def preprocess(self, payload):
-        if payload is not None and payload not in [value for _, value in self.choices]:
-            raise gr.Error(self.message, print_exception=False)
-        return super().preprocess(payload)
+    def checked(payload):
+        if payload is not None and payload not in [value for _, value in radio.choices]:
+            raise gr.Error(message, print_exception=False)
+        return preprocess(payload)
+    radio.preprocess = checked
+    return radio
