@@ -557,6 +557,9 @@ class TrainTab:
                "Drawing synthetic digits and non-digits to learn from (about 30 s the first time, then kept)…", None)
         cached_training_pools(config.DATA_DIR)  # drawn here, on the CPU, and kept on disk for the training
         started = time.perf_counter()
+        needed = gpu.needed_seconds(epochs, batch_size, max_examples)
+        if gpu.ZERO_GPU:  # the GPU time asked for, before it is
+            yield loss_table(history), records_table(history), gpu.asking_text(needed), None
 
         def tqdm(iterable, total, desc):
             return progress.tqdm(iterable, total=total, desc=f"{desc} of {epochs}")
@@ -575,6 +578,10 @@ class TrainTab:
                 else:
                     weights, test_acc, n_test = value
         except Exception as e:  # the page gets the kind of failure (its text may name server paths: the log gets it)
+            if (refused := gpu.refusal(e, needed)) is not None:  # ZeroGPU lent no GPU: nothing ran, nothing changed
+                log.info("ZeroGPU refused a training: %s", getattr(e, "message", e))
+                raise gr.Error(refused, title="No GPU for this training", duration=None,  # stays until closed
+                               print_exception=False) from None
             log.warning("training failed: %s: %s", type(e).__name__, e)
             raise gr.Error(f"Training failed during epoch {len(history) + 1} ({type(e).__name__}). "
                            "Nothing was saved and the model in use is unchanged.", print_exception=False) from None
@@ -621,7 +628,8 @@ class TrainTab:
 
     def _fine_tune(self, visitor, base, samples, stop, progress, clock):
         """The fine-tuning itself (blocking; fine_tune_on_corrections runs it in worker threads)."""
-        yield f"Fine-tuning **{base.name}** on your {len(samples[1])} corrections mixed with MNIST…", None
+        yield (f"Fine-tuning **{base.name}** on your {len(samples[1])} corrections mixed with MNIST…"
+               + (f" {gpu.asking_text(gpu.FINE_TUNE_SECONDS, 'fine-tuning')}" if gpu.ZERO_GPU else "")), None
         progress(0, desc="Loading MNIST")
         try:
             data = load_mnist(config.DATA_DIR)
@@ -629,8 +637,15 @@ class TrainTab:
             raise no_mnist(e) from None
         cached_training_pools(config.DATA_DIR)
         progress(0.2, desc="Fine-tuning")
-        weights, report = gpu.fine_tune_run({k: v.cpu() for k, v in base.model.state_dict().items()}, samples,
-                                            config.DATA_DIR, stop)
+        try:
+            weights, report = gpu.fine_tune_run({k: v.cpu() for k, v in base.model.state_dict().items()}, samples,
+                                                config.DATA_DIR, stop)
+        except gr.Error as e:
+            if (refused := gpu.refusal(e, gpu.FINE_TUNE_SECONDS, "fine-tuning")) is None:
+                raise
+            log.info("ZeroGPU refused a fine-tuning: %s", e.message)
+            raise gr.Error(refused, title="No GPU for this fine-tuning", duration=None,
+                           print_exception=False) from None
         model = gpu.model_from(weights)
         before, after = report["before"], report["after"]
         progress(0.9, desc="Fitting the “is it a digit?” statistics and saving")
