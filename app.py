@@ -13,6 +13,7 @@ import torch
 from starlette.middleware import Middleware
 
 from src import config
+from src.reading import calibration
 from src.reading.inference import ModelStore
 from src.training import kernels
 from src.training.gpu import ZERO_GPU
@@ -28,6 +29,9 @@ torch.set_num_threads(1)
 # numba compiles the CPU training kernels meanwhile, not in the first visitor's training (on ZeroGPU they train on CUDA).
 if config.ALLOW_TRAINING and not ZERO_GPU:
     threading.Thread(target=kernels.warm_up, daemon=True).start()
+# The tuning digits of every training's "is it a digit?" fit, made (or read from DATA_DIR) meanwhile, kept in memory.
+if config.ALLOW_TRAINING:
+    threading.Thread(target=calibration.prepare, daemon=True).start()
 # Identical output images of concurrent requests must not break each other's downloads (src/web/gradio_cache.py).
 write_images_atomically()
 

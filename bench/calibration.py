@@ -1,13 +1,14 @@
 """Where "not a digit" should fire: its ROC on TUNING data, the data its thresholds may be chosen on.
 
-    python -m bench.calibration [--checkpoint checkpoints/default.safetensors]
+    python -m bench.calibration [--checkpoint checkpoints/default.safetensors] [--fit]
 
 The score is the network's energy, -logsumexp(logits), averaged over the input moved by up to a pixel each
 way (not_digit_score in src/model/novelty.py). For each share of tuning
 digits flagged, it prints the threshold and the share of tuning non-digits caught, and the same for a
 score that adds the preprocessing's own measures (ink share, stroke width, aspect) in a logistic
 regression fitted on half the tuning data and scored on the other half. The model's own thresholds
-(src/reading/calibration.py) are printed with what they flag.
+(src/reading/calibration.py) are printed with what they flag. --fit prints instead how long fit_novelty
+takes after a training (one PyTorch thread, as the app fits) and the thresholds it fits for these weights.
 
 Tuning sets only, none of them ever reported as a result (those are bench/recognition.py's):
   digits       MNIST validation images 5,000-9,999 as the app reads them from a drawing, and 2,000 drawn
@@ -20,6 +21,7 @@ Tuning sets only, none of them ever reported as a result (those are bench/recogn
 """
 
 import argparse
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,7 @@ from src.data.mnist import load_mnist
 from src.data.preprocess import MNIST_STROKE, _stroke_width, to_mnist
 from src.data.synthetic import KINDS, as_drawings, glyph_set, preprocessed_digits, preprocessed_nondigits
 from src.model.novelty import AS_DRAWN, not_digit_score
+from src.reading.calibration import calibration_digits, fit_novelty
 from src.reading.inference import ModelStore, run_shifted
 
 RATES = (0.001, 0.002, 0.003, 0.005, 0.007, 0.01, 0.02)
@@ -64,14 +67,34 @@ def guard_rows(model, n=2000):
     return rows
 
 
+def fit_time(model, data):
+    """The time to make or read the tuning digits (once per server), then fit_novelty's, best of 3, with them
+    in memory (every training after the first), and the thresholds it fits against the checkpoint's."""
+    start = time.perf_counter()
+    calibration_digits(data)
+    prepared = time.perf_counter() - start
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        fitted = fit_novelty(model.model, data)
+        times.append(time.perf_counter() - start)
+    print(f"{model.name}: tuning digits made or read in {prepared:.2f} s; then fit_novelty in {min(times):.2f} s "
+          f"(best of {', '.join(f'{t:.2f}' for t in times)})")
+    print(f"threshold {fitted.threshold:.4f}, unusual threshold {fitted.unusual_threshold:.4f} (the checkpoint's: "
+          f"{model.novelty.threshold:.4f}, {model.novelty.unusual_threshold:.4f})")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", default=str(config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT))
+    p.add_argument("--fit", action="store_true", help="time fit_novelty instead, and print what it fits")
     args = p.parse_args()
     torch.set_num_threads(1)
     path = Path(args.checkpoint)
     model = ModelStore(path.parent, path.name).load(path.name)
     data = load_mnist(config.DATA_DIR)
+    if args.fit:
+        return fit_time(model, data)
     mnist = as_drawings(data.val.images[5000:10000].numpy())
     drawn, _ = preprocessed_digits(2000, seed=2002, varied=True)
     others, _, rejected = preprocessed_nondigits(10 * len(KINDS), seed=3003)

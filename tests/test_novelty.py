@@ -41,7 +41,7 @@ def test_a_sure_but_unusual_digit_is_still_a_digit(loaded_model, small_mnist):
 
 def test_fit_save_load_round_trip(tmp_path, loaded_model, small_mnist):
     model = loaded_model.model
-    digits = calibration_digits(small_mnist, n_mnist=400, n_drawn=200)
+    digits = calibration_digits(small_mnist, n_mnist=400, n_drawn=200, folder=tmp_path)
     det = fit_novelty(model, small_mnist, digits)
     drawn = digits.drawn
     # the threshold flags about the intended share of the tuning digits (FLAG_MNIST 0.2%, FLAG_DRAWN 0.3%)

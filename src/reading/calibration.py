@@ -7,10 +7,18 @@ a drawing (src.reading.inference.digit_inputs: a digit drawn in pieces may be sp
 src/data/synthetic.py (varied_mask: hairline to marker, upright to slanted). "Not a digit" flags at most
 FLAG_MNIST of the MNIST drawings and FLAG_DRAWN of the drawn digits: a digit hidden behind "not a digit" is
 worse than a scribble shown with its probabilities (the choice and its ROC: docs/model.md).
+
+The fit runs after every training, so it reads each tuning input once, as drawn, and then at all nine
+positions only the drawings whose energy as drawn is among the highest (flag_threshold): the threshold is the
+one that reading every drawing nine times gives, as long as the drawings above it are among those. The
+tuning digits do not depend on the weights: prepare() makes or reads them once per server (a background
+thread at start), and every fit after it takes them from memory.
 """
 
 import functools
 import hashlib
+import logging
+import threading
 from pathlib import Path
 from typing import NamedTuple
 
@@ -20,16 +28,23 @@ import torch
 from src import config
 from src.atomic import cached_arrays
 from src.data import preprocess, segment, synthetic
+from src.data.mnist import DataUnavailable, load_mnist
 from src.data.synthetic import as_ink, preprocessed_digits
 from src.model.checkpoint import weights_digest
-from src.model.novelty import PCA_DIMS, NoveltyDetector, not_digit_score
-from src.reading.inference import digit_inputs, run_network, run_shifted, second_look
+from src.model.novelty import PCA_DIMS, SHIFTS, NoveltyDetector, energy, not_digit_score, shifted
+from src.reading.inference import digit_inputs, run_network, second_look
+
+log = logging.getLogger(__name__)
 
 # Share of the tuning digits "not a digit" may flag: MNIST drawings (as the app reads them) and drawn digits.
 FLAG_MNIST, FLAG_DRAWN = 0.002, 0.003
 UNUSUAL_RATE = 0.01
 CACHE_NAME = "calibration-digits.safetensors"  # in DATA_DIR, next to the synthetic training drawings
 CACHE_FORMAT = 3  # bump when TuningDigits changes, so that a kept file is made again
+PCA_IMAGES = 3000  # MNIST training images whose features give the digits' principal directions
+SCREENED = 12  # drawings read at all nine positions at first, per drawing a threshold may flag (at least MIN_SCREENED)
+MIN_SCREENED = 200
+BATCH = 256  # images per pass: this small network runs faster in batches that stay in the CPU's cache
 
 
 class TuningDigits(NamedTuple):
@@ -72,13 +87,37 @@ def calibration_digits(data, n_mnist: int | None = None, n_drawn: int = 2000, se
     the threshold depends less on which few they are (for one model, the first 5,000 and the next 7,000 gave
     thresholds 1.4 apart). About 25 s to make; the last ones made are kept in one file in `folder` (DATA_DIR),
     with a key of the digits and of the code that draws and reads them: other data (a visitor's seed) makes
-    them again and replaces the file, so it never grows."""
+    them again and replaces the file, so it never grows. The last ones made or read are also kept in memory,
+    and serve the first drawings of theirs too (a training on fewer examples validates on the first ones)."""
     val = np.ascontiguousarray(data.val.images[:n_mnist].cpu().numpy())
     code = b"".join(Path(m.__file__).read_bytes() for m in (preprocess, segment, synthetic))
-    key = hashlib.sha256(val.tobytes() + f"{n_drawn}-{seed}-{CACHE_FORMAT}".encode() + code).hexdigest()
-    kept = cached_arrays(Path(folder or config.DATA_DIR) / CACHE_NAME, key,
-                         lambda: {**_mnist_as_read(val.tobytes()), **_drawn_digits(n_drawn, seed)})
-    return TuningDigits(*(len(val) if name == "drawings" else kept[name] for name in TuningDigits._fields))
+    recipe = f"{n_drawn}-{seed}-{CACHE_FORMAT}".encode() + code
+    path = Path(folder or config.DATA_DIR) / CACHE_NAME
+    with _kept_lock:  # one thread makes them; another training waits for them rather than making them too
+        kept = _kept.get((path, recipe))
+        if kept is None or len(kept["val"]) < len(val) or not np.array_equal(kept["val"][:len(val)], val):
+            key = hashlib.sha256(val.tobytes() + recipe).hexdigest()
+            arrays = cached_arrays(path, key, lambda: {**_mnist_as_read(val.tobytes()), **_drawn_digits(n_drawn, seed)})
+            _kept.clear()
+            _kept[path, recipe] = kept = {"val": val, **arrays}
+    # The inputs and second looks of val's drawings: the first ones (both are in the drawings' order).
+    m, a = np.searchsorted(kept["owner"], len(val)), np.searchsorted(kept["again_of"], len(val))
+    return TuningDigits(kept["mnist"][:m], kept["owner"][:m], len(val), kept["drawn"], kept["again"][:a],
+                        kept["again_of"][:a], kept["drawn_again"], kept["drawn_again_of"])
+
+
+_kept: dict = {}  # the last tuning digits made or read, by (file, how they are made): their MNIST images and arrays
+_kept_lock = threading.Lock()
+
+
+def prepare(data_dir=None) -> None:
+    """Make or read the tuning digits of the MNIST in `data_dir` (config.DATA_DIR) into memory, so that no
+    training's fit waits for them: for a background thread at server start (without MNIST it logs and returns;
+    a training then says that MNIST is missing)."""
+    try:
+        calibration_digits(load_mnist(data_dir or config.DATA_DIR), folder=data_dir)
+    except DataUnavailable as e:
+        log.warning("no tuning digits made: %s", e)
 
 
 def drawing_scores(owner: np.ndarray, drawings: int, scores: np.ndarray, again_of: np.ndarray,
@@ -93,24 +132,70 @@ def drawing_scores(owner: np.ndarray, drawings: int, scores: np.ndarray, again_o
     return per
 
 
-def fit_novelty(model: torch.nn.Module, data, digits: TuningDigits | None = None) -> NoveltyDetector:
-    """Fit a detector for `model`: PCA of the features of MNIST training images, thresholds from the tuning
-    digits (calibration_digits(data) unless given). `data` is a src.data.mnist.MNISTData."""
-    digits = digits or calibration_digits(data)
-    feats, _ = run_network(model, data.train.images[:20000].cpu().numpy())
+def principal_directions(feats: np.ndarray, k: int, steps: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and the k leading principal directions (d, k) of (N, d) features: subspace iteration on their
+    covariance, k + 32 directions wide from a seeded start (a full eigh of 1568x1568 takes seconds)."""
     mean = feats.mean(0)
-    centred = (feats - mean).astype(np.float64)
-    _, vectors = np.linalg.eigh(centred.T @ centred / len(centred))
-    detector = NoveltyDetector(mean, vectors[:, ::-1][:, :PCA_DIMS], np.inf, np.inf, weights_digest(model))
+    x = torch.from_numpy(np.ascontiguousarray(feats - mean))
+    cov = x.T @ x / len(x)
+    q = torch.randn(cov.shape[0], min(k + 32, cov.shape[0]), generator=torch.Generator().manual_seed(0))
+    for _ in range(steps):
+        q = torch.linalg.qr(cov @ q)[0]
+    _, v = torch.linalg.eigh(q.T @ cov @ q)  # ascending
+    return mean, np.ascontiguousarray((q @ v.flip(1))[:, :k].numpy())  # contiguous: safetensors saves its buffer
 
-    f_m, l_m = run_shifted(model, digits.mnist)
-    f_d, l_d = run_shifted(model, digits.drawn)
-    again = lambda x: not_digit_score(run_shifted(model, x)[1])  # noqa: E731
-    mnist = drawing_scores(digits.owner, digits.drawings, not_digit_score(l_m), digits.again_of, again(digits.again))
-    drawn = drawing_scores(np.arange(len(digits.drawn)), len(digits.drawn), not_digit_score(l_d),
-                           digits.drawn_again_of, again(digits.drawn_again))
+
+def shifted_scores(model: torch.nn.Module, images: np.ndarray) -> np.ndarray:
+    """not_digit_score of each input: the network at all nine positions (run_shifted, in smaller batches)."""
+    logits = run_network(model, shifted(images), BATCH)[1]
+    return not_digit_score(logits.reshape(len(SHIFTS), len(images), 10))
+
+
+def flag_threshold(model: torch.nn.Module, inputs: np.ndarray, as_drawn: np.ndarray, owner: np.ndarray,
+                   drawings: int, again: np.ndarray, again_of: np.ndarray, share: float, method: str) -> float:
+    """np.quantile(drawing_scores(...), 1 - share, method): the score above which `share` of the drawings lie,
+    from their inputs' and second looks' not_digit_score. Only the drawings whose highest energy as drawn
+    (`as_drawn`, one per input) is among the highest are read at all nine positions, and the others are taken
+    to score lower than all of these: a drawing that scores high at nine positions scores high as drawn. As
+    a check, the drawings at or above the threshold must be in the first half of those read, else twice as
+    many are read."""
+    order = np.argsort(-drawing_scores(owner, drawings, as_drawn, again_of[:0], as_drawn[:0]), kind="stable")
+    scores, again_scores = np.full(len(inputs), np.nan), np.full(len(again), np.nan)
+    count = max(SCREENED * int(np.ceil(share * drawings)), MIN_SCREENED)
+    while True:
+        read = np.zeros(drawings, bool)
+        read[order[:count]] = True
+        mine, theirs = read[owner], read[again_of]
+        for have, x, rows in ((scores, inputs, mine), (again_scores, again, theirs)):
+            rows = rows & np.isnan(have)  # not read yet (when the count has doubled)
+            if rows.any():
+                have[rows] = shifted_scores(model, x[rows])
+        per = drawing_scores(owner[mine], drawings, scores[mine], again_of[theirs], again_scores[theirs])
+        per[~read] = -np.inf
+        threshold = float(np.quantile(per, 1 - share, method=method))
+        if count >= drawings or (per[order[count // 2:count]] < threshold).all():
+            return threshold
+        count *= 2
+
+
+def fit_novelty(model: torch.nn.Module, data, digits: TuningDigits | None = None) -> NoveltyDetector:
+    """Fit a detector for `model`: PCA of the features of PCA_IMAGES MNIST training images, thresholds from the
+    tuning digits (calibration_digits(data) unless given). `data` is a src.data.mnist.MNISTData."""
+    digits = digits or calibration_digits(data)
+    feats, _ = run_network(model, data.train.images[:PCA_IMAGES].cpu().numpy(), BATCH)
+    mean, basis = principal_directions(feats, PCA_DIMS)
+    detector = NoveltyDetector(mean, basis, np.inf, np.inf, weights_digest(model))
+
+    # Every tuning input once, as drawn: its features for the unusual threshold, its energy to choose
+    # which drawings flag_threshold reads at all nine positions.
+    f_m, l_m = run_network(model, digits.mnist, BATCH)
+    f_d, l_d = run_network(model, digits.drawn, BATCH)
+    mnist = flag_threshold(model, digits.mnist, energy(l_m), digits.owner, digits.drawings, digits.again,
+                           digits.again_of, FLAG_MNIST, "lower")
+    drawn = flag_threshold(model, digits.drawn, energy(l_d), np.arange(len(digits.drawn)), len(digits.drawn),
+                           digits.drawn_again, digits.drawn_again_of, FLAG_DRAWN, "linear")
     # The higher of the two: each set has at most its share flagged.
-    detector.threshold = float(max(np.quantile(mnist, 1 - FLAG_MNIST, method="lower"), np.quantile(drawn, 1 - FLAG_DRAWN)))
+    detector.threshold = max(mnist, drawn)
     residual = detector.residual(np.concatenate([f_m, f_d]))
     detector.unusual_threshold = float(np.quantile(residual, 1 - UNUSUAL_RATE))
     return detector
