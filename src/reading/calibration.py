@@ -73,10 +73,12 @@ def _looks(again: list, name: str) -> dict:
 
 @functools.lru_cache(maxsize=1)
 def _mnist_as_read(val_bytes: bytes) -> dict:
-    inks = [as_ink(a) for a in np.frombuffer(val_bytes, np.uint8).reshape(-1, 28, 28)]
-    inputs = [digit_inputs(ink) for ink in inks]
+    inputs, again = [], []
+    for image in np.frombuffer(val_bytes, np.uint8).reshape(-1, 28, 28):  # one 280x280 ink map at a time
+        ink = as_ink(image)
+        inputs.append(digit_inputs(ink))
+        again.append(second_look(inputs[-1], ink) if inputs[-1] is not None and len(inputs[-1]) else None)
     owner = [i for i, x in enumerate(inputs) for _ in range(0 if x is None else len(x))]
-    again = [second_look(x, ink) if x is not None and len(x) else None for x, ink in zip(inputs, inks)]
     return {"mnist": np.concatenate([x for x in inputs if x is not None]), "owner": np.array(owner, np.int64),
             **_looks(again, "again")}
 
