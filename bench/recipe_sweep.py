@@ -1,32 +1,35 @@
-"""Variants of the Train tab's recipe (src.training.loop.FAST), each from several seeds: validation accuracy (what
-chooses), then test accuracy (read afterwards), and the seconds each run took.
+"""Variants of the Train tab's settings, each from several seeds, trained as the page trains them
+(src.training.gpu.train_run): validation accuracy (what chooses), then test accuracy (read afterwards), and the
+seconds each run took.
 
-    python -m bench.recipe_sweep "epochs=5, lr=2.5e-2" "epochs=4, lr=2e-2" [--seeds 0,1,2]
+    python -m bench.recipe_sweep "epochs=5, learning_rate=2.5e-2" "epochs=4, learning_rate=2e-2" [--seeds 0,1,2]
 
-Each variant is a comma-separated list of TrainConfig fields that replace FAST's.
+Each variant is a comma-separated list of the page's settings (epochs, batch_size, learning_rate, augment,
+max_examples) that replace its defaults (src.training.loop.FAST).
 """
 
 import argparse
 import time
-from dataclasses import replace
 
 import numpy as np
 import torch
 
 from src import config
-from src.data.mnist import load_mnist
-from src.data.synthetic import cached_training_pools
-from src.training.loop import FAST, Pools, evaluate, seeded_model, train_epochs, training_threads
+from src.training.gpu import train_run
+from src.training.loop import FAST
+
+DEFAULTS = dict(epochs=FAST.epochs, batch_size=FAST.batch_size, learning_rate=FAST.lr, augment=FAST.augment,
+                max_examples=None)
 
 
 def variant(text: str) -> dict:
-    """"epochs=5, lr=2.5e-2" -> {"epochs": 5, "lr": 0.025}, typed as FAST's own fields."""
-    fields = {}
+    """"epochs=5, learning_rate=2.5e-2" -> the page's settings with those two replaced, typed as the defaults."""
+    settings = dict(DEFAULTS)
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, value = (s.strip() for s in part.split("="))
-        kind = type(getattr(FAST, name))
-        fields[name] = value.lower() in ("1", "true", "yes") if kind is bool else kind(float(value)) if kind is int else kind(value)
-    return fields
+        kind = type(DEFAULTS[name]) if DEFAULTS[name] is not None else int
+        settings[name] = value.lower() in ("1", "true", "yes") if kind is bool else kind(float(value))
+    return settings
 
 
 def main():
@@ -34,20 +37,18 @@ def main():
     p.add_argument("variants", nargs="+", help='e.g. "epochs=5, lr=2.5e-2"')
     p.add_argument("--seeds", default="0,1,2")
     args = p.parse_args()
-    torch.set_num_threads(training_threads())
-    data = load_mnist(config.DATA_DIR)
-    pools = Pools.from_numpy(*cached_training_pools(config.DATA_DIR, mnist=data.train))
+    torch.set_num_threads(1)  # as the app serves; train_run takes the training threads itself
     seeds = [int(s) for s in args.seeds.split(",")]
     print("| variant of FAST | validation, mean | validation per seed | test per seed | seconds per run |")
     print("| --- | ---: | --- | --- | --- |")
     for text in args.variants:
         val, test, seconds = [], [], []
         for seed in seeds:
-            model, started = seeded_model(seed), time.perf_counter()
-            records = list(train_epochs(model, data, replace(FAST, seed=seed, **variant(text)), pools))
+            settings, started = variant(text), time.perf_counter()
+            steps = list(train_run(**settings, seed=seed, data_dir=config.DATA_DIR, stop=None))
             seconds.append(time.perf_counter() - started)
-            val.append(records[-1]["val_acc"])
-            test.append(evaluate(model, data.test)[1])
+            val.append([s[1] for s in steps if s[0] == "epoch"][-1]["val_acc"])
+            test.append(steps[-1][2])
         print(f"| {text} | {np.mean(val):.3f}% | {', '.join(f'{v:.2f}' for v in val)} | "
               f"{', '.join(f'{t:.2f}' for t in test)} | {', '.join(f'{s:.0f}' for s in seconds)} |", flush=True)
 

@@ -87,7 +87,7 @@ class TrainConfig:
 
 
 # The Train tab's default: a good model while a visitor waits (how it was chosen: docs/model.md).
-FAST = TrainConfig(epochs=5, batch_size=384, lr=2.5e-2, augment=False, drawn_per_batch=24, outliers_per_batch=48,
+FAST = TrainConfig(epochs=5, batch_size=384, lr=3e-2, augment=False, drawn_per_batch=24, outliers_per_batch=48,
                    precision="auto", teachers=0)
 
 

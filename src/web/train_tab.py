@@ -266,9 +266,9 @@ class TrainTab:
                         "stays fast for everyone. Run the app yourself to train: `python app.py`.",
                         elem_id="training-disabled")
             return
-        defaults = FAST  # about 99% MNIST test in about half a minute on 2 cores; train.py trains the long recipe
+        defaults = FAST  # about 99% MNIST test in two tutorial epochs' time (docs/measurements.md)
         gr.Markdown("Retrain the network on MNIST and watch the training and validation loss after every "
-                    "epoch. The settings below reach about 99% MNIST test accuracy in about half a minute on two "
+                    "epoch. The settings below reach about 99% MNIST test accuracy in about 15 seconds on two "
                     "CPU cores; `python train.py` trains the shipped model with a longer recipe, in which the network "
                     "also learns from three teachers trained first (about 9 minutes). One training "
                     "runs at a time on this server: yours waits its turn and shows its place in line. Your "
