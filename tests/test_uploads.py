@@ -467,3 +467,44 @@ def test_eight_concurrent_clients_classify_without_failures(server, files):
     assert not failures, failures[:3]
     assert len(results) == 32 and all(d == got for d, got in results), results
     assert server.alive()
+
+
+@pytest.mark.parametrize("with_limits", [True, False])
+def test_gradios_download_function_is_never_called_for_a_file_named_by_its_address(monkeypatch, with_limits):
+    """A real Gradio app in process, its download functions recording every call: behind RequestLimits a file
+    input named by its http(s) address is refused (422, with a message) and nothing is downloaded; without it
+    (the control, which shows the recording works) Gradio tries to download it."""
+    import gradio as gr
+    from gradio import processing_utils
+    from starlette.middleware import Middleware
+
+    calls = []
+
+    def recording(name):
+        async def download(url, *args, **kwargs):
+            calls.append((name, url))
+            raise ValueError("no downloads in this test")
+        return download
+    for name in ("async_ssrf_protected_download", "async_ssrf_protected_get"):
+        monkeypatch.setattr(processing_utils, name, recording(name))
+    for name in ("ssrf_protected_download", "unsafe_download"):
+        monkeypatch.setattr(processing_utils, name, lambda url, *a, _name=name, **k: calls.append((_name, url)))
+
+    with gr.Blocks() as demo:
+        file = gr.File()
+        gr.Button().click(lambda f: "read", file, gr.Textbox(), api_name="read")
+    middleware = [Middleware(uploads.RequestLimits)] if with_limits else []
+    _, url, _ = demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1",
+                                    app_kwargs={"middleware": middleware})
+    try:
+        seven = {"path": "https://huggingface.co/datasets/x/resolve/main/seven.png", "meta": {"_type": "gradio.FileData"}}
+        r = requests.post(f"{url}gradio_api/call/read", json={"data": [seven]}, timeout=60)
+        if r.status_code == 200:  # without the middleware: the event runs, and Gradio fetches the file
+            requests.get(f"{url}gradio_api/call/read/{r.json()['event_id']}", timeout=60)
+    finally:
+        demo.close()
+    if with_limits:
+        assert r.status_code == 422 and "taken by upload" in r.text, (r.status_code, r.text[:200])
+        assert calls == []
+    else:
+        assert calls and calls[0][1].startswith("https://huggingface.co/"), calls
