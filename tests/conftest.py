@@ -61,7 +61,8 @@ def error_messages():
 
     def recorded_send(self, request, **kwargs):
         response = send(self, request, **kwargs)
-        if response.status_code >= 400 and not kwargs.get("stream"):
+        # Gradio's file route repeats the path it was asked for: the client's own words, not the server's.
+        if response.status_code >= 400 and not kwargs.get("stream") and "/file=" not in request.url:
             MESSAGES.append(response.text[:2000])
         return response
     requests.Session.send = recorded_send

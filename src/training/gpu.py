@@ -22,7 +22,6 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-import gradio as gr
 import spaces  # Hugging Face's ZeroGPU; on any other machine its decorator returns the function as it is
 import torch
 
@@ -165,7 +164,7 @@ def refusal(error: BaseException, seconds: int, what: str = "training") -> str |
     """The page's message when ZeroGPU lent no GPU for a run that needs `seconds`: why, and what the visitor can
     do; None for any other error. `spaces` refuses with a gr.Error raised in the server before anything ran
     (spaces/zero/client.py, `schedule`), told apart here by its text: its title is not set with every Gradio."""
-    text = str(error.message) if isinstance(error, gr.Error) else ""
+    text = str(getattr(error, "message", ""))  # a gr.Error's, read without importing the page's library
 
     def you_can(*choices):
         *some, last = [c for c in choices if c]
