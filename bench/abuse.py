@@ -580,9 +580,14 @@ def cycles(app: App, n: int, at_once: int, keys: list[str | None]) -> str:
 
 def page_closes(app: App, args) -> None:
     rss, threads = app.memory.reset(), app.memory.threads()
-    print(f"  {cycles(app, args.closes, args.close_at_once, [None])}")
+    steps = []  # memory after each fifth of the pages: Gradio keeps the state of the most recent sessions only
+    for part in range(5):
+        n = args.closes // 5 + (args.closes % 5 if part == 4 else 0)
+        print(f"  {cycles(app, n, args.close_at_once, [None])}")
+        steps.append(app.memory.now())
     time.sleep(2)  # the last unloads run
     after = app.memory.now()
+    print("  memory after each fifth: " + ", ".join(f"{m / 1e6:.0f} MB" for m in steps))
     print(f"  server threads: {threads} before, peak {app.memory.peak_threads} during, {app.memory.threads()} after "
           f"(target < {THREAD_BOUND}); memory {rss / 1e6:.0f} MB before, {after / 1e6:.0f} MB after "
           f"({(after - rss) / args.closes / 1e3:+.0f} kB a page; target: flat)")
