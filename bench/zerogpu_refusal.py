@@ -22,7 +22,6 @@ from pathlib import Path
 
 def serve():
     """app.py as __main__, its training functions as `@spaces.GPU` wraps them on ZeroGPU, its scheduler refusing."""
-    sys.path.insert(0, os.getcwd())
     import spaces
     from spaces.zero import client, config as cards, decorator, utils
     from spaces.zero.api import QuotaInfos, ScheduleMetadata
@@ -59,7 +58,8 @@ def shoot(out: Path):
            "GRADIO_ANALYTICS_ENABLED": "False", "CHECKPOINT_DIR": str(work / "checkpoints"),
            "VISITOR_DIR": str(work / "visitors")}
     log = open(work / "server.log", "wb")
-    server = subprocess.Popen([sys.executable, __file__, "--serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen([sys.executable, "-m", "bench.zerogpu_refusal", "--serve"], env=env, stdout=log,
+                              stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         for _ in range(480):

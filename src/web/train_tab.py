@@ -266,7 +266,7 @@ class TrainTab:
                         "stays fast for everyone. Run the app yourself to train: `python app.py`.",
                         elem_id="training-disabled")
             return
-        defaults = FAST  # about 99% MNIST test in two tutorial epochs' time (docs/measurements.md)
+        defaults = FAST  # the fast recipe: how it was chosen and how long it takes are in docs/
         gr.Markdown("Retrain the network on MNIST and watch the training and validation loss after every "
                     "epoch. The settings below reach about 99% MNIST test accuracy in about 15 seconds on two "
                     "CPU cores; `python train.py` trains the shipped model with a longer recipe, in which the network "
