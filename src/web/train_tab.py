@@ -473,20 +473,24 @@ class TrainTab:
         """Stops the trainings of visitors gone for LEFT_GRACE_SECONDS; ends when nobody is leaving."""
         while True:
             time.sleep(LEFT_GRACE_SECONDS / 10)
-            now = time.monotonic()
-            with self._lock:
-                due = [vid for vid, closed in self._leaving.items() if now - closed >= LEFT_GRACE_SECONDS]
-                places = [(vid, self._places.get(vid)) for vid in due]
-                for vid in due:
-                    del self._leaving[vid]
-                done = not self._leaving
-                if done:
-                    self._watcher = None
-            for vid, place in places:
-                if place is not None and not self.visitors.is_present(vid):
-                    place.stop.set()
-            if done:
+            if self._stop_leavers(time.monotonic()):
                 return
+
+    def _stop_leavers(self, now: float) -> bool:
+        """Stop the trainings of visitors whose last page closed LEFT_GRACE_SECONDS before `now` and who did not
+        come back; True once nobody is leaving (the watcher then ends)."""
+        with self._lock:
+            due = [vid for vid, closed in self._leaving.items() if now - closed >= LEFT_GRACE_SECONDS]
+            places = [(vid, self._places.get(vid)) for vid in due]
+            for vid in due:
+                del self._leaving[vid]
+            done = not self._leaving
+            if done:
+                self._watcher = None
+        for vid, place in places:
+            if place is not None and not self.visitors.is_present(vid):
+                place.stop.set()
+        return done
 
     def _save(self, visitor: Visitor, name: str, model, meta: dict, data) -> tuple[Path, list[str]]:
         """Save into the visitor's runs (their oldest go first beyond the limit) -> (path, names removed)."""
