@@ -50,7 +50,7 @@ class RequestLimits:
 
     def __init__(self, app, limit: int = MAX_BODY_BYTES, hourly: int = UPLOAD_BYTES_PER_ADDRESS_HOUR,
                  per_second: float = None, event_limit: int = MAX_EVENT_BYTES):
-        self.app, self.limit, self.hourly, self.event_limit = app, limit, hourly, event_limit
+        self.app, self.limit, self.event_limit = app, limit, event_limit
         self.uploads = Hourly(hourly)
         self.events = EventRate(config.EVENTS_PER_SECOND if per_second is None else per_second)
         self.in_flight = InFlight(config.EVENTS_IN_FLIGHT_PER_ADDRESS)
@@ -71,7 +71,7 @@ class RequestLimits:
         if post and upload and self.uploads.over(addr, int(declared or 0)):
             return await _answer(send, 429, TOO_MANY_FILES)
         if post and any(p in path for p in EVENT_PATHS):
-            wait = self.events.wait(address(scope))
+            wait = self.events.wait(addr)
             if wait is None:
                 return await _answer(send, 429, "Too many requests from your address: please slow down.")
             if wait > 0:
