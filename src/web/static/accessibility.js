@@ -58,6 +58,7 @@
     const said = line ? line.textContent.trim() : "";
     if (!said || said.startsWith("Draw a digit")) return "";
     const box = liveBox(), read = /^\d+/.exec(said); // the live reading has said it already
+    if (box && box.dataset.source === "clear") return ""; // the pad was cleared: the line is about the drawing before
     if (box && ((read && box.dataset.reading === read[0]) || (box.dataset.verdict === "not a digit" && !read))) return "";
     return `The server reads: ${said}`;
   };
