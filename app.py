@@ -5,11 +5,10 @@ CHECKPOINT_DIR, DATA_DIR, VISITOR_DIR, ADMIN_PASSWORD, ALLOW_TRAINING, MAX_EPOCH
 configure the app (src/config.py; README: "Running a public Space").
 """
 
-import spaces  # noqa: F401 - first: on ZeroGPU it patches torch before anything uses CUDA (src/training/gpu.py)
-
 import threading
-import torch
 
+import spaces  # noqa: F401 - first: on ZeroGPU it patches torch before anything uses CUDA (src/training/gpu.py)
+import torch
 from starlette.middleware import Middleware
 
 from src import config
@@ -40,11 +39,17 @@ write_images_atomically()
 store = ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT)
 store.activate_default()
 # Every visitor's own runs and corrections, within the server's limits; idle visitors' files are swept.
-visitors = Visitors(config.VISITOR_DIR, Limits(
-    runs_per_visitor=config.MAX_RUNS_PER_VISITOR, corrections_per_visitor=config.MAX_CORRECTIONS_PER_VISITOR,
-    total_bytes=int(config.VISITOR_DATA_MB * 1e6), idle_seconds=config.VISITOR_IDLE_MINUTES * 60,
-    bytes_per_address=int(config.VISITOR_DATA_MB_PER_ADDRESS * 1e6),
-    shared_bytes=int(config.SHARED_CORRECTIONS_MB * 1e6)))
+visitors = Visitors(
+    config.VISITOR_DIR,
+    Limits(
+        runs_per_visitor=config.MAX_RUNS_PER_VISITOR,
+        corrections_per_visitor=config.MAX_CORRECTIONS_PER_VISITOR,
+        total_bytes=int(config.VISITOR_DATA_MB * 1e6),
+        idle_seconds=config.VISITOR_IDLE_MINUTES * 60,
+        bytes_per_address=int(config.VISITOR_DATA_MB_PER_ADDRESS * 1e6),
+        shared_bytes=int(config.SHARED_CORRECTIONS_MB * 1e6),
+    ),
+)
 # Links to checkpoints' weights for the live reading, each given only to the page that uses it (src/web/downloads.py).
 links = WeightLinks()
 demo = build_demo(store, visitors, links)
@@ -62,8 +67,10 @@ LAUNCH_OPTIONS = dict(
     # Gradio keeps a copy of the page's settings per session for an hour after it closes; fresh sessions cost
     # nothing to a stranger, so only the most recently used ones are kept (docs/security.md).
     state_session_capacity=1000,
-    app_kwargs=dict(routes=[links.route],  # the live reading's weights, by link
-                    middleware=[Middleware(RequestLimits)]),  # body size, and uploads per address and hour
+    app_kwargs=dict(
+        routes=[links.route],  # the live reading's weights, by link
+        middleware=[Middleware(RequestLimits)],
+    ),  # body size, and uploads per address and hour
 )
 
 if __name__ == "__main__":

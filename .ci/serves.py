@@ -17,8 +17,9 @@ answer = client.predict(handle_file(str(drawing)), api_name="/classify")
 print("/classify of a drawn 7:", {k: answer[k] for k in ("digit", "confidence", "is_digit")})
 assert answer["digit"] == 7, answer
 
-job = client.submit(epochs=1, batch_size=128, learning_rate=0.003, augment=True, seed=0, max_examples=2000,
-                    api_name="/train")
+job = client.submit(
+    epochs=1, batch_size=128, learning_rate=0.003, augment=True, seed=0, max_examples=2000, api_name="/train"
+)
 *_, last = job
 status, files = last[2], last[3]
 print("/train, 1 epoch:", status)

@@ -118,7 +118,9 @@ def big_png() -> bytes:
 def big_jpeg() -> bytes:
     """A 6000x6000 photo of a drawing on paper (uneven light, grain) as a JPEG: about 6 MB."""
     rng = np.random.default_rng(7)
-    light = Image.fromarray(rng.integers(150, 230, (12, 12, 3), np.uint8)).resize((6000, 6000), Image.Resampling.BICUBIC)
+    light = Image.fromarray(rng.integers(150, 230, (12, 12, 3), np.uint8)).resize(
+        (6000, 6000), Image.Resampling.BICUBIC
+    )
     grain = rng.normal(0, 6, (6000, 6000, 1)).astype(np.int16)
     photo = Image.fromarray((np.asarray(light, np.int16) + grain).clip(0, 255).astype(np.uint8))
     photo.paste((40, 40, 60), mask=big_mask())
@@ -189,8 +191,12 @@ def file_value(path: str) -> dict:
 def rest(url: str, api: str, data: list, headers: dict, http=requests) -> tuple[str, object]:
     """Gradio's REST API as a script calls it, from a fresh session: POST /gradio_api/call/<api>, then its
     result stream. -> ("complete", output), ("error", message) or ("HTTP <status>", body)."""
-    r = http.post(f"{url}gradio_api/call/{api}", json={"data": data, "session_hash": secrets.token_hex(6)},
-                  headers=headers, timeout=120)
+    r = http.post(
+        f"{url}gradio_api/call/{api}",
+        json={"data": data, "session_hash": secrets.token_hex(6)},
+        headers=headers,
+        timeout=120,
+    )
     if r.status_code != 200:
         return f"HTTP {r.status_code}", heard(r.text)
     return rest_result(url, api, r.json()["event_id"], headers, http)
@@ -212,10 +218,13 @@ def rest_result(url: str, api: str, event_id: str, headers: dict, http=requests)
 def join(url: str, fn: int, data: list, session: str, headers: dict, http=requests, each=None) -> tuple[str, object]:
     """An event as the page sends it: POST queue/join, then the session's stream until the event completes
     (`each` sees every message of it). -> ("complete", output data), ("error", message) or ("HTTP <status>", body)."""
-    body = json.dumps({"data": data, "fn_index": fn, "session_hash": session, "event_data": None,
-                       "trigger_id": None}, separators=(",", ":"))
-    r = http.post(url + "gradio_api/queue/join", data=body, timeout=120,
-                  headers={**headers, "Content-Type": "application/json"})
+    body = json.dumps(
+        {"data": data, "fn_index": fn, "session_hash": session, "event_data": None, "trigger_id": None},
+        separators=(",", ":"),
+    )
+    r = http.post(
+        url + "gradio_api/queue/join", data=body, timeout=120, headers={**headers, "Content-Type": "application/json"}
+    )
     if r.status_code != 200:
         return f"HTTP {r.status_code}", heard(r.text)
     return completion(url, session, r.json()["event_id"], headers, http, each)
@@ -224,8 +233,9 @@ def join(url: str, fn: int, data: list, session: str, headers: dict, http=reques
 def completion(url, session, event_id, headers, http=requests, each=None) -> tuple[str, object]:
     """The session's stream (queue/data), read to its end: the outcome of the event `event_id`."""
     answer = ("error", "(the stream ended without a result)")
-    with http.get(url + "gradio_api/queue/data", params={"session_hash": session}, headers=headers, stream=True,
-                  timeout=600) as r:
+    with http.get(
+        url + "gradio_api/queue/data", params={"session_hash": session}, headers=headers, stream=True, timeout=600
+    ) as r:
         if r.status_code != 200:
             return f"HTTP {r.status_code}", heard(r.text)
         for _, message in sse(r):  # read to its end (close_stream), so that the connection is used again
@@ -239,8 +249,11 @@ def completion(url, session, event_id, headers, http=requests, each=None) -> tup
                 each(message)
             if message.get("msg") == "process_completed":
                 output = message.get("output") or {}
-                answer = (("complete", output.get("data")) if message.get("success")
-                          else ("error", heard(output.get("error") or json.dumps(output))))
+                answer = (
+                    ("complete", output.get("data"))
+                    if message.get("success")
+                    else ("error", heard(output.get("error") or json.dumps(output)))
+                )
     return answer
 
 
@@ -298,8 +311,9 @@ class App:
         self.config = config
         self.fn = {d.get("api_name"): i for i, d in enumerate(config["dependencies"]) if d.get("api_name")}
         # The page's load event (the Draw tab's `arrived`, the first one): what a browser sends on opening it.
-        self.load_fn = next(i for i, d in enumerate(config["dependencies"])
-                            if any(t[1] == "load" for t in d.get("targets") or []))
+        self.load_fn = next(
+            i for i, d in enumerate(config["dependencies"]) if any(t[1] == "load" for t in d.get("targets") or [])
+        )
         self.memory = Memory(self.app.process.pid)
 
 
@@ -359,8 +373,10 @@ def report(during: dict, quiet: dict, names=("classify", "predict")) -> None:
     """The honest visitor's successes, failures and p95 against quiet, per endpoint."""
     for name in names:
         ratio = p95(during[name]) / p95(quiet[name])
-        print(f"  honest /{name}: {len(during[name])} succeeded, {during['failures'][name]} failed; p95 "
-              f"{p95(during[name]):.0f} ms = {ratio:.2f}x quiet ({'within' if ratio <= 3 else 'OVER'} 3x)")
+        print(
+            f"  honest /{name}: {len(during[name])} succeeded, {during['failures'][name]} failed; p95 "
+            f"{p95(during[name]):.0f} ms = {ratio:.2f}x quiet ({'within' if ratio <= 3 else 'OVER'} 3x)"
+        )
 
 
 # ------------------------------------------------------------------------------------------- 3. REST flood
@@ -378,33 +394,49 @@ def rest_flood(job) -> dict:
         return local.session
 
     def post(_):
-        r = http().post(url + "gradio_api/call/classify", json={"data": [value], "session_hash": secrets.token_hex(6)},
-                        headers=STRANGER, timeout=120)
+        r = http().post(
+            url + "gradio_api/call/classify",
+            json={"data": [value], "session_hash": secrets.token_hex(6)},
+            headers=STRANGER,
+            timeout=120,
+        )
         return r.status_code, (r.json()["event_id"] if r.status_code == 200 else heard(r.text))
 
     start = time.perf_counter()
     with ThreadPoolExecutor(at_once) as pool:
         posted = list(pool.map(post, range(calls)))
         posting = time.perf_counter() - start
-        results = list(pool.map(lambda e: rest_result(url, "classify", e, STRANGER, http()),
-                                [e for status, e in posted if status == 200]))
-    return {"codes": Counter(status for status, _ in posted), "posting": posting,
-            "seconds": time.perf_counter() - start, "messages": list(MESSAGES),
-            "results": Counter(describe(kind, answer)[:90] for kind, answer in results)}
+        results = list(
+            pool.map(
+                lambda e: rest_result(url, "classify", e, STRANGER, http()),
+                [e for status, e in posted if status == 200],
+            )
+        )
+    return {
+        "codes": Counter(status for status, _ in posted),
+        "posting": posting,
+        "seconds": time.perf_counter() - start,
+        "messages": list(MESSAGES),
+        "results": Counter(describe(kind, answer)[:90] for kind, answer in results),
+    }
 
 
 def flood_rest(app: App, honest: Honest, args, quiet: dict) -> None:
     r = requests.post(app.url + "gradio_api/run/classify", json={"data": [None]}, headers=STRANGER, timeout=30)
-    print(f"  POST /gradio_api/run/classify: HTTP {r.status_code} ({'as it must' if r.status_code == 404 else 'NOT 404'}): "
-          f"{heard(r.text)[:100]}")
+    print(
+        f"  POST /gradio_api/run/classify: HTTP {r.status_code} ({'as it must' if r.status_code == 404 else 'NOT 404'}): "
+        f"{heard(r.text)[:100]}"
+    )
     base = app.memory.reset()
     with ProcessPoolExecutor(1) as pool:  # its threads do not share the honest client's GIL
         flood = pool.submit(rest_flood, (app.url, big_png(), args.flood_calls, args.flood_at_once))
         during = honest.rounds(1, until=flood.done, names=("classify", "predict"))
         out = flood.result()
     MESSAGES.extend(out["messages"])
-    print(f"  {args.flood_calls} POSTs in {out['posting']:.1f} s, by HTTP status: {dict(out['codes'])} "
-          "(200: queued, 429: too fast, 503: queue full)")
+    print(
+        f"  {args.flood_calls} POSTs in {out['posting']:.1f} s, by HTTP status: {dict(out['codes'])} "
+        "(200: queued, 429: too fast, 503: queue full)"
+    )
     print(f"  the admitted events' results (read after all were posted; all done after {out['seconds']:.1f} s):")
     for answer, n in out["results"].most_common():
         print(f"    {n} x {answer}")
@@ -414,16 +446,21 @@ def flood_rest(app: App, honest: Honest, args, quiet: dict) -> None:
 
 # ------------------------------------------------------------------------------------------- 4. big images
 def big_images(app: App, honest: Honest, args, quiet: dict) -> None:
-    files = [("6000x6000 PNG drawing", "drawing.png", big_png()), ("6000x6000 JPEG photo", "photo.jpg", big_jpeg()),
-             ("4000x4000 RGBA PNG", "rgba.png", rgba_png())]
+    files = [
+        ("6000x6000 PNG drawing", "drawing.png", big_png()),
+        ("6000x6000 JPEG photo", "photo.jpg", big_jpeg()),
+        ("4000x4000 RGBA PNG", "rgba.png", rgba_png()),
+    ]
     values = {}
     for name, filename, data in files:
         values[name] = file_value(upload(app.url, filename, data, STRANGER))
         before = app.memory.reset()
         answer = describe(*rest(app.url, "classify", [values[name]], STRANGER))
         rise = app.memory.peak - before
-        print(f"  {name} ({len(data) / 1e6:.2f} MB): {answer}; server's peak memory +{rise / 1e6:.0f} MB "
-              f"({'within' if rise <= BIG_BOUND else 'OVER'} {BIG_BOUND / 1e6:.0f} MB)")
+        print(
+            f"  {name} ({len(data) / 1e6:.2f} MB): {answer}; server's peak memory +{rise / 1e6:.0f} MB "
+            f"({'within' if rise <= BIG_BOUND else 'OVER'} {BIG_BOUND / 1e6:.0f} MB)"
+        )
     for name, value in values.items():  # the 6000x6000 PNG as asked; the others, which the server may read
         big_at_once(app, honest, args.big_at_once, name, value, quiet)
 
@@ -436,8 +473,10 @@ def big_at_once(app: App, honest: Honest, n: int, name: str, value: dict, quiet:
         during = honest.rounds(1, until=lambda: all(f.done() for f in futures), names=("classify", "predict"))
     answers = Counter(describe(*f.result())[:90] for f in futures)
     rise = app.memory.peak - before
-    print(f"  {n} x {name} at once: {dict(answers)}; server's peak memory +{rise / 1e6:.0f} MB "
-          f"({'within' if rise <= BIG_ALL_BOUND else 'OVER'} {BIG_ALL_BOUND / 1e9:.0f} GB)")
+    print(
+        f"  {n} x {name} at once: {dict(answers)}; server's peak memory +{rise / 1e6:.0f} MB "
+        f"({'within' if rise <= BIG_ALL_BOUND else 'OVER'} {BIG_ALL_BOUND / 1e9:.0f} GB)"
+    )
     report(during, quiet)
 
 
@@ -446,27 +485,31 @@ def short_names(n: int, fit: bool) -> list[str]:
     """n names like "a1"; with `fit`, only as many as an event's limit lets through."""
     names = [f"a{i}" for i in range(n)]
     while fit and len(json.dumps(names, separators=(",", ":"))) > MAX_EVENT_BYTES - 2048:
-        names = names[:int(len(names) * 0.95)]
+        names = names[: int(len(names) * 0.95)]
     return names
 
 
 def compare_runs(app: App, args) -> None:
     every, fitting = short_names(args.names, fit=False), short_names(args.names, fit=True)
-    for label, names in (("all", every), ("as many as fit under an event's limit", fitting))[:1 + (fitting != every)]:
+    for label, names in (("all", every), ("as many as fit under an event's limit", fitting))[: 1 + (fitting != every)]:
         size = len(json.dumps(names, separators=(",", ":")))
         start = time.perf_counter()
         kind, answer = join(app.url, app.fn["compare_runs"], [names], secrets.token_hex(6), STRANGER)
         seconds = time.perf_counter() - start
-        print(f"  {label}: {len(names):,} names ({size / 1e6:.2f} MB of JSON): {seconds:.2f} s "
-              f"({'within' if seconds < 1 else 'OVER'} 1 s), {describe(kind, answer)}")
+        print(
+            f"  {label}: {len(names):,} names ({size / 1e6:.2f} MB of JSON): {seconds:.2f} s "
+            f"({'within' if seconds < 1 else 'OVER'} 1 s), {describe(kind, answer)}"
+        )
 
 
 # ------------------------------------------------------------------------------------------- 6. chunked uploads
 def chunks(boundary: str, size: int, seed: int, piece: int = 1 << 20):
     """A multipart body with one file of `size` bytes of noise, in pieces: requests sends it with
     Transfer-Encoding: chunked. Noise of its own each (Gradio's cache keeps one copy of identical files)."""
-    yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"noise.png\"\r\n"
-           "Content-Type: image/png\r\n\r\n").encode()
+    yield (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="noise.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode()
     rng = np.random.default_rng(seed)
     for start in range(0, size, piece):
         yield rng.bytes(min(piece, size - start))
@@ -480,22 +523,36 @@ def chunked_uploads(app: App, args) -> None:
     headers = {**UPLOADER, "Content-Type": f"multipart/form-data; boundary={boundary}"}
     start = time.perf_counter()
     while sent < cap and refusal is None:
-        r = requests.post(app.url + "gradio_api/upload", data=chunks(boundary, size, sum(codes.values())),
-                          headers=headers, timeout=120)
+        r = requests.post(
+            app.url + "gradio_api/upload",
+            data=chunks(boundary, size, sum(codes.values())),
+            headers=headers,
+            timeout=120,
+        )
         sent, codes[r.status_code] = sent + size, codes[r.status_code] + 1
         if r.status_code == 200:
             accepted += size
         else:
             refusal = f"HTTP {r.status_code}: {heard(r.text)[:120]}"
-    print(f"  {sum(codes.values())} chunked uploads of {size / MB:.1f} MiB in {time.perf_counter() - start:.1f} s, "
-          f"by HTTP status {dict(codes)}: {accepted / MB:.0f} MiB accepted, then "
-          f"{refusal or f'no refusal (stopped at the bench cap of {cap / MB:.0f} MiB)'}")
-    print(f"  the budget: {UPLOAD_BYTES_PER_ADDRESS_HOUR / MB:.0f} MiB per address and hour; accepted "
-          f"{accepted / UPLOAD_BYTES_PER_ADDRESS_HOUR:.2f}x of it")
-    r = requests.post(app.url + "gradio_api/upload", files={"files": ("small.png", png_bytes(Image.new("L", (8, 8))))},
-                      headers=UPLOADER, timeout=30)
-    print(f"  then a small ordinary upload from the same address: HTTP {r.status_code} "
-          f"({'the chunks were counted' if r.status_code == 429 else 'taken'})")
+    print(
+        f"  {sum(codes.values())} chunked uploads of {size / MB:.1f} MiB in {time.perf_counter() - start:.1f} s, "
+        f"by HTTP status {dict(codes)}: {accepted / MB:.0f} MiB accepted, then "
+        f"{refusal or f'no refusal (stopped at the bench cap of {cap / MB:.0f} MiB)'}"
+    )
+    print(
+        f"  the budget: {UPLOAD_BYTES_PER_ADDRESS_HOUR / MB:.0f} MiB per address and hour; accepted "
+        f"{accepted / UPLOAD_BYTES_PER_ADDRESS_HOUR:.2f}x of it"
+    )
+    r = requests.post(
+        app.url + "gradio_api/upload",
+        files={"files": ("small.png", png_bytes(Image.new("L", (8, 8))))},
+        headers=UPLOADER,
+        timeout=30,
+    )
+    print(
+        f"  then a small ordinary upload from the same address: HTTP {r.status_code} "
+        f"({'the chunks were counted' if r.status_code == 429 else 'taken'})"
+    )
     if r.status_code != 200:
         heard(r.text)
 
@@ -505,8 +562,10 @@ def heartbeat(url: str, session: str, addr: str) -> socket.socket:
     """A page's heartbeat stream, open once its first "ALIVE" came; closing the socket closes the page."""
     host, port = urlparse(url).hostname, urlparse(url).port
     s = socket.create_connection((host, port), timeout=60)
-    s.sendall(f"GET /gradio_api/heartbeat/{session} HTTP/1.1\r\nHost: {host}:{port}\r\nX-Forwarded-For: {addr}\r\n"
-              "Accept: text/event-stream\r\n\r\n".encode())
+    s.sendall(
+        f"GET /gradio_api/heartbeat/{session} HTTP/1.1\r\nHost: {host}:{port}\r\nX-Forwarded-For: {addr}\r\n"
+        "Accept: text/event-stream\r\n\r\n".encode()
+    )
     seen = b""
     while b"ALIVE" not in seen:
         chunk = s.recv(4096)
@@ -533,8 +592,9 @@ class Trainer:
         return {"X-Forwarded-For": self.addr}
 
     def _train(self, app: App):
-        self.answer = join(app.url, app.fn["train"], TRAINING, self.session, self.headers,
-                           each=lambda m: setattr(self, "last", m))
+        self.answer = join(
+            app.url, app.fn["train"], TRAINING, self.session, self.headers, each=lambda m: setattr(self, "last", m)
+        )
         self.ended_at = time.monotonic()
 
     def close(self):
@@ -546,8 +606,10 @@ class Trainer:
         if self.ended_at is None:
             return "STILL RUNNING"
         status = re.search(r"(Stopped|Cancelled|Stopping)[^\"\\]*", json.dumps(self.last or self.answer))
-        return (f"{status.group(0)[:80] if status else describe(*self.answer)[:80]} "
-                f"({self.ended_at - self.closed_at:.0f} s after its last page closed)")
+        return (
+            f"{status.group(0)[:80] if status else describe(*self.answer)[:80]} "
+            f"({self.ended_at - self.closed_at:.0f} s after its last page closed)"
+        )
 
 
 def page_cycle(app: App, i: int, key: str | None, http) -> str:
@@ -588,27 +650,35 @@ def page_closes(app: App, args) -> None:
     time.sleep(2)  # the last unloads run
     after = app.memory.now()
     print("  memory after each fifth: " + ", ".join(f"{m / 1e6:.0f} MB" for m in steps))
-    print(f"  server threads: {threads} before, peak {app.memory.peak_threads} during, {app.memory.threads()} after "
-          f"(target < {THREAD_BOUND}); memory {rss / 1e6:.0f} MB before, {after / 1e6:.0f} MB after "
-          f"({(after - rss) / args.closes / 1e3:+.0f} kB a page; target: flat)")
+    print(
+        f"  server threads: {threads} before, peak {app.memory.peak_threads} during, {app.memory.threads()} after "
+        f"(target < {THREAD_BOUND}); memory {rss / 1e6:.0f} MB before, {after / 1e6:.0f} MB after "
+        f"({(after - rss) / args.closes / 1e3:+.0f} kB a page; target: flat)"
+    )
     if not args.trainers:
         return
     trainers = [Trainer(app, i) for i in range(args.trainers)]
     time.sleep(2)  # their trainings admitted and under way
     tabs = max(args.closes // 10, 1)
-    print(f"  {len(trainers)} visitors with a training (page loaded: {[t.loaded for t in trainers]}); other tabs of "
-          f"theirs: {cycles(app, tabs, args.close_at_once, [t.key for t in trainers])}")
+    print(
+        f"  {len(trainers)} visitors with a training (page loaded: {[t.loaded for t in trainers]}); other tabs of "
+        f"theirs: {cycles(app, tabs, args.close_at_once, [t.key for t in trainers])}"
+    )
     for t in trainers:
         t.close()
     deadline = time.monotonic() + LEFT_GRACE_SECONDS + 180
     while any(t.thread.is_alive() for t in trainers) and time.monotonic() < deadline:
         time.sleep(0.5)
     for i, t in enumerate(trainers):
-        print(f"  trainer {i + 1}'s training, once their own page closed too (grace {LEFT_GRACE_SECONDS:.0f} s): "
-              f"{t.ending()}")
+        print(
+            f"  trainer {i + 1}'s training, once their own page closed too (grace {LEFT_GRACE_SECONDS:.0f} s): "
+            f"{t.ending()}"
+        )
     time.sleep(2)
-    print(f"  after: server threads {app.memory.threads()} (peak {app.memory.peak_threads} in this section; target "
-          f"< {THREAD_BOUND}), memory {app.memory.now() / 1e6:.0f} MB (peak {app.memory.peak / 1e6:.0f} MB)")
+    print(
+        f"  after: server threads {app.memory.threads()} (peak {app.memory.peak_threads} in this section; target "
+        f"< {THREAD_BOUND}), memory {app.memory.now() / 1e6:.0f} MB (peak {app.memory.peak / 1e6:.0f} MB)"
+    )
 
 
 # ------------------------------------------------------------------------------------------- 8. floods
@@ -621,9 +691,14 @@ def attack(job) -> tuple[str, int, str]:
     global _session
     url, fn, kind = job
     _session = _session or requests.Session()
-    api, data = (("operator_sign_in", ["wrong-" + secrets.token_hex(3)]) if kind == "sign-in" else ("train", TRAINING))
-    body = {"data": data, "fn_index": fn[api], "session_hash": secrets.token_hex(6), "event_data": None,
-            "trigger_id": None}
+    api, data = ("operator_sign_in", ["wrong-" + secrets.token_hex(3)]) if kind == "sign-in" else ("train", TRAINING)
+    body = {
+        "data": data,
+        "fn_index": fn[api],
+        "session_hash": secrets.token_hex(6),
+        "event_data": None,
+        "trigger_id": None,
+    }
     r = _session.post(url + "gradio_api/queue/join", json=body, timeout=60, headers=STRANGER)
     return kind, r.status_code, "" if r.status_code == 200 else r.text
 
@@ -649,8 +724,10 @@ def floods(app: App, honest: Honest, args, quiet: dict) -> None:
     attacker.start()
     during = honest.rounds(5, until=done.is_set)
     attacker.join()
-    print(f"  the flood took {flood.seconds:.1f} s; answers by HTTP status: {json.dumps(codes)} "
-          "(200: queued, 422: refused before the queue, 429: too fast)")
+    print(
+        f"  the flood took {flood.seconds:.1f} s; answers by HTTP status: {json.dumps(codes)} "
+        "(200: queued, 422: refused before the queue, 429: too fast)"
+    )
     report(during, quiet, Honest.NAMES)
     print(f"  server peak memory +{(app.memory.peak - base) / 1e6:.1f} MB")
     print("== 8b. after the flood, while its admitted trainings run")
@@ -665,8 +742,11 @@ def paths(app: App, honest: Honest, tmp: str) -> None:
     except Exception as e:  # noqa: BLE001 - reported: the files below are asked for all the same
         print(f"  honest /correct failed: {type(e).__name__}: {heard(e)[:120]}")
     run = next(iter(sorted(app.visitors.rglob("*.png"))), None)
-    targets = [app.checkpoints / "default.safetensors", app.checkpoints / "default.json",
-               app.visitors / "v-0000" / "runs" / "x.safetensors"] + ([run] if run else [])
+    targets = [
+        app.checkpoints / "default.safetensors",
+        app.checkpoints / "default.json",
+        app.visitors / "v-0000" / "runs" / "x.safetensors",
+    ] + ([run] if run else [])
     for path in targets:
         # Not kept for section 10: a refusal may name the path asked for, which the client sent itself.
         r = requests.get(f"{app.url}gradio_api/file={path}", timeout=30)
@@ -679,8 +759,10 @@ def paths(app: App, honest: Honest, tmp: str) -> None:
 def leaks(tmp: str) -> None:
     needles = (tmp, str(ROOT), "/home", "/tmp/", "Traceback")
     hits = sorted({m for m in MESSAGES if any(n in m for n in needles)})
-    print(f"  {len(MESSAGES)} error answers ({len(set(MESSAGES))} distinct); {len(hits)} distinct name a server "
-          f"path or hold a traceback (target 0)")
+    print(
+        f"  {len(MESSAGES)} error answers ({len(set(MESSAGES))} distinct); {len(hits)} distinct name a server "
+        f"path or hold a traceback (target 0)"
+    )
     for message in hits[:10]:
         print(f"    {message[:300]!r}")
 
@@ -694,7 +776,9 @@ def main():
     parser.add_argument("--flood-at-once", type=int, default=40, help="of them sent at a time")
     parser.add_argument("--big-at-once", type=int, default=12, help="6000x6000 PNGs through /classify at once")
     parser.add_argument("--names", type=int, default=200_000, help="names sent to /compare_runs")
-    parser.add_argument("--upload-mb", type=float, default=0, help="cap on the chunked uploads, MiB (0: budget + 3 files)")
+    parser.add_argument(
+        "--upload-mb", type=float, default=0, help="cap on the chunked uploads, MiB (0: budget + 3 files)"
+    )
     parser.add_argument("--closes", type=int, default=5000, help="pages opened and closed")
     parser.add_argument("--close-at-once", type=int, default=16, help="pages open at a time")
     parser.add_argument("--trainers", type=int, default=3, help="visitors with a training among the closed pages")
@@ -704,14 +788,19 @@ def main():
         app = App(Path(tmp))
         try:
             honest = Honest(app, Path(tmp))
-            warm = time.monotonic() + args.warm  # app.py warms up the CPU training kernels meanwhile (src/training/kernels.py)
+            warm = (
+                time.monotonic() + args.warm
+            )  # app.py warms up the CPU training kernels meanwhile (src/training/kernels.py)
             while time.monotonic() < warm:
                 honest.rounds(1)
             print("== 1. quiet")
             base_memory = app.memory.reset()
             quiet = honest.rounds(args.rounds)
-            print("  p95 " + ", ".join(f"/{name} {p95(quiet[name]):.0f} ms" for name in Honest.NAMES) +
-                  f"; failures {sum(quiet['failures'].values())}; memory {base_memory / 1e6:.0f} MB")
+            print(
+                "  p95 "
+                + ", ".join(f"/{name} {p95(quiet[name]):.0f} ms" for name in Honest.NAMES)
+                + f"; failures {sum(quiet['failures'].values())}; memory {base_memory / 1e6:.0f} MB"
+            )
 
             print("== 2. bad drawings, each 4 times")
             stranger, results = client(app.url, headers=STRANGER), []
@@ -723,17 +812,29 @@ def main():
                         answer = "READ (not refused)"
                     except Exception as e:  # noqa: BLE001 - the refusal is what is expected
                         answer = heard(e).split("\n")[0][:110]
-                results.append((name, len(value if isinstance(value, str) else json.dumps(value)), answer,
-                                (app.memory.peak - before) / 1e6))
+                results.append(
+                    (
+                        name,
+                        len(value if isinstance(value, str) else json.dumps(value)),
+                        answer,
+                        (app.memory.peak - before) / 1e6,
+                    )
+                )
             for name, size, answer, rise in results:
-                print(f"  {name} ({size:,} characters): /predict: {answer}; "
-                      f"server's peak memory +{rise:.1f} MB over the level before")
+                print(
+                    f"  {name} ({size:,} characters): /predict: {answer}; "
+                    f"server's peak memory +{rise:.1f} MB over the level before"
+                )
             worst = max(rise for *_, rise in results)
-            print(f"  largest rise +{worst:.1f} MB: {'within' if worst <= MEMORY_BOUND / 1e6 else 'OVER'} the "
-                  f"{MEMORY_BOUND / 1e6:.0f} MB bound; honest /predict after them: {honest.predict() * 1000:.0f} ms")
+            print(
+                f"  largest rise +{worst:.1f} MB: {'within' if worst <= MEMORY_BOUND / 1e6 else 'OVER'} the "
+                f"{MEMORY_BOUND / 1e6:.0f} MB bound; honest /predict after them: {honest.predict() * 1000:.0f} ms"
+            )
 
-            print(f"== 3. REST flood: {args.flood_calls} /call/classify with a 6000x6000 PNG, {args.flood_at_once} "
-                  "at a time, fresh sessions")
+            print(
+                f"== 3. REST flood: {args.flood_calls} /call/classify with a 6000x6000 PNG, {args.flood_at_once} "
+                "at a time, fresh sessions"
+            )
             flood_rest(app, honest, args, quiet)
             print("== 4. big images through /classify")
             big_images(app, honest, args, quiet)

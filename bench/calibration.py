@@ -38,8 +38,13 @@ from src.reading.inference import ModelStore, run_shifted
 
 RATES = (0.001, 0.002, 0.003, 0.005, 0.007, 0.01, 0.02)
 # The held-out generator's pens and kinds (bench/recognition.py's rows), each from its own guard seed.
-GUARD_SEEDS = {("thin", None): 5031, ("marker", None): 5032, ("hairline", None): 5033, ("thick", None): 5034,
-               **{("thin", kind): 5035 + i for i, kind in enumerate(HARD_KINDS)}}
+GUARD_SEEDS = {
+    ("thin", None): 5031,
+    ("marker", None): 5032,
+    ("hairline", None): 5033,
+    ("thick", None): 5034,
+    **{("thin", kind): 5035 + i for i, kind in enumerate(HARD_KINDS)},
+}
 
 
 def measures(images: np.ndarray) -> np.ndarray:
@@ -59,8 +64,10 @@ def guard_rows(model, n=2000):
     app reads it (LoadedModel.read, with its second looks) with the checkpoint's threshold."""
     rows = []
     for (pen, kind), seed in GUARD_SEEDS.items():
-        readings = [(label, model.read(np.asarray(mask, np.float32) / 255))
-                    for label, mask in heldout_digits(n, seed, pen, kind=kind)]
+        readings = [
+            (label, model.read(np.asarray(mask, np.float32) / 255))
+            for label, mask in heldout_digits(n, seed, pen, kind=kind)
+        ]
         shown = [(label, r) for label, r in readings if r is not None and len(r.images) and r.is_digit]
         right = sum(r.number == str(label) for label, r in shown)
         rows.append((HARD_KINDS.get(kind, f"{pen} pen"), right / n, 1 - len(shown) / n))
@@ -78,10 +85,14 @@ def fit_time(model, data):
         start = time.perf_counter()
         fitted = fit_novelty(model.model, data)
         times.append(time.perf_counter() - start)
-    print(f"{model.name}: tuning digits made or read in {prepared:.2f} s; then fit_novelty in {min(times):.2f} s "
-          f"(best of {', '.join(f'{t:.2f}' for t in times)})")
-    print(f"threshold {fitted.threshold:.4f}, unusual threshold {fitted.unusual_threshold:.4f} (the checkpoint's: "
-          f"{model.novelty.threshold:.4f}, {model.novelty.unusual_threshold:.4f})")
+    print(
+        f"{model.name}: tuning digits made or read in {prepared:.2f} s; then fit_novelty in {min(times):.2f} s "
+        f"(best of {', '.join(f'{t:.2f}' for t in times)})"
+    )
+    print(
+        f"threshold {fitted.threshold:.4f}, unusual threshold {fitted.unusual_threshold:.4f} (the checkpoint's: "
+        f"{model.novelty.threshold:.4f}, {model.novelty.unusual_threshold:.4f})"
+    )
 
 
 def main():
@@ -105,8 +116,10 @@ def main():
     e_digits = np.concatenate([not_digit_score(l_mnist), not_digit_score(l_drawn)])
     e_others, e_glyphs = not_digit_score(l_others), not_digit_score(l_glyphs)
     right = (l_mnist[AS_DRAWN].argmax(1) == data.val.labels[5000:10000].numpy()).mean()  # one pass serves both
-    print(f"{path.name}: {len(mnist):,} MNIST and {len(drawn):,} drawn tuning digits, {len(others) + rejected} "
-          f"tuning non-digits ({rejected} refused by preprocessing already; the table counts the others)")
+    print(
+        f"{path.name}: {len(mnist):,} MNIST and {len(drawn):,} drawn tuning digits, {len(others) + rejected} "
+        f"tuning non-digits ({rejected} refused by preprocessing already; the table counts the others)"
+    )
 
     # The energy with the preprocessing's measures: a logistic regression, fitted on the even rows, scored on the odd.
     x = np.concatenate([np.c_[e_digits, measures(digits)], np.c_[e_others, measures(others)]])
@@ -121,23 +134,30 @@ def main():
         value = torch.nn.functional.binary_cross_entropy_with_logits(xt[::2] @ w, yt[::2])
         value.backward()
         return value
+
     fit.step(loss)
     combined = (xt @ w).detach().numpy()
-    c_digits, c_others = combined[:len(digits)][1::2], combined[len(digits):][1::2]
+    c_digits, c_others = combined[: len(digits)][1::2], combined[len(digits) :][1::2]
 
-    print("\n| digits flagged | energy threshold | non-digits caught (energy) | tuning-font glyphs caught (energy) | "
-          "non-digits caught (energy + measures) |\n| ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "\n| digits flagged | energy threshold | non-digits caught (energy) | tuning-font glyphs caught (energy) | "
+        "non-digits caught (energy + measures) |\n| ---: | ---: | ---: | ---: | ---: |"
+    )
     for rate in RATES:
         t = np.quantile(e_digits, 1 - rate)
         caught = (e_others[1::2] > t).mean()  # the same half as the combined score's
         tc = np.quantile(c_digits, 1 - rate)
         caught_c = (c_others > tc).mean()
-        print(f"| {100 * rate:.1f}% | {t:.2f} | {100 * caught:.2f}% | {100 * (e_glyphs > t).mean():.2f}% | {100 * caught_c:.2f}% |")
+        print(
+            f"| {100 * rate:.1f}% | {t:.2f} | {100 * caught:.2f}% | {100 * (e_glyphs > t).mean():.2f}% | {100 * caught_c:.2f}% |"
+        )
     t = model.novelty.threshold
-    print(f"\nthe checkpoint's threshold {t:.2f}: flags {100 * (e_digits[:len(mnist)] > t).mean():.2f}% of the MNIST and "
-          f"{100 * (e_digits[len(mnist):] > t).mean():.2f}% of the drawn tuning digits, catches "
-          f"{100 * ((e_others > t).sum() + rejected) / (len(others) + rejected):.2f}% of the tuning non-digits and "
-          f"{100 * (e_glyphs > t).mean():.2f}% of the tuning-font glyphs")
+    print(
+        f"\nthe checkpoint's threshold {t:.2f}: flags {100 * (e_digits[: len(mnist)] > t).mean():.2f}% of the MNIST and "
+        f"{100 * (e_digits[len(mnist) :] > t).mean():.2f}% of the drawn tuning digits, catches "
+        f"{100 * ((e_others > t).sum() + rejected) / (len(others) + rejected):.2f}% of the tuning non-digits and "
+        f"{100 * (e_glyphs > t).mean():.2f}% of the tuning-font glyphs"
+    )
     print(f"the network reads {100 * right:.2f}% of the MNIST tuning digits right (as drawn)")
 
     print("\n| guard digits (held-out generator, guard seeds) | shown right | flagged |\n| --- | ---: | ---: |")

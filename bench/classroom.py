@@ -66,8 +66,10 @@ def classroom(url: str, visitors: int, period: float, duration: float, drawings:
 
 
 # A 1 and a 7, each in two strokes, in unit coordinates of the drawing square; drawn in turn.
-DIGITS = {1: [[(0.40, 0.25), (0.52, 0.12)], [(0.52, 0.12), (0.52, 0.88)]],
-          7: [[(0.28, 0.16), (0.72, 0.16)], [(0.72, 0.16), (0.45, 0.88)]]}
+DIGITS = {
+    1: [[(0.40, 0.25), (0.52, 0.12)], [(0.52, 0.12), (0.52, 0.88)]],
+    7: [[(0.28, 0.16), (0.72, 0.16)], [(0.72, 0.16), (0.45, 0.88)]],
+}
 SERVER_EVERY = 3  # wait for the server's reading of every third drawing only, so that more strokes are drawn
 LIVE = "document.querySelector('#live-reading .live-reading')"
 CLEAR = "#sketchpad button:text-is('Clear')"  # the pad's own Clear
@@ -107,12 +109,15 @@ def browser_visitor(url: str, period: float, duration: float, results: dict):
                 up = time.monotonic()
                 first = "() => window.liveReadings.find((r) => r.at > window.upAt)"  # the first reading after it
                 page.wait_for_function(first, timeout=60_000)
-                seconds, source = page.evaluate(f"() => {{ const r = ({first})(); return [(r.at - window.upAt) / 1000, r.why]; }}")
+                seconds, source = page.evaluate(
+                    f"() => {{ const r = ({first})(); return [(r.at - window.upAt) / 1000, r.why]; }}"
+                )
                 live.append(seconds)
                 results.setdefault("sources", []).append(source)
             if drawn % SERVER_EVERY == 0:  # the server's line starts with the digit it read: "7 at 98%, ..."
-                page.wait_for_function(f"() => /^\\s*{digit} at /.test(document.querySelector('#prediction').innerText)",
-                                       timeout=60_000)
+                page.wait_for_function(
+                    f"() => /^\\s*{digit} at /.test(document.querySelector('#prediction').innerText)", timeout=60_000
+                )
                 server.append(time.monotonic() - up)
             drawn += 1
             time.sleep(max(0.0, period - (time.monotonic() - started)))
@@ -122,8 +127,10 @@ def browser_visitor(url: str, period: float, duration: float, results: dict):
 def report(name, latencies, failures, visitors, period, duration):
     p50, p95 = (np.percentile(latencies, q) * 1000 for q in (50, 95)) if latencies else (float("nan"),) * 2
     expected = int(visitors * duration / period)
-    print(f"{name:<36} {len(latencies):5d} answered of ~{expected:<5d} p50 {p50:7.0f} ms   p95 {p95:7.0f} ms   "
-          f"failures {len(failures)}")
+    print(
+        f"{name:<36} {len(latencies):5d} answered of ~{expected:<5d} p50 {p50:7.0f} ms   p95 {p95:7.0f} ms   "
+        f"failures {len(failures)}"
+    )
     for f in failures[:3]:
         print("    ", f)
 
@@ -138,8 +145,10 @@ def main():
         tmp = Path(tmp)
         drawings = pad_values()
         print(f"{visitors} visitors, one drawing each every {period:g} s, for {duration:g} s, on this machine")
-        for name, start in (("app /predict", lambda: start_app(tmp / "app")),
-                            ("trivial endpoint, same pad", lambda: start_code(TRIVIAL_APP))):
+        for name, start in (
+            ("app /predict", lambda: start_app(tmp / "app")),
+            ("trivial endpoint, same pad", lambda: start_code(TRIVIAL_APP)),
+        ):
             with start() as app:
                 classroom(app.url, 2, period, 2 * period, drawings)  # warm up
                 drawing, seen = None, {}
@@ -155,10 +164,18 @@ def main():
                     else:
                         report("  its live reading, in a real browser", seen["live"], [], 2, period, duration)
                         slow = [f"{t * 1000:.0f} ms ({s})" for t, s in zip(seen["live"], seen["sources"]) if t > 0.1]
-                        print(f"    read while the pen moved {seen['sources'].count('pen')} times, at pen-up "
-                              f"{seen['sources'].count('up')} times; over 100 ms: {', '.join(slow) or 'none'}")
-                        report("  the server's reading, same browser", seen["server"], [], 1 / SERVER_EVERY, period,
-                               duration)
+                        print(
+                            f"    read while the pen moved {seen['sources'].count('pen')} times, at pen-up "
+                            f"{seen['sources'].count('up')} times; over 100 ms: {', '.join(slow) or 'none'}"
+                        )
+                        report(
+                            "  the server's reading, same browser",
+                            seen["server"],
+                            [],
+                            1 / SERVER_EVERY,
+                            period,
+                            duration,
+                        )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,9 @@ def main():
         tmp = Path(tmp)
         visitor_dir = tmp / "visitors"
         drawings = pad_values()
-        app = start_app(tmp, env={"VISITOR_DATA_MB": str(args.cap_mb),
-                                  "VISITOR_IDLE_MINUTES": str(args.idle_seconds / 60)})
+        app = start_app(
+            tmp, env={"VISITOR_DATA_MB": str(args.cap_mb), "VISITOR_IDLE_MINUTES": str(args.idle_seconds / 60)}
+        )
         sizes, done = [], threading.Event()
 
         def sample():
@@ -55,7 +56,7 @@ def main():
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         clients = [client(app.url) for _ in range(args.visitors)]
-        staying = clients[:args.stay]
+        staying = clients[: args.stay]
         results: dict[int, str] = {}
 
         def keep_drawing(session):
@@ -73,8 +74,15 @@ def main():
                 results[i] = f"failed before training: {type(e).__name__}: {e}"
                 return
             try:
-                final = session.predict(epochs=1, batch_size=128, learning_rate=0.005, augment=False, seed=i,
-                                        max_examples=1000, api_name="/train")
+                final = session.predict(
+                    epochs=1,
+                    batch_size=128,
+                    learning_rate=0.005,
+                    augment=False,
+                    seed=i,
+                    max_examples=1000,
+                    api_name="/train",
+                )
                 results[i] = final[2]
             except Exception as e:  # noqa: BLE001 - a refusal is a message, reported below
                 results[i] = f"refused: {e}"
@@ -87,8 +95,10 @@ def main():
         while len(results) < args.visitors:
             time.sleep(0.5)
         took = time.perf_counter() - started
-        print(f"{args.visitors} visitors stored 10 corrections each and trained 1 epoch on 1,000 examples "
-              f"in {took:.0f} s; cap {args.cap_mb:.0f} MB, idle time {args.idle_seconds:.0f} s")
+        print(
+            f"{args.visitors} visitors stored 10 corrections each and trained 1 epoch on 1,000 examples "
+            f"in {took:.0f} s; cap {args.cap_mb:.0f} MB, idle time {args.idle_seconds:.0f} s"
+        )
         time.sleep(args.idle_seconds * 1.25 + 2)  # the sweeper runs every idle/4 s
         done.set()
         pool.shutdown(wait=True)
@@ -97,22 +107,28 @@ def main():
 
         saved = [m for m in results.values() if m.startswith("Finished")]
         refused = [m for m in results.values() if not m.startswith("Finished")]
-        print(f"largest size of all visitor data seen: {max(sizes) / 1e6:.1f} MB "
-              f"(cap {args.cap_mb:.0f} MB, {len(sizes)} samples): {'under' if max(sizes) <= args.cap_mb * 1e6 else 'OVER'} the cap")
+        print(
+            f"largest size of all visitor data seen: {max(sizes) / 1e6:.1f} MB "
+            f"(cap {args.cap_mb:.0f} MB, {len(sizes)} samples): {'under' if max(sizes) <= args.cap_mb * 1e6 else 'OVER'} the cap"
+        )
         print(f"runs saved: {len(saved)}; refused with a message (a correction or the run, at the cap): {len(refused)}")
         for message in sorted(set(refused))[:2]:
             print(f"    {message[:300]}")
         view = Visitors(visitor_dir)
-        left = [view.get(c.session_hash) for c in clients[args.stay:]]
+        left = [view.get(c.session_hash) for c in clients[args.stay :]]
         stayed = [(i, view.get(c.session_hash)) for i, c in enumerate(staying)]
         remaining = [v for v in left if v.folder.exists()]
         print(f"visitors who left: {len(left)}; their folders still there after the idle time: {len(remaining)}")
-        intact = sum(corrections.count(v.corrections) == 10 and
-                     (len(v.run_files()) == 1) == results[i].startswith("Finished") for i, v in stayed)
+        intact = sum(
+            corrections.count(v.corrections) == 10 and (len(v.run_files()) == 1) == results[i].startswith("Finished")
+            for i, v in stayed
+        )
         print(f"visitors who stayed: {len(stayed)}; with all their files (10 corrections and their run): {intact}")
         for i, v in stayed:
-            print(f"    visitor {i}: {corrections.count(v.corrections)} corrections, {len(v.run_files())} runs; "
-                  f"training: {results[i][:60]}")
+            print(
+                f"    visitor {i}: {corrections.count(v.corrections)} corrections, {len(v.run_files())} runs; "
+                f"training: {results[i][:60]}"
+            )
         print(f"visitor data now: {folder_size(visitor_dir) / 1e6:.1f} MB")
         unexpected = [m for m in results.values() if m.startswith("failed") and "storage for visitors is full" not in m]
         if not app.alive() or unexpected:  # show why (limits reached are messages, not failures)

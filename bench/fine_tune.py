@@ -16,7 +16,8 @@ import torch
 
 from src import config
 from src.data.mnist import load_mnist
-from src.data.synthetic import PERSONAL_STYLES as STYLES, style_images
+from src.data.synthetic import PERSONAL_STYLES as STYLES
+from src.data.synthetic import style_images
 from src.model.checkpoint import load_checkpoint
 from src.training.loop import fine_tune
 from src.web import corrections
@@ -47,11 +48,15 @@ def main():
         started = time.perf_counter()
         tuned, report = fine_tune(model, stored, data, epochs=args.epochs)
         seconds = time.perf_counter() - started
-    print(f"style {args.style!r} (label {STYLES[args.style][0]}), {len(stored[1])} corrections, "
-          f"{report['steps']} steps, fine_tune() took {seconds:.1f}s including before/after evaluation")
+    print(
+        f"style {args.style!r} (label {STYLES[args.style][0]}), {len(stored[1])} corrections, "
+        f"{report['steps']} steps, fine_tune() took {seconds:.1f}s including before/after evaluation"
+    )
     print(f"{'':28s} {'before':>8s} {'after':>8s}")
-    print(f"{'new drawings of the style':28s} {style_accuracy(model, new_images, new_labels):7.1f}% "
-          f"{style_accuracy(tuned, new_images, new_labels):7.1f}%")
+    print(
+        f"{'new drawings of the style':28s} {style_accuracy(model, new_images, new_labels):7.1f}% "
+        f"{style_accuracy(tuned, new_images, new_labels):7.1f}%"
+    )
     for key in ("corrections", "mnist_val", "mnist_test"):
         print(f"{key:28s} {report['before'][key]:7.2f}% {report['after'][key]:7.2f}%")
     print(f"MNIST test change: {report['after']['mnist_test'] - report['before']['mnist_test']:+.2f} points")

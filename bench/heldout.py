@@ -31,14 +31,25 @@ from PIL import Image, ImageDraw, ImageFont
 
 KINDS = ("letter", "symbol", "shape", "scribble", "hatching", "blob")
 LETTERS = "AEFHKMNRWXYVPUkmwxhnreafy"
-SYMBOLS = "@&%*?=~+<>{}^$€£¥§¶∞♥☺✓→"   # ! [ ] left out: alone they read as a 1
+SYMBOLS = "@&%*?=~+<>{}^$€£¥§¶∞♥☺✓→"  # ! [ ] left out: alone they read as a 1
 _FONT_DIR = Path("/usr/share/fonts/truetype")
-_FONT_NAMES = ("dejavu/DejaVuSans.ttf", "dejavu/DejaVuSans-Bold.ttf", "dejavu/DejaVuSans-ExtraLight.ttf",
-               "dejavu/DejaVuSans-Oblique.ttf", "dejavu/DejaVuSansCondensed-Bold.ttf", "dejavu/DejaVuSerif.ttf",
-               "dejavu/DejaVuSerif-Bold.ttf", "dejavu/DejaVuSerif-Italic.ttf", "dejavu/DejaVuSansMono.ttf",
-               "dejavu/DejaVuSansMono-Bold.ttf", "liberation/LiberationSans-Regular.ttf",
-               "liberation/LiberationSans-Bold.ttf", "liberation/LiberationSerif-Regular.ttf",
-               "liberation/LiberationSerif-Bold.ttf", "liberation/LiberationSerif-Italic.ttf")
+_FONT_NAMES = (
+    "dejavu/DejaVuSans.ttf",
+    "dejavu/DejaVuSans-Bold.ttf",
+    "dejavu/DejaVuSans-ExtraLight.ttf",
+    "dejavu/DejaVuSans-Oblique.ttf",
+    "dejavu/DejaVuSansCondensed-Bold.ttf",
+    "dejavu/DejaVuSerif.ttf",
+    "dejavu/DejaVuSerif-Bold.ttf",
+    "dejavu/DejaVuSerif-Italic.ttf",
+    "dejavu/DejaVuSansMono.ttf",
+    "dejavu/DejaVuSansMono-Bold.ttf",
+    "liberation/LiberationSans-Regular.ttf",
+    "liberation/LiberationSans-Bold.ttf",
+    "liberation/LiberationSerif-Regular.ttf",
+    "liberation/LiberationSerif-Bold.ttf",
+    "liberation/LiberationSerif-Italic.ttf",
+)
 FONTS = tuple(str(_FONT_DIR / n) for n in _FONT_NAMES if (_FONT_DIR / n).exists())
 
 
@@ -51,7 +62,7 @@ def _blank(S):
 def _has_glyph(font_path, ch):
     """True when the font draws `ch` as something other than nothing or its 'missing glyph' box."""
     font = ImageFont.truetype(font_path, 64)
-    mask, missing = font.getmask(ch), font.getmask("\U000FFFFD")
+    mask, missing = font.getmask(ch), font.getmask("\U000ffffd")
     if mask.getbbox() is None:
         return False
     return not (mask.size == missing.size and bytes(mask) == bytes(missing))
@@ -65,7 +76,9 @@ def _place(layer, rng, size, margin=0.03):
     if scale < 1.0:
         ink = ink.resize((max(1, int(ink.width * scale)), max(1, int(ink.height * scale))), Image.LANCZOS)
     lo, out = int(size * margin), Image.new("L", (size, size), 0)
-    out.paste(ink, (int(rng.integers(lo, size - lo - ink.width + 1)), int(rng.integers(lo, size - lo - ink.height + 1))))
+    out.paste(
+        ink, (int(rng.integers(lo, size - lo - ink.width + 1)), int(rng.integers(lo, size - lo - ink.height + 1)))
+    )
     return out
 
 
@@ -75,14 +88,21 @@ def _glyph(chars, rng, S):
     path = fonts[rng.integers(len(fonts))]
     usable = [c for c in chars if _has_glyph(path, c)]
     ch = usable[rng.integers(len(usable))]
-    target = S * rng.uniform(0.35, 0.85)   # height of the ink, not of the font's em box
+    target = S * rng.uniform(0.35, 0.85)  # height of the ink, not of the font's em box
     ink_h = ImageFont.truetype(path, 200).getmask(ch).getbbox()
     font = ImageFont.truetype(path, max(8, int(200 * target / (ink_h[3] - ink_h[1]))))
-    style = rng.choice(["plain", "plain", "bold", "outline"])   # outline: a stroke around a glyph filled with 0
+    style = rng.choice(["plain", "plain", "bold", "outline"])  # outline: a stroke around a glyph filled with 0
     stroke = {"plain": 0, "bold": S * rng.uniform(0.01, 0.03), "outline": S * rng.uniform(0.006, 0.015)}[style]
     layer = Image.new("L", (3 * S, 3 * S), 0)
-    ImageDraw.Draw(layer).text((1.5 * S, 1.5 * S), ch, fill=0 if style == "outline" else 255, font=font,
-                               anchor="mm", stroke_width=int(stroke), stroke_fill=255)
+    ImageDraw.Draw(layer).text(
+        (1.5 * S, 1.5 * S),
+        ch,
+        fill=0 if style == "outline" else 255,
+        font=font,
+        anchor="mm",
+        stroke_width=int(stroke),
+        stroke_fill=255,
+    )
     return layer.crop(layer.getbbox()).rotate(rng.uniform(-15, 15), resample=Image.BICUBIC, expand=True)
 
 
@@ -99,8 +119,10 @@ def _shape(rng, S):
     r = S * rng.uniform(0.18, 0.42)
     w = max(2, int(min(S * rng.uniform(0.01, 0.08), 0.15 * r)))
     c, turn = S, rng.uniform(0, 2 * math.pi)
-    kind = rng.choice(["rect", "rounded", "polygon", "star", "rings", "target", "crossed", "eye", "rainbow", "crescent"])
-    if kind in ("rect", "rounded"):   # wider than tall; sharp ones get diagonals half of the time
+    kind = rng.choice(
+        ["rect", "rounded", "polygon", "star", "rings", "target", "crossed", "eye", "rainbow", "crescent"]
+    )
+    if kind in ("rect", "rounded"):  # wider than tall; sharp ones get diagonals half of the time
         h = r * rng.uniform(0.5, 1.0)
         box = (c - r, c - h, c + r, c + h)
         if kind == "rect":
@@ -110,28 +132,30 @@ def _shape(rng, S):
         if kind == "rect" and rng.random() < 0.5:
             draw.line([(c - r, c - h), (c + r, c + h)], fill=255, width=w)
             draw.line([(c - r, c + h), (c + r, c - h)], fill=255, width=w)
-    elif kind == "polygon":   # 3-8 sides; 6 and more get an inner rotated copy
+    elif kind == "polygon":  # 3-8 sides; 6 and more get an inner rotated copy
         sides = int(rng.integers(3, 9))
         draw.regular_polygon((c, c, r), sides, rotation=math.degrees(turn), outline=255, width=w)
         if sides >= 6:
-            draw.regular_polygon((c, c, r * 0.5), sides, rotation=math.degrees(turn) + 180 / sides, outline=255, width=w)
+            draw.regular_polygon(
+                (c, c, r * 0.5), sides, rotation=math.degrees(turn) + 180 / sides, outline=255, width=w
+            )
     elif kind == "star":
         pts = _star(c, c, r, r * rng.uniform(0.4, 0.55), int(rng.integers(4, 9)), turn)
         draw.line(pts + pts[:2], fill=255, width=w, joint="curve")
-    elif kind == "rings":     # three concentric circles with visible gaps
+    elif kind == "rings":  # three concentric circles with visible gaps
         for k in range(3):
             rk = r * (1 - k * 0.33)
             draw.ellipse((c - rk, c - rk, c + rk, c + rk), outline=255, width=min(w, max(2, int(0.09 * r))))
-    elif kind == "target":    # circle with a filled dot in the middle
+    elif kind == "target":  # circle with a filled dot in the middle
         d = max(r * rng.uniform(0.18, 0.3), w)
         draw.ellipse((c - r, c - r, c + r, c + r), outline=255, width=w)
         draw.ellipse((c - d, c - d, c + d, c + d), fill=255)
-    elif kind == "crossed":   # circle with a + or x through it
+    elif kind == "crossed":  # circle with a + or x through it
         draw.ellipse((c - r, c - r, c + r, c + r), outline=255, width=w)
         for a in (turn, turn + math.pi / 2):
             dx, dy = r * math.cos(a), r * math.sin(a)
             draw.line([(c - dx, c - dy), (c + dx, c + dy)], fill=255, width=w)
-    elif kind == "eye":       # almond of two arcs with an iris
+    elif kind == "eye":  # almond of two arcs with an iris
         h = r * 0.55
         rad = (r * r + h * h) / (2 * h)
         half = math.degrees(math.asin(r / rad))
@@ -139,12 +163,12 @@ def _shape(rng, S):
         draw.arc((c - rad, c - h, c + rad, c - h + 2 * rad), 270 - half, 270 + half, fill=255, width=w)
         d = h * 0.6
         draw.ellipse((c - d, c - d, c + d, c + d), fill=255 if rng.random() < 0.5 else None, outline=255, width=w)
-    elif kind == "rainbow":   # nested open arcs
+    elif kind == "rainbow":  # nested open arcs
         start = math.degrees(turn)
         for k in range(3):
             rk = r * (1 - k * 0.25)
             draw.arc((c - rk, c - rk, c + rk, c + rk), start, start + 180, fill=255, width=w)
-    else:                     # crescent: a big arc and a shifted smaller one, meeting at the horns
+    else:  # crescent: a big arc and a shifted smaller one, meeting at the horns
         s, r2, t = 0.45 * r, 0.9 * r, math.degrees(turn)
         x = (r * r - r2 * r2 + s * s) / (2 * s)
         y = math.sqrt(r * r - x * x)
@@ -167,7 +191,7 @@ def _scribble(rng, S):
         for _ in range(int(rng.integers(200, 400))):
             spin = 0.85 * spin + rng.normal(0, 0.12)
             to_centre = np.array([S / 2, S / 2]) - p
-            if np.abs(to_centre).max() > half:   # steer back toward the middle
+            if np.abs(to_centre).max() > half:  # steer back toward the middle
                 target = math.atan2(to_centre[1], to_centre[0])
                 heading += 0.3 * math.atan2(math.sin(target - heading), math.cos(target - heading))
             heading += spin
@@ -211,18 +235,25 @@ def _blob(rng, S):
         angles = rng.uniform(0, 2 * math.pi) + (np.arange(m) + rng.uniform(-0.3, 0.3, m)) * 2 * math.pi / m
         radii = r * rng.uniform(0.7, 1.0, m)
         draw.polygon([(c + q * math.cos(a), c + q * 0.75 * math.sin(a)) for q, a in zip(radii, angles)], fill=255)
-        if kind == "holed":   # an off-centre triangle or square cut out
+        if kind == "holed":  # an off-centre triangle or square cut out
             hx, hy = c + rng.uniform(-0.2, 0.2) * r, c + rng.uniform(-0.15, 0.15) * r
             draw.regular_polygon((hx, hy, r * 0.3), int(rng.integers(3, 5)), rotation=rng.uniform(0, 360), fill=0)
     elif kind == "rect":
-        a, b, t = r, r * rng.uniform(0.55, 1.0), rng.uniform(0, math.pi)   # half sides and a tilt
+        a, b, t = r, r * rng.uniform(0.55, 1.0), rng.uniform(0, math.pi)  # half sides and a tilt
         corners = [(sx * a, sy * b) for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
-        draw.polygon([(c + x * math.cos(t) - y * math.sin(t), c + x * math.sin(t) + y * math.cos(t)) for x, y in corners], fill=255)
+        draw.polygon(
+            [(c + x * math.cos(t) - y * math.sin(t), c + x * math.sin(t) + y * math.cos(t)) for x, y in corners],
+            fill=255,
+        )
     else:
-        dots, spread = [], max(r, 0.2 * S)   # 3-9 dots kept apart, so two of them never make an 8
+        dots, spread = [], max(r, 0.2 * S)  # 3-9 dots kept apart, so two of them never make an 8
         for _ in range(int(rng.integers(3, 10))):
             for _ in range(30):
-                x, y, d = c + rng.uniform(-spread, spread), c + rng.uniform(-spread, spread), S * rng.uniform(0.02, 0.06)
+                x, y, d = (
+                    c + rng.uniform(-spread, spread),
+                    c + rng.uniform(-spread, spread),
+                    S * rng.uniform(0.02, 0.06),
+                )
                 if all(math.hypot(x - x2, y - y2) > 1.5 * (d + d2) for x2, y2, d2 in dots):
                     dots.append((x, y, d))
                     draw.ellipse((x - d, y - d, x + d, y + d), fill=255)
@@ -232,10 +263,15 @@ def _blob(rng, S):
 
 def heldout_nondigit(kind, rng, canvas=400):
     """One held-out non-digit drawing of `kind` (a KINDS name) as a canvas x canvas 'L' image, 255 = ink."""
-    S = 2 * canvas   # drawn at twice the size, then reduced: anti-aliased edges
-    draw = {"letter": lambda: _glyph(LETTERS, rng, S), "symbol": lambda: _glyph(SYMBOLS, rng, S),
-            "shape": lambda: _shape(rng, S), "scribble": lambda: _scribble(rng, S),
-            "hatching": lambda: _hatching(rng, S), "blob": lambda: _blob(rng, S)}
+    S = 2 * canvas  # drawn at twice the size, then reduced: anti-aliased edges
+    draw = {
+        "letter": lambda: _glyph(LETTERS, rng, S),
+        "symbol": lambda: _glyph(SYMBOLS, rng, S),
+        "shape": lambda: _shape(rng, S),
+        "scribble": lambda: _scribble(rng, S),
+        "hatching": lambda: _hatching(rng, S),
+        "blob": lambda: _blob(rng, S),
+    }
     if kind not in draw:
         raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
     layer = draw[kind]()
@@ -253,13 +289,22 @@ def heldout_nondigits(n, seed, canvas=400):
 # centripetal Catmull-Rom spline passes through (pieces meet at sharp corners). A _Hand holds one writer's
 # habits for one drawing: proportions, roundness of loops, shakiness of the key points, how far strokes run
 # past or stop short of their ends, and pen pressure. Key point coordinates: height 1, y down, x about 0.
-PENS = {"hairline": (0.003, 0.007), "thin": (0.008, 0.025), "marker": (0.05, 0.10), "thick": (0.10, 0.14)}  # stroke width / canvas
+PENS = {
+    "hairline": (0.003, 0.007),
+    "thin": (0.008, 0.025),
+    "marker": (0.05, 0.10),
+    "thick": (0.10, 0.14),
+}  # stroke width / canvas
 # Kinds of drawing that read worst in others' tests, each a row of bench/recognition.py: what they draw.
-HARD_KINDS = {"slanted": "slanted 25-40 degrees either way", "european": "European 1s and 7s (a long flag; a crossbar)",
-              "fours": "open and closed 4s", "small": "10-20% of the canvas high, in a corner"}
+HARD_KINDS = {
+    "slanted": "slanted 25-40 degrees either way",
+    "european": "European 1s and 7s (a long flag; a crossbar)",
+    "fours": "open and closed 4s",
+    "small": "10-20% of the canvas high, in a corner",
+}
 DIGITS_OF = {"european": (1, 7), "fours": (4,)}  # the digits a kind draws; the others draw all ten
-MAX_PEN_TO_HEIGHT = 0.16   # a fat marker only writes digits big enough for their loops to stay open (the
-                           # thick pen's widest reach 0.165: the height stops at 85% of the canvas)
+MAX_PEN_TO_HEIGHT = 0.16  # a fat marker only writes digits big enough for their loops to stay open (the
+# thick pen's widest reach 0.165: the height stops at 85% of the canvas)
 
 
 def _catmull_rom(keys, n=24):
@@ -275,8 +320,8 @@ def _catmull_rom(keys, n=24):
     t = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(ext, axis=0), axis=1) ** 0.5 + 1e-9)])
     out = []
     for i in range(1, len(ext) - 2):
-        p0, p1, p2, p3 = ext[i - 1:i + 3]
-        t0, t1, t2, t3 = t[i - 1:i + 3]
+        p0, p1, p2, p3 = ext[i - 1 : i + 3]
+        t0, t1, t2, t3 = t[i - 1 : i + 3]
         s = np.linspace(t1, t2, n, endpoint=False)[:, None]
         a1 = ((t1 - s) * p0 + (s - t0) * p1) / (t1 - t0)
         a2 = ((t2 - s) * p1 + (s - t1) * p2) / (t2 - t1)
@@ -298,13 +343,13 @@ class _Hand:
 
     def __init__(self, rng):
         self.rng = rng
-        self.aspect = rng.uniform(0.8, 1.25)    # wider or narrower than the digit's usual width
-        self.power = rng.uniform(2.0, 3.2)      # superellipse exponent of loops and bows: 2 = round, 3 = boxy
+        self.aspect = rng.uniform(0.8, 1.25)  # wider or narrower than the digit's usual width
+        self.power = rng.uniform(2.0, 3.2)  # superellipse exponent of loops and bows: 2 = round, 3 = boxy
         self.shake = rng.uniform(0.004, 0.016)  # key point jitter, fraction of the height
-        self.ends = rng.uniform(0.0, 0.035)     # how much stroke ends overshoot or undershoot
-        self.pen = 0.0                          # pen width / digit height, set before drawing
-        self.slant = 0.0                        # tan of the slant the drawing will get, set before drawing
-        self.european = False                   # a 1 with a long flag, a 7 with a crossbar
+        self.ends = rng.uniform(0.0, 0.035)  # how much stroke ends overshoot or undershoot
+        self.pen = 0.0  # pen width / digit height, set before drawing
+        self.slant = 0.0  # tan of the slant the drawing will get, set before drawing
+        self.european = False  # a 1 with a long flag, a 7 with a crossbar
 
     def u(self, lo, hi):
         return float(self.rng.uniform(lo, hi))
@@ -336,17 +381,30 @@ class _Hand:
 
 
 def _d0(h):
-    w = min(h.width(0.58), 0.72)   # always clearly taller than wide
+    w = min(h.width(0.58), 0.72)  # always clearly taller than wide
     a0 = -90 + h.u(-40, 30)
-    turn = h.pick(-1, 1, p=[0.7, 0.3])   # mostly anticlockwise on screen
+    turn = h.pick(-1, 1, p=[0.7, 0.3])  # mostly anticlockwise on screen
     sweep = h.u(350, 400)
-    return [[h.ring(0, 0.5, w / 2, 0.5, a0, a0 + turn * sweep, power=min(h.power, 2.6),
-                    grow=h.u(-0.07, 0.04), egg=h.u(-0.12, 0.12))]]
+    return [
+        [
+            h.ring(
+                0,
+                0.5,
+                w / 2,
+                0.5,
+                a0,
+                a0 + turn * sweep,
+                power=min(h.power, 2.6),
+                grow=h.u(-0.07, 0.04),
+                egg=h.u(-0.12, 0.12),
+            )
+        ]
+    ]
 
 
 def _d1(h):
     style = h.pick("flag", "flag+base") if h.european else h.pick("plain", "flag", "flag+base", p=[0.4, 0.35, 0.25])
-    bow = 0.025   # more and a plain one reads as a bracket
+    bow = 0.025  # more and a plain one reads as a bracket
     top, bottom = h.p(0, 0), h.p(h.u(-0.03, 0.03), 1)
     stem = [top, h.p(h.u(-bow, bow), h.u(0.4, 0.6)), bottom]
     if style == "plain":
@@ -372,7 +430,7 @@ def _d2(h):
     hump = h.ring(0, ry, w / 2, ry, h.u(190, 215), h.u(380, 410))
     end = hump[-1]
     style = h.pick("corner", "round", "loop", p=[0.5, 0.3, 0.2])
-    if style == "loop" and h.pen > 0.09:   # a fat pen would fill the little loop in
+    if style == "loop" and h.pen > 0.09:  # a fat pen would fill the little loop in
         style = "corner"
     corner = h.p(-w / 2, 1)
     # the neck bows towards the lower right a little, or runs straight
@@ -380,13 +438,18 @@ def _d2(h):
     right = h.p(w / 2 + h.u(0, 0.08), 1 + h.u(-0.03, 0.02))
     if style == "corner":
         return [[hump + [mid, corner], [corner, h.p(0, 1 + h.u(-0.015, 0.015)), right]]]
-    if style == "round":   # the neck sweeps into the base without a corner
+    if style == "round":  # the neck sweeps into the base without a corner
         low = h.p(-w * 0.38, 0.97)
         return [[hump + [mid, low, h.p(-w * 0.1, 0.99), right]]]
-    r = max(h.u(0.06, 0.1), 1.1 * h.pen)   # a small loop at the lower left, drawn anticlockwise, kept open
+    r = max(h.u(0.06, 0.1), 1.1 * h.pen)  # a small loop at the lower left, drawn anticlockwise, kept open
     c = corner + [r * 0.9, -r]
-    loop = [h.p(c[0] - 0.2 * r, c[1] + r), h.p(c[0] - r, c[1] + 0.1 * r), h.p(c[0] - 0.1 * r, c[1] - r),
-            h.p(c[0] + r, c[1] - 0.1 * r), h.p(c[0] + 0.8 * r, c[1] + r * 0.9)]
+    loop = [
+        h.p(c[0] - 0.2 * r, c[1] + r),
+        h.p(c[0] - r, c[1] + 0.1 * r),
+        h.p(c[0] - 0.1 * r, c[1] - r),
+        h.p(c[0] + r, c[1] - 0.1 * r),
+        h.p(c[0] + 0.8 * r, c[1] + r * 0.9),
+    ]
     return [[hump + [mid] + loop + [right]]]
 
 
@@ -396,7 +459,7 @@ def _d3(h):
     middle = h.p(mx, my)
     cy = (1 + my) / 2
     bottom = [middle] + h.ring(0, cy, w / 2, (1 - my) / 2 * h.u(1.0, 1.08), h.u(-70, -45), h.u(145, 165))
-    if h.rng.random() < 0.3:   # flat top: a bar, then a diagonal down to the middle
+    if h.rng.random() < 0.3:  # flat top: a bar, then a diagonal down to the middle
         left, right = h.p(-w * h.u(0.35, 0.5), 0), h.p(w * h.u(0.35, 0.5), h.u(-0.03, 0.03))
         return [[[left, right], [right, middle], bottom]]
     top = h.ring(0, my / 2, w * h.u(0.38, 0.46), my / 2, h.u(195, 220), h.u(420, 440)) + [middle]
@@ -408,10 +471,10 @@ def _d4(h):
     yc, xv = h.u(0.55, 0.72), w * h.u(0.05, 0.22)
     left, right = h.p(-w / 2, yc), h.p(max(w / 2, xv + 0.2 * w) + h.u(-0.03, 0.05), yc + h.u(-0.04, 0.03))
     foot = h.p(xv + h.u(-0.05, 0.05), 1)
-    if h.rng.random() < 0.5:   # closed: the diagonal and the upright meet at the top
+    if h.rng.random() < 0.5:  # closed: the diagonal and the upright meet at the top
         apex = h.p(xv, 0)
         return [[[apex, left], [left, right]], [[h.p(apex[0], h.u(-0.04, 0.02)), foot]]]
-    head = h.p(-w / 2 + w * h.u(0.0, 0.22), h.u(0, 0.06))   # open: the left stroke ends well left of the upright
+    head = h.p(-w / 2 + w * h.u(0.0, 0.22), h.u(0, 0.06))  # open: the left stroke ends well left of the upright
     return [[[head, left], [left, right]], [[h.p(xv, h.u(0.0, 0.12)), foot]]]
 
 
@@ -423,9 +486,9 @@ def _d5(h):
     cy, ry = (ky + 1) / 2, (1 - ky) / 2 * h.u(1.0, 1.06)
     belly = [knee] + h.ring(w * h.u(-0.05, 0.05), cy, w / 2, ry, h.u(-115, -100), h.u(145, 170))
     bar_end = h.p(w * h.u(0.35, 0.55), h.u(-0.04, 0.03))
-    if h.rng.random() < 0.5:   # one stroke: bar right to left, down, belly
+    if h.rng.random() < 0.5:  # one stroke: bar right to left, down, belly
         return [[[bar_end, corner], [corner, knee], belly]]
-    gap = h.pick(0.0, h.u(0.0, 0.05))   # the bar, drawn last, sometimes starts a little off the upright
+    gap = h.pick(0.0, h.u(0.0, 0.05))  # the bar, drawn last, sometimes starts a little off the upright
     return [[[corner, knee], belly], [[corner + [gap * w, -gap / 2], bar_end]]]
 
 
@@ -434,9 +497,9 @@ def _d6(h):
     ly = h.u(0.4, 0.58)
     ry, rx = (1 - ly) / 2, w / 2 * h.u(0.85, 1.0)
     cy = 1 - ry
-    if h.rng.random() < 0.5:   # a curved back with a hook at the top
+    if h.rng.random() < 0.5:  # a curved back with a hook at the top
         stem = [h.p(w * 0.4, h.u(0.06, 0.14)), h.p(w * 0.1, 0), h.p(-w * 0.3, h.u(0.15, 0.25))]
-    else:                      # a straight back
+    else:  # a straight back
         stem = [h.p(w * h.u(0.15, 0.4), 0), h.p(-w * 0.2, h.u(0.22, 0.3))]
     loop = h.ring(0, cy, rx, ry, 180, h.u(-200, -165), power=min(h.power, 2.6), grow=h.u(-0.12, 0.02))
     return [[stem + loop]]
@@ -447,13 +510,13 @@ def _d7(h):
     left, right = h.p(-w / 2, h.u(-0.03, 0.05)), h.p(w / 2, 0)
     # the stem keeps running down to the left even once a backward slant has been applied
     foot = h.p(min(w * h.u(-0.3, 0.05), right[0] + h.slant - 0.2), 1)
-    bend = h.u(-0.06, 0.04)   # positive: the stem bows out to the right
+    bend = h.u(-0.06, 0.04)  # positive: the stem bows out to the right
     mid = (right + foot) / 2 + [bend, 0]
     pieces = [[left, right], [right, mid, foot]]
-    if h.rng.random() < 0.25:   # a small tick down at the left end of the bar
+    if h.rng.random() < 0.25:  # a small tick down at the left end of the bar
         pieces.insert(0, [h.p(left[0] - 0.02, left[1] + h.u(0.08, 0.15)), left])
     strokes = [pieces]
-    if h.european or h.rng.random() < 0.3:   # a European crossbar through the middle of the stem
+    if h.european or h.rng.random() < 0.3:  # a European crossbar through the middle of the stem
         y = h.u(0.45, 0.6)
         x = right[0] + (foot[0] - right[0]) * y + bend * 4 * y * (1 - y)
         half = w * h.u(0.2, 0.3)
@@ -463,12 +526,14 @@ def _d7(h):
 
 def _d8(h):
     w = h.width(0.56)
-    wy = h.u(0.42, 0.5)   # the waist; the top loop is at most as big as the bottom one
+    wy = h.u(0.42, 0.5)  # the waist; the top loop is at most as big as the bottom one
     rt, rb = w / 2 * h.u(0.75, 0.95), w / 2
     waist, e = h.p(h.u(-0.03, 0.03), wy), min(h.power, 2.5)
-    if h.rng.random() < 0.3:   # two loops, drawn one after the other
-        return [[h.ring(0, wy / 2, rt, wy / 2, -90, 275, power=e)],
-                [h.ring(0, (1 + wy) / 2, rb, (1 - wy) / 2, -90 + h.u(-20, 20), h.u(265, 290), power=e)]]
+    if h.rng.random() < 0.3:  # two loops, drawn one after the other
+        return [
+            [h.ring(0, wy / 2, rt, wy / 2, -90, 275, power=e)],
+            [h.ring(0, (1 + wy) / 2, rb, (1 - wy) / 2, -90 + h.u(-20, 20), h.u(265, 290), power=e)],
+        ]
     top = h.ring(0, wy / 2, rt, wy / 2, h.u(-35, -15), -200, power=e)
     bottom = h.ring(0, (1 + wy) / 2, rb, (1 - wy) / 2, -40, 220, power=e)
     back = h.ring(0, wy / 2, rt, wy / 2, 20, h.u(-40, -5), power=e)
@@ -482,15 +547,14 @@ def _d9(h):
     e = min(h.power, 2.5)
     style = h.pick("straight", "curved", "apart", p=[0.45, 0.3, 0.25])
     x_tail = cx + rx * h.u(0.85, 1.05)
-    if style == "apart":   # a closed loop, then the tail as its own stroke down from its right side
-        return [[h.ring(cx, ry, rx, ry, 0, -365, power=e)],
-                [[h.p(cx + rx, ry * h.u(0.3, 1.0)), h.p(x_tail, 1)]]]
+    if style == "apart":  # a closed loop, then the tail as its own stroke down from its right side
+        return [[h.ring(cx, ry, rx, ry, 0, -365, power=e)], [[h.p(cx + rx, ry * h.u(0.3, 1.0)), h.p(x_tail, 1)]]]
     a0 = h.u(-45, -10)
     loop = h.ring(cx, ry, rx, ry, a0, a0 - 360, power=e)
-    side = h.p(cx + rx, ry * h.u(1.0, 1.3))   # the tail runs back down the loop's right side
+    side = h.p(cx + rx, ry * h.u(1.0, 1.3))  # the tail runs back down the loop's right side
     if style == "straight":
         tail = [loop[-1], side, h.p(x_tail, 1)]
-    else:   # the tail curls left at the bottom
+    else:  # the tail curls left at the bottom
         tail = [loop[-1], side, h.p(cx + rx * 0.95, 0.75), h.p(cx + rx * 0.4, 0.98), h.p(cx - rx * 0.6, 0.9)]
     return [[loop, tail]]
 
@@ -517,8 +581,13 @@ def _trim_or_extend(stroke, amount):
         s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(out, axis=0), axis=1))])
         lo, hi = min(cut[0], 0.2 * s[-1]), s[-1] - min(cut[1], 0.2 * s[-1])
         keep = (s > lo) & (s < hi)
-        out = np.vstack([[np.interp(lo, s, out[:, 0]), np.interp(lo, s, out[:, 1])], out[keep],
-                         [np.interp(hi, s, out[:, 0]), np.interp(hi, s, out[:, 1])]])
+        out = np.vstack(
+            [
+                [np.interp(lo, s, out[:, 0]), np.interp(lo, s, out[:, 1])],
+                out[keep],
+                [np.interp(hi, s, out[:, 0]), np.interp(hi, s, out[:, 1])],
+            ]
+        )
     return out
 
 
@@ -530,7 +599,7 @@ def _ink(draw, pts, width, rng):
     x, y = np.interp(at, s, pts[:, 0]), np.interp(at, s, pts[:, 1])
     t = at / max(s[-1], 1e-9)
     amp, freq, phase = rng.uniform(0.0, 0.12), rng.uniform(0.5, 2.0), rng.uniform(0, 2 * math.pi)
-    taper = rng.uniform(0.0, 0.25)   # pens lifting off: thinner at the ends
+    taper = rng.uniform(0.0, 0.25)  # pens lifting off: thinner at the ends
     press = 1 + amp * np.sin(2 * math.pi * freq * t + phase) - taper * (np.exp(-t / 0.04) + np.exp(-(1 - t) / 0.04))
     radius = np.maximum(0.5, width * np.clip(press, 0.75, 1.15) / 2)
     for cx, cy, r in zip(x, y, radius):
@@ -551,7 +620,7 @@ def heldout_digit(digit, rng, canvas=400, pen="thin", kind=None, height=None):
         raise ValueError(f"unknown kind {kind!r}; expected one of {tuple(HARD_KINDS)}")
     if not 0 <= int(digit) <= 9:
         raise ValueError(f"digit must be 0-9, got {digit!r}")
-    S = 2 * canvas   # drawn at twice the size, then reduced: anti-aliased edges
+    S = 2 * canvas  # drawn at twice the size, then reduced: anti-aliased edges
     pen_frac = rng.uniform(*PENS[pen])
     # the height of the ink, pen included; the skeleton is one pen width shorter
     if kind == "small":
@@ -572,7 +641,7 @@ def heldout_digit(digit, rng, canvas=400, pen="thin", kind=None, height=None):
     width = pen_frac * S
     tall = np.ptp(np.vstack(strokes)[:, 1])
     strokes = [s * (height_frac * S - width) / tall for s in strokes]
-    margin = rng.uniform(0.02, 0.05) * S + 0.6 * width   # a little more than half the pen: pressure swells
+    margin = rng.uniform(0.02, 0.05) * S + 0.6 * width  # a little more than half the pen: pressure swells
     allp = np.vstack(strokes)
     lo, hi = allp.min(axis=0), allp.max(axis=0)
     room = S - 2 * margin
@@ -590,8 +659,7 @@ def heldout_digits(n, seed, pen, canvas=400, kind=None):
     """n drawings as (digit, image), all drawn from np.random.default_rng(seed): the i-th digit is i % 10, or
     for a kind that draws only some digits (DIGITS_OF), the next of those in turn."""
     rng, digits = np.random.default_rng(seed), DIGITS_OF.get(kind, range(10))
-    return [(digits[i % len(digits)], heldout_digit(digits[i % len(digits)], rng, canvas, pen, kind))
-            for i in range(n)]
+    return [(digits[i % len(digits)], heldout_digit(digits[i % len(digits)], rng, canvas, pen, kind)) for i in range(n)]
 
 
 def heldout_numbers(n, seed, canvas=400):
@@ -620,8 +688,10 @@ def heldout_numbers(n, seed, canvas=400):
 def main():
     import argparse
 
-    p = argparse.ArgumentParser(description="Draw a held-out set and say how its drawings stand to each other "
-                                "(python -m bench.heldout digits --n 10 --seed 7 --save /tmp/heldout).")
+    p = argparse.ArgumentParser(
+        description="Draw a held-out set and say how its drawings stand to each other "
+        "(python -m bench.heldout digits --n 10 --seed 7 --save /tmp/heldout)."
+    )
     p.add_argument("set", choices=("digits", "nondigits"))
     p.add_argument("--n", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
@@ -644,8 +714,11 @@ def main():
         ink = np.asarray(image) > 127
         print(f"  {i}: {label}, {np.count_nonzero(ink)} ink pixels", end="")
         if before is not None:  # piled up on one canvas, a drawing would hold all the ink of the one before
-            print(f"; {100 * np.count_nonzero(ink & before) / max(1, np.count_nonzero(before)):.1f}% of the one "
-                  "before's ink", end="")
+            print(
+                f"; {100 * np.count_nonzero(ink & before) / max(1, np.count_nonzero(before)):.1f}% of the one "
+                "before's ink",
+                end="",
+            )
         print()
         before = ink
         if args.save:

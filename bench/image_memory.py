@@ -6,6 +6,7 @@ It writes big drawings and photo-like images (PNG in several modes, JPEG baselin
 temporary folder, then reads each in a process of its own: the rise is VmHWM after the read (the peak reset
 through /proc/self/clear_refs after a warm-up) minus VmRSS before. Linux only.
 """
+
 import gc
 import subprocess
 import sys
@@ -18,8 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def make(files: Path):
     import numpy as np
-    from PIL import Image, ImageDraw
-    from src.data.synthetic import png_bytes, render_mask, stylize
+    from PIL import Image
+
+    from src.data.synthetic import render_mask, stylize
+
     rng = np.random.default_rng(0)
 
     def drawing(side, digit=6):
@@ -29,11 +32,16 @@ def make(files: Path):
         """Photo-like: a lit sheet of paper (gradient), sensor noise, a dark digit."""
         y, x = np.mgrid[0:h, 0:w].astype(np.float32)
         base = 200 + 30 * (x / w) - 20 * (y / h)
-        ink = np.asarray(render_mask(digit, np.random.default_rng(7), canvas=min(w, h), supersample=1,
-                                     height_frac=(0.5, 0.5)), np.float32) / 255
+        ink = (
+            np.asarray(
+                render_mask(digit, np.random.default_rng(7), canvas=min(w, h), supersample=1, height_frac=(0.5, 0.5)),
+                np.float32,
+            )
+            / 255
+        )
         canvas = np.zeros((h, w), np.float32)
         oy, ox = (h - ink.shape[0]) // 2, (w - ink.shape[1]) // 2
-        canvas[oy:oy + ink.shape[0], ox:ox + ink.shape[1]] = ink
+        canvas[oy : oy + ink.shape[0], ox : ox + ink.shape[1]] = ink
         grey = base * (1 - 0.8 * canvas)
         rgb = np.stack([grey * 1.0, grey * 0.97, grey * 0.9], -1) + rng.normal(0, 3, (h, w, 3)).astype(np.float32)
         return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
@@ -46,7 +54,10 @@ def make(files: Path):
     save("rgba_4000_drawing.png", stylize(drawing(4000), "transparent"))
     grey = np.asarray(stylize(drawing(4000), "composite").convert("L")).astype(np.uint16) * 257
     save("grey16_4000_drawing.png", Image.fromarray(grey))
-    save("palette_4000_drawing.png", stylize(drawing(4000), "composite").convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE))
+    save(
+        "palette_4000_drawing.png",
+        stylize(drawing(4000), "composite").convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE),
+    )
     save("palette_4000_noise.png", Image.fromarray(rng.integers(0, 256, (4000, 4000), np.uint8), "P"))
     save("bilevel_4000_drawing.png", stylize(drawing(4000), "composite").convert("1"))
     big = photo(6000, 6000)
@@ -62,20 +73,30 @@ def make(files: Path):
 
 def one(path: str, against: str | None):
     import numpy as np
+
     if against:  # that revision's preprocess.py, loaded beside today's package
         import importlib.util
+
         old = Path(path).parent.parent / "preprocess_then.py"
-        old.write_text(subprocess.run(["git", "-C", str(ROOT), "show", f"{against}:src/data/preprocess.py"],
-                                      capture_output=True, text=True, check=True).stdout)
+        old.write_text(
+            subprocess.run(
+                ["git", "-C", str(ROOT), "show", f"{against}:src/data/preprocess.py"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
         spec = importlib.util.spec_from_file_location("preprocess_then", old)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
         load_image, InvalidImage = mod.load_image, mod.InvalidImage
     else:
-        from src.data.preprocess import load_image, InvalidImage
+        from src.data.preprocess import InvalidImage, load_image
     from src.reading.inference import ModelStore
+
     model = ModelStore(ROOT / "checkpoints", "default.safetensors").load("default.safetensors")
     from src.data.synthetic import png_bytes, render_digit
+
     warm = render_digit(3, np.random.default_rng(0), canvas=400).convert("RGB")
     model.read(load_image(png_bytes(warm)))  # warm-up: torch's and Pillow's first allocations
     gc.collect()
@@ -83,6 +104,7 @@ def one(path: str, against: str | None):
     def status(key):
         with open("/proc/self/status") as f:
             return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key))
+
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # resets VmHWM to VmRSS
     before = status("VmRSS")
@@ -108,8 +130,11 @@ def main():
         make(files)
         print(f"\none file through load_image and the reading{f' (preprocess.py of {against})' if against else ''}:")
         for path in sorted(files.iterdir()):
-            subprocess.run([sys.executable, "-m", "bench.image_memory", "one", str(path), *([against] if against else [])],
-                           check=True, cwd=ROOT)
+            subprocess.run(
+                [sys.executable, "-m", "bench.image_memory", "one", str(path), *([against] if against else [])],
+                check=True,
+                cwd=ROOT,
+            )
 
 
 if __name__ == "__main__":

@@ -33,14 +33,14 @@ def in_process(strokes: int):
     import torch
 
     torch.set_num_threads(1)
+    from src import config
+    from src.data.synthetic import render_digit
+    from src.reading.inference import ModelStore
     from src.web.downloads import WeightLinks
     from src.web.draw_tab import DrawTab
     from src.web.explore import Explore
-    from src.reading.inference import ModelStore
-    from src.data.synthetic import render_digit
     from src.web.pad import SIZE, decode, encode
     from src.web.visitors import Visitors
-    from src import config
 
     with tempfile.TemporaryDirectory() as tmp:
         store = ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT)
@@ -84,8 +84,9 @@ def sketchpad_uploads(folder: Path, drawings: list[str]) -> list[dict]:
         for key, image in images.items():
             image.save(folder / f"{i}-{key}.png")
             files[key] = handle_file(str(folder / f"{i}-{key}.png"))
-        out.append({"id": None, "background": files["background"], "layers": [files["layer"]],
-                    "composite": files["composite"]})
+        out.append(
+            {"id": None, "background": files["background"], "layers": [files["layer"]], "composite": files["composite"]}
+        )
     return out
 
 
@@ -101,7 +102,9 @@ def over_http(requests: int, before: str):
         old = tmp / "before"
         old.mkdir()
         try:
-            archive = subprocess.run(["git", "-C", str(ROOT), "archive", before], check=True, capture_output=True).stdout
+            archive = subprocess.run(
+                ["git", "-C", str(ROOT), "archive", before], check=True, capture_output=True
+            ).stdout
             subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
         except (OSError, subprocess.CalledProcessError) as e:
             print(f"/predict against {before}: skipped (no git or no such revision: {e})")
@@ -109,8 +112,10 @@ def over_http(requests: int, before: str):
         drawings = pad_values()  # what the browser sends after a stroke
         uploads = sketchpad_uploads(tmp / "sketchpad", drawings)  # the same, as the page before the pad sent them
         # Both read the same weights: this checkout's shipped checkpoint, each from a copy of its own.
-        with start_app(tmp / "now") as now_app, \
-                start_app(tmp / "then", cwd=old, checkpoints=ROOT / "checkpoints") as then_app:
+        with (
+            start_app(tmp / "now") as now_app,
+            start_app(tmp / "then", cwd=old, checkpoints=ROOT / "checkpoints") as then_app,
+        ):
             apps = {"now (panel closed)": now_app, f"before ({before})": then_app}
             clients = {name: client(app.url) for name, app in apps.items()}
             sent = {name: drawings if takes_the_pad(c) else uploads for name, c in clients.items()}

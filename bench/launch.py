@@ -39,14 +39,25 @@ def free_port() -> int:
 class Launched:
     """A Gradio app in a subprocess on a free port of 127.0.0.1; `with` stops it (and shows its log if it died)."""
 
-    def __init__(self, cmd: list[str], env: dict | None = None, log_path: Path | None = None, timeout: float = 240,
-                 cwd: str | Path = ROOT):
+    def __init__(
+        self,
+        cmd: list[str],
+        env: dict | None = None,
+        log_path: Path | None = None,
+        timeout: float = 240,
+        cwd: str | Path = ROOT,
+    ):
         self.port = free_port()
         self.name = "python " + ("-c ... " + " ".join(cmd[3:]) if cmd[1:2] == ["-c"] else " ".join(cmd[1:]))
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = open(log_path, "w+b") if log_path else tempfile.TemporaryFile()
-        full_env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(self.port),
-                    "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
+        full_env = {
+            **os.environ,
+            "GRADIO_SERVER_NAME": "127.0.0.1",
+            "GRADIO_SERVER_PORT": str(self.port),
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            **(env or {}),
+        }
         self.process = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
         try:
             self._wait_until_up(timeout)
@@ -103,8 +114,9 @@ def app_folders(work: Path, checkpoints: Path = ROOT / "checkpoints") -> dict:
     return {"CHECKPOINT_DIR": str(work / "checkpoints"), "VISITOR_DIR": str(work / "visitors")}
 
 
-def start_app(work: Path, env: dict | None = None, cwd: Path = ROOT, checkpoints: Path | None = None,
-              log_path: Path | None = None) -> Launched:
+def start_app(
+    work: Path, env: dict | None = None, cwd: Path = ROOT, checkpoints: Path | None = None, log_path: Path | None = None
+) -> Launched:
     """`python app.py` of the checkout `cwd`, with a visitor folder and a copy of a checkpoint folder (by default
     that checkout's) of its own under `work`."""
     folders = app_folders(work, checkpoints or Path(cwd) / "checkpoints")

@@ -137,8 +137,10 @@ def serve(html: str):
 def circle(box, n, turns=1.0):
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     r = 0.3 * min(box["width"], box["height"])
-    return [(cx + r * math.cos(2 * math.pi * turns * i / n), cy + r * math.sin(2 * math.pi * turns * i / n))
-            for i in range(n + 1)]
+    return [
+        (cx + r * math.cos(2 * math.pi * turns * i / n), cy + r * math.sin(2 * math.pi * turns * i / n))
+        for i in range(n + 1)
+    ]
 
 
 async def stroke(page, points) -> list[float]:
@@ -195,10 +197,19 @@ def pct(values, q):
 def self_times(trace: dict, moves: int) -> list[tuple[str, float]]:
     """The renderer main thread's self time per event name, ms per move, from a Chromium trace."""
     events = trace["traceEvents"]
-    main = {(e["pid"], e["tid"]) for e in events if e.get("name") == "thread_name"
-            and e.get("args", {}).get("name") == "CrRendererMain"}
-    spans = sorted(((e["ts"], e["ts"] + e["dur"], e["name"]) for e in events
-                    if e.get("ph") == "X" and "dur" in e and (e["pid"], e["tid"]) in main), key=lambda s: (s[0], -s[1]))
+    main = {
+        (e["pid"], e["tid"])
+        for e in events
+        if e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"
+    }
+    spans = sorted(
+        (
+            (e["ts"], e["ts"] + e["dur"], e["name"])
+            for e in events
+            if e.get("ph") == "X" and "dur" in e and (e["pid"], e["tid"]) in main
+        ),
+        key=lambda s: (s[0], -s[1]),
+    )
     total, stack = defaultdict(float), []  # stack: (end, name) of the spans that hold this one
     for start, end, name in spans:
         while stack and stack[-1][0] <= start:
@@ -248,8 +259,18 @@ async def pen_circle(page, cdp, box, kept, hz=120, seconds=0.5):
         window.counting = true; }""")
 
     def mouse(kind, x, y):
-        return cdp.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left",
-                                                     "buttons": 0 if kind == "mouseReleased" else 1, "clickCount": 1})
+        return cdp.send(
+            "Input.dispatchMouseEvent",
+            {
+                "type": kind,
+                "x": x,
+                "y": y,
+                "button": "left",
+                "buttons": 0 if kind == "mouseReleased" else 1,
+                "clickCount": 1,
+            },
+        )
+
     await mouse("mouseMoved", *points[0])
     await mouse("mousePressed", *points[0])
     sent, start = [], time.perf_counter()
@@ -267,8 +288,14 @@ async def measure(args, servers) -> dict:
     chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
         sys.exit("needs Chromium: apt-get install chromium (or set CHROMIUM)")
-    flags = ["--no-sandbox", "--disable-gpu", *([] if args.webgl else ["--disable-software-rasterizer"]),
-             "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    flags = [
+        "--no-sandbox",
+        "--disable-gpu",
+        *([] if args.webgl else ["--disable-software-rasterizer"]),
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
     out = {"moves": {}, "delays": defaultdict(list), "pen": {}, "shots": [], "boxes": {}}
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=flags)
@@ -297,8 +324,13 @@ async def measure(args, servers) -> dict:
                 if ours:  # short strokes through the centre, in every direction
                     for i in range(args.taps):
                         a = 2 * math.pi * i / args.taps
-                        await stroke(page, [(centre[0] + r * f * math.cos(a), centre[1] + r * f * math.sin(a))
-                                            for f in (-1, -0.6, -0.2, 0.2, 0.6, 1)])
+                        await stroke(
+                            page,
+                            [
+                                (centre[0] + r * f * math.cos(a), centre[1] + r * f * math.sin(a))
+                                for f in (-1, -0.6, -0.2, 0.2, 0.6, 1)
+                            ],
+                        )
                         out["delays"][rate].append(await live_delay(page))
                         await page.wait_for_timeout(300)
                     await page.wait_for_timeout(1500)
@@ -356,38 +388,52 @@ def main():
         for name in pages:
             t = moves[name, rate]
             mean = sum(t) / len(t)
-            print(f"  {rate}x CPU  {name:12s} mean {mean * 1000:6.1f}  p95 {pct(t, 95) * 1000:6.1f}  "
-                  f"= {mean / base:5.2f}x"
-                  + (f"  {ok(mean / base <= TARGET_RATIO)}" if name == OURS else ""))
-    print("\n== the live reading of the whole stroke, on the page's clock (ms): after pen-up (0: shown before it),"
-          " and after the last move (target p95 " + ", ".join(f"<= {v} at {k}x" for k, v in TARGET_DELAY.items()) + ")")
+            print(
+                f"  {rate}x CPU  {name:12s} mean {mean * 1000:6.1f}  p95 {pct(t, 95) * 1000:6.1f}  "
+                f"= {mean / base:5.2f}x" + (f"  {ok(mean / base <= TARGET_RATIO)}" if name == OURS else "")
+            )
+    print(
+        "\n== the live reading of the whole stroke, on the page's clock (ms): after pen-up (0: shown before it),"
+        " and after the last move (target p95 " + ", ".join(f"<= {v} at {k}x" for k, v in TARGET_DELAY.items()) + ")"
+    )
     for rate in (1, 4):
         up, moved, read, full = zip(*out["delays"][rate])
-        print(f"  {rate}x CPU  {len(up)} strokes: after pen-up p50 {pct(up, 50):6.1f}  p95 {pct(up, 95):6.1f}  "
-              f"max {max(up):6.1f};  after the last move p50 {pct(moved, 50):6.1f}  p95 {pct(moved, 95):6.1f}  "
-              f"max {max(moved):6.1f}  {ok(pct(moved, 95) <= TARGET_DELAY[rate])}")
-        print(f"  {'':8s} {'':{len(str(len(up))) + 9}s}of which the reading itself (its pixels taken -> shown) "
-              f"p50 {pct(read, 50):6.1f}  p95 {pct(read, 95):6.1f}  max {max(read):6.1f}")
-        print(f"  {'':8s} {'':{len(str(len(up))) + 9}s}the whole reading, 'is it a digit?' too, after pen-up "
-              f"p50 {pct(full, 50):6.1f}  p95 {pct(full, 95):6.1f}  max {max(full):6.1f}")
-    print("\n== a pen at 120 moves a second (half a second, sent without waiting): pointer events the page got, the"
-          f" positions it kept (pen-down included; ours: the pad's points(), target >= {TARGET_KEPT} of the moves),"
-          " and the ink's roundness (its middle's spread over 5-degree sectors: a circle 0-1 px)")
+        print(
+            f"  {rate}x CPU  {len(up)} strokes: after pen-up p50 {pct(up, 50):6.1f}  p95 {pct(up, 95):6.1f}  "
+            f"max {max(up):6.1f};  after the last move p50 {pct(moved, 50):6.1f}  p95 {pct(moved, 95):6.1f}  "
+            f"max {max(moved):6.1f}  {ok(pct(moved, 95) <= TARGET_DELAY[rate])}"
+        )
+        print(
+            f"  {'':8s} {'':{len(str(len(up))) + 9}s}of which the reading itself (its pixels taken -> shown) "
+            f"p50 {pct(read, 50):6.1f}  p95 {pct(read, 95):6.1f}  max {max(read):6.1f}"
+        )
+        print(
+            f"  {'':8s} {'':{len(str(len(up))) + 9}s}the whole reading, 'is it a digit?' too, after pen-up "
+            f"p50 {pct(full, 50):6.1f}  p95 {pct(full, 95):6.1f}  max {max(full):6.1f}"
+        )
+    print(
+        "\n== a pen at 120 moves a second (half a second, sent without waiting): pointer events the page got, the"
+        f" positions it kept (pen-down included; ours: the pad's points(), target >= {TARGET_KEPT} of the moves),"
+        " and the ink's roundness (its middle's spread over 5-degree sectors: a circle 0-1 px)"
+    )
     for rate in (1, 4):
         for name in pages:
             sent, got, kept = out["pen"][name, rate]
             radius, spread, empty = out["round"][name, rate]
-            print(f"  {rate}x CPU  {name:12s} events {got:3d} of {sent} ({100 * got / sent:3.0f}%);  kept {kept:3d} of "
-                  f"{sent + 1}" + (f" {ok(kept - 1 >= TARGET_KEPT)}" if name == OURS else "   ")
-                  + f";  radius {radius:5.1f} px, spread {spread:4.1f} px"
-                  + (f", {empty} sectors without ink" if empty else ""))
+            print(
+                f"  {rate}x CPU  {name:12s} events {got:3d} of {sent} ({100 * got / sent:3.0f}%);  kept {kept:3d} of "
+                f"{sent + 1}"
+                + (f" {ok(kept - 1 >= TARGET_KEPT)}" if name == OURS else "   ")
+                + f";  radius {radius:5.1f} px, spread {spread:4.1f} px"
+                + (f", {empty} sectors without ink" if empty else "")
+            )
     for rate in (1, 4):
         print(f"\n== where one circle's time goes on ours, {rate}x CPU (ms per move; {args.moves} moves)")
         print("  renderer main thread, self time per trace event:")
-        for n, t in self_times(out["trace", rate], args.moves)[:args.top]:
+        for n, t in self_times(out["trace", rate], args.moves)[: args.top]:
             print(f"    {t:7.2f}  {n}")
         print("  JavaScript, self time per function (CDP Profiler):")
-        for n, t in top_functions(out["profile", rate], args.moves)[:args.top]:
+        for n, t in top_functions(out["profile", rate], args.moves)[: args.top]:
             print(f"    {t:7.2f}  {n}")
     print("\nthe pen's circles:", *out["shots"], sep="\n  ")
 

@@ -55,14 +55,16 @@ def main():
     print(f"ratio              p50 {c50 / t50:.2f}x   p95 {c95 / t95:.2f}x")
 
     # In process: the work /predict does for one drawing of the pad, minus Gradio.
+    import torch
+
     from src.config import CHECKPOINT_DIR, DEFAULT_CHECKPOINT
     from src.data.preprocess import preprocess
 
-    import torch
     torch.set_num_threads(1)
     from src.data.synthetic import render_digit
     from src.reading.inference import ModelStore
     from src.web.pad import SIZE, decode, encode
+
     rng = np.random.default_rng(0)
     store = ModelStore(CHECKPOINT_DIR, DEFAULT_CHECKPOINT)
     model = store.activate(DEFAULT_CHECKPOINT)
@@ -84,6 +86,7 @@ def main():
         t_pre.append(t1 - t0)
         t_all.append(time.perf_counter() - t1)
     from src.reading.saliency import saliency
+
     t_read = []
     for v in values:
         t0 = time.perf_counter()
@@ -98,11 +101,15 @@ def main():
         t_sal.append(time.perf_counter() - t0)
     print(f"in process, decoding the pad's value (a 320x320 PNG data URL): p50 {np.median(t_decode) * 1000:.2f} ms")
     print(f"in process, one saliency map: p50 {np.median(t_sal) * 1000:.2f} ms")
-    print(f"in process, the whole Draw-tab reading (+ is-it-a-digit, number check, saliency): "
-          f"p50 {np.median(t_read) * 1000:.2f} ms")
-    print(f"in process, per drawing of the pad: preprocessing p50 {np.median(t_pre) * 1000:.2f} ms, "
-          f"reading (preprocessing + network + is-it-a-digit) p50 {np.median(t_all) * 1000:.2f} ms, "
-          f"p95 {np.percentile(t_all, 95) * 1000:.2f} ms")
+    print(
+        f"in process, the whole Draw-tab reading (+ is-it-a-digit, number check, saliency): "
+        f"p50 {np.median(t_read) * 1000:.2f} ms"
+    )
+    print(
+        f"in process, per drawing of the pad: preprocessing p50 {np.median(t_pre) * 1000:.2f} ms, "
+        f"reading (preprocessing + network + is-it-a-digit) p50 {np.median(t_all) * 1000:.2f} ms, "
+        f"p95 {np.percentile(t_all, 95) * 1000:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -18,12 +18,13 @@ from src import config
 from src.training.gpu import train_run
 from src.training.loop import FAST
 
-DEFAULTS = dict(epochs=FAST.epochs, batch_size=FAST.batch_size, learning_rate=FAST.lr, augment=FAST.augment,
-                max_examples=None)
+DEFAULTS = dict(
+    epochs=FAST.epochs, batch_size=FAST.batch_size, learning_rate=FAST.lr, augment=FAST.augment, max_examples=None
+)
 
 
 def variant(text: str) -> dict:
-    """"epochs=5, learning_rate=2.5e-2" -> the page's settings with those two replaced, typed as the defaults."""
+    """ "epochs=5, learning_rate=2.5e-2" -> the page's settings with those two replaced, typed as the defaults."""
     settings = dict(DEFAULTS)
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, value = (s.strip() for s in part.split("="))
@@ -49,8 +50,11 @@ def main():
             seconds.append(time.perf_counter() - started)
             val.append([s[1] for s in steps if s[0] == "epoch"][-1]["val_acc"])
             test.append(steps[-1][2])
-        print(f"| {text} | {np.mean(val):.3f}% | {', '.join(f'{v:.2f}' for v in val)} | "
-              f"{', '.join(f'{t:.2f}' for t in test)} | {', '.join(f'{s:.0f}' for s in seconds)} |", flush=True)
+        print(
+            f"| {text} | {np.mean(val):.3f}% | {', '.join(f'{v:.2f}' for v in val)} | "
+            f"{', '.join(f'{t:.2f}' for t in test)} | {', '.join(f'{s:.0f}' for s in seconds)} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

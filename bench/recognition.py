@@ -40,9 +40,21 @@ from src.data.mnist import read_mnist
 from src.data.synthetic import render_mask
 from src.reading.inference import ModelStore
 
-SEEDS = {"independent_thin": 31, "independent_marker": 32, "new_seed_thin": 777001, "new_seed_marker": 777002,
-         "nondigits": 999, "hairline": 33, "thick": 34, "slanted": 35, "european": 36, "fours": 37, "small": 38,
-         "numbers": 39, "nondigits_new": 1999}
+SEEDS = {
+    "independent_thin": 31,
+    "independent_marker": 32,
+    "new_seed_thin": 777001,
+    "new_seed_marker": 777002,
+    "nondigits": 999,
+    "hairline": 33,
+    "thick": 34,
+    "slanted": 35,
+    "european": 36,
+    "fours": 37,
+    "small": 38,
+    "numbers": 39,
+    "nondigits_new": 1999,
+}
 
 
 def as_png(img: Image.Image) -> Image.Image:
@@ -60,7 +72,10 @@ def black_on_white(mask: Image.Image) -> Image.Image:
 def mnist_test(n: int):
     test = read_mnist(config.DATA_DIR, train=False)
     for i in range(min(n, len(test))):
-        yield int(test.labels[i]), Image.fromarray(255 - test.images[i].numpy()).resize((280, 280), Image.Resampling.BICUBIC)
+        yield (
+            int(test.labels[i]),
+            Image.fromarray(255 - test.images[i].numpy()).resize((280, 280), Image.Resampling.BICUBIC),
+        )
 
 
 def own_generator(n: int, seed: int, brush_frac):
@@ -91,7 +106,9 @@ def run(reader, items) -> dict:
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", default=str(config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT))
-    p.add_argument("--quick", action="store_true", help="300 MNIST digits, 50 per drawn set, 120 non-digits (a smoke run)")
+    p.add_argument(
+        "--quick", action="store_true", help="300 MNIST digits, 50 per drawn set, 120 non-digits (a smoke run)"
+    )
     args = p.parse_args()
     torch.set_num_threads(1)
     path = Path(args.checkpoint)
@@ -105,8 +122,12 @@ def main():
         "drawn, independent, marker": lambda: heldout_digits(n_drawn, SEEDS["independent_marker"], pen="marker"),
         "drawn, independent, hairline pen": lambda: heldout_digits(n_drawn, SEEDS["hairline"], pen="hairline"),
         "drawn, independent, thick marker": lambda: heldout_digits(n_drawn, SEEDS["thick"], pen="thick"),
-        **{f"drawn, independent, {HARD_KINDS[kind]}": functools.partial(heldout_digits, n_drawn, SEEDS[kind], "thin",
-                                                                        kind=kind) for kind in HARD_KINDS},
+        **{
+            f"drawn, independent, {HARD_KINDS[kind]}": functools.partial(
+                heldout_digits, n_drawn, SEEDS[kind], "thin", kind=kind
+            )
+            for kind in HARD_KINDS
+        },
         "numbers of 2-4 digits, independent": lambda: heldout_numbers(n_drawn // 2, SEEDS["numbers"]),
         "drawn, new seeds, thin (1-2.5%)": lambda: own_generator(n_drawn, SEEDS["new_seed_thin"], (0.008, 0.025)),
         "drawn, new seeds, marker (6-10%)": lambda: own_generator(n_drawn, SEEDS["new_seed_marker"], (0.06, 0.10)),
@@ -122,10 +143,16 @@ def main():
         else:
             items = items()
         r = run(model.read, items)
-        right, shown = (("–", "–") if name.startswith("non") else
-                        (f"{100 * r['right'] / r['n']:.2f}%", f"{100 * r['shown_right'] / r['n']:.2f}%"))
-        print(f"| {name} | {r['n']:,} | {right} | {shown} | {100 * r['flagged'] / r['n']:.2f}% | "
-              f"{time.perf_counter() - started:.0f} |", flush=True)
+        right, shown = (
+            ("–", "–")
+            if name.startswith("non")
+            else (f"{100 * r['right'] / r['n']:.2f}%", f"{100 * r['shown_right'] / r['n']:.2f}%")
+        )
+        print(
+            f"| {name} | {r['n']:,} | {right} | {shown} | {100 * r['flagged'] / r['n']:.2f}% | "
+            f"{time.perf_counter() - started:.0f} |",
+            flush=True,
+        )
         if name == "non-digits, independent":
             kinds.update(r["kinds"])
     print("\nnon-digits flagged by kind: " + ", ".join(f"{k} {100 * f / n:.0f}% of {n}" for k, (n, f) in kinds.items()))

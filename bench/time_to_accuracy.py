@@ -56,8 +56,12 @@ def main():
     p.add_argument("--data-dir", default=config.DATA_DIR)
     p.add_argument("--tutorial-epochs", type=int, default=10)
     p.add_argument("--skip-full", action="store_true", help="leave out the long recipe")
-    p.add_argument("--fast-epochs", type=int, default=None,
-                   help="only the first N epochs of the fast recipe's schedule (a quick check of the bench)")
+    p.add_argument(
+        "--fast-epochs",
+        type=int,
+        default=None,
+        help="only the first N epochs of the fast recipe's schedule (a quick check of the bench)",
+    )
     args = p.parse_args()
     torch.set_num_threads(training_threads())
     device = torch.device("cpu")
@@ -68,11 +72,16 @@ def main():
         loops["tutorial loop (batch 64, Adam 1e-3)"] = tutorial_epochs(args.data_dir, device, args.tutorial_epochs)
     for name, recipe in RECIPES.items():
         if not (args.skip_full and name.startswith("full")):
-            loops[name] = recipe_epochs(data, pools, recipe, device, args.fast_epochs if name.startswith("fast") else None)
-    loops[WITHOUT_KERNELS] = recipe_epochs(data, pools, RECIPES["fast (Train tab)"], device, args.fast_epochs,
-                                           with_kernels=False)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {os.cpu_count()} cores; "
-          "seconds of training until MNIST test accuracy first reaches each target")
+            loops[name] = recipe_epochs(
+                data, pools, recipe, device, args.fast_epochs if name.startswith("fast") else None
+            )
+    loops[WITHOUT_KERNELS] = recipe_epochs(
+        data, pools, RECIPES["fast (Train tab)"], device, args.fast_epochs, with_kernels=False
+    )
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {os.cpu_count()} cores; "
+        "seconds of training until MNIST test accuracy first reaches each target"
+    )
     print(f"| loop | {' | '.join(f'to {t}%' for t in TARGETS)} | epochs | final test | total |")
     print("| --- | " + " | ".join("---:" for _ in TARGETS) + " | ---: | ---: | ---: |")
     results = time_to(loops, data.test, accuracy)
@@ -81,9 +90,11 @@ def main():
         print(f"| {name} | {cells} | {len(curve)} | {curve[-1][1]:.2f}% | {curve[-1][0]:.1f} s |", flush=True)
     (fast, _), (plain, plain_curve) = results["fast (Train tab)"], results[WITHOUT_KERNELS]
     target = 99.0 if 99.0 in fast and 99.0 in plain else None
-    speed_up = (plain[target] / fast[target] if target else plain_curve[-1][0] / results["fast (Train tab)"][1][-1][0])
-    print(f"the CPU kernels: {speed_up:.2f}x faster {'to 99.0%' if target else 'over the whole recipe'} "
-          f"for the Train tab's recipe (keep them if at least 1.20x)")
+    speed_up = plain[target] / fast[target] if target else plain_curve[-1][0] / results["fast (Train tab)"][1][-1][0]
+    print(
+        f"the CPU kernels: {speed_up:.2f}x faster {'to 99.0%' if target else 'over the whole recipe'} "
+        f"for the Train tab's recipe (keep them if at least 1.20x)"
+    )
 
 
 if __name__ == "__main__":

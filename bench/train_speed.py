@@ -32,12 +32,11 @@ from torch.utils.data import DataLoader, random_split
 from torchvision import datasets, transforms
 
 from src import config
-from src.training import kernels
 from src.data.mnist import load_mnist
-from src.model.network import TutorialCNN
 from src.data.synthetic import cached_training_pools
-from src.training.loop import (FAST, Pools, TrainConfig, compute_dtype, train_epochs, train_teachers,
-                          training_threads)
+from src.model.network import TutorialCNN
+from src.training import kernels
+from src.training.loop import FAST, Pools, TrainConfig, compute_dtype, train_epochs, train_teachers, training_threads
 
 TUTORIAL, WITH_KERNELS = "tutorial loop", "tutorial loop with the CPU kernels (src/training/kernels.py)"
 RECIPES = {"fast (Train tab)": FAST, "full (train.py)": TrainConfig()}
@@ -79,8 +78,15 @@ def tutorial_epochs(data_dir: str, device: torch.device, epochs: int, seed: int 
         yield time.perf_counter() - start, model
 
 
-def recipe_epochs(data, pools, recipe: TrainConfig, device: torch.device, epochs: int | None = None,
-                  teachers: list | None = None, with_kernels: bool = True):
+def recipe_epochs(
+    data,
+    pools,
+    recipe: TrainConfig,
+    device: torch.device,
+    epochs: int | None = None,
+    teachers: list | None = None,
+    with_kernels: bool = True,
+):
     """A recipe of src/training/loop.py as the app runs it, one epoch at a time: yields (seconds, model). With
     `epochs`, only the first ones of the recipe's schedule. A recipe with teachers first trains them
     (train_teachers), and the first epoch's seconds include that, unless `teachers` are given. `with_kernels`
@@ -106,8 +112,10 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(training_threads())
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads (src.training.loop.training_threads), "
-          f"{os.cpu_count()} cores")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads (src.training.loop.training_threads), "
+        f"{os.cpu_count()} cores"
+    )
     for name in devices:
         if name == "cuda" and not torch.cuda.is_available():
             print("cuda: not available, skipped")
@@ -125,10 +133,13 @@ def main():
             timed["fast in fp32 (for comparison)"] = FAST_FP32
         for recipe_name, recipe in timed.items():
             # An epoch's speed does not depend on what the teachers learnt: untrained stand-ins cost the same.
-            stand_ins = [TutorialCNN().to(device, memory_format=torch.channels_last).eval().requires_grad_(False)
-                         for _ in range(recipe.teachers)]
+            stand_ins = [
+                TutorialCNN().to(device, memory_format=torch.channels_last).eval().requires_grad_(False)
+                for _ in range(recipe.teachers)
+            ]
             loops[f"{recipe_name}, {compute_dtype(recipe.precision, device)}"] = recipe_epochs(
-                data, pools, recipe, device, args.epochs, teachers=stand_ins)
+                data, pools, recipe, device, args.epochs, teachers=stand_ins
+            )
         if device.type == "cpu":
             loops[WITHOUT_KERNELS] = recipe_epochs(data, pools, FAST, device, args.epochs, with_kernels=False)
         # One epoch of each loop in turn, so that the machine's drift over the run hits every loop alike.
@@ -141,8 +152,10 @@ def main():
         for name, t in times.items():
             line = f"[{label}] {name}: {best[name]:.2f} s/epoch (epochs: {', '.join(f'{e:.2f}' for e in t)})"
             if not name.startswith("tutorial"):
-                line += (f" | speed-up {tutorial / best[name]:.2f}x "
-                         f"({with_kernels / best[name]:.2f}x against the second tutorial loop)")
+                line += (
+                    f" | speed-up {tutorial / best[name]:.2f}x "
+                    f"({with_kernels / best[name]:.2f}x against the second tutorial loop)"
+                )
             print(line, flush=True)
 
 

@@ -17,10 +17,10 @@ from dataclasses import replace
 import torch
 
 from src import config
-from src.training import kernels
 from src.data.mnist import load_mnist
-from src.model.network import TutorialCNN
 from src.data.synthetic import cached_training_pools
+from src.model.network import TutorialCNN
+from src.training import kernels
 from src.training.loop import FAST, Pools, native_bf16, seeded_generator, train_step, training_threads
 
 
@@ -54,8 +54,10 @@ def main():
                 train_step(model, optimizer, x, labels, recipe)
             if round_:
                 times[name].append((time.perf_counter() - start) / args.steps * 1000)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {len(x)} ({args.batch} MNIST + "
-          f"{len(x) - args.batch} synthetic), median of {args.rounds} rounds of {args.steps} steps")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {len(x)} ({args.batch} MNIST + "
+        f"{len(x) - args.batch} synthetic), median of {args.rounds} rounds of {args.steps} steps"
+    )
     baseline = statistics.median(times[next(iter(times))])
     for name, t in times.items():
         print(f"{name}: {statistics.median(t):.1f} ms/step | {baseline / statistics.median(t):.2f}x")

@@ -57,9 +57,13 @@ def split(lines: list[tuple[float, str]], records: list[dict]) -> dict:
     epoch_lines = [t for t, text in lines if text.startswith("Epoch ")]
     fitting = next(t for t, text in lines if text.startswith("Fitting"))
     first_epoch_start = epoch_lines[0] - records[0]["seconds"]
-    return {"loading": first_epoch_start, "training": epoch_lines[-1] - first_epoch_start,
-            "statistics and saving": lines[-1][0] - epoch_lines[-1], "total": lines[-1][0],
-            "of which after the last epoch, before 'Fitting'": fitting - epoch_lines[-1]}
+    return {
+        "loading": first_epoch_start,
+        "training": epoch_lines[-1] - first_epoch_start,
+        "statistics and saving": lines[-1][0] - epoch_lines[-1],
+        "total": lines[-1][0],
+        "of which after the last epoch, before 'Fitting'": fitting - epoch_lines[-1],
+    }
 
 
 def main():
@@ -70,8 +74,10 @@ def main():
     cached_training_pools(config.DATA_DIR, mnist=data.train)  # drawn once, kept on disk: not the visitor's wait
     with tempfile.TemporaryDirectory(prefix="train-wait-") as tmp, start_app(Path(tmp)) as app:
         tutorial = tutorial_epoch(config.DATA_DIR)  # meanwhile the app compiles its CPU kernels (app.py)
-        print(f"one epoch of the tutorial's loop: {tutorial:.1f} s (torch {torch.__version__}, "
-              f"{training_threads()} threads)")
+        print(
+            f"one epoch of the tutorial's loop: {tutorial:.1f} s (torch {torch.__version__}, "
+            f"{training_threads()} threads)"
+        )
         for run in range(1, args.runs + 1):
             lines, records = timed_training(app.url)
             print(f"\nrun {run}: /train with the page's defaults")
@@ -80,8 +86,10 @@ def main():
                 print(f"| {t:.1f} s | {re.sub(r'[*]', '', text)[:110]} |")
             parts = split(lines, records)
             accuracy = re.search(r"Test accuracy ([\d.]+)%", lines[-1][1])
-            print(f"epochs: {len(records)}, validation {records[-1]['val_acc']}%, test "
-                  f"{accuracy[1] if accuracy else '?'}%")
+            print(
+                f"epochs: {len(records)}, validation {records[-1]['val_acc']}%, test "
+                f"{accuracy[1] if accuracy else '?'}%"
+            )
             for name, seconds in parts.items():
                 print(f"  {name}: {seconds:.1f} s = {seconds / tutorial:.2f} tutorial epochs")
 

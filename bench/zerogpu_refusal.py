@@ -23,7 +23,8 @@ from pathlib import Path
 def serve():
     """app.py as __main__, its training functions as `@spaces.GPU` wraps them on ZeroGPU, its scheduler refusing."""
     import spaces
-    from spaces.zero import client, config as cards, decorator, utils
+    from spaces.zero import client, decorator, utils
+    from spaces.zero import config as cards
     from spaces.zero.api import QuotaInfos, ScheduleMetadata
 
     from src.training import gpu
@@ -54,12 +55,18 @@ def shoot(out: Path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False", "CHECKPOINT_DIR": str(work / "checkpoints"),
-           "VISITOR_DIR": str(work / "visitors")}
+    env = {
+        **os.environ,
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "CHECKPOINT_DIR": str(work / "checkpoints"),
+        "VISITOR_DIR": str(work / "visitors"),
+    }
     log = open(work / "server.log", "wb")
-    server = subprocess.Popen([sys.executable, "-m", "bench.zerogpu_refusal", "--serve"], env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.zerogpu_refusal", "--serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         for _ in range(480):
@@ -70,14 +77,24 @@ def shoot(out: Path):
                 pass
             time.sleep(0.5)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM") or shutil.which("chromium"),
-                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-            page = browser.new_page(viewport={"width": 1280, "height": 1000},
-                                    extra_http_headers={"X-IP-Token": "header.e30.signature"})
+            browser = p.chromium.launch(
+                executable_path=os.environ.get("CHROMIUM") or shutil.which("chromium"),
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
+            page = browser.new_page(
+                viewport={"width": 1280, "height": 1000}, extra_http_headers={"X-IP-Token": "header.e30.signature"}
+            )
             page.goto(url)
             page.wait_for_selector("#sketchpad canvas", timeout=60_000)  # loaded, as tests/test_browser.py waits
-            page.wait_for_function("() => document.querySelector('#live-reading .live-reading')?.dataset.weights",
-                                   timeout=60_000)
+            page.wait_for_function(
+                "() => document.querySelector('#live-reading .live-reading')?.dataset.weights", timeout=60_000
+            )
             page.get_by_role("tab", name="Train").click()
             page.wait_for_selector("#start")
             page.click("#start")

@@ -9,8 +9,11 @@ parser = argparse.ArgumentParser(prog="python -m src", description=__doc__)
 commands = parser.add_subparsers(dest="command", required=True)
 static = commands.add_parser("static", help="build the static page (live reading only) into a folder")
 static.add_argument("out", help="the folder to write (a Static Space's files)")
-static.add_argument("--checkpoint", default=str(config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT),
-                    help="the model's .safetensors file (default: the shipped one)")
+static.add_argument(
+    "--checkpoint",
+    default=str(config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT),
+    help="the model's .safetensors file (default: the shipped one)",
+)
 static.add_argument("--app-url", default="", help="where the full app runs, linked from the page")
 args = parser.parse_args()
 out = build(args.out, args.checkpoint, args.app_url)

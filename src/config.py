@@ -24,7 +24,9 @@ VISITOR_DIR = Path(os.environ.get("VISITOR_DIR", str(ROOT / "visitors")))
 MAX_RUNS_PER_VISITOR = int(os.environ.get("MAX_RUNS_PER_VISITOR", "3"))
 MAX_CORRECTIONS_PER_VISITOR = int(os.environ.get("MAX_CORRECTIONS_PER_VISITOR", "500"))
 VISITOR_DATA_MB = float(os.environ.get("VISITOR_DATA_MB", "500"))
-VISITOR_DATA_MB_PER_ADDRESS = float(os.environ.get("VISITOR_DATA_MB_PER_ADDRESS", "50"))  # of all visitors at one address
+VISITOR_DATA_MB_PER_ADDRESS = float(
+    os.environ.get("VISITOR_DATA_MB_PER_ADDRESS", "50")
+)  # of all visitors at one address
 SHARED_CORRECTIONS_MB = float(os.environ.get("SHARED_CORRECTIONS_MB", "50"))  # of visitors who left, together
 VISITOR_IDLE_MINUTES = float(os.environ.get("VISITOR_IDLE_MINUTES", "60"))
 MAX_WAITING_TRAININGS = int(os.environ.get("MAX_WAITING_TRAININGS", "10"))  # besides the one running

@@ -15,8 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_addoption(parser):
-    parser.addoption("--update-screenshots", action="store_true",
-                     help="write the browser tests' screenshots into docs/ (the README's pictures)")
+    parser.addoption(
+        "--update-screenshots",
+        action="store_true",
+        help="write the browser tests' screenshots into docs/ (the README's pictures)",
+    )
 
 
 def pytest_collection_modifyitems(items):
@@ -39,6 +42,7 @@ def _record(cls, text_of):
         if not getattr(self, "_recorded", False):  # once, by the outermost class (gr.Error is an AppError)
             self._recorded = True
             MESSAGES.append(text_of(self, args, kwargs))
+
     cls.__init__ = __init__
 
 
@@ -65,6 +69,7 @@ def error_messages():
         if response.status_code >= 400 and not kwargs.get("stream") and "/file=" not in request.url:
             MESSAGES.append(response.text[:2000])
         return response
+
     requests.Session.send = recorded_send
     return MESSAGES
 
@@ -129,22 +134,29 @@ def ones_leaning_back() -> list:
     from bench.heldout import heldout_digits
 
     picked = {5135: (711, 901), 5235: (321, 501, 831)}
-    return [np.asarray(heldout_digits(max(at) + 1, seed, "thin", kind="slanted")[i][1], np.float32) / 255
-            for seed, at in picked.items() for i in at]
+    return [
+        np.asarray(heldout_digits(max(at) + 1, seed, "thin", kind="slanted")[i][1], np.float32) / 255
+        for seed, at in picked.items()
+        for i in at
+    ]
 
 
 @pytest.fixture(scope="session")
 def dots_alone() -> list:
     """Drawings of filled dots only, each a (centres, ink map) pair: a colon, three dots like a 3, and a row of
     three dots like a number. 320x320 ink maps."""
+
     def dots(centres, radius=14):
         img = Image.new("L", (320, 320), 0)
         for x, y in centres:
             ImageDraw.Draw(img).ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
         return centres, np.asarray(img, np.float32) / 255
 
-    return [dots([(160, 100), (160, 220)]), dots([(160, 80), (130, 160), (175, 240)]),
-            dots([(60, 160), (160, 160), (260, 160)])]
+    return [
+        dots([(160, 100), (160, 220)]),
+        dots([(160, 80), (130, 160), (175, 240)]),
+        dots([(60, 160), (160, 160), (260, 160)]),
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -160,15 +172,23 @@ def chromium() -> str:
     import shutil
 
     found = os.environ.get("CHROMIUM") or next(
-        filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+        filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None
+    )
     if not found:
-        pytest.skip("no Chromium on PATH: apt-get install chromium (or playwright install chromium, then set "
-                    "CHROMIUM to its path)")
+        pytest.skip(
+            "no Chromium on PATH: apt-get install chromium (or playwright install chromium, then set "
+            "CHROMIUM to its path)"
+        )
     return found
 
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
@@ -208,7 +228,8 @@ def model(loaded_model):
 def save_model():
     """save_model(path, model, metadata): src.model.checkpoint.save_model with placeholder novelty statistics fitted
     to `model` (a real fit needs MNIST and seconds; these flag everything and are only for file handling)."""
-    from src.model.checkpoint import save_model as save, weights_digest
+    from src.model.checkpoint import save_model as save
+    from src.model.checkpoint import weights_digest
     from src.model.novelty import PCA_DIMS, NoveltyDetector
 
     def save_with_placeholder_statistics(path, model, metadata):
@@ -237,12 +258,19 @@ class Server:
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = workdir / "server.log"
-        env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(self.port),
-               "GRADIO_ANALYTICS_ENABLED": "False", "CHECKPOINT_DIR": str(self.checkpoint_dir),
-               "VISITOR_DIR": str(self.visitor_dir), **(env or {})}
+        env = {
+            **os.environ,
+            "GRADIO_SERVER_NAME": "127.0.0.1",
+            "GRADIO_SERVER_PORT": str(self.port),
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "CHECKPOINT_DIR": str(self.checkpoint_dir),
+            "VISITOR_DIR": str(self.visitor_dir),
+            **(env or {}),
+        }
         with open(self.log_path, "wb") as log:  # the app writes on through its own handle
-            self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log,
-                                            stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
         self._serving_within(timeout)
 
     def _serving_within(self, seconds: float):
@@ -258,8 +286,10 @@ class Server:
             except requests.RequestException:
                 time.sleep(0.5)
         self.stop()
-        pytest.fail(f"app.py did not serve {self.url} (exit code {self.process.returncode}):\n"
-                    f"{self.log_path.read_text(errors='replace')[-3000:]}")
+        pytest.fail(
+            f"app.py did not serve {self.url} (exit code {self.process.returncode}):\n"
+            f"{self.log_path.read_text(errors='replace')[-3000:]}"
+        )
 
     @property
     def app(self):

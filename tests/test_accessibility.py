@@ -44,14 +44,18 @@ OPEN_ALL = """() => { let n = 0; for (const b of document.querySelectorAll('butt
 def violations(page, axe_source) -> list[dict]:
     """axe-core's violations on the page as it is now: id, impact and the elements, shortest first."""
     page.add_script_tag(content=axe_source)
-    return page.evaluate("""async (tags) => (await axe.run(document, {runOnly: {type: "tag", values: tags}}))
-        .violations.map((v) => ({id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(" "))}))""", RULES)
+    return page.evaluate(
+        """async (tags) => (await axe.run(document, {runOnly: {type: "tag", values: tags}}))
+        .violations.map((v) => ({id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(" "))}))""",
+        RULES,
+    )
 
 
 @pytest.mark.parametrize("device", ["desktop", "phone"])
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_axe_finds_nothing_serious_on_either_tab_with_every_panel_open(playwright, browser, server, axe_source, theme,
-                                                                       device, screenshots):
+def test_axe_finds_nothing_serious_on_either_tab_with_every_panel_open(
+    playwright, browser, server, axe_source, theme, device, screenshots
+):
     page = open_app(playwright, browser, server.url, device, theme)
     draw(page, STROKES[7])  # the readings filled in: chart, images, notes
     assert shown_digit(page) == 7
@@ -68,8 +72,10 @@ def test_axe_finds_nothing_serious_on_either_tab_with_every_panel_open(playwrigh
     page.context.close()
     for tab, found_here in found.items():
         serious = [v for v in found_here if v["impact"] in ("serious", "critical")]
-        print(f"\naxe-core, {tab} tab, {theme}, {device}: {len(serious)} serious or critical; all: "
-              + (", ".join(f"{v['id']} ({v['impact']}, {len(v['targets'])})" for v in found_here) or "none"))
+        print(
+            f"\naxe-core, {tab} tab, {theme}, {device}: {len(serious)} serious or critical; all: "
+            + (", ".join(f"{v['id']} ({v['impact']}, {len(v['targets'])})" for v in found_here) or "none")
+        )
         assert not serious, serious
 
 
@@ -139,8 +145,9 @@ def test_keyboard_only_upload_read_then_train_one_epoch_and_stop(playwright, bro
     chooser.value.set_files(str(picture))
     tab_to(page, lambda f: f["id"] == "classify")
     page.keyboard.press("Enter")
-    page.wait_for_function("() => /The image reads: 1/.test(document.querySelector('#announcer')?.textContent ?? '')",
-                           timeout=60_000)
+    page.wait_for_function(
+        "() => /The image reads: 1/.test(document.querySelector('#announcer')?.textContent ?? '')", timeout=60_000
+    )
     assert re.search(r'"?digit"?\W+1', page.locator("#classify-result").inner_text())
 
     # Back up to the tabs, and into the Train tab.
@@ -189,6 +196,7 @@ def test_the_live_bars_do_not_move_for_those_who_ask_for_less_motion(browser, se
         page.goto(server.url)
         page.wait_for_selector("#live-reading .live-bar i", state="attached", timeout=60_000)
         durations[motion] = page.evaluate(
-            "() => getComputedStyle(document.querySelector('#live-reading .live-bar i')).transitionDuration")
+            "() => getComputedStyle(document.querySelector('#live-reading .live-bar i')).transitionDuration"
+        )
         context.close()
     assert durations == {"no-preference": "0.08s", "reduce": "0s"}, durations

@@ -95,7 +95,12 @@ def test_predict_reads_60_drawings_from_the_pad(server):
 def test_blank_canvas_gives_no_digit_and_no_error(client, tmp_path):
     Image.new("RGB", (800, 800), "white").save(tmp_path / "blank.png")
     assert client.predict(handle_file(str(tmp_path / "blank.png")), api_name="/classify") == {
-        "digit": None, "confidence": 0.0, "probabilities": [0.0] * 10, "is_digit": False, "unusual": False}
+        "digit": None,
+        "confidence": 0.0,
+        "probabilities": [0.0] * 10,
+        "is_digit": False,
+        "unusual": False,
+    }
     for empty in ("", None, on_pad(Image.new("RGBA", (SIZE, SIZE), (0, 0, 0, 0)))):  # nothing drawn, or cleared
         assert client.predict(empty, api_name="/predict") == BLANK
 
@@ -114,8 +119,13 @@ def test_predict_returns_the_reading_as_classify_does_and_the_model_input(client
     assert client.predict(handle_file(str(tmp_path / "four.png")), api_name="/classify") == reading
 
 
-BAD_VALUES = {"a long string": "x" * 500_000, "a long list": ["a"] * 50_000, "a dict": {"a": [1] * 1000},
-              "a huge number": -10**30, "nested lists": [[[[[]]]]] * 1000}
+BAD_VALUES = {
+    "a long string": "x" * 500_000,
+    "a long list": ["a"] * 50_000,
+    "a dict": {"a": [1] * 1000},
+    "a huge number": -(10**30),
+    "nested lists": [[[[[]]]]] * 1000,
+}
 
 
 def test_every_endpoint_answers_absurd_inputs_with_a_short_message(server, client):
@@ -124,7 +134,6 @@ def test_every_endpoint_answers_absurd_inputs_with_a_short_message(server, clien
     import time
 
     import requests
-
     from gradio_client import Client
 
     endpoints = Client(server.url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"]
@@ -133,7 +142,7 @@ def test_every_endpoint_answers_absurd_inputs_with_a_short_message(server, clien
         defaults = [p.get("parameter_default") for p in info["parameters"]]
         for i in range(len(defaults)):
             for kind, bad in BAD_VALUES.items():
-                data = defaults[:i] + [bad] + defaults[i + 1:]
+                data = defaults[:i] + [bad] + defaults[i + 1 :]
                 started = time.monotonic()
                 r = requests.post(f"{server.url}gradio_api/call{name}", json={"data": data}, timeout=60)
                 if r.status_code == 200:
@@ -142,7 +151,13 @@ def test_every_endpoint_answers_absurd_inputs_with_a_short_message(server, clien
                     message = answer.split("event: error", 1)[1].split("data: ", 1)[1].split("\n")[0]
                     assert '"error": null' not in message and len(message) < 600, (name, i, kind, message[:300])
                 else:
-                    assert 400 <= r.status_code < 500 and len(r.text) < 2000, (name, i, kind, r.status_code, r.text[:300])
+                    assert 400 <= r.status_code < 500 and len(r.text) < 2000, (
+                        name,
+                        i,
+                        kind,
+                        r.status_code,
+                        r.text[:300],
+                    )
                 assert time.monotonic() - started < 10, (name, i, kind)
                 tried += 1
     assert tried >= 50

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.slow
 
 def bench(name: str, *args: str) -> str:
     """What `python -m bench.NAME ARGS` prints, run from the repository root; it must exit 0."""
-    result = subprocess.run([sys.executable, "-m", f"bench.{name}", *args], cwd=ROOT, capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", f"bench.{name}", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
@@ -29,11 +30,20 @@ def row(out: str, start: str) -> list[str]:
 def test_recognition_bench_prints_its_table(data_dir):
     out = bench("recognition", "--quick")
     assert "with its novelty statistics" in out
-    for name in ("MNIST test", "drawn, independent, thin pen", "drawn, independent, marker", "non-digits, independent",
-                 "drawn, independent, hairline pen", "drawn, independent, thick marker", "drawn, independent, slanted",
-                 "drawn, independent, European 1s and 7s", "drawn, independent, open and closed 4s",
-                 "drawn, independent, 10-20% of the canvas high, in a corner", "numbers of 2-4 digits, independent",
-                 "non-digits, independent, a seed never looked at"):
+    for name in (
+        "MNIST test",
+        "drawn, independent, thin pen",
+        "drawn, independent, marker",
+        "non-digits, independent",
+        "drawn, independent, hairline pen",
+        "drawn, independent, thick marker",
+        "drawn, independent, slanted",
+        "drawn, independent, European 1s and 7s",
+        "drawn, independent, open and closed 4s",
+        "drawn, independent, 10-20% of the canvas high, in a corner",
+        "numbers of 2-4 digits, independent",
+        "non-digits, independent, a seed never looked at",
+    ):
         assert f"| {name}" in out
     assert "non-digits flagged by kind: letter" in out
     right = float(row(out, "| numbers of 2-4 digits")[3].rstrip("%"))
@@ -51,8 +61,9 @@ def test_calibration_bench_prints_the_roc_on_tuning_data(data_dir):
 
 def test_heldout_generator_is_independent_of_the_tuning_one():
     source = (ROOT / "bench" / "heldout.py").read_text()
-    assert "src" not in {line.split()[1].split(".")[0] for line in source.splitlines()
-                         if line.startswith(("import ", "from "))}
+    assert "src" not in {
+        line.split()[1].split(".")[0] for line in source.splitlines() if line.startswith(("import ", "from "))
+    }
 
 
 def test_time_to_accuracy_bench_prints_its_table(data_dir):
@@ -81,12 +92,14 @@ def test_each_heldout_drawing_is_on_a_canvas_of_its_own():
 def test_the_heldout_digits_of_the_reported_rows_are_the_images_they_always_were():
     """New pens and kinds must not change what the existing rows draw: the pixels of the first 20 thin-pen
     and marker drawings, hashed (as the generator drew them before the harder kinds were added)."""
-    code = ("import hashlib, numpy as np; from bench.heldout import heldout_digits\n"
-            "for seed, pen in ((31, 'thin'), (32, 'marker')):\n"
-            "    d = hashlib.sha256()\n"
-            "    for label, image in heldout_digits(20, seed, pen=pen):\n"
-            "        d.update(bytes([label])); d.update(np.asarray(image).tobytes())\n"
-            "    print(d.hexdigest()[:16])")
+    code = (
+        "import hashlib, numpy as np; from bench.heldout import heldout_digits\n"
+        "for seed, pen in ((31, 'thin'), (32, 'marker')):\n"
+        "    d = hashlib.sha256()\n"
+        "    for label, image in heldout_digits(20, seed, pen=pen):\n"
+        "        d.update(bytes([label])); d.update(np.asarray(image).tobytes())\n"
+        "    print(d.hexdigest()[:16])"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["e25b1b93e5987ff3", "7630d6196b5d69e2"]

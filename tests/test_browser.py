@@ -13,8 +13,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 STROKES = {
     1: [[(0.40, 0.25), (0.52, 0.12), (0.52, 0.88)]],
     7: [[(0.28, 0.16), (0.72, 0.16), (0.45, 0.88)]],
-    0: [[(0.50, 0.12), (0.70, 0.28), (0.72, 0.60), (0.55, 0.88), (0.38, 0.82),
-         (0.28, 0.55), (0.32, 0.26), (0.50, 0.12)]],
+    0: [
+        [(0.50, 0.12), (0.70, 0.28), (0.72, 0.60), (0.55, 0.88), (0.38, 0.82), (0.28, 0.55), (0.32, 0.26), (0.50, 0.12)]
+    ],
 }
 
 
@@ -74,8 +75,9 @@ def clear(page, how: str = "button"):
     else:
         while page.evaluate("() => document.querySelector('#sketchpad .pad').pad.strokes()"):
             page.get_by_role("button", name="Undo").click()
-    page.wait_for_function("() => document.querySelector('#prediction').innerText.includes('Draw a digit')",
-                           timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('#prediction').innerText.includes('Draw a digit')", timeout=30_000
+    )
 
 
 def test_drawing_1_7_0_with_the_mouse_shows_each_digit(page, screenshots):
@@ -87,7 +89,11 @@ def test_drawing_1_7_0_with_the_mouse_shows_each_digit(page, screenshots):
         seen[digit] = shown_digit(page)
         # One reading: the server confirms the browser's digit with the same confidence.
         assert live_becomes(page, str(digit))
-        assert page.locator("#prediction").inner_text().startswith(f"{digit} at {page.locator(LIVE).get_attribute('data-confidence')}")
+        assert (
+            page.locator("#prediction")
+            .inner_text()
+            .startswith(f"{digit} at {page.locator(LIVE).get_attribute('data-confidence')}")
+        )
         if digit == 7:
             page.wait_for_selector("#model-input img", timeout=30_000)  # the 28x28 input, shown
             page.screenshot(path=str(screenshots / "screenshot.png"), full_page=True)
@@ -98,8 +104,9 @@ def test_inside_the_network_shows_the_maps_of_each_drawing_while_open(page, scre
     clear(page, "button")
     page.click("#inside .label-wrap")
     # The table is on the page before its rows arrive.
-    page.wait_for_function("() => document.querySelector('#model-summary').innerText.split(',').join('')"
-                           ".includes('21578')", timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('#model-summary').innerText.split(',').join('').includes('21578')", timeout=30_000
+    )
     assert "21578" in page.locator("#model-summary").inner_text().replace(",", "")
     page.wait_for_selector("#filters img", timeout=30_000)
     sources = []
@@ -107,10 +114,15 @@ def test_inside_the_network_shows_the_maps_of_each_drawing_while_open(page, scre
         clear(page, "button")
         draw(page, STROKES[digit])
         assert shown_digit(page) == digit
-        page.wait_for_function("(old) => { const img = document.querySelector('#maps-conv3 img');"
-                               " return img && img.getAttribute('src') !== old; }", arg=sources[-1] if sources else "",
-                               timeout=30_000)
-        sources.append(tuple(page.locator(f"#maps-{name} img").get_attribute("src") for name in ("conv1", "conv2", "conv3")))
+        page.wait_for_function(
+            "(old) => { const img = document.querySelector('#maps-conv3 img');"
+            " return img && img.getAttribute('src') !== old; }",
+            arg=sources[-1] if sources else "",
+            timeout=30_000,
+        )
+        sources.append(
+            tuple(page.locator(f"#maps-{name} img").get_attribute("src") for name in ("conv1", "conv2", "conv3"))
+        )
     assert all(a != b for a, b in zip(*sources))  # every layer's maps changed from the 1 to the 7
     page.wait_for_timeout(500)
     page.locator("#inside").screenshot(path=str(screenshots / "inside.png"))
@@ -118,15 +130,20 @@ def test_inside_the_network_shows_the_maps_of_each_drawing_while_open(page, scre
 
 
 LIVE = "#live-reading .live-reading"
-HASH_SIGN = [[(0.40, 0.15), (0.36, 0.85)], [(0.64, 0.15), (0.60, 0.85)],
-             [(0.18, 0.38), (0.84, 0.38)], [(0.16, 0.62), (0.82, 0.62)]]
+HASH_SIGN = [
+    [(0.40, 0.15), (0.36, 0.85)],
+    [(0.64, 0.15), (0.60, 0.85)],
+    [(0.18, 0.38), (0.84, 0.38)],
+    [(0.16, 0.62), (0.82, 0.62)],
+]
 QUEUE_JOIN = re.compile(r"/queue/join")  # the requests for the server's reading
 
 
 def live_after(page, read_at, timeout=10_000):
     """The live reading (live.js, in this browser) once it has been read again after `read_at`: its digit or ''."""
-    page.wait_for_function(f"(t) => (document.querySelector('{LIVE}').dataset.readAt || '') !== t", arg=read_at,
-                           timeout=timeout)
+    page.wait_for_function(
+        f"(t) => (document.querySelector('{LIVE}').dataset.readAt || '') !== t", arg=read_at, timeout=timeout
+    )
     return page.locator(LIVE).get_attribute("data-reading")
 
 
@@ -159,8 +176,9 @@ def test_the_live_reading_updates_with_every_stroke_even_while_the_server_is_bus
 def live_becomes(page, digit, timeout=15_000):
     """Waits until the live reading shows `digit` ('' for nothing read); False if it never does."""
     try:
-        page.wait_for_function(f"(d) => document.querySelector('{LIVE}').dataset.reading === d", arg=digit,
-                               timeout=timeout)
+        page.wait_for_function(
+            f"(d) => document.querySelector('{LIVE}').dataset.reading === d", arg=digit, timeout=timeout
+        )
         return True
     except Exception:
         return False
@@ -203,8 +221,9 @@ def test_a_number_written_side_by_side_is_read_whole(page, screenshots):
 def test_a_hash_sign_is_not_a_digit_on_the_server_and_in_the_live_reading(page, screenshots):
     clear(page, "button")
     draw(page, HASH_SIGN)
-    page.wait_for_function("() => document.querySelector('#prediction').innerText.startsWith('Not a digit')",
-                           timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('#prediction').innerText.startsWith('Not a digit')", timeout=30_000
+    )
     assert "not sure this is any digit" in page.locator("#note").inner_text()
     # One verdict on the page: the live reading says so too, from the same score and threshold.
     page.wait_for_function(f"() => document.querySelector('{LIVE}').dataset.verdict === 'not a digit'", timeout=15_000)
@@ -213,7 +232,8 @@ def test_a_hash_sign_is_not_a_digit_on_the_server_and_in_the_live_reading(page, 
     page.screenshot(path=str(screenshots / "not-a-digit.png"), full_page=False)
     # Ten bars, the tallest the confidence the reading states.
     assert len(titles) == 10 and max(int(t.split(": ")[1][:-1]) for t in titles) == int(
-        page.locator(LIVE).get_attribute("data-confidence")[:-1])
+        page.locator(LIVE).get_attribute("data-confidence")[:-1]
+    )
     assert page.locator(".toast-body").count() == 0  # Clear on the fresh page's empty canvas was no error
 
 
@@ -231,14 +251,16 @@ def test_start_training_and_watch_the_loss_plot_gain_points(page, screenshots):
         new MutationObserver(() => window.__points.push(count())).observe(document.body, {subtree: true, childList: true});
     }""")
     page.click("#start")
-    page.wait_for_function("() => document.querySelector('#train-status').innerText.startsWith('Finished')",
-                           timeout=180_000)
+    page.wait_for_function(
+        "() => document.querySelector('#train-status').innerText.startsWith('Finished')", timeout=180_000
+    )
     page.wait_for_timeout(1000)
     counts = page.evaluate("() => window.__points")
     assert counts[-1] == 6, counts  # two series, three epochs
     assert any(0 < c < 6 for c in counts), counts  # the plot grew while training ran
-    strokes = page.eval_on_selector_all('#loss-plot [aria-roledescription="line mark"]',
-                                        "marks => marks.map(m => m.getAttribute('stroke'))")
+    strokes = page.eval_on_selector_all(
+        '#loss-plot [aria-roledescription="line mark"]', "marks => marks.map(m => m.getAttribute('stroke'))"
+    )
     assert len(strokes) == 2 and all(strokes) and strokes[0] != strokes[1]  # two visible, distinct lines
     assert page.locator("#train-status").inner_text().startswith("Finished 3 epochs")
     # Whole epochs only on both plots' x axes, and the accuracy plot has its three points.
@@ -252,8 +274,9 @@ def test_start_training_and_watch_the_loss_plot_gain_points(page, screenshots):
 
 def test_after_a_run_its_evaluation_on_the_test_set_shows(trained_page, screenshots):
     page = trained_page
-    page.wait_for_function("() => /read correctly/.test(document.querySelector('#confusion').innerText)",
-                           timeout=60_000)
+    page.wait_for_function(
+        "() => /read correctly/.test(document.querySelector('#confusion').innerText)", timeout=60_000
+    )
     assert "yours/trained-" in page.locator("#confusion").inner_text()  # the run just trained
     assert page.locator("#confusion td").count() == 10 * 11  # ten rows of ten counts and an accuracy
     page.wait_for_function("() => document.querySelectorAll('#mistakes img').length === 12", timeout=30_000)
@@ -267,8 +290,10 @@ def test_compare_the_new_run_with_the_default(trained_page, screenshots, default
     assert "yours/trained-" in picked and "default.safetensors" in picked, picked
     page.click("#compare-button")
     for plot in ("compare-loss", "compare-accuracy"):
-        page.wait_for_function(f"() => document.querySelectorAll('#{plot} [aria-roledescription=\"line mark\"]').length === 2",
-                               timeout=30_000)
+        page.wait_for_function(
+            f"() => document.querySelectorAll('#{plot} [aria-roledescription=\"line mark\"]').length === 2",
+            timeout=30_000,
+        )
     table = page.locator("#compare-table").inner_text()
     recorded = json.loads(default_checkpoint.with_suffix(".json").read_text())["test_acc"]
     assert "yours/trained-" in table and "default.safetensors" in table and str(recorded) in table
@@ -282,8 +307,9 @@ def test_what_the_model_trains_on_and_a_reroll(page, screenshots):
     page.wait_for_selector("#examples-image img", timeout=30_000)
     first = page.locator("#examples-image img").get_attribute("src")
     page.click("#reroll")
-    page.wait_for_function("(src) => document.querySelector('#examples-image img')?.getAttribute('src') !== src",
-                           arg=first, timeout=30_000)
+    page.wait_for_function(
+        "(src) => document.querySelector('#examples-image img')?.getAttribute('src') !== src", arg=first, timeout=30_000
+    )
     page.locator("#examples").screenshot(path=str(screenshots / "examples.png"))
 
 
@@ -302,8 +328,11 @@ def text_of(page, elem_id):
 
 
 def wait_text(page, elem_id, pattern, timeout=180_000):
-    page.wait_for_function("([id, pattern]) => new RegExp(pattern).test(document.getElementById(id)?.innerText ?? '')",
-                           arg=[elem_id, pattern], timeout=timeout)
+    page.wait_for_function(
+        "([id, pattern]) => new RegExp(pattern).test(document.getElementById(id)?.innerText ?? '')",
+        arg=[elem_id, pattern],
+        timeout=timeout,
+    )
 
 
 def start_training(page, epochs, examples):
@@ -354,12 +383,20 @@ def test_two_visitors_in_two_browsers_do_not_affect_each_other(browser, server, 
     assert "the server's default" in text_of(b, "active-model")
 
     # A's live reading loads A's run by its own link and reads with it; B's page never had that link.
-    a.wait_for_function(f"(old) => document.querySelector('{LIVE}').dataset.weights !== old",
-                        arg=b.locator(LIVE).get_attribute("data-weights"), timeout=30_000)
+    a.wait_for_function(
+        f"(old) => document.querySelector('{LIVE}').dataset.weights !== old",
+        arg=b.locator(LIVE).get_attribute("data-weights"),
+        timeout=30_000,
+    )
     link = a.locator(LIVE).get_attribute("data-weights")
-    assert link.startswith("weights/") and "/" not in link[len("weights/"):], link
-    fetched = a.evaluate("async (url) => { const r = await fetch(url); return [r.status, (await r.arrayBuffer()).byteLength]; }", link)
-    assert fetched[0] == 200 and fetched[1] == (server.visitor_dir.glob(f"*/runs/{run.split('/')[1]}").__next__()).stat().st_size
+    assert link.startswith("weights/") and "/" not in link[len("weights/") :], link
+    fetched = a.evaluate(
+        "async (url) => { const r = await fetch(url); return [r.status, (await r.arrayBuffer()).byteLength]; }", link
+    )
+    assert (
+        fetched[0] == 200
+        and fetched[1] == (server.visitor_dir.glob(f"*/runs/{run.split('/')[1]}").__next__()).stat().st_size
+    )
     assert link not in b.content()
     read_at = a.locator(LIVE).get_attribute("data-read-at") or ""
     # A stores a correction, then deletes all of its corrections; B's correction stays.
@@ -386,8 +423,11 @@ def test_two_visitors_in_two_browsers_do_not_affect_each_other(browser, server, 
 def touch_stroke(page, cdp, points, steps=12):
     """One finger stroke through `points` (unit coordinates of the pad's canvas), as CDP touch events."""
     box = page.locator("#sketchpad canvas").first.bounding_box()
-    path = [(u0 + k / steps * (u1 - u0), v0 + k / steps * (v1 - v0))
-            for (u0, v0), (u1, v1) in zip(points, points[1:]) for k in range(steps)] + [points[-1]]
+    path = [
+        (u0 + k / steps * (u1 - u0), v0 + k / steps * (v1 - v0))
+        for (u0, v0), (u1, v1) in zip(points, points[1:])
+        for k in range(steps)
+    ] + [points[-1]]
     pixels = [{"x": box["x"] + u * box["width"], "y": box["y"] + v * box["height"]} for u, v in path]
     cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [pixels[0]]})
     for point in pixels[1:]:
@@ -396,7 +436,9 @@ def touch_stroke(page, cdp, points, steps=12):
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
-def test_on_a_phone_a_finger_draws_a_7_and_the_pad_and_reading_fit_on_one_screen(playwright, browser, server, screenshots):
+def test_on_a_phone_a_finger_draws_a_7_and_the_pad_and_reading_fit_on_one_screen(
+    playwright, browser, server, screenshots
+):
     phone = playwright.devices["Pixel 7"]
     page = open_page(browser, server.url, **phone)
     page.evaluate("() => { window.scrolled = 0; window.addEventListener('scroll', () => window.scrolled++); }")
@@ -411,8 +453,10 @@ def test_on_a_phone_a_finger_draws_a_7_and_the_pad_and_reading_fit_on_one_screen
     reading = page.locator("#prediction").bounding_box()
     assert canvas["y"] >= 0 and reading["y"] + reading["height"] <= viewport, (reading, viewport)
     # Sharp on a 2.6x screen: the canvas has a device pixel for each of the screen's.
-    width, css = page.evaluate("() => { const c = document.querySelector('#sketchpad canvas');"
-                               " return [c.width, c.clientWidth * devicePixelRatio]; }")
+    width, css = page.evaluate(
+        "() => { const c = document.querySelector('#sketchpad canvas');"
+        " return [c.width, c.clientWidth * devicePixelRatio]; }"
+    )
     assert abs(width - css) <= 1
     page.context.close()
 
@@ -421,7 +465,9 @@ def test_on_a_phone_a_finger_draws_a_7_and_the_pad_and_reading_fit_on_one_screen
 def test_without_webgl_a_1_a_7_and_a_0_drawn_with_the_mouse_are_read(playwright, chromium, server, screenshots):
     from tests.conftest import CHROMIUM_ARGS
 
-    browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS + ["--disable-software-rasterizer"])
+    browser = playwright.chromium.launch(
+        executable_path=chromium, args=CHROMIUM_ARGS + ["--disable-software-rasterizer"]
+    )
     try:
         page = open_page(browser, server.url, viewport={"width": 1280, "height": 900})
         assert not page.evaluate("() => !!document.createElement('canvas').getContext('webgl')")  # no WebGL at all
@@ -453,7 +499,18 @@ def test_a_1_and_a_7_drawn_with_the_keyboard_and_a_7_drawn_with_clicks_are_read(
     clear(page)
     page.locator("#sketchpad canvas").focus()
     # A 7: (4, 6) -> (2, 1), then (5, 1), then (3, 6).
-    keys(page, "ArrowLeft*2", "ArrowUp*5", "Space", "ArrowRight*3", "Space", "ArrowLeft*2", "ArrowDown*5", "Space", "Enter")
+    keys(
+        page,
+        "ArrowLeft*2",
+        "ArrowUp*5",
+        "Space",
+        "ArrowRight*3",
+        "Space",
+        "ArrowLeft*2",
+        "ArrowDown*5",
+        "Space",
+        "Enter",
+    )
     assert live_becomes(page, "7") and shown_digit(page) == 7
     page.locator("#sketchpad").screenshot(path=str(screenshots / "keyboard-7.png"))
     clear(page)
@@ -481,7 +538,8 @@ def test_a_fast_circle_at_4x_throttling_keeps_its_positions_and_comes_out_round(
         box = page.locator("#sketchpad canvas").first.bounding_box()
         cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, 0.3 * box["width"]
         points = [(cx + r * math.cos(2 * math.pi * i / 60), cy + r * math.sin(2 * math.pi * i / 60)) for i in range(61)]
-        page.evaluate("""(points) => new Promise((done) => {
+        page.evaluate(
+            """(points) => new Promise((done) => {
             const canvas = document.querySelector('#sketchpad canvas');
             const at = ([x, y], type, buttons) => new PointerEvent(type, {clientX: x, clientY: y, buttons, button: 0,
                 pointerId: 1, pointerType: 'mouse', bubbles: true});
@@ -495,22 +553,29 @@ def test_a_fast_circle_at_4x_throttling_keeps_its_positions_and_comes_out_round(
                     done();
                 }
             }, 1000 / 120);
-        })""", points)
+        })""",
+            points,
+        )
     finally:
         cdp.send("Emulation.setCPUThrottlingRate", {"rate": 1})
     assert page.evaluate("() => document.querySelector('#sketchpad .pad').pad.points()") >= 50
     page.locator("#sketchpad").screenshot(path=str(screenshots / "pen-circle-4x.png"))
     # Round: the ink's distance from the centre varies by less than the brush's width around the circle.
-    value = page.evaluate("() => new Promise((done) => { const c = document.createElement('canvas');"
-                          " const pad = document.querySelector('#sketchpad .pad').pad, img = pad.pixels();"
-                          " c.width = img.width; c.height = img.height; c.getContext('2d').putImageData(img, 0, 0);"
-                          " done(c.toDataURL('image/png')); })")
+    value = page.evaluate(
+        "() => new Promise((done) => { const c = document.createElement('canvas');"
+        " const pad = document.querySelector('#sketchpad .pad').pad, img = pad.pixels();"
+        " c.width = img.width; c.height = img.height; c.getContext('2d').putImageData(img, 0, 0);"
+        " done(c.toDataURL('image/png')); })"
+    )
     ink = np.asarray(decode(value))[..., 3] > 127
     ys, xs = np.nonzero(ink)
     centre = np.array([ys.mean(), xs.mean()])
     angles = np.arctan2(ys - centre[0], xs - centre[1])
     radius = np.hypot(ys - centre[0], xs - centre[1])
-    outer = [radius[(angles >= a) & (angles < a + math.pi / 18)].max() for a in np.arange(-math.pi, math.pi - 1e-9, math.pi / 18)]
+    outer = [
+        radius[(angles >= a) & (angles < a + math.pi / 18)].max()
+        for a in np.arange(-math.pi, math.pi - 1e-9, math.pi / 18)
+    ]
     assert max(outer) - min(outer) < 6, outer  # a polygon of 10-13 sides would be 10+ pixels out at its corners
 
 

@@ -8,21 +8,19 @@ import struct
 from pathlib import Path
 
 import numpy as np
-
 import pytest
 import torch
 
-from src.model import checkpoint as ckpt
-from src.model.checkpoint import CheckpointError, load_checkpoint, load_model
 from src.data.mnist import load_mnist
-from src.training.loop import TrainConfig, evaluate
-from src.reading.inference import ModelStore, run_network
-from src.model.network import TutorialCNN
 from src.data.preprocess import preprocess
 from src.data.synthetic import render_digit
+from src.model import checkpoint as ckpt
+from src.model.checkpoint import CheckpointError, load_checkpoint, load_model
+from src.model.network import TutorialCNN
+from src.reading.inference import ModelStore, run_network
+from src.training.loop import TrainConfig, evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
-
 
 
 def test_checkpoint_round_trip(tmp_path, small_mnist, save_model):
@@ -225,9 +223,21 @@ def test_names_leading_outside_the_folder_are_refused(store, eights, tmp_path):
     (store.directory / "link.json").symlink_to(outside / "x.json")
     (store.directory / "sub").mkdir()
     before = store.active
-    names = ["../outside/x.safetensors", "../x.safetensors", str(outside / "x.safetensors"),
-             "/etc/passwd", "link.safetensors", "sub/../../outside/x.safetensors", "", ".", "..",
-             "default.json", "default", "default.safetensors/", "sub/x.safetensors"]
+    names = [
+        "../outside/x.safetensors",
+        "../x.safetensors",
+        str(outside / "x.safetensors"),
+        "/etc/passwd",
+        "link.safetensors",
+        "sub/../../outside/x.safetensors",
+        "",
+        ".",
+        "..",
+        "default.json",
+        "default",
+        "default.safetensors/",
+        "sub/x.safetensors",
+    ]
     for name in names:
         with pytest.raises(CheckpointError, match="is not a checkpoint here"):
             store.activate(name)
@@ -249,10 +259,21 @@ def test_only_safetensors_files_are_loaded(tmp_path):
 
 
 UNSAFE = [
-    r"\btorch\.load\s*\(", r"\bimport\s+pickle\b", r"\bfrom\s+pickle\b", r"\bpickle\.loads?\s*\(",
-    r"\bcPickle\b", r"\bdill\b", r"\bjoblib\b", r"\bcloudpickle\b", r"allow_pickle\s*=\s*True",
-    r"\bmarshal\.loads?\b", r"\bshelve\b", r"\bnp\.load\s*\(", r"\bnumpy\.load\s*\(",
-    r"\bpd\.read_pickle\b", r"\btorch\.jit\.load\b",
+    r"\btorch\.load\s*\(",
+    r"\bimport\s+pickle\b",
+    r"\bfrom\s+pickle\b",
+    r"\bpickle\.loads?\s*\(",
+    r"\bcPickle\b",
+    r"\bdill\b",
+    r"\bjoblib\b",
+    r"\bcloudpickle\b",
+    r"allow_pickle\s*=\s*True",
+    r"\bmarshal\.loads?\b",
+    r"\bshelve\b",
+    r"\bnp\.load\s*\(",
+    r"\bnumpy\.load\s*\(",
+    r"\bpd\.read_pickle\b",
+    r"\btorch\.jit\.load\b",
 ]
 
 
@@ -282,6 +303,7 @@ def _no_space(*args, **kwargs):
 def test_failed_save_over_the_active_checkpoint_changes_nothing(store, eights, monkeypatch, failure, save_model):
     before, files_before = store.active, _files_in(store.directory)
     if failure == "weights_exception":
+
         def boom(tensors, filename, metadata=None):
             Path(filename).write_bytes(b"partial")
             raise RuntimeError("simulated crash while writing the weights")

@@ -6,14 +6,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from src.web import clients, uploads
-
 from src import config
+from src.web import clients, uploads
 
 
 def request(host, forwarded=None):
-    return SimpleNamespace(client=SimpleNamespace(host=host),
-                           headers={"x-forwarded-for": forwarded} if forwarded else {}, session_hash="s")
+    return SimpleNamespace(
+        client=SimpleNamespace(host=host), headers={"x-forwarded-for": forwarded} if forwarded else {}, session_hash="s"
+    )
 
 
 def test_the_address_is_the_proxys_last_forwarded_entry_only_behind_a_trusted_proxy(monkeypatch):
@@ -31,8 +31,14 @@ def test_every_reader_of_forwarded_lines_takes_the_last_entry_of_all_of_them(mon
 
     monkeypatch.setattr(config, "TRUST_PROXY", True)
     # A client's own line first, the proxy's appended after it: the scope and a starlette Request agree.
-    scope = {"type": "http", "client": ("10.0.0.2", 5), "method": "GET", "path": "/", "query_string": b"",
-             "headers": [(b"x-forwarded-for", b"127.0.0.1"), (b"x-forwarded-for", b"6.6.6.6, 1.2.3.4")]}
+    scope = {
+        "type": "http",
+        "client": ("10.0.0.2", 5),
+        "method": "GET",
+        "path": "/",
+        "query_string": b"",
+        "headers": [(b"x-forwarded-for", b"127.0.0.1"), (b"x-forwarded-for", b"6.6.6.6, 1.2.3.4")],
+    }
     assert clients.address(scope) == clients.address(Request(scope)) == "1.2.3.4"
 
 
@@ -94,18 +100,25 @@ def test_chunked_uploads_count_against_the_hourly_budget():
     limits = uploads.RequestLimits(gradio, hourly=1_000_000)
 
     async def upload(nbytes: int, addr: str = "203.0.113.9") -> int:
-        chunks = [{"type": "http.request", "body": b"x" * 65536, "more_body": True}
-                  for _ in range(nbytes // 65536)] + [{"type": "http.request", "body": b"", "more_body": False}]
+        chunks = [{"type": "http.request", "body": b"x" * 65536, "more_body": True} for _ in range(nbytes // 65536)] + [
+            {"type": "http.request", "body": b"", "more_body": False}
+        ]
         chunks.reverse()
         sent = []
-        scope = {"type": "http", "method": "POST", "path": "/gradio_api/upload", "client": (addr, 1),
-                 "headers": [(b"transfer-encoding", b"chunked")]}
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/gradio_api/upload",
+            "client": (addr, 1),
+            "headers": [(b"transfer-encoding", b"chunked")],
+        }
 
         async def receive():
             return chunks.pop()
 
         async def send(message):
             sent.append(message)
+
         await limits(scope, receive, send)
         return sent[0]["status"]
 
@@ -153,12 +166,19 @@ def test_one_address_has_at_most_its_share_of_events_in_flight(monkeypatch):
     monkeypatch.setattr(uploads.InFlight, "MAX_WAIT", 0.5)
 
     async def join(host: str, path: str = "/gradio_api/queue/join", fn_index: int = 0) -> float | int:
-        scope = {"type": "http", "method": "POST", "path": path, "client": (host, 1), "headers": [],
-                 "app": SimpleNamespace(get_blocks=lambda: blocks)}
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": path,
+            "client": (host, 1),
+            "headers": [],
+            "app": SimpleNamespace(get_blocks=lambda: blocks),
+        }
         started = time.monotonic()
 
         async def gradio():
             pass
+
         try:
             await in_flight.join(scope, json.dumps({"fn_index": fn_index}).encode(), gradio)
         except uploads._Refused as refused:

@@ -7,8 +7,10 @@ import pytest
 from src import config
 
 
-@pytest.mark.parametrize("value, expected", [("0", False), ("false", False), ("off", False), ("", False),
-                                             ("1", True), ("yes", True), ("TRUE", True)])
+@pytest.mark.parametrize(
+    "value, expected",
+    [("0", False), ("false", False), ("off", False), ("", False), ("1", True), ("yes", True), ("TRUE", True)],
+)
 def test_flags_read_like_a_person_writes_them(monkeypatch, value, expected):
     monkeypatch.setenv("ALLOW_TRAINING", value)
     assert config._flag("ALLOW_TRAINING", not expected) is expected

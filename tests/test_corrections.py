@@ -6,11 +6,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from src.web import corrections
 from src.data.mnist import load_mnist
-from src.reading.inference import run_network
 from src.data.synthetic import style_images
+from src.reading.inference import run_network
 from src.training.loop import fine_tune
+from src.web import corrections
 
 
 def test_store_add_load_count_clear_archive(tmp_path):
@@ -53,8 +53,10 @@ def test_fine_tune_learns_a_personal_style_without_forgetting(tmp_path, model, d
     tuned, report = fine_tune(model, corrections.load(tmp_path), data, epochs=3)
     after = _accuracy(tuned, new_x, new_y)
     drop = report["before"]["mnist_test"] - report["after"]["mnist_test"]
-    print(f"\nnew drawings of the style: {100 * before:.0f}% -> {100 * after:.0f}%; MNIST test "
-          f"{report['before']['mnist_test']}% -> {report['after']['mnist_test']}%; {report['seconds']}s")
+    print(
+        f"\nnew drawings of the style: {100 * before:.0f}% -> {100 * after:.0f}%; MNIST test "
+        f"{report['before']['mnist_test']}% -> {report['after']['mnist_test']}%; {report['seconds']}s"
+    )
     assert before < 0.9 and after >= 0.9
     assert drop <= 0.3
     assert _accuracy(model, new_x, new_y) == before  # the original model is untouched

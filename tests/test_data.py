@@ -1,11 +1,9 @@
 """MNIST loading (src/data/mnist.py): the seeded split, and one clear message without data."""
 
-
 import pytest
 import torch
 
 from src.data.mnist import DataUnavailable, load_mnist, read_mnist
-
 
 
 def test_mnist_loads_from_idx_files_with_a_seeded_80_20_split(data_dir):

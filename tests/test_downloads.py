@@ -11,8 +11,13 @@ from src.web.downloads import WeightLinks
 def test_no_file_under_the_checkpoint_or_visitor_folders_is_served_by_its_path(server, client):
     client.predict("", api_name="/predict")  # an empty pad: the visitor exists...
     own = server.visitor(client).folder / "runs" / "x.safetensors"
-    targets = [server.checkpoint_dir / "default.safetensors", server.checkpoint_dir / "default.json",
-               server.checkpoint_dir / "no-such-file.json", own, server.visitor_dir / "v-0" / "nothing.png"]
+    targets = [
+        server.checkpoint_dir / "default.safetensors",
+        server.checkpoint_dir / "default.json",
+        server.checkpoint_dir / "no-such-file.json",
+        own,
+        server.visitor_dir / "v-0" / "nothing.png",
+    ]
     for path in targets:
         r = requests.get(f"{server.url}gradio_api/file={path}", timeout=30)
         assert r.status_code == 403, (path, r.status_code)  # the same answer whether the file exists or not

@@ -5,10 +5,10 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from src.data.synthetic import render_digit, render_nondigit, render_number, style_mask
 from src.web import corrections
 from src.web.draw_tab import FILLED_AREA
 from src.web.pad import SIZE
-from src.data.synthetic import render_digit, render_nondigit, render_number, style_mask
 from tests.test_app import drawn, on_pad
 
 
@@ -31,13 +31,18 @@ def test_every_prediction_comes_with_a_saliency_map_over_the_input(client, tmp_p
 def test_non_digits_are_flagged_and_digits_are_not(client, tmp_path):
     rng = np.random.default_rng(5150)
     kinds = ["star", "heart", "spiral", "hash", "smiley", "letter_A", "letter_K", "letter_M", "letter_W", "scribble"]
-    flagged = [not classify_image(client, render_nondigit(k, rng, canvas=400), tmp_path / f"{k}.png")["is_digit"]
-               for k in kinds * 2]
-    digits = [classify_image(client, render_digit(d % 10, rng, canvas=400), tmp_path / f"n{d}.png")
-              for d in range(60)]
-    print(f"non-digits flagged {np.mean(flagged):.0%}, drawn digits flagged {np.mean([not r['is_digit'] for r in digits]):.0%}")
+    flagged = [
+        not classify_image(client, render_nondigit(k, rng, canvas=400), tmp_path / f"{k}.png")["is_digit"]
+        for k in kinds * 2
+    ]
+    digits = [classify_image(client, render_digit(d % 10, rng, canvas=400), tmp_path / f"n{d}.png") for d in range(60)]
+    print(
+        f"non-digits flagged {np.mean(flagged):.0%}, drawn digits flagged {np.mean([not r['is_digit'] for r in digits]):.0%}"
+    )
     assert np.mean(flagged) >= 0.85
-    assert sum(not r["is_digit"] for r in digits) <= 3  # ≤5%; bench/recognition.py measures the share on held-out drawings
+    assert (
+        sum(not r["is_digit"] for r in digits) <= 3
+    )  # ≤5%; bench/recognition.py measures the share on held-out drawings
     assert np.mean([r["digit"] == d % 10 for d, r in enumerate(digits)]) >= 0.95
 
 
@@ -58,8 +63,14 @@ def test_dots_alone_give_no_digit_and_say_why(client, dots_alone):
 
 
 def test_a_number_drawn_on_the_pad_is_read_digit_by_digit(client):
-    drawing = render_number([4, 2], np.random.default_rng(42), canvas_height=200, gap=(0.15, 0.3),
-                            height_frac=(0.6, 0.85), style="transparent")  # two digits side by side, a gap apart
+    drawing = render_number(
+        [4, 2],
+        np.random.default_rng(42),
+        canvas_height=200,
+        gap=(0.15, 0.3),
+        height_frac=(0.6, 0.85),
+        style="transparent",
+    )  # two digits side by side, a gap apart
     reading, model_input, heat, note = client.predict(on_pad(drawing), api_name="/predict")
     assert reading["number"] == "42" and [d["digit"] for d in reading["digits"]] == [4, 2]
     assert reading["digit"] in (4, 2) and len(reading["probabilities"]) == 10  # the least certain digit's
@@ -96,6 +107,7 @@ def test_fine_tune_on_corrections_reports_before_and_after_and_saves_a_model(ser
     visitor = server.visitor(client)
     rng = np.random.default_rng(20)
     from src.data.preprocess import preprocess
+
     for _ in range(20):
         corrections.add(visitor.corrections, preprocess(style_mask("one_long_flag", rng, canvas=400)), 1)
     before = set(visitor.runs.glob("finetuned-*"))
@@ -105,13 +117,14 @@ def test_fine_tune_on_corrections_reports_before_and_after_and_saves_a_model(ser
     stem = new[0].split(".")[0]  # weights, JSON and novelty statistics, saved together
     assert new == [f"{stem}.json", f"{stem}.novelty.safetensors", f"{stem}.safetensors"]
     from src.model.checkpoint import load_model
+
     assert load_model(visitor.runs / f"{stem}.safetensors")[2] is not None
 
 
 def test_a_sure_but_unusual_digit_is_shown_with_a_note(client, loaded_model, small_mnist):
     """The page tells "an unusual 7" (digit shown) apart from "not a digit" (no digit shown)."""
-    from src.reading.inference import AS_DRAWN, run_shifted
     from src.data.synthetic import as_drawing
+    from src.reading.inference import AS_DRAWN, run_shifted
 
     images = small_mnist.test.images[:600].numpy()
     feats, logits = run_shifted(loaded_model.model, np.stack([as_drawing(a) for a in images]))

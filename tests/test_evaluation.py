@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from src.model.checkpoint import sidecar
 from src.data.mnist import read_mnist
+from src.model.checkpoint import sidecar
 from src.reading.evaluation import evaluate, heatmap_html
 
 
@@ -17,8 +17,10 @@ def shipped(model, data_dir):
 
 def test_the_shipped_models_confusion_matrix_agrees_with_its_recorded_test_accuracy(shipped, default_checkpoint):
     recorded = json.loads(sidecar(default_checkpoint).read_text())["test_acc"]
-    print(f"\nshipped model: confusion matrix sums to {shipped.confusion.sum():,}, diagonal / 10,000 = "
-          f"{np.trace(shipped.confusion) / 100:.2f}%, default.json test_acc = {recorded}%")
+    print(
+        f"\nshipped model: confusion matrix sums to {shipped.confusion.sum():,}, diagonal / 10,000 = "
+        f"{np.trace(shipped.confusion) / 100:.2f}%, default.json test_acc = {recorded}%"
+    )
     assert shipped.confusion.shape == (10, 10) and shipped.confusion.sum() == 10_000
     assert np.trace(shipped.confusion) / 10_000 * 100 == pytest.approx(recorded, abs=0.005)
     # Each row holds every test image of that digit (MNIST test: 980 zeros ... 1009 nines).

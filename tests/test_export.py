@@ -18,9 +18,11 @@ def test_onnxruntime_reads_1000_mnist_test_images_as_pytorch_does(model, data_di
     logits, probabilities = session.run(["logits", "probabilities"], {"image": x})
     _, expected = run_network(model, images)
     expected_p = torch.softmax(torch.from_numpy(expected), dim=1).numpy()
-    print(f"\nONNX in onnxruntime against PyTorch on 1,000 MNIST test images: same digit in "
-          f"{int((probabilities.argmax(1) == expected_p.argmax(1)).sum())}, max probability difference "
-          f"{np.abs(probabilities - expected_p).max():.1e}")
+    print(
+        f"\nONNX in onnxruntime against PyTorch on 1,000 MNIST test images: same digit in "
+        f"{int((probabilities.argmax(1) == expected_p.argmax(1)).sum())}, max probability difference "
+        f"{np.abs(probabilities - expected_p).max():.1e}"
+    )
     assert probabilities.shape == (1000, 10)
     assert (probabilities.argmax(1) == expected_p.argmax(1)).all()
     assert np.abs(probabilities - expected_p).max() <= 1e-5

@@ -18,22 +18,25 @@ import numpy as np
 import pytest
 import spaces
 from gradio.context import LocalContext
-from spaces.zero import client as zero_client, config as zero_cards, decorator as zero_decorator, utils as zero_utils
+from spaces.zero import client as zero_client
+from spaces.zero import config as zero_cards
+from spaces.zero import decorator as zero_decorator
+from spaces.zero import utils as zero_utils
 from spaces.zero.api import QueueEvent, QuotaInfos, ScheduleMetadata
 
 from src import config
-
-from src.training import gpu
-
-from src.web import train_tab
 from src.model.checkpoint import is_weights_name, load_checkpoint
 from src.reading.inference import ModelStore
+from src.training import gpu
 from src.training.loop import FAST
+from src.web import train_tab
 from src.web.visitors import Visitors
 from tests.conftest import NoProgress, in_a_fresh_loop
 
-CARDS = {card["model"]: card["duration_factor"]  # ZeroGPU's cards as `spaces` knows them
-         for card in json.loads(files("spaces.zero").joinpath(zero_cards.CONFIGS_FILENAME).read_text())}
+CARDS = {
+    card["model"]: card["duration_factor"]  # ZeroGPU's cards as `spaces` knows them
+    for card in json.loads(files("spaces.zero").joinpath(zero_cards.CONFIGS_FILENAME).read_text())
+}
 BLACKWELL = "NVIDIA RTX PRO 6000 Blackwell Server Edition"  # ZeroGPU's current cards
 DEFAULT_RUN = dict(epochs=FAST.epochs, batch_size=FAST.batch_size, max_examples=gpu.EXAMPLES)  # the Train tab's
 
@@ -45,8 +48,16 @@ class Scheduler:
     def __init__(self, answer):
         self.answer, self.asked = answer, []
 
-    def schedule(self, cgroup_path, task_id=0, token=None, token_version=1, duration_seconds=None,
-                 enable_queue=True, gpu_size=None):
+    def schedule(
+        self,
+        cgroup_path,
+        task_id=0,
+        token=None,
+        token_version=1,
+        duration_seconds=None,
+        enable_queue=True,
+        gpu_size=None,
+    ):
         self.asked.append(duration_seconds)
         return self.answer()
 
@@ -62,15 +73,24 @@ def visitor_request(token=True):
 
 
 REFUSALS = {  # what the scheduler answers, and the visitor's request: as in spaces/zero/client.py's schedule
-    "quota, no account": (lambda: (QuotaInfos(left=25, wait=timedelta(minutes=12, seconds=34)),
-                                   ScheduleMetadata(auth=None)), True),
-    "quota, free account": (lambda: (QuotaInfos(left=25, wait=timedelta(minutes=12, seconds=34)),
-                                     ScheduleMetadata(auth="regular")), True),
+    "quota, no account": (
+        lambda: (QuotaInfos(left=25, wait=timedelta(minutes=12, seconds=34)), ScheduleMetadata(auth=None)),
+        True,
+    ),
+    "quota, free account": (
+        lambda: (QuotaInfos(left=25, wait=timedelta(minutes=12, seconds=34)), ScheduleMetadata(auth="regular")),
+        True,
+    ),
     "runs limit": (lambda: (QuotaInfos(left=200, wait=timedelta(0)), ScheduleMetadata(auth="regular")), True),
     "no visitor token": (lambda: (QuotaInfos(left=0, wait=timedelta(hours=1)), ScheduleMetadata()), False),
     "too long": (lambda: (QuotaInfos(left=0, wait=timedelta(seconds=-1)), ScheduleMetadata()), True),
-    "pending": (lambda: (QuotaInfos(left=0, wait=timedelta(seconds=5)),
-                         ScheduleMetadata(approve_result="pending-overquota-exceeded")), True),
+    "pending": (
+        lambda: (
+            QuotaInfos(left=0, wait=timedelta(seconds=5)),
+            ScheduleMetadata(approve_result="pending-overquota-exceeded"),
+        ),
+        True,
+    ),
     "no GPU free, in line": (lambda: (iter([QueueEvent(event="failed")]), ScheduleMetadata(auth=None)), True),
     "no GPU free, in line, no token": (lambda: (iter([QueueEvent(event="failed")]), ScheduleMetadata()), False),
     "no GPU free": (lambda: (httpx.codes.SERVICE_UNAVAILABLE, ScheduleMetadata()), True),
@@ -92,8 +112,11 @@ def zero_gpu(monkeypatch):
         monkeypatch.setattr(zero_cards, "_read_gpu_information", lambda: f"Model: \t {model}\nIRQ: 0\n")
         scheduler = Scheduler(answer)
         monkeypatch.setattr(zero_client, "api_client", lambda: scheduler)
-        return (spaces.GPU(duration=gpu.training_seconds)(gpu.train_run),
-                spaces.GPU(duration=gpu.fine_tune_seconds)(gpu.fine_tune_run), scheduler)
+        return (
+            spaces.GPU(duration=gpu.training_seconds)(gpu.train_run),
+            spaces.GPU(duration=gpu.fine_tune_seconds)(gpu.fine_tune_run),
+            scheduler,
+        )
 
     yield on_card
     zero_cards.get_config.cache_clear()
@@ -123,11 +146,17 @@ def test_what_spaces_asks_the_scheduler_for_a_training_is_what_it_needs_and_fits
         train_run, _, scheduler = zero_gpu(model)
         for name, run in runs.items():
             refused(train_call(train_run, **run), visitor_request())
-            needed, given, sent = gpu.needed_seconds(**run), gpu.training_seconds(
-                run["epochs"], run["batch_size"], FAST.lr, False, 0, run["max_examples"], config.DATA_DIR, None), \
-                scheduler.asked[-1]
-            print(f"{model} (duration_factor {factor:g}), {name}: needs {needed} s, @spaces.GPU is given {given} s, "
-                  f"the scheduler is asked for {sent} s")
+            needed, given, sent = (
+                gpu.needed_seconds(**run),
+                gpu.training_seconds(
+                    run["epochs"], run["batch_size"], FAST.lr, False, 0, run["max_examples"], config.DATA_DIR, None
+                ),
+                scheduler.asked[-1],
+            )
+            print(
+                f"{model} (duration_factor {factor:g}), {name}: needs {needed} s, @spaces.GPU is given {given} s, "
+                f"the scheduler is asked for {sent} s"
+            )
             assert sent == gpu.asked(needed) and needed <= sent < needed + factor  # enough, and no more
             assert given == gpu.request(needed) and abs(given * factor - needed) < factor
         default, most = scheduler.asked[-2:]
@@ -138,7 +167,8 @@ def test_what_spaces_asks_the_scheduler_for_a_training_is_what_it_needs_and_fits
     refused(lambda: fine_tune_run({}, ([], []), config.DATA_DIR, gpu.StopFlag()), visitor_request())
     assert scheduler.asked == [gpu.FINE_TUNE_SECONDS]
     assert f" {gpu.asked(gpu.needed_seconds(**DEFAULT_RUN))} s of GPU time" in gpu.asking_text(
-        gpu.needed_seconds(**DEFAULT_RUN))
+        gpu.needed_seconds(**DEFAULT_RUN)
+    )
 
 
 def test_a_request_is_never_more_than_a_training_may_run(zero_gpu, monkeypatch):
@@ -158,12 +188,18 @@ def test_each_refusal_says_why_and_what_the_visitor_can_do(zero_gpu, case):
     assert message is not None and gpu.KEPT in message and "`python app.py`" in message
     asks = gpu.asked(gpu.needed_seconds(**DEFAULT_RUN))  # what spaces puts in its message, on this 1.5 card
     assert scheduler.asked == [asks]
-    assert {"quota, no account": f"asks for {asks} s of GPU time, and your daily quota has 25 s left (try again in "
-                                 "0:12:34)",
-            "quota, free account": "25 s left", "runs limit": "as many GPU tasks",
-            "no visitor token": "signed in to Hugging Face for a quota",
-            "too long": f"asks ZeroGPU for {asks} s", "pending": "still counting", "no GPU free, in line": "all busy",
-            "no GPU free, in line, no token": "all busy", "no GPU free": "all busy"}[case] in message
+    assert {
+        "quota, no account": f"asks for {asks} s of GPU time, and your daily quota has 25 s left (try again in "
+        "0:12:34)",
+        "quota, free account": "25 s left",
+        "runs limit": "as many GPU tasks",
+        "no visitor token": "signed in to Hugging Face for a quota",
+        "too long": f"asks ZeroGPU for {asks} s",
+        "pending": "still counting",
+        "no GPU free, in line": "all busy",
+        "no GPU free, in line, no token": "all busy",
+        "no GPU free": "all busy",
+    }[case] in message
     assert ("sign in to Hugging Face" in message) == (case == "quota, no account")
     assert ("fewer epochs" in message) == case.startswith(("quota", "too long"))
 
@@ -191,8 +227,16 @@ def test_a_refused_training_says_so_and_loses_nothing(zero_gpu, monkeypatch, tmp
 
     async def train():
         LocalContext.request.set(request)  # as Gradio sets it for the event: `spaces` reads the visitor's token
-        async for _, _, status, _, _ in tab.train(DEFAULT_RUN["epochs"], DEFAULT_RUN["batch_size"], FAST.lr, False, 0,
-                                                  DEFAULT_RUN["max_examples"], request=request, progress=NoProgress()):
+        async for _, _, status, _, _ in tab.train(
+            DEFAULT_RUN["epochs"],
+            DEFAULT_RUN["batch_size"],
+            FAST.lr,
+            False,
+            0,
+            DEFAULT_RUN["max_examples"],
+            request=request,
+            progress=NoProgress(),
+        ):
             statuses.append(status)
 
     with pytest.raises(gr.Error) as caught:
@@ -207,6 +251,7 @@ def test_a_refused_training_says_so_and_loses_nothing(zero_gpu, monkeypatch, tmp
     assert len(tab.line) == 0 and tab.request_stop(request) == train_tab.NO_TRAINING  # Start works again at once
 
     from src.web import corrections
+
     monkeypatch.setattr(corrections, "load", lambda folder: (np.zeros((6, 28, 28), np.float32), np.full(6, 7)))
 
     async def fine_tune():
@@ -232,7 +277,7 @@ def forked(task):
         def worker():
             try:
                 out = task(*arguments.get())
-                for item in (out if inspect.isgenerator(out) else [out]):
+                for item in out if inspect.isgenerator(out) else [out]:
                     answers.put(("item", item))
                 answers.put(("end", None))
             except BaseException as e:  # noqa: BLE001 - handed to the caller
@@ -317,8 +362,9 @@ def two_visitors_train(folder, data_dir):
     seen = {"statuses": [], "stopped_at": [], "b_stops_a": None}
 
     async def a_trains():
-        async for _, table, status, files, _ in tab.train(40, 128, 0.003, True, 0, 6000, request=a,
-                                                            progress=NoProgress()):
+        async for _, table, status, files, _ in tab.train(
+            40, 128, 0.003, True, 0, 6000, request=a, progress=NoProgress()
+        ):
             seen["statuses"].append(status)
             if len(table) == 1 and seen["b_stops_a"] is None:
                 seen["b_stops_a"] = tab.request_stop(b)  # B's Stop cannot reach A's run
@@ -346,7 +392,8 @@ def two_visitors_train(folder, data_dir):
 
 @pytest.mark.slow
 def test_a_training_in_a_forked_worker_stops_from_the_server_at_the_next_batch_and_the_server_saves_it(
-        tmp_path, data_dir):
+    tmp_path, data_dir
+):
     seen = in_a_new_server(two_visitors_train, tmp_path, data_dir)
     assert seen["b_stops_a"] == "You have no training running."
     assert seen["stopped_at"] == [2] and seen["a_stops_a"] == "Stopping at the next batch…"
@@ -363,8 +410,8 @@ def test_a_training_in_a_forked_worker_stops_from_the_server_at_the_next_batch_a
 
 
 def fine_tunes(folder, data_dir):
-    from src.web import corrections
     from src.data.mnist import read_mnist
+    from src.web import corrections
 
     savers = as_on_zero_gpu(data_dir)
     test = read_mnist(data_dir, train=False)  # six real 7s as this visitor's corrections
@@ -376,14 +423,20 @@ def fine_tunes(folder, data_dir):
     tab = train_tab.TrainTab(store, visitors)
 
     async def run():
-        async for status, files in tab.fine_tune_on_corrections(request=SimpleNamespace(session_hash="c"),
-                                                                 progress=NoProgress()):
+        async for status, files in tab.fine_tune_on_corrections(
+            request=SimpleNamespace(session_hash="c"), progress=NoProgress()
+        ):
             pass
         return status, files
 
     status, files = in_a_fresh_loop(run())
-    return {"status": status, "files": files, "runs": [str(p) for p in runs(visitors.get("c"))],
-            "savers": savers, "server": os.getpid()}
+    return {
+        "status": status,
+        "files": files,
+        "runs": [str(p) for p in runs(visitors.get("c"))],
+        "savers": savers,
+        "server": os.getpid(),
+    }
 
 
 @pytest.mark.slow

@@ -4,8 +4,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from src.data.preprocess import DESLANT_FROM, deslant, to_mnist
-from src.reading.inference import AS_DRAWN, digit_inputs, run_network, run_shifted
 from src.data.synthetic import render_digit, render_number
+from src.reading.inference import AS_DRAWN, digit_inputs, run_network, run_shifted
 
 
 def test_run_network_takes_uint8_or_float_images_one_or_many(loaded_model, small_mnist):
@@ -20,7 +20,11 @@ def test_run_shifted_reads_the_input_moved_by_a_pixel_each_way(loaded_model, sma
     images = small_mnist.test.images[:3].numpy().astype(np.float32) / 255
     feats, logits = run_shifted(loaded_model.model, images)
     as_drawn = run_network(loaded_model.model, images)
-    assert logits.shape == (9, 3, 10) and np.array_equal(feats, as_drawn[0]) and np.array_equal(logits[AS_DRAWN], as_drawn[1])
+    assert (
+        logits.shape == (9, 3, 10)
+        and np.array_equal(feats, as_drawn[0])
+        and np.array_equal(logits[AS_DRAWN], as_drawn[1])
+    )
     moved = np.zeros_like(images)
     moved[:, 1:, :-1] = images[:, :-1, 1:]  # one pixel down and one to the left
     assert np.allclose(logits[6], run_network(loaded_model.model, moved)[1], atol=1e-5)

@@ -5,11 +5,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from src.reading import inside
-from src.model.network import normalize
-from src.model.network import PARAMETER_COUNT
 from src.data.preprocess import preprocess
 from src.data.synthetic import render_digit
+from src.model.network import PARAMETER_COUNT, normalize
+from src.reading import inside
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +20,10 @@ def drawings():
 def hooked(model, image):
     """The conv layers' outputs, recorded by forward hooks while the plain nn.Module runs (model(x)), ReLU'd."""
     seen = {}
-    hooks = [getattr(model, n).register_forward_hook(lambda _, __, out, n=n: seen.__setitem__(n, torch.relu(out[0])))
-             for n in inside.CONVOLUTIONS]
+    hooks = [
+        getattr(model, n).register_forward_hook(lambda _, __, out, n=n: seen.__setitem__(n, torch.relu(out[0])))
+        for n in inside.CONVOLUTIONS
+    ]
     with torch.no_grad():
         model(torch.from_numpy(image).reshape(1, 1, 28, 28))  # pixels: the model normalises
     for h in hooks:
@@ -33,12 +34,26 @@ def hooked(model, image):
 def test_the_maps_are_what_each_convolution_outputs(model, drawings):
     for image in drawings:
         maps = inside.feature_maps(model, image)
-        assert {n: m.shape for n, m in maps.items()} == {"conv1": (8, 28, 28), "conv2": (16, 14, 14), "conv3": (32, 7, 7)}
+        assert {n: m.shape for n, m in maps.items()} == {
+            "conv1": (8, 28, 28),
+            "conv2": (16, 14, 14),
+            "conv3": (32, 7, 7),
+        }
         for name, expected in hooked(model, image).items():
             assert np.abs(maps[name] - expected.numpy()).max() <= 1e-6, name
         # ... and the first one by hand, from the weights.
-        by_hand = torch.relu(F.conv2d(normalize(torch.from_numpy(image).reshape(1, 1, 28, 28)), model.conv1.weight,
-                                      model.conv1.bias, padding=1))[0].detach().numpy()
+        by_hand = (
+            torch.relu(
+                F.conv2d(
+                    normalize(torch.from_numpy(image).reshape(1, 1, 28, 28)),
+                    model.conv1.weight,
+                    model.conv1.bias,
+                    padding=1,
+                )
+            )[0]
+            .detach()
+            .numpy()
+        )
         assert np.abs(maps["conv1"] - by_hand).max() <= 1e-5
 
 
@@ -55,4 +70,12 @@ def test_the_pictures_and_the_summary(model, drawings):
     table = inside.summary()
     assert table["parameters"].iloc[-1] == PARAMETER_COUNT == table["parameters"].iloc[:-1].sum() == 21_578
     assert table["output shape"].tolist()[1:8] == ["8×28×28", "8×14×14", "16×14×14", "16×7×7", "32×7×7", "1568", "10"]
-    assert table["layer"].tolist()[1:8] == ["conv1", "relu + pool", "conv2", "relu + pool", "conv3", "relu + flatten", "fc"]
+    assert table["layer"].tolist()[1:8] == [
+        "conv1",
+        "relu + pool",
+        "conv2",
+        "relu + pool",
+        "conv3",
+        "relu + flatten",
+        "fc",
+    ]

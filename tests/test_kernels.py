@@ -11,12 +11,12 @@ import torch
 import torch.nn.functional as F
 
 import src.config
-
 from src.model.network import normalize
 from src.training import kernels
 from src.training.kernels import MaxPool2x2
 
 ROOT = Path(__file__).resolve().parent.parent
+
 
 def conv_maps(model, images, layer, dtype):
     """A convolution's real output on MNIST digits (channels-last, as a training step has it), as a leaf that
@@ -32,8 +32,11 @@ def conv_maps(model, images, layer, dtype):
 def same_bits(a, b):
     """Equal values, NaN in the same places (whatever their sign) and the same signs of zeros."""
     nan = a.isnan()
-    return torch.equal(nan, b.isnan()) and torch.equal(a[~nan], b[~nan]) \
+    return (
+        torch.equal(nan, b.isnan())
+        and torch.equal(a[~nan], b[~nan])
         and torch.equal(a[~nan].signbit(), b[~nan].signbit())
+    )
 
 
 @pytest.fixture
@@ -43,8 +46,9 @@ def launches(monkeypatch):
     kernels.warm_up()  # as app.py and a training do first; its own launches are not counted
     calls = []
     original = kernels._launch
-    monkeypatch.setattr(kernels, "_launch",
-                        lambda kernel, *args: (calls.append((kernel, str(args[0].dtype))), original(kernel, *args)))
+    monkeypatch.setattr(
+        kernels, "_launch", lambda kernel, *args: (calls.append((kernel, str(args[0].dtype))), original(kernel, *args))
+    )
     return calls
 
 
@@ -103,16 +107,20 @@ def test_an_installed_model_is_the_same_network_in_outputs_and_gradients(model, 
     for (name, p), q in zip(fast.named_parameters(), plain.parameters()):
         assert torch.allclose(p.grad, q.grad, atol=1e-6), name
     assert any(p.grad.abs().sum() > 0 for p in fast.parameters())
-    assert {kernel for kernel, _ in launches} == {kernels._conv_pool_relu, kernels._conv_pool_relu_grad,
-                                                  kernels._pool, kernels._unpool}
+    assert {kernel for kernel, _ in launches} == {
+        kernels._conv_pool_relu,
+        kernels._conv_pool_relu_grad,
+        kernels._pool,
+        kernels._unpool,
+    }
     assert fast.state_dict().keys() == plain.state_dict().keys()  # its checkpoint is a plain TutorialCNN's
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_training_and_its_evaluation_take_the_kernels(small_mnist, launches, precision, monkeypatch):
     """In the precision a recipe asks for: bf16 maps (FAST on a CPU with native bf16) reach the kernels too."""
-    from src.training.loop import TrainConfig, train_epochs
     from src.model.network import TutorialCNN
+    from src.training.loop import TrainConfig, train_epochs
 
     config = TrainConfig(epochs=1, batch_size=1000, augment=False, precision=precision, teachers=0)
     steps = -(-len(small_mnist.train) // config.batch_size)
@@ -126,8 +134,14 @@ def test_training_and_its_evaluation_take_the_kernels(small_mnist, launches, pre
     assert type(trained.pool) is torch.nn.MaxPool2d and "features" not in vars(trained)  # plain again afterwards
     bits = {"fp32": "int32", "bf16": "int16"}[precision]
     # A step: the fused first layer (always fp32) forward and backward, and the second pool forward and backward.
-    expected = Counter({(kernels._conv_pool_relu, "float32"): steps, (kernels._conv_pool_relu_grad, "float32"): steps,
-                        (kernels._pool, bits): steps, (kernels._unpool, bits): steps})
+    expected = Counter(
+        {
+            (kernels._conv_pool_relu, "float32"): steps,
+            (kernels._conv_pool_relu_grad, "float32"): steps,
+            (kernels._pool, bits): steps,
+            (kernels._unpool, bits): steps,
+        }
+    )
     expected[(kernels._conv_pool_relu, "float32")] += evaluations
     expected[(kernels._pool, "int32")] += evaluations
     assert Counter(launches) == expected

@@ -10,8 +10,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # What each layer may import from src (besides itself and the base modules src.atomic and src.config).
-MAY_IMPORT = {"model": set(), "data": set(), "training": {"model", "data"}, "reading": {"model", "data"},
-              "web": {"model", "data", "training", "reading"}}
+MAY_IMPORT = {
+    "model": set(),
+    "data": set(),
+    "training": {"model", "data"},
+    "reading": {"model", "data"},
+    "web": {"model", "data", "training", "reading"},
+}
 BASE = {"src", "src.atomic", "src.config"}
 
 
@@ -23,8 +28,10 @@ def src_imports() -> dict[str, set[str]]:
         found = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("src"):
-                found |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules() else node.module
-                          for a in node.names}
+                found |= {
+                    f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules() else node.module
+                    for a in node.names
+                }
             elif isinstance(node, ast.Import):
                 found |= {a.name for a in node.names if a.name.startswith("src")}
         graph[name] = found - {name}
@@ -32,8 +39,10 @@ def src_imports() -> dict[str, set[str]]:
 
 
 def modules() -> set[str]:
-    return {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-            for p in (ROOT / "src").rglob("*.py")}
+    return {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for p in (ROOT / "src").rglob("*.py")
+    }
 
 
 def layer(module: str) -> str | None:
@@ -45,8 +54,12 @@ def test_every_module_is_in_a_layer_and_imports_only_the_layers_below():
     graph = src_imports()
     loose = sorted(m for m in graph if layer(m) is None and m not in BASE | {"src.__main__"})
     assert loose == []
-    wrong = sorted((m, i) for m, imported in graph.items() for i in imported
-                   if layer(m) and i not in BASE and layer(i) != layer(m) and layer(i) not in MAY_IMPORT[layer(m)])
+    wrong = sorted(
+        (m, i)
+        for m, imported in graph.items()
+        for i in imported
+        if layer(m) and i not in BASE and layer(i) != layer(m) and layer(i) not in MAY_IMPORT[layer(m)]
+    )
     assert wrong == []
     assert all(not graph[m] - {"src"} for m in ("src.atomic", "src.config"))
 
@@ -55,7 +68,7 @@ def test_there_is_no_import_cycle():
     graph, done, path = src_imports(), set(), []
 
     def visit(m):
-        assert m not in path, " -> ".join(path[path.index(m):] + [m])
+        assert m not in path, " -> ".join(path[path.index(m) :] + [m])
         if m in done:
             return
         path.append(m)
@@ -72,20 +85,28 @@ def test_only_the_web_layer_imports_gradio():
     importers = set()
     for path in (ROOT / "src").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             if any(n == "gradio" or n.startswith("gradio.") for n in names):
                 importers.add(path.relative_to(ROOT / "src").parts[0])
     assert importers == {"web"}
 
 
-@pytest.mark.parametrize("module, absent", [
-    ("src.model.network", {"numba", "gradio", "src.data.synthetic", "src.training", "src.reading", "src.web"}),
-    ("src.model.checkpoint", {"numba", "gradio", "src.data.synthetic", "src.training", "src.reading", "src.web"}),
-    ("src.reading.inference", {"numba", "gradio", "src.data.synthetic", "src.training", "src.web"}),
-    ("src.reading.saliency", {"numba", "gradio", "src.training", "src.web"}),
-    ("src.training.loop", {"gradio", "src.reading", "src.web"}),
-])
+@pytest.mark.parametrize(
+    "module, absent",
+    [
+        ("src.model.network", {"numba", "gradio", "src.data.synthetic", "src.training", "src.reading", "src.web"}),
+        ("src.model.checkpoint", {"numba", "gradio", "src.data.synthetic", "src.training", "src.reading", "src.web"}),
+        ("src.reading.inference", {"numba", "gradio", "src.data.synthetic", "src.training", "src.web"}),
+        ("src.reading.saliency", {"numba", "gradio", "src.training", "src.web"}),
+        ("src.training.loop", {"gradio", "src.reading", "src.web"}),
+    ],
+)
 def test_importing_a_module_loads_nothing_it_does_not_need(module, absent):
     """In a fresh interpreter: what sys.modules holds after `import module`."""
     code = f"import sys, {module}; print(sorted(sys.modules))"

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from src.data.preprocess import deslant
+from src.data.synthetic import KINDS, png_bytes, render_digit, render_nondigit, render_number
+from src.model.novelty import novelty_path
+from src.reading.inference import ModelStore
 from src.web import live
 from src.web.pad import SIZE
-from src.model.novelty import novelty_path
-from src.data.preprocess import deslant
-from src.reading.inference import ModelStore
-from src.data.synthetic import KINDS, png_bytes, render_digit, render_nondigit, render_number
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,8 +29,14 @@ CANVAS = SIZE  # the pad's drawing
 
 def number_layer(rng) -> Image.Image:
     """2-4 digits side by side on the pad's square drawing."""
-    strip = render_number(list(rng.integers(0, 10, rng.integers(2, 5))), rng, 120, style="transparent",
-                          brush_frac=(0.03, 0.12), height_frac=(0.6, 0.9))
+    strip = render_number(
+        list(rng.integers(0, 10, rng.integers(2, 5))),
+        rng,
+        120,
+        style="transparent",
+        brush_frac=(0.03, 0.12),
+        height_frac=(0.6, 0.9),
+    )
     strip.thumbnail((CANVAS - 10, CANVAS))
     layer = Image.new("RGBA", (CANVAS, CANVAS), (0, 0, 0, 0))
     layer.paste(strip, ((CANVAS - strip.width) // 2, (CANVAS - strip.height) // 2))
@@ -53,8 +59,15 @@ def drawings(n: int, seed: int):
         elif i % 30 == 4:
             yield number_layer(rng)
         else:
-            yield render_digit(i % 10, rng, CANVAS, style="transparent", brush_frac=(0.005, 0.12),
-                               height_frac=(0.1, 0.95), slant_deg=30)
+            yield render_digit(
+                i % 10,
+                rng,
+                CANVAS,
+                style="transparent",
+                brush_frac=(0.005, 0.12),
+                height_frac=(0.1, 0.95),
+                slant_deg=30,
+            )
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +104,7 @@ def test_the_browser_reads_1000_drawings_as_the_server_does(page, default_checkp
     images = list(drawings(DRAWINGS, seed=12))
     browser = []
     for start in range(0, len(images), 100):
-        browser += read_in_browser(page, images[start:start + 100], default_checkpoint)
+        browser += read_in_browser(page, images[start : start + 100], default_checkpoint)
     model = ModelStore(default_checkpoint.parent, default_checkpoint.name).load(default_checkpoint.name)
     assert model.novelty is not None
     server = [model.read(img) for img in images]  # LoadedModel.read: the server's one reading path
@@ -114,12 +127,14 @@ def test_the_browser_reads_1000_drawings_as_the_server_does(page, default_checkp
     # ... and the same verdict: a digit, not a digit, or an unusual digit.
     js_v = [(browser[i]["isDigit"], browser[i]["unusual"]) for i in read]
     py_v = [(server[i].is_digit, server[i].unusual) for i in read]
-    print(f"\nlive.js against the server on {DRAWINGS} drawings: {len(read)} read ({numbers} as numbers, "
-          f"{len(py_inputs)} digits), inputs bit-identical in {int((js_inputs == py_inputs).all(axis=(1, 2)).sum())}, "
-          f"max input difference {np.abs(js_inputs - py_inputs).max():.1e}, same digit in "
-          f"{int((js_p.argmax(1) == py_p.argmax(1)).sum())}, max probability difference {np.abs(js_p - py_p).max():.1e}; "
-          f"the same verdict in {sum(a == b for a, b in zip(js_v, py_v))}: "
-          f"{sum(not d for d, _ in py_v)} not a digit, {sum(u for _, u in py_v)} unusual")
+    print(
+        f"\nlive.js against the server on {DRAWINGS} drawings: {len(read)} read ({numbers} as numbers, "
+        f"{len(py_inputs)} digits), inputs bit-identical in {int((js_inputs == py_inputs).all(axis=(1, 2)).sum())}, "
+        f"max input difference {np.abs(js_inputs - py_inputs).max():.1e}, same digit in "
+        f"{int((js_p.argmax(1) == py_p.argmax(1)).sum())}, max probability difference {np.abs(js_p - py_p).max():.1e}; "
+        f"the same verdict in {sum(a == b for a, b in zip(js_v, py_v))}: "
+        f"{sum(not d for d, _ in py_v)} not a digit, {sum(u for _, u in py_v)} unusual"
+    )
     assert numbers >= 20
     assert (js_p.argmax(1) == py_p.argmax(1)).all()
     assert np.abs(js_p - py_p).max() <= 1e-5
@@ -149,10 +164,13 @@ def test_the_browser_reads_dots_alone_as_no_digit_as_the_server_does(page, defau
 
 def test_the_browser_deslants_as_the_server_does(page, small_mnist):
     images = small_mnist.test.images[:200].numpy().astype(np.float32) / 255
-    browser = page.evaluate("""(inputs) => inputs.map((x) => {
+    browser = page.evaluate(
+        """(inputs) => inputs.map((x) => {
       const r = liveReading.deslant(Float32Array.from(x), 28);
       return {input: Array.from(r.input), slant: r.slant};
-    })""", [x.ravel().tolist() for x in images])
+    })""",
+        [x.ravel().tolist() for x in images],
+    )
     for b, x in zip(browser, images):
         upright, slant = deslant(x)
         assert b["slant"] == pytest.approx(slant, abs=1e-12)
@@ -238,25 +256,58 @@ def pad_strokes(n: int, seed: int) -> list:
     """n drawings as strokes in the pad's unit square: a 1, a 7, a 0, a 4 or a 17, moved, scaled and shaken as
     hands do, or a scribble."""
     rng = np.random.default_rng(seed)
-    shapes = [[[(0.40, 0.25), (0.52, 0.12), (0.52, 0.88)]], [[(0.28, 0.16), (0.72, 0.16), (0.45, 0.88)]],
-              [[(0.50, 0.12), (0.70, 0.28), (0.72, 0.60), (0.55, 0.88), (0.38, 0.82), (0.28, 0.55), (0.32, 0.26), (0.50, 0.12)]],
-              [[(0.60, 0.88), (0.60, 0.12), (0.25, 0.62), (0.78, 0.62)]],
-              [[(0.14, 0.36), (0.24, 0.28), (0.24, 0.72)], [(0.50, 0.30), (0.86, 0.30), (0.64, 0.72)]]]
+    shapes = [
+        [[(0.40, 0.25), (0.52, 0.12), (0.52, 0.88)]],
+        [[(0.28, 0.16), (0.72, 0.16), (0.45, 0.88)]],
+        [
+            [
+                (0.50, 0.12),
+                (0.70, 0.28),
+                (0.72, 0.60),
+                (0.55, 0.88),
+                (0.38, 0.82),
+                (0.28, 0.55),
+                (0.32, 0.26),
+                (0.50, 0.12),
+            ]
+        ],
+        [[(0.60, 0.88), (0.60, 0.12), (0.25, 0.62), (0.78, 0.62)]],
+        [[(0.14, 0.36), (0.24, 0.28), (0.24, 0.72)], [(0.50, 0.30), (0.86, 0.30), (0.64, 0.72)]],
+    ]
     out = []
     for i in range(n):
         if i % 6 == 5:
             strokes = [[tuple(p) for p in rng.uniform(0.1, 0.9, (int(rng.integers(3, 12)), 2))]]
         else:
             scale, (dx, dy) = rng.uniform(0.5, 1.0), rng.uniform(-0.1, 0.1, 2)
-            strokes = [[(0.5 + (u - 0.5) * scale + dx + rng.normal(0, 0.01), 0.5 + (v - 0.5) * scale + dy + rng.normal(0, 0.01))
-                        for u, v in s] for s in shapes[i % 5]]
+            strokes = [
+                [
+                    (
+                        0.5 + (u - 0.5) * scale + dx + rng.normal(0, 0.01),
+                        0.5 + (v - 0.5) * scale + dy + rng.normal(0, 0.01),
+                    )
+                    for u, v in s
+                ]
+                for s in shapes[i % 5]
+            ]
         # Each segment as a hand moves: in steps of a few pixels.
-        out.append([[(u0 + (u1 - u0) * k / 8, v0 + (v1 - v0) * k / 8) for (u0, v0), (u1, v1) in zip(s, s[1:])
-                     for k in range(8)] + [s[-1]] for s in strokes])
+        out.append(
+            [
+                [
+                    (u0 + (u1 - u0) * k / 8, v0 + (v1 - v0) * k / 8)
+                    for (u0, v0), (u1, v1) in zip(s, s[1:])
+                    for k in range(8)
+                ]
+                + [s[-1]]
+                for s in strokes
+            ]
+        )
     return out
 
 
-def test_drawings_made_on_the_pad_read_the_same_in_the_browser_and_from_the_png_the_server_gets(browser, default_checkpoint):
+def test_drawings_made_on_the_pad_read_the_same_in_the_browser_and_from_the_png_the_server_gets(
+    browser, default_checkpoint
+):
     from src.web import pad
 
     page = browser.new_page()

@@ -12,7 +12,11 @@ def test_model_has_the_tutorial_size_and_output_shape():
     assert count_parameters(model) == PARAMETER_COUNT == 21_578
     assert model(torch.zeros(5, 1, 28, 28)).shape == (5, 10)
     assert model.features(torch.zeros(5, 1, 28, 28)).shape == (5, 1568)
-    assert [tuple(m.shape[1:]) for m in model.maps(torch.zeros(1, 1, 28, 28))] == [(8, 28, 28), (16, 14, 14), (32, 7, 7)]
+    assert [tuple(m.shape[1:]) for m in model.maps(torch.zeros(1, 1, 28, 28))] == [
+        (8, 28, 28),
+        (16, 14, 14),
+        (32, 7, 7),
+    ]
 
 
 def test_model_takes_pixels_as_the_tutorial_feeds_them(model, small_mnist):

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from src.data.synthetic import KINDS, as_drawing, preprocessed_digits, preprocessed_nondigits
 from src.model.checkpoint import weights_digest
-from src.reading.inference import run_shifted
 from src.model.novelty import FORMAT, NoveltyDetector, NoveltyMismatch, shifted
 from src.reading.calibration import FLAG_DRAWN, FLAG_MNIST, calibration_digits, fit_novelty
-from src.data.synthetic import KINDS, as_drawing, preprocessed_digits, preprocessed_nondigits
+from src.reading.inference import run_shifted
 
 
 def flagged(loaded, images):
@@ -45,10 +45,17 @@ def test_fit_save_load_round_trip(tmp_path, loaded_model, small_mnist):
     det = fit_novelty(model, small_mnist, digits)
     drawn = digits.drawn
     # the threshold flags about the intended share of the tuning digits (FLAG_MNIST 0.2%, FLAG_DRAWN 0.3%)
-    assert flagged_share(det, model, digits.mnist) <= FLAG_MNIST + 0.0025 and flagged_share(det, model, drawn) <= FLAG_DRAWN + 0.005
+    assert (
+        flagged_share(det, model, digits.mnist) <= FLAG_MNIST + 0.0025
+        and flagged_share(det, model, drawn) <= FLAG_DRAWN + 0.005
+    )
     tmp = det.write_temporary(tmp_path / "m.novelty.safetensors")
     again = NoveltyDetector.load(Path(tmp), weights_digest(model))
-    assert (again.threshold, again.unusual_threshold, again.weights) == (det.threshold, det.unusual_threshold, det.weights)
+    assert (again.threshold, again.unusual_threshold, again.weights) == (
+        det.threshold,
+        det.unusual_threshold,
+        det.weights,
+    )
     feats, logits = run_shifted(model, drawn[:50])
     assert all(np.array_equal(a, b) for a, b in zip(again.judge(feats, logits), det.judge(feats, logits)))
     with pytest.raises(NoveltyMismatch, match="fitted to other weights"):

@@ -13,8 +13,13 @@ from src.web import corrections
 from tests.conftest import Server
 from tests.test_visitors import drawing_of, pad_drawing_of
 
-OPERATOR_ENDPOINTS = {"/operator_sign_in", "/operator_runs", "/operator_promote", "/operator_delete",
-                      "/operator_export"}
+OPERATOR_ENDPOINTS = {
+    "/operator_sign_in",
+    "/operator_runs",
+    "/operator_promote",
+    "/operator_delete",
+    "/operator_export",
+}
 PASSWORD = "correct horse battery staple"
 
 
@@ -48,8 +53,12 @@ def test_with_the_secret_a_signed_in_operator_promotes_a_run_for_new_visitors(op
     pages, parts = operator_parts(operated)
     assert pages and parts  # the page exists, reached by its address (/operator)
     # Signed out, every operator action is refused, through the API as well; a wrong password too.
-    for name, args in (("/operator_runs", ()), ("/operator_promote", ("x",)), ("/operator_delete", ("x",)),
-                       ("/operator_export", ())):
+    for name, args in (
+        ("/operator_runs", ()),
+        ("/operator_promote", ("x",)),
+        ("/operator_delete", ("x",)),
+        ("/operator_export", ()),
+    ):
         with pytest.raises(AppError, match="Sign in as the operator first"):
             operator.predict(*args, api_name=name)
     with pytest.raises(AppError, match="Wrong password"):
@@ -58,8 +67,9 @@ def test_with_the_secret_a_signed_in_operator_promotes_a_run_for_new_visitors(op
     # A visitor trains a run; their answers with it differ from the default's.
     three = drawing_of(3, tmp_path)
     default_answer = visitor.predict(three, api_name="/classify")
-    job = visitor.submit(epochs=1, batch_size=128, learning_rate=0.005, augment=False, seed=3, max_examples=1000,
-                         api_name="/train")
+    job = visitor.submit(
+        epochs=1, batch_size=128, learning_rate=0.005, augment=False, seed=3, max_examples=1000, api_name="/train"
+    )
     assert job.result(timeout=300)[2].startswith("Finished")
     run = next(operated.visitor(visitor).runs.glob("trained-*.json")).with_suffix(".safetensors").name
     visitor.predict(f"yours/{run}", api_name="/use_model")

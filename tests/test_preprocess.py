@@ -16,8 +16,18 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFile
 
-from src.data.preprocess import (MAX_JPEG_PIXELS, MAX_PIXELS, MAX_WEBP_PIXELS, READ_SIDE, InvalidImage, deslant,
-                                 ink_map, load_image, preprocess, to_mnist)
+from src.data.preprocess import (
+    MAX_JPEG_PIXELS,
+    MAX_PIXELS,
+    MAX_WEBP_PIXELS,
+    READ_SIDE,
+    InvalidImage,
+    deslant,
+    ink_map,
+    load_image,
+    preprocess,
+    to_mnist,
+)
 from src.data.synthetic import png_bytes, render_mask, stylize
 from src.web.pad import SIZE, decode, encode
 
@@ -180,9 +190,11 @@ def test_ink_map_conventions(masks):
     assert ink_map(None).max() == 0
 
 
-@pytest.mark.parametrize("bad", [np.zeros((4, 4, 5)), np.zeros(10), "a string", {},
-                                 {"background": None, "layers": [], "composite": None}],
-                         ids=["5_channels", "1d", "str", "empty_dict", "sketchpad_dict"])
+@pytest.mark.parametrize(
+    "bad",
+    [np.zeros((4, 4, 5)), np.zeros(10), "a string", {}, {"background": None, "layers": [], "composite": None}],
+    ids=["5_channels", "1d", "str", "empty_dict", "sketchpad_dict"],
+)
 def test_unsupported_values_are_refused(bad):
     with pytest.raises(InvalidImage):
         preprocess(bad)
@@ -238,6 +250,7 @@ def _jpeg_bytes(img: Image.Image, **options) -> bytes:
 def _no_decoding(monkeypatch):
     def no_decoding(self):
         raise AssertionError("pixels decoded")
+
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
 
 
@@ -273,9 +286,9 @@ def _one_component_first_scan(jpeg: bytes) -> bytes:
     """A JPEG's bytes with its first scan rewritten to carry only the first component, as in a multi-scan
     (non-interleaved) JPEG. The scan's data is then wrong, which only decoding would find out."""
     sos = jpeg.index(b"\xff\xda")
-    length = struct.unpack(">H", jpeg[sos + 2:sos + 4])[0]
+    length = struct.unpack(">H", jpeg[sos + 2 : sos + 4])[0]
     scan = bytes([1, jpeg[sos + 5], jpeg[sos + 6], 0, 63, 0])  # Ns = 1: the first component and its tables
-    return jpeg[:sos] + b"\xff\xda" + struct.pack(">H", 2 + len(scan)) + scan + jpeg[sos + 2 + length:]
+    return jpeg[:sos] + b"\xff\xda" + struct.pack(">H", 2 + len(scan)) + scan + jpeg[sos + 2 + length :]
 
 
 def test_multi_scan_jpegs_get_the_plain_budget(monkeypatch):
@@ -321,8 +334,9 @@ def test_a_small_digit_in_a_big_photo_is_still_read():
     """A digit spanning 5% of a photo's longer side (MIN_EXTENT is 4%) still has enough pixels once the photo
     is decoded at a smaller scale: the same input as the digit cropped at full size."""
     w, h = 4032, 3024
-    mask = render_mask(7, np.random.default_rng(7), canvas=252, supersample=1, height_frac=(0.8, 0.8),
-                       brush_frac=(0.06, 0.06))  # a digit about 200 pixels tall
+    mask = render_mask(
+        7, np.random.default_rng(7), canvas=252, supersample=1, height_frac=(0.8, 0.8), brush_frac=(0.06, 0.06)
+    )  # a digit about 200 pixels tall
     photo = Image.new("L", (w, h), 210)
     photo.paste(0, (1900, 1000), mask)
     loaded = load_image(_jpeg_bytes(photo, quality=90))
@@ -363,8 +377,9 @@ def test_one_image_costs_a_bounded_amount_of_memory(tmp_path):
     for name, img in files.items():
         img.save(tmp_path / name)
     for name in files:
-        out = subprocess.run([sys.executable, "-c", MEASURE, str(tmp_path / name)], cwd=ROOT, capture_output=True,
-                             text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-c", MEASURE, str(tmp_path / name)], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
         assert out.returncode == 0, out.stderr
         assert int(out.stdout) < 150e6, (name, int(out.stdout))
 
@@ -437,10 +452,13 @@ def test_only_png_jpeg_and_webp_are_opened(name, monkeypatch):
     assert Image.open(io.BytesIO(data)).format == name.upper()  # Pillow itself would open it
     opened = []
     real_open = Image.open
-    monkeypatch.setattr(Image, "open", lambda fp, mode="r", formats=None: opened.append(formats) or real_open(fp, mode, formats))
+    monkeypatch.setattr(
+        Image, "open", lambda fp, mode="r", formats=None: opened.append(formats) or real_open(fp, mode, formats)
+    )
 
     def no_subprocess(*args, **kwargs):
         raise AssertionError("a program was started")
+
     monkeypatch.setattr(subprocess, "Popen", no_subprocess)
     with pytest.raises(InvalidImage, match=r"not an image this app can read \(PNG, JPEG or WebP\)\."):
         load_image(data)
@@ -465,8 +483,9 @@ def test_accuracy_on_synthetic_drawings(model, drawings, style):
 
     labels, masks = drawings
     if style == "pad":  # as the pad sends them: SIZE x SIZE, black on transparency, through a PNG data URL
-        values = [decode(encode(stylize(m.resize((SIZE, SIZE), Image.Resampling.LANCZOS), "transparent")))
-                  for m in masks]
+        values = [
+            decode(encode(stylize(m.resize((SIZE, SIZE), Image.Resampling.LANCZOS), "transparent"))) for m in masks
+        ]
     else:
         values = [stylize(m, style) for m in masks]
     predicted = run_network(model, np.stack([preprocess(v) for v in values]))[1].argmax(1)

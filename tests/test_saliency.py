@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from src.reading.saliency import READING_HINT, overlay, saliency
 from src.data.synthetic import preprocessed_digits
+from src.reading.saliency import READING_HINT, overlay, saliency
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ def _near_ink(image):
     """Pixels with ink (> 0.1) or next to ink (3x3 neighbourhood)."""
     ink = image > 0.1
     p = np.pad(ink, 1)
-    return np.max([p[dy:dy + 28, dx:dx + 28] for dy in range(3) for dx in range(3)], axis=0)
+    return np.max([p[dy : dy + 28, dx : dx + 28] for dy in range(3) for dx in range(3)], axis=0)
 
 
 def test_shape_range_and_heat_on_ink(model, digits):

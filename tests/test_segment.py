@@ -19,7 +19,9 @@ def test_reads_multi_digit_drawings(loaded_model):
         counted += len(reading.digits) == len(digits)
         assert reading.number == "".join(map(str, reading.digits))
         assert len(reading.confidences) == len(reading.digits) == len(reading.images)
-    print(f"\n3-4 digit numbers read entirely correctly: {right}/{n} ({100 * right / n:.0f}%); right digit count {counted}/{n}")
+    print(
+        f"\n3-4 digit numbers read entirely correctly: {right}/{n} ({100 * right / n:.0f}%); right digit count {counted}/{n}"
+    )
     assert right / n >= 0.9
 
 

@@ -24,8 +24,11 @@ def static_url(tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-                               "--directory", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/"
     for _ in range(100):
         try:
@@ -43,8 +46,14 @@ def test_the_folder_holds_the_checkpoints_own_files_and_a_static_space_readme(tm
 
     out = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "src", "static", str(out)], cwd=ROOT, check=True, capture_output=True)
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "index.html", "live.js", "model.novelty.safetensors",
-                                                       "model.safetensors", "pad.js"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "README.md",
+        "index.html",
+        "live.js",
+        "model.novelty.safetensors",
+        "model.safetensors",
+        "pad.js",
+    ]
     checkpoint = config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT
     assert (out / "model.safetensors").read_bytes() == checkpoint.read_bytes()
     assert (out / "model.novelty.safetensors").read_bytes() == novelty_path(checkpoint).read_bytes()
@@ -59,8 +68,12 @@ def test_a_checkpoint_without_statistics_gives_a_page_that_falls_back(tmp_path, 
     shutil.copyfile(default_checkpoint, bare)
     shutil.copyfile(default_checkpoint.with_suffix(".json"), bare.with_suffix(".json"))
     out = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "src", "static", str(out), "--checkpoint", str(bare)], cwd=ROOT, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "src", "static", str(out), "--checkpoint", str(bare)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     assert not (out / "model.novelty.safetensors").exists()
     assert 'data-novelty=""' in (out / "index.html").read_text()
 
@@ -68,8 +81,11 @@ def test_a_checkpoint_without_statistics_gives_a_page_that_falls_back(tmp_path, 
 def reading(page, expected=None):
     """The live reading, once it is `expected` (or after 10 s, whatever it is then)."""
     try:
-        page.wait_for_function("(d) => document.querySelector('#live-reading .live-reading').dataset.reading === d",
-                               arg=expected or "", timeout=10_000)
+        page.wait_for_function(
+            "(d) => document.querySelector('#live-reading .live-reading').dataset.reading === d",
+            arg=expected or "",
+            timeout=10_000,
+        )
     except Exception:
         pass
     return page.locator("#live-reading .live-reading").get_attribute("data-reading")
@@ -104,8 +120,13 @@ def finger_draw(page, strokes):
     box = page.locator("#sketchpad canvas").bounding_box()
     for stroke in strokes:
         path = points(box, stroke)
-        touch = lambda kind, p: cdp.send("Input.dispatchTouchEvent", {  # noqa: E731
-            "type": kind, "touchPoints": [] if kind == "touchEnd" else [{"x": p[0], "y": p[1], "id": 1}]})
+        touch = lambda kind, p: cdp.send(
+            "Input.dispatchTouchEvent",
+            {  # noqa: E731
+                "type": kind,
+                "touchPoints": [] if kind == "touchEnd" else [{"x": p[0], "y": p[1], "id": 1}],
+            },
+        )
         touch("touchStart", path[0])
         for p in steps(path):
             touch("touchMove", p)
@@ -113,8 +134,9 @@ def finger_draw(page, strokes):
 
 
 @pytest.mark.parametrize("how", ["mouse", "finger"])
-def test_the_static_page_reads_a_1_a_7_and_a_0_with_no_server_behind_it(browser, playwright, static_url, how,
-                                                                          screenshots):
+def test_the_static_page_reads_a_1_a_7_and_a_0_with_no_server_behind_it(
+    browser, playwright, static_url, how, screenshots
+):
     options = playwright.devices["Pixel 7"] if how == "finger" else {"viewport": {"width": 1280, "height": 900}}
     context = browser.new_context(**options)
     page = context.new_page()
@@ -128,8 +150,9 @@ def test_the_static_page_reads_a_1_a_7_and_a_0_with_no_server_behind_it(browser,
         read[digit] = reading(page, str(digit))
     page.get_by_role("button", name="Clear").click()
     (mouse_draw if how == "mouse" else finger_draw)(page, HASH_SIGN)  # "is it a digit?" works here too
-    page.wait_for_function("() => document.querySelector('#live-reading .live-reading').dataset.verdict === 'not a digit'",
-                           timeout=10_000)
+    page.wait_for_function(
+        "() => document.querySelector('#live-reading .live-reading').dataset.verdict === 'not a digit'", timeout=10_000
+    )
     verdict = page.locator("#live-reading .live-reading").get_attribute("data-verdict")
     page.screenshot(path=str(screenshots / f"static-{how}.png"), full_page=True)
     print(how, read, verdict)

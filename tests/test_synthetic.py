@@ -22,7 +22,9 @@ def test_training_pools_are_cached_as_safetensors_and_read_back_identical(tmp_pa
 
     first = cached_training_pools(tmp_path, n=len(KINDS), seed=5)
     assert [p.suffix for p in tmp_path.iterdir()] == [".safetensors"]
-    monkeypatch.setattr(synthetic, "training_pools", lambda n, seed: (_ for _ in ()).throw(AssertionError("drawn again")))
+    monkeypatch.setattr(
+        synthetic, "training_pools", lambda n, seed: (_ for _ in ()).throw(AssertionError("drawn again"))
+    )
     again = cached_training_pools(tmp_path, n=len(KINDS), seed=5)
     assert all(np.array_equal(x, y) for x, y in zip(first, again))
     drawn, labels, outliers = first
@@ -32,7 +34,7 @@ def test_training_pools_are_cached_as_safetensors_and_read_back_identical(tmp_pa
 
 
 def test_font_glyphs_train_and_tune_on_different_fonts_and_leave_out_digit_like_ones():
-    from src.data.synthetic import (GLYPH_FONTS, GLYPH_FONTS_TUNING, LETTERS, _arc, _digit_like, _line, font_glyphs)
+    from src.data.synthetic import GLYPH_FONTS, GLYPH_FONTS_TUNING, LETTERS, _arc, _digit_like, _line, font_glyphs
 
     assert not set(GLYPH_FONTS) & set(GLYPH_FONTS_TUNING)
     training, tuning = font_glyphs(GLYPH_FONTS), font_glyphs(GLYPH_FONTS_TUNING)
@@ -51,6 +53,7 @@ def test_about_a_third_of_the_digits_have_boxy_loops(monkeypatch):
     def loop(j):
         powers.append(synthetic._LOOP_POWER.get())
         return [synthetic._arc(0, 0.5, 0.3, 0.5, 0, 360)]
+
     monkeypatch.setitem(synthetic.TEMPLATES, 0, [loop])
     rng = np.random.default_rng(0)
     loops = [synthetic.digit_strokes(0, rng)[0] for _ in range(600)]
@@ -68,7 +71,12 @@ def test_hatching_is_clipped_to_a_region_inside_the_box():
     for seed in range(20):
         strokes = _hatching(np.random.default_rng(seed), cross=seed % 2 == 1)
         points = np.concatenate(strokes)
-        assert points[:, 0].min() >= -0.5 and points[:, 0].max() <= 0.5 and points[:, 1].min() >= 0 and points[:, 1].max() <= 1
+        assert (
+            points[:, 0].min() >= -0.5
+            and points[:, 0].max() <= 0.5
+            and points[:, 1].min() >= 0
+            and points[:, 1].max() <= 1
+        )
         lengths += [np.linalg.norm(s[-1] - s[0]) for s in strokes]
     assert min(lengths) < 0.5 * max(lengths)  # lines end at the region's edge, not all the same length
 
@@ -87,11 +95,11 @@ def test_pools_with_mnist_add_training_images_as_drawn(tmp_path, small_mnist):
     drawn, labels, _ = cached_training_pools(tmp_path, n=len(KINDS), seed=5)
     more, more_labels, _ = cached_training_pools(tmp_path, n=len(KINDS), seed=5, mnist=small_mnist.train)
     n = len(KINDS)
-    assert len(more) == len(drawn) + n and np.array_equal(more[:len(drawn)], drawn)
+    assert len(more) == len(drawn) + n and np.array_equal(more[: len(drawn)], drawn)
     pick = np.random.default_rng(5).permutation(len(small_mnist.train))[:n]
     expected = (np.stack([as_drawing(a) for a in small_mnist.train.images.numpy()[pick]]) * 255 + 0.5).astype(np.uint8)
-    assert np.array_equal(more[len(drawn):], expected)
-    assert np.array_equal(more_labels[len(drawn):], small_mnist.train.labels.numpy()[pick])
+    assert np.array_equal(more[len(drawn) :], expected)
+    assert np.array_equal(more_labels[len(drawn) :], small_mnist.train.labels.numpy()[pick])
     assert (tmp_path / synthetic.AS_DRAWN_CACHE).exists()  # kept: the next call reads it back
     again, again_labels, _ = cached_training_pools(tmp_path, n=n, seed=5, mnist=small_mnist.train)
     assert np.array_equal(again, more) and np.array_equal(again_labels, more_labels)

@@ -17,9 +17,30 @@ RECORD_KEYS = {"epoch", "train_loss", "val_loss", "val_acc", "seconds"}
 def test_train_cli_end_to_end(tmp_path, data_dir):
     out = tmp_path / "X.safetensors"
     result = subprocess.run(
-        [sys.executable, "train.py", "--epochs", "1", "--limit", "3000", "--data-dir", data_dir,
-         "--out", str(out), "--seed", "0", "--teachers", "1", "--outlier-weight", "0.05", "--energy-outliers", "-3"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "train.py",
+            "--epochs",
+            "1",
+            "--limit",
+            "3000",
+            "--data-dir",
+            data_dir,
+            "--out",
+            str(out),
+            "--seed",
+            "0",
+            "--teachers",
+            "1",
+            "--outlier-weight",
+            "0.05",
+            "--energy-outliers",
+            "-3",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "teacher 1/1 | epoch   1 | train loss" in result.stdout
@@ -40,7 +61,12 @@ def test_train_cli_without_data_prints_one_clear_line(tmp_path):
         "sys.argv = ['train.py', '--data-dir', sys.argv[1], '--out', sys.argv[2]];"
         "import runpy; runpy.run_path('train.py', run_name='__main__')"
     )
-    result = subprocess.run([sys.executable, "-c", env_code, str(tmp_path), str(tmp_path / "o.safetensors")],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", env_code, str(tmp_path), str(tmp_path / "o.safetensors")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("error: MNIST is not in") and "Traceback" not in result.stderr

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from gradio_client import handle_file
 
-from src.model.checkpoint import is_weights_name
 from src.data.synthetic import render_digit
+from src.model.checkpoint import is_weights_name
 from tests.conftest import NoProgress, in_a_fresh_loop
 
 pytestmark = pytest.mark.slow
@@ -33,8 +33,9 @@ def files_in(folder):
 def test_train_streams_each_epoch_and_saves_a_new_checkpoint(client, server):
     runs = server.visitor(client).runs  # where this visitor's runs go, visible to them only
     before = models_in(runs)
-    job = client.submit(epochs=2, batch_size=128, learning_rate=0.003, augment=True, seed=0, max_examples=2000,
-                        api_name="/train")
+    job = client.submit(
+        epochs=2, batch_size=128, learning_rate=0.003, augment=True, seed=0, max_examples=2000, api_name="/train"
+    )
     updates = updates_of(job)
     tables = [u[1] for u in updates]
     epochs_seen = [len(t["data"]) for t in tables]
@@ -69,8 +70,9 @@ def test_train_streams_each_epoch_and_saves_a_new_checkpoint(client, server):
 def test_stop_saves_the_completed_epochs_with_their_statistics_and_no_partial_files(client, server):
     runs = server.visitor(client).runs
     before = files_in(runs)
-    job = client.submit(epochs=30, batch_size=128, learning_rate=0.003, augment=True, seed=1, max_examples=8000,
-                        api_name="/train")
+    job = client.submit(
+        epochs=30, batch_size=128, learning_rate=0.003, augment=True, seed=1, max_examples=8000, api_name="/train"
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait for the first completed epoch
         outputs = job.outputs()
@@ -85,17 +87,23 @@ def test_stop_saves_the_completed_epochs_with_their_statistics_and_no_partial_fi
     job.result(timeout=30)
     took = time.monotonic() - stopped_at
     final = job.outputs()[-1]
-    print(f"Stop took effect, the test set was scored, the statistics fitted and the checkpoint saved within {took:.2f} s")
+    print(
+        f"Stop took effect, the test set was scored, the statistics fitted and the checkpoint saved within {took:.2f} s"
+    )
     assert final[2].startswith("Stopped after")
     completed = len(final[1]["data"])
     assert 1 <= completed < 30
     added = files_in(runs) - before
     # one complete checkpoint (weights, JSON, novelty statistics), nothing else
-    assert sorted("".join(p.suffixes[-2:]) if p.name.endswith(".novelty.safetensors") else p.suffix for p in added) \
-        == [".json", ".novelty.safetensors", ".safetensors"]
+    assert sorted("".join(p.suffixes[-2:]) if p.name.endswith(".novelty.safetensors") else p.suffix for p in added) == [
+        ".json",
+        ".novelty.safetensors",
+        ".safetensors",
+    ]
     import json
 
     from src.model.checkpoint import load_model
+
     meta = json.loads(next(p for p in added if p.suffix == ".json").read_text())
     assert meta["stopped_early"] is True and len(meta["history"]) == completed
     weights = next(p for p in added if p.suffix == ".safetensors" and "novelty" not in p.name)
@@ -107,8 +115,9 @@ def test_classify_keeps_answering_while_training_runs(client, server, tmp_path):
 
     drawing = tmp_path / "seven.png"
     render_digit(7, np.random.default_rng(7), canvas=800).convert("RGB").save(drawing)
-    job = client.submit(epochs=3, batch_size=128, learning_rate=0.003, augment=True, seed=2, max_examples=6000,
-                        api_name="/train")
+    job = client.submit(
+        epochs=3, batch_size=128, learning_rate=0.003, augment=True, seed=2, max_examples=6000, api_name="/train"
+    )
     other = Client(server.url, verbose=False)
     latencies, answers = [], []
     while not job.done():
@@ -123,8 +132,13 @@ def test_classify_keeps_answering_while_training_runs(client, server, tmp_path):
 def test_use_model_refuses_names_outside_the_checkpoint_folder(client):
     from gradio_client.exceptions import AppError
 
-    for name in ("../checkpoints/default.safetensors", "/etc/passwd", "missing.safetensors",
-                 "yours/../../checkpoints/default.safetensors", "yours/missing.safetensors"):
+    for name in (
+        "../checkpoints/default.safetensors",
+        "/etc/passwd",
+        "missing.safetensors",
+        "yours/../../checkpoints/default.safetensors",
+        "yours/missing.safetensors",
+    ):
         with pytest.raises(AppError, match="cannot be used, so your current model stays"):
             use(client, name)
 
@@ -135,21 +149,33 @@ def test_settings_out_of_range_are_refused_with_a_clear_message(client):
     from src.config import MAX_EPOCHS
 
     with pytest.raises(ValidationError, match=f"Epochs must be between 1 and {MAX_EPOCHS}"):  # before the queue
-        client.predict(epochs=MAX_EPOCHS + 1, batch_size=128, learning_rate=0.003, augment=True, seed=0,
-                       max_examples=2000, api_name="/train")
+        client.predict(
+            epochs=MAX_EPOCHS + 1,
+            batch_size=128,
+            learning_rate=0.003,
+            augment=True,
+            seed=0,
+            max_examples=2000,
+            api_name="/train",
+        )
     with pytest.raises(ValidationError, match="Learning rate must be between 0.00001 and 0.1"):
-        client.predict(epochs=1, batch_size=128, learning_rate=5.0, augment=True, seed=0, max_examples=2000,
-                       api_name="/train")
+        client.predict(
+            epochs=1, batch_size=128, learning_rate=5.0, augment=True, seed=0, max_examples=2000, api_name="/train"
+        )
 
 
 def test_out_of_range_seeds_and_bad_model_names_get_a_clear_message_before_the_queue(client):
     from gradio_client.exceptions import AppError, ValidationError
 
     with pytest.raises(ValidationError, match="Seed must be a whole number between 0 and 4,294,967,295"):
-        client.predict(epochs=1, batch_size=128, learning_rate=0.003, augment=True, seed=2**70, max_examples=500,
-                       api_name="/train")
-    for name, message in (("x" * 300 + ".safetensors", "at most 200 characters, not 312"),
-                          (12345, "a model's name is text, not int"), (["a"], "a model's name is text, not list")):
+        client.predict(
+            epochs=1, batch_size=128, learning_rate=0.003, augment=True, seed=2**70, max_examples=500, api_name="/train"
+        )
+    for name, message in (
+        ("x" * 300 + ".safetensors", "at most 200 characters, not 312"),
+        (12345, "a model's name is text, not int"),
+        (["a"], "a model's name is text, not list"),
+    ):
         with pytest.raises(AppError, match=message):
             use(client, name)
 
@@ -160,9 +186,8 @@ def test_trainings_beyond_the_limits_are_refused_before_the_queue_and_waiting_ho
     from types import SimpleNamespace
 
     from src import config
-
-    from src.web import train_tab
     from src.reading.inference import ModelStore
+    from src.web import train_tab
     from src.web.visitors import Visitors
 
     monkeypatch.setattr(config, "MAX_TRAININGS_PER_ADDRESS", 2)
@@ -234,17 +259,15 @@ def test_allow_training_0_switches_training_off_and_says_why(tmp_path_factory):
 
 def test_a_failure_inside_training_is_a_clear_error_and_leaves_no_files(tmp_path, monkeypatch, data_dir):
     """In process: the Train tab's generator, with the engine failing in epoch 2."""
-    import gradio as gr
-
     from types import SimpleNamespace
 
+    import gradio as gr
+
     from src import config
-
-    from src.training import gpu
-
-    from src.web import train_tab
     from src.reading.inference import ModelStore
+    from src.training import gpu
     from src.training.loop import train_epochs
+    from src.web import train_tab
     from src.web.visitors import Visitors
 
     def failing(*args, **kwargs):
@@ -255,9 +278,11 @@ def test_a_failure_inside_training_is_a_clear_error_and_leaves_no_files(tmp_path
     monkeypatch.setattr(gpu, "train_epochs", failing)
     monkeypatch.setattr(config, "DATA_DIR", data_dir)
     tab = train_tab.TrainTab(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), Visitors(tmp_path))
+
     async def run():
-        async for _ in tab.train(3, 128, 0.003, True, 0, 1000, request=SimpleNamespace(session_hash="a"),
-                                 progress=NoProgress()):
+        async for _ in tab.train(
+            3, 128, 0.003, True, 0, 1000, request=SimpleNamespace(session_hash="a"), progress=NoProgress()
+        ):
             pass
 
     with pytest.raises(gr.Error, match=r"Training failed during epoch 2 \(RuntimeError\)\. Nothing was saved"):
@@ -269,13 +294,11 @@ def test_a_failure_inside_training_is_a_clear_error_and_leaves_no_files(tmp_path
 def test_a_training_stops_when_its_visitor_left_and_did_not_come_back(tmp_path, monkeypatch):
     """In process: the page closes during a training; after the grace time with no page of theirs open, their
     Stop is set. A reload within the grace time (the same visitor back) keeps it running."""
-    import threading
     from types import SimpleNamespace
 
     from src import config
-
-    from src.web import train_tab
     from src.reading.inference import ModelStore
+    from src.web import train_tab
     from src.web.visitors import Visitors
 
     monkeypatch.setattr(train_tab, "LEFT_GRACE_SECONDS", 0.2)
@@ -305,8 +328,8 @@ def test_a_training_stops_at_the_time_limit_and_its_address_has_an_hourly_budget
     from types import SimpleNamespace
 
     from src import config
-    from src.web import train_tab
     from src.reading.inference import ModelStore
+    from src.web import train_tab
     from src.web.visitors import Visitors
 
     monkeypatch.setattr(config, "DATA_DIR", data_dir)
@@ -318,8 +341,10 @@ def test_a_training_stops_at_the_time_limit_and_its_address_has_an_hourly_budget
         return SimpleNamespace(session_hash=session, client=SimpleNamespace(host="203.0.113.5"), headers={})
 
     async def run():
-        return [update async for update in tab.train(50, 128, 0.003, False, 0, 500, request=request("a"),
-                                                      progress=NoProgress())]
+        return [
+            update
+            async for update in tab.train(50, 128, 0.003, False, 0, 500, request=request("a"), progress=NoProgress())
+        ]
 
     started = time.monotonic()
     updates = in_a_fresh_loop(run())
@@ -335,8 +360,8 @@ def test_the_grace_time_counts_from_the_last_page_closed(tmp_path):
     from types import SimpleNamespace
 
     from src import config
-    from src.web import train_tab
     from src.reading.inference import ModelStore
+    from src.web import train_tab
     from src.web.visitors import Visitors
 
     visitors = Visitors(tmp_path)
@@ -365,8 +390,8 @@ def test_thousands_of_page_closes_start_no_thread_each(tmp_path):
     from types import SimpleNamespace
 
     from src import config
-    from src.web import train_tab
     from src.reading.inference import ModelStore
+    from src.web import train_tab
     from src.web.visitors import Visitors
 
     visitors = Visitors(tmp_path)
@@ -389,8 +414,12 @@ def test_the_train_tab_offers_the_fast_recipe_by_default(server):
 
     components = json.loads(urllib.request.urlopen(server.url + "config").read())["components"]
     value = {c["props"].get("elem_id"): c["props"].get("value") for c in components}
-    assert (value["epochs"], value["batch-size"], value["learning-rate"], value["augment"]) == \
-        (FAST.epochs, FAST.batch_size, FAST.lr, FAST.augment)
+    assert (value["epochs"], value["batch-size"], value["learning-rate"], value["augment"]) == (
+        FAST.epochs,
+        FAST.batch_size,
+        FAST.lr,
+        FAST.augment,
+    )
 
 
 def test_the_stop_button_leaves_the_status_to_the_training(server):

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from src.data.mnist import Split, load_mnist
-from src.training.loop import TrainConfig, augment, seeded_model, train_epochs
 from src.model.network import TutorialCNN
+from src.training.loop import TrainConfig, augment, seeded_model, train_epochs
 
 RECORD_KEYS = {"epoch", "train_loss", "val_loss", "val_acc", "seconds"}
 
@@ -78,9 +78,8 @@ def test_the_train_tab_s_fast_recipe_reaches_99_percent_on_mnist_test(data_dir):
 
 
 def test_compute_dtype_follows_the_precision_asked_for(monkeypatch):
-    from src.training.loop import compute_dtype
-
     import src.training.loop
+    from src.training.loop import compute_dtype
 
     assert compute_dtype("fp32", "cpu") == torch.float32 and compute_dtype("bf16", "cpu") == torch.bfloat16
     assert compute_dtype("auto", "cuda") == torch.float32  # not measured on a GPU: fp32 there

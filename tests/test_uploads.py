@@ -24,9 +24,9 @@ from gradio_client.exceptions import AppError
 from PIL import Image, ImageFile
 
 from src.data.preprocess import MAX_PIXELS, InvalidImage
+from src.data.synthetic import png_bytes, render_digit, render_mask, stylize
 from src.web import uploads
 from src.web.pad import MAX_VALUE_LENGTH, PREFIX, SIZE, decode, encode
-from src.data.synthetic import png_bytes, render_digit, render_mask, stylize
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERIC = "has not enabled verbose error reporting"
@@ -282,8 +282,10 @@ def _old_sketchpad_value() -> dict:
 
 
 BAD_VALUES = {
-    "drawing_6000x6000": (lambda: _data_url(png_bytes(render_mask(6, np.random.default_rng(6), canvas=6000,
-                                                                  supersample=1))), "not 6000x6000"),
+    "drawing_6000x6000": (
+        lambda: _data_url(png_bytes(render_mask(6, np.random.default_rng(6), canvas=6000, supersample=1))),
+        "not 6000x6000",
+    ),
     "header_claiming_20000x20000": (lambda: _data_url(_bomb(20000, 20000)), "320x320 pixels, not 20000x20000"),
     "longer_than_any_drawing": (lambda: _data_url(_noise_png(400)), "a drawing of the pad is at most"),
     "png_321x320": (lambda: _data_url(png_bytes(Image.new("RGBA", (SIZE + 1, SIZE)))), "not 321x320"),
@@ -307,8 +309,10 @@ def test_decode_refuses_anything_but_one_png_of_the_pads_size_before_decoding_it
     make, expected = BAD_VALUES[name]
     value = make()
     if name not in DECODED:
+
         def no_decoding(self):
             raise AssertionError("pixels decoded")
+
         monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
     with pytest.raises(InvalidImage, match=re.escape(expected)):
         decode(value)
@@ -350,22 +354,31 @@ def test_a_request_body_over_the_limit_is_refused_before_it_is_read(server, clie
     too_big = b"x" * (uploads.MAX_BODY_BYTES + 1)
     declared = requests.post(server.url + "gradio_api/component_server", timeout=60, data=too_big)
     part = b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n' + b"x" * (9 << 20) + b"\r\n"
-    chunked = requests.post(server.url + "gradio_api/component_server", timeout=60,  # two 9 MB files, no length
-                            data=(part for _ in range(2)), headers={"Content-Type": "multipart/form-data; boundary=x"})
+    chunked = requests.post(
+        server.url + "gradio_api/component_server",
+        timeout=60,  # two 9 MB files, no length
+        data=(part for _ in range(2)),
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
     for r in (declared, chunked):
         assert r.status_code == 413 and "maximum allowed size" in r.text, (r.status_code, r.text[:200])
     _assert_still_serving(server, client, files)
 
 
-@pytest.mark.parametrize("route", ["queue/join", "call/predict", "call/v2/predict", "run/predict", "api/predict",
-                                   "reset", "cancel"])
+@pytest.mark.parametrize(
+    "route", ["queue/join", "call/predict", "call/v2/predict", "run/predict", "api/predict", "reset", "cancel"]
+)
 def test_json_over_its_limit_is_refused_before_gradio_parses_it(server, client, files, route):
     """The pad's PNG travels inside the event's JSON: every JSON body is bounded far below an upload's."""
     url = server.url + "gradio_api/" + route
     body = b'{"data": ["' + b"A" * uploads.MAX_EVENT_BYTES + b'"], "fn_index": 0, "session_hash": "x"}'
     declared = requests.post(url, timeout=60, data=body, headers={"Content-Type": "application/json"})
-    chunked = requests.post(url, timeout=60, data=(body[i:i + 65536] for i in range(0, len(body), 65536)),
-                            headers={"Content-Type": "application/json"})
+    chunked = requests.post(
+        url,
+        timeout=60,
+        data=(body[i : i + 65536] for i in range(0, len(body), 65536)),
+        headers={"Content-Type": "application/json"},
+    )
     for r in (declared, chunked):
         assert r.status_code == 413 and "maximum allowed size" in r.text, (r.status_code, r.text[:200])
     _assert_still_serving(server, client, files)
@@ -383,14 +396,20 @@ def test_a_file_named_by_its_address_is_refused_before_gradio_could_download_it(
 
     async def call(body: bytes):
         sent, chunks = [], [{"type": "http.request", "body": body, "more_body": False}]
-        scope = {"type": "http", "method": "POST", "path": "/gradio_api/queue/join", "client": ("127.0.0.1", 1),
-                 "headers": [(b"content-length", str(len(body)).encode())]}
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/gradio_api/queue/join",
+            "client": ("127.0.0.1", 1),
+            "headers": [(b"content-length", str(len(body)).encode())],
+        }
 
         async def receive():
             return chunks.pop()
 
         async def send(message):
             sent.append(message)
+
         await uploads.RequestLimits(gradio)(scope, receive, send)
         return sent
 
@@ -399,7 +418,10 @@ def test_a_file_named_by_its_address_is_refused_before_gradio_could_download_it(
         answer = in_a_fresh_loop(call(json.dumps({"data": data, "fn_index": 0, "session_hash": "x"}).encode()))
         assert answer[0]["status"] == 422 and b"taken by upload" in answer[1]["body"]
     assert reached == []
-    uploaded = {"path": "/tmp/gradio/abc/seven.png", "url": "http://127.0.0.1:7860/gradio_api/file=/tmp/gradio/abc/seven.png"}
+    uploaded = {
+        "path": "/tmp/gradio/abc/seven.png",
+        "url": "http://127.0.0.1:7860/gradio_api/file=/tmp/gradio/abc/seven.png",
+    }
     in_a_fresh_loop(call(json.dumps({"data": [uploaded], "fn_index": 0, "session_hash": "x"}).encode()))
     assert len(reached) == 1  # an uploaded file, with its served address, goes on as before
     # And through the running app: /classify of an address is refused, with the message.
@@ -484,7 +506,9 @@ def test_gradios_download_function_is_never_called_for_a_file_named_by_its_addre
         async def download(url, *args, **kwargs):
             calls.append((name, url))
             raise ValueError("no downloads in this test")
+
         return download
+
     for name in ("async_ssrf_protected_download", "async_ssrf_protected_get"):
         monkeypatch.setattr(processing_utils, name, recording(name))
     for name in ("ssrf_protected_download", "unsafe_download"):
@@ -494,10 +518,14 @@ def test_gradios_download_function_is_never_called_for_a_file_named_by_its_addre
         file = gr.File()
         gr.Button().click(lambda f: "read", file, gr.Textbox(), api_name="read")
     middleware = [Middleware(uploads.RequestLimits)] if with_limits else []
-    _, url, _ = demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1",
-                                    app_kwargs={"middleware": middleware})
+    _, url, _ = demo.queue().launch(
+        prevent_thread_lock=True, server_name="127.0.0.1", app_kwargs={"middleware": middleware}
+    )
     try:
-        seven = {"path": "https://huggingface.co/datasets/x/resolve/main/seven.png", "meta": {"_type": "gradio.FileData"}}
+        seven = {
+            "path": "https://huggingface.co/datasets/x/resolve/main/seven.png",
+            "meta": {"_type": "gradio.FileData"},
+        }
         r = requests.post(f"{url}gradio_api/call/read", json={"data": [seven]}, timeout=60)
         if r.status_code == 200:  # without the middleware: the event runs, and Gradio fetches the file
             requests.get(f"{url}gradio_api/call/read/{r.json()['event_id']}", timeout=60)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from src.web import corrections
-from src.web.visitors import RUN_BYTES, Limits, LimitReached, Visitors
+from src.web.visitors import RUN_BYTES, LimitReached, Limits, Visitors
 
 DIGIT = np.zeros((28, 28), np.uint8)
 DIGIT[6:22, 13:15] = 255
@@ -100,8 +100,9 @@ def test_the_total_cap_refuses_new_work_with_a_message_and_loses_nothing(tmp_pat
             visitors.add_correction(c, DIGIT, 1)
         fake_run(b, "trained-1", nbytes=RUN_BYTES // 3)  # b's run is saved into the room it held
     assert visitors.usage() <= visitors.limits.total_bytes
-    assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == sorted(before + [
-        b.runs / f"trained-1{suffix}" for suffix in (".json", ".novelty.safetensors", ".safetensors")])
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == sorted(
+        before + [b.runs / f"trained-1{suffix}" for suffix in (".json", ".novelty.safetensors", ".safetensors")]
+    )
     for p in b.runs.iterdir():
         p.unlink()
     with visitors.working(c):  # b's reservation ended with its training: with its run gone, c has room
@@ -249,11 +250,13 @@ def test_two_api_visitors_are_isolated_in_model_corrections_stop_and_runs(server
     b_before = b.predict(three, api_name="/classify")
 
     # A trains; B's training waits behind it, sees its place, and B's Stop cancels only B's.
-    job_a = a.submit(epochs=2, batch_size=128, learning_rate=0.005, augment=False, seed=3, max_examples=6000,
-                     api_name="/train")  # long enough (seconds) for B to be seen waiting and to cancel
+    job_a = a.submit(
+        epochs=2, batch_size=128, learning_rate=0.005, augment=False, seed=3, max_examples=6000, api_name="/train"
+    )  # long enough (seconds) for B to be seen waiting and to cancel
     wait_for(job_a, lambda out: not out[2].startswith("Waiting"))
-    job_b = b.submit(epochs=1, batch_size=128, learning_rate=0.005, augment=False, seed=4, max_examples=1000,
-                     api_name="/train")
+    job_b = b.submit(
+        epochs=1, batch_size=128, learning_rate=0.005, augment=False, seed=4, max_examples=1000, api_name="/train"
+    )
     waiting = wait_for(job_b, lambda out: out[2].startswith("Waiting"))
     assert "1 training ahead of yours" in waiting[2]
     assert b.predict(api_name="/stop").startswith("Cancelled before it started")
@@ -294,8 +297,9 @@ def test_downloads_work_from_a_visitor_dir_outside_the_working_and_temporary_fol
     system_tmp.mkdir()
     with Server(tmp_path / "app", env={"VISITOR_DIR": str(bucket), "TMPDIR": str(system_tmp)}) as s:
         c = Client(s.url, verbose=False)
-        final = c.predict(epochs=1, batch_size=128, learning_rate=0.003, augment=False, seed=1, max_examples=500,
-                          api_name="/train")
+        final = c.predict(
+            epochs=1, batch_size=128, learning_rate=0.003, augment=False, seed=1, max_examples=500, api_name="/train"
+        )
         downloaded = sorted(Path(f).name for f in final[3])
         assert [n.rsplit(".", 1)[1] for n in downloaded] == ["json", "safetensors"], final[2]
         [run] = Visitors(bucket).get(c.session_hash).run_files()

@@ -17,8 +17,10 @@ class DataUnavailable(RuntimeError):
     """MNIST is neither on disk nor downloadable. Its text names the server's folders (for the command line and
     the log); `public` does not (for a page)."""
 
-    public = ("MNIST is not available on this server. Its operator can put the four MNIST files in "
-              "DATA_DIR/MNIST/raw/ (see the README).")
+    public = (
+        "MNIST is not available on this server. Its operator can put the four MNIST files in "
+        "DATA_DIR/MNIST/raw/ (see the README)."
+    )
 
 
 @dataclass
@@ -70,5 +72,9 @@ def load_mnist(data_dir: str, device="cpu", seed: int = 0, limit: int | None = N
     train = Split(full.images[order[n_val:]], full.labels[order[n_val:]])
     if limit is not None:
         scale = limit / len(train)
-        train, val, test = train.subset(limit), val.subset(max(1, int(len(val) * scale))), test.subset(max(1, int(len(test) * scale)))
+        train, val, test = (
+            train.subset(limit),
+            val.subset(max(1, int(len(val) * scale))),
+            test.subset(max(1, int(len(test) * scale))),
+        )
     return MNISTData(train.to(device), val.to(device), test.to(device))

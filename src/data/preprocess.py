@@ -187,9 +187,11 @@ def _reduced(img: Image.Image) -> Image.Image:
 
 
 def _too_large(size: str, limit: int = MAX_PIXELS) -> str:
-    side = int(limit ** 0.5)
-    return (f"The image is too large{f' ({size})' if size else ''}; the limit is {limit:,} pixels "
-            f"(for example {side}x{side}). Please use a smaller image.")
+    side = int(limit**0.5)
+    return (
+        f"The image is too large{f' ({size})' if size else ''}; the limit is {limit:,} pixels "
+        f"(for example {side}x{side}). Please use a smaller image."
+    )
 
 
 # --------------------------------------------------------------------------------------------- ink_map
@@ -247,7 +249,9 @@ def _ink_from_image(img) -> np.ndarray:
     frame = np.concatenate([np.asarray(s).reshape(-1, len(img.getbands())) for s in strips])
     background = tuple(int(v) for v in np.median(frame, axis=0))
     # Largest per-channel difference: black on white, white on black, red on white and black on #333 all count.
-    diff = ImageChops.difference(img, Image.new(img.mode, img.size, background if len(background) > 1 else background[0]))
+    diff = ImageChops.difference(
+        img, Image.new(img.mode, img.size, background if len(background) > 1 else background[0])
+    )
     if diff.mode == "RGB":
         r, g, b_ = diff.split()
         diff = ImageChops.lighter(ImageChops.lighter(r, g), b_)
@@ -381,7 +385,7 @@ def to_mnist(ink: np.ndarray, measured: Ink | None = None) -> np.ndarray | None:
     y0 = int(np.clip(round(FRAME / 2 - cy), 0, FRAME - dh))
     x0 = int(np.clip(round(FRAME / 2 - cx), 0, FRAME - dw))
     out = np.zeros((FRAME, FRAME), np.float32)
-    out[y0:y0 + dh, x0:x0 + dw] = digit
+    out[y0 : y0 + dh, x0 : x0 + dw] = digit
     return out
 
 
@@ -401,6 +405,7 @@ def deslant(digit: np.ndarray) -> tuple[np.ndarray, float]:
 
     def at(col):
         return np.where((col >= 0) & (col < x.shape[1]), x[ys, np.clip(col, 0, x.shape[1] - 1)], 0.0)
+
     return ((1 - frac) * at(left) + frac * at(left + 1)).astype(np.float32), slant
 
 

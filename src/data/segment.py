@@ -48,7 +48,7 @@ def split_digits(ink: np.ndarray, measured: Ink | None = None) -> list[np.ndarra
     f = max(1, int(np.ceil(max(mask.shape) / WORK_SIDE)))
     h, w = -(-mask.shape[0] // f), -(-mask.shape[1] // f)
     small = np.zeros((h * f, w * f), bool)
-    small[:mask.shape[0], :mask.shape[1]] = mask
+    small[: mask.shape[0], : mask.shape[1]] = mask
     small = small.reshape(h, f, w, f).any(axis=(1, 3))
     labels, n = ndimage.label(small, structure=np.ones((3, 3)))  # 8-connected components
     if n == 0:
@@ -60,8 +60,11 @@ def split_digits(ink: np.ndarray, measured: Ink | None = None) -> list[np.ndarra
     y0, y1 = [b[0].start for b in boxes], [b[0].stop for b in boxes]
     x0, x1 = [b[1].start for b in boxes], [b[1].stop for b in boxes]
     height = max(y1) - min(y0)
-    keep = [i for i in range(n)
-            if area[i] >= SPECK * area.sum() or max(y1[i] - y0[i], x1[i] - x0[i]) >= SPECK_EXTENT * height]
+    keep = [
+        i
+        for i in range(n)
+        if area[i] >= SPECK * area.sum() or max(y1[i] - y0[i], x1[i] - x0[i]) >= SPECK_EXTENT * height
+    ]
 
     # Dots alone are no digit: split into their dots, which digit_inputs refuses (a colon would read as a 3).
     if len(keep) > 1:
@@ -94,8 +97,14 @@ def split_digits(ink: np.ndarray, measured: Ink | None = None) -> list[np.ndarra
                     break
             if merged:
                 break
-    if narrow and len(groups) > 1 and (min(g["y1"] - g["y0"] for g in groups) < NARROW_PART_HEIGHT * height or
-                                       min(b["x0"] - a["x1"] for a, b in zip(groups, groups[1:])) < NARROW_GAP * height):
+    if (
+        narrow
+        and len(groups) > 1
+        and (
+            min(g["y1"] - g["y0"] for g in groups) < NARROW_PART_HEIGHT * height
+            or min(b["x0"] - a["x1"] for a, b in zip(groups, groups[1:])) < NARROW_GAP * height
+        )
+    ):
         return [ink]  # one digit, perhaps broken into pieces
 
     return [_framed(ink, labels, g["members"], f) for g in groups]
@@ -108,11 +117,11 @@ def _framed(ink: np.ndarray, labels: np.ndarray, members: list[int], f: int) -> 
     member = np.isin(labels, np.array(members) + 1)
     rows, cols = np.flatnonzero(member.any(1)), np.flatnonzero(member.any(0))
     r0, r1, c0, c1 = rows[0] * f, (rows[-1] + 1) * f, cols[0] * f, (cols[-1] + 1) * f
-    keep_full = np.repeat(np.repeat(member[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], f, 0), f, 1)
+    keep_full = np.repeat(np.repeat(member[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], f, 0), f, 1)
     crop = ink[r0:r1, c0:c1]
-    crop = np.where(keep_full[:crop.shape[0], :crop.shape[1]], crop, 0).astype(np.float32)
+    crop = np.where(keep_full[: crop.shape[0], : crop.shape[1]], crop, 0).astype(np.float32)
     side = int(max(crop.shape) * 1.2) + 2
     framed = np.zeros((side, side), np.float32)
     top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
-    framed[top:top + crop.shape[0], left:left + crop.shape[1]] = crop
+    framed[top : top + crop.shape[0], left : left + crop.shape[1]] = crop
     return framed

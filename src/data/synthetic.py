@@ -66,8 +66,8 @@ def _bezier(*ctrl, n=24):
     p = np.array(ctrl, dtype=float)
     t = np.linspace(0, 1, n)[:, None]
     if len(p) == 3:
-        return (1 - t) ** 2 * p[0] + 2 * (1 - t) * t * p[1] + t ** 2 * p[2]
-    return (1 - t) ** 3 * p[0] + 3 * (1 - t) ** 2 * t * p[1] + 3 * (1 - t) * t ** 2 * p[2] + t ** 3 * p[3]
+        return (1 - t) ** 2 * p[0] + 2 * (1 - t) * t * p[1] + t**2 * p[2]
+    return (1 - t) ** 3 * p[0] + 3 * (1 - t) ** 2 * t * p[1] + 3 * (1 - t) * t**2 * p[2] + t**3 * p[3]
 
 
 def _line(*pts, n=12):
@@ -91,60 +91,102 @@ TEMPLATES = {
     1: [
         lambda j: [_line((0.05 * j[0], 0), (-0.05 * j[0], 1))],
         lambda j: [_line((-0.17 + 0.04 * j[0], 0.2 + 0.05 * j[1]), (0, 0), (0, 1))],  # with a flag
-        lambda j: [_line((-0.3 + 0.05 * j[0], 0.32 + 0.14 * j[1]), (0.04 * j[2], 0), (0.03 * j[3], 1))],  # European: long flag
-        lambda j: [_line((-0.22 + 0.04 * j[0], 0.28 + 0.06 * j[1]), (0, 0), (0, 1)),
-                   _line((-0.24 + 0.04 * j[2], 1), (0.24 + 0.04 * j[3], 1))],  # with a base
+        lambda j: [
+            _line((-0.3 + 0.05 * j[0], 0.32 + 0.14 * j[1]), (0.04 * j[2], 0), (0.03 * j[3], 1))
+        ],  # European: long flag
+        lambda j: [
+            _line((-0.22 + 0.04 * j[0], 0.28 + 0.06 * j[1]), (0, 0), (0, 1)),
+            _line((-0.24 + 0.04 * j[2], 1), (0.24 + 0.04 * j[3], 1)),
+        ],  # with a base
     ],
     2: [
-        lambda j: [_join(_arc(0, 0.27, 0.27 + 0.04 * j[0], 0.27, 190 + 10 * j[1], 360 + 25),
-                         _bezier((0.25, 0.37), (0.1 + 0.05 * j[2], 0.65), (-0.28, 1.0)),
-                         _line((-0.28, 1.0), (0.3 + 0.05 * j[3], 1.0 + 0.03 * j[4])))],
-        lambda j: [_join(_arc(0, 0.28, 0.26, 0.28, 200, 375),
-                         _bezier((0.26, 0.35), (0.15, 0.6), (-0.1, 0.8), (-0.3, 1.0)),
-                         _bezier((-0.3, 1.0), (-0.05, 0.92 + 0.03 * j[1]), (0.15, 0.95), (0.32, 1.0)))],
+        lambda j: [
+            _join(
+                _arc(0, 0.27, 0.27 + 0.04 * j[0], 0.27, 190 + 10 * j[1], 360 + 25),
+                _bezier((0.25, 0.37), (0.1 + 0.05 * j[2], 0.65), (-0.28, 1.0)),
+                _line((-0.28, 1.0), (0.3 + 0.05 * j[3], 1.0 + 0.03 * j[4])),
+            )
+        ],
+        lambda j: [
+            _join(
+                _arc(0, 0.28, 0.26, 0.28, 200, 375),
+                _bezier((0.26, 0.35), (0.15, 0.6), (-0.1, 0.8), (-0.3, 1.0)),
+                _bezier((-0.3, 1.0), (-0.05, 0.92 + 0.03 * j[1]), (0.15, 0.95), (0.32, 1.0)),
+            )
+        ],
     ],
     3: [
-        lambda j: [_join(_arc(0, 0.25, 0.24 + 0.03 * j[0], 0.25, -160, 90),
-                         _arc(0, 0.75, 0.28 + 0.03 * j[1], 0.25, -90, 150 + 10 * j[2]))],
-        lambda j: [_join(_line((-0.22, 0.0), (0.22, 0.0), (-0.05, 0.42)),  # flat-topped 3
-                         _arc(0, 0.71, 0.28, 0.29, -100, 150))],
+        lambda j: [
+            _join(
+                _arc(0, 0.25, 0.24 + 0.03 * j[0], 0.25, -160, 90),
+                _arc(0, 0.75, 0.28 + 0.03 * j[1], 0.25, -90, 150 + 10 * j[2]),
+            )
+        ],
+        lambda j: [
+            _join(
+                _line((-0.22, 0.0), (0.22, 0.0), (-0.05, 0.42)),  # flat-topped 3
+                _arc(0, 0.71, 0.28, 0.29, -100, 150),
+            )
+        ],
     ],
     4: [
-        lambda j: [_line((-0.05 + 0.05 * j[0], 0), (-0.3, 0.62 + 0.05 * j[1]), (0.32, 0.62 + 0.05 * j[1])),
-                   _line((0.14 + 0.04 * j[2], 0.25 + 0.08 * j[3]), (0.14 + 0.04 * j[2], 1))],  # open
-        lambda j: [_line((0.14, 0), (-0.3, 0.65 + 0.05 * j[1]), (0.32, 0.65 + 0.05 * j[1])),
-                   _line((0.14, 0), (0.14 + 0.03 * j[2], 1))],  # closed
+        lambda j: [
+            _line((-0.05 + 0.05 * j[0], 0), (-0.3, 0.62 + 0.05 * j[1]), (0.32, 0.62 + 0.05 * j[1])),
+            _line((0.14 + 0.04 * j[2], 0.25 + 0.08 * j[3]), (0.14 + 0.04 * j[2], 1)),
+        ],  # open
+        lambda j: [
+            _line((0.14, 0), (-0.3, 0.65 + 0.05 * j[1]), (0.32, 0.65 + 0.05 * j[1])),
+            _line((0.14, 0), (0.14 + 0.03 * j[2], 1)),
+        ],  # closed
     ],
     5: [
-        lambda j: [_join(_line((-0.2, 0.0), (-0.23 + 0.03 * j[0], 0.43)),
-                         _arc(0.0, 0.7, 0.27 + 0.03 * j[1], 0.3, -145, 150)),
-                   _line((-0.2, 0.0), (0.27 + 0.05 * j[2], 0.02 * j[3]))],
-        lambda j: [_join(_line((0.27, 0.0), (-0.2, 0.0), (-0.24, 0.45)),  # one stroke: bar first
-                         _arc(0.0, 0.72, 0.27, 0.28, -150, 155))],
+        lambda j: [
+            _join(_line((-0.2, 0.0), (-0.23 + 0.03 * j[0], 0.43)), _arc(0.0, 0.7, 0.27 + 0.03 * j[1], 0.3, -145, 150)),
+            _line((-0.2, 0.0), (0.27 + 0.05 * j[2], 0.02 * j[3])),
+        ],
+        lambda j: [
+            _join(
+                _line((0.27, 0.0), (-0.2, 0.0), (-0.24, 0.45)),  # one stroke: bar first
+                _arc(0.0, 0.72, 0.27, 0.28, -150, 155),
+            )
+        ],
     ],
     6: [
-        lambda j: [_join(_bezier((0.2 + 0.05 * j[0], 0.0), (-0.15, 0.1), (-0.27, 0.45), (-0.26, 0.72)),
-                         _arc(0, 0.72, 0.26 + 0.03 * j[1], 0.27, 180, -160))],
-        lambda j: [_join(_bezier((0.12, 0.0), (-0.28, 0.35), (-0.24, 0.7)),
-                         _arc(0, 0.75, 0.24, 0.25, 170, -175))],
+        lambda j: [
+            _join(
+                _bezier((0.2 + 0.05 * j[0], 0.0), (-0.15, 0.1), (-0.27, 0.45), (-0.26, 0.72)),
+                _arc(0, 0.72, 0.26 + 0.03 * j[1], 0.27, 180, -160),
+            )
+        ],
+        lambda j: [_join(_bezier((0.12, 0.0), (-0.28, 0.35), (-0.24, 0.7)), _arc(0, 0.75, 0.24, 0.25, 170, -175))],
     ],
     7: [
         lambda j: [_line((-0.28, 0.02 * j[0]), (0.28, 0), (-0.05 + 0.08 * j[1], 1))],
-        lambda j: [_join(_line((-0.28, 0.0), (0.28, 0.0)),
-                         _bezier((0.28, 0.0), (0.05, 0.4), (-0.05 + 0.05 * j[1], 1.0)))],
-        lambda j: [_line((-0.28, 0.03 * j[0]), (0.28, 0), (-0.03 + 0.06 * j[1], 1)),  # European: a crossbar
-                   _line((-0.18 + 0.05 * j[2], 0.52 + 0.05 * j[3]), (0.3 + 0.05 * j[4], 0.5))],
+        lambda j: [
+            _join(_line((-0.28, 0.0), (0.28, 0.0)), _bezier((0.28, 0.0), (0.05, 0.4), (-0.05 + 0.05 * j[1], 1.0)))
+        ],
+        lambda j: [
+            _line((-0.28, 0.03 * j[0]), (0.28, 0), (-0.03 + 0.06 * j[1], 1)),  # European: a crossbar
+            _line((-0.18 + 0.05 * j[2], 0.52 + 0.05 * j[3]), (0.3 + 0.05 * j[4], 0.5)),
+        ],
     ],
     8: [
         lambda j: [_arc(0, 0.25, 0.21 + 0.03 * j[0], 0.25, 0, 360), _arc(0, 0.74, 0.26 + 0.03 * j[1], 0.26, -90, 270)],
-        lambda j: [(lambda t: np.stack([(0.26 + 0.03 * j[0]) * np.sin(2 * t) * (1 + 0.12 * np.cos(t)),
-                                        0.5 - 0.5 * np.cos(t)], axis=1))(np.linspace(0, 2 * np.pi, 72))],
+        lambda j: [
+            (
+                lambda t: np.stack(
+                    [(0.26 + 0.03 * j[0]) * np.sin(2 * t) * (1 + 0.12 * np.cos(t)), 0.5 - 0.5 * np.cos(t)], axis=1
+                )
+            )(np.linspace(0, 2 * np.pi, 72))
+        ],
     ],
     9: [
-        lambda j: [_join(_arc(0, 0.27, 0.26 + 0.03 * j[0], 0.27, 0, -360),
-                         _line((0.26, 0.27), (0.22 + 0.06 * j[1], 1)))],  # straight tail
-        lambda j: [_join(_arc(0, 0.27, 0.25, 0.27, 10, -350),
-                         _bezier((0.25, 0.3), (0.25, 0.7), (0.1 + 0.05 * j[1], 1.0)))],  # curved tail
+        lambda j: [
+            _join(_arc(0, 0.27, 0.26 + 0.03 * j[0], 0.27, 0, -360), _line((0.26, 0.27), (0.22 + 0.06 * j[1], 1)))
+        ],  # straight tail
+        lambda j: [
+            _join(_arc(0, 0.27, 0.25, 0.27, 10, -350), _bezier((0.25, 0.3), (0.25, 0.7), (0.1 + 0.05 * j[1], 1.0)))
+        ],  # curved tail
     ],
 }
 
@@ -207,8 +249,16 @@ def _stroke(draw, pts, width, fill, ss):
         draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
 
 
-def render_mask(digit, rng, canvas=800, height_frac=(0.30, 0.85), slant_deg=10, brush_frac=(0.025, 0.07),
-                variant=None, supersample=2) -> Image.Image:
+def render_mask(
+    digit,
+    rng,
+    canvas=800,
+    height_frac=(0.30, 0.85),
+    slant_deg=10,
+    brush_frac=(0.025, 0.07),
+    variant=None,
+    supersample=2,
+) -> Image.Image:
     """The ink coverage of one drawing as an 'L' image (255 = ink), anti-aliased by supersampling."""
     brush = rng.uniform(*brush_frac) * canvas
     strokes = _place(digit_strokes(digit, rng, variant), rng, canvas, height_frac, slant_deg, brush)
@@ -278,45 +328,93 @@ def render_number(digits, rng, canvas_height=800, style="composite", gap=(0.05, 
 # --------------------------------------------------------------------------------------------- letters
 # Skeletons in the unit box: height 1 (y from 0 at the top to 1 at the bottom), x roughly in [-0.35, 0.35].
 LETTERS = {
-    "A": lambda j: [_line((-0.32, 1), (0.02 * j[0], 0), (0.32, 1)), _line((-0.18, 0.6 + 0.05 * j[1]), (0.18, 0.6 + 0.05 * j[1]))],
-    "B": lambda j: [_line((-0.25, 0), (-0.25, 1)),
-                    np.concatenate([_line((-0.25, 0), (0.05, 0)), _arc(0.05, 0.24, 0.2, 0.24, -90, 90),
-                                    _line((0.05, 0.48), (-0.25, 0.48))]),
-                    np.concatenate([_line((-0.25, 0.48), (0.08, 0.48)), _arc(0.08, 0.74, 0.22, 0.26, -90, 90),
-                                    _line((0.08, 1), (-0.25, 1))])],
-    "E": lambda j: [_line((0.28, 0), (-0.25, 0), (-0.25, 1), (0.28, 1)), _line((-0.25, 0.5 + 0.04 * j[0]), (0.18 + 0.05 * j[1], 0.5))],
-    "F": lambda j: [_line((0.28, 0), (-0.22, 0), (-0.22, 1)), _line((-0.22, 0.48 + 0.04 * j[0]), (0.16 + 0.05 * j[1], 0.48))],
-    "H": lambda j: [_line((-0.28, 0), (-0.28, 1)), _line((0.28, 0), (0.28, 1)), _line((-0.28, 0.5 + 0.06 * j[0]), (0.28, 0.5 + 0.06 * j[0]))],
+    "A": lambda j: [
+        _line((-0.32, 1), (0.02 * j[0], 0), (0.32, 1)),
+        _line((-0.18, 0.6 + 0.05 * j[1]), (0.18, 0.6 + 0.05 * j[1])),
+    ],
+    "B": lambda j: [
+        _line((-0.25, 0), (-0.25, 1)),
+        np.concatenate(
+            [_line((-0.25, 0), (0.05, 0)), _arc(0.05, 0.24, 0.2, 0.24, -90, 90), _line((0.05, 0.48), (-0.25, 0.48))]
+        ),
+        np.concatenate(
+            [_line((-0.25, 0.48), (0.08, 0.48)), _arc(0.08, 0.74, 0.22, 0.26, -90, 90), _line((0.08, 1), (-0.25, 1))]
+        ),
+    ],
+    "E": lambda j: [
+        _line((0.28, 0), (-0.25, 0), (-0.25, 1), (0.28, 1)),
+        _line((-0.25, 0.5 + 0.04 * j[0]), (0.18 + 0.05 * j[1], 0.5)),
+    ],
+    "F": lambda j: [
+        _line((0.28, 0), (-0.22, 0), (-0.22, 1)),
+        _line((-0.22, 0.48 + 0.04 * j[0]), (0.16 + 0.05 * j[1], 0.48)),
+    ],
+    "H": lambda j: [
+        _line((-0.28, 0), (-0.28, 1)),
+        _line((0.28, 0), (0.28, 1)),
+        _line((-0.28, 0.5 + 0.06 * j[0]), (0.28, 0.5 + 0.06 * j[0])),
+    ],
     "K": lambda j: [_line((-0.25, 0), (-0.25, 1)), _line((0.25, 0), (-0.25, 0.55 + 0.05 * j[0]), (0.28, 1))],
     "M": lambda j: [_line((-0.35, 1), (-0.3, 0), (0.02 * j[0], 0.6 + 0.1 * j[1]), (0.3, 0), (0.35, 1))],
     "N": lambda j: [_line((-0.28, 1), (-0.28, 0), (0.28, 1), (0.28, 0))],
-    "R": lambda j: [_line((-0.25, 1), (-0.25, 0)),
-                    np.concatenate([_line((-0.25, 0), (0.05, 0)), _arc(0.05, 0.25, 0.22, 0.25, -90, 90),
-                                    _line((0.05, 0.5), (-0.25, 0.5), (0.28, 1))])],
+    "R": lambda j: [
+        _line((-0.25, 1), (-0.25, 0)),
+        np.concatenate(
+            [
+                _line((-0.25, 0), (0.05, 0)),
+                _arc(0.05, 0.25, 0.22, 0.25, -90, 90),
+                _line((0.05, 0.5), (-0.25, 0.5), (0.28, 1)),
+            ]
+        ),
+    ],
     "W": lambda j: [_line((-0.4, 0), (-0.2, 1), (0.02 * j[0], 0.35 + 0.1 * j[1]), (0.2, 1), (0.4, 0))],
     "X": lambda j: [_line((-0.3, 0), (0.3, 1)), _line((0.3 + 0.04 * j[0], 0), (-0.3, 1))],
-    "Y": lambda j: [_line((-0.3, 0), (0, 0.5 + 0.05 * j[0]), (0.3, 0)), _line((0, 0.5 + 0.05 * j[0]), (0.02 * j[1], 1))],
+    "Y": lambda j: [
+        _line((-0.3, 0), (0, 0.5 + 0.05 * j[0]), (0.3, 0)),
+        _line((0, 0.5 + 0.05 * j[0]), (0.02 * j[1], 1)),
+    ],
     "V": lambda j: [_line((-0.32, 0), (0.03 * j[0], 1), (0.32, 0))],
     "T": lambda j: [_line((-0.32, 0), (0.32, 0)), _line((0.03 * j[0], 0), (0.03 * j[1], 1))],
-    "P": lambda j: [_line((-0.22, 1), (-0.22, 0)),
-                    np.concatenate([_line((-0.22, 0), (0.05, 0)), _arc(0.05, 0.25, 0.22, 0.25, -90, 90), _line((0.05, 0.5), (-0.22, 0.5))])],
+    "P": lambda j: [
+        _line((-0.22, 1), (-0.22, 0)),
+        np.concatenate(
+            [_line((-0.22, 0), (0.05, 0)), _arc(0.05, 0.25, 0.22, 0.25, -90, 90), _line((0.05, 0.5), (-0.22, 0.5))]
+        ),
+    ],
     "C": lambda j: [_arc(0.05, 0.5, 0.33, 0.5, 50 + 10 * j[0], 310 + 10 * j[1])],
     "L": lambda j: [_line((-0.22, 0), (-0.22, 1), (0.28 + 0.05 * j[0], 1))],
-    "U": lambda j: [np.concatenate([_line((-0.28, 0), (-0.28, 0.7)), _arc(0, 0.7, 0.28, 0.3, 180, 0), _line((0.28, 0.7), (0.28, 0))])],
+    "U": lambda j: [
+        np.concatenate(
+            [_line((-0.28, 0), (-0.28, 0.7)), _arc(0, 0.7, 0.28, 0.3, 180, 0), _line((0.28, 0.7), (0.28, 0))]
+        )
+    ],
     "e": lambda j: [np.concatenate([_line((-0.3, 0.55), (0.3, 0.55)), _arc(0, 0.55, 0.3, 0.45, 0, -300)])],
-    "h": lambda j: [_line((-0.25, 0), (-0.25, 1)), np.concatenate([_arc(0.0, 0.65, 0.25, 0.25, 180, 360), _line((0.25, 0.65), (0.25, 1))])],
-    "m": lambda j: [np.concatenate([_line((-0.4, 1), (-0.4, 0.2)), _arc(-0.2, 0.4, 0.2, 0.2, 180, 360), _line((0.0, 0.4), (0.0, 1))]),
-                    np.concatenate([_arc(0.2, 0.4, 0.2, 0.2, 180, 360), _line((0.4, 0.4), (0.4, 1))])],
+    "h": lambda j: [
+        _line((-0.25, 0), (-0.25, 1)),
+        np.concatenate([_arc(0.0, 0.65, 0.25, 0.25, 180, 360), _line((0.25, 0.65), (0.25, 1))]),
+    ],
+    "m": lambda j: [
+        np.concatenate(
+            [_line((-0.4, 1), (-0.4, 0.2)), _arc(-0.2, 0.4, 0.2, 0.2, 180, 360), _line((0.0, 0.4), (0.0, 1))]
+        ),
+        np.concatenate([_arc(0.2, 0.4, 0.2, 0.2, 180, 360), _line((0.4, 0.4), (0.4, 1))]),
+    ],
     "k": lambda j: [_line((-0.22, 0), (-0.22, 1)), _line((0.2, 0.35), (-0.22, 0.7), (0.22, 1))],
     "x": lambda j: [_line((-0.3, 0.2), (0.3, 1)), _line((0.3, 0.2), (-0.3, 1))],
     "w": lambda j: [_line((-0.4, 0.3), (-0.2, 1), (0, 0.5), (0.2, 1), (0.4, 0.3))],
-    "a": lambda j: [_join(_arc(0, 0.28, 0.22, 0.22, 200, 360), _line((0.22, 0.28), (0.22 + 0.03 * j[0], 1))),
-                    _arc(0, 0.74, 0.22, 0.24 + 0.03 * j[1], -10, 350)],
-    "n": lambda j: [_line((-0.25, 0.25), (-0.25, 1)),
-                    _join(_arc(0, 0.55, 0.25, 0.3 + 0.04 * j[0], 180, 360), _line((0.25, 0.55), (0.25, 1)))],
+    "a": lambda j: [
+        _join(_arc(0, 0.28, 0.22, 0.22, 200, 360), _line((0.22, 0.28), (0.22 + 0.03 * j[0], 1))),
+        _arc(0, 0.74, 0.22, 0.24 + 0.03 * j[1], -10, 350),
+    ],
+    "n": lambda j: [
+        _line((-0.25, 0.25), (-0.25, 1)),
+        _join(_arc(0, 0.55, 0.25, 0.3 + 0.04 * j[0], 180, 360), _line((0.25, 0.55), (0.25, 1))),
+    ],
     "r": lambda j: [_line((-0.2, 0.05), (-0.2, 1)), _arc(0.08, 0.35, 0.28, 0.3 + 0.04 * j[0], 180, 300)],
-    "f": lambda j: [_join(_arc(0.08, 0.2, 0.2, 0.2, -20 + 10 * j[0], -180), _line((-0.12, 0.2), (-0.12, 1))),
-                    _line((-0.32, 0.42 + 0.04 * j[1]), (0.14, 0.42))],
+    "f": lambda j: [
+        _join(_arc(0.08, 0.2, 0.2, 0.2, -20 + 10 * j[0], -180), _line((-0.12, 0.2), (-0.12, 1))),
+        _line((-0.32, 0.42 + 0.04 * j[1]), (0.14, 0.42)),
+    ],
     "y": lambda j: [_line((-0.3, 0), (0.02 * j[0], 0.55)), _line((0.3, 0), (-0.18 + 0.04 * j[1], 1))],
 }
 
@@ -353,9 +451,12 @@ def _spiral(j):
 
 
 def _smiley(j):
-    return [_arc(0, 0.5, 0.5, 0.5, 0, 360),
-            _arc(-0.18, 0.35, 0.03, 0.04, 0, 360, n=10), _arc(0.18, 0.35, 0.03, 0.04, 0, 360, n=10),
-            _arc(0, 0.55, 0.28, 0.2 + 0.05 * j[0], 20, 160)]
+    return [
+        _arc(0, 0.5, 0.5, 0.5, 0, 360),
+        _arc(-0.18, 0.35, 0.03, 0.04, 0, 360, n=10),
+        _arc(0.18, 0.35, 0.03, 0.04, 0, 360, n=10),
+        _arc(0, 0.55, 0.28, 0.2 + 0.05 * j[0], 20, 160),
+    ]
 
 
 def _scribble(rng):
@@ -363,7 +464,11 @@ def _scribble(rng):
     out = []
     for _ in range(rng.integers(1, 3)):
         pts = rng.uniform([-0.5, 0], [0.5, 1], (rng.integers(5, 11), 2))
-        out.append(np.concatenate([_bezier(a, (a + b) / 2 + rng.normal(0, 0.15, 2), b, n=16) for a, b in zip(pts[:-1], pts[1:])]))
+        out.append(
+            np.concatenate(
+                [_bezier(a, (a + b) / 2 + rng.normal(0, 0.15, 2), b, n=16) for a, b in zip(pts[:-1], pts[1:])]
+            )
+        )
     return out
 
 
@@ -388,8 +493,12 @@ SHAPES = {
     "arrow": lambda j, rng: [_line((-0.5, 0.5), (0.5, 0.5)), _line((0.2, 0.25 + 0.05 * j[0]), (0.5, 0.5), (0.2, 0.75))],
     "plus": lambda j, rng: [_line((-0.45, 0.5 + 0.05 * j[0]), (0.45, 0.5)), _line((0.03 * j[1], 0.05), (0, 0.95))],
     "cross": lambda j, rng: [_line((-0.4, 0.1), (0.4, 0.9)), _line((0.4, 0.1), (-0.4, 0.9))],
-    "hash": lambda j, rng: [_line((-0.15, 0), (-0.2, 1)), _line((0.2, 0), (0.15, 1)),
-                            _line((-0.45, 0.33), (0.45, 0.33)), _line((-0.45, 0.67), (0.45, 0.67))],
+    "hash": lambda j, rng: [
+        _line((-0.15, 0), (-0.2, 1)),
+        _line((0.2, 0), (0.15, 1)),
+        _line((-0.45, 0.33), (0.45, 0.33)),
+        _line((-0.45, 0.67), (0.45, 0.67)),
+    ],
     "smiley": lambda j, rng: _smiley(j),
     "zigzag": _zigzag,
     "wave": _wave,
@@ -397,36 +506,59 @@ SHAPES = {
     "hatching": lambda j, rng: _hatching(rng, cross=False),
     "crosshatch": lambda j, rng: _hatching(rng, cross=True),
     "dots": lambda j, rng: _dots(rng),
-    "percent": lambda j, rng: [_arc(-0.25, 0.2, 0.13, 0.17, 0, 360), _line((0.3, 0.02 * j[0]), (-0.3, 1)),
-                               _arc(0.25, 0.8, 0.13, 0.17, 0, 360)],
-    "asterisk": lambda j, rng: [_line(*_polygon(2, 0.5, rot=90 + 10 * j[0])[:2]), _line(*_polygon(2, 0.5, rot=150 + 10 * j[1])[:2]),
-                                _line(*_polygon(2, 0.5, rot=30 + 10 * j[2])[:2])],
+    "percent": lambda j, rng: [
+        _arc(-0.25, 0.2, 0.13, 0.17, 0, 360),
+        _line((0.3, 0.02 * j[0]), (-0.3, 1)),
+        _arc(0.25, 0.8, 0.13, 0.17, 0, 360),
+    ],
+    "asterisk": lambda j, rng: [
+        _line(*_polygon(2, 0.5, rot=90 + 10 * j[0])[:2]),
+        _line(*_polygon(2, 0.5, rot=150 + 10 * j[1])[:2]),
+        _line(*_polygon(2, 0.5, rot=30 + 10 * j[2])[:2]),
+    ],
     "chevron": lambda j, rng: [_line((0.3, 0.05), (-0.3 + 0.05 * j[0], 0.5), (0.3, 0.95))],
     "check": lambda j, rng: [_line((-0.4, 0.55 + 0.05 * j[0]), (-0.1, 1), (0.45, 0.0 + 0.05 * j[1]))],
-    "infinity": lambda j, rng: [np.stack([0.5 * np.sin(t), 0.5 + 0.22 * np.sin(2 * t)], axis=1)
-                                for t in [np.linspace(0, 2 * np.pi, 80)]],
-    "at": lambda j, rng: [_join(_arc(0.05, 0.5, 0.17, 0.2, 0, 360), _line((0.22, 0.3), (0.22, 0.65)),
-                                _arc(0, 0.5, 0.48, 0.5, 30, -300))],
+    "infinity": lambda j, rng: [
+        np.stack([0.5 * np.sin(t), 0.5 + 0.22 * np.sin(2 * t)], axis=1) for t in [np.linspace(0, 2 * np.pi, 80)]
+    ],
+    "at": lambda j, rng: [
+        _join(_arc(0.05, 0.5, 0.17, 0.2, 0, 360), _line((0.22, 0.3), (0.22, 0.65)), _arc(0, 0.5, 0.48, 0.5, 30, -300))
+    ],
     # Symbols and figures people draw that are not digits (a rounded square and a circle would be 0s).
     "greater": lambda j, rng: [_line((-0.3, 0.05), (0.3 + 0.05 * j[0], 0.5), (-0.3, 0.95))],
-    "brace": lambda j, rng: [_join(_bezier((0.15, 0), (-0.15, 0.02), (0.1, 0.45), (-0.2, 0.5)),
-                                   _bezier((-0.2, 0.5), (0.1, 0.55), (-0.15, 0.98), (0.15 + 0.04 * j[0], 1)))],
-    "brace_right": lambda j, rng: [_join(_bezier((-0.15, 0), (0.15, 0.02), (-0.1, 0.45), (0.2, 0.5)),
-                                         _bezier((0.2, 0.5), (-0.1, 0.55), (0.15, 0.98), (-0.15 + 0.04 * j[0], 1)))],
+    "brace": lambda j, rng: [
+        _join(
+            _bezier((0.15, 0), (-0.15, 0.02), (0.1, 0.45), (-0.2, 0.5)),
+            _bezier((-0.2, 0.5), (0.1, 0.55), (-0.15, 0.98), (0.15 + 0.04 * j[0], 1)),
+        )
+    ],
+    "brace_right": lambda j, rng: [
+        _join(
+            _bezier((-0.15, 0), (0.15, 0.02), (-0.1, 0.45), (0.2, 0.5)),
+            _bezier((0.2, 0.5), (-0.1, 0.55), (0.15, 0.98), (-0.15 + 0.04 * j[0], 1)),
+        )
+    ],
     "dollar": lambda j, rng: [_s_curve(0.1, 0.8), _line((0.03 * j[0], 0), (0.03 * j[1], 1))],
     "section": lambda j, rng: [_s_curve(0, 0.62), _s_curve(0.38, 0.62)],
-    "tilde": lambda j, rng: [np.stack([x, 0.5 - (0.15 + 0.04 * j[0]) * np.sin(2 * np.pi * x)], axis=1)
-                             for x in [np.linspace(-0.5, 0.5, 40)]],
+    "tilde": lambda j, rng: [
+        np.stack([x, 0.5 - (0.15 + 0.04 * j[0]) * np.sin(2 * np.pi * x)], axis=1) for x in [np.linspace(-0.5, 0.5, 40)]
+    ],
     "equals": lambda j, rng: [_line((-0.45, 0.3), (0.45, 0.3 + 0.03 * j[0])), _line((-0.45, 0.7), (0.45, 0.7))],
     "circle_dot": lambda j, rng: [_arc(0, 0.5, 0.5, 0.5, 0, 360), _arc(0.03 * j[0], 0.5, 0.08, 0.08, 0, 360, n=12)],
-    "circle_cross": lambda j, rng: [_arc(0, 0.5, 0.5, 0.5, 0, 360), _line((-0.5, 0.5), (0.5, 0.5)),
-                                    _line((0, 0), (0, 1))],
+    "circle_cross": lambda j, rng: [
+        _arc(0, 0.5, 0.5, 0.5, 0, 360),
+        _line((-0.5, 0.5), (0.5, 0.5)),
+        _line((0, 0), (0, 1)),
+    ],
     "pentagon": lambda j, rng: [_polygon(5, rot=8 * j[0])],
     "hexagon": lambda j, rng: [_polygon(6, rot=8 * j[0])],
     "diamond": lambda j, rng: [_polygon(4, rot=6 * j[0])],
     "rectangle": lambda j, rng: [_line((-0.5, 0.3), (0.5, 0.3 + 0.02 * j[0]), (0.5, 0.7), (-0.5, 0.7), (-0.5, 0.3))],
-    "eye": lambda j, rng: [_arc(0, 0.95, 0.6, 0.7, -145, -35), _arc(0, 0.05, 0.6, 0.7, 35, 145),
-                           _arc(0.05 * j[0], 0.5, 0.1 + 0.03 * j[1], 0.1 + 0.03 * j[1], 0, 360, n=16)],
+    "eye": lambda j, rng: [
+        _arc(0, 0.95, 0.6, 0.7, -145, -35),
+        _arc(0, 0.05, 0.6, 0.7, 35, 145),
+        _arc(0.05 * j[0], 0.5, 0.1 + 0.03 * j[1], 0.1 + 0.03 * j[1], 0, 360, n=16),
+    ],
     "tangle": lambda j, rng: [_tangle(rng)],
     "stipple": lambda j, rng: _stipple(rng),
 }
@@ -460,7 +592,7 @@ def _hatching(rng, cross):
 
     def inside(p):
         x, y = p[:, 0] / rx, (p[:, 1] - 0.5) / ry
-        return x ** 2 + y ** 2 <= 1 if round_region else (np.abs(x) <= 1) & (np.abs(y) <= 1)
+        return x**2 + y**2 <= 1 if round_region else (np.abs(x) <= 1) & (np.abs(y) <= 1)
 
     out = []
     for angle in [rng.uniform(0, np.pi)] + ([rng.uniform(0, np.pi)] if cross else []):
@@ -470,13 +602,14 @@ def _hatching(rng, cross):
             pts = np.array([0, 0.5]) + k * normal + np.linspace(-0.75, 0.75, 61)[:, None] * d
             keep = np.flatnonzero(inside(pts))
             if len(keep) >= 2:  # a convex region: the points inside are one run
-                out.append(pts[keep[0]:keep[-1] + 1])
+                out.append(pts[keep[0] : keep[-1] + 1])
     return out or [_line((-0.4, 0.5), (0.4, 0.5))]
 
 
 def _dots(rng):
     """2-6 dots (a stroke of two close points is a dot) scattered over the box."""
     return [np.array([p, p + 0.01]) for p in rng.uniform([-0.5, 0], [0.5, 1], (rng.integers(2, 7), 2))]
+
 
 # ----------------------------------------------------------------------------------------- font glyphs
 # Hershey's single-stroke vector fonts (the Hershey-Fonts package): Latin, Greek and Cyrillic letters in
@@ -485,12 +618,42 @@ def _dots(rng):
 # Left out: the kana (many are 7s, 3s and 5s) and the markers (our SHAPES); digits, and punctuation that
 # alone is a dot or a stroke, a bracket or a circle; letters that are (nearly) digits, as in LETTERS.
 GLYPH_FONTS_TUNING = ("futuram", "timesib", "gothicita", "greeks", "cyrilc_1", "scripts", "meteorology", "mathupp")
-GLYPH_FONTS = ("futural", "astrology", "cursive", "cyrillic", "gothgbt", "gothgrt", "gothiceng", "gothicger",
-               "gothitt", "greek", "greekc", "mathlow", "music", "rowmand", "rowmans", "rowmant", "scriptc",
-               "symbolic", "timesg", "timesi", "timesr", "timesrb")
+GLYPH_FONTS = (
+    "futural",
+    "astrology",
+    "cursive",
+    "cyrillic",
+    "gothgbt",
+    "gothgrt",
+    "gothiceng",
+    "gothicger",
+    "gothitt",
+    "greek",
+    "greekc",
+    "mathlow",
+    "music",
+    "rowmand",
+    "rowmans",
+    "rowmant",
+    "scriptc",
+    "symbolic",
+    "timesg",
+    "timesi",
+    "timesr",
+    "timesrb",
+)
 NOT_GLYPHS = set("0123456789OoQDIlJjiZzSsbGgqBT'\",.;:!|/\\()[]{}`-_^")  # ^: a caret is a European 1
-NOT_GLYPHS_IN = {"cyrillic": "Hh", "cyrilc_1": "Hh", "greek": "FL", "greekc": "FL", "greeks": "FLK", "mathlow": "v",
-                 "mathupp": "v", "gothiceng": "t", "symbolic": "E"}  # a Ze (3), Zeta (2), Lambda (1), "exists" (3)...
+NOT_GLYPHS_IN = {
+    "cyrillic": "Hh",
+    "cyrilc_1": "Hh",
+    "greek": "FL",
+    "greekc": "FL",
+    "greeks": "FLK",
+    "mathlow": "v",
+    "mathupp": "v",
+    "gothiceng": "t",
+    "symbolic": "E",
+}  # a Ze (3), Zeta (2), Lambda (1), "exists" (3)...
 
 
 @functools.lru_cache(maxsize=4)
@@ -567,8 +730,13 @@ def _blob(rng, canvas, ss):
     c = rng.uniform(size * 1.5, canvas - size * 1.5, 2)
     wide = math.exp(rng.uniform(-0.7, 0.7))  # tall to wide, at most 2:1
     size_x, size = min(size * math.sqrt(wide), canvas / 3), min(size / math.sqrt(wide), canvas / 3)
-    pts = [(float((c[0] + size_x * rr * math.cos(tt) * rng.uniform(0.7, 1.3)) * ss),
-            float((c[1] + size * rr * math.sin(tt)) * ss)) for rr, tt in zip(r, t)]
+    pts = [
+        (
+            float((c[0] + size_x * rr * math.cos(tt) * rng.uniform(0.7, 1.3)) * ss),
+            float((c[1] + size * rr * math.sin(tt)) * ss),
+        )
+        for rr, tt in zip(r, t)
+    ]
     img = Image.new("L", (canvas * ss, canvas * ss), 0)
     ImageDraw.Draw(img).polygon(pts, fill=255)
     return img
@@ -599,8 +767,17 @@ def _solid(rng, canvas, ss):
     return img
 
 
-def nondigit_mask(kind: str | None, rng: np.random.Generator, canvas=800, height_frac=(0.30, 0.85), slant_deg=10,
-                  brush_frac=(0.025, 0.07), supersample=2, varied=False, fonts=GLYPH_FONTS) -> Image.Image:
+def nondigit_mask(
+    kind: str | None,
+    rng: np.random.Generator,
+    canvas=800,
+    height_frac=(0.30, 0.85),
+    slant_deg=10,
+    brush_frac=(0.025, 0.07),
+    supersample=2,
+    varied=False,
+    fonts=GLYPH_FONTS,
+) -> Image.Image:
     """The ink coverage of one non-digit drawing as an 'L' image (255 = ink). With `varied`, a varied_pen
     (as the training digits have, so that no pen tells digits apart) and, now and then, the shape drawn
     hollow (an outlined stroke) or, when closed, filled in."""
@@ -638,7 +815,9 @@ def nondigit_mask(kind: str | None, rng: np.random.Generator, canvas=800, height
     return img.reduce(supersample) if supersample > 1 else img
 
 
-def render_nondigit(kind: str | None, rng: np.random.Generator, canvas=800, style="composite", ink=None, **kw) -> Image.Image:
+def render_nondigit(
+    kind: str | None, rng: np.random.Generator, canvas=800, style="composite", ink=None, **kw
+) -> Image.Image:
     """One mouse-like drawing of a non-digit (`kind` from KINDS, or None for a random one)."""
     return stylize(nondigit_mask(kind, rng, canvas, **kw), style, ink)
 
@@ -681,23 +860,58 @@ def preprocessed_digits(n: int, seed: int, canvas=400, varied=False) -> tuple[np
 
 # --------------------------------------------------------------------------------------- personal styles
 PERSONAL_STYLES = {
-    "zero_slash": (0, lambda j: [_arc(0, 0.5, 0.28 + 0.04 * j[0], 0.5, -90 + 10 * j[1], 275 + 10 * j[2]),
-                                 _line((0.3 + 0.04 * j[3], 0.05), (-0.3 + 0.04 * j[4], 0.95))]),
+    "zero_slash": (
+        0,
+        lambda j: [
+            _arc(0, 0.5, 0.28 + 0.04 * j[0], 0.5, -90 + 10 * j[1], 275 + 10 * j[2]),
+            _line((0.3 + 0.04 * j[3], 0.05), (-0.3 + 0.04 * j[4], 0.95)),
+        ],
+    ),
     "one_long_flag": (1, lambda j: [_line((-0.35 + 0.04 * j[0], 0.45 + 0.05 * j[1]), (0.05, 0), (0.03 * j[2], 1))]),
-    "nine_g": (9, lambda j: [_join(_arc(0, 0.27, 0.26 + 0.03 * j[0], 0.27, 0, -360),
-                                   _bezier((0.26, 0.3), (0.3, 1.0), (-0.1, 1.05), (-0.3 + 0.04 * j[1], 0.8)))]),
-    "two_loop": (2, lambda j: [_join(_arc(0, 0.27, 0.27, 0.27, 190, 360 + 25),
-                                     _bezier((0.25, 0.37), (0.1, 0.65), (-0.28, 1.0)),
-                                     _arc(-0.2, 0.9, 0.1, 0.1, 90, -270),
-                                     _line((-0.2, 1.0), (0.32 + 0.04 * j[3], 1.0)))]),
+    "nine_g": (
+        9,
+        lambda j: [
+            _join(
+                _arc(0, 0.27, 0.26 + 0.03 * j[0], 0.27, 0, -360),
+                _bezier((0.26, 0.3), (0.3, 1.0), (-0.1, 1.05), (-0.3 + 0.04 * j[1], 0.8)),
+            )
+        ],
+    ),
+    "two_loop": (
+        2,
+        lambda j: [
+            _join(
+                _arc(0, 0.27, 0.27, 0.27, 190, 360 + 25),
+                _bezier((0.25, 0.37), (0.1, 0.65), (-0.28, 1.0)),
+                _arc(-0.2, 0.9, 0.1, 0.1, 90, -270),
+                _line((-0.2, 1.0), (0.32 + 0.04 * j[3], 1.0)),
+            )
+        ],
+    ),
     # label, skeleton(j) in the unit box (height 1, x around 0, y down)
-    "seven_crossbar": (7, lambda j: [_line((-0.3, 0.05 * j[0]), (0.3, 0), (-0.02 + 0.05 * j[1], 1)),
-                                     _line((-0.2 + 0.04 * j[2], 0.5 + 0.04 * j[3]), (0.3 + 0.04 * j[4], 0.48))]),
-    "one_base": (1, lambda j: [_line((-0.28 + 0.04 * j[0], 0.3 + 0.05 * j[1]), (0, 0), (0, 1)),
-                               _line((-0.3 + 0.04 * j[2], 1), (0.3 + 0.04 * j[3], 1))]),
-    "four_hook": (4, lambda j: [_join(_line((-0.1 + 0.05 * j[0], 0), (-0.3, 0.6)),
-                                      _bezier((-0.3, 0.6), (0.0, 0.75), (0.3, 0.3 + 0.05 * j[1]))),
-                                _line((0.2 + 0.04 * j[2], 0.35), (0.15, 1))]),
+    "seven_crossbar": (
+        7,
+        lambda j: [
+            _line((-0.3, 0.05 * j[0]), (0.3, 0), (-0.02 + 0.05 * j[1], 1)),
+            _line((-0.2 + 0.04 * j[2], 0.5 + 0.04 * j[3]), (0.3 + 0.04 * j[4], 0.48)),
+        ],
+    ),
+    "one_base": (
+        1,
+        lambda j: [
+            _line((-0.28 + 0.04 * j[0], 0.3 + 0.05 * j[1]), (0, 0), (0, 1)),
+            _line((-0.3 + 0.04 * j[2], 1), (0.3 + 0.04 * j[3], 1)),
+        ],
+    ),
+    "four_hook": (
+        4,
+        lambda j: [
+            _join(
+                _line((-0.1 + 0.05 * j[0], 0), (-0.3, 0.6)), _bezier((-0.3, 0.6), (0.0, 0.75), (0.3, 0.3 + 0.05 * j[1]))
+            ),
+            _line((0.2 + 0.04 * j[2], 0.35), (0.15, 1)),
+        ],
+    ),
 }
 
 
@@ -756,7 +970,9 @@ POOL_VERSION = 7  # bump when the generator changes, so that cached pools are dr
 POOL_SIZE = 10_000  # drawn digits and non-digits for training (about 30 s to draw once, then cached)
 
 
-def cached_training_pools(folder, n: int = POOL_SIZE, seed: int = 0, mnist=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def cached_training_pools(
+    folder, n: int = POOL_SIZE, seed: int = 0, mnist=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """training_pools(n, seed), kept in `folder` (DATA_DIR) as safetensors after the first call (~3 ms a pair).
     With `mnist` (a src.data.mnist Split of training images), the drawn digits also hold n of them as the app
     reads them from a drawing (mnist_as_drawn): the network learns the very input it is served."""
@@ -782,10 +998,12 @@ def mnist_as_drawn(split, folder, n: int = POOL_SIZE, seed: int = 0) -> tuple[np
     the code that reads them."""
     pick = np.random.default_rng(seed).permutation(len(split))[:n]
     images, labels = split.images.cpu().numpy()[pick], split.labels.cpu().numpy()[pick].astype(np.int64)
-    key = hashlib.sha256(images.tobytes() + Path(__file__).read_bytes()
-                         + Path(to_mnist.__code__.co_filename).read_bytes()).hexdigest()
-    kept = cached_arrays(Path(folder) / AS_DRAWN_CACHE, key, lambda: {
-        "drawn": (as_drawings(images) * 255 + 0.5).astype(np.uint8)})
+    key = hashlib.sha256(
+        images.tobytes() + Path(__file__).read_bytes() + Path(to_mnist.__code__.co_filename).read_bytes()
+    ).hexdigest()
+    kept = cached_arrays(
+        Path(folder) / AS_DRAWN_CACHE, key, lambda: {"drawn": (as_drawings(images) * 255 + 0.5).astype(np.uint8)}
+    )
     return kept["drawn"], labels
 
 

@@ -88,7 +88,9 @@ def save_model(path: Path | str, model: torch.nn.Module, metadata: dict, detecto
     temporary = []
     try:
         temporary.append((detector.write_temporary(novelty_path(path)), novelty_path(path)))
-        temporary.append((write_temporary(path, lambda tmp: save_file(tensors, tmp, metadata={"architecture": ARCHITECTURE})), path))
+        temporary.append(
+            (write_temporary(path, lambda tmp: save_file(tensors, tmp, metadata={"architecture": ARCHITECTURE})), path)
+        )
         temporary.append((write_temporary(sidecar(path), lambda tmp: Path(tmp).write_text(text)), sidecar(path)))
         for tmp, final in temporary:
             os.replace(tmp, final)
@@ -153,8 +155,11 @@ def load_model(path: Path | str) -> tuple[TutorialCNN, dict, NoveltyDetector | N
     model, meta = load_checkpoint(path)
     stats = novelty_path(path)
     if not stats.exists():
-        log.warning("%s has no novelty statistics (%s): \"is it a digit?\" falls back to the top probability",
-                    Path(path).name, stats.name)
+        log.warning(
+            '%s has no novelty statistics (%s): "is it a digit?" falls back to the top probability',
+            Path(path).name,
+            stats.name,
+        )
         return model, meta, None
     try:
         return model, meta, NoveltyDetector.load(stats, weights_digest(model))

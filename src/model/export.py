@@ -38,10 +38,18 @@ def to_onnx(model: TutorialCNN, path: Path | str) -> Path:
     example = torch.zeros(2, 1, 28, 28)  # not 1: the exporter would fix a batch of one
 
     def write(tmp):
-        torch.onnx.export(wrapped, (example,), str(tmp), input_names=["image"],
-                          output_names=["logits", "probabilities"], opset_version=OPSET, dynamo=True,
-                          external_data=False, verbose=False,  # one self-contained file, quietly
-                          dynamic_shapes={"image": {0: torch.export.Dim("batch")}})
+        torch.onnx.export(
+            wrapped,
+            (example,),
+            str(tmp),
+            input_names=["image"],
+            output_names=["logits", "probabilities"],
+            opset_version=OPSET,
+            dynamo=True,
+            external_data=False,
+            verbose=False,  # one self-contained file, quietly
+            dynamic_shapes={"image": {0: torch.export.Dim("batch")}},
+        )
 
     atomic_write(path, write)
     return path

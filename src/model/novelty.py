@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.numpy import save_file
 from safetensors import safe_open
+from safetensors.numpy import save_file
 
 from src.atomic import write_temporary
 
@@ -55,8 +55,9 @@ def shifted(images: np.ndarray) -> np.ndarray:
     images = np.asarray(images).reshape(-1, 28, 28)
     out = np.zeros((len(SHIFTS),) + images.shape, images.dtype)
     for s, (dy, dx) in enumerate(SHIFTS):
-        out[s, :, max(dy, 0):28 + min(dy, 0), max(dx, 0):28 + min(dx, 0)] = \
-            images[:, max(-dy, 0):28 + min(-dy, 0), max(-dx, 0):28 + min(-dx, 0)]
+        out[s, :, max(dy, 0) : 28 + min(dy, 0), max(dx, 0) : 28 + min(dx, 0)] = images[
+            :, max(-dy, 0) : 28 + min(-dy, 0), max(-dx, 0) : 28 + min(-dx, 0)
+        ]
     return out.reshape(-1, 28, 28)
 
 
@@ -68,8 +69,9 @@ def not_digit_score(logits: np.ndarray) -> np.ndarray:
 class NoveltyDetector:
     """The fitted statistics and thresholds for one set of weights; see the module docstring."""
 
-    def __init__(self, feature_mean: np.ndarray, pca_basis: np.ndarray, threshold: float,
-                 unusual_threshold: float, weights: str):
+    def __init__(
+        self, feature_mean: np.ndarray, pca_basis: np.ndarray, threshold: float, unusual_threshold: float, weights: str
+    ):
         self.feature_mean = np.asarray(feature_mean, np.float32)
         self.pca_basis = np.asarray(pca_basis, np.float32)
         self.threshold = float(threshold)
@@ -92,8 +94,13 @@ class NoveltyDetector:
     def write_temporary(self, path) -> str:
         """Write the detector to a temporary file next to `path` (see src.atomic); returns its name."""
         tensors = {"feature_mean": self.feature_mean, "pca_basis": self.pca_basis}
-        meta = {"format": FORMAT, "score": "mean energy over SHIFTS", "threshold": repr(self.threshold),
-                "unusual_threshold": repr(self.unusual_threshold), "weights_sha256": self.weights}
+        meta = {
+            "format": FORMAT,
+            "score": "mean energy over SHIFTS",
+            "threshold": repr(self.threshold),
+            "unusual_threshold": repr(self.unusual_threshold),
+            "weights_sha256": self.weights,
+        }
         return write_temporary(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
     @classmethod
@@ -108,7 +115,14 @@ class NoveltyDetector:
         if meta.get("format") != FORMAT or set(tensors) != {"feature_mean", "pca_basis"}:
             raise NoveltyMismatch(f"{path.name}: not a {FORMAT} novelty file")
         if meta.get("weights_sha256") != weights:
-            raise NoveltyMismatch(f"{path.name} was fitted to other weights (sha256 {meta.get('weights_sha256', '?')[:12]}…, "
-                                  f"these are {weights[:12]}…)")
-        return cls(tensors["feature_mean"], tensors["pca_basis"], float(meta["threshold"]),
-                   float(meta["unusual_threshold"]), weights)
+            raise NoveltyMismatch(
+                f"{path.name} was fitted to other weights (sha256 {meta.get('weights_sha256', '?')[:12]}…, "
+                f"these are {weights[:12]}…)"
+            )
+        return cls(
+            tensors["feature_mean"],
+            tensors["pca_basis"],
+            float(meta["threshold"]),
+            float(meta["unusual_threshold"]),
+            weights,
+        )

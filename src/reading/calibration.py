@@ -68,7 +68,10 @@ def _drawn_digits(n: int, seed: int) -> dict:
 def _looks(again: list, name: str) -> dict:
     """The second looks that some drawings get (None for the others), as one array and their drawings' indices."""
     of = [i for i, x in enumerate(again) if x is not None]
-    return {name: np.array([again[i][0] for i in of], np.float32).reshape(-1, 28, 28), name + "_of": np.array(of, np.int64)}
+    return {
+        name: np.array([again[i][0] for i in of], np.float32).reshape(-1, 28, 28),
+        name + "_of": np.array(of, np.int64),
+    }
 
 
 @functools.lru_cache(maxsize=1)
@@ -79,11 +82,16 @@ def _mnist_as_read(val_bytes: bytes) -> dict:
         inputs.append(digit_inputs(ink))
         again.append(second_look(inputs[-1], ink) if inputs[-1] is not None and len(inputs[-1]) else None)
     owner = [i for i, x in enumerate(inputs) for _ in range(0 if x is None else len(x))]
-    return {"mnist": np.concatenate([x for x in inputs if x is not None]), "owner": np.array(owner, np.int64),
-            **_looks(again, "again")}
+    return {
+        "mnist": np.concatenate([x for x in inputs if x is not None]),
+        "owner": np.array(owner, np.int64),
+        **_looks(again, "again"),
+    }
 
 
-def calibration_digits(data, n_mnist: int | None = None, n_drawn: int = 2000, seed: int = 1001, folder=None) -> TuningDigits:
+def calibration_digits(
+    data, n_mnist: int | None = None, n_drawn: int = 2000, seed: int = 1001, folder=None
+) -> TuningDigits:
     """Tuning digits: MNIST validation drawings (all 12,000 unless n_mnist) as the app reads them, and drawn
     digits from src.data.synthetic. With all 12,000, the 0.2% that may be flagged are 24 digits, not 10, and
     the threshold depends less on which few they are (for one model, the first 5,000 and the next 7,000 gave
@@ -97,15 +105,23 @@ def calibration_digits(data, n_mnist: int | None = None, n_drawn: int = 2000, se
     path = Path(folder or config.DATA_DIR) / CACHE_NAME
     with _kept_lock:  # one thread makes them; another training waits for them rather than making them too
         kept = _kept.get((path, recipe))
-        if kept is None or len(kept["val"]) < len(val) or not np.array_equal(kept["val"][:len(val)], val):
+        if kept is None or len(kept["val"]) < len(val) or not np.array_equal(kept["val"][: len(val)], val):
             key = hashlib.sha256(val.tobytes() + recipe).hexdigest()
             arrays = cached_arrays(path, key, lambda: {**_mnist_as_read(val.tobytes()), **_drawn_digits(n_drawn, seed)})
             _kept.clear()
             _kept[path, recipe] = kept = {"val": val, **arrays}
     # The inputs and second looks of val's drawings: the first ones (both are in the drawings' order).
     m, a = np.searchsorted(kept["owner"], len(val)), np.searchsorted(kept["again_of"], len(val))
-    return TuningDigits(kept["mnist"][:m], kept["owner"][:m], len(val), kept["drawn"], kept["again"][:a],
-                        kept["again_of"][:a], kept["drawn_again"], kept["drawn_again_of"])
+    return TuningDigits(
+        kept["mnist"][:m],
+        kept["owner"][:m],
+        len(val),
+        kept["drawn"],
+        kept["again"][:a],
+        kept["again_of"][:a],
+        kept["drawn_again"],
+        kept["drawn_again_of"],
+    )
 
 
 _kept: dict = {}  # the last tuning digits made or read, by (file, how they are made): their MNIST images and arrays
@@ -122,8 +138,9 @@ def prepare(data_dir=None) -> None:
         log.warning("no tuning digits made: %s", e)
 
 
-def drawing_scores(owner: np.ndarray, drawings: int, scores: np.ndarray, again_of: np.ndarray,
-                   again_scores: np.ndarray) -> np.ndarray:
+def drawing_scores(
+    owner: np.ndarray, drawings: int, scores: np.ndarray, again_of: np.ndarray, again_scores: np.ndarray
+) -> np.ndarray:
     """(drawings,) score of each drawing as LoadedModel.read judges it, from its inputs' `scores` (`owner`: whose
     each is) and its second look's: the highest of its inputs (one flagged input flags the drawing), or the
     second look's if lower (it is shown when that is a digit); +inf for a drawing with no input."""
@@ -153,8 +170,17 @@ def shifted_scores(model: torch.nn.Module, images: np.ndarray) -> np.ndarray:
     return not_digit_score(logits.reshape(len(SHIFTS), len(images), 10))
 
 
-def flag_threshold(model: torch.nn.Module, inputs: np.ndarray, as_drawn: np.ndarray, owner: np.ndarray,
-                   drawings: int, again: np.ndarray, again_of: np.ndarray, share: float, method: str) -> float:
+def flag_threshold(
+    model: torch.nn.Module,
+    inputs: np.ndarray,
+    as_drawn: np.ndarray,
+    owner: np.ndarray,
+    drawings: int,
+    again: np.ndarray,
+    again_of: np.ndarray,
+    share: float,
+    method: str,
+) -> float:
     """np.quantile(drawing_scores(...), 1 - share, method): the score above which `share` of the drawings lie,
     from their inputs' and second looks' not_digit_score. Only the drawings whose highest energy as drawn
     (`as_drawn`, one per input) is among the highest are read at all nine positions, and the others are taken
@@ -175,7 +201,7 @@ def flag_threshold(model: torch.nn.Module, inputs: np.ndarray, as_drawn: np.ndar
         per = drawing_scores(owner[mine], drawings, scores[mine], again_of[theirs], again_scores[theirs])
         per[~read] = -np.inf
         threshold = float(np.quantile(per, 1 - share, method=method))
-        if count >= drawings or (per[order[count // 2:count]] < threshold).all():
+        if count >= drawings or (per[order[count // 2 : count]] < threshold).all():
             return threshold
         count *= 2
 
@@ -192,10 +218,28 @@ def fit_novelty(model: torch.nn.Module, data, digits: TuningDigits | None = None
     # which drawings flag_threshold reads at all nine positions.
     f_m, l_m = run_network(model, digits.mnist, BATCH)
     f_d, l_d = run_network(model, digits.drawn, BATCH)
-    mnist = flag_threshold(model, digits.mnist, energy(l_m), digits.owner, digits.drawings, digits.again,
-                           digits.again_of, FLAG_MNIST, "lower")
-    drawn = flag_threshold(model, digits.drawn, energy(l_d), np.arange(len(digits.drawn)), len(digits.drawn),
-                           digits.drawn_again, digits.drawn_again_of, FLAG_DRAWN, "linear")
+    mnist = flag_threshold(
+        model,
+        digits.mnist,
+        energy(l_m),
+        digits.owner,
+        digits.drawings,
+        digits.again,
+        digits.again_of,
+        FLAG_MNIST,
+        "lower",
+    )
+    drawn = flag_threshold(
+        model,
+        digits.drawn,
+        energy(l_d),
+        np.arange(len(digits.drawn)),
+        len(digits.drawn),
+        digits.drawn_again,
+        digits.drawn_again_of,
+        FLAG_DRAWN,
+        "linear",
+    )
     # The higher of the two: each set has at most its share flagged.
     detector.threshold = max(mnist, drawn)
     residual = detector.residual(np.concatenate([f_m, f_d]))

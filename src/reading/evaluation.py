@@ -1,11 +1,11 @@
 """How a model does on the whole MNIST test set: what a teacher shows after training.
 
-    result = evaluate(model, test_split)   # 10,000 images, about 0.3 s on 2 cores
-    result.confusion      (10, 10) counts: row = the true digit, column = the model's answer
-    result.per_class      (10,) accuracy in percent for each true digit
-    result.mistakes       the most confident mistakes: (28x28 image, true digit, answer, confidence)
-    result.to_json()      what /evaluate returns
-    heatmap_html(result)  the confusion matrix as a table whose cells are shaded by their counts
+result = evaluate(model, test_split)   # 10,000 images, about 0.3 s on 2 cores
+result.confusion      (10, 10) counts: row = the true digit, column = the model's answer
+result.per_class      (10,) accuracy in percent for each true digit
+result.mistakes       the most confident mistakes: (28x28 image, true digit, answer, confidence)
+result.to_json()      what /evaluate returns
+heatmap_html(result)  the confusion matrix as a table whose cells are shaded by their counts
 """
 
 from dataclasses import dataclass
@@ -79,9 +79,11 @@ def heatmap_html(result: Evaluation, title: str = "") -> str:
             cells.append(f'<td style="{style}">{n}</td>')
         rows.append(f"<tr><th>{t}</th>{''.join(cells)}<td class='acc'>{per_class[t]:.1f}%</td></tr>")
     head = "".join(f"<th>{a}</th>" for a in range(10))
-    return (f'<div class="confusion"><p>{title} <b>{result.accuracy:.2f}%</b> of {result.total:,} MNIST test '
-            f'images read correctly. Rows: the true digit; columns: the model\'s answer.</p>'
-            f'<table><tr><th>true ↓</th>{head}<th>accuracy</th></tr>{"".join(rows)}</table></div>')
+    return (
+        f'<div class="confusion"><p>{title} <b>{result.accuracy:.2f}%</b> of {result.total:,} MNIST test '
+        f"images read correctly. Rows: the true digit; columns: the model's answer.</p>"
+        f"<table><tr><th>true ↓</th>{head}<th>accuracy</th></tr>{''.join(rows)}</table></div>"
+    )
 
 
 CSS = """

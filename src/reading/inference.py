@@ -14,11 +14,11 @@ import numpy as np
 import torch
 
 from src.atomic import atomic_write
+from src.data.preprocess import DESLANT_FROM, deslant, ink_map, measure_ink, to_mnist
+from src.data.segment import split_digits
 from src.model.checkpoint import CheckpointError, is_weights_name, load_model, read_metadata
 from src.model.network import TutorialCNN
 from src.model.novelty import AS_DRAWN, SHIFTS, NoveltyDetector, shifted
-from src.data.preprocess import DESLANT_FROM, deslant, ink_map, measure_ink, to_mnist
-from src.data.segment import split_digits
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def run_network(model: torch.nn.Module, images: np.ndarray, batch_size: int = 20
     x = (x if x.dtype == torch.uint8 else x.float()).reshape(-1, 1, 28, 28)
     model.eval()
     starts = range(0, max(len(x), 1), batch_size)  # no images: one empty batch, no rows
-    feats = torch.cat([model.features(x[start:start + batch_size]) for start in starts])
+    feats = torch.cat([model.features(x[start : start + batch_size]) for start in starts])
     return feats.numpy(), model.fc(feats).numpy()
 
 
@@ -45,7 +45,7 @@ def run_shifted(model: torch.nn.Module, images: np.ndarray) -> tuple[np.ndarray,
     images = np.asarray(images).reshape(-1, 28, 28)
     feats, logits = run_network(model, shifted(images))
     n = len(images)
-    return feats[AS_DRAWN * n:(AS_DRAWN + 1) * n], logits.reshape(len(SHIFTS), n, 10)
+    return feats[AS_DRAWN * n : (AS_DRAWN + 1) * n], logits.reshape(len(SHIFTS), n, 10)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -252,7 +252,7 @@ class ModelStore:
         if check_name(choice).startswith(YOURS):
             if runs is None:
                 raise CheckpointError(f"{choice!r} is not one of your runs")
-            return _inside(runs, choice[len(YOURS):])
+            return _inside(runs, choice[len(YOURS) :])
         return self.path_of(choice)
 
     def get(self, choice: str | None, runs: Path | None = None) -> LoadedModel:

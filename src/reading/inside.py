@@ -38,8 +38,9 @@ def tile(images: np.ndarray, size: int, columns: int, gap: int = 2, background: 
     for i, m in enumerate(images):
         picture = Image.fromarray((np.clip(m, 0, 1) * 255).round().astype(np.uint8))
         r, k = divmod(i, columns)
-        out[r * (size + gap):r * (size + gap) + size, k * (size + gap):k * (size + gap) + size] = np.asarray(
-            picture.resize((size, size), Image.Resampling.NEAREST))
+        out[r * (size + gap) : r * (size + gap) + size, k * (size + gap) : k * (size + gap) + size] = np.asarray(
+            picture.resize((size, size), Image.Resampling.NEAREST)
+        )
     return out
 
 
@@ -68,8 +69,13 @@ def summary() -> pd.DataFrame:
     """One row per layer as the data flows (its output shape for one image, read by forward hooks on a model
     of its own) with its parameters, then the total. The same for every checkpoint: computed once."""
     model, seen = TutorialCNN().eval(), []
-    for name, module in (("conv1", model.conv1), ("conv2", model.conv2), ("conv3", model.conv3),
-                         ("relu + pool", model.pool), ("fc", model.fc)):
+    for name, module in (
+        ("conv1", model.conv1),
+        ("conv2", model.conv2),
+        ("conv3", model.conv3),
+        ("relu + pool", model.pool),
+        ("fc", model.fc),
+    ):
         module.register_forward_hook(lambda m, _, out, name=name: seen.append((name, m, tuple(out.shape[1:]))))
     with torch.inference_mode():
         model(torch.zeros(1, 1, 28, 28))
@@ -77,7 +83,12 @@ def summary() -> pd.DataFrame:
     rows = [{"layer": "input", "output shape": "1×28×28", "parameters": 0}]
     for name, module, shape in seen:
         own = module is not None and name != "relu + pool"
-        rows.append({"layer": name, "output shape": "×".join(map(str, shape)),
-                     "parameters": count_parameters(module) if own else 0})
+        rows.append(
+            {
+                "layer": name,
+                "output shape": "×".join(map(str, shape)),
+                "parameters": count_parameters(module) if own else 0,
+            }
+        )
     rows.append({"layer": "total", "output shape": "10 logits", "parameters": count_parameters(model)})
     return pd.DataFrame(rows)

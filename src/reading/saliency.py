@@ -20,8 +20,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-READING_HINT = ("Red and yellow pixels pushed the model towards its answer: the brighter, the more they counted; "
-                "grey strokes hardly mattered.")
+READING_HINT = (
+    "Red and yellow pixels pushed the model towards its answer: the brighter, the more they counted; "
+    "grey strokes hardly mattered."
+)
 STEPS = 16
 
 
@@ -37,7 +39,7 @@ def saliency(model: torch.nn.Module, image28: np.ndarray, target: int | None = N
             logits = model(path)
             if target is None:
                 target = int(logits[-1].argmax())  # the last path image is the input itself
-            grad, = torch.autograd.grad(logits[:, target].sum(), path)
+            (grad,) = torch.autograd.grad(logits[:, target].sum(), path)
     finally:
         model.train(was_training)
     attribution = (grad.mean(0, keepdim=True) * x).clamp_(min=0)  # integrated gradients, positive part
@@ -49,7 +51,9 @@ def saliency(model: torch.nn.Module, image28: np.ndarray, target: int | None = N
 def overlay(image28: np.ndarray, heat: np.ndarray, size: int = 280) -> np.ndarray:
     """(size, size, 3) uint8: the input enlarged as a grey digit on black, with the heat laid over it in a
     black-red-yellow scale (smoothly enlarged, so it reads as a glow rather than as squares)."""
-    digit = Image.fromarray((np.clip(image28, 0, 1) * 255).astype(np.uint8)).resize((size, size), Image.Resampling.NEAREST)
+    digit = Image.fromarray((np.clip(image28, 0, 1) * 255).astype(np.uint8)).resize(
+        (size, size), Image.Resampling.NEAREST
+    )
     h = Image.fromarray((np.clip(heat, 0, 1) * 255).astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR)
     grey = np.asarray(digit, np.float32)[..., None] / 255 * np.array([110, 110, 110], np.float32)
     h = np.asarray(h, np.float32)[..., None] / 255

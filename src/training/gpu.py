@@ -28,7 +28,16 @@ import torch
 from src import config
 from src.data.mnist import load_mnist, read_mnist
 from src.data.synthetic import cached_training_pools
-from src.training.loop import FAST, Pools, evaluate, fine_tune, resolve_device, seeded_model, threads_for_training, train_epochs
+from src.training.loop import (
+    FAST,
+    Pools,
+    evaluate,
+    fine_tune,
+    resolve_device,
+    seeded_model,
+    threads_for_training,
+    train_epochs,
+)
 
 ZERO_GPU = os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
 EXAMPLES = 48_000  # a full epoch: MNIST's training split
@@ -70,7 +79,8 @@ def duration_factor() -> float:
     if not ZERO_GPU:
         return 1.0
     try:
-        from spaces.zero import config as cards, default_gpu_size
+        from spaces.zero import config as cards
+        from spaces.zero import default_gpu_size
     except ImportError:  # a `spaces` from before the factor
         return 1.0
     return 1.0 if default_gpu_size() == "xlarge" else float(cards.get_config()["duration_factor"])
@@ -94,16 +104,16 @@ def needed_seconds(epochs, batch_size, max_examples) -> int:
     return math.ceil(min(config.MAX_TRAINING_MINUTES * 60, START_SECONDS + batches * BATCH_SECONDS))
 
 
-def training_seconds(epochs, batch_size, learning_rate, augment, seed, max_examples, data_dir, stop,
-                     progress=None) -> int:
+def training_seconds(
+    epochs, batch_size, learning_rate, augment, seed, max_examples, data_dir, stop, progress=None
+) -> int:
     """`train_run`'s duration for `@spaces.GPU` (called with its arguments). As small as the run needs: a
     larger one would be refused where the visitor's quota left would have done."""
     return request(needed_seconds(epochs, batch_size, max_examples))
 
 
 @spaces.GPU(duration=training_seconds)
-def train_run(epochs, batch_size, learning_rate, augment, seed, max_examples, data_dir, stop: StopFlag,
-              progress=None):
+def train_run(epochs, batch_size, learning_rate, augment, seed, max_examples, data_dir, stop: StopFlag, progress=None):
     """Train the Train tab's recipe; yields ("recipe", its settings), then ("epoch", record) after each epoch,
     then ("done", weights on the CPU or None if no epoch completed, test accuracy, test images).
     `progress` wraps each epoch's batches (src.training.loop.train_epochs); None on ZeroGPU, where it cannot cross.
@@ -113,8 +123,9 @@ def train_run(epochs, batch_size, learning_rate, augment, seed, max_examples, da
     data = load_mnist(data_dir, device=device, seed=seed, limit=max_examples)
     pools = Pools.from_numpy(*cached_training_pools(data_dir), device=device)
     # What the page does not offer is FAST's: the precision, and the synthetic drawings' share of a batch.
-    cfg = replace(FAST.at_batch_size(batch_size), epochs=epochs, lr=learning_rate, augment=augment,
-                  seed=seed).resolved(device)
+    cfg = replace(FAST.at_batch_size(batch_size), epochs=epochs, lr=learning_rate, augment=augment, seed=seed).resolved(
+        device
+    )
     yield "recipe", cfg.to_dict()
     model = seeded_model(seed)
     completed = 0
@@ -140,8 +151,13 @@ def fine_tune_seconds(weights, samples, data_dir, stop) -> int:
 def fine_tune_run(weights: dict, samples, data_dir, stop: StopFlag):
     """src.training.loop.fine_tune of the model with `weights` (on the CPU: its steps are small) -> (weights, report)."""
     with threads_for_training():
-        new, report = fine_tune(model_from(weights), samples, load_mnist(data_dir),
-                                Pools.from_numpy(*cached_training_pools(data_dir)), stop=stop)
+        new, report = fine_tune(
+            model_from(weights),
+            samples,
+            load_mnist(data_dir),
+            Pools.from_numpy(*cached_training_pools(data_dir)),
+            stop=stop,
+        )
     return {k: v.detach().cpu() for k, v in new.state_dict().items()}, report
 
 
@@ -150,14 +166,18 @@ LOCAL = "run this app on your own computer (`python app.py`), where trainings us
 
 
 def quotas_text() -> str:
-    return (f"{QUOTA_SECONDS['without an account'] // 60} minutes a day without a Hugging Face account, "
-            f"{QUOTA_SECONDS['free account'] // 60} with a free one")
+    return (
+        f"{QUOTA_SECONDS['without an account'] // 60} minutes a day without a Hugging Face account, "
+        f"{QUOTA_SECONDS['free account'] // 60} with a free one"
+    )
 
 
 def asking_text(seconds: int, what: str = "training") -> str:
     """The page's status while a run that needs `seconds` asks ZeroGPU for a GPU."""
-    return (f"Asking ZeroGPU for a GPU: this {what} asks for {asked(seconds)} s of GPU time, which must fit in what "
-            f"is left of your daily ZeroGPU quota ({quotas_text()})…")
+    return (
+        f"Asking ZeroGPU for a GPU: this {what} asks for {asked(seconds)} s of GPU time, which must fit in what "
+        f"is left of your daily ZeroGPU quota ({quotas_text()})…"
+    )
 
 
 def refusal(error: BaseException, seconds: int, what: str = "training") -> str | None:
@@ -169,34 +189,48 @@ def refusal(error: BaseException, seconds: int, what: str = "training") -> str |
     def you_can(*choices):
         *some, last = [c for c in choices if c]
         return f"{KEPT} You can {', '.join(some)}{', or ' if some else ''}{last}."
+
     less = "ask for less (fewer epochs or training examples, or a larger batch)" if what == "training" else ""
     free, without = QUOTA_SECONDS["free account"] // 60, QUOTA_SECONDS["without an account"] // 60
-    sign_in = (f"sign in to Hugging Face and reload this page (a free account has {free} minutes a day, "
-               f"{without} without one)")
+    sign_in = (
+        f"sign in to Hugging Face and reload this page (a free account has {free} minutes a day, {without} without one)"
+    )
     if text.startswith("No GPU was available"):  # none free now, or none after a wait in ZeroGPU's line
-        return (f"No GPU was free on ZeroGPU for this {what}: they were all busy. "
-                + you_can("try again in a minute (visitors signed in to Hugging Face get a higher priority in "
-                          "ZeroGPU's line)", LOCAL))
+        return f"No GPU was free on ZeroGPU for this {what}: they were all busy. " + you_can(
+            "try again in a minute (visitors signed in to Hugging Face get a higher priority in ZeroGPU's line)", LOCAL
+        )
     if text.startswith("The requested GPU duration"):
-        return (f"This {what} asks ZeroGPU for {asked(seconds)} s of GPU time, more than it lends at once. "
-                + you_can(less, LOCAL))
+        return f"This {what} asks ZeroGPU for {asked(seconds)} s of GPU time, more than it lends at once. " + you_can(
+            less, LOCAL
+        )
     if "ZeroGPU credits allocated to running tasks" in text:
-        return ("ZeroGPU is still counting the GPU time of your other tasks that are running. "
-                + you_can("try again when they have ended", LOCAL))
+        return "ZeroGPU is still counting the GPU time of your other tasks that are running. " + you_can(
+            "try again when they have ended", LOCAL
+        )
     if "ZeroGPU runs limit" in text:
-        return (f"ZeroGPU refused this {what}: you have started as many GPU tasks as it allows for now. "
-                + you_can("try again later", LOCAL))
+        return f"ZeroGPU refused this {what}: you have started as many GPU tasks as it allows for now. " + you_can(
+            "try again later", LOCAL
+        )
     if "has reached its GPU limit" in text:  # a visitor ZeroGPU cannot tell: no X-IP-Token came with the request
-        return (f"ZeroGPU refused this {what}: the GPU time it lends to visitors it cannot identify is used up for "
-                "now. " + you_can("open this page signed in to Hugging Face for a quota of your own (an API call: "
-                                  "with a Hugging Face token)", "try again later", LOCAL))
+        return (
+            f"ZeroGPU refused this {what}: the GPU time it lends to visitors it cannot identify is used up for "
+            "now. "
+            + you_can(
+                "open this page signed in to Hugging Face for a quota of your own (an API call: "
+                "with a Hugging Face token)",
+                "try again later",
+                LOCAL,
+            )
+        )
     if (figures := re.search(r"ZeroGPU quota \((\d+)s requested vs\. (\d+)s left\)", text)) is None:
         return None
     wait = re.search(r"Try again in ([\w:, ]+)", text)
     signed_in = "free ZeroGPU quota" in text or "Pro ZeroGPU quota" in text
-    return (f"ZeroGPU refused this {what}: it asks for {figures[1]} s of GPU time, and your daily quota has "
-            f"{figures[2]} s left{f' (try again in {wait[1].strip()})' if wait else ''}. "
-            + you_can("" if signed_in else sign_in, less, "try again later", LOCAL))
+    return (
+        f"ZeroGPU refused this {what}: it asks for {figures[1]} s of GPU time, and your daily quota has "
+        f"{figures[2]} s left{f' (try again in {wait[1].strip()})' if wait else ''}. "
+        + you_can("" if signed_in else sign_in, less, "try again later", LOCAL)
+    )
 
 
 def model_from(weights: dict) -> torch.nn.Module:

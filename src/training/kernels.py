@@ -181,8 +181,14 @@ class _ConvPoolReLU(torch.autograd.Function):
         out = torch.empty(n, c, h // 2, w // 2, memory_format=torch.channels_last)
         which = torch.empty(n, h // 2, w // 2, c, dtype=torch.uint8)
         w9 = weight.detach().reshape(c, 9).t().contiguous()
-        _launch(_conv_pool_relu, xp.numpy(), w9.numpy(), bias.detach().contiguous().numpy(),
-                _nhwc(out).numpy(), which.numpy())
+        _launch(
+            _conv_pool_relu,
+            xp.numpy(),
+            w9.numpy(),
+            bias.detach().contiguous().numpy(),
+            _nhwc(out).numpy(),
+            which.numpy(),
+        )
         ctx.save_for_backward(xp, out, which)
         return out
 
@@ -193,8 +199,7 @@ class _ConvPoolReLU(torch.autograd.Function):
         grad = grad.float().contiguous(memory_format=torch.channels_last)
         c = out.shape[1]
         parts = torch.zeros(4 * numba.config.NUMBA_NUM_THREADS, 10, c)
-        _launch(_conv_pool_relu_grad, xp.numpy(), _nhwc(out).numpy(), which.numpy(), _nhwc(grad).numpy(),
-                parts.numpy())
+        _launch(_conv_pool_relu_grad, xp.numpy(), _nhwc(out).numpy(), which.numpy(), _nhwc(grad).numpy(), parts.numpy())
         total = parts.sum(0)
         return None, total[:9].t().reshape(c, 1, 3, 3), total[9]
 
@@ -214,8 +219,14 @@ def warm_up() -> None:
 
 def fits(x: torch.Tensor) -> bool:
     """Whether the kernels above can pool `x`."""
-    return (x.device.type == "cpu" and x.dtype in _BITS and x.dim() == 4 and x.shape[2] % 2 == 0
-            and x.shape[3] % 2 == 0 and x.is_contiguous(memory_format=torch.channels_last))
+    return (
+        x.device.type == "cpu"
+        and x.dtype in _BITS
+        and x.dim() == 4
+        and x.shape[2] % 2 == 0
+        and x.shape[3] % 2 == 0
+        and x.is_contiguous(memory_format=torch.channels_last)
+    )
 
 
 class MaxPool2x2(nn.Module):
@@ -264,8 +275,20 @@ def first_layer(model: TutorialCNN, x: torch.Tensor) -> torch.Tensor:
 def _first_layer_fits(conv: nn.Conv2d, x: torch.Tensor) -> bool:
     """Whether the fused kernel can compute conv and the pooling for `x`: a one-channel fp32 CPU input that needs
     no gradient (saliency does), even-sized, and a 3x3 fp32 convolution with padding 1 and a bias."""
-    return (x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 4 and x.shape[1] == 1
-            and x.shape[2] % 2 == 0 and x.shape[3] % 2 == 0 and not x.requires_grad
-            and conv.weight.dtype == torch.float32 and conv.weight.shape[1:] == (1, 3, 3) and conv.bias is not None
-            and conv.padding == (1, 1) and conv.padding_mode == "zeros" and conv.stride == (1, 1)
-            and conv.dilation == (1, 1) and conv.groups == 1)
+    return (
+        x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and x.dim() == 4
+        and x.shape[1] == 1
+        and x.shape[2] % 2 == 0
+        and x.shape[3] % 2 == 0
+        and not x.requires_grad
+        and conv.weight.dtype == torch.float32
+        and conv.weight.shape[1:] == (1, 3, 3)
+        and conv.bias is not None
+        and conv.padding == (1, 1)
+        and conv.padding_mode == "zeros"
+        and conv.stride == (1, 1)
+        and conv.dilation == (1, 1)
+        and conv.groups == 1
+    )

@@ -41,7 +41,6 @@ from src.data.mnist import MNISTData, Split
 from src.model.network import TutorialCNN
 from src.training import kernels
 
-
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
@@ -72,10 +71,16 @@ class TrainConfig:
 
     def at_batch_size(self, batch_size: int) -> "TrainConfig":
         """This recipe at another batch size, its synthetic drawings per batch scaled to keep their share."""
+
         def scaled(count):
             return max(1, round(count * batch_size / self.batch_size)) if count else 0
-        return replace(self, batch_size=batch_size, drawn_per_batch=scaled(self.drawn_per_batch),
-                       outliers_per_batch=scaled(self.outliers_per_batch))
+
+        return replace(
+            self,
+            batch_size=batch_size,
+            drawn_per_batch=scaled(self.drawn_per_batch),
+            outliers_per_batch=scaled(self.outliers_per_batch),
+        )
 
     def teacher_recipes(self) -> list["TrainConfig"]:
         """This recipe's teachers: the same recipe without teachers, from seeds seed, seed + 10, seed + 20, ..."""
@@ -87,8 +92,16 @@ class TrainConfig:
 
 
 # The Train tab's default: a good model while a visitor waits (how it was chosen: docs/model.md).
-FAST = TrainConfig(epochs=5, batch_size=384, lr=3e-2, augment=False, drawn_per_batch=24, outliers_per_batch=48,
-                   precision="auto", teachers=0)
+FAST = TrainConfig(
+    epochs=5,
+    batch_size=384,
+    lr=3e-2,
+    augment=False,
+    drawn_per_batch=24,
+    outliers_per_batch=48,
+    precision="auto",
+    teachers=0,
+)
 
 
 @contextmanager
@@ -217,6 +230,7 @@ class Pools:
 
     def mix(self, x, labels, config: "TrainConfig", generator: torch.Generator, augmented: bool):
         """Append drawn digits (with their labels) and then non-digits (no labels) to a batch of float images."""
+
         def pick(images, n):
             i = torch.randint(len(images), (n,), device=images.device, generator=generator)
             picked = images[i].unsqueeze(1).float().div_(255)
@@ -232,8 +246,14 @@ class Pools:
         return torch.cat([x, *extra]), labels
 
 
-def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, labels: torch.Tensor,
-               config: TrainConfig, teachers: list[TutorialCNN] = ()) -> torch.Tensor:
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    config: TrainConfig,
+    teachers: list[TutorialCNN] = (),
+) -> torch.Tensor:
     """One optimisation step on float [0, 1] images `x` (N, 1, 28, 28); returns the digits' cross-entropy.
 
     The first len(labels) rows are digits (cross-entropy). Any rows after them are non-digits: outlier
@@ -265,8 +285,10 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torc
         total = (1 - config.distill_weight) * loss + config.distill_weight * distill
     if len(x) > n and config.outlier_weight:
         energy = -torch.logsumexp(logits, dim=1)
-        total = total + config.outlier_weight * (F.relu(energy[:n] - config.energy_digits).pow(2).mean()
-                                                 + F.relu(config.energy_outliers - energy[n:]).pow(2).mean())
+        total = total + config.outlier_weight * (
+            F.relu(energy[:n] - config.energy_digits).pow(2).mean()
+            + F.relu(config.energy_outliers - energy[n:]).pow(2).mean()
+        )
     optimizer.zero_grad(set_to_none=True)
     total.backward()
     optimizer.step()
@@ -348,8 +370,9 @@ def train_epochs(
     its weights at the end of the last completed epoch and the generator returns.
     """
     if len(teachers) != config.teachers:
-        raise ValueError(f"this recipe learns from {config.teachers} teachers (train_teachers), "
-                         f"but {len(teachers)} were given")
+        raise ValueError(
+            f"this recipe learns from {config.teachers} teachers (train_teachers), but {len(teachers)} were given"
+        )
     device = data.train.images.device
     generator = seeded_generator(config.seed, device)
     model.to(device=device, memory_format=torch.channels_last).train()
@@ -383,7 +406,8 @@ def _epochs(model, data, config, pools, stop, progress, teachers, generator) -> 
         seen = 0
         epoch_batches = progress(
             training_batches(data.train, config.batch_size, generator, config.augment),
-            total=steps_per_epoch, desc=f"epoch {epoch}",
+            total=steps_per_epoch,
+            desc=f"epoch {epoch}",
         )
         for x, labels in epoch_batches:
             if stop is not None and stop.is_set():
@@ -406,9 +430,13 @@ def _epochs(model, data, config, pools, stop, progress, teachers, generator) -> 
         }
 
 
-def train_teachers(data: MNISTData, config: TrainConfig, pools: Pools | None = None,
-                   progress: Callable[..., Iterable] = _no_progress,
-                   report: Callable[[int, dict], None] | None = None) -> list[TutorialCNN]:
+def train_teachers(
+    data: MNISTData,
+    config: TrainConfig,
+    pools: Pools | None = None,
+    progress: Callable[..., Iterable] = _no_progress,
+    report: Callable[[int, dict], None] | None = None,
+) -> list[TutorialCNN]:
     """The config.teachers teachers of `config`, each trained with its config.teacher_recipes() recipe on the
     same data as the network that will learn from them; frozen, in eval mode. report(k, record) after each of
     teacher k's epochs (k from 1)."""
@@ -434,7 +462,9 @@ STEPS_PER_EPOCH = 50
 CORRECTIONS_PER_BATCH = 32
 MNIST_PER_BATCH = 96
 LR = 5e-4
-OUTLIERS = TrainConfig(drawn_per_batch=0, outliers_per_batch=32, teachers=0)  # non-digits mixed into each fine-tuning batch
+OUTLIERS = TrainConfig(
+    drawn_per_batch=0, outliers_per_batch=32, teachers=0
+)  # non-digits mixed into each fine-tuning batch
 
 
 def _accuracy(model, images_uint8: np.ndarray, labels: np.ndarray) -> float | None:
@@ -443,9 +473,16 @@ def _accuracy(model, images_uint8: np.ndarray, labels: np.ndarray) -> float | No
     return round(evaluate(model, Split(torch.from_numpy(images_uint8), torch.from_numpy(labels)))[1], 2)
 
 
-def fine_tune(model: torch.nn.Module, corrections: tuple[np.ndarray, np.ndarray], mnist_data: MNISTData,
-              pools: Pools | None = None, epochs: int = 3, stop: threading.Event | None = None, seed: int = 0,
-              evaluate_test: bool = True) -> tuple[torch.nn.Module, dict]:
+def fine_tune(
+    model: torch.nn.Module,
+    corrections: tuple[np.ndarray, np.ndarray],
+    mnist_data: MNISTData,
+    pools: Pools | None = None,
+    epochs: int = 3,
+    stop: threading.Event | None = None,
+    seed: int = 0,
+    evaluate_test: bool = True,
+) -> tuple[torch.nn.Module, dict]:
     """(a fine-tuned copy of `model`, report); see the module docstring. `corrections` is what load() returns
     (uint8 or float [0, 1] images)."""
     images, labels = corrections
@@ -463,8 +500,10 @@ def fine_tune(model: torch.nn.Module, corrections: tuple[np.ndarray, np.ndarray]
     train = mnist_data.train.to("cpu")
 
     def scores(m):
-        out = {"corrections": _accuracy(m, images, labels),
-               "mnist_val": round(evaluate(m, mnist_data.val.to("cpu"))[1], 2)}
+        out = {
+            "corrections": _accuracy(m, images, labels),
+            "mnist_val": round(evaluate(m, mnist_data.val.to("cpu"))[1], 2),
+        }
         if evaluate_test:
             out["mnist_test"] = round(evaluate(m, mnist_data.test.to("cpu"))[1], 2)
         return out
@@ -483,6 +522,12 @@ def fine_tune(model: torch.nn.Module, corrections: tuple[np.ndarray, np.ndarray]
         steps += 1
     new.eval()
     train_seconds = time.perf_counter() - started
-    report = {"before": before, "after": scores(new), "corrections": int(len(labels)), "steps": steps,
-              "stopped": steps < total, "seconds": round(train_seconds, 2)}
+    report = {
+        "before": before,
+        "after": scores(new),
+        "corrections": int(len(labels)),
+        "steps": steps,
+        "stopped": steps < total,
+        "seconds": round(train_seconds, 2),
+    }
     return kernels.uninstall(new), report

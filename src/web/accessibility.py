@@ -15,10 +15,15 @@ import gradio as gr
 SCRIPT = Path(__file__).parent / "static" / "accessibility.js"
 
 # White text on orange-700 is 5.2:1 (orange-500 was 2.8:1), on red-700 6.5:1: the same on light and dark pages.
-BUTTONS = {"button_primary_background_fill": "*primary_700", "button_primary_background_fill_hover": "*primary_800",
-           "button_cancel_background_fill": "#b91c1c", "button_cancel_background_fill_hover": "#991b1b"}
+BUTTONS = {
+    "button_primary_background_fill": "*primary_700",
+    "button_primary_background_fill_hover": "*primary_800",
+    "button_cancel_background_fill": "#b91c1c",
+    "button_cancel_background_fill_hover": "#991b1b",
+}
 THEME = gr.themes.Default().set(
-    **BUTTONS, **{f"{name}_dark": colour for name, colour in BUTTONS.items()},
+    **BUTTONS,
+    **{f"{name}_dark": colour for name, colour in BUTTONS.items()},
     body_text_color_subdued="*neutral_600",  # 7.7:1 on white
     body_text_color_subdued_dark="*neutral_400",
     input_placeholder_color="*neutral_500",

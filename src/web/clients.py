@@ -55,8 +55,13 @@ def address(request) -> str:
         host = client[0] if client else None
     else:
         headers = getattr(request, "headers", None) or {}
-        lines = (headers.getlist("x-forwarded-for") if hasattr(headers, "getlist")
-                 else [headers["x-forwarded-for"]] if "x-forwarded-for" in headers else [])
+        lines = (
+            headers.getlist("x-forwarded-for")
+            if hasattr(headers, "getlist")
+            else [headers["x-forwarded-for"]]
+            if "x-forwarded-for" in headers
+            else []
+        )
         host = getattr(getattr(request, "client", None), "host", None)
     forwarded = _forwarded(lines) if config.TRUST_PROXY else None
     if forwarded:
@@ -141,6 +146,6 @@ class Hourly:
             buckets[minute] = buckets.get(minute, 0) + amount
             self._sent[addr] = buckets
             if len(self._sent) > MAX_ADDRESSES:  # a flood of addresses: drop the oldest entries
-                for old in list(self._sent)[:len(self._sent) - MAX_ADDRESSES // 2]:
+                for old in list(self._sent)[: len(self._sent) - MAX_ADDRESSES // 2]:
                     del self._sent[old]
             return sum(buckets.values()) <= self.hourly

@@ -28,7 +28,6 @@ from src.atomic import atomic_write
 _NAME = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{12}-(\d)\.png$")
 
 
-
 # --------------------------------------------------------------------------------------------- the store
 def add(folder: Path | str, image28: np.ndarray, label: int) -> Path:
     """Store one corrected sample as a new PNG in `folder` (created if needed); returns its path."""

@@ -65,8 +65,12 @@ class WeightLinks:
         path = self.path(request.path_params["token"])
         if path is None or not path.is_file():  # an unknown link and a removed run look the same
             return PlainTextResponse("No such model here.", status_code=404)
-        return FileResponse(path, media_type="application/octet-stream", filename="model.safetensors",
-                            headers={"Cache-Control": "private, max-age=3600"})
+        return FileResponse(
+            path,
+            media_type="application/octet-stream",
+            filename="model.safetensors",
+            headers={"Cache-Control": "private, max-age=3600"},
+        )
 
 
 class Staging:

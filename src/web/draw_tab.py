@@ -9,21 +9,21 @@ Every handler works for the visitor who sent the request.
 
 from dataclasses import dataclass
 
-import numpy as np
 import gradio as gr
+import numpy as np
 from PIL import Image
 
 from src import config
-from src.web import corrections, live
-from src.web.pad import Pad
+from src.data.preprocess import InvalidImage, load_image
 from src.model.checkpoint import CheckpointError
 from src.model.novelty import novelty_path
-from src.web.downloads import WeightLinks
 from src.reading.inference import ModelStore, Reading
-from src.web.visitors import LimitReached, Visitors
-from src.web.uploads import choice_only, uploads_only
-from src.data.preprocess import InvalidImage, load_image
 from src.reading.saliency import READING_HINT, overlay, saliency
+from src.web import corrections, live
+from src.web.downloads import WeightLinks
+from src.web.pad import Pad
+from src.web.uploads import choice_only, uploads_only
+from src.web.visitors import LimitReached, Visitors
 
 DIGITS = [str(d) for d in range(10)]
 FILLED_AREA = "This looks like dots or a filled area, not a stroke: draw the digit with lines."
@@ -52,8 +52,11 @@ class ServerReading(gr.HTML):
         return value
 
     def api_info(self) -> dict:
-        return {"type": "object", "description": "digit, confidence, probabilities (all ten), is_digit, unusual; "
-                                                  "digits and number for several; null when nothing is drawn"}
+        return {
+            "type": "object",
+            "description": "digit, confidence, probabilities (all ten), is_digit, unusual; "
+            "digits and number for several; null when nothing is drawn",
+        }
 
 
 def result_of(reading: Reading | None) -> dict:
@@ -62,11 +65,17 @@ def result_of(reading: Reading | None) -> dict:
     if reading is None or len(reading.images) == 0:
         return {"digit": None, "confidence": 0.0, "probabilities": [0.0] * 10, "is_digit": False, "unusual": False}
     worst = int(np.argmin(reading.confidences))
-    result = {"digit": reading.digits[worst], "confidence": round(reading.confidences[worst], 6),
-              "probabilities": [round(float(v), 6) for v in reading.probabilities[worst]],
-              "is_digit": reading.is_digit, "unusual": reading.unusual}
+    result = {
+        "digit": reading.digits[worst],
+        "confidence": round(reading.confidences[worst], 6),
+        "probabilities": [round(float(v), 6) for v in reading.probabilities[worst]],
+        "is_digit": reading.is_digit,
+        "unusual": reading.unusual,
+    }
     if len(reading.digits) > 1:
-        result["digits"] = [{"digit": d, "confidence": round(c, 6)} for d, c in zip(reading.digits, reading.confidences)]
+        result["digits"] = [
+            {"digit": d, "confidence": round(c, 6)} for d, c in zip(reading.digits, reading.confidences)
+        ]
         result["number"] = reading.number
     return result
 
@@ -75,6 +84,7 @@ def result_of(reading: Reading | None) -> dict:
 class DrawParts:
     """What the rest of the page wires to: the visitor's model choice, the Draw tab's model picker and its
     text, and the page's load event."""
+
     choice: gr.State
     pickers: list
     arrival: object
@@ -138,13 +148,22 @@ class DrawTab:
             parts = ", ".join(f"**{d}** ({c:.0%})" for d, c in zip(reading.digits, reading.confidences))
             note = f"Read as the number **{reading.number}**, digit by digit: {parts}. The bars show digit {worst + 1}, the least certain."
         if not reading.is_digit:
-            note = (f"The model is not sure this is any digit: its best guess would be {reading.number} "
-                    f"({min(reading.confidences):.0%}). " + note)
+            note = (
+                f"The model is not sure this is any digit: its best guess would be {reading.number} "
+                f"({min(reading.confidences):.0%}). " + note
+            )
         elif reading.unusual:
-            note = (f"An unusual {'number' if len(reading.digits) > 1 else 'way to write a'} **{reading.number}**: the model "
-                    "is sure, but this drawing is unlike most digits it learned from. " + note)
-        return (result_of(reading), strip(list(reading.images)), np.concatenate(heat, axis=1),
-                f"{note} {fallback}".strip(), sample)
+            note = (
+                f"An unusual {'number' if len(reading.digits) > 1 else 'way to write a'} **{reading.number}**: the model "
+                "is sure, but this drawing is unlike most digits it learned from. " + note
+            )
+        return (
+            result_of(reading),
+            strip(list(reading.images)),
+            np.concatenate(heat, axis=1),
+            f"{note} {fallback}".strip(),
+            sample,
+        )
 
     def classify(self, file_path, choice=None, request: gr.Request = None):
         """An image file -> {"digit", "confidence", "probabilities", "is_digit"} (+ "digits", "number" for several)."""
@@ -160,6 +179,7 @@ class DrawTab:
     # ------------------------------------------------------------------------------------- models
     def model_choices(self, request: gr.Request | None) -> list[tuple[str, str]]:
         """The server's checkpoints, then this visitor's own runs: (label, choice)."""
+
         def label(name, meta, tag):
             acc = meta.get("test_acc")
             return f"{name}{tag}: {acc:.2f}% test" if isinstance(acc, (int, float)) else f"{name}{tag}"
@@ -175,7 +195,9 @@ class DrawTab:
         except gr.Error:
             return f"**No model loaded.** {self.store.error or ''}"
         whose = "the server's default" if choice is None else "your choice"
-        return f"Using **{model.name}**, {whose} ({model.meta.get('test_acc', '?')}% MNIST test accuracy). {note}".strip()
+        return (
+            f"Using **{model.name}**, {whose} ({model.meta.get('test_acc', '?')}% MNIST test accuracy). {note}".strip()
+        )
 
     def refresh_models(self, choice=None, request: gr.Request = None, choices=None):
         """The picker and the text for this visitor (on page load and after their trainings). `choices`:
@@ -196,7 +218,9 @@ class DrawTab:
         """#live-reading with links to `model`'s weights and its novelty statistics (none for None)."""
         if model is None:
             return live.element("", "")
-        return live.element(self.links.url(model.path), self.links.url(novelty_path(model.path)) if model.novelty else "")
+        return live.element(
+            self.links.url(model.path), self.links.url(novelty_path(model.path)) if model.novelty else ""
+        )
 
     def choice_of(self, name: str | None) -> str | None:
         """A model picker's name as a visitor's choice: None (the server's default) for the default's name or none."""
@@ -211,7 +235,9 @@ class DrawTab:
         try:
             self.store.get(choice, self.visitors.of(request).runs if choice else None)
         except CheckpointError as e:
-            raise gr.Error(f"That checkpoint cannot be used, so your current model stays: {e}", print_exception=False) from None
+            raise gr.Error(
+                f"That checkpoint cannot be used, so your current model stays: {e}", print_exception=False
+            ) from None
         return choice, self.model_text(choice, request)
 
     # -------------------------------------------------------------------------------- corrections
@@ -247,8 +273,11 @@ class DrawTab:
         if not isinstance(share, bool):
             raise gr.Error("Sharing is on (true) or off (false).", print_exception=False)
         self.visitors.of(request).set_sharing(share)
-        return ("Thank you: the operator of this server may use your corrections to improve the model."
-                if share else "Your corrections stay yours: they are removed when you leave.")
+        return (
+            "Thank you: the operator of this server may use your corrections to improve the model."
+            if share
+            else "Your corrections stay yours: they are removed when you leave."
+        )
 
     # ----------------------------------------------------------------------------------------- the tab
     def build(self, demo: gr.Blocks, explore) -> DrawParts:
@@ -258,9 +287,11 @@ class DrawTab:
             with gr.Column(scale=1, min_width=300):
                 gr.Markdown("**Draw a digit**, or a number, large, anywhere on the pad.", elem_id="pad-title")
                 pad = Pad(elem_id="sketchpad")  # a 2D canvas; its value is one PNG (src/web/pad.py)
-                gr.Markdown("No mouse? Tab to the pad and use the arrow keys and Space, or choose **Draw with "
-                            "clicks**. **Classify an image file**, further down, reads a picture of a digit.",
-                            elem_id="keyboard-hint")
+                gr.Markdown(
+                    "No mouse? Tab to the pad and use the arrow keys and Space, or choose **Draw with "
+                    "clicks**. **Classify an image file**, further down, reads a picture of a digit.",
+                    elem_id="keyboard-hint",
+                )
             with gr.Column(scale=1, min_width=300):
                 # The reading: the browser's at once, after every move (src/web/static/live.js), and the server's
                 # after each stroke, in one line under it with the same numbers.
@@ -269,49 +300,81 @@ class DrawTab:
                     prediction = ServerReading(elem_id="prediction")
                 note = gr.Markdown("", elem_id="note")
                 with gr.Row():
-                    model_input = gr.Image(label="What the model sees (28×28)", elem_id="model-input",
-                                           interactive=False, height=200, buttons=[], format="png")
-                    heatmap = gr.Image(label="Why: the pixels that counted", elem_id="saliency",
-                                       interactive=False, height=200, buttons=[], format="png")
+                    model_input = gr.Image(
+                        label="What the model sees (28×28)",
+                        elem_id="model-input",
+                        interactive=False,
+                        height=200,
+                        buttons=[],
+                        format="png",
+                    )
+                    heatmap = gr.Image(
+                        label="Why: the pixels that counted",
+                        elem_id="saliency",
+                        interactive=False,
+                        height=200,
+                        buttons=[],
+                        format="png",
+                    )
                 gr.Markdown(READING_HINT, elem_id="saliency-hint")
                 with gr.Group():
-                    correct_as = choice_only(gr.Radio(DIGITS, label="Wrong? It was really a…", elem_id="correct-as"),
-                                             "Pick the digit it really was, from 0 to 9.")
+                    correct_as = choice_only(
+                        gr.Radio(DIGITS, label="Wrong? It was really a…", elem_id="correct-as"),
+                        "Pick the digit it really was, from 0 to 9.",
+                    )
                     correction_status = gr.Markdown("", elem_id="corrections-count")
         # Below the results, so that on a phone the prediction sits right under the canvas.
         with gr.Accordion("Model", open=False):
-            model_picker = gr.Dropdown(choices=[], label="Model (yours/… are the runs you trained)",
-                                       elem_id="model-picker", interactive=True,
-                                       allow_custom_value=True)  # the list grows as models are trained
+            model_picker = gr.Dropdown(
+                choices=[],
+                label="Model (yours/… are the runs you trained)",
+                elem_id="model-picker",
+                interactive=True,
+                allow_custom_value=True,
+            )  # the list grows as models are trained
             use_button = gr.Button("Use this model", elem_id="use-model", size="sm")
             active_model = gr.Markdown("", elem_id="active-model")
             with gr.Row():
                 export_button = gr.Button("Download this model as ONNX", elem_id="export-onnx", size="sm")
-                onnx_file = gr.File(label="ONNX: input “image” (N, 1, 28, 28) in [0, 1]; outputs “logits”, "
-                                    "“probabilities”", elem_id="onnx-file", interactive=False)
+                onnx_file = gr.File(
+                    label="ONNX: input “image” (N, 1, 28, 28) in [0, 1]; outputs “logits”, “probabilities”",
+                    elem_id="onnx-file",
+                    interactive=False,
+                )
         with gr.Accordion("Inside the network", open=False, elem_id="inside") as inside_panel:
-            gr.Markdown("What each layer of the network makes of your drawing (a single digit), after its "
-                        "ReLU: brighter means a stronger response. Each convolution's maps are halved in size "
-                        "by the pooling before the next layer.")
-            maps = [gr.Image(label=label, elem_id=f"maps-{name}", interactive=False, buttons=[], format="png")
-                    for name, label in (("conv1", "conv1: 8 feature maps, 28×28"),
-                                        ("conv2", "conv2: 16 feature maps, 14×14"),
-                                        ("conv3", "conv3: 32 feature maps, 7×7"))]
+            gr.Markdown(
+                "What each layer of the network makes of your drawing (a single digit), after its "
+                "ReLU: brighter means a stronger response. Each convolution's maps are halved in size "
+                "by the pooling before the next layer."
+            )
+            maps = [
+                gr.Image(label=label, elem_id=f"maps-{name}", interactive=False, buttons=[], format="png")
+                for name, label in (
+                    ("conv1", "conv1: 8 feature maps, 28×28"),
+                    ("conv2", "conv2: 16 feature maps, 14×14"),
+                    ("conv3", "conv3: 32 feature maps, 7×7"),
+                )
+            ]
             with gr.Row():
                 with gr.Column():
                     gr.Markdown("**conv1's 8 learned filters** (3×3 weights; orange +, blue −)")
-                    filters = gr.Image(show_label=False, elem_id="filters", interactive=False, buttons=[],
-                                       format="png")
-                summary = gr.Dataframe(label="Model summary: each layer's output for one image",
-                                       elem_id="model-summary", interactive=False)
+                    filters = gr.Image(show_label=False, elem_id="filters", interactive=False, buttons=[], format="png")
+                summary = gr.Dataframe(
+                    label="Model summary: each layer's output for one image", elem_id="model-summary", interactive=False
+                )
             inside_refresh = gr.Button("Refresh", visible="hidden", elem_id="inside-refresh")  # the maps
             inside_reload = gr.Button("Reload", visible="hidden", elem_id="inside-reload")  # all: another model
         with gr.Accordion("Your corrections", open=False):
-            gr.Markdown("Your corrections are stored on this server as 28×28 PNGs, visible only to you, and can "
-                        "fine-tune your model (Train tab). They are removed some time after you leave: download "
-                        "them to keep them.")
-            share = gr.Checkbox(False, label="Share my corrections to improve the model (the server's operator "
-                                "may then keep and use them)", elem_id="share-corrections")
+            gr.Markdown(
+                "Your corrections are stored on this server as 28×28 PNGs, visible only to you, and can "
+                "fine-tune your model (Train tab). They are removed some time after you leave: download "
+                "them to keep them."
+            )
+            share = gr.Checkbox(
+                False,
+                label="Share my corrections to improve the model (the server's operator may then keep and use them)",
+                elem_id="share-corrections",
+            )
             share_status = gr.Markdown("", elem_id="share-status")
             with gr.Row():
                 download_button = gr.Button("Download corrections (.zip)", elem_id="download-corrections")
@@ -319,8 +382,9 @@ class DrawTab:
             corrections_zip = gr.File(label="Corrections", elem_id="corrections-zip", interactive=False)
         with gr.Accordion("Classify an image file", open=False):
             with gr.Row():
-                upload = uploads_only(gr.File(label="PNG, JPEG or WebP", file_types=["image"], type="filepath",
-                                              elem_id="upload"))
+                upload = uploads_only(
+                    gr.File(label="PNG, JPEG or WebP", file_types=["image"], type="filepath", elem_id="upload")
+                )
                 result = gr.JSON(label="Result", elem_id="classify-result")
             classify_button = gr.Button("Classify", elem_id="classify")
         sample = gr.State(None)  # the last single digit's 28x28 input, for a correction
@@ -328,8 +392,14 @@ class DrawTab:
         visitor_key = gr.BrowserState(None, storage_key="draw-a-digit-visitor")  # reloads: the same visitor
 
         # Every finished stroke, Undo and Clear sends the pad's PNG; only the latest one is read, without a spinner.
-        reading = pad.change(self.predict, [pad, choice], [prediction, model_input, heatmap, note, sample],
-                             api_name="predict", trigger_mode="always_last", show_progress="hidden")
+        reading = pad.change(
+            self.predict,
+            [pad, choice],
+            [prediction, model_input, heatmap, note, sample],
+            api_name="predict",
+            trigger_mode="always_last",
+            show_progress="hidden",
+        )
         # Inside the network costs nothing while its panel is closed: only an open panel asks for the maps
         # (a click on its hidden refresh button, from the browser, after each reading).
         inside_outputs = [*maps, filters, summary]
@@ -337,13 +407,22 @@ class DrawTab:
         inside_panel.expand(None, js="() => { window.insideOpen = true; }")
         inside_panel.collapse(None, js="() => { window.insideOpen = false; }")
         reading.then(None, js=REFRESH_INSIDE)
-        inside_refresh.click(explore.inside_maps, [sample, choice], maps, api_name=False,
-                             show_progress="hidden", trigger_mode="always_last")
-        inside_reload.click(explore.inside_panel, [sample, choice], inside_outputs, api_name=False,
-                            show_progress="hidden")
+        inside_refresh.click(
+            explore.inside_maps,
+            [sample, choice],
+            maps,
+            api_name=False,
+            show_progress="hidden",
+            trigger_mode="always_last",
+        )
+        inside_reload.click(
+            explore.inside_panel, [sample, choice], inside_outputs, api_name=False, show_progress="hidden"
+        )
         export_button.click(explore.export_onnx, choice, onnx_file, api_name=False)
         classify_button.click(self.classify, [upload, choice], result, api_name="classify")
-        correct_as.input(self.save_correction, [correct_as, sample], [correct_as, correction_status], api_name="correct")
+        correct_as.input(
+            self.save_correction, [correct_as, sample], [correct_as, correction_status], api_name="correct"
+        )
         download_button.click(self.download_corrections, None, corrections_zip, api_name="download_corrections")
         delete_button.click(self.clear_corrections, None, correction_status, api_name="delete_corrections")
         share.input(self.set_sharing, share, share_status, api_name="share_corrections")

@@ -27,17 +27,16 @@ from gradio import FileData
 from PIL import Image
 
 from src import config
-
-from src.reading import evaluation, inside
 from src.atomic import atomic_write
-from src.model.checkpoint import CheckpointError, read_metadata
 from src.data.mnist import DataUnavailable, Split, read_mnist
-from src.web.draw_tab import DrawTab
-from src.model.export import to_onnx
-from src.reading.inference import YOURS, LoadedModel
 from src.data.preprocess import InvalidImage, load_image
-from src.web.train_tab import epoch_plot, no_mnist, number
+from src.model.checkpoint import CheckpointError, read_metadata
+from src.model.export import to_onnx
+from src.reading import evaluation, inside
+from src.reading.inference import YOURS, LoadedModel
 from src.training.loop import augment
+from src.web.draw_tab import DrawTab
+from src.web.train_tab import epoch_plot, no_mnist, number
 
 MAX_COMPARED = 10  # models in one comparison
 EVALUATIONS_KEPT = 32  # evaluations cached, one per model's weights (a few KB each)
@@ -48,11 +47,13 @@ FILES_KEPT = 64  # ONNX files and /training_examples pictures kept each; a new o
 
 def keep_newest(folder: Path, pattern: str, n: int = FILES_KEPT) -> None:
     """Remove all but the n newest files matching `pattern` in `folder`."""
+
     def age(path):
         try:
             return path.stat().st_mtime
         except FileNotFoundError:
             return 0.0
+
     for old in sorted(folder.glob(pattern), key=age)[:-n]:
         old.unlink(missing_ok=True)
 
@@ -85,7 +86,9 @@ class Explore:
         try:
             return self.store.get(choice, self.visitors.of(request).runs if choice else None)
         except CheckpointError as e:
-            raise gr.Error(f"That model cannot be used: {e}. Pick one from the model picker.", print_exception=False) from None
+            raise gr.Error(
+                f"That model cannot be used: {e}. Pick one from the model picker.", print_exception=False
+            ) from None
 
     def mnist(self, train: bool) -> Split:
         """MNIST's test images (10k), or the first EXAMPLE_POOL training images; read once per server."""
@@ -96,8 +99,9 @@ class Explore:
                 except DataUnavailable as e:
                     raise no_mnist(e) from None
                 # A copy: a slice would keep all 60,000 training images (47 MB) alive behind it.
-                self._mnist[train] = (Split(split.images[:EXAMPLE_POOL].clone(), split.labels[:EXAMPLE_POOL].clone())
-                                      if train else split)
+                self._mnist[train] = (
+                    Split(split.images[:EXAMPLE_POOL].clone(), split.labels[:EXAMPLE_POOL].clone()) if train else split
+                )
             return self._mnist[train]
 
     def evaluation(self, model: LoadedModel) -> evaluation.Evaluation:
@@ -121,8 +125,10 @@ class Explore:
         choices = self.draw.model_choices(request) if choices is None else choices
         names = [c for _, c in choices]
         compare = ([evaluate] if evaluate else []) + [n for n in names if n != evaluate]
-        return (gr.Dropdown(choices=choices, value=evaluate or (names[0] if names else None)),
-                gr.Dropdown(choices=choices, value=compare[:2]))
+        return (
+            gr.Dropdown(choices=choices, value=evaluate or (names[0] if names else None)),
+            gr.Dropdown(choices=choices, value=compare[:2]),
+        )
 
     def all_pickers(self, choice=None, request: gr.Request = None):
         """Every model picker of the page and the Draw tab's text, from one listing of the models (on page load
@@ -162,8 +168,10 @@ class Explore:
         """(the confusion matrix as a heatmap with each digit's accuracy, the most confident mistakes)."""
         model = self.model_named(name, request)
         result = self.evaluation(model)
-        gallery = [(inside.tile(img[None] / 255, 112, columns=1), f"{true} → {answer}, {confidence:.0%}")
-                   for img, true, answer, confidence in result.mistakes]
+        gallery = [
+            (inside.tile(img[None] / 255, 112, columns=1), f"{true} → {answer}, {confidence:.0%}")
+            for img, true, answer, confidence in result.mistakes
+        ]
         return evaluation.heatmap_html(result, f"<b>{model.name}</b>:"), gallery
 
     def new_run_pickers(self, files, choice=None, request: gr.Request = None):
@@ -174,7 +182,10 @@ class Explore:
         if name is None:
             return (gr.skip(),) * 4
         choices = self.draw.model_choices(request)
-        return (*self.draw.refresh_models(choice, request, choices), *self.pickers(request, evaluate=name, choices=choices))
+        return (
+            *self.draw.refresh_models(choice, request, choices),
+            *self.pickers(request, evaluate=name, choices=choices),
+        )
 
     def evaluate_new_run(self, files, request: gr.Request = None):
         """After a training: the new run's evaluation (nothing if no run was saved)."""
@@ -191,11 +202,15 @@ class Explore:
     def histories(self, names, request) -> list[tuple[str, dict]]:
         """(name, metadata) of two or more models, read from their JSON files (no weights are loaded)."""
         raw = names or []
-        if (not isinstance(raw, (list, tuple)) or len(raw) > 10 * MAX_COMPARED
-                or not all(isinstance(n, str) and len(n) <= 200 for n in raw)
-                or len(names := list(dict.fromkeys(n for n in raw if n))) > MAX_COMPARED):  # distinct, in order
-            raise gr.Error(f"Compare at most {MAX_COMPARED} models, named as in the model picker.",
-                           print_exception=False)
+        if (
+            not isinstance(raw, (list, tuple))
+            or len(raw) > 10 * MAX_COMPARED
+            or not all(isinstance(n, str) and len(n) <= 200 for n in raw)
+            or len(names := list(dict.fromkeys(n for n in raw if n))) > MAX_COMPARED
+        ):  # distinct, in order
+            raise gr.Error(
+                f"Compare at most {MAX_COMPARED} models, named as in the model picker.", print_exception=False
+            )
         if len(names) < 2:
             raise gr.Error("Pick two or more models to compare.", print_exception=False)
         runs, out = self.visitors.of(request).runs, []
@@ -209,8 +224,16 @@ class Explore:
     def compare_view(self, names, request: gr.Request = None):
         """(validation loss per epoch, validation accuracy per epoch, a table of settings and test accuracy)."""
         runs = self.histories(names, request)
-        rows = [{"epoch": str(r["epoch"]), "run": name, "validation loss": r["val_loss"], "validation accuracy": r["val_acc"]}
-                for name, meta in runs for r in meta.get("history") or []]
+        rows = [
+            {
+                "epoch": str(r["epoch"]),
+                "run": name,
+                "validation loss": r["val_loss"],
+                "validation accuracy": r["val_acc"],
+            }
+            for name, meta in runs
+            for r in meta.get("history") or []
+        ]
         curves = pd.DataFrame(rows, columns=["epoch", "run", "validation loss", "validation accuracy"])
         longest = max((len(meta.get("history") or []) for _, meta in runs), default=1)
         table = pd.DataFrame([settings_row(name, meta) for name, meta in runs])
@@ -218,8 +241,10 @@ class Explore:
 
     def compare_api(self, checkpoints: list[str], request: gr.Request = None) -> dict:
         """Two or more models (as named in the picker) -> their per-epoch history, settings and test accuracy."""
-        return {name: {**settings_row(name, meta), "history": meta.get("history") or []}
-                for name, meta in self.histories(checkpoints, request)}
+        return {
+            name: {**settings_row(name, meta), "history": meta.get("history") or []}
+            for name, meta in self.histories(checkpoints, request)
+        }
 
     # ----------------------------------------------------------------------------- training examples
     def examples_view(self, seed):
@@ -304,7 +329,13 @@ def uploaded_image(image) -> Image.Image:
 
 def settings_row(name: str, meta: dict) -> dict:
     h = meta.get("hyperparameters") or {}
-    return {"model": name, "epochs": len(meta.get("history") or []), "batch size": h.get("batch_size"),
-            "learning rate": h.get("lr"), "augment": h.get("augment"),
-            "teachers": h.get("teachers", 0), "seed": meta.get("seed", h.get("seed")),
-            "test accuracy %": meta.get("test_acc")}
+    return {
+        "model": name,
+        "epochs": len(meta.get("history") or []),
+        "batch size": h.get("batch_size"),
+        "learning rate": h.get("lr"),
+        "augment": h.get("augment"),
+        "teachers": h.get("teachers", 0),
+        "seed": meta.get("seed", h.get("seed")),
+        "test accuracy %": meta.get("test_acc"),
+    }

@@ -23,13 +23,38 @@ SCRIPT = Path(__file__).parent / "static" / "live.js"
 
 def config() -> dict:
     """Every constant live.js's preprocessing, splitting and network use, from the modules that define them."""
-    names = ("INK_THRESHOLD", "MIN_PEAK", "MIN_INK_FRACTION", "MIN_EXTENT", "MAX_INK_FRACTION", "MAX_BLOB", "MAX_STROKE",
-             "BOX", "FRAME", "WORK", "MNIST_STROKE", "DESLANT_FROM")
-    splitting = ("WORK_SIDE", "SPECK", "SPECK_EXTENT", "MERGE_OVERLAP", "MIN_NUMBER_ASPECT", "NARROW_PART_HEIGHT",
-                 "NARROW_GAP")
-    return {**{name: getattr(preprocess, name) for name in names}, **{name: getattr(segment, name) for name in splitting},
-            "MEAN": MEAN, "STD": STD, "SHIFTS": [list(s) for s in novelty.SHIFTS], "NOVELTY_FORMAT": novelty.FORMAT,
-            "FALLBACK_MIN_CONFIDENCE": FALLBACK_MIN_CONFIDENCE}
+    names = (
+        "INK_THRESHOLD",
+        "MIN_PEAK",
+        "MIN_INK_FRACTION",
+        "MIN_EXTENT",
+        "MAX_INK_FRACTION",
+        "MAX_BLOB",
+        "MAX_STROKE",
+        "BOX",
+        "FRAME",
+        "WORK",
+        "MNIST_STROKE",
+        "DESLANT_FROM",
+    )
+    splitting = (
+        "WORK_SIDE",
+        "SPECK",
+        "SPECK_EXTENT",
+        "MERGE_OVERLAP",
+        "MIN_NUMBER_ASPECT",
+        "NARROW_PART_HEIGHT",
+        "NARROW_GAP",
+    )
+    return {
+        **{name: getattr(preprocess, name) for name in names},
+        **{name: getattr(segment, name) for name in splitting},
+        "MEAN": MEAN,
+        "STD": STD,
+        "SHIFTS": [list(s) for s in novelty.SHIFTS],
+        "NOVELTY_FORMAT": novelty.FORMAT,
+        "FALLBACK_MIN_CONFIDENCE": FALLBACK_MIN_CONFIDENCE,
+    }
 
 
 def element(weights_url: str, novelty_url: str) -> str:
@@ -37,11 +62,15 @@ def element(weights_url: str, novelty_url: str) -> str:
     `weights_url`: where the browser fetches the model's .safetensors (src/web/downloads.py), "" for none;
     `novelty_url`: its novelty statistics, "" for none (the server then uses FALLBACK_MIN_CONFIDENCE, and so does live.js)."""
     bars = "".join(f'<span class="live-bar"><i style="transform:scaleY(0)"></i><b>{d}</b></span>' for d in range(10))
-    attributes = (f'data-config="{html.escape(json.dumps(config()))}" '
-                  f'data-weights="{html.escape(weights_url)}" data-novelty="{html.escape(novelty_url)}"')
-    return (f'<div class="live-reading" {attributes}><div class="live-head"><span class="live-digit">–</span>'
-            f'<span class="live-text">Draw a digit: your browser reads it as you draw</span></div>'
-            f'<div class="live-bars">{bars}</div></div>')
+    attributes = (
+        f'data-config="{html.escape(json.dumps(config()))}" '
+        f'data-weights="{html.escape(weights_url)}" data-novelty="{html.escape(novelty_url)}"'
+    )
+    return (
+        f'<div class="live-reading" {attributes}><div class="live-head"><span class="live-digit">–</span>'
+        f'<span class="live-text">Draw a digit: your browser reads it as you draw</span></div>'
+        f'<div class="live-bars">{bars}</div></div>'
+    )
 
 
 # Styles for the element (added to the page's CSS in src/web/page.py).

@@ -20,15 +20,15 @@ from pathlib import Path
 import gradio as gr
 
 from src import config
-
-from src.web import corrections
 from src.atomic import atomic_write
-from src.web.clients import Failures, address
 from src.model.checkpoint import CheckpointError, checkpoint_files, read_metadata
 from src.reading.inference import ModelStore
+from src.web import corrections
+from src.web.clients import Failures, address
 from src.web.visitors import Visitors
 
 log = logging.getLogger(__name__)
+
 
 class OperatorPage:
     def __init__(self, store: ModelStore, visitors: Visitors, password: str):
@@ -44,8 +44,10 @@ class OperatorPage:
         wait = self.failures.locked_for(address(request))
         if wait <= 0:
             return None
-        return (f"Too many wrong passwords: sign-in is locked for {max(1, round(wait / 60))} more minute"
-                f"{'s' * (round(wait / 60) > 1)}.")
+        return (
+            f"Too many wrong passwords: sign-in is locked for {max(1, round(wait / 60))} more minute"
+            f"{'s' * (round(wait / 60) > 1)}."
+        )
 
     def check_sign_in(self, attempt, request: gr.Request = None):
         """The sign-in's validator: a locked address is refused before the queue, holding nothing."""
@@ -94,9 +96,11 @@ class OperatorPage:
 
     def status(self) -> str:
         v = self.visitors
-        return (f"Default model: **{self.store.active.name if self.store.active else 'none'}**. "
-                f"Visitor data: {v.usage() / 1e6:.1f} MB of {v.limits.total_bytes / 1e6:.0f} MB; "
-                f"{len(v.shared_correction_files())} shared corrections.")
+        return (
+            f"Default model: **{self.store.active.name if self.store.active else 'none'}**. "
+            f"Visitor data: {v.usage() / 1e6:.1f} MB of {v.limits.total_bytes / 1e6:.0f} MB; "
+            f"{len(v.shared_correction_files())} shared corrections."
+        )
 
     def _pick(self, label) -> Path:
         path = self.runs().get(label)
@@ -148,12 +152,14 @@ class OperatorPage:
             sign_in_button = gr.Button("Sign in", elem_id="operator-sign-in")
         with gr.Column(visible=False) as controls:
             status = gr.Markdown("", elem_id="operator-status")
-            runs_table = gr.Dataframe(headers=["run", "test_acc", "created", ""], interactive=False,
-                                      elem_id="operator-runs")
+            runs_table = gr.Dataframe(
+                headers=["run", "test_acc", "created", ""], interactive=False, elem_id="operator-runs"
+            )
             run = gr.Dropdown([], label="Run", elem_id="operator-run", allow_custom_value=True)
             with gr.Row():
-                promote_button = gr.Button("Make it the default for new visitors", variant="primary",
-                                           elem_id="operator-promote")
+                promote_button = gr.Button(
+                    "Make it the default for new visitors", variant="primary", elem_id="operator-promote"
+                )
                 delete_button = gr.Button("Delete it", variant="stop", elem_id="operator-delete")
                 refresh_button = gr.Button("Refresh", elem_id="operator-refresh")
             result = gr.Markdown("", elem_id="operator-result")
@@ -161,10 +167,20 @@ class OperatorPage:
             export_file = gr.File(label="Shared corrections", interactive=False)
 
         listing = [run, runs_table, status]
-        sign_in_button.click(self.sign_in, [password], [signed_in, controls, login, *listing],
-                             api_name="operator_sign_in", validator=self.check_sign_in)
-        password.submit(self.sign_in, [password], [signed_in, controls, login, *listing], api_name=False,
-                        validator=self.check_sign_in)
+        sign_in_button.click(
+            self.sign_in,
+            [password],
+            [signed_in, controls, login, *listing],
+            api_name="operator_sign_in",
+            validator=self.check_sign_in,
+        )
+        password.submit(
+            self.sign_in,
+            [password],
+            [signed_in, controls, login, *listing],
+            api_name=False,
+            validator=self.check_sign_in,
+        )
         refresh_button.click(self.refresh, signed_in, listing, api_name="operator_runs")
         promote_button.click(self.promote, [run, signed_in], [*listing, result], api_name="operator_promote")
         delete_button.click(self.delete, [run, signed_in], [*listing, result], api_name="operator_delete")

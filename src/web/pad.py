@@ -88,10 +88,9 @@ def decode(value) -> Image.Image | None:
     if not value.startswith(PREFIX):
         raise InvalidImage(f"the pad sends a data URL of a PNG, which starts with {PREFIX!r}.")
     if len(value) > MAX_VALUE_LENGTH:
-        raise InvalidImage(f"that is {len(value):,} characters; a drawing of the pad is at most "
-                           f"{MAX_VALUE_LENGTH:,}.")
+        raise InvalidImage(f"that is {len(value):,} characters; a drawing of the pad is at most {MAX_VALUE_LENGTH:,}.")
     try:
-        data = base64.b64decode(value[len(PREFIX):], validate=True)
+        data = base64.b64decode(value[len(PREFIX) :], validate=True)
     except (binascii.Error, ValueError):
         raise InvalidImage("its base64 text is damaged.") from None
     if len(data) >= 24 and data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":  # the size, before Pillow's
@@ -120,8 +119,14 @@ class Pad(gr.HTML):
     """The drawing pad (see the module's doc). Its handlers get a PIL image, or None for an empty pad."""
 
     def __init__(self, **kwargs):
-        super().__init__(value="", html_template=MARKUP, css_template=CSS, js_on_load=ON_LOAD,
-                         head=f"<script>{SCRIPT.read_text()}</script>", **kwargs)
+        super().__init__(
+            value="",
+            html_template=MARKUP,
+            css_template=CSS,
+            js_on_load=ON_LOAD,
+            head=f"<script>{SCRIPT.read_text()}</script>",
+            **kwargs,
+        )
 
     def preprocess(self, payload) -> Image.Image | None:
         try:
@@ -133,8 +138,11 @@ class Pad(gr.HTML):
         return value
 
     def api_info(self) -> dict:
-        return {"type": "string", "description": f"the drawing: '{PREFIX}...' of one {SIZE}x{SIZE} PNG, black "
-                                                  "ink on transparency (src.web.pad.encode); '' for none"}
+        return {
+            "type": "string",
+            "description": f"the drawing: '{PREFIX}...' of one {SIZE}x{SIZE} PNG, black "
+            "ink on transparency (src.web.pad.encode); '' for none",
+        }
 
     def example_payload(self):
         return ""

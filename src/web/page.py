@@ -23,12 +23,16 @@ from src.web.visitors import Visitors
 # Passed to launch() (app.py). The operator's page (/operator) is reached by its address only, so Gradio's
 # navigation bar is hidden. On a phone the intro's second line goes, so that the prediction fits on the
 # screen together with the canvas.
-CSS = """
+CSS = (
+    """
 .nav-holder { display: none !important; }
 @media (max-width: 640px) { #intro p { display: none; } }
 #reading #live-reading .live-reading { border: none; }
 #prediction .server-reading { margin: 0; padding: 0 12px 8px; color: var(--body-text-color-subdued); }
-""" + live.CSS + evaluation.CSS
+"""
+    + live.CSS
+    + evaluation.CSS
+)
 
 
 def build_demo(store: ModelStore, visitors: Visitors, links: WeightLinks) -> gr.Blocks:
@@ -38,8 +42,10 @@ def build_demo(store: ModelStore, visitors: Visitors, links: WeightLinks) -> gr.
 
     # Gradio's upload and output cache: every 10 minutes, its files older than an hour are removed.
     with gr.Blocks(title="Draw a digit", delete_cache=(600, 3600)) as demo:
-        gr.Markdown("# Draw a digit\nA 21,578-parameter convolutional network trained on MNIST reads your drawing.",
-                    elem_id="intro")
+        gr.Markdown(
+            "# Draw a digit\nA 21,578-parameter convolutional network trained on MNIST reads your drawing.",
+            elem_id="intro",
+        )
         if store.error:
             gr.Markdown(f"**⚠ {store.error}**", elem_id="model-error")
         with gr.Tab("Draw"):

@@ -12,10 +12,10 @@ import html
 import shutil
 from pathlib import Path
 
-from src.web import live, pad
 from src.atomic import atomic_write
 from src.model.checkpoint import load_model
 from src.model.novelty import novelty_path
+from src.web import live, pad
 
 SPACE_README = """---
 title: Draw a digit (static)
@@ -80,12 +80,18 @@ def build(out: Path | str, checkpoint: Path | str, app_url: str = "") -> Path:
     if novelty is not None:  # statistics fitted to these very weights (else the page falls back, as the server does)
         element = element.replace('data-novelty=""', 'data-novelty="model.novelty.safetensors"')
         files.append((novelty_path(checkpoint), "model.novelty.safetensors"))
-    link = (f': <a href="{html.escape(app_url)}">{html.escape(app_url)}</a>' if app_url
-            else " (<code>python app.py</code>)")
+    link = (
+        f': <a href="{html.escape(app_url)}">{html.escape(app_url)}</a>' if app_url else " (<code>python app.py</code>)"
+    )
     model = f"{checkpoint.stem}, {meta['test_acc']}% on MNIST test" if "test_acc" in meta else checkpoint.stem
-    atomic_write(out / "index.html", lambda tmp: Path(tmp).write_text(
-        PAGE.format(css=live.CSS, pad_css=pad.CSS, pad=pad.MARKUP, element=element, model=html.escape(model),
-                    link=link)))
+    atomic_write(
+        out / "index.html",
+        lambda tmp: Path(tmp).write_text(
+            PAGE.format(
+                css=live.CSS, pad_css=pad.CSS, pad=pad.MARKUP, element=element, model=html.escape(model), link=link
+            )
+        ),
+    )
     for source, name in files:
         atomic_write(out / name, lambda tmp, source=source: shutil.copyfile(source, tmp))
     atomic_write(out / "README.md", lambda tmp: Path(tmp).write_text(SPACE_README))

@@ -41,15 +41,21 @@ UPLOAD_PATHS = ("/gradio_api/upload", "/gradio_api/component_server")
 
 class RequestLimits:
     """ASGI middleware, before Gradio reads a byte of the body:
-      - a body over `event_limit` bytes gets 413 before Gradio parses its JSON (chunked ones too), and one that
-        names a file by an http(s) address gets 422 (Gradio would download it);
-      - an upload's body over `limit` bytes gets 413 (Gradio's multipart parser takes up to 1000 files of
-        max_file_size each, and its component route reads them all into memory);
-      - one address may send at most `hourly` bytes to the upload routes in any hour (429 after that), so
-        that nobody fills the disk through Gradio's upload cache (delete_cache empties it after an hour)."""
+    - a body over `event_limit` bytes gets 413 before Gradio parses its JSON (chunked ones too), and one that
+      names a file by an http(s) address gets 422 (Gradio would download it);
+    - an upload's body over `limit` bytes gets 413 (Gradio's multipart parser takes up to 1000 files of
+      max_file_size each, and its component route reads them all into memory);
+    - one address may send at most `hourly` bytes to the upload routes in any hour (429 after that), so
+      that nobody fills the disk through Gradio's upload cache (delete_cache empties it after an hour)."""
 
-    def __init__(self, app, limit: int = MAX_BODY_BYTES, hourly: int = UPLOAD_BYTES_PER_ADDRESS_HOUR,
-                 per_second: float = None, event_limit: int = MAX_EVENT_BYTES):
+    def __init__(
+        self,
+        app,
+        limit: int = MAX_BODY_BYTES,
+        hourly: int = UPLOAD_BYTES_PER_ADDRESS_HOUR,
+        per_second: float = None,
+        event_limit: int = MAX_EVENT_BYTES,
+    ):
         self.app, self.limit, self.event_limit = app, limit, event_limit
         self.uploads = Hourly(hourly)
         self.events = EventRate(config.EVENTS_PER_SECOND if per_second is None else per_second)
@@ -92,6 +98,7 @@ class RequestLimits:
 
             async def receive():  # noqa: F811 - the body read above, then what the client sends after it
                 return replay.pop() if replay else await receive_rest()
+
         seen = 0
 
         async def limited_receive():
@@ -139,8 +146,10 @@ class InFlight:
             return None
 
     def _count(self, queue, addr: str) -> int:
-        return sum(event.fn.validator is None and address(event.request) == addr
-                   for event in list(queue.event_ids_to_events.values()))
+        return sum(
+            event.fn.validator is None and address(event.request) == addr
+            for event in list(queue.event_ids_to_events.values())
+        )
 
     async def join(self, scope, body: bytes, call_app) -> None:
         """call_app() (Gradio's join, which returns once the event is queued) when the address has room."""
@@ -155,8 +164,11 @@ class InFlight:
                 if self._count(blocks._queue, addr) < self.limit:
                     return await call_app()
             if time.monotonic() > give_up:
-                raise _Refused(429, f"Your address already has {self.limit} requests waiting or running on this "
-                                    "server, the most it runs for one address at a time. Please try again.")
+                raise _Refused(
+                    429,
+                    f"Your address already has {self.limit} requests waiting or running on this "
+                    "server, the most it runs for one address at a time. Please try again.",
+                )
             await asyncio.sleep(0.05)
 
 
@@ -191,8 +203,10 @@ class EventRate:
         return max(0.0, wait)
 
 
-URL_REFUSED = ("A file is taken by upload, not by its address: upload it first (gradio_client's handle_file does "
-               "so with a local file).")
+URL_REFUSED = (
+    "A file is taken by upload, not by its address: upload it first (gradio_client's handle_file does "
+    "so with a local file)."
+)
 
 
 def names_a_url(body: bytes) -> bool:
@@ -218,8 +232,13 @@ def names_a_url(body: bytes) -> bool:
 
 async def _answer(send, status: int, text: str) -> None:
     body = text.encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -257,5 +276,6 @@ def choice_only(radio: gr.Radio, message: str) -> gr.Radio:
         if payload is not None and payload not in [value for _, value in radio.choices]:
             raise gr.Error(message, print_exception=False)
         return preprocess(payload)
+
     radio.preprocess = checked
     return radio

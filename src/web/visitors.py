@@ -35,10 +35,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from src.web import corrections
-from src.web.downloads import Staging
-from src.web.clients import address, is_loopback
 from src.model.checkpoint import checkpoint_files, is_weights_name
+from src.web import corrections
+from src.web.clients import address, is_loopback
+from src.web.downloads import Staging
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,8 @@ class Visitors:
                     f"Visitors from your network address have stored {mine / 1e6:.0f} MB on this server, the most "
                     f"it keeps for one address ({self.limits.bytes_per_address / 1e6:.0f} MB), so {what} cannot be "
                     "stored now. Delete some of your corrections or runs, or wait until idle visitors' files are "
-                    "removed.")
+                    "removed."
+                )
         if self.usage() + self._reserved + nbytes <= self.limits.total_bytes:
             return
         self.sweep()
@@ -220,7 +221,8 @@ class Visitors:
             raise LimitReached(
                 f"This server's storage for visitors is full ({self.limits.total_bytes / 1e6:.0f} MB), so {what} "
                 "cannot be stored now. Nothing of yours was lost; try again later, or run the app on your own "
-                "machine (`python app.py`) where there is no such limit.")
+                "machine (`python app.py`) where there is no such limit."
+            )
 
     def check_room_for_run(self, visitor: Visitor) -> None:
         """LimitReached if the caps leave no room for one more run (before a training is admitted)."""
@@ -246,7 +248,8 @@ class Visitors:
             if n >= self.limits.corrections_per_visitor:
                 raise LimitReached(
                     f"You have stored {n} corrections, the most this server keeps for one visitor. "
-                    "Download them, fine-tune on them, or delete them to store more.")
+                    "Download them, fine-tune on them, or delete them to store more."
+                )
             self._check_room(CORRECTION_BYTES, "this correction", visitor)
             return corrections.add(visitor.corrections, image28, label)
 
@@ -258,8 +261,11 @@ class Visitors:
         now = time.time() if now is None else now
         removed, shared = [], folder_size(self.shared_corrections)
         for folder in sorted(self.root.glob("v-*")) if self.root.is_dir() else []:
-            if (folder.name in self._present or folder.name in self._working
-                    or now - folder.stat().st_mtime < self.limits.idle_seconds):
+            if (
+                folder.name in self._present
+                or folder.name in self._working
+                or now - folder.stat().st_mtime < self.limits.idle_seconds
+            ):
                 continue
             visitor = Visitor(folder)
             for p in corrections.files(visitor.corrections) if visitor.shares else []:
@@ -273,14 +279,16 @@ class Visitors:
             self._seen.pop(folder.name, None)
             removed.append(folder.name)
         with self._lock:  # and the addresses of visitors who have no files (left, or never stored anything)
-            self._forget(lambda vid: vid not in self._present and vid not in self._working
-                         and not (self.root / vid).is_dir())
+            self._forget(
+                lambda vid: vid not in self._present and vid not in self._working and not (self.root / vid).is_dir()
+            )
         if removed:
             log.info("removed the files of %d idle visitors", len(removed))
         return removed
 
     def start_sweeper(self, every_seconds: float = 60.0) -> threading.Thread:
         """A daemon thread that sweeps every `every_seconds`."""
+
         def loop():
             while True:
                 time.sleep(every_seconds)
@@ -300,6 +308,10 @@ class Visitors:
 
     def shared_correction_files(self) -> list[Path]:
         """Corrections the visitors chose to share: of those still here, and of those who left."""
-        present = [p for folder in sorted(self.root.glob("v-*")) if Visitor(folder).shares
-                   for p in corrections.files(Visitor(folder).corrections)]
+        present = [
+            p
+            for folder in sorted(self.root.glob("v-*"))
+            if Visitor(folder).shares
+            for p in corrections.files(Visitor(folder).corrections)
+        ]
         return present + corrections.files(self.shared_corrections)
