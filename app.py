@@ -2,7 +2,7 @@
 
 GRADIO_SERVER_NAME and GRADIO_SERVER_PORT choose the address, as everywhere in Gradio;
 CHECKPOINT_DIR, DATA_DIR, VISITOR_DIR, ADMIN_PASSWORD, ALLOW_TRAINING, MAX_EPOCHS and the visitor limits
-configure the app (src/config.py; README: "Running a public Space").
+configure the app (src/settings.py; README: "Running a public Space").
 """
 
 import threading
@@ -11,7 +11,7 @@ import spaces  # noqa: F401 - first: on ZeroGPU it patches torch before anything
 import torch
 from starlette.middleware import Middleware
 
-from src import config
+from src import settings
 from src.reading import calibration
 from src.reading.inference import ModelStore
 from src.training import kernels
@@ -26,28 +26,28 @@ from src.web.visitors import Limits, Visitors
 # Two cores serve many small requests: one thread per request beats fighting over both.
 torch.set_num_threads(1)
 # numba compiles the CPU training kernels meanwhile, not in the first visitor's training (on ZeroGPU they train on CUDA).
-if config.ALLOW_TRAINING and not ZERO_GPU:
+if settings.ALLOW_TRAINING and not ZERO_GPU:
     threading.Thread(target=kernels.warm_up, daemon=True).start()
 # The tuning digits of every training's "is it a digit?" fit, made (or read from DATA_DIR) meanwhile, kept in memory.
-if config.ALLOW_TRAINING:
+if settings.ALLOW_TRAINING:
     threading.Thread(target=calibration.prepare, daemon=True).start()
 # Identical output images of concurrent requests must not break each other's downloads (src/web/gradio_cache.py).
 write_images_atomically()
 
 # The live model store, created here once and handed to every page: the default model (the shipped one,
 # or the one the operator promoted), or a clear message on the page when it cannot be loaded.
-store = ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT)
+store = ModelStore(settings.CHECKPOINT_DIR, settings.DEFAULT_CHECKPOINT)
 store.activate_default()
 # Every visitor's own runs and corrections, within the server's limits; idle visitors' files are swept.
 visitors = Visitors(
-    config.VISITOR_DIR,
+    settings.VISITOR_DIR,
     Limits(
-        runs_per_visitor=config.MAX_RUNS_PER_VISITOR,
-        corrections_per_visitor=config.MAX_CORRECTIONS_PER_VISITOR,
-        total_bytes=int(config.VISITOR_DATA_MB * 1e6),
-        idle_seconds=config.VISITOR_IDLE_MINUTES * 60,
-        bytes_per_address=int(config.VISITOR_DATA_MB_PER_ADDRESS * 1e6),
-        shared_bytes=int(config.SHARED_CORRECTIONS_MB * 1e6),
+        runs_per_visitor=settings.MAX_RUNS_PER_VISITOR,
+        corrections_per_visitor=settings.MAX_CORRECTIONS_PER_VISITOR,
+        total_bytes=int(settings.VISITOR_DATA_MB * 1e6),
+        idle_seconds=settings.VISITOR_IDLE_MINUTES * 60,
+        bytes_per_address=int(settings.VISITOR_DATA_MB_PER_ADDRESS * 1e6),
+        shared_bytes=int(settings.SHARED_CORRECTIONS_MB * 1e6),
     ),
 )
 # Links to checkpoints' weights for the live reading, each given only to the page that uses it (src/web/downloads.py).
@@ -74,5 +74,5 @@ LAUNCH_OPTIONS = dict(
 )
 
 if __name__ == "__main__":
-    visitors.start_sweeper(every_seconds=min(60.0, config.VISITOR_IDLE_MINUTES * 60 / 4))
+    visitors.start_sweeper(every_seconds=min(60.0, settings.VISITOR_IDLE_MINUTES * 60 / 4))
     demo.queue(**QUEUE_OPTIONS).launch(**LAUNCH_OPTIONS)

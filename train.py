@@ -12,7 +12,7 @@ from dataclasses import replace
 import torch
 from tqdm import tqdm
 
-from src import config
+from src import settings
 from src.data.mnist import DataUnavailable, load_mnist
 from src.data.synthetic import POOL_SIZE, cached_training_pools
 from src.model.checkpoint import save_model
@@ -21,7 +21,7 @@ from src.reading.calibration import fit_novelty
 from src.training.loop import (
     PRECISIONS,
     Pools,
-    TrainConfig,
+    Recipe,
     evaluate,
     resolve_device,
     seeded_model,
@@ -31,7 +31,7 @@ from src.training.loop import (
 
 
 def parse_args(argv=None):
-    d = TrainConfig()
+    d = Recipe()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
@@ -59,8 +59,8 @@ def parse_args(argv=None):
         help=f"the loss pushes non-digits' energy above this (digits' below {d.energy_digits})",
     )
     p.add_argument("--limit", type=int, default=None, help="use only this many training examples (quick runs)")
-    p.add_argument("--data-dir", default=config.DATA_DIR, help="MNIST root (env DATA_DIR; default ./data)")
-    p.add_argument("--out", default=str(config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT))
+    p.add_argument("--data-dir", default=settings.DATA_DIR, help="MNIST root (env DATA_DIR; default ./data)")
+    p.add_argument("--out", default=str(settings.CHECKPOINT_DIR / settings.DEFAULT_CHECKPOINT))
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: PyTorch's)")
     p.add_argument(
@@ -82,9 +82,9 @@ def main(argv=None) -> int:
     try:
         device = resolve_device(args.device)
         data = load_mnist(args.data_dir, device=device, seed=args.seed, limit=args.limit)
-        # Another batch size keeps the synthetic drawings' share of a batch (TrainConfig.at_batch_size).
+        # Another batch size keeps the synthetic drawings' share of a batch (Recipe.at_batch_size).
         cfg = replace(
-            TrainConfig().at_batch_size(args.batch_size),
+            Recipe().at_batch_size(args.batch_size),
             epochs=args.epochs,
             lr=args.lr,
             weight_decay=args.weight_decay,

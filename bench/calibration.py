@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from bench.heldout import HARD_KINDS, heldout_digits
-from src import config
+from src import settings
 from src.data.mnist import load_mnist
 from src.data.preprocess import MNIST_STROKE, _stroke_width, to_mnist
 from src.data.synthetic import KINDS, as_drawings, glyph_set, preprocessed_digits, preprocessed_nondigits
@@ -97,13 +97,13 @@ def fit_time(model, data):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", default=str(config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT))
+    p.add_argument("--checkpoint", default=str(settings.CHECKPOINT_DIR / settings.DEFAULT_CHECKPOINT))
     p.add_argument("--fit", action="store_true", help="time fit_novelty instead, and print what it fits")
     args = p.parse_args()
     torch.set_num_threads(1)
     path = Path(args.checkpoint)
     model = ModelStore(path.parent, path.name).load(path.name)
-    data = load_mnist(config.DATA_DIR)
+    data = load_mnist(settings.DATA_DIR)
     if args.fit:
         return fit_time(model, data)
     mnist = as_drawings(data.val.images[5000:10000].numpy())

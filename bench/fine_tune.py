@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from src import config
+from src import settings
 from src.data.mnist import load_mnist
 from src.data.synthetic import PERSONAL_STYLES as STYLES
 from src.data.synthetic import style_images
@@ -37,8 +37,8 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(1)
 
-    model, _ = load_checkpoint(config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT)
-    data = load_mnist(config.DATA_DIR)
+    model, _ = load_checkpoint(settings.CHECKPOINT_DIR / settings.DEFAULT_CHECKPOINT)
+    data = load_mnist(settings.DATA_DIR)
     train_images, train_labels = style_images(args.style, args.corrections, seed=100)
     new_images, new_labels = style_images(args.style, 300, seed=200)
     with tempfile.TemporaryDirectory() as folder:

@@ -33,7 +33,7 @@ def in_process(strokes: int):
     import torch
 
     torch.set_num_threads(1)
-    from src import config
+    from src import settings
     from src.data.synthetic import render_digit
     from src.reading.inference import ModelStore
     from src.web.downloads import WeightLinks
@@ -43,7 +43,7 @@ def in_process(strokes: int):
     from src.web.visitors import Visitors
 
     with tempfile.TemporaryDirectory() as tmp:
-        store = ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT)
+        store = ModelStore(settings.CHECKPOINT_DIR, settings.DEFAULT_CHECKPOINT)
         store.activate_default()
         draw = DrawTab(store, Visitors(Path(tmp)), WeightLinks())
         explore = Explore(draw)

@@ -57,7 +57,7 @@ def main():
     # In process: the work /predict does for one drawing of the pad, minus Gradio.
     import torch
 
-    from src.config import CHECKPOINT_DIR, DEFAULT_CHECKPOINT
+    from src.settings import CHECKPOINT_DIR, DEFAULT_CHECKPOINT
     from src.data.preprocess import preprocess
 
     torch.set_num_threads(1)

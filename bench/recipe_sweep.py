@@ -14,7 +14,7 @@ import time
 import numpy as np
 import torch
 
-from src import config
+from src.settings import DATA_DIR
 from src.training.gpu import train_run
 from src.training.loop import FAST
 
@@ -46,7 +46,7 @@ def main():
         val, test, seconds = [], [], []
         for seed in seeds:
             settings, started = variant(text), time.perf_counter()
-            steps = list(train_run(**settings, seed=seed, data_dir=config.DATA_DIR, stop=None))
+            steps = list(train_run(**settings, seed=seed, data_dir=DATA_DIR, stop=None))
             seconds.append(time.perf_counter() - started)
             val.append([s[1] for s in steps if s[0] == "epoch"][-1]["val_acc"])
             test.append(steps[-1][2])

@@ -35,7 +35,7 @@ import torch
 from PIL import Image
 
 from bench.heldout import HARD_KINDS, heldout_digits, heldout_nondigits, heldout_numbers
-from src import config
+from src import settings
 from src.data.mnist import read_mnist
 from src.data.synthetic import render_mask
 from src.reading.inference import ModelStore
@@ -70,7 +70,7 @@ def black_on_white(mask: Image.Image) -> Image.Image:
 
 
 def mnist_test(n: int):
-    test = read_mnist(config.DATA_DIR, train=False)
+    test = read_mnist(settings.DATA_DIR, train=False)
     for i in range(min(n, len(test))):
         yield (
             int(test.labels[i]),
@@ -105,7 +105,7 @@ def run(reader, items) -> dict:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", default=str(config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT))
+    p.add_argument("--checkpoint", default=str(settings.CHECKPOINT_DIR / settings.DEFAULT_CHECKPOINT))
     p.add_argument(
         "--quick", action="store_true", help="300 MNIST digits, 50 per drawn set, 120 non-digits (a smoke run)"
     )

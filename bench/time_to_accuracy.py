@@ -9,7 +9,7 @@ for: the training steps and each recipe's own validation pass, not loading MNIST
   - tutorial loop: DataLoader, batch 64, Adam 1e-3, up to --tutorial-epochs epochs (0: left out);
   - fast: src.training.loop.FAST, the Train tab's default (10 epochs), with and without the CPU kernels
     (src/training/kernels.py); the last line gives the ratio;
-  - full: TrainConfig(), what `python train.py` trains for checkpoints/default: its 3 teachers (30 epochs each),
+  - full: Recipe(), what `python train.py` trains for checkpoints/default: its 3 teachers (30 epochs each),
     whose time is counted in its first epoch, then the network itself (30 epochs); about 9 minutes.
 All use src.training.loop.training_threads() CPU threads.
 """
@@ -20,7 +20,7 @@ import os
 import torch
 
 from bench.train_speed import RECIPES, WITHOUT_KERNELS, recipe_epochs, tutorial_epochs
-from src import config
+from src import settings
 from src.data.mnist import load_mnist
 from src.data.synthetic import cached_training_pools
 from src.training.loop import Pools, evaluate, training_threads
@@ -53,7 +53,7 @@ def time_to(loops: dict, test, score) -> dict:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", default=config.DATA_DIR)
+    p.add_argument("--data-dir", default=settings.DATA_DIR)
     p.add_argument("--tutorial-epochs", type=int, default=10)
     p.add_argument("--skip-full", action="store_true", help="leave out the long recipe")
     p.add_argument(

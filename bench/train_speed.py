@@ -10,7 +10,7 @@ faster), so that the speed-up can be read against either.
 The recipes: `src.training.loop.train_epochs` as the app runs them, with the synthetic digits and non-digits
 mixed into every batch and their own validation pass:
   - fast: src.training.loop.FAST, the Train tab's default (batch 384, no augmentation);
-  - full: TrainConfig(), what `python train.py` trains (batch 128, augmentation), with its teachers' answers
+  - full: Recipe(), what `python train.py` trains (batch 128, augmentation), with its teachers' answers
     computed in every step (stand-ins with untrained weights here: they cost the same; the full recipe first
     trains its teachers, which bench/time_to_accuracy.py counts);
   - fast without the kernels (CPU_KERNELS off): what the kernels add, in the same run.
@@ -31,15 +31,15 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, random_split
 from torchvision import datasets, transforms
 
-from src import config
+from src import settings
 from src.data.mnist import load_mnist
 from src.data.synthetic import cached_training_pools
 from src.model.network import TutorialCNN
 from src.training import kernels
-from src.training.loop import FAST, Pools, TrainConfig, compute_dtype, train_epochs, train_teachers, training_threads
+from src.training.loop import FAST, Pools, Recipe, compute_dtype, train_epochs, train_teachers, training_threads
 
 TUTORIAL, WITH_KERNELS = "tutorial loop", "tutorial loop with the CPU kernels (src/training/kernels.py)"
-RECIPES = {"fast (Train tab)": FAST, "full (train.py)": TrainConfig()}
+RECIPES = {"fast (Train tab)": FAST, "full (train.py)": Recipe()}
 WITHOUT_KERNELS = "fast (Train tab) without the CPU kernels"
 # The fast recipe once more in fp32, timed only here: what bf16 adds on this CPU, in the same run.
 FAST_FP32 = replace(FAST, precision="fp32")
@@ -81,7 +81,7 @@ def tutorial_epochs(data_dir: str, device: torch.device, epochs: int, seed: int 
 def recipe_epochs(
     data,
     pools,
-    recipe: TrainConfig,
+    recipe: Recipe,
     device: torch.device,
     epochs: int | None = None,
     teachers: list | None = None,
@@ -90,9 +90,9 @@ def recipe_epochs(
     """A recipe of src/training/loop.py as the app runs it, one epoch at a time: yields (seconds, model). With
     `epochs`, only the first ones of the recipe's schedule. A recipe with teachers first trains them
     (train_teachers), and the first epoch's seconds include that, unless `teachers` are given. `with_kernels`
-    sets config.CPU_KERNELS for this recipe's training (read when its first epoch starts)."""
+    sets settings.CPU_KERNELS for this recipe's training (read when its first epoch starts)."""
     model = TutorialCNN()
-    config.CPU_KERNELS = with_kernels
+    settings.CPU_KERNELS = with_kernels
     start = time.perf_counter()
     if teachers is None:
         teachers = train_teachers(data, recipe, pools)
@@ -106,7 +106,7 @@ def recipe_epochs(
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", default=config.DATA_DIR)
+    p.add_argument("--data-dir", default=settings.DATA_DIR)
     p.add_argument("--device", default="cpu", help="cpu, cuda or all")
     p.add_argument("--epochs", type=int, default=3, help="epochs timed per loop (the fastest one counts)")
     args = p.parse_args()

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import torch
 
-from src import config
+from src import settings
 from src.data.mnist import load_mnist
 from src.data.synthetic import cached_training_pools
 from src.model.network import TutorialCNN
@@ -26,7 +26,7 @@ from src.training.loop import FAST, Pools, native_bf16, seeded_generator, train_
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", default=config.DATA_DIR)
+    p.add_argument("--data-dir", default=settings.DATA_DIR)
     p.add_argument("--batch", type=int, default=FAST.batch_size)
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--rounds", type=int, default=5)

@@ -19,7 +19,7 @@ import torch
 
 from bench.launch import client, start_app
 from bench.train_speed import tutorial_epochs
-from src import config
+from src import settings
 from src.data.mnist import load_mnist
 from src.data.synthetic import cached_training_pools
 from src.training.loop import training_threads
@@ -70,10 +70,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=1, help="trainings, one after another (each split is printed)")
     args = p.parse_args()
-    data = load_mnist(config.DATA_DIR)
-    cached_training_pools(config.DATA_DIR, mnist=data.train)  # drawn once, kept on disk: not the visitor's wait
+    data = load_mnist(settings.DATA_DIR)
+    cached_training_pools(settings.DATA_DIR, mnist=data.train)  # drawn once, kept on disk: not the visitor's wait
     with tempfile.TemporaryDirectory(prefix="train-wait-") as tmp, start_app(Path(tmp)) as app:
-        tutorial = tutorial_epoch(config.DATA_DIR)  # meanwhile the app compiles its CPU kernels (app.py)
+        tutorial = tutorial_epoch(settings.DATA_DIR)  # meanwhile the app compiles its CPU kernels (app.py)
         print(
             f"one epoch of the tutorial's loop: {tutorial:.1f} s (torch {torch.__version__}, "
             f"{training_threads()} threads)"

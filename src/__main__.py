@@ -2,7 +2,7 @@
 
 import argparse
 
-from src import config
+from src import settings
 from src.web.static_site import build
 
 parser = argparse.ArgumentParser(prog="python -m src", description=__doc__)
@@ -11,7 +11,7 @@ static = commands.add_parser("static", help="build the static page (live reading
 static.add_argument("out", help="the folder to write (a Static Space's files)")
 static.add_argument(
     "--checkpoint",
-    default=str(config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT),
+    default=str(settings.CHECKPOINT_DIR / settings.DEFAULT_CHECKPOINT),
     help="the model's .safetensors file (default: the shipped one)",
 )
 static.add_argument("--app-url", default="", help="where the full app runs, linked from the page")

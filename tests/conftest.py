@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from src import config
+from src import settings
 from src.data.mnist import DataUnavailable, load_mnist, read_mnist
 from src.data.synthetic import as_ink
 
@@ -78,7 +78,7 @@ def server_paths() -> list[str]:
     """What no message may show: this checkout's and the temporary folder's paths, home folders, tracebacks."""
     import tempfile
 
-    return [str(ROOT), tempfile.gettempdir() + "/", str(Path(config.DATA_DIR).resolve()), "/home/", "Traceback"]
+    return [str(ROOT), tempfile.gettempdir() + "/", str(Path(settings.DATA_DIR).resolve()), "/home/", "Traceback"]
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -107,10 +107,10 @@ def screenshots(request, tmp_path_factory) -> Path:
 def data_dir() -> str:
     """DATA_DIR with MNIST in it: downloaded on first use where there is internet, as the app does."""
     try:
-        read_mnist(config.DATA_DIR, train=False)
+        read_mnist(settings.DATA_DIR, train=False)
     except DataUnavailable as e:
         pytest.fail(str(e))
-    return config.DATA_DIR
+    return settings.DATA_DIR
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +161,7 @@ def dots_alone() -> list:
 
 @pytest.fixture(scope="session")
 def default_checkpoint() -> Path:
-    path = config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT
+    path = settings.CHECKPOINT_DIR / settings.DEFAULT_CHECKPOINT
     assert path.exists(), f"the shipped checkpoint {path} is missing"
     return path
 
@@ -252,7 +252,7 @@ class Server:
         self.checkpoint_dir, self.visitor_dir = workdir / "checkpoints", workdir / "visitors"
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         for name in ("default.safetensors", "default.json", "default.novelty.safetensors"):
-            shutil.copy(config.CHECKPOINT_DIR / name, self.checkpoint_dir / name)
+            shutil.copy(settings.CHECKPOINT_DIR / name, self.checkpoint_dir / name)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from src import config
+from src import settings
 from src.web import clients, uploads
 
 
@@ -17,9 +17,9 @@ def request(host, forwarded=None):
 
 
 def test_the_address_is_the_proxys_last_forwarded_entry_only_behind_a_trusted_proxy(monkeypatch):
-    monkeypatch.setattr(config, "TRUST_PROXY", False)
+    monkeypatch.setattr(settings, "TRUST_PROXY", False)
     assert clients.address(request("10.0.0.1", "1.2.3.4")) == "10.0.0.1"  # a client cannot choose its address
-    monkeypatch.setattr(config, "TRUST_PROXY", True)
+    monkeypatch.setattr(settings, "TRUST_PROXY", True)
     assert clients.address(request("10.0.0.1", "6.6.6.6, 1.2.3.4")) == "1.2.3.4"  # what the proxy appended
     assert clients.address(request("10.0.0.1")) == "10.0.0.1"
     scope = {"type": "http", "client": ("10.0.0.2", 5), "headers": [(b"x-forwarded-for", b"9.9.9.9")]}
@@ -29,7 +29,7 @@ def test_the_address_is_the_proxys_last_forwarded_entry_only_behind_a_trusted_pr
 def test_every_reader_of_forwarded_lines_takes_the_last_entry_of_all_of_them(monkeypatch):
     from starlette.requests import Request
 
-    monkeypatch.setattr(config, "TRUST_PROXY", True)
+    monkeypatch.setattr(settings, "TRUST_PROXY", True)
     # A client's own line first, the proxy's appended after it: the scope and a starlette Request agree.
     scope = {
         "type": "http",
@@ -45,17 +45,17 @@ def test_every_reader_of_forwarded_lines_takes_the_last_entry_of_all_of_them(mon
 def test_a_forwarded_loopback_address_is_not_this_machine(monkeypatch):
     from src.web.uploads import EventRate
 
-    monkeypatch.setattr(config, "TRUST_PROXY", True)
+    monkeypatch.setattr(settings, "TRUST_PROXY", True)
     stranger = clients.address(request("10.0.0.1", "127.0.0.1"))
     assert not clients.is_loopback(stranger)
     rate = EventRate(per_second=1)
     assert [rate.wait(stranger) is None for _ in range(12)][-1]  # limited like anyone: refused after a burst
-    monkeypatch.setattr(config, "TRUST_PROXY", False)
+    monkeypatch.setattr(settings, "TRUST_PROXY", False)
     assert clients.is_loopback(clients.address(request("127.0.0.1", "127.0.0.1")))  # this machine's own user
 
 
 def test_an_ipv6_client_counts_by_its_64(monkeypatch):
-    monkeypatch.setattr(config, "TRUST_PROXY", True)
+    monkeypatch.setattr(settings, "TRUST_PROXY", True)
     a = clients.address(request("10.0.0.1", "2001:db8:1:2::1"))
     b = clients.address(request("10.0.0.1", "2001:db8:1:2:ffff::9"))
     c = clients.address(request("10.0.0.1", "2001:db8:1:3::1"))
@@ -135,8 +135,8 @@ def test_wrong_operator_passwords_lock_the_address_out_without_sleeping(tmp_path
     from src.web.operator_page import OperatorPage
     from src.web.visitors import Visitors
 
-    monkeypatch.setattr(config, "MAX_SIGN_IN_FAILURES", 3)
-    page = OperatorPage(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), Visitors(tmp_path), "right")
+    monkeypatch.setattr(settings, "MAX_SIGN_IN_FAILURES", 3)
+    page = OperatorPage(ModelStore(settings.CHECKPOINT_DIR, settings.DEFAULT_CHECKPOINT), Visitors(tmp_path), "right")
     guesser, operator = request("1.1.1.1"), request("2.2.2.2")
     for _ in range(3):
         assert page.check_sign_in("guess", guesser)["is_valid"]

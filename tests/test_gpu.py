@@ -24,7 +24,7 @@ from spaces.zero import decorator as zero_decorator
 from spaces.zero import utils as zero_utils
 from spaces.zero.api import QueueEvent, QuotaInfos, ScheduleMetadata
 
-from src import config
+from src import settings
 from src.model.checkpoint import is_weights_name, load_checkpoint
 from src.reading.inference import ModelStore
 from src.training import gpu
@@ -136,12 +136,12 @@ def refused(call, request):
 
 
 def train_call(train_run, epochs, batch_size, max_examples):
-    return lambda: train_run(epochs, batch_size, FAST.lr, False, 0, max_examples, config.DATA_DIR, gpu.StopFlag())
+    return lambda: train_run(epochs, batch_size, FAST.lr, False, 0, max_examples, settings.DATA_DIR, gpu.StopFlag())
 
 
 def test_what_spaces_asks_the_scheduler_for_a_training_is_what_it_needs_and_fits_the_quotas(zero_gpu):
     assert CARDS[BLACKWELL] == 1.5
-    runs = {"default run": DEFAULT_RUN, f"{config.MAX_EPOCHS} epochs": DEFAULT_RUN | {"epochs": config.MAX_EPOCHS}}
+    runs = {"default run": DEFAULT_RUN, f"{settings.MAX_EPOCHS} epochs": DEFAULT_RUN | {"epochs": settings.MAX_EPOCHS}}
     for model, factor in CARDS.items():
         train_run, _, scheduler = zero_gpu(model)
         for name, run in runs.items():
@@ -149,7 +149,7 @@ def test_what_spaces_asks_the_scheduler_for_a_training_is_what_it_needs_and_fits
             needed, given, sent = (
                 gpu.needed_seconds(**run),
                 gpu.training_seconds(
-                    run["epochs"], run["batch_size"], FAST.lr, False, 0, run["max_examples"], config.DATA_DIR, None
+                    run["epochs"], run["batch_size"], FAST.lr, False, 0, run["max_examples"], settings.DATA_DIR, None
                 ),
                 scheduler.asked[-1],
             )
@@ -164,7 +164,7 @@ def test_what_spaces_asks_the_scheduler_for_a_training_is_what_it_needs_and_fits
         assert most <= gpu.QUOTA_SECONDS["free account"]  # the most epochs fit a free account's
     # Fine-tuning likewise, and the status before a run names what the scheduler gets.
     _, fine_tune_run, scheduler = zero_gpu(BLACKWELL)
-    refused(lambda: fine_tune_run({}, ([], []), config.DATA_DIR, gpu.StopFlag()), visitor_request())
+    refused(lambda: fine_tune_run({}, ([], []), settings.DATA_DIR, gpu.StopFlag()), visitor_request())
     assert scheduler.asked == [gpu.FINE_TUNE_SECONDS]
     assert f" {gpu.asked(gpu.needed_seconds(**DEFAULT_RUN))} s of GPU time" in gpu.asking_text(
         gpu.needed_seconds(**DEFAULT_RUN)
@@ -172,9 +172,9 @@ def test_what_spaces_asks_the_scheduler_for_a_training_is_what_it_needs_and_fits
 
 
 def test_a_request_is_never_more_than_a_training_may_run(zero_gpu, monkeypatch):
-    monkeypatch.setattr(config, "MAX_TRAINING_MINUTES", 10)
+    monkeypatch.setattr(settings, "MAX_TRAINING_MINUTES", 10)
     zero_gpu(BLACKWELL)
-    assert gpu.needed_seconds(config.MAX_EPOCHS, train_tab.MIN_BATCH, gpu.EXAMPLES) == 600
+    assert gpu.needed_seconds(settings.MAX_EPOCHS, train_tab.MIN_BATCH, gpu.EXAMPLES) == 600
     assert gpu.asked(600) == 600  # the server's clock stops the run there, its completed epochs kept
 
 
@@ -215,7 +215,7 @@ def test_a_refused_training_says_so_and_loses_nothing(zero_gpu, monkeypatch, tmp
     monkeypatch.setattr(gpu, "train_run", train_run)
     monkeypatch.setattr(gpu, "fine_tune_run", fine_tune_run)
     visitors = Visitors(tmp_path)
-    store = ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT)
+    store = ModelStore(settings.CHECKPOINT_DIR, settings.DEFAULT_CHECKPOINT)
     store.activate_default()
     tab = train_tab.TrainTab(store, visitors)
     request = visitor_request()
@@ -310,7 +310,7 @@ def as_on_zero_gpu(data_dir):
     import torch
 
     torch.set_num_threads(1)
-    config.DATA_DIR = data_dir
+    settings.DATA_DIR = data_dir
     gpu.ZERO_GPU = True
     gpu.train_run = forked(gpu.train_run)
     gpu.fine_tune_run = forked(gpu.fine_tune_run)
@@ -357,7 +357,7 @@ def runs(visitor):
 def two_visitors_train(folder, data_dir):
     savers = as_on_zero_gpu(data_dir)
     visitors = Visitors(folder)
-    tab = train_tab.TrainTab(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), visitors)
+    tab = train_tab.TrainTab(ModelStore(settings.CHECKPOINT_DIR, settings.DEFAULT_CHECKPOINT), visitors)
     a, b = SimpleNamespace(session_hash="visitor-a"), SimpleNamespace(session_hash="visitor-b")
     seen = {"statuses": [], "stopped_at": [], "b_stops_a": None}
 
@@ -417,7 +417,7 @@ def fine_tunes(folder, data_dir):
     test = read_mnist(data_dir, train=False)  # six real 7s as this visitor's corrections
     images = test.images[test.labels == 7][:6].numpy()
     corrections.load = lambda folder: (images, np.full(6, 7, np.int64))
-    store = ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT)
+    store = ModelStore(settings.CHECKPOINT_DIR, settings.DEFAULT_CHECKPOINT)
     store.activate_default()  # the shipped model, to fine-tune
     visitors = Visitors(folder)
     tab = train_tab.TrainTab(store, visitors)

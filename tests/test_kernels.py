@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import src.config
+import src.settings
 from src.model.network import normalize
 from src.training import kernels
 from src.training.kernels import MaxPool2x2
@@ -120,15 +120,15 @@ def test_an_installed_model_is_the_same_network_in_outputs_and_gradients(model, 
 def test_training_and_its_evaluation_take_the_kernels(small_mnist, launches, precision, monkeypatch):
     """In the precision a recipe asks for: bf16 maps (FAST on a CPU with native bf16) reach the kernels too."""
     from src.model.network import TutorialCNN
-    from src.training.loop import TrainConfig, train_epochs
+    from src.training.loop import Recipe, train_epochs
 
-    config = TrainConfig(epochs=1, batch_size=1000, augment=False, precision=precision, teachers=0)
+    config = Recipe(epochs=1, batch_size=1000, augment=False, precision=precision, teachers=0)
     steps = -(-len(small_mnist.train) // config.batch_size)
     evaluations = -(-len(small_mnist.val) // 256)  # src.training.loop.evaluate's batches, in fp32
-    monkeypatch.setattr(src.config, "CPU_KERNELS", False)
+    monkeypatch.setattr(src.settings, "CPU_KERNELS", False)
     list(train_epochs(TutorialCNN(), small_mnist, config))
     assert launches == []  # the switch: off, a training never runs them
-    monkeypatch.setattr(src.config, "CPU_KERNELS", True)
+    monkeypatch.setattr(src.settings, "CPU_KERNELS", True)
     trained = TutorialCNN()
     list(train_epochs(trained, small_mnist, config))
     assert type(trained.pool) is torch.nn.MaxPool2d and "features" not in vars(trained)  # plain again afterwards
@@ -203,7 +203,7 @@ def test_warm_up_compiles_what_a_training_needs_and_nothing_more_is_compiled():
 import torch
 from src.training import kernels
 from src.model.network import TutorialCNN
-from src.training.loop import TrainConfig, evaluate, train_step
+from src.training.loop import Recipe, evaluate, train_step
 from src.data.mnist import Split
 
 def compiled():
@@ -216,7 +216,7 @@ x = torch.rand(4, 1, 28, 28)
 for precision in ("fp32", "bf16"):
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    train_step(model, optimizer, x, torch.zeros(4, dtype=torch.long), TrainConfig(precision=precision, teachers=0))
+    train_step(model, optimizer, x, torch.zeros(4, dtype=torch.long), Recipe(precision=precision, teachers=0))
 evaluate(model, Split(torch.zeros(8, 28, 28, dtype=torch.uint8), torch.zeros(8, dtype=torch.long)))
 print(compiled() == after, after)
 """

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# What each layer may import from src (besides itself and the base modules src.atomic and src.config).
+# What each layer may import from src (besides itself and the base modules src.atomic and src.settings).
 MAY_IMPORT = {
     "model": set(),
     "data": set(),
@@ -17,7 +17,7 @@ MAY_IMPORT = {
     "reading": {"model", "data"},
     "web": {"model", "data", "training", "reading"},
 }
-BASE = {"src", "src.atomic", "src.config"}
+BASE = {"src", "src.atomic", "src.settings"}
 
 
 def src_imports() -> dict[str, set[str]]:
@@ -61,7 +61,7 @@ def test_every_module_is_in_a_layer_and_imports_only_the_layers_below():
         if layer(m) and i not in BASE and layer(i) != layer(m) and layer(i) not in MAY_IMPORT[layer(m)]
     )
     assert wrong == []
-    assert all(not graph[m] - {"src"} for m in ("src.atomic", "src.config"))
+    assert all(not graph[m] - {"src"} for m in ("src.atomic", "src.settings"))
 
 
 def test_there_is_no_import_cycle():

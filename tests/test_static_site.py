@@ -42,7 +42,7 @@ def static_url(tmp_path_factory):
 
 
 def test_the_folder_holds_the_checkpoints_own_files_and_a_static_space_readme(tmp_path):
-    from src import config
+    from src import settings
 
     out = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "src", "static", str(out)], cwd=ROOT, check=True, capture_output=True)
@@ -54,7 +54,7 @@ def test_the_folder_holds_the_checkpoints_own_files_and_a_static_space_readme(tm
         "model.safetensors",
         "pad.js",
     ]
-    checkpoint = config.CHECKPOINT_DIR / config.DEFAULT_CHECKPOINT
+    checkpoint = settings.CHECKPOINT_DIR / settings.DEFAULT_CHECKPOINT
     assert (out / "model.safetensors").read_bytes() == checkpoint.read_bytes()
     assert (out / "model.novelty.safetensors").read_bytes() == novelty_path(checkpoint).read_bytes()
     assert (out / "live.js").read_text() == (ROOT / "src" / "web" / "static" / "live.js").read_text()

@@ -146,7 +146,7 @@ def test_use_model_refuses_names_outside_the_checkpoint_folder(client):
 def test_settings_out_of_range_are_refused_with_a_clear_message(client):
     from gradio_client.exceptions import ValidationError
 
-    from src.config import MAX_EPOCHS
+    from src.settings import MAX_EPOCHS
 
     with pytest.raises(ValidationError, match=f"Epochs must be between 1 and {MAX_EPOCHS}"):  # before the queue
         client.predict(
@@ -185,13 +185,13 @@ def test_trainings_beyond_the_limits_are_refused_before_the_queue_and_waiting_ho
     each with its place in the line; a place whose event never comes is given back; waiting is on the loop."""
     from types import SimpleNamespace
 
-    from src import config
+    from src import settings
     from src.reading.inference import ModelStore
     from src.web import train_tab
     from src.web.visitors import Visitors
 
-    monkeypatch.setattr(config, "MAX_TRAININGS_PER_ADDRESS", 2)
-    tab = train_tab.TrainTab(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), Visitors(tmp_path))
+    monkeypatch.setattr(settings, "MAX_TRAININGS_PER_ADDRESS", 2)
+    tab = train_tab.TrainTab(ModelStore(settings.CHECKPOINT_DIR, settings.DEFAULT_CHECKPOINT), Visitors(tmp_path))
     settings = (1, 128, 0.003, True, 0, 500)
 
     def request(session, host):
@@ -263,7 +263,7 @@ def test_a_failure_inside_training_is_a_clear_error_and_leaves_no_files(tmp_path
 
     import gradio as gr
 
-    from src import config
+    from src import settings
     from src.reading.inference import ModelStore
     from src.training import gpu
     from src.training.loop import train_epochs
@@ -276,8 +276,8 @@ def test_a_failure_inside_training_is_a_clear_error_and_leaves_no_files(tmp_path
             raise RuntimeError("injected failure")
 
     monkeypatch.setattr(gpu, "train_epochs", failing)
-    monkeypatch.setattr(config, "DATA_DIR", data_dir)
-    tab = train_tab.TrainTab(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), Visitors(tmp_path))
+    monkeypatch.setattr(settings, "DATA_DIR", data_dir)
+    tab = train_tab.TrainTab(ModelStore(settings.CHECKPOINT_DIR, settings.DEFAULT_CHECKPOINT), Visitors(tmp_path))
 
     async def run():
         async for _ in tab.train(
@@ -296,14 +296,14 @@ def test_a_training_stops_when_its_visitor_left_and_did_not_come_back(tmp_path, 
     Stop is set. A reload within the grace time (the same visitor back) keeps it running."""
     from types import SimpleNamespace
 
-    from src import config
+    from src import settings
     from src.reading.inference import ModelStore
     from src.web import train_tab
     from src.web.visitors import Visitors
 
     monkeypatch.setattr(train_tab, "LEFT_GRACE_SECONDS", 0.2)
     visitors = Visitors(tmp_path)
-    tab = train_tab.TrainTab(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), visitors)
+    tab = train_tab.TrainTab(ModelStore(settings.CHECKPOINT_DIR, settings.DEFAULT_CHECKPOINT), visitors)
     for comes_back in (True, False):
         page, reload = SimpleNamespace(session_hash=f"page-{comes_back}"), SimpleNamespace(session_hash="reload")
         key = visitors.arrived(page.session_hash, None)
@@ -327,15 +327,15 @@ def test_a_training_stops_at_the_time_limit_and_its_address_has_an_hourly_budget
     import time
     from types import SimpleNamespace
 
-    from src import config
+    from src import settings
     from src.reading.inference import ModelStore
     from src.web import train_tab
     from src.web.visitors import Visitors
 
-    monkeypatch.setattr(config, "DATA_DIR", data_dir)
-    monkeypatch.setattr(config, "MAX_TRAINING_MINUTES", 0.1)
-    monkeypatch.setattr(config, "TRAINING_MINUTES_PER_ADDRESS", 0.05)
-    tab = train_tab.TrainTab(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), Visitors(tmp_path))
+    monkeypatch.setattr(settings, "DATA_DIR", data_dir)
+    monkeypatch.setattr(settings, "MAX_TRAINING_MINUTES", 0.1)
+    monkeypatch.setattr(settings, "TRAINING_MINUTES_PER_ADDRESS", 0.05)
+    tab = train_tab.TrainTab(ModelStore(settings.CHECKPOINT_DIR, settings.DEFAULT_CHECKPOINT), Visitors(tmp_path))
 
     def request(session):
         return SimpleNamespace(session_hash=session, client=SimpleNamespace(host="203.0.113.5"), headers={})
@@ -359,13 +359,13 @@ def test_the_grace_time_counts_from_the_last_page_closed(tmp_path):
     given (no waiting)."""
     from types import SimpleNamespace
 
-    from src import config
+    from src import settings
     from src.reading.inference import ModelStore
     from src.web import train_tab
     from src.web.visitors import Visitors
 
     visitors = Visitors(tmp_path)
-    tab = train_tab.TrainTab(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), visitors)
+    tab = train_tab.TrainTab(ModelStore(settings.CHECKPOINT_DIR, settings.DEFAULT_CHECKPOINT), visitors)
     first, second = SimpleNamespace(session_hash="tab-1"), SimpleNamespace(session_hash="tab-2")
     key = visitors.arrived(first.session_hash, None)
     visitors.arrived(second.session_hash, key)  # the same visitor in two tabs
@@ -389,13 +389,13 @@ def test_thousands_of_page_closes_start_no_thread_each(tmp_path):
     """Closing pages costs a timer only for a visitor who trains, one however many of their pages close."""
     from types import SimpleNamespace
 
-    from src import config
+    from src import settings
     from src.reading.inference import ModelStore
     from src.web import train_tab
     from src.web.visitors import Visitors
 
     visitors = Visitors(tmp_path)
-    tab = train_tab.TrainTab(ModelStore(config.CHECKPOINT_DIR, config.DEFAULT_CHECKPOINT), visitors)
+    tab = train_tab.TrainTab(ModelStore(settings.CHECKPOINT_DIR, settings.DEFAULT_CHECKPOINT), visitors)
     trainer = SimpleNamespace(session_hash="trainer")
     visitors.arrived(trainer.session_hash, None)
     before = threading.active_count()

@@ -8,7 +8,7 @@ import torch
 
 from src.data.mnist import Split, load_mnist
 from src.model.network import TutorialCNN
-from src.training.loop import TrainConfig, augment, seeded_model, train_epochs
+from src.training.loop import Recipe, augment, seeded_model, train_epochs
 
 RECORD_KEYS = {"epoch", "train_loss", "val_loss", "val_acc", "seconds"}
 
@@ -24,7 +24,7 @@ def test_augment_keeps_shape_and_range_and_changes_images(small_mnist):
 
 
 def test_short_training_run_lowers_the_loss(small_mnist):
-    records = list(train_epochs(TutorialCNN(), small_mnist, TrainConfig(epochs=3, batch_size=64, teachers=0)))
+    records = list(train_epochs(TutorialCNN(), small_mnist, Recipe(epochs=3, batch_size=64, teachers=0)))
     assert [r["epoch"] for r in records] == [1, 2, 3]
     assert all(RECORD_KEYS <= set(r) for r in records)
     assert records[-1]["train_loss"] < records[0]["train_loss"]
@@ -43,7 +43,7 @@ def test_stop_event_halts_between_batches_and_keeps_the_last_completed_epoch(sma
             yield item
 
     model = TutorialCNN()
-    config = TrainConfig(epochs=5, batch_size=64, teachers=0)
+    config = Recipe(epochs=5, batch_size=64, teachers=0)
     for record in train_epochs(model, small_mnist, config, stop=stop, progress=progress):
         snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
     assert len(snapshots) == 1
@@ -56,7 +56,7 @@ def test_training_runs_on_cuda_with_data_resident_on_the_gpu(data_dir):
     data = load_mnist(data_dir, device="cuda", limit=8000)
     assert data.train.images.is_cuda
     model = TutorialCNN()
-    records = list(train_epochs(model, data, TrainConfig(epochs=3, teachers=0)))
+    records = list(train_epochs(model, data, Recipe(epochs=3, teachers=0)))
     assert next(model.parameters()).is_cuda
     assert records[-1]["val_acc"] > 90 and records[-1]["train_loss"] < records[0]["train_loss"]
 
@@ -87,8 +87,8 @@ def test_compute_dtype_follows_the_precision_asked_for(monkeypatch):
         compute_dtype("fp16", "cpu")
     for native, expected in ((True, "bf16"), (False, "fp32")):
         monkeypatch.setattr(src.training.loop, "native_bf16", lambda native=native: native)
-        assert TrainConfig(precision="auto").resolved("cpu").precision == expected
-        assert TrainConfig(precision="fp32").resolved("cpu").precision == "fp32"
+        assert Recipe(precision="auto").resolved("cpu").precision == expected
+        assert Recipe(precision="fp32").resolved("cpu").precision == "fp32"
 
 
 @pytest.mark.parametrize("precision, dtype", [("bf16", torch.bfloat16), ("fp32", torch.float32)])
@@ -98,7 +98,7 @@ def test_training_computes_in_the_precision_asked_for_with_fp32_weights(small_mn
     model = TutorialCNN()
     seen = set()
     model.conv2.register_forward_hook(lambda _, __, out: seen.add(out.dtype) if torch.is_grad_enabled() else None)
-    config = TrainConfig(epochs=2, batch_size=64, precision=precision, teachers=0)
+    config = Recipe(epochs=2, batch_size=64, precision=precision, teachers=0)
     records = list(train_epochs(model, small_mnist, config))
     assert seen == {dtype}
     assert all(p.dtype == torch.float32 for p in model.parameters())
@@ -112,7 +112,7 @@ def test_a_recipe_at_another_batch_size_keeps_the_share_of_synthetic_drawings():
     small = FAST.at_batch_size(64)
     assert (small.batch_size, small.drawn_per_batch, small.outliers_per_batch) == (64, 4, 8)
     assert small.lr == FAST.lr and small.epochs == FAST.epochs
-    assert TrainConfig(drawn_per_batch=0).at_batch_size(512).drawn_per_batch == 0
+    assert Recipe(drawn_per_batch=0).at_batch_size(512).drawn_per_batch == 0
     assert FAST.at_batch_size(1).drawn_per_batch == 1
 
 
@@ -137,7 +137,7 @@ def test_a_network_with_a_teacher_learns_the_teacher_s_answers(small_mnist, defa
     shifted = replace(small_mnist, val=Split(small_mnist.val.images, (small_mnist.val.labels + 1) % 10))
     assert evaluate(teacher, shifted.val)[1] > 97
 
-    config = TrainConfig(epochs=2, batch_size=64, teachers=1, distill_weight=1.0)
+    config = Recipe(epochs=2, batch_size=64, teachers=1, distill_weight=1.0)
     taught = seeded_model(0)
     list(train_epochs(taught, small_mnist, config, teachers=[teacher]))
     assert evaluate(taught, shifted.val)[1] > 85  # it answers as the teacher does, not as the labels say
@@ -154,7 +154,7 @@ def test_a_step_with_teachers_follows_the_documented_loss(small_mnist, default_c
 
     from src.training.loop import train_step
 
-    config = TrainConfig(teachers=2, distill_weight=0.5, distill_temperature=2.0, precision=precision)
+    config = Recipe(teachers=2, distill_weight=0.5, distill_temperature=2.0, precision=precision)
     teachers = [rotated_teacher(default_checkpoint, shift) for shift in (0, 1)]  # they answer d and d + 1
     x = small_mnist.train.images[:64].unsqueeze(1).float().div(255)
     labels = small_mnist.train.labels[:64]
@@ -177,7 +177,7 @@ def test_a_step_with_teachers_follows_the_documented_loss(small_mnist, default_c
 
 
 def test_a_recipe_with_teachers_needs_them_and_names_their_seeds(small_mnist):
-    config = TrainConfig(epochs=1, batch_size=64, seed=3, teachers=2)
+    config = Recipe(epochs=1, batch_size=64, seed=3, teachers=2)
     assert [r.seed for r in config.teacher_recipes()] == [3, 13]
     assert all(r.teachers == 0 and r.epochs == 1 for r in config.teacher_recipes())
     with pytest.raises(ValueError, match="2 teachers"):
@@ -191,7 +191,7 @@ def test_train_teachers_trains_frozen_teachers_that_read_digits(small_mnist, mon
     seeds = []
     monkeypatch.setattr(training, "seeded_model", lambda seed: seeds.append(seed) or seeded_model(seed))
     reports = []
-    config = TrainConfig(epochs=2, batch_size=64, teachers=2)
+    config = Recipe(epochs=2, batch_size=64, teachers=2)
     teachers = train_teachers(small_mnist, config, report=lambda k, record: reports.append((k, record["epoch"])))
     assert reports == [(1, 1), (1, 2), (2, 1), (2, 2)]
     assert seeds == [0, 10]  # each teacher starts from its recipe's seed

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from src import config
+from src import settings
 from src.atomic import cached_arrays
 from src.data import preprocess, segment, synthetic
 from src.data.mnist import DataUnavailable, load_mnist
@@ -102,7 +102,7 @@ def calibration_digits(
     val = np.ascontiguousarray(data.val.images[:n_mnist].cpu().numpy())
     code = b"".join(Path(m.__file__).read_bytes() for m in (preprocess, segment, synthetic))
     recipe = f"{n_drawn}-{seed}-{CACHE_FORMAT}".encode() + code
-    path = Path(folder or config.DATA_DIR) / CACHE_NAME
+    path = Path(folder or settings.DATA_DIR) / CACHE_NAME
     with _kept_lock:  # one thread makes them; another training waits for them rather than making them too
         kept = _kept.get((path, recipe))
         if kept is None or len(kept["val"]) < len(val) or not np.array_equal(kept["val"][: len(val)], val):
@@ -129,11 +129,11 @@ _kept_lock = threading.Lock()
 
 
 def prepare(data_dir=None) -> None:
-    """Make or read the tuning digits of the MNIST in `data_dir` (config.DATA_DIR) into memory, so that no
+    """Make or read the tuning digits of the MNIST in `data_dir` (settings.DATA_DIR) into memory, so that no
     training's fit waits for them: for a background thread at server start (without MNIST it logs and returns;
     a training then says that MNIST is missing)."""
     try:
-        calibration_digits(load_mnist(data_dir or config.DATA_DIR), folder=data_dir)
+        calibration_digits(load_mnist(data_dir or settings.DATA_DIR), folder=data_dir)
     except DataUnavailable as e:
         log.warning("no tuning digits made: %s", e)
 

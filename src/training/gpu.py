@@ -25,7 +25,7 @@ from pathlib import Path
 import spaces  # Hugging Face's ZeroGPU; on any other machine its decorator returns the function as it is
 import torch
 
-from src import config
+from src import settings
 from src.data.mnist import load_mnist, read_mnist
 from src.data.synthetic import cached_training_pools
 from src.training.loop import (
@@ -101,7 +101,7 @@ def needed_seconds(epochs, batch_size, max_examples) -> int:
     """The GPU time a training needs (START_SECONDS, then BATCH_SECONDS a batch), never more than this server
     lets one training run (MAX_TRAINING_MINUTES: its clock stops the run, which keeps its completed epochs)."""
     batches = epochs * math.ceil(min(max_examples or EXAMPLES, EXAMPLES) / batch_size)
-    return math.ceil(min(config.MAX_TRAINING_MINUTES * 60, START_SECONDS + batches * BATCH_SECONDS))
+    return math.ceil(min(settings.MAX_TRAINING_MINUTES * 60, START_SECONDS + batches * BATCH_SECONDS))
 
 
 def training_seconds(

@@ -5,11 +5,11 @@
     for record in train_epochs(model, data, FAST, pools):
         print(record)   # {"epoch": 1, "train_loss": ..., "val_loss": ..., "val_acc": ..., "seconds": ...}
 
-The long recipe, TrainConfig(), first trains three teachers with the same loop (train_teachers); the
+The long recipe, Recipe(), first trains three teachers with the same loop (train_teachers); the
 network then learns from their mean answer as well as from the labels (knowledge distillation):
 
-    teachers = train_teachers(data, TrainConfig(), pools)
-    for record in train_epochs(model, data, TrainConfig(), pools, teachers=teachers): ...
+    teachers = train_teachers(data, Recipe(), pools)
+    for record in train_epochs(model, data, Recipe(), pools, teachers=teachers): ...
 
 `pools` (src.data.synthetic.cached_training_pools) adds to every batch some drawn digits, synthetic ones and
 MNIST training images as the app reads them from a drawing, so that the network reads drawings as well as
@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from src import config as settings  # the app's settings (a recipe is a TrainConfig, named config here)
+from src import settings
 from src.data.mnist import MNISTData, Split
 from src.model.network import TutorialCNN
 from src.training import kernels
@@ -45,7 +45,7 @@ PRECISIONS = ("auto", "bf16", "fp32")
 
 
 @dataclass
-class TrainConfig:
+class Recipe:
     """The default recipe; `python train.py` with no flags trains exactly this."""
 
     epochs: int = 30
@@ -69,7 +69,7 @@ class TrainConfig:
     def to_dict(self):
         return asdict(self)
 
-    def at_batch_size(self, batch_size: int) -> "TrainConfig":
+    def at_batch_size(self, batch_size: int) -> "Recipe":
         """This recipe at another batch size, its synthetic drawings per batch scaled to keep their share."""
 
         def scaled(count):
@@ -82,17 +82,17 @@ class TrainConfig:
             outliers_per_batch=scaled(self.outliers_per_batch),
         )
 
-    def teacher_recipes(self) -> list["TrainConfig"]:
+    def teacher_recipes(self) -> list["Recipe"]:
         """This recipe's teachers: the same recipe without teachers, from seeds seed, seed + 10, seed + 20, ..."""
         return [replace(self, seed=self.seed + 10 * k, teachers=0) for k in range(self.teachers)]
 
-    def resolved(self, device) -> "TrainConfig":
+    def resolved(self, device) -> "Recipe":
         """This recipe with "auto" precision replaced by what `device` will use, as a checkpoint records it."""
         return replace(self, precision="bf16" if compute_dtype(self.precision, device) == torch.bfloat16 else "fp32")
 
 
 # The Train tab's default: a good model while a visitor waits (how it was chosen: docs/model.md).
-FAST = TrainConfig(
+FAST = Recipe(
     epochs=5,
     batch_size=384,
     lr=3e-2,
@@ -228,7 +228,7 @@ class Pools:
     def from_numpy(cls, drawn, labels, outliers, device="cpu"):
         return cls(*(torch.from_numpy(a).to(device) for a in (drawn, labels, outliers)))
 
-    def mix(self, x, labels, config: "TrainConfig", generator: torch.Generator, augmented: bool):
+    def mix(self, x, labels, config: "Recipe", generator: torch.Generator, augmented: bool):
         """Append drawn digits (with their labels) and then non-digits (no labels) to a batch of float images."""
 
         def pick(images, n):
@@ -251,7 +251,7 @@ def train_step(
     optimizer: torch.optim.Optimizer,
     x: torch.Tensor,
     labels: torch.Tensor,
-    config: TrainConfig,
+    config: Recipe,
     teachers: list[TutorialCNN] = (),
 ) -> torch.Tensor:
     """One optimisation step on float [0, 1] images `x` (N, 1, 28, 28); returns the digits' cross-entropy.
@@ -352,7 +352,7 @@ def _no_progress(iterable: Iterable, **_) -> Iterable:
 def train_epochs(
     model: torch.nn.Module,
     data: MNISTData,
-    config: TrainConfig,
+    config: Recipe,
     pools: Pools | None = None,
     stop: threading.Event | None = None,
     progress: Callable[..., Iterable] = _no_progress,
@@ -432,7 +432,7 @@ def _epochs(model, data, config, pools, stop, progress, teachers, generator) -> 
 
 def train_teachers(
     data: MNISTData,
-    config: TrainConfig,
+    config: Recipe,
     pools: Pools | None = None,
     progress: Callable[..., Iterable] = _no_progress,
     report: Callable[[int, dict], None] | None = None,
@@ -462,9 +462,7 @@ STEPS_PER_EPOCH = 50
 CORRECTIONS_PER_BATCH = 32
 MNIST_PER_BATCH = 96
 LR = 5e-4
-OUTLIERS = TrainConfig(
-    drawn_per_batch=0, outliers_per_batch=32, teachers=0
-)  # non-digits mixed into each fine-tuning batch
+OUTLIERS = Recipe(drawn_per_batch=0, outliers_per_batch=32, teachers=0)  # non-digits mixed into each fine-tuning batch
 
 
 def _accuracy(model, images_uint8: np.ndarray, labels: np.ndarray) -> float | None:

@@ -11,7 +11,7 @@ must hold against one person are counted per address as well:
 
 Behind a proxy (Hugging Face Spaces) every request comes from the proxy's own address, and the client's
 is the last entry of X-Forwarded-For (all its lines together), the one the proxy appended (entries before it
-are whatever the client sent). TRUST_PROXY (src/config.py; on by itself on a Space) says to read it. An
+are whatever the client sent). TRUST_PROXY (src/settings.py; on by itself on a Space) says to read it. An
 IPv6 client counts by its /64, and a forwarded loopback address is not this machine.
 """
 
@@ -20,7 +20,7 @@ import threading
 import time
 from collections import defaultdict, deque
 
-from src import config
+from src import settings
 
 
 def _forwarded(lines: list[str]) -> str | None:
@@ -63,7 +63,7 @@ def address(request) -> str:
             else []
         )
         host = getattr(getattr(request, "client", None), "host", None)
-    forwarded = _forwarded(lines) if config.TRUST_PROXY else None
+    forwarded = _forwarded(lines) if settings.TRUST_PROXY else None
     if forwarded:
         return _key(forwarded, forwarded=True)
     return _key(str(host), forwarded=False) if host else "unknown"

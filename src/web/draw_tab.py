@@ -13,7 +13,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from src import config
+from src import settings
 from src.data.preprocess import InvalidImage, load_image
 from src.model.checkpoint import CheckpointError
 from src.model.novelty import novelty_path
@@ -430,7 +430,7 @@ class DrawTab:
         use.then(self.live_element, choice, live_reading, api_name=False)
         use.then(None, js=RELOAD_INSIDE)  # an open panel shows the new model's maps and filters
         arrival = demo.load(self.arrived, visitor_key, visitor_key, api_name=False)
-        if not config.ALLOW_TRAINING:  # with training, the Train tab fills every picker from one listing
+        if not settings.ALLOW_TRAINING:  # with training, the Train tab fills every picker from one listing
             arrival.then(self.refresh_models, choice, [model_picker, active_model], api_name=False)
         arrival.then(self.live_element, choice, live_reading, api_name=False)
         arrival.then(self.corrections_text, None, correction_status, api_name=False)

@@ -26,7 +26,7 @@ import torch
 from gradio import FileData
 from PIL import Image
 
-from src import config
+from src import settings
 from src.atomic import atomic_write
 from src.data.mnist import DataUnavailable, Split, read_mnist
 from src.data.preprocess import InvalidImage, load_image
@@ -95,7 +95,7 @@ class Explore:
         with self._data_lock:
             if train not in self._mnist:
                 try:
-                    split = read_mnist(config.DATA_DIR, train=train)
+                    split = read_mnist(settings.DATA_DIR, train=train)
                 except DataUnavailable as e:
                     raise no_mnist(e) from None
                 # A copy: a slice would keep all 60,000 training images (47 MB) alive behind it.

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from src import config
+from src import settings
 from src.atomic import atomic_write
 from src.model.checkpoint import CheckpointError, checkpoint_files, read_metadata
 from src.reading.inference import ModelStore
@@ -36,7 +36,7 @@ class OperatorPage:
         self.visitors = visitors
         self.password = password
         # Wrong passwords per address (MAX_SIGN_IN_FAILURES in 10 minutes), and 10 times that from all addresses.
-        self.failures = Failures(config.MAX_SIGN_IN_FAILURES, 600, total_limit=10 * config.MAX_SIGN_IN_FAILURES)
+        self.failures = Failures(settings.MAX_SIGN_IN_FAILURES, 600, total_limit=10 * settings.MAX_SIGN_IN_FAILURES)
 
     # ------------------------------------------------------------------------------------- checks
     def locked_text(self, request) -> str | None:

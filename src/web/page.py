@@ -9,7 +9,7 @@ has their own model choice (a gr.State), runs, corrections and Stop; see src/web
 
 import gradio as gr
 
-from src import config
+from src import settings
 from src.reading import evaluation
 from src.reading.inference import ModelStore
 from src.web import live
@@ -60,7 +60,7 @@ def build_demo(store: ModelStore, visitors: Visitors, links: WeightLinks) -> gr.
 
         demo.unload(left)
 
-    if config.ADMIN_PASSWORD:  # the operator's page; without the secret it does not exist at all
+    if settings.ADMIN_PASSWORD:  # the operator's page; without the secret it does not exist at all
         with demo.route("Operator", "/operator", show_in_navbar=False):
-            OperatorPage(store, visitors, config.ADMIN_PASSWORD).build()
+            OperatorPage(store, visitors, settings.ADMIN_PASSWORD).build()
     return demo

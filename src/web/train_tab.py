@@ -28,7 +28,7 @@ from types import SimpleNamespace
 import gradio as gr
 import pandas as pd
 
-from src import config
+from src import settings
 from src.data.mnist import DataUnavailable, load_mnist
 from src.data.synthetic import cached_training_pools
 from src.model.checkpoint import CheckpointError, save_model
@@ -203,8 +203,8 @@ def settings_problem(epochs, batch_size, learning_rate, seed, max_examples) -> t
     checks = [
         (
             0,
-            epochs is not None and 1 <= epochs <= config.MAX_EPOCHS,
-            f"Epochs must be between 1 and {config.MAX_EPOCHS}.",
+            epochs is not None and 1 <= epochs <= settings.MAX_EPOCHS,
+            f"Epochs must be between 1 and {settings.MAX_EPOCHS}.",
         ),
         (
             1,
@@ -227,7 +227,7 @@ def settings_problem(epochs, batch_size, learning_rate, seed, max_examples) -> t
 
 
 def validate(epochs, batch_size, learning_rate, seed, max_examples) -> None:
-    if not config.ALLOW_TRAINING:
+    if not settings.ALLOW_TRAINING:
         raise gr.Error("Training is disabled on this server (ALLOW_TRAINING=0).", print_exception=False)
     problem = settings_problem(epochs, batch_size, learning_rate, seed, max_examples)
     if problem:
@@ -278,14 +278,14 @@ class TrainTab:
         self._places: dict[str, _Place] = {}  # visitor id -> their training's place
         self._leaving: dict[str, float] = {}  # visitor id -> when their last page closed, while they train
         self._watcher: threading.Thread | None = None  # the one thread that stops the trainings of those gone
-        self._used = clients.Hourly(config.TRAINING_MINUTES_PER_ADDRESS * 60)  # seconds trained per address and hour
+        self._used = clients.Hourly(settings.TRAINING_MINUTES_PER_ADDRESS * 60)  # seconds trained per address and hour
         self._lock = threading.Lock()
 
     # ----------------------------------------------------------------------------------------- the tab
     def build(self, explore, draw) -> None:
         """The Train tab's layout and wiring, inside `with gr.Tab("Train")`. `explore` (src/web/explore.py) serves
         evaluation, comparison and examples; `draw` is the Draw tab's DrawParts."""
-        if not config.ALLOW_TRAINING:
+        if not settings.ALLOW_TRAINING:
             gr.Markdown(
                 "Training is switched off on this server (`ALLOW_TRAINING=0`), so that a public demo "
                 "stays fast for everyone. Run the app yourself to train: `python app.py`.",
@@ -304,8 +304,8 @@ class TrainTab:
         with gr.Row():
             epochs = gr.Slider(
                 1,
-                config.MAX_EPOCHS,
-                value=min(defaults.epochs, config.MAX_EPOCHS),
+                settings.MAX_EPOCHS,
+                value=min(defaults.epochs, settings.MAX_EPOCHS),
                 step=1,
                 label="Epochs",
                 elem_id="epochs",
@@ -454,7 +454,7 @@ class TrainTab:
             api_name="train",
             validator=self.admit_training,  # refused before Gradio's queue: full line, limits, bad settings
             preprocess=False,  # plain numbers: the validator's own range checks give the messages
-            concurrency_limit=1 + config.MAX_WAITING_TRAININGS,
+            concurrency_limit=1 + settings.MAX_WAITING_TRAININGS,
             concurrency_id="train",  # = the line: never queued
         )
         listed = training.success(
@@ -473,7 +473,7 @@ class TrainTab:
             [fine_tune_report, fine_tuned],
             api_name="fine_tune",
             validator=self.admit_fine_tune,
-            concurrency_limit=1 + config.MAX_WAITING_TRAININGS,
+            concurrency_limit=1 + settings.MAX_WAITING_TRAININGS,
             concurrency_id="train",
         )
         tuning.then(explore.all_pickers, draw.choice, every_picker, api_name=False)
@@ -490,23 +490,23 @@ class TrainTab:
             raise gr.Error(
                 "You already have a training running or waiting: stop it first, or wait for it.", print_exception=False
             )
-        if sum(p.addr == addr for p in self._places.values()) >= config.MAX_TRAININGS_PER_ADDRESS:
+        if sum(p.addr == addr for p in self._places.values()) >= settings.MAX_TRAININGS_PER_ADDRESS:
             raise gr.Error(
-                f"{config.MAX_TRAININGS_PER_ADDRESS} trainings from your network are already running or "
+                f"{settings.MAX_TRAININGS_PER_ADDRESS} trainings from your network are already running or "
                 "waiting on this server, the most it takes from one address. Try again when one has "
                 "finished.",
                 print_exception=False,
             )
         if not clients.is_loopback(addr) and self._used.over(addr):
             raise gr.Error(
-                f"Trainings from your network have used this server for {config.TRAINING_MINUTES_PER_ADDRESS} "
+                f"Trainings from your network have used this server for {settings.TRAINING_MINUTES_PER_ADDRESS} "
                 "minutes in the last hour, the most it gives one address. Try again later, or run the app "
                 "on your own machine (`python app.py`).",
                 print_exception=False,
             )
-        if len(self.line) >= 1 + config.MAX_WAITING_TRAININGS:
+        if len(self.line) >= 1 + settings.MAX_WAITING_TRAININGS:
             raise gr.Error(
-                f"The line of trainings is full ({config.MAX_WAITING_TRAININGS} waiting besides the one "
+                f"The line of trainings is full ({settings.MAX_WAITING_TRAININGS} waiting besides the one "
                 "running). Try again in a few minutes, or run the app on your own machine "
                 "(`python app.py`).",
                 print_exception=False,
@@ -521,7 +521,7 @@ class TrainTab:
         problem = settings_problem(*[settings[i] for i in (0, 1, 2, 4, 5)]) if settings else None
         if problem is None:
             try:
-                if not config.ALLOW_TRAINING:
+                if not settings.ALLOW_TRAINING:
                     raise gr.Error("Training is disabled on this server (ALLOW_TRAINING=0).", print_exception=False)
                 visitor = self.visitors.of(request)
                 with self._lock:
@@ -637,7 +637,7 @@ class TrainTab:
             clock.up = True
             stop.set()
 
-        timer = threading.Timer(config.MAX_TRAINING_MINUTES * 60, time_up)
+        timer = threading.Timer(settings.MAX_TRAINING_MINUTES * 60, time_up)
         timer.daemon = True
         timer.start()
         try:
@@ -713,7 +713,7 @@ class TrainTab:
             None,
         )
         try:
-            data = load_mnist(config.DATA_DIR, seed=seed, limit=max_examples)  # on the CPU: the novelty statistics
+            data = load_mnist(settings.DATA_DIR, seed=seed, limit=max_examples)  # on the CPU: the novelty statistics
         except DataUnavailable as e:
             raise no_mnist(e) from None
         yield (
@@ -722,7 +722,7 @@ class TrainTab:
             "Drawing synthetic digits and non-digits to learn from (about 30 s the first time, then kept)…",
             None,
         )
-        cached_training_pools(config.DATA_DIR)  # drawn here, on the CPU, and kept on disk for the training
+        cached_training_pools(settings.DATA_DIR)  # drawn here, on the CPU, and kept on disk for the training
         started = time.perf_counter()
         needed = gpu.needed_seconds(epochs, batch_size, max_examples)
         if gpu.ZERO_GPU:  # the GPU time asked for, before it is
@@ -739,7 +739,7 @@ class TrainTab:
                 augment,
                 seed,
                 max_examples,
-                config.DATA_DIR,
+                settings.DATA_DIR,
                 stop,
                 None if gpu.ZERO_GPU else tqdm,
             ):
@@ -811,7 +811,7 @@ class TrainTab:
     async def fine_tune_on_corrections(self, choice=None, request: gr.Request = None, progress=gr.Progress()):
         """Fine-tune this visitor's model on their corrections mixed with MNIST; report before/after; save it
         among their runs."""
-        if not config.ALLOW_TRAINING:
+        if not settings.ALLOW_TRAINING:
             raise gr.Error("Training is disabled on this server (ALLOW_TRAINING=0).", print_exception=False)
         visitor = self.visitors.of(request)
         with self._turn(visitor, request) as (ticket, stop):
@@ -845,14 +845,14 @@ class TrainTab:
         )
         progress(0, desc="Loading MNIST")
         try:
-            data = load_mnist(config.DATA_DIR)
+            data = load_mnist(settings.DATA_DIR)
         except DataUnavailable as e:
             raise no_mnist(e) from None
-        cached_training_pools(config.DATA_DIR)
+        cached_training_pools(settings.DATA_DIR)
         progress(0.2, desc="Fine-tuning")
         try:
             weights, report = gpu.fine_tune_run(
-                {k: v.cpu() for k, v in base.model.state_dict().items()}, samples, config.DATA_DIR, stop
+                {k: v.cpu() for k, v in base.model.state_dict().items()}, samples, settings.DATA_DIR, stop
             )
         except gr.Error as e:
             if (refused := gpu.refusal(e, gpu.FINE_TUNE_SECONDS, "fine-tuning")) is None:
@@ -893,7 +893,7 @@ class TrainTab:
 
 def time_up_text(clock) -> str:
     return (
-        f" It was stopped at this server's limit of {config.MAX_TRAINING_MINUTES:g} minutes per training."
+        f" It was stopped at this server's limit of {settings.MAX_TRAINING_MINUTES:g} minutes per training."
         if clock.up
         else ""
     )

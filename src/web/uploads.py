@@ -18,7 +18,7 @@ import gradio as gr
 from gradio.data_classes import FileData
 from pydantic import ValidationError, model_validator
 
-from src import config
+from src import settings
 from src.web.clients import MAX_ADDRESSES, Hourly, address, is_loopback
 
 # A 4000x4000 drawing (MAX_PIXELS) is well under 1 MB as PNG, a 12 MP photo a few MB as JPEG; the biggest
@@ -58,8 +58,8 @@ class RequestLimits:
     ):
         self.app, self.limit, self.event_limit = app, limit, event_limit
         self.uploads = Hourly(hourly)
-        self.events = EventRate(config.EVENTS_PER_SECOND if per_second is None else per_second)
-        self.in_flight = InFlight(config.EVENTS_IN_FLIGHT_PER_ADDRESS)
+        self.events = EventRate(settings.EVENTS_PER_SECOND if per_second is None else per_second)
+        self.in_flight = InFlight(settings.EVENTS_IN_FLIGHT_PER_ADDRESS)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":

@@ -11,7 +11,7 @@
 A visitor is a browser or a gradio_client.Client. A browser keeps a random visitor key (gr.BrowserState,
 given on its first visit), so its reloads and tabs are one visitor; a gradio_client session is keyed by
 its session hash, the same key as its gr.State. The folder is named by a digest of the key, so no
-client-chosen string ever becomes a path. Limits (all set in src/config.py from the environment):
+client-chosen string ever becomes a path. Limits (all set in src/settings.py from the environment):
 
   - runs per visitor: saving one more removes their oldest run first;
   - corrections per visitor: one more is refused with a message;
