@@ -63,9 +63,10 @@ from gradio_client import handle_file
 from PIL import Image, ImageOps
 
 from bench.launch import ROOT, client, start_app
-from src.data.synthetic import png_bytes, render_digit, render_mask
+from src.data.digits import render_digit, render_mask
+from src.data.strokes import png_bytes
 from src.web.pad import PREFIX, SIZE, encode
-from src.web.train_tab import LEFT_GRACE_SECONDS
+from src.web.trainings import LEFT_GRACE_SECONDS
 from src.web.uploads import MAX_EVENT_BYTES, MAX_FILE_BYTES, UPLOAD_BYTES_PER_ADDRESS_HOUR
 
 PASSWORD = "abuse-bench-" + secrets.token_hex(4)
@@ -317,6 +318,13 @@ class App:
         self.memory = Memory(self.app.process.pid)
 
 
+def timed(call) -> float:
+    """Seconds `call()` took; it must return True (the answer was the one expected)."""
+    start = time.perf_counter()
+    assert call(), "an unexpected answer"
+    return time.perf_counter() - start
+
+
 class Honest:
     """A visitor who draws, classifies a file, presses Stop and reloads the page, timing each."""
 
@@ -329,26 +337,16 @@ class Honest:
         render_digit(3, np.random.default_rng(5), canvas=SIZE).convert("RGB").save(self.file)
 
     def predict(self) -> float:
-        start = time.perf_counter()
-        reading = self.client.predict(self.drawing, api_name="/predict")[0]
-        assert reading["digit"] == 3, reading
-        return time.perf_counter() - start
+        return timed(lambda: self.client.predict(self.drawing, api_name="/predict")[0]["digit"] == 3)
 
     def classify(self) -> float:
-        start = time.perf_counter()
-        reading = self.client.predict(handle_file(str(self.file)), api_name="/classify")
-        assert reading["digit"] == 3, reading
-        return time.perf_counter() - start
+        return timed(lambda: self.client.predict(handle_file(str(self.file)), api_name="/classify")["digit"] == 3)
 
     def stop(self) -> float:
-        start = time.perf_counter()
-        assert "no training" in self.client.predict(api_name="/stop")
-        return time.perf_counter() - start
+        return timed(lambda: "no training" in self.client.predict(api_name="/stop"))
 
     def page(self) -> float:
-        start = time.perf_counter()
-        assert requests.get(self.app.url, timeout=60, headers=HONEST).status_code == 200
-        return time.perf_counter() - start
+        return timed(lambda: requests.get(self.app.url, timeout=60, headers=HONEST).status_code == 200)
 
     def rounds(self, n: int, until=None, names=NAMES) -> dict:
         """n rounds of `names`, and more until `until()` (if given) is true: seconds per success, failures."""
@@ -424,7 +422,8 @@ def rest_flood(job) -> dict:
 def flood_rest(app: App, honest: Honest, args, quiet: dict) -> None:
     r = requests.post(app.url + "gradio_api/run/classify", json={"data": [None]}, headers=STRANGER, timeout=30)
     print(
-        f"  POST /gradio_api/run/classify: HTTP {r.status_code} ({'as it must' if r.status_code == 404 else 'NOT 404'}): "
+        f"  POST /gradio_api/run/classify: HTTP {r.status_code} "
+        f"({'as it must' if r.status_code == 404 else 'NOT 404'}): "
         f"{heard(r.text)[:100]}"
     )
     base = app.memory.reset()
@@ -637,7 +636,10 @@ def cycles(app: App, n: int, at_once: int, keys: list[str | None]) -> str:
     with ThreadPoolExecutor(at_once) as pool:
         outcomes = Counter(pool.map(cycle, range(n)))
     seconds = time.perf_counter() - start
-    return f"{n} pages opened and closed in {seconds:.0f} s ({n / seconds:.0f}/s), {at_once} at a time; load events: {dict(outcomes)}"
+    return (
+        f"{n} pages opened and closed in {seconds:.0f} s ({n / seconds:.0f}/s), {at_once} at a time; "
+        f"load events: {dict(outcomes)}"
+    )
 
 
 def page_closes(app: App, args) -> None:

@@ -12,8 +12,8 @@ takes after a training (one PyTorch thread, as the app fits) and the thresholds 
 
 Tuning sets only, none of them ever reported as a result (those are bench/recognition.py's):
   digits       MNIST validation images 5,000-9,999 as the app reads them from a drawing, and 2,000 drawn
-               digits from src/data/synthetic.py's varied_mask, seed 2002
-  non-digits   src/data/synthetic.py's non-digits, 10 of each kind, seed 3003, and 600 glyphs of the fonts
+               digits from src/data/digits.py's varied_mask, seed 2002
+  non-digits   src/data/nondigits.py's non-digits, 10 of each kind, seed 3003, and 600 glyphs of the fonts
                kept for tuning (GLYPH_FONTS_TUNING, never trained on), seed 5005
   guard        bench/heldout.py's digits of each kind, 2,000 each, from GUARD_SEEDS: other seeds of the held-out
                generator than bench/recognition.py reports on. Recipes were chosen with them (docs/model.md), so
@@ -28,13 +28,17 @@ import numpy as np
 import torch
 
 from bench.heldout import HARD_KINDS, heldout_digits
+from bench.recognition import loaded
 from src import settings
+from src.data.digits import preprocessed_digits
+from src.data.inputs import AS_DRAWN
 from src.data.mnist import load_mnist
+from src.data.nondigits import KINDS, glyph_set, preprocessed_nondigits
+from src.data.pools import as_drawings
 from src.data.preprocess import MNIST_STROKE, _stroke_width, to_mnist
-from src.data.synthetic import KINDS, as_drawings, glyph_set, preprocessed_digits, preprocessed_nondigits
-from src.model.novelty import AS_DRAWN, not_digit_score
+from src.model.novelty import not_digit_score
 from src.reading.calibration import calibration_digits, fit_novelty
-from src.reading.inference import ModelStore, run_shifted
+from src.reading.inference import run_shifted
 
 RATES = (0.001, 0.002, 0.003, 0.005, 0.007, 0.01, 0.02)
 # The held-out generator's pens and kinds (bench/recognition.py's rows), each from its own guard seed.
@@ -100,9 +104,7 @@ def main():
     p.add_argument("--checkpoint", default=str(settings.CHECKPOINT_DIR / settings.DEFAULT_CHECKPOINT))
     p.add_argument("--fit", action="store_true", help="time fit_novelty instead, and print what it fits")
     args = p.parse_args()
-    torch.set_num_threads(1)
-    path = Path(args.checkpoint)
-    model = ModelStore(path.parent, path.name).load(path.name)
+    model = loaded(args.checkpoint)
     data = load_mnist(settings.DATA_DIR)
     if args.fit:
         return fit_time(model, data)
@@ -117,7 +119,8 @@ def main():
     e_others, e_glyphs = not_digit_score(l_others), not_digit_score(l_glyphs)
     right = (l_mnist[AS_DRAWN].argmax(1) == data.val.labels[5000:10000].numpy()).mean()  # one pass serves both
     print(
-        f"{path.name}: {len(mnist):,} MNIST and {len(drawn):,} drawn tuning digits, {len(others) + rejected} "
+        f"{Path(args.checkpoint).name}: {len(mnist):,} MNIST and {len(drawn):,} drawn tuning digits, "
+        f"{len(others) + rejected} "
         f"tuning non-digits ({rejected} refused by preprocessing already; the table counts the others)"
     )
 
@@ -149,11 +152,13 @@ def main():
         tc = np.quantile(c_digits, 1 - rate)
         caught_c = (c_others > tc).mean()
         print(
-            f"| {100 * rate:.1f}% | {t:.2f} | {100 * caught:.2f}% | {100 * (e_glyphs > t).mean():.2f}% | {100 * caught_c:.2f}% |"
+            f"| {100 * rate:.1f}% | {t:.2f} | {100 * caught:.2f}% | {100 * (e_glyphs > t).mean():.2f}% "
+            f"| {100 * caught_c:.2f}% |"
         )
     t = model.novelty.threshold
     print(
-        f"\nthe checkpoint's threshold {t:.2f}: flags {100 * (e_digits[: len(mnist)] > t).mean():.2f}% of the MNIST and "
+        f"\nthe checkpoint's threshold {t:.2f}: "
+        f"flags {100 * (e_digits[: len(mnist)] > t).mean():.2f}% of the MNIST and "
         f"{100 * (e_digits[len(mnist) :] > t).mean():.2f}% of the drawn tuning digits, catches "
         f"{100 * ((e_others > t).sum() + rejected) / (len(others) + rejected):.2f}% of the tuning non-digits and "
         f"{100 * (e_glyphs > t).mean():.2f}% of the tuning-font glyphs"

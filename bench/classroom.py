@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.browser import FLAGS, chromium
 from bench.launch import Timings, client, close_all, pad_values, start_app, start_code
 
 # The same queue settings as app.py, the app's pad, and a constant answer (run from the repository).
@@ -81,12 +82,11 @@ def browser_visitor(url: str, period: float, duration: float, results: dict):
     server's reading of it (every SERVER_EVERY-th drawing). Needs playwright."""
     from playwright.sync_api import sync_playwright
 
-    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium:
+    if not (os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")):
         return
     live, server = results.setdefault("live", []), results.setdefault("server", [])
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        browser = p.chromium.launch(executable_path=chromium(), args=FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(url)
         page.wait_for_selector("#sketchpad canvas", timeout=60_000)

@@ -109,7 +109,8 @@ def main():
         refused = [m for m in results.values() if not m.startswith("Finished")]
         print(
             f"largest size of all visitor data seen: {max(sizes) / 1e6:.1f} MB "
-            f"(cap {args.cap_mb:.0f} MB, {len(sizes)} samples): {'under' if max(sizes) <= args.cap_mb * 1e6 else 'OVER'} the cap"
+            f"(cap {args.cap_mb:.0f} MB, {len(sizes)} samples): "
+            f"{'under' if max(sizes) <= args.cap_mb * 1e6 else 'OVER'} the cap"
         )
         print(f"runs saved: {len(saved)}; refused with a message (a correction or the run, at the cap): {len(refused)}")
         for message in sorted(set(refused))[:2]:

@@ -2,9 +2,9 @@
 
     python -m bench.fine_tune [--style zero_slash] [--corrections 20] [--epochs 3]
 
-Draws --corrections samples of one consistent personal writing style (src/data/synthetic.py PERSONAL_STYLES; e.g. a 0 with a
-slash through it, which the default model mostly reads as another digit), stores them with src.web.corrections.add, fine-tunes
-a copy of the default model on them (src.training.loop.fine_tune) and prints accuracy before/after on 300 NEW
+Draws --corrections samples of one consistent personal writing style (PERSONAL_STYLES; e.g. a 0 with a slash
+through it, which the default model mostly reads as another digit), stores them with src.web.corrections.add,
+fine-tunes a copy of the default model on them (src.training.fine_tune) and prints accuracy before/after on 300 NEW
 drawings of that style (other seed), on the stored corrections and on MNIST validation and test.
 """
 
@@ -15,11 +15,11 @@ import time
 import torch
 
 from src import settings
+from src.data.digits import PERSONAL_STYLES as STYLES
+from src.data.digits import style_images
 from src.data.mnist import load_mnist
-from src.data.synthetic import PERSONAL_STYLES as STYLES
-from src.data.synthetic import style_images
 from src.model.checkpoint import load_checkpoint
-from src.training.loop import fine_tune
+from src.training.fine_tune import fine_tune
 from src.web import corrections
 
 

@@ -28,9 +28,6 @@ import asyncio
 import contextlib
 import json
 import math
-import os
-import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -39,6 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
+from bench.browser import FLAGS
+from bench.browser import chromium as browser_path
 from bench.launch import ROOT, start_app
 
 SIZE, RADIUS = 320, 10  # as src/web/pad.py: the pen is 2 * RADIUS of SIZE across, on any screen
@@ -285,17 +284,8 @@ async def pen_circle(page, cdp, box, kept, hz=120, seconds=0.5):
 async def measure(args, servers) -> dict:
     from playwright.async_api import async_playwright
 
-    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium:
-        sys.exit("needs Chromium: apt-get install chromium (or set CHROMIUM)")
-    flags = [
-        "--no-sandbox",
-        "--disable-gpu",
-        *([] if args.webgl else ["--disable-software-rasterizer"]),
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ]
+    chromium = browser_path()
+    flags = [*FLAGS, *([] if args.webgl else ["--disable-software-rasterizer"])]
     out = {"moves": {}, "delays": defaultdict(list), "pen": {}, "shots": [], "boxes": {}}
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=flags)

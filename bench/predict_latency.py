@@ -22,7 +22,8 @@ TRIVIAL_APP = """
 import gradio as gr
 with gr.Blocks() as demo:
     f = gr.File(type="filepath"); out = gr.JSON()
-    gr.Button().click(lambda path: {"digit": 0, "confidence": 1.0, "probabilities": [0.1] * 10}, f, out, api_name="classify")
+    answer = {"digit": 0, "confidence": 1.0, "probabilities": [0.1] * 10}
+    gr.Button().click(lambda path: answer, f, out, api_name="classify")
 demo.queue().launch()
 """
 
@@ -57,11 +58,11 @@ def main():
     # In process: the work /predict does for one drawing of the pad, minus Gradio.
     import torch
 
-    from src.settings import CHECKPOINT_DIR, DEFAULT_CHECKPOINT
     from src.data.preprocess import preprocess
+    from src.settings import CHECKPOINT_DIR, DEFAULT_CHECKPOINT
 
     torch.set_num_threads(1)
-    from src.data.synthetic import render_digit
+    from src.data.digits import render_digit
     from src.reading.inference import ModelStore
     from src.web.pad import SIZE, decode, encode
 

@@ -12,11 +12,11 @@ The sets, none of them used to train the model or to tune a threshold:
   drawn, independent  bench/heldout.py's digit generator (its own strokes and styles): thin pen, marker, and
                       the harder kinds: hairline and thick pens, strongly slanted, European 1s and 7s,
                       open and closed 4s, small in a corner; numbers of 2-4 such digits ("right": every digit)
-  drawn, new seeds    src/data/synthetic.py's generator (the tuning family) with seeds used nowhere else
+  drawn, new seeds    src/data/digits.py's generator (the tuning family) with seeds used nowhere else
   non-digits          bench/heldout.py's non-digits: letters and symbols in real fonts, shapes, scribbles,
                       hatching, filled blobs; the share flagged per kind is printed below the table. Seed 999's
                       misses were looked at to design the training non-digits; seed 1999's never were
-Tuning used: MNIST validation digits, src/data/synthetic.py seeds 1001 (thresholds), 2002, 3003 and 4004
+Tuning used: MNIST validation digits, src.data's drawings, seeds 1001 (thresholds), 2002, 3003 and 4004
 (bench.calibration and the number splitting) and 10**6 up (training), bench/heldout.py's digits from the
 guard seeds 5031-5038 and 5135-5335 (bench.calibration's guard rows, the fifth round's slanted digits), its
 non-digits from seeds 5041-5044 (the fourth and fifth rounds, docs/model.md) and its numbers from seed 5051,
@@ -36,8 +36,8 @@ from PIL import Image
 
 from bench.heldout import HARD_KINDS, heldout_digits, heldout_nondigits, heldout_numbers
 from src import settings
+from src.data.digits import render_mask
 from src.data.mnist import read_mnist
-from src.data.synthetic import render_mask
 from src.reading.inference import ModelStore
 
 SEEDS = {
@@ -103,6 +103,13 @@ def run(reader, items) -> dict:
     return {"n": n, "right": right, "shown_right": shown_right, "flagged": flagged, "kinds": dict(kinds)}
 
 
+def loaded(checkpoint: str):
+    """The model a --checkpoint names, with its statistics, read on one thread as the app reads."""
+    torch.set_num_threads(1)
+    path = Path(checkpoint)
+    return ModelStore(path.parent, path.name).load(path.name)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", default=str(settings.CHECKPOINT_DIR / settings.DEFAULT_CHECKPOINT))
@@ -110,10 +117,9 @@ def main():
         "--quick", action="store_true", help="300 MNIST digits, 50 per drawn set, 120 non-digits (a smoke run)"
     )
     args = p.parse_args()
-    torch.set_num_threads(1)
-    path = Path(args.checkpoint)
-    model = ModelStore(path.parent, path.name).load(path.name)
-    print(f"{path.name}: {'with its novelty statistics' if model.novelty else 'NO novelty statistics (fallback)'}")
+    model = loaded(args.checkpoint)
+    statistics = "with its novelty statistics" if model.novelty else "NO novelty statistics (fallback)"
+    print(f"{Path(args.checkpoint).name}: {statistics}")
     n_mnist, n_drawn, n_non = (300, 50, 120) if args.quick else (10_000, 600, 600)
 
     sets = {

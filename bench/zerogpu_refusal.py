@@ -19,6 +19,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from bench.browser import FLAGS, chromium
+
 
 def serve():
     """app.py as __main__, its training functions as `@spaces.GPU` wraps them on ZeroGPU, its scheduler refusing."""
@@ -77,16 +79,7 @@ def shoot(out: Path):
                 pass
             time.sleep(0.5)
         with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=os.environ.get("CHROMIUM") or shutil.which("chromium"),
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ],
-            )
+            browser = p.chromium.launch(executable_path=chromium(), args=FLAGS)
             page = browser.new_page(
                 viewport={"width": 1280, "height": 1000}, extra_http_headers={"X-IP-Token": "header.e30.signature"}
             )
