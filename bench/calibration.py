@@ -16,7 +16,7 @@ Tuning sets only, none of them ever reported as a result (those are bench/recogn
   non-digits   src/data/nondigits.py's non-digits, 10 of each kind, seed 3003, and 600 glyphs of the fonts
                kept for tuning (GLYPH_FONTS_TUNING, never trained on), seed 5005
   guard        bench/heldout.py's digits of each kind, 2,000 each, from GUARD_SEEDS: other seeds of the held-out
-               generator than bench/recognition.py reports on. Recipes were chosen with them (docs/model.md), so
+               generator than bench/recognition.py reports on. Recipes were chosen with them (docs/changelog.md), so
                they are tuning data too; the reported rows never were.
 """
 

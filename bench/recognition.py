@@ -19,7 +19,7 @@ The sets, none of them used to train the model or to tune a threshold:
 Tuning used: MNIST validation digits, src.data's drawings, seeds 1001 (thresholds), 2002, 3003 and 4004
 (bench.calibration and the number splitting) and 10**6 up (training), bench/heldout.py's digits from the
 guard seeds 5031-5038 and 5135-5335 (bench.calibration's guard rows, the fifth round's slanted digits), its
-non-digits from seeds 5041-5044 (the fourth and fifth rounds, docs/model.md) and its numbers from seed 5051,
+non-digits from seeds 5041-5044 (the fourth and fifth rounds, docs/changelog.md) and its numbers from seed 5051,
 never the seeds below.
 """
 
