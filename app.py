@@ -2,7 +2,7 @@
 
 GRADIO_SERVER_NAME and GRADIO_SERVER_PORT choose the address, as everywhere in Gradio;
 CHECKPOINT_DIR, DATA_DIR, VISITOR_DIR, ADMIN_PASSWORD, ALLOW_TRAINING, MAX_EPOCHS and the visitor limits
-configure the app (src/settings.py; README: "Running a public Space").
+configure the app (src/settings.py; docs/hosting.md, "Running a public Space").
 """
 
 import threading
@@ -25,13 +25,13 @@ from src.web.visitors import Limits, Visitors
 
 # Two cores serve many small requests: one thread per request beats fighting over both.
 torch.set_num_threads(1)
-# numba compiles the CPU training kernels meanwhile, not in the first visitor's training (on ZeroGPU they train on CUDA).
+# numba compiles the CPU training kernels meanwhile, not in the first visitor's training (ZeroGPU trains on CUDA).
 if settings.ALLOW_TRAINING and not ZERO_GPU:
     threading.Thread(target=kernels.warm_up, daemon=True).start()
 # The tuning digits of every training's "is it a digit?" fit, made (or read from DATA_DIR) meanwhile, kept in memory.
 if settings.ALLOW_TRAINING:
     threading.Thread(target=calibration.prepare, daemon=True).start()
-# Identical output images of concurrent requests must not break each other's downloads (src/web/gradio_cache.py).
+# Identical output images of concurrent requests must not break each other's downloads.
 write_images_atomically()
 
 # The live model store, created here once and handed to every page: the default model (the shipped one,
@@ -50,17 +50,17 @@ visitors = Visitors(
         shared_bytes=int(settings.SHARED_CORRECTIONS_MB * 1e6),
     ),
 )
-# Links to checkpoints' weights for the live reading, each given only to the page that uses it (src/web/downloads.py).
+# Links to checkpoints' weights for the live reading, each given only to the page that uses it.
 links = WeightLinks()
 demo = build_demo(store, visitors, links)
 
-# Chosen by measurement (bench/load_test.py): 4 requests at a time, 64 waiting at most.
+# 4 requests at a time, 64 waiting at most: chosen by python -m bench.load_test.
 # Only through the queue: /gradio_api/run/... and /api/... answer 404 (api_open=False; Spaces' own default).
 QUEUE_OPTIONS = dict(default_concurrency_limit=4, max_size=64, api_open=False)
 LAUNCH_OPTIONS = dict(
-    theme=accessibility.THEME,  # Gradio's own, with colours that meet WCAG 2.1 AA (src/web/accessibility.py)
+    theme=accessibility.THEME,  # Gradio's own, with colours that meet WCAG 2.1 AA
     css=CSS + accessibility.CSS,  # no navigation bar; a compact header on phones; focus rings
-    # Each stroke read at once in the browser (src/web/live.py); readings spoken once they settle.
+    # Each stroke read at once in the browser; readings spoken once they settle.
     head=f"<script>{live.SCRIPT.read_text()}</script><script>{accessibility.SCRIPT.read_text()}</script>",
     # No server folder in allowed_paths: no file is reachable by its path. Downloads go through Gradio's cache.
     max_file_size=MAX_FILE_SIZE,  # uploads over 10 MB are refused with HTTP 413 before any of our code runs

@@ -1,7 +1,7 @@
 """Train the digit classifier on MNIST and save a checkpoint.
 
 python train.py                       # the default recipe; reproduces checkpoints/default.safetensors
-                                      # (3 teachers, then the network itself: about 9 minutes on 2 cores)
+                                      # (3 teachers, then the network itself; its time: docs/measurements.md)
 python train.py --epochs 1 --limit 5000 --teachers 0 --out /tmp/quick.safetensors
 """
 
@@ -14,61 +14,39 @@ from tqdm import tqdm
 
 from src import settings
 from src.data.mnist import DataUnavailable, load_mnist
-from src.data.synthetic import POOL_SIZE, cached_training_pools
+from src.data.pools import POOL_SIZE, cached_training_pools
 from src.model.checkpoint import save_model
 from src.model.network import count_parameters
 from src.reading.calibration import fit_novelty
-from src.training.loop import (
-    PRECISIONS,
-    Pools,
-    Recipe,
-    evaluate,
-    resolve_device,
-    seeded_model,
-    train_epochs,
-    train_teachers,
-)
+from src.training.augment import Pools
+from src.training.hardware import PRECISIONS, resolve_device
+from src.training.loop import loss_and_accuracy, train_epochs, train_teachers
+from src.training.recipes import Recipe, seeded_model
 
 
 def parse_args(argv=None):
-    d = Recipe()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate of the one-cycle schedule")
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+
+    def recipe_flag(name: str, help: str | None = None, **kwargs):
+        """--name sets the recipe's field of that name; its type and default are the default recipe's."""
+        default = getattr(Recipe(), name.replace("-", "_"))
+        p.add_argument(f"--{name}", type=type(default), default=default, help=help, **kwargs)
+
+    recipe_flag("epochs")
+    recipe_flag("batch-size")
+    recipe_flag("lr", "peak learning rate of the one-cycle schedule")
+    recipe_flag("weight-decay")
     p.add_argument("--no-augment", dest="augment", action="store_false", help="train on the images as they are")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument(
-        "--teachers",
-        type=int,
-        default=d.teachers,
-        help="networks trained first (same recipe, other seeds) whose mean answer the network also "
-        "learns from; 0: none",
-    )
-    p.add_argument(
-        "--outlier-weight",
-        type=float,
-        default=d.outlier_weight,
-        help='weight of the energy-margin loss on synthetic non-digits ("is it a digit?"); 0: none',
-    )
-    p.add_argument(
-        "--energy-outliers",
-        type=float,
-        default=d.energy_outliers,
-        help=f"the loss pushes non-digits' energy above this (digits' below {d.energy_digits})",
-    )
+    recipe_flag("seed")
+    recipe_flag("teachers", "networks first trained from other seeds, whose mean answer it also learns from (0: none)")
+    recipe_flag("outlier-weight", "weight of the energy-margin loss on synthetic non-digits (0: none)")
+    recipe_flag("energy-outliers", f"non-digits' energy is pushed above this (digits': below {Recipe().energy_digits})")
+    recipe_flag("precision", "what the network computes in; auto: bf16 on a CPU with native bf16", choices=PRECISIONS)
     p.add_argument("--limit", type=int, default=None, help="use only this many training examples (quick runs)")
     p.add_argument("--data-dir", default=settings.DATA_DIR, help="MNIST root (env DATA_DIR; default ./data)")
     p.add_argument("--out", default=str(settings.CHECKPOINT_DIR / settings.DEFAULT_CHECKPOINT))
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: PyTorch's)")
-    p.add_argument(
-        "--precision",
-        default=d.precision,
-        choices=PRECISIONS,
-        help="what the network computes in while training; auto: bf16 on a CPU that has it natively",
-    )
     args = p.parse_args(argv)
     if args.teachers < 0:
         p.error(f"--teachers must be 0 or more, not {args.teachers}")
@@ -82,30 +60,22 @@ def main(argv=None) -> int:
     try:
         device = resolve_device(args.device)
         data = load_mnist(args.data_dir, device=device, seed=args.seed, limit=args.limit)
-        # Another batch size keeps the synthetic drawings' share of a batch (Recipe.at_batch_size).
-        cfg = replace(
-            Recipe().at_batch_size(args.batch_size),
-            epochs=args.epochs,
-            lr=args.lr,
-            weight_decay=args.weight_decay,
-            augment=args.augment,
-            seed=args.seed,
-            teachers=args.teachers,
-            precision=args.precision,
-            outlier_weight=args.outlier_weight,
-            energy_outliers=args.energy_outliers,
-        ).resolved(device)
+        # Each flag named after a field of the recipe sets it; another batch size also scales the synthetic
+        # drawings per batch, to keep their share (Recipe.at_batch_size).
+        recipe = Recipe().at_batch_size(args.batch_size)
+        recipe = replace(recipe, **{k: v for k, v in vars(args).items() if k in vars(recipe)}).resolved(device)
     except (DataUnavailable, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(
-        f"synthetic drawings for training: {POOL_SIZE:,} digits and {POOL_SIZE:,} non-digits (cached in {args.data_dir})"
+        f"synthetic drawings for training: {POOL_SIZE:,} digits and {POOL_SIZE:,} non-digits "
+        f"(cached in {args.data_dir})"
     )
     pools = Pools.from_numpy(*cached_training_pools(args.data_dir, mnist=data.train), device=device)
     model = seeded_model(args.seed)
     print(
         f"{count_parameters(model):,} parameters | {len(data.train):,} train, {len(data.val):,} val, "
-        f"{len(data.test):,} test images | {device} | {cfg}"
+        f"{len(data.test):,} test images | {device} | {recipe}"
     )
 
     def progress(iterable, total, desc):
@@ -121,21 +91,21 @@ def main(argv=None) -> int:
 
     def report(k, record):
         teacher_acc[k] = record["val_acc"]
-        print(f"teacher {k}/{cfg.teachers} | {line(record)}")
+        print(f"teacher {k}/{recipe.teachers} | {line(record)}")
 
-    teachers = train_teachers(data, cfg, pools, progress=progress, report=report)
+    teachers = train_teachers(data, recipe, pools, progress=progress, report=report)
     history = []
-    for record in train_epochs(model, data, cfg, pools, progress=progress, teachers=teachers):
+    for record in train_epochs(model, data, recipe, pools, progress=progress, teachers=teachers):
         history.append(record)
         print(line(record))
-    test_loss, test_acc = evaluate(model, data.test)
+    test_loss, test_acc = loss_and_accuracy(model, data.test)
     print(f"test loss {test_loss:.4f} | test accuracy {test_acc:.2f}%")
     meta = {
-        "hyperparameters": cfg.to_dict(),
+        "hyperparameters": recipe.to_dict(),
         "seed": args.seed,
         "limit": args.limit,
         "history": history,
-        "teachers": [{"seed": r.seed, "val_acc": teacher_acc[k]} for k, r in enumerate(cfg.teacher_recipes(), 1)],
+        "teachers": [{"seed": r.seed, "val_acc": teacher_acc[k]} for k, r in enumerate(recipe.teacher_recipes(), 1)],
         "test_loss": round(test_loss, 5),
         "test_acc": round(test_acc, 3),
     }

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from gradio_client import Client, handle_file
 
-from src.data.synthetic import render_digit
+from src.data.digits import render_digit
 
 client = Client(sys.argv[1], verbose=False)
 drawing = Path(tempfile.mkdtemp()) / "seven.png"

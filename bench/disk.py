@@ -26,6 +26,8 @@ from bench.launch import client, pad_values, start_app
 from src.web import corrections
 from src.web.visitors import Visitors, folder_size
 
+SHORT_RUN = dict(epochs=1, batch_size=128, learning_rate=0.005, augment=False, max_examples=1000)  # a run a second
+
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -74,15 +76,7 @@ def main():
                 results[i] = f"failed before training: {type(e).__name__}: {e}"
                 return
             try:
-                final = session.predict(
-                    epochs=1,
-                    batch_size=128,
-                    learning_rate=0.005,
-                    augment=False,
-                    seed=i,
-                    max_examples=1000,
-                    api_name="/train",
-                )
+                final = session.predict(**SHORT_RUN, seed=i, api_name="/train")
                 results[i] = final[2]
             except Exception as e:  # noqa: BLE001 - a refusal is a message, reported below
                 results[i] = f"refused: {e}"

@@ -1,12 +1,12 @@
 """Held-out drawings for honest reports: non-digits (how well "not a digit" is detected) and hand-drawn
 digits (how well drawn digits are read), on data never trained or tuned on.
 
-heldout_nondigit(s): independent of src/data/synthetic.py (the non-digits the network is trained and tuned on): it
+heldout_nondigit(s): independent of src/data/nondigits.py (the non-digits the network is trained and tuned on): it
 renders TrueType glyphs and PIL primitives instead of hand-made skeletons. Kinds (KINDS): letter
 (non-digit-like letters in DejaVu/Liberation fonts), symbol (@ & % ...), shape (outlined geometry),
 scribble (momentum random walks), hatching (parallel and crossed lines), blob (filled shapes).
 
-heldout_digit(s): independent of src/data/synthetic.py (the drawn digits training and tuning use): each digit is a few
+heldout_digit(s): independent of src/data/digits.py (the drawn digits training and tuning use): each digit is a few
 strokes through jittered key points smoothed by centripetal Catmull-Rom splines, with one writer's habits
 per drawing (width, roundness, slant, shakiness, stroke ends running over or stopping short, pen
 pressure) and several styles per digit (open/closed 4, 7 with or without a bar, 1 with or without flag

@@ -21,7 +21,8 @@ def make(files: Path):
     import numpy as np
     from PIL import Image
 
-    from src.data.synthetic import render_mask, stylize
+    from src.data.digits import render_mask
+    from src.data.strokes import stylize
 
     rng = np.random.default_rng(0)
 
@@ -95,7 +96,8 @@ def one(path: str, against: str | None):
     from src.reading.inference import ModelStore
 
     model = ModelStore(ROOT / "checkpoints", "default.safetensors").load("default.safetensors")
-    from src.data.synthetic import png_bytes, render_digit
+    from src.data.digits import render_digit
+    from src.data.strokes import png_bytes
 
     warm = render_digit(3, np.random.default_rng(0), canvas=400).convert("RGB")
     model.read(load_image(png_bytes(warm)))  # warm-up: torch's and Pillow's first allocations

@@ -34,7 +34,7 @@ def in_process(strokes: int):
 
     torch.set_num_threads(1)
     from src import settings
-    from src.data.synthetic import render_digit
+    from src.data.digits import render_digit
     from src.reading.inference import ModelStore
     from src.web.downloads import WeightLinks
     from src.web.draw_tab import DrawTab

@@ -174,7 +174,7 @@ def drawing_files(folder: Path, n: int = 20, canvas: int = 800) -> list[Path]:
     """n PNG files of drawn digits (i % 10), black on white, canvas x canvas: what /classify is sent."""
     import numpy as np
 
-    from src.data.synthetic import render_digit
+    from src.data.digits import render_digit
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -188,7 +188,7 @@ def pad_values(n: int = 10) -> list[str]:
     (src/web/pad.py: SIZE x SIZE, black ink on transparency)."""
     import numpy as np
 
-    from src.data.synthetic import render_digit
+    from src.data.digits import render_digit
     from src.web.pad import SIZE, encode
 
     rng = np.random.default_rng(0)

@@ -5,7 +5,7 @@ seconds each run took.
     python -m bench.recipe_sweep "epochs=5, learning_rate=2.5e-2" "epochs=4, learning_rate=2e-2" [--seeds 0,1,2]
 
 Each variant is a comma-separated list of the page's settings (epochs, batch_size, learning_rate, augment,
-max_examples) that replace its defaults (src.training.loop.FAST).
+max_examples) that replace its defaults (src.training.recipes.FAST).
 """
 
 import argparse
@@ -16,7 +16,7 @@ import torch
 
 from src.settings import DATA_DIR
 from src.training.gpu import train_run
-from src.training.loop import FAST
+from src.training.recipes import FAST
 
 DEFAULTS = dict(
     epochs=FAST.epochs, batch_size=FAST.batch_size, learning_rate=FAST.lr, augment=FAST.augment, max_examples=None

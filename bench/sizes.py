@@ -23,24 +23,24 @@ def python_sizes(root):
 
 
 def js_functions(root):
-    """-> [(lines, file:line name)] for every function in .js files under `root`, matched by braces."""
+    """-> [(lines, file:line name)] for every function or arrow function with a block body in .js files under
+    `root`, its end found by matching braces (JavaScript in strings or comments with braces would confuse it)."""
     found = []
-    start = re.compile(
-        r"(?:function\s*(\w*)\s*\([^)]*\)|(\w+)\s*=\s*(?:async\s*)?\([^)]*\)\s*=>|(\w+)\s*\([^)]*\)\s*)\{"
+    head = re.compile(
+        r"(?:function\s*([\w$]*)\s*\([^)]*\)\s*\{|(?:([\w$.]+)\s*[=:]\s*)?(?:async\s*)?(?:\([^()]*\)|[\w$]+)\s*=>\s*\{)"
     )
     for path in sorted(Path(root).rglob("*.js")):
         lines = path.read_text().splitlines()
         for i, line in enumerate(lines):
-            m = start.search(line)
-            if not m or re.match(r"\s*(if|for|while|switch|catch)\b", line[m.start() :]):
-                continue
-            depth, j = 0, i
-            for j in range(i, len(lines)):
-                text = lines[j][m.start() :] if j == i else lines[j]
-                depth += text.count("{") - text.count("}")
-                if depth <= 0:
-                    break
-            found.append((j - i + 1, f"{path}:{i + 1} {next(g for g in m.groups() if g is not None) or '(anonymous)'}"))
+            for m in head.finditer(line):
+                depth, j, text = 0, i, line[m.end() - 1 :]
+                while True:
+                    depth += text.count("{") - text.count("}")
+                    if depth <= 0 or j + 1 == len(lines):
+                        break
+                    j += 1
+                    text = lines[j]
+                found.append((j - i + 1, f"{path}:{i + 1} {m.group(1) or m.group(2) or '(anonymous)'}"))
     return sorted(found, reverse=True)
 
 

@@ -1,5 +1,5 @@
 """Time to a good model: seconds of training until MNIST test accuracy first reaches 98.5%, 99.0% and 99.3%,
-for the tutorial's loop and for both recipes of src/training/loop.py, in one run.
+for the tutorial's loop and for both recipes of src/training/recipes.py, in one run.
 
     python -m bench.time_to_accuracy [--data-dir data] [--tutorial-epochs 10] [--skip-full] [--fast-epochs N]
 
@@ -7,11 +7,11 @@ The loops take turns, one epoch each (bench/train_speed.py has them); after ever
 the 10,000 MNIST test images, outside the clock. The clock counts what a visitor of the Train tab waits
 for: the training steps and each recipe's own validation pass, not loading MNIST (the same for all).
   - tutorial loop: DataLoader, batch 64, Adam 1e-3, up to --tutorial-epochs epochs (0: left out);
-  - fast: src.training.loop.FAST, the Train tab's default (10 epochs), with and without the CPU kernels
+  - fast: src.training.recipes.FAST, the Train tab's default (10 epochs), with and without the CPU kernels
     (src/training/kernels.py); the last line gives the ratio;
   - full: Recipe(), what `python train.py` trains for checkpoints/default: its 3 teachers (30 epochs each),
     whose time is counted in its first epoch, then the network itself (30 epochs); about 9 minutes.
-All use src.training.loop.training_threads() CPU threads.
+All use src.training.hardware.training_threads() CPU threads.
 """
 
 import argparse
@@ -22,14 +22,16 @@ import torch
 from bench.train_speed import RECIPES, WITHOUT_KERNELS, recipe_epochs, tutorial_epochs
 from src import settings
 from src.data.mnist import load_mnist
-from src.data.synthetic import cached_training_pools
-from src.training.loop import Pools, evaluate, training_threads
+from src.data.pools import cached_training_pools
+from src.training.augment import Pools
+from src.training.hardware import training_threads
+from src.training.loop import loss_and_accuracy
 
 TARGETS = (98.5, 99.0, 99.3)
 
 
 def accuracy(model, test) -> float:
-    return evaluate(model, test)[1]
+    return loss_and_accuracy(model, test)[1]
 
 
 def time_to(loops: dict, test, score) -> dict:

@@ -1,4 +1,4 @@
-"""One training epoch: the tutorial's loop against both recipes of src/training/loop.py, measured in the same run.
+"""One training epoch: the tutorial's loop against both recipes of src/training/recipes.py, measured in the same run.
 
     python -m bench.train_speed [--data-dir data] [--device cpu|cuda|all] [--epochs 3]
 
@@ -9,14 +9,14 @@ faster), so that the speed-up can be read against either.
 
 The recipes: `src.training.loop.train_epochs` as the app runs them, with the synthetic digits and non-digits
 mixed into every batch and their own validation pass:
-  - fast: src.training.loop.FAST, the Train tab's default (batch 384, no augmentation);
+  - fast: src.training.recipes.FAST, the Train tab's default (batch 384, no augmentation);
   - full: Recipe(), what `python train.py` trains (batch 128, augmentation), with its teachers' answers
     computed in every step (stand-ins with untrained weights here: they cost the same; the full recipe first
     trains its teachers, which bench/time_to_accuracy.py counts);
   - fast without the kernels (CPU_KERNELS off): what the kernels add, in the same run.
 Each recipe computes in its own precision (printed): fast in bf16 on a CPU that computes it natively,
 full in fp32.
-All use src.training.loop.training_threads() CPU threads. Data loading is excluded for all (it happens once).
+All use src.training.hardware.training_threads() CPU threads. Data loading is excluded for all (it happens once).
 Each loop runs --epochs epochs, one epoch of each loop in turn, and its fastest epoch counts (this machine
 is noisy).
 """
@@ -33,10 +33,13 @@ from torchvision import datasets, transforms
 
 from src import settings
 from src.data.mnist import load_mnist
-from src.data.synthetic import cached_training_pools
+from src.data.pools import cached_training_pools
 from src.model.network import TutorialCNN
 from src.training import kernels
-from src.training.loop import FAST, Pools, Recipe, compute_dtype, train_epochs, train_teachers, training_threads
+from src.training.augment import Pools
+from src.training.hardware import compute_dtype, training_threads
+from src.training.loop import train_epochs, train_teachers
+from src.training.recipes import FAST, Recipe
 
 TUTORIAL, WITH_KERNELS = "tutorial loop", "tutorial loop with the CPU kernels (src/training/kernels.py)"
 RECIPES = {"fast (Train tab)": FAST, "full (train.py)": Recipe()}
@@ -87,7 +90,7 @@ def recipe_epochs(
     teachers: list | None = None,
     with_kernels: bool = True,
 ):
-    """A recipe of src/training/loop.py as the app runs it, one epoch at a time: yields (seconds, model). With
+    """A recipe of src/training/recipes.py as the app runs it, one epoch at a time: yields (seconds, model). With
     `epochs`, only the first ones of the recipe's schedule. A recipe with teachers first trains them
     (train_teachers), and the first epoch's seconds include that, unless `teachers` are given. `with_kernels`
     sets settings.CPU_KERNELS for this recipe's training (read when its first epoch starts)."""
@@ -113,8 +116,7 @@ def main():
     torch.set_num_threads(training_threads())
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads (src.training.loop.training_threads), "
-        f"{os.cpu_count()} cores"
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads (training_threads), {os.cpu_count()} cores"
     )
     for name in devices:
         if name == "cuda" and not torch.cuda.is_available():

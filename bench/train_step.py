@@ -5,7 +5,7 @@ where this CPU has it.
     python -m bench.train_step [--data-dir data] [--batch 384] [--steps 40] [--rounds 5]
 
 The batch is the fast recipe's: --batch MNIST images plus the synthetic drawn digits and non-digits
-src.training.loop.FAST mixes in (72 for its batch of 384), channels-last, src.training.loop.training_threads() threads.
+src.training.recipes.FAST mixes in (72 for its batch of 384), channels-last, training_threads() threads.
 Each variant runs --rounds rounds of --steps steps, interleaved; the median round counts.
 """
 
@@ -18,10 +18,13 @@ import torch
 
 from src import settings
 from src.data.mnist import load_mnist
-from src.data.synthetic import cached_training_pools
+from src.data.pools import cached_training_pools
 from src.model.network import TutorialCNN
 from src.training import kernels
-from src.training.loop import FAST, Pools, native_bf16, seeded_generator, train_step, training_threads
+from src.training.augment import Pools
+from src.training.hardware import native_bf16, training_threads
+from src.training.loop import train_step
+from src.training.recipes import FAST, seeded_generator
 
 
 def main():

@@ -21,8 +21,8 @@ from bench.launch import client, start_app
 from bench.train_speed import tutorial_epochs
 from src import settings
 from src.data.mnist import load_mnist
-from src.data.synthetic import cached_training_pools
-from src.training.loop import training_threads
+from src.data.pools import cached_training_pools
+from src.training.hardware import training_threads
 
 
 def tutorial_epoch(data_dir: str) -> float:

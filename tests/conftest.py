@@ -9,9 +9,11 @@ from PIL import Image, ImageDraw
 
 from src import settings
 from src.data.mnist import DataUnavailable, load_mnist, read_mnist
-from src.data.synthetic import as_ink
+from src.data.pools import as_ink
 
 ROOT = Path(__file__).resolve().parent.parent
+# No telemetry from the tests' gradio_client sessions (a thread each, reaching for the internet).
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
 def pytest_addoption(parser):
@@ -122,23 +124,18 @@ def small_mnist(data_dir):
 @pytest.fixture(scope="session")
 def fives_in_pieces(data_dir) -> list:
     """Five MNIST test 5s whose bar stands apart: split, they read as "57", "52" or "32" with a part that is not
-    a digit; whole, each is a 5. 280x280 ink maps (src.data.synthetic.as_ink)."""
+    a digit; whole, each is a 5. 280x280 ink maps (src.data.pools.as_ink)."""
     images = read_mnist(data_dir, train=False).images
     return [as_ink(images[i].numpy()) for i in (2957, 7454, 8444, 9513, 9702)]
 
 
 @pytest.fixture(scope="session")
 def ones_leaning_back() -> list:
-    """Five 1s with a flag and a base, leaning 25-40 degrees backwards (bench/heldout.py's guard seeds 5135 and
-    5235, tuning data) that the shipped model does not read as a digit as drawn, but does upright. Ink maps."""
-    from bench.heldout import heldout_digits
-
-    picked = {5135: (711, 901), 5235: (321, 501, 831)}
-    return [
-        np.asarray(heldout_digits(max(at) + 1, seed, "thin", kind="slanted")[i][1], np.float32) / 255
-        for seed, at in picked.items()
-        for i in at
-    ]
+    """Five 1s with a flag and a base, leaning 25-40 degrees backwards, that the shipped model does not read as a
+    digit as drawn, but does upright. Ink maps, 400x400. Tuning data: bench/heldout.py's heldout_digits(n, seed,
+    "thin", kind="slanted"), seed 5135 drawings 711 and 901, seed 5235 drawings 321, 501 and 831, side by side."""
+    strip = np.asarray(Image.open(ROOT / "tests" / "data" / "ones_leaning_back.png"), np.float32) / 255
+    return [np.ascontiguousarray(one) for one in np.split(strip, 5, axis=1)]
 
 
 @pytest.fixture(scope="session")
@@ -240,7 +237,8 @@ def save_model():
 
 
 class Server:
-    """`python app.py` on a free port of 127.0.0.1, with checkpoint and visitor folders of its own under `workdir`
+    """`python app.py` on a free port of 127.0.0.1, with checkpoint, visitor and temporary folders of its own under
+    `workdir` (its visitor folder is outside its temporary one and the working directory, as on a mounted bucket)
     and its output in workdir/server.log; stop() ends its process by PID."""
 
     def __init__(self, workdir: Path, env: dict | None = None, timeout: float = 240):
@@ -251,6 +249,7 @@ class Server:
 
         self.checkpoint_dir, self.visitor_dir = workdir / "checkpoints", workdir / "visitors"
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        (workdir / "tmp").mkdir()
         for name in ("default.safetensors", "default.json", "default.novelty.safetensors"):
             shutil.copy(settings.CHECKPOINT_DIR / name, self.checkpoint_dir / name)
         with socket.socket() as s:
@@ -265,6 +264,7 @@ class Server:
             "GRADIO_ANALYTICS_ENABLED": "False",
             "CHECKPOINT_DIR": str(self.checkpoint_dir),
             "VISITOR_DIR": str(self.visitor_dir),
+            "TMPDIR": str(workdir / "tmp"),  # Gradio's cache too: nothing is written to the system's /tmp
             **(env or {}),
         }
         with open(self.log_path, "wb") as log:  # the app writes on through its own handle
@@ -274,17 +274,23 @@ class Server:
         self._serving_within(timeout)
 
     def _serving_within(self, seconds: float):
+        import subprocess
         import time
 
         import requests
 
         give_up = time.monotonic() + seconds
-        while self.alive() and time.monotonic() < give_up:
+        while time.monotonic() < give_up:
             try:
                 if requests.get(self.url, timeout=5).status_code == 200:
                     return
             except requests.RequestException:
-                time.sleep(0.5)
+                pass
+            try:  # half a second more for it to answer, unless its process ends (then it never will)
+                self.process.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                pass
         self.stop()
         pytest.fail(
             f"app.py did not serve {self.url} (exit code {self.process.returncode}):\n"
@@ -329,11 +335,14 @@ def server(tmp_path_factory, default_checkpoint):
         yield s
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def client(server):
+    """A visitor of the session's app: each test its own gradio_client session (its own visitor folders)."""
     from gradio_client import Client
 
-    return Client(server.url, verbose=False)
+    visitor = Client(server.url, verbose=False)
+    yield visitor
+    visitor.close()
 
 
 class NoProgress:

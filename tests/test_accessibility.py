@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.test_browser import LIVE, STROKES, draw, shown_digit
+from tests.test_browser import LIVE, STROKES, draw, painted, shown_digit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
@@ -27,9 +27,13 @@ def axe_source() -> str:
     return AXE.read_text()
 
 
-def open_app(playwright, browser, url, device, theme):
+def open_app(playwright, browser, url, device, theme, clock=False):
+    """A new visitor's page of the app; with `clock`, the page's timers run on Playwright's clock (page.clock),
+    which a test can move on."""
     context = browser.new_context(**(playwright.devices["Pixel 7"] if device == "phone" else DESKTOP))
     page = context.new_page()
+    if clock:
+        page.clock.install()  # time flows as it would, and run_for() moves it on at once
     page.goto(url + ("?__theme=dark" if theme == "dark" else ""))
     page.wait_for_selector("#sketchpad canvas", timeout=60_000)
     page.wait_for_function(f"() => document.querySelector('{LIVE}')?.dataset.weights", timeout=60_000)
@@ -39,6 +43,17 @@ def open_app(playwright, browser, url, device, theme):
 OPEN_ALL = """() => { let n = 0; for (const b of document.querySelectorAll('button.label-wrap')) {
     const icon = b.querySelector('.icon');
     if (b.offsetParent && icon && /90deg/.test(icon.getAttribute('style') || '')) { b.click(); n++; } } return n; }"""
+# Every request the page made is answered (Gradio's progress overlays hidden) and every image is loaded.
+SETTLED = """() => [...document.querySelectorAll('[data-testid="status-tracker"]')]
+    .every((t) => t.classList.contains('hide')) && [...document.querySelectorAll('img')].every((img) => img.complete)"""
+
+
+def settled(page):
+    """Returns once what the page asked for last is shown: two frames for the clicks' requests to start, then
+    SETTLED."""
+    painted(page)
+    page.wait_for_function(SETTLED, timeout=60_000)
+    painted(page)
 
 
 def violations(page, axe_source) -> list[dict]:
@@ -60,13 +75,13 @@ def test_axe_finds_nothing_serious_on_either_tab_with_every_panel_open(
     draw(page, STROKES[7])  # the readings filled in: chart, images, notes
     assert shown_digit(page) == 7
     page.evaluate(OPEN_ALL)  # every panel open: Model, Inside the network, corrections, the file upload
-    page.wait_for_timeout(1500)
+    settled(page)
     found = {"Draw": violations(page, axe_source)}
     page.screenshot(path=str(screenshots / f"a11y-draw-{theme}-{device}.png"), full_page=device == "desktop")
     page.get_by_role("tab", name="Train").click()
     page.wait_for_selector("#start")
     page.evaluate(OPEN_ALL)  # Compare runs, what the model trains on, fine-tuning
-    page.wait_for_timeout(1500)
+    settled(page)
     found["Train"] = violations(page, axe_source)
     page.screenshot(path=str(screenshots / f"a11y-train-{theme}-{device}.png"), full_page=device == "desktop")
     page.context.close()
@@ -85,7 +100,7 @@ SAID = """() => { window.said = []; new MutationObserver(() => window.said.push(
 
 
 def test_a_settled_reading_is_announced_with_its_confidence(playwright, browser, server):
-    page = open_app(playwright, browser, server.url, "desktop", "light")
+    page = open_app(playwright, browser, server.url, "desktop", "light", clock=True)
     region = page.locator("#announcer")  # there, empty, before anything is said
     assert region.get_attribute("aria-live") == "polite" and region.get_attribute("role") == "status"
     assert region.text_content() == ""
@@ -96,7 +111,7 @@ def test_a_settled_reading_is_announced_with_its_confidence(playwright, browser,
     assert re.search(r"\b7, \d+%", region.text_content())
     page.get_by_role("button", name="Clear").click()
     page.wait_for_function(f"() => document.querySelector('{LIVE}').dataset.source === 'clear'", timeout=30_000)
-    page.wait_for_timeout(800)  # the pad empty for longer than accessibility.js's SETTLE (700 ms): a pause it hears
+    page.clock.run_for(800)  # the pad empty for longer than accessibility.js's SETTLE (700 ms): a pause it hears
     draw(page, STROKES[7])  # the same reading again, after Clear: said again
     page.wait_for_function("() => window.said.filter((t) => /\\b7, \\d+%/.test(t)).length >= 2", timeout=30_000)
     said = page.evaluate("() => window.said")
@@ -108,8 +123,9 @@ def test_a_settled_reading_is_announced_with_its_confidence(playwright, browser,
 def focused(page) -> dict:
     """The element with the keyboard's focus: its element id (or the nearest ancestor's), text and outline."""
     return page.evaluate("""() => { const e = document.activeElement, s = getComputedStyle(e);
-        return {id: (e.closest('[id]') || {}).id || '', text: (e.innerText || e.getAttribute('aria-label') || '').trim(),
-                tag: e.tagName, outline: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2}; }""")
+        return {id: (e.closest('[id]') || {}).id || '',
+                text: (e.innerText || e.getAttribute('aria-label') || '').trim(), tag: e.tagName,
+                outline: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2}; }""")
 
 
 def tab_to(page, accept, most=120, key="Tab") -> dict:
@@ -160,7 +176,9 @@ def test_keyboard_only_upload_read_then_train_one_epoch_and_stop(playwright, bro
     page.keyboard.press("Enter")
     tab_to(page, lambda f: f["id"] == "start")
     page.keyboard.press("Enter")  # one epoch of 48,000 examples: several seconds, stopped long before its end
-    page.wait_for_timeout(1500)
+    page.wait_for_function(
+        "() => /Loading|Drawing|Epoch/.test(document.querySelector('#train-status').innerText)", timeout=60_000
+    )  # running: Stop now stops it
     tab_to(page, lambda f: f["id"] == "stop")
     page.keyboard.press("Enter")
     page.wait_for_function("() => /^Stopped/.test(document.querySelector('#train-status').innerText)", timeout=180_000)
@@ -178,9 +196,10 @@ def test_the_page_reflows_with_no_sideways_scrolling(browser, server, width, scr
     page.goto(server.url)
     page.wait_for_selector("#sketchpad canvas", timeout=60_000)
     wide = {}
-    for tab in ("Draw", "Train"):
+    for tab, shown in (("Draw", "#sketchpad canvas"), ("Train", "#start")):
         page.get_by_role("tab", name=tab).click()
-        page.wait_for_timeout(1000)
+        page.locator(shown).first.wait_for(state="visible")
+        painted(page)
         wide[tab] = page.evaluate("() => document.documentElement.scrollWidth")
         page.screenshot(path=str(screenshots / f"a11y-{tab.lower()}-{width}px.png"))
     context.close()

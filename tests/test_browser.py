@@ -2,9 +2,9 @@
 
 import json
 import re
-import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -19,26 +19,23 @@ STROKES = {
 }
 
 
-@pytest.fixture(scope="module")
-def visitor(browser):
-    """One visitor's browser (its storage holds their visitor key) for the tests that need no visitor of their own."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    yield context
-    context.close()
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 
 
 @pytest.fixture
-def page(visitor, server):
-    """A new page of the app, loaded, on the Draw tab."""
-    page = open_page(visitor, server.url)
+def page(browser, server):
+    """A new visitor (a browser context of their own: its storage holds their visitor key) with the app's page
+    loaded, on the Draw tab."""
+    page = open_page(browser, server.url, **DESKTOP)
     yield page
-    page.close()
+    page.context.close()
 
 
 @pytest.fixture(scope="module")
 def trained_page(browser, server):
-    """A new visitor's page on which a short run (1 epoch, 1,000 examples) has just finished training."""
-    page = open_page(browser.new_context(viewport={"width": 1280, "height": 900}), server.url)
+    """A new visitor's page on which a short run (1 epoch, 1,000 examples) has just finished training: the two
+    tests that look at that run share it."""
+    page = open_page(browser, server.url, **DESKTOP)
     start_training(page, epochs=1, examples=1000)
     wait_text(page, "train-status", "^Finished 1 epoch")
     yield page
@@ -57,15 +54,27 @@ def draw(page, strokes, steps=5):
         page.mouse.up()
 
 
+def server_digit(page):
+    """The digit (or number) the server's reading (#prediction) starts with now; None if it shows none."""
+    match = re.match(r"\s*(\d+) at", page.locator("#prediction").inner_text())
+    return int(match.group(1)) if match else None
+
+
 def shown_digit(page, timeout=30.0):
-    """The digit (or number) the server's reading (#prediction) starts with, once it shows one; None if none."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        match = re.match(r"\s*(\d+) at", page.locator("#prediction").inner_text())
-        if match:
-            return int(match.group(1))
-        page.wait_for_timeout(200)
-    return None
+    """The digit (or number) the server's reading (#prediction) starts with, once it shows one; None if none
+    within `timeout` seconds."""
+    try:
+        page.wait_for_function(
+            "() => /^\\s*\\d+ at/.test(document.querySelector('#prediction').innerText)", timeout=timeout * 1000
+        )
+    except PlaywrightTimeout:
+        return None
+    return server_digit(page)
+
+
+def painted(page):
+    """Returns once the page has drawn two more frames: what it changed last is on the screen (for screenshots)."""
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
 
 def clear(page, how: str = "button"):
@@ -124,7 +133,8 @@ def test_inside_the_network_shows_the_maps_of_each_drawing_while_open(page, scre
             tuple(page.locator(f"#maps-{name} img").get_attribute("src") for name in ("conv1", "conv2", "conv3"))
         )
     assert all(a != b for a, b in zip(*sources))  # every layer's maps changed from the 1 to the 7
-    page.wait_for_timeout(500)
+    page.wait_for_function("() => [...document.querySelectorAll('#inside img')].every((img) => img.complete)")
+    painted(page)
     page.locator("#inside").screenshot(path=str(screenshots / "inside.png"))
     page.click("#inside .label-wrap")  # closed again: no maps are asked for
 
@@ -153,18 +163,19 @@ def test_the_live_reading_updates_with_every_stroke_even_while_the_server_is_bus
     held, holding = [], [True]
     page.route(QUEUE_JOIN, lambda route: held.append(route) if holding[0] else route.continue_())
     try:
-        for stroke in ([STROKES[7][0][:2]], [STROKES[7][0][1:]]):  # a 7's bar, then its stem
-            read_at = page.locator(LIVE).get_attribute("data-read-at") or ""
-            draw(page, stroke)
+        bar, stem = [STROKES[7][0][:2]], [STROKES[7][0][1:]]
+        read_at = page.locator(LIVE).get_attribute("data-read-at") or ""
+        # The Sketchpad asks for the server's reading about half a second after a stroke: the bar's is held, and
+        # the stem is drawn while it waits.
+        with page.expect_request(QUEUE_JOIN, timeout=15_000):
+            draw(page, bar)
             assert live_after(page, read_at) != ""  # read again in the browser after the stroke ...
-            for _ in range(100):  # the Sketchpad sends the drawing to the server about half a second after a stroke
-                if held:
-                    break
-                page.wait_for_timeout(100)
-            assert held, "the server's reading was asked for too"  # the bar's, held: the stem is drawn while it waits
+        read_at = page.locator(LIVE).get_attribute("data-read-at") or ""
+        draw(page, stem)
+        assert live_after(page, read_at) != ""  # ... and after the next
         assert live_becomes(page, "7")  # ... and it is the 7 once the stem is in
         assert "%" in page.locator(LIVE).inner_text()
-        assert shown_digit(page, timeout=1) is None  # ... and no server reading has come: the live one did not need it
+        assert server_digit(page) is None  # ... and no server reading has come: the live one did not need it
     finally:
         holding[0] = False
         for route in held:
@@ -248,13 +259,15 @@ def test_start_training_and_watch_the_loss_plot_gain_points(page, screenshots):
     page.evaluate("""() => {
         window.__points = [];
         const count = () => document.querySelectorAll('#loss-plot [aria-roledescription="point"]').length;
-        new MutationObserver(() => window.__points.push(count())).observe(document.body, {subtree: true, childList: true});
+        new MutationObserver(() => window.__points.push(count()))
+            .observe(document.body, {subtree: true, childList: true});
     }""")
     page.click("#start")
     page.wait_for_function(
         "() => document.querySelector('#train-status').innerText.startsWith('Finished')", timeout=180_000
     )
-    page.wait_for_timeout(1000)
+    # The last epoch's points may be drawn after the status says it finished.
+    page.wait_for_function("() => window.__points.at(-1) === 6", timeout=30_000)
     counts = page.evaluate("() => window.__points")
     assert counts[-1] == 6, counts  # two series, three epochs
     assert any(0 < c < 6 for c in counts), counts  # the plot grew while training ran
@@ -297,7 +310,7 @@ def test_compare_the_new_run_with_the_default(trained_page, screenshots, default
     table = page.locator("#compare-table").inner_text()
     recorded = json.loads(default_checkpoint.with_suffix(".json").read_text())["test_acc"]
     assert "yours/trained-" in table and "default.safetensors" in table and str(recorded) in table
-    page.wait_for_timeout(500)
+    painted(page)
     page.locator("#compare").screenshot(path=str(screenshots / "compare.png"))
 
 
@@ -356,7 +369,7 @@ def test_two_visitors_in_two_browsers_do_not_affect_each_other(browser, server, 
     """A trains, uses its run and stores and deletes corrections; B's page and answers stay the same, and B
     sees A's training only as a place in the line (B's Stop cancels only B's waiting run)."""
     # two browser contexts: two visitors, each with their own storage
-    a, b = (open_page(browser, server.url, viewport={"width": 1280, "height": 900}) for _ in range(2))
+    a, b = (open_page(browser, server.url, **DESKTOP) for _ in range(2))
     draw(b, STROKES[7])
     assert shown_digit(b) == 7
     b_reading = text_of(b, "prediction")
@@ -432,7 +445,7 @@ def touch_stroke(page, cdp, points, steps=12):
     cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [pixels[0]]})
     for point in pixels[1:]:
         cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
-        page.wait_for_timeout(15)
+        page.evaluate("() => new Promise(requestAnimationFrame)")  # a move a frame, as a finger's: none merged
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
@@ -469,7 +482,7 @@ def test_without_webgl_a_1_a_7_and_a_0_drawn_with_the_mouse_are_read(playwright,
         executable_path=chromium, args=CHROMIUM_ARGS + ["--disable-software-rasterizer"]
     )
     try:
-        page = open_page(browser, server.url, viewport={"width": 1280, "height": 900})
+        page = open_page(browser, server.url, **DESKTOP)
         assert not page.evaluate("() => !!document.createElement('canvas').getContext('webgl')")  # no WebGL at all
         seen = {}
         for digit in (1, 7, 0):
@@ -602,7 +615,10 @@ def test_the_pad_takes_one_pointer_at_a_time_and_the_keys_own_their_stroke(page)
             clientX: r.left + x, clientY: r.top + y, button: 0, buttons: type === 'pointerup' ? 0 : 1, bubbles: true}));
         at(1, 'pointerdown', 100, 60);
         at(2, 'pointerdown', 250, 250);
-        for (let k = 1; k <= 5; k++) { at(1, 'pointermove', 100, 60 + 40 * k); at(2, 'pointermove', 250 - 20 * k, 250); }
+        for (let k = 1; k <= 5; k++) {
+            at(1, 'pointermove', 100, 60 + 40 * k);
+            at(2, 'pointermove', 250 - 20 * k, 250);
+        }
         at(2, 'pointerup', 150, 250);
         at(1, 'pointermove', 100, 300);
         at(1, 'pointerup', 100, 300);

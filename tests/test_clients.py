@@ -1,5 +1,5 @@
-"""Limits per client address (src/web/clients.py, src/web/uploads.py's EventRate) and the operator's
-sign-in lockout."""
+"""Limits per client address (src/web/clients.py; the middleware that applies them, src/web/uploads.py) and the
+operator's sign-in lockout. Every limit is given the time (`now`), so no test waits for the clock."""
 
 import json
 from types import SimpleNamespace
@@ -43,13 +43,11 @@ def test_every_reader_of_forwarded_lines_takes_the_last_entry_of_all_of_them(mon
 
 
 def test_a_forwarded_loopback_address_is_not_this_machine(monkeypatch):
-    from src.web.uploads import EventRate
-
     monkeypatch.setattr(settings, "TRUST_PROXY", True)
     stranger = clients.address(request("10.0.0.1", "127.0.0.1"))
     assert not clients.is_loopback(stranger)
-    rate = EventRate(per_second=1)
-    assert [rate.wait(stranger) is None for _ in range(12)][-1]  # limited like anyone: refused after a burst
+    rate = clients.EventRate(per_second=1)
+    assert [rate.wait(stranger, now=0.0) is None for _ in range(12)][-1]  # limited like anyone: refused after a burst
     monkeypatch.setattr(settings, "TRUST_PROXY", False)
     assert clients.is_loopback(clients.address(request("127.0.0.1", "127.0.0.1")))  # this machine's own user
 
@@ -77,19 +75,29 @@ def test_failures_lock_an_address_for_the_window_and_all_addresses_past_the_tota
 
 
 def test_a_fast_sender_is_slowed_then_refused_and_loopback_is_not_limited():
-    from src.web.uploads import EventRate
-
-    rate = EventRate(10)
-    waits = [rate.wait("1.2.3.4") for _ in range(100)]
+    rate = clients.EventRate(10)
+    waits = [rate.wait("1.2.3.4", now=100.0) for _ in range(100)]
     assert waits[:30] == [0.0] * 30  # a burst of three seconds' worth
-    assert waits[31] == pytest.approx(0.2, abs=0.05)  # then one every 0.1 s
-    assert waits[-1] is None and rate.wait("5.6.7.8") == 0.0  # refused past 5 s of waiting; others unaffected
-    assert all(rate.wait("127.0.0.1") == 0.0 for _ in range(100))
+    assert waits[30:32] == pytest.approx([0.1, 0.2])  # then one every 0.1 s
+    assert waits[79] == pytest.approx(5.0) and waits[80:] == [None] * 20  # refused past 5 s of waiting
+    assert rate.wait("5.6.7.8", now=100.0) == 0.0  # others are unaffected
+    assert all(rate.wait("127.0.0.1", now=100.0) == 0.0 for _ in range(100))
+    assert rate.wait("1.2.3.4", now=108.0) == 0.0  # 8 s later the burst is back: its slots are in the past
+
+
+def test_an_hourly_budget_counts_what_was_spent_in_the_last_hour_by_the_minute():
+    hourly = clients.Hourly(100)
+    assert hourly.spend("a", 60, now=0.0) and not hourly.over("a", 40, now=59.0)
+    assert hourly.over("a", 41, now=59.0) and not hourly.over("b", 100, now=59.0)  # per address
+    assert not hourly.spend("a", 50, now=1800.0)  # over the budget: counted, and refused
+    assert hourly.over("a", now=3599.0) and not hourly.over("a", 40, now=3600.0)  # the first minute has left
+    assert not hourly.over("a", 100, now=5400.0)  # and all of it, an hour after the last
 
 
 def test_chunked_uploads_count_against_the_hourly_budget():
     """The hourly upload budget counts the bytes received, so chunked bodies (no Content-Length) count too."""
     from tests.conftest import in_a_fresh_loop
+    from tests.test_uploads import asgi_call
 
     async def gradio(scope, receive, send):  # reads the whole body, as Gradio's upload route does
         while (await receive()).get("more_body"):
@@ -103,8 +111,6 @@ def test_chunked_uploads_count_against_the_hourly_budget():
         chunks = [{"type": "http.request", "body": b"x" * 65536, "more_body": True} for _ in range(nbytes // 65536)] + [
             {"type": "http.request", "body": b"", "more_body": False}
         ]
-        chunks.reverse()
-        sent = []
         scope = {
             "type": "http",
             "method": "POST",
@@ -112,15 +118,7 @@ def test_chunked_uploads_count_against_the_hourly_budget():
             "client": (addr, 1),
             "headers": [(b"transfer-encoding", b"chunked")],
         }
-
-        async def receive():
-            return chunks.pop()
-
-        async def send(message):
-            sent.append(message)
-
-        await limits(scope, receive, send)
-        return sent[0]["status"]
+        return (await asgi_call(limits, scope, chunks))[0]["status"]
 
     statuses = [in_a_fresh_loop(upload(300_000)) for _ in range(4)]
     assert statuses == [200, 200, 200, 429], statuses  # the 4th passes 1,000,000 bytes while it is received

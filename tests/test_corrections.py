@@ -6,10 +6,10 @@ import zipfile
 import numpy as np
 import pytest
 
+from src.data.digits import style_images
 from src.data.mnist import load_mnist
-from src.data.synthetic import style_images
 from src.reading.inference import run_network
-from src.training.loop import fine_tune
+from src.training.fine_tune import fine_tune
 from src.web import corrections
 
 
@@ -19,7 +19,7 @@ def test_store_add_load_count_clear_archive(tmp_path):
     rng = np.random.default_rng(0)
     images = [rng.random((28, 28)).astype(np.float32) for _ in range(3)]
     paths = [corrections.add(folder, im, label) for im, label in zip(images, (3, 7, 0))]
-    assert all(p.suffix == ".png" and p.name.endswith(f"-{l}.png") for p, l in zip(paths, (3, 7, 0)))
+    assert all(p.suffix == ".png" and p.name.endswith(f"-{label}.png") for p, label in zip(paths, (3, 7, 0)))
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in paths)  # no temporary files left
     loaded, labels = corrections.load(folder)
     assert loaded.dtype == np.uint8 and loaded.shape == (3, 28, 28)

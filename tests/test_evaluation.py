@@ -1,4 +1,5 @@
-"""The evaluation on the MNIST test set (src/reading/evaluation.py), on the shipped checkpoint and real MNIST."""
+"""The evaluation on the MNIST test set (src.reading.evaluation) and its heatmap (src.web.evaluation_view), on the
+shipped checkpoint and real MNIST."""
 
 import json
 
@@ -7,12 +8,13 @@ import pytest
 
 from src.data.mnist import read_mnist
 from src.model.checkpoint import sidecar
-from src.reading.evaluation import evaluate, heatmap_html
+from src.reading.evaluation import confusion_and_mistakes
+from src.web.evaluation_view import heatmap_html
 
 
 @pytest.fixture(scope="module")
 def shipped(model, data_dir):
-    return evaluate(model, read_mnist(data_dir, train=False))
+    return confusion_and_mistakes(model, read_mnist(data_dir, train=False))
 
 
 def test_the_shipped_models_confusion_matrix_agrees_with_its_recorded_test_accuracy(shipped, default_checkpoint):

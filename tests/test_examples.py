@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.drawings import mouse_strokes
+
 SEVEN = [[(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]]  # one stroke: the bar, then the stem
 
 
@@ -21,13 +23,7 @@ def test_the_minimal_app_reads_a_7_drawn_with_the_mouse(minimal_app, browser, sc
     page.goto(minimal_app.local_url)
     canvas = page.locator("#sketchpad canvas").first
     canvas.wait_for()
-    box = canvas.bounding_box()
-    for stroke in SEVEN:
-        page.mouse.move(box["x"] + stroke[0][0] * box["width"], box["y"] + stroke[0][1] * box["height"])
-        page.mouse.down()
-        for u, v in stroke[1:]:
-            page.mouse.move(box["x"] + u * box["width"], box["y"] + v * box["height"], steps=8)
-        page.mouse.up()
+    mouse_strokes(page, canvas, SEVEN, steps=8)
     # gr.Label's heading is the most likely class; wait for the reading itself, not for a fixed time
     page.wait_for_function("document.querySelector('#probabilities h2')?.textContent.trim() === '7'", timeout=30000)
     bars = page.locator("#probabilities").inner_text()

@@ -8,7 +8,7 @@ import pytest
 from gradio_client import handle_file
 from PIL import Image
 
-from src.data.synthetic import render_digit
+from src.data.digits import render_digit
 
 
 def test_evaluate_the_default_model_on_the_mnist_test_set(client, default_checkpoint):

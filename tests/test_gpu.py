@@ -8,7 +8,7 @@ import json
 import multiprocessing
 import os
 from datetime import timedelta
-from importlib.resources import files
+from importlib import resources
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -28,14 +28,14 @@ from src import settings
 from src.model.checkpoint import is_weights_name, load_checkpoint
 from src.reading.inference import ModelStore
 from src.training import gpu
-from src.training.loop import FAST
-from src.web import train_tab
+from src.training.recipes import FAST
+from src.web import train_runs, train_tab, trainings
 from src.web.visitors import Visitors
 from tests.conftest import NoProgress, in_a_fresh_loop
 
 CARDS = {
     card["model"]: card["duration_factor"]  # ZeroGPU's cards as `spaces` knows them
-    for card in json.loads(files("spaces.zero").joinpath(zero_cards.CONFIGS_FILENAME).read_text())
+    for card in json.loads(resources.files("spaces.zero").joinpath(zero_cards.CONFIGS_FILENAME).read_text())
 }
 BLACKWELL = "NVIDIA RTX PRO 6000 Blackwell Server Edition"  # ZeroGPU's current cards
 DEFAULT_RUN = dict(epochs=FAST.epochs, batch_size=FAST.batch_size, max_examples=gpu.EXAMPLES)  # the Train tab's
@@ -248,7 +248,7 @@ def test_a_refused_training_says_so_and_loses_nothing(zero_gpu, monkeypatch, tmp
     assert caught.value.title == "No GPU for this training" and caught.value.duration is None
     assert caught.value.message.startswith(f"ZeroGPU refused this training: it asks for {asks} s of GPU time")
     assert earlier.read_bytes() == b"an earlier run" and mine.run_files() == [earlier]  # nothing saved, none removed
-    assert len(tab.line) == 0 and tab.request_stop(request) == train_tab.NO_TRAINING  # Start works again at once
+    assert len(tab.line) == 0 and tab.request_stop(request) == trainings.NO_TRAINING  # Start works again at once
 
     from src.web import corrections
 
@@ -315,13 +315,13 @@ def as_on_zero_gpu(data_dir):
     gpu.train_run = forked(gpu.train_run)
     gpu.fine_tune_run = forked(gpu.fine_tune_run)
     savers = []
-    save_model = train_tab.save_model
+    save_model = train_runs.save_model
 
     def saving(*args, **kwargs):
         savers.append(os.getpid())  # in the worker this list is a copy: the server never sees the entry
         return save_model(*args, **kwargs)
 
-    train_tab.save_model = saving
+    train_runs.save_model = saving
     return savers
 
 
@@ -354,8 +354,22 @@ def runs(visitor):
     return sorted(p for p in visitor.runs.glob("*.safetensors") if is_weights_name(p.name))
 
 
-def two_visitors_train(folder, data_dir):
+def on_zero_gpu(folder, data_dir):
+    """The server of both scenarios below, one after the other (a new interpreter costs seconds)."""
+    from src.reading import calibration
+
     savers = as_on_zero_gpu(data_dir)
+    calibration.prepare(data_dir)  # as app.py does at its start: every training below fits with these digits
+    return two_visitors_train(folder / "train", savers), fine_tunes(folder / "fine-tune", data_dir, savers)
+
+
+@pytest.fixture(scope="module")
+def zero_gpu_server(tmp_path_factory, data_dir):
+    """(what two_visitors_train saw, what fine_tunes saw) in a new server whose trainings run in forked workers."""
+    return in_a_new_server(on_zero_gpu, tmp_path_factory.mktemp("zero-gpu"), data_dir)
+
+
+def two_visitors_train(folder, savers):
     visitors = Visitors(folder)
     tab = train_tab.TrainTab(ModelStore(settings.CHECKPOINT_DIR, settings.DEFAULT_CHECKPOINT), visitors)
     a, b = SimpleNamespace(session_hash="visitor-a"), SimpleNamespace(session_hash="visitor-b")
@@ -363,7 +377,7 @@ def two_visitors_train(folder, data_dir):
 
     async def a_trains():
         async for _, table, status, files, _ in tab.train(
-            40, 128, 0.003, True, 0, 6000, request=a, progress=NoProgress()
+            10, 128, 0.003, True, 0, 3000, request=a, progress=NoProgress()
         ):
             seen["statuses"].append(status)
             if len(table) == 1 and seen["b_stops_a"] is None:
@@ -378,23 +392,23 @@ def two_visitors_train(folder, data_dir):
     seen["savers_after_a"] = list(savers)
 
     async def b_trains():
-        async for *_, status, files, _ in tab.train(1, 128, 0.003, False, 1, 1000, request=b, progress=NoProgress()):
+        async for *_, status, files, _ in tab.train(1, 128, 0.003, False, 0, 1000, request=b, progress=NoProgress()):
             pass
         return status
 
     seen["b_status"] = in_a_fresh_loop(b_trains())
     seen["b_runs"] = [str(p) for p in runs(visitors.get("visitor-b"))]
     seen["a_runs_after_b"] = [str(p) for p in runs(visitors.get("visitor-a"))]
-    seen["savers"], seen["server"] = savers, os.getpid()
+    seen["savers"], seen["server"] = list(savers), os.getpid()
     seen["stops_left"] = [p.name for p in gpu.stops_folder().iterdir()]
     return seen
 
 
 @pytest.mark.slow
 def test_a_training_in_a_forked_worker_stops_from_the_server_at_the_next_batch_and_the_server_saves_it(
-    tmp_path, data_dir
+    zero_gpu_server,
 ):
-    seen = in_a_new_server(two_visitors_train, tmp_path, data_dir)
+    seen = zero_gpu_server[0]
     assert seen["b_stops_a"] == "You have no training running."
     assert seen["stopped_at"] == [2] and seen["a_stops_a"] == "Stopping at the next batch…"
     assert "Stopped after 2 epochs" in seen["statuses"][-1], seen["statuses"][-3:]  # epoch 3 never completed
@@ -409,14 +423,19 @@ def test_a_training_in_a_forked_worker_stops_from_the_server_at_the_next_batch_a
     assert seen["stops_left"] == []  # each Stop's file went with its training
 
 
-def fine_tunes(folder, data_dir):
-    from src.data.mnist import read_mnist
+def fine_tunes(folder, data_dir, savers):
+    from src.data.mnist import load_mnist, read_mnist
+    from src.training import fine_tune
     from src.web import corrections
 
-    savers = as_on_zero_gpu(data_dir)
     test = read_mnist(data_dir, train=False)  # six real 7s as this visitor's corrections
     images = test.images[test.labels == 7][:6].numpy()
     corrections.load = lambda folder: (images, np.full(6, 7, np.int64))
+    # A short fine-tuning, scored on a share of MNIST: what crosses the fork is the same (src.training.fine_tune's
+    # own tests judge what it learns).
+    fine_tune.STEPS_PER_EPOCH = 2
+    gpu.load_mnist = lambda data_dir, **options: load_mnist(data_dir, **({"limit": 2000} | options))
+    saved_before = len(savers)
     store = ModelStore(settings.CHECKPOINT_DIR, settings.DEFAULT_CHECKPOINT)
     store.activate_default()  # the shipped model, to fine-tune
     visitors = Visitors(folder)
@@ -434,14 +453,14 @@ def fine_tunes(folder, data_dir):
         "status": status,
         "files": files,
         "runs": [str(p) for p in runs(visitors.get("c"))],
-        "savers": savers,
+        "savers": savers[saved_before:],
         "server": os.getpid(),
     }
 
 
 @pytest.mark.slow
-def test_fine_tuning_in_a_forked_worker_is_saved_by_the_server(tmp_path, data_dir):
-    seen = in_a_new_server(fine_tunes, tmp_path, data_dir)
+def test_fine_tuning_in_a_forked_worker_is_saved_by_the_server(zero_gpu_server):
+    seen = zero_gpu_server[1]
     assert "Fine-tuned in" in seen["status"] and "| MNIST test |" in seen["status"]
     (run,) = seen["runs"]
     assert Path(seen["files"][0]).name == Path(run).name and load_checkpoint(run)[1]["base"]  # its download's copy

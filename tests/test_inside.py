@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from src.data.digits import render_digit
 from src.data.preprocess import preprocess
-from src.data.synthetic import render_digit
 from src.model.network import PARAMETER_COUNT, normalize
 from src.reading import inside
 

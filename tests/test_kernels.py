@@ -98,7 +98,7 @@ def test_an_installed_model_is_the_same_network_in_outputs_and_gradients(model, 
     sums in another order), and the kernels did run."""
     plain, fast = copy.deepcopy(model).train(), kernels.install(copy.deepcopy(model).train())
     for m in (plain, fast):
-        m.to(memory_format=torch.channels_last)  # as src.training.loop.train_epochs has it
+        m.to(memory_format=torch.channels_last)  # as train_epochs has it
     images, labels = small_mnist.train.images[:256].unsqueeze(1), small_mnist.train.labels[:256]
     a, b = fast(images), plain(images)
     torch.testing.assert_close(a, b)
@@ -120,17 +120,18 @@ def test_an_installed_model_is_the_same_network_in_outputs_and_gradients(model, 
 def test_training_and_its_evaluation_take_the_kernels(small_mnist, launches, precision, monkeypatch):
     """In the precision a recipe asks for: bf16 maps (FAST on a CPU with native bf16) reach the kernels too."""
     from src.model.network import TutorialCNN
-    from src.training.loop import Recipe, train_epochs
+    from src.training.loop import train_epochs
+    from src.training.recipes import Recipe
 
-    config = Recipe(epochs=1, batch_size=1000, augment=False, precision=precision, teachers=0)
-    steps = -(-len(small_mnist.train) // config.batch_size)
-    evaluations = -(-len(small_mnist.val) // 256)  # src.training.loop.evaluate's batches, in fp32
+    recipe = Recipe(epochs=1, batch_size=1000, augment=False, precision=precision, teachers=0)
+    steps = -(-len(small_mnist.train) // recipe.batch_size)
+    evaluations = -(-len(small_mnist.val) // 256)  # loss_and_accuracy's batches, in fp32
     monkeypatch.setattr(src.settings, "CPU_KERNELS", False)
-    list(train_epochs(TutorialCNN(), small_mnist, config))
+    list(train_epochs(TutorialCNN(), small_mnist, recipe))
     assert launches == []  # the switch: off, a training never runs them
     monkeypatch.setattr(src.settings, "CPU_KERNELS", True)
     trained = TutorialCNN()
-    list(train_epochs(trained, small_mnist, config))
+    list(train_epochs(trained, small_mnist, recipe))
     assert type(trained.pool) is torch.nn.MaxPool2d and "features" not in vars(trained)  # plain again afterwards
     bits = {"fp32": "int32", "bf16": "int16"}[precision]
     # A step: the fused first layer (always fp32) forward and backward, and the second pool forward and backward.
@@ -203,11 +204,13 @@ def test_warm_up_compiles_what_a_training_needs_and_nothing_more_is_compiled():
 import torch
 from src.training import kernels
 from src.model.network import TutorialCNN
-from src.training.loop import Recipe, evaluate, train_step
+from src.training.loop import loss_and_accuracy, train_step
+from src.training.recipes import Recipe
 from src.data.mnist import Split
 
 def compiled():
-    return [len(k.signatures) for k in (kernels._pool, kernels._unpool, kernels._conv_pool_relu, kernels._conv_pool_relu_grad)]
+    every = (kernels._pool, kernels._unpool, kernels._conv_pool_relu, kernels._conv_pool_relu_grad)
+    return [len(k.signatures) for k in every]
 
 print(compiled())
 model = kernels.install(TutorialCNN().to(memory_format=torch.channels_last))
@@ -217,7 +220,7 @@ for precision in ("fp32", "bf16"):
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     train_step(model, optimizer, x, torch.zeros(4, dtype=torch.long), Recipe(precision=precision, teachers=0))
-evaluate(model, Split(torch.zeros(8, 28, 28, dtype=torch.uint8), torch.zeros(8, dtype=torch.long)))
+loss_and_accuracy(model, Split(torch.zeros(8, 28, 28, dtype=torch.uint8), torch.zeros(8, dtype=torch.long)))
 print(compiled() == after, after)
 """
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)

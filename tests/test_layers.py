@@ -5,6 +5,7 @@ import ast
 import subprocess
 import sys
 from pathlib import Path
+from subprocess import PIPE
 
 import pytest
 
@@ -97,20 +98,33 @@ def test_only_the_web_layer_imports_gradio():
     assert importers == {"web"}
 
 
-@pytest.mark.parametrize(
-    "module, absent",
-    [
-        ("src.model.network", {"numba", "gradio", "src.data.synthetic", "src.training", "src.reading", "src.web"}),
-        ("src.model.checkpoint", {"numba", "gradio", "src.data.synthetic", "src.training", "src.reading", "src.web"}),
-        ("src.reading.inference", {"numba", "gradio", "src.data.synthetic", "src.training", "src.web"}),
-        ("src.reading.saliency", {"numba", "gradio", "src.training", "src.web"}),
-        ("src.training.loop", {"gradio", "src.reading", "src.web"}),
-    ],
-)
-def test_importing_a_module_loads_nothing_it_does_not_need(module, absent):
+NOT_NEEDED = {  # what importing each module must not load
+    "src.model.network": {"numba", "gradio", "src.data.strokes", "src.training", "src.reading", "src.web"},
+    "src.model.checkpoint": {"numba", "gradio", "src.data.strokes", "src.training", "src.reading", "src.web"},
+    "src.reading.inference": {"numba", "gradio", "src.data.strokes", "src.training", "src.web"},
+    "src.reading.saliency": {"numba", "gradio", "src.training", "src.web"},
+    "src.training.loop": {"gradio", "src.reading", "src.web"},
+}
+
+
+@pytest.fixture(scope="module")
+def loaded_by() -> dict:
+    """module -> (exit code, stdout, stderr) of `import module` in a fresh interpreter that prints sys.modules:
+    all the interpreters at once (each spends seconds importing torch)."""
+    code = "import sys, {}; print(sorted(sys.modules))"
+    running = {
+        m: subprocess.Popen([sys.executable, "-c", code.format(m)], cwd=ROOT, stdout=PIPE, stderr=PIPE, text=True)
+        for m in NOT_NEEDED
+    }
+    outputs = {m: p.communicate(timeout=120) for m, p in running.items()}
+    return {m: (running[m].returncode, *outputs[m]) for m in running}
+
+
+@pytest.mark.parametrize("module", NOT_NEEDED)
+def test_importing_a_module_loads_nothing_it_does_not_need(module, loaded_by):
     """In a fresh interpreter: what sys.modules holds after `import module`."""
-    code = f"import sys, {module}; print(sorted(sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-1000:]
-    loaded = set(ast.literal_eval(result.stdout))
+    code, out, err = loaded_by[module]
+    assert code == 0, err[-1000:]
+    absent = NOT_NEEDED[module]
+    loaded = set(ast.literal_eval(out))
     assert {m for m in loaded if any(m == a or m.startswith(a + ".") for a in absent)} == set()

@@ -1,8 +1,8 @@
 """The live reading in the browser (src/web/static/live.js) against the server's reading, in a real Chromium.
 
 live.js is the project's preprocessing, splitting of numbers, network and "is it a digit?" written a second
-time; these tests are what keeps the two from drifting apart. The browser test of the live reading on the
-running page is in tests/test_browser.py.
+time; these tests are what keeps the two from drifting apart. tests/test_live_node.py checks a few drawings
+the same way in Node, without a browser; the live reading on the running page is in tests/test_browser.py.
 """
 
 import base64
@@ -14,12 +14,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from src.data.preprocess import deslant
-from src.data.synthetic import KINDS, png_bytes, render_digit, render_nondigit, render_number
+from src.data.digits import render_digit
+from src.data.inputs import deslant
+from src.data.nondigits import KINDS
+from src.data.strokes import png_bytes
 from src.model.novelty import novelty_path
 from src.reading.inference import ModelStore
 from src.web import live
 from src.web.pad import SIZE
+from tests.drawings import render_nondigit, render_number
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -72,22 +75,22 @@ def drawings(n: int, seed: int):
 
 @pytest.fixture(scope="module")
 def page(browser):
-    """A blank page with live.js loaded: window.liveReading is its preprocessing and network."""
+    """A blank page with live.js loaded: its global `liveReading` is its preprocessing and network."""
     page = browser.new_page()
     page.add_script_tag(content=live.SCRIPT.read_text())
     yield page
     page.close()
 
 
-READ_ALL = """async ([pngs, weights, novelty, config]) => {
+READ_ALL = """async ([pngs, weights, novelty, constants]) => {
   const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const tensors = liveReading.readSafetensors(bytes(weights).buffer);
-  const statistics = novelty ? liveReading.readNovelty(bytes(novelty).buffer, config.NOVELTY_FORMAT) : null;
+  const statistics = novelty ? liveReading.readNovelty(bytes(novelty).buffer, constants.NOVELTY_FORMAT) : null;
   const out = [];
   for (const png of pngs) {
-    const r = await liveReading.read(new Blob([bytes(png)], {type: "image/png"}), tensors, statistics, config);
-    out.push(r === null ? null : r.filled ? "filled" :
-             {inputs: r.inputs.map((x) => Array.from(x)), probabilities: r.probabilities, isDigit: r.isDigit, unusual: r.unusual});
+    const r = await liveReading.read(new Blob([bytes(png)], {type: "image/png"}), tensors, statistics, constants);
+    out.push(r === null ? null : r.filled ? "filled" : {inputs: r.inputs.map((x) => Array.from(x)),
+             probabilities: r.probabilities, isDigit: r.isDigit, unusual: r.unusual});
   }
   return out;
 }"""
@@ -97,7 +100,14 @@ def read_in_browser(page, images, weights_path, with_novelty=True):
     pngs = [base64.b64encode(png_bytes(img)).decode() for img in images]
     weights = base64.b64encode(weights_path.read_bytes()).decode()
     novelty = base64.b64encode(novelty_path(weights_path).read_bytes()).decode() if with_novelty else ""
-    return page.evaluate(READ_ALL, [pngs, weights, novelty, live.config()])
+    return page.evaluate(READ_ALL, [pngs, weights, novelty, live.constants()])
+
+
+def kind(reading) -> str:
+    """What a reading found, the live one (None, "filled" or a dict) or the server's: "none", "filled" or "read"."""
+    if isinstance(reading, dict):
+        return "read"
+    return "none" if reading is None else "filled" if reading == "filled" or len(reading.images) == 0 else "read"
 
 
 def test_the_browser_reads_1000_drawings_as_the_server_does(page, default_checkpoint):
@@ -110,8 +120,7 @@ def test_the_browser_reads_1000_drawings_as_the_server_does(page, default_checkp
     server = [model.read(img) for img in images]  # LoadedModel.read: the server's one reading path
 
     # Nothing drawn / a filled area / digits: the same for every drawing, with as many digits.
-    kind = lambda r: "none" if r is None else "filled" if r == "filled" or len(r.images) == 0 else "read"  # noqa: E731
-    assert [kind(b) if not isinstance(b, dict) else "read" for b in browser] == [kind(r) for r in server]
+    assert [kind(b) for b in browser] == [kind(r) for r in server]
     read = [i for i, r in enumerate(server) if kind(r) == "read"]
     assert len(read) > 0.9 * DRAWINGS
     assert [len(browser[i]["inputs"]) for i in read] == [len(server[i].images) for i in read]
@@ -198,12 +207,16 @@ def test_without_statistics_the_browser_falls_back_as_the_server_does(page, defa
     assert pairs and all(a == b for a, b in pairs) and not all(b for _, b in pairs)
 
 
-def test_blank_and_tiny_drawings_are_not_read(page, default_checkpoint):
+def blank_speck_and_filled() -> list[Image.Image]:
+    """A blank pad, one pixel of ink, and a pad all ink: nothing, nothing and a filled area to both readings."""
     blank = Image.new("RGBA", (CANVAS, CANVAS), (0, 0, 0, 0))
     speck = blank.copy()
     speck.putpixel((100, 100), (0, 0, 0, 255))
-    filled = Image.new("RGBA", (CANVAS, CANVAS), (0, 0, 0, 255))
-    assert read_in_browser(page, [blank, speck, filled], default_checkpoint) == [None, None, "filled"]
+    return [blank, speck, Image.new("RGBA", (CANVAS, CANVAS), (0, 0, 0, 255))]
+
+
+def test_blank_and_tiny_drawings_are_not_read(page, default_checkpoint):
+    assert read_in_browser(page, blank_speck_and_filled(), default_checkpoint) == [None, None, "filled"]
 
 
 def test_the_element_hands_over_the_constants_and_the_links_to_the_checkpoints_own_files(default_checkpoint):
@@ -212,8 +225,8 @@ def test_the_element_hands_over_the_constants_and_the_links_to_the_checkpoints_o
     links = WeightLinks()
     link, novelty = links.url(default_checkpoint), links.url(novelty_path(default_checkpoint))
     markup = live.element(link, novelty)
-    config = json.loads(html.unescape(re.search(r'data-config="([^"]*)"', markup)[1]))
-    assert config == live.config() and config["WORK"] == 80 and config["MEAN"] == pytest.approx(0.1307)
+    constants = json.loads(html.unescape(re.search(r'data-constants="([^"]*)"', markup)[1]))
+    assert constants == live.constants() and constants["WORK"] == 80 and constants["MEAN"] == pytest.approx(0.1307)
     assert html.unescape(re.search(r'data-weights="([^"]*)"', markup)[1]) == link
     assert html.unescape(re.search(r'data-novelty="([^"]*)"', markup)[1]) == novelty != link
     assert str(default_checkpoint.parent.resolve()) not in markup
@@ -226,10 +239,10 @@ PAD_PAGE = """<!doctype html><html><body><div id="sketchpad" style="width: 380px
   (png) => window.values.push(png));</script></body></html>"""
 
 # Each drawing's strokes, drawn through the pad's own pointer handlers; -> [{png, pixels' reading}] in order.
-DRAW_ON_PAD = """async ([drawings, weights, novelty, config]) => {
+DRAW_ON_PAD = """async ([drawings, weights, novelty, constants]) => {
   const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const tensors = liveReading.readSafetensors(bytes(weights).buffer);
-  const statistics = liveReading.readNovelty(bytes(novelty).buffer, config.NOVELTY_FORMAT);
+  const statistics = liveReading.readNovelty(bytes(novelty).buffer, constants.NOVELTY_FORMAT);
   const pad = document.querySelector("#sketchpad .pad").pad, canvas = document.querySelector("#sketchpad canvas");
   const r = canvas.getBoundingClientRect();
   const at = ([u, v], type) => new PointerEvent(type, {clientX: r.left + u * r.width, clientY: r.top + v * r.height,
@@ -242,9 +255,11 @@ DRAW_ON_PAD = """async ([drawings, weights, novelty, config]) => {
       for (const p of stroke.slice(1)) canvas.dispatchEvent(at(p, "pointermove"));
       canvas.dispatchEvent(at(stroke[stroke.length - 1], "pointerup"));
     }
-    const n = window.values.length;
-    const img = pad.pixels(), read = liveReading.readPixels(img.data, img.width, img.height, tensors, statistics, config);
-    while (window.values.length === n || !window.values[window.values.length - 1]) await new Promise((f) => setTimeout(f, 5));
+    const n = window.values.length, img = pad.pixels();
+    const read = liveReading.readPixels(img.data, img.width, img.height, tensors, statistics, constants);
+    // The PNG the pad sends once the last stroke is committed.
+    const sent = () => window.values.length > n && window.values[window.values.length - 1];
+    while (!sent()) await new Promise((f) => setTimeout(f, 5));
     out.push({png: window.values[window.values.length - 1], read: read === null ? null : read.filled ? "filled" :
       {inputs: read.inputs.map((x) => Array.from(x)), probabilities: read.probabilities, isDigit: read.isDigit}});
   }
@@ -315,7 +330,7 @@ def test_drawings_made_on_the_pad_read_the_same_in_the_browser_and_from_the_png_
     page.add_script_tag(content=live.SCRIPT.read_text())
     weights = base64.b64encode(default_checkpoint.read_bytes()).decode()
     novelty = base64.b64encode(novelty_path(default_checkpoint).read_bytes()).decode()
-    drawn = page.evaluate(DRAW_ON_PAD, [pad_strokes(120, seed=38), weights, novelty, live.config()])
+    drawn = page.evaluate(DRAW_ON_PAD, [pad_strokes(120, seed=38), weights, novelty, live.constants()])
     page.close()
     model = ModelStore(default_checkpoint.parent, default_checkpoint.name).load(default_checkpoint.name)
     read = 0

@@ -9,9 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from src.data.synthetic import KINDS, as_drawing, preprocessed_digits, preprocessed_nondigits
+from src.data.digits import preprocessed_digits
+from src.data.inputs import shifted
+from src.data.nondigits import KINDS, preprocessed_nondigits
+from src.data.pools import as_drawing
 from src.model.checkpoint import weights_digest
-from src.model.novelty import FORMAT, NoveltyDetector, NoveltyMismatch, shifted
+from src.model.novelty import FORMAT, NoveltyDetector, NoveltyMismatch
 from src.reading.calibration import FLAG_DRAWN, FLAG_MNIST, calibration_digits, fit_novelty
 from src.reading.inference import run_shifted
 

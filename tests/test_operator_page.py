@@ -11,7 +11,7 @@ from gradio_client.exceptions import AppError
 
 from src.web import corrections
 from tests.conftest import Server
-from tests.test_visitors import drawing_of, pad_drawing_of
+from tests.test_visitors import correct, drawing_of, train
 
 OPERATOR_ENDPOINTS = {
     "/operator_sign_in",
@@ -67,9 +67,7 @@ def test_with_the_secret_a_signed_in_operator_promotes_a_run_for_new_visitors(op
     # A visitor trains a run; their answers with it differ from the default's.
     three = drawing_of(3, tmp_path)
     default_answer = visitor.predict(three, api_name="/classify")
-    job = visitor.submit(
-        epochs=1, batch_size=128, learning_rate=0.005, augment=False, seed=3, max_examples=1000, api_name="/train"
-    )
+    job = train(visitor, seed=3, max_examples=1000)
     assert job.result(timeout=300)[2].startswith("Finished")
     run = next(operated.visitor(visitor).runs.glob("trained-*.json")).with_suffix(".safetensors").name
     visitor.predict(f"yours/{run}", api_name="/use_model")
@@ -97,9 +95,7 @@ def test_with_the_secret_a_signed_in_operator_promotes_a_run_for_new_visitors(op
 def test_the_export_holds_only_the_corrections_of_visitors_who_chose_to_share(operated, tmp_path):
     sharer, private, operator = (Client(operated.url, verbose=False) for _ in range(3))
     sharer.predict(True, api_name="/share_corrections")
-    for client, label in ((sharer, "4"), (sharer, "6"), (private, "1")):
-        client.predict(pad_drawing_of(3), api_name="/predict")
-        client.predict(label, api_name="/correct")
+    correct((sharer, "4"), (sharer, "6"), (private, "1"))
     assert corrections.count(operated.visitor(private).corrections) == 1
     operator.predict(PASSWORD, api_name="/operator_sign_in")
     archive = operator.predict(api_name="/operator_export")

@@ -16,19 +16,19 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFile
 
+from src.data.digits import render_mask
 from src.data.preprocess import (
     MAX_JPEG_PIXELS,
     MAX_PIXELS,
     MAX_WEBP_PIXELS,
     READ_SIDE,
     InvalidImage,
-    deslant,
     ink_map,
     load_image,
     preprocess,
     to_mnist,
 )
-from src.data.synthetic import png_bytes, render_mask, stylize
+from src.data.strokes import png_bytes, stylize
 from src.web.pad import SIZE, decode, encode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,22 +155,6 @@ def _variants(mask):
         "array_float_gray": np.asarray(composite.convert("L"), dtype=np.float32) / 255,
         "array_rgb_float255": np.asarray(composite.convert("RGB")).astype(np.float64),
     }
-
-
-def test_deslant_stands_a_slanted_stroke_upright_and_leaves_an_upright_one(small_mnist):
-    line = np.zeros((28, 28), np.float32)
-    for row in range(4, 24):
-        line[row, 8 + (row - 4) * 12 // 20] = 1.0  # leaning backwards: 12 columns over 20 rows
-    upright, slant = deslant(line)
-    assert slant == pytest.approx(0.6, abs=0.03)
-    cols = (upright * np.arange(28)).sum(1)[4:24] / upright.sum(1)[4:24]
-    assert np.ptp(cols) < 1.5 and upright.sum() == pytest.approx(line.sum(), rel=0.02)  # upright, no ink lost
-    bar = np.zeros((28, 28), np.float32)
-    bar[4:24, 13:15] = 1.0
-    assert deslant(bar)[1] == 0 and np.array_equal(deslant(bar)[0], bar)
-    # MNIST's own digits: the ink's slant is gone after deslanting
-    for image in small_mnist.test.images[:50].numpy().astype(np.float32) / 255:
-        assert abs(deslant(deslant(image)[0])[1]) < 0.05
 
 
 def test_every_style_gives_the_same_digit(masks):

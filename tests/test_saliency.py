@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from src.data.synthetic import preprocessed_digits
+from src.data.digits import preprocessed_digits
 from src.reading.saliency import READING_HINT, overlay, saliency
 
 

@@ -3,10 +3,11 @@
 import numpy as np
 from PIL import Image, ImageDraw
 
+from src.data.digits import render_digit
+from src.data.inputs import ink_inputs
 from src.data.preprocess import ink_map, to_mnist
 from src.data.segment import split_digits
-from src.data.synthetic import render_digit, render_number
-from src.reading.inference import digit_inputs
+from tests.drawings import render_number
 
 
 def test_reads_multi_digit_drawings(loaded_model):
@@ -19,9 +20,7 @@ def test_reads_multi_digit_drawings(loaded_model):
         counted += len(reading.digits) == len(digits)
         assert reading.number == "".join(map(str, reading.digits))
         assert len(reading.confidences) == len(reading.digits) == len(reading.images)
-    print(
-        f"\n3-4 digit numbers read entirely correctly: {right}/{n} ({100 * right / n:.0f}%); right digit count {counted}/{n}"
-    )
+    print(f"\n3-4 digit numbers read entirely correctly: {right}/{n}; right digit count {counted}/{n}")
     assert right / n >= 0.9
 
 
@@ -50,7 +49,7 @@ def test_dots_alone_are_split_into_their_dots_and_read_as_no_digit(dots_alone):
     for centres, ink in dots_alone:
         parts = split_digits(ink)
         assert len(parts) == len(centres) and all(to_mnist(p) is None for p in parts)
-        assert len(digit_inputs(ink)) == 0  # "dots or a filled area": no digit, whatever the network would say
+        assert len(ink_inputs(ink).digits) == 0  # "dots or a filled area": no digit, whatever the network would say
 
 
 def test_a_stroke_beside_a_dot_is_still_read():

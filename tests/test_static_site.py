@@ -1,11 +1,11 @@
 """The static page (`python -m src static OUT/`), served by a plain static file server and drawn on in Chromium
 with the mouse and with a finger."""
 
-import socket
+import functools
 import subprocess
 import sys
-import time
-import urllib.request
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,28 +17,21 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
 @pytest.fixture(scope="module")
 def static_url(tmp_path_factory):
+    """The static page in a plain static file server (Python's own), listening from the moment it is made."""
     out = tmp_path_factory.mktemp("static")
     subprocess.run([sys.executable, "-m", "src", "static", str(out)], cwd=ROOT, check=True, capture_output=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(out)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(out)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
 
 
 def test_the_folder_holds_the_checkpoints_own_files_and_a_static_space_readme(tmp_path):
@@ -118,15 +111,13 @@ def mouse_draw(page, strokes):
 def finger_draw(page, strokes):
     cdp = page.context.new_cdp_session(page)
     box = page.locator("#sketchpad canvas").bounding_box()
+
+    def touch(kind, p):
+        touching = [] if kind == "touchEnd" else [{"x": p[0], "y": p[1], "id": 1}]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": touching})
+
     for stroke in strokes:
         path = points(box, stroke)
-        touch = lambda kind, p: cdp.send(
-            "Input.dispatchTouchEvent",
-            {  # noqa: E731
-                "type": kind,
-                "touchPoints": [] if kind == "touchEnd" else [{"x": p[0], "y": p[1], "id": 1}],
-            },
-        )
         touch("touchStart", path[0])
         for p in steps(path):
             touch("touchMove", p)
@@ -159,4 +150,5 @@ def test_the_static_page_reads_a_1_a_7_and_a_0_with_no_server_behind_it(
     assert read == {1: "1", 7: "7", 0: "0"}
     assert verdict == "not a digit"
     assert "does not train" in page.locator("body").inner_text()
+    assert page.evaluate("() => window.liveReaderIn") == "worker"  # live.js's worker, from the script's address
     context.close()

@@ -13,35 +13,16 @@ ROOT = Path(__file__).resolve().parent.parent
 RECORD_KEYS = {"epoch", "train_loss", "val_loss", "val_acc", "seconds"}
 
 
+def run(args: list[str], timeout: int) -> subprocess.CompletedProcess:
+    """Python with `args`, from the repository root; its output as text."""
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
 @pytest.mark.slow
 def test_train_cli_end_to_end(tmp_path, data_dir):
     out = tmp_path / "X.safetensors"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "train.py",
-            "--epochs",
-            "1",
-            "--limit",
-            "3000",
-            "--data-dir",
-            data_dir,
-            "--out",
-            str(out),
-            "--seed",
-            "0",
-            "--teachers",
-            "1",
-            "--outlier-weight",
-            "0.05",
-            "--energy-outliers",
-            "-3",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    flags = "--epochs 1 --limit 3000 --seed 0 --teachers 1 --outlier-weight 0.05 --energy-outliers -3".split()
+    result = run(["train.py", *flags, "--data-dir", data_dir, "--out", str(out)], timeout=300)
     assert result.returncode == 0, result.stderr
     assert "teacher 1/1 | epoch   1 | train loss" in result.stdout
     assert "\nepoch   1 | train loss" in result.stdout and "val loss" in result.stdout
@@ -61,12 +42,6 @@ def test_train_cli_without_data_prints_one_clear_line(tmp_path):
         "sys.argv = ['train.py', '--data-dir', sys.argv[1], '--out', sys.argv[2]];"
         "import runpy; runpy.run_path('train.py', run_name='__main__')"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", env_code, str(tmp_path), str(tmp_path / "o.safetensors")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run(["-c", env_code, str(tmp_path), str(tmp_path / "o.safetensors")], timeout=120)
     assert result.returncode == 2
     assert result.stderr.startswith("error: MNIST is not in") and "Traceback" not in result.stderr

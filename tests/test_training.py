@@ -1,4 +1,4 @@
-"""Training (src/training/loop.py): augmentation, the epoch loop, Stop, teachers, and the CUDA path."""
+"""Training (src/training/): recipes, augmentation, the epoch loop, Stop, teachers, and the CUDA path."""
 
 import threading
 from dataclasses import replace
@@ -8,7 +8,9 @@ import torch
 
 from src.data.mnist import Split, load_mnist
 from src.model.network import TutorialCNN
-from src.training.loop import Recipe, augment, seeded_model, train_epochs
+from src.training.augment import augment
+from src.training.loop import loss_and_accuracy, train_epochs
+from src.training.recipes import FAST, Recipe, seeded_model
 
 RECORD_KEYS = {"epoch", "train_loss", "val_loss", "val_acc", "seconds"}
 
@@ -43,8 +45,8 @@ def test_stop_event_halts_between_batches_and_keeps_the_last_completed_epoch(sma
             yield item
 
     model = TutorialCNN()
-    config = Recipe(epochs=5, batch_size=64, teachers=0)
-    for record in train_epochs(model, small_mnist, config, stop=stop, progress=progress):
+    recipe = Recipe(epochs=5, batch_size=64, teachers=0)
+    for record in train_epochs(model, small_mnist, recipe, stop=stop, progress=progress):
         snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
     assert len(snapshots) == 1
     assert len(batches_seen) == 70
@@ -63,30 +65,31 @@ def test_training_runs_on_cuda_with_data_resident_on_the_gpu(data_dir):
 
 @pytest.mark.slow
 def test_the_train_tab_s_fast_recipe_reaches_99_percent_on_mnist_test(data_dir):
-    """src.training.loop.FAST, the Train tab's default, on all of MNIST with the synthetic drawings mixed in, as the
+    """FAST, the Train tab's default, on all of MNIST with the synthetic drawings mixed in, as the
     app trains it. How fast it gets there is bench/time_to_accuracy.py's job, not this test's."""
-    from src.data.synthetic import cached_training_pools
-    from src.training.loop import FAST, Pools, evaluate, seeded_model, threads_for_training
+    from src.data.pools import cached_training_pools
+    from src.training.augment import Pools
+    from src.training.hardware import threads_for_training
 
     data = load_mnist(data_dir)
     model = seeded_model(FAST.seed)
     with threads_for_training():
         records = list(train_epochs(model, data, FAST, Pools.from_numpy(*cached_training_pools(data_dir))))
-    _, test_acc = evaluate(model, data.test)
+    _, test_acc = loss_and_accuracy(model, data.test)
     print(f"FAST: {len(records)} epochs, {sum(r['seconds'] for r in records):.1f} s, test {test_acc:.2f}%")
     assert len(records) == FAST.epochs and test_acc >= 99.0
 
 
 def test_compute_dtype_follows_the_precision_asked_for(monkeypatch):
-    import src.training.loop
-    from src.training.loop import compute_dtype
+    from src.training import hardware
+    from src.training.hardware import compute_dtype
 
     assert compute_dtype("fp32", "cpu") == torch.float32 and compute_dtype("bf16", "cpu") == torch.bfloat16
     assert compute_dtype("auto", "cuda") == torch.float32  # not measured on a GPU: fp32 there
     with pytest.raises(ValueError, match="precision must be"):
         compute_dtype("fp16", "cpu")
     for native, expected in ((True, "bf16"), (False, "fp32")):
-        monkeypatch.setattr(src.training.loop, "native_bf16", lambda native=native: native)
+        monkeypatch.setattr(hardware, "native_bf16", lambda native=native: native)
         assert Recipe(precision="auto").resolved("cpu").precision == expected
         assert Recipe(precision="fp32").resolved("cpu").precision == "fp32"
 
@@ -98,16 +101,14 @@ def test_training_computes_in_the_precision_asked_for_with_fp32_weights(small_mn
     model = TutorialCNN()
     seen = set()
     model.conv2.register_forward_hook(lambda _, __, out: seen.add(out.dtype) if torch.is_grad_enabled() else None)
-    config = Recipe(epochs=2, batch_size=64, precision=precision, teachers=0)
-    records = list(train_epochs(model, small_mnist, config))
+    recipe = Recipe(epochs=2, batch_size=64, precision=precision, teachers=0)
+    records = list(train_epochs(model, small_mnist, recipe))
     assert seen == {dtype}
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert records[-1]["val_acc"] > 90
 
 
 def test_a_recipe_at_another_batch_size_keeps_the_share_of_synthetic_drawings():
-    from src.training.loop import FAST
-
     assert (FAST.batch_size, FAST.drawn_per_batch, FAST.outliers_per_batch) == (384, 24, 48)
     small = FAST.at_batch_size(64)
     assert (small.batch_size, small.drawn_per_batch, small.outliers_per_batch) == (64, 4, 8)
@@ -131,17 +132,15 @@ def rotated_teacher(checkpoint, shift: int) -> TutorialCNN:
 def test_a_network_with_a_teacher_learns_the_teacher_s_answers(small_mnist, default_checkpoint):
     """Distillation reaches the network: a teacher that answers d + 1 for every digit d (the shipped model with its
     output rows rotated), at distill_weight 1, teaches that answer against the labels."""
-    from src.training.loop import evaluate
-
     teacher = rotated_teacher(default_checkpoint, 1)
     shifted = replace(small_mnist, val=Split(small_mnist.val.images, (small_mnist.val.labels + 1) % 10))
-    assert evaluate(teacher, shifted.val)[1] > 97
+    assert loss_and_accuracy(teacher, shifted.val)[1] > 97
 
-    config = Recipe(epochs=2, batch_size=64, teachers=1, distill_weight=1.0)
+    recipe = Recipe(epochs=2, batch_size=64, teachers=1, distill_weight=1.0)
     taught = seeded_model(0)
-    list(train_epochs(taught, small_mnist, config, teachers=[teacher]))
-    assert evaluate(taught, shifted.val)[1] > 85  # it answers as the teacher does, not as the labels say
-    assert evaluate(taught, small_mnist.val)[1] < 10
+    list(train_epochs(taught, small_mnist, recipe, teachers=[teacher]))
+    assert loss_and_accuracy(taught, shifted.val)[1] > 85  # it answers as the teacher does, not as the labels say
+    assert loss_and_accuracy(taught, small_mnist.val)[1] < 10
 
 
 @pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-5), ("bf16", 1e-3)])
@@ -154,16 +153,16 @@ def test_a_step_with_teachers_follows_the_documented_loss(small_mnist, default_c
 
     from src.training.loop import train_step
 
-    config = Recipe(teachers=2, distill_weight=0.5, distill_temperature=2.0, precision=precision)
+    recipe = Recipe(teachers=2, distill_weight=0.5, distill_temperature=2.0, precision=precision)
     teachers = [rotated_teacher(default_checkpoint, shift) for shift in (0, 1)]  # they answer d and d + 1
     x = small_mnist.train.images[:64].unsqueeze(1).float().div(255)
     labels = small_mnist.train.labels[:64]
     model = seeded_model(0).to(memory_format=torch.channels_last)
     expected = copy.deepcopy(model)
     before = [p.detach().clone() for p in model.parameters()]
-    train_step(model, torch.optim.SGD(model.parameters(), lr=1.0), x, labels, config, teachers)
+    train_step(model, torch.optim.SGD(model.parameters(), lr=1.0), x, labels, recipe, teachers)
 
-    t, dtype = config.distill_temperature, {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
+    t, dtype = recipe.distill_temperature, {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
     with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
         logits = expected(x).float()
         with torch.inference_mode():  # as train_step asks the teachers
@@ -177,25 +176,25 @@ def test_a_step_with_teachers_follows_the_documented_loss(small_mnist, default_c
 
 
 def test_a_recipe_with_teachers_needs_them_and_names_their_seeds(small_mnist):
-    config = Recipe(epochs=1, batch_size=64, seed=3, teachers=2)
-    assert [r.seed for r in config.teacher_recipes()] == [3, 13]
-    assert all(r.teachers == 0 and r.epochs == 1 for r in config.teacher_recipes())
+    recipe = Recipe(epochs=1, batch_size=64, seed=3, teachers=2)
+    assert [r.seed for r in recipe.teacher_recipes()] == [3, 13]
+    assert all(r.teachers == 0 and r.epochs == 1 for r in recipe.teacher_recipes())
     with pytest.raises(ValueError, match="2 teachers"):
-        next(train_epochs(TutorialCNN(), small_mnist, config))
+        next(train_epochs(TutorialCNN(), small_mnist, recipe))
 
 
 def test_train_teachers_trains_frozen_teachers_that_read_digits(small_mnist, monkeypatch):
     from src.training import loop as training
-    from src.training.loop import evaluate, train_teachers
+    from src.training.loop import train_teachers
 
     seeds = []
     monkeypatch.setattr(training, "seeded_model", lambda seed: seeds.append(seed) or seeded_model(seed))
     reports = []
-    config = Recipe(epochs=2, batch_size=64, teachers=2)
-    teachers = train_teachers(small_mnist, config, report=lambda k, record: reports.append((k, record["epoch"])))
+    recipe = Recipe(epochs=2, batch_size=64, teachers=2)
+    teachers = train_teachers(small_mnist, recipe, report=lambda k, record: reports.append((k, record["epoch"])))
     assert reports == [(1, 1), (1, 2), (2, 1), (2, 2)]
     assert seeds == [0, 10]  # each teacher starts from its recipe's seed
     assert len(teachers) == 2 and not any(t.training for t in teachers)
     assert not any(p.requires_grad for t in teachers for p in t.parameters())
     assert not torch.equal(teachers[0].conv1.weight, teachers[1].conv1.weight)  # two seeds, two networks
-    assert all(evaluate(t, small_mnist.val)[1] > 85 for t in teachers)
+    assert all(loss_and_accuracy(t, small_mnist.val)[1] > 85 for t in teachers)

@@ -23,8 +23,9 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image, ImageFile
 
+from src.data.digits import render_digit, render_mask
 from src.data.preprocess import MAX_PIXELS, InvalidImage
-from src.data.synthetic import png_bytes, render_digit, render_mask, stylize
+from src.data.strokes import png_bytes, stylize
 from src.web import uploads
 from src.web.pad import MAX_VALUE_LENGTH, PREFIX, SIZE, decode, encode
 
@@ -34,6 +35,20 @@ MAX_FILE_SIZE = int(uploads.MAX_FILE_SIZE.removesuffix("mb")) * 1024 * 1024  # l
 NOT_AN_IMAGE = "not an image this app can read (PNG, JPEG or WebP)"
 DAMAGED = "damaged or incomplete"
 TOO_LARGE = "too large"
+
+
+async def asgi_call(app, scope: dict, chunks: list[dict]) -> list[dict]:
+    """The messages an ASGI `app` sends for one request of `scope` whose body comes in `chunks`, in order."""
+    sent, pending = [], chunks[::-1]
+
+    async def receive():
+        return pending.pop()
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
 
 
 # ------------------------------------------------------------------------------------------ input files
@@ -142,6 +157,11 @@ def _call(client, value, api_name):
         return None, str(e)
 
 
+def _assert_too_large(*responses):
+    for r in responses:
+        assert r.status_code == 413 and "maximum allowed size" in r.text, (r.status_code, r.text[:200])
+
+
 def _assert_still_serving(server, client, files):
     assert server.alive(), server.log_path.read_text()[-3000:]
     result = client.predict(handle_file(str(files["good"])), api_name="/classify")
@@ -186,6 +206,13 @@ class PeakMemory:
         self.rise = self.peak - self.start
 
 
+def _measured(server, client, value, api_name):
+    """(result, error, the rise of the server's peak memory in bytes) of one request."""
+    with PeakMemory(server.app.process.pid) as memory:
+        result, error = _call(client, value, api_name)
+    return result, error, memory.rise
+
+
 # ------------------------------------------------------------------------------------------ /classify
 @pytest.mark.parametrize("name", list(FILES))
 def test_classify_bad_and_odd_files(server, client, files, name):
@@ -223,10 +250,9 @@ def test_classify_cannot_read_files_that_were_not_uploaded(server, client, files
 def test_classify_reads_a_big_4000x4000_drawing_which_fits_the_upload_limit(server, client, files, big_drawing):
     assert 4000 * 4000 <= MAX_PIXELS
     assert big_drawing.stat().st_size < MAX_FILE_SIZE / 10, big_drawing.stat().st_size
-    with PeakMemory(server.app.process.pid) as memory:
-        result, error = _call(client, handle_file(str(big_drawing)), "/classify")
+    result, error, rise = _measured(server, client, handle_file(str(big_drawing)), "/classify")
     assert error is None and result["digit"] == 6, (error, result)
-    assert memory.rise < 150e6, memory.rise
+    assert rise < 150e6, rise
     _assert_still_serving(server, client, files)
 
 
@@ -235,14 +261,12 @@ def test_classify_refuses_a_6000x6000_png_unread_and_reads_a_6000x6000_jpeg(serv
     drawing as a JPEG is decoded at a quarter of its size, and read."""
     png, jpeg = big_6000
     assert 6000 * 6000 > MAX_PIXELS and jpeg.stat().st_size < MAX_FILE_SIZE, jpeg.stat().st_size
-    with PeakMemory(server.app.process.pid) as memory:
-        result, error = _call(client, handle_file(str(png)), "/classify")
+    result, error, rise = _measured(server, client, handle_file(str(png)), "/classify")
     assert result is None and GENERIC not in error and TOO_LARGE in error and "6000x6000" in error, error
-    assert memory.rise < 20e6, memory.rise
-    with PeakMemory(server.app.process.pid) as memory:
-        result, error = _call(client, handle_file(str(jpeg)), "/classify")
+    assert rise < 20e6, rise
+    result, error, rise = _measured(server, client, handle_file(str(jpeg)), "/classify")
     assert error is None and result["digit"] == 6, (error, result)
-    assert memory.rise < 150e6, memory.rise
+    assert rise < 150e6, rise
     _assert_still_serving(server, client, files)
 
 
@@ -331,12 +355,10 @@ def test_predict_refuses_anything_but_one_png_of_the_pads_size(server, client, f
     """Each bad value gets a message that says what is wrong, and barely moves the server's memory (a 6000x6000
     drawing would take 144 MB decoded as RGBA); then a good drawing still reads right."""
     for name, (make, expected) in BAD_VALUES.items():
-        value = make()
-        with PeakMemory(server.app.process.pid) as memory:
-            result, error = _call(client, value, "/predict")
+        result, error, rise = _measured(server, client, make(), "/predict")
         assert result is None, (name, result)
         assert error.startswith("The drawing could not be read") and expected in error, (name, error)
-        assert memory.rise < 20e6, (name, memory.rise)
+        assert rise < 20e6, (name, rise)
     _assert_still_serving(server, client, files)
     reading, *_ = client.predict(_data_url(_pad_png()), api_name="/predict")
     assert reading["digit"] == 2, reading
@@ -360,8 +382,7 @@ def test_a_request_body_over_the_limit_is_refused_before_it_is_read(server, clie
         data=(part for _ in range(2)),
         headers={"Content-Type": "multipart/form-data; boundary=x"},
     )
-    for r in (declared, chunked):
-        assert r.status_code == 413 and "maximum allowed size" in r.text, (r.status_code, r.text[:200])
+    _assert_too_large(declared, chunked)
     _assert_still_serving(server, client, files)
 
 
@@ -379,8 +400,7 @@ def test_json_over_its_limit_is_refused_before_gradio_parses_it(server, client, 
         data=(body[i : i + 65536] for i in range(0, len(body), 65536)),
         headers={"Content-Type": "application/json"},
     )
-    for r in (declared, chunked):
-        assert r.status_code == 413 and "maximum allowed size" in r.text, (r.status_code, r.text[:200])
+    _assert_too_large(declared, chunked)
     _assert_still_serving(server, client, files)
 
 
@@ -395,7 +415,6 @@ def test_a_file_named_by_its_address_is_refused_before_gradio_could_download_it(
         reached.append(await receive())
 
     async def call(body: bytes):
-        sent, chunks = [], [{"type": "http.request", "body": body, "more_body": False}]
         scope = {
             "type": "http",
             "method": "POST",
@@ -403,15 +422,9 @@ def test_a_file_named_by_its_address_is_refused_before_gradio_could_download_it(
             "client": ("127.0.0.1", 1),
             "headers": [(b"content-length", str(len(body)).encode())],
         }
-
-        async def receive():
-            return chunks.pop()
-
-        async def send(message):
-            sent.append(message)
-
-        await uploads.RequestLimits(gradio)(scope, receive, send)
-        return sent
+        return await asgi_call(
+            uploads.RequestLimits(gradio), scope, [{"type": "http.request", "body": body, "more_body": False}]
+        )
 
     file = {"path": "https://huggingface.co/datasets/x/resolve/main/seven.png", "meta": {"_type": "gradio.FileData"}}
     for data in ([file], [[{"nested": file}]], [{**file, "path": " HTTP://example.com/a.png"}]):

@@ -15,12 +15,52 @@ DIGIT = np.zeros((28, 28), np.uint8)
 DIGIT[6:22, 13:15] = 255
 
 
-def fake_run(visitor, name: str, nbytes: int = 1000):
-    """Three files named like a saved run (the limits only count and remove files)."""
+def fake_run(visitor, name: str, nbytes: int = 1000, mtime: float | None = None):
+    """Three files named like a saved run (the limits only count and remove files), dated `mtime` if given."""
     visitor.runs.mkdir(parents=True, exist_ok=True)
     for suffix in (".safetensors", ".json", ".novelty.safetensors"):
         (visitor.runs / f"{name}{suffix}").write_bytes(b"x" * nbytes)
+        if mtime is not None:
+            os.utime(visitor.runs / f"{name}{suffix}", (mtime, mtime))
     return visitor.runs / f"{name}.safetensors"
+
+
+class Clock:
+    """A clock a test moves by hand: Visitors(clock=...) stamps activity and sweeps by it."""
+
+    def __init__(self):
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def at(visitors, session: str, host: str):
+    """The visitor of `session`, calling from the address `host`."""
+    from types import SimpleNamespace
+
+    return visitors.of(SimpleNamespace(session_hash=session, client=SimpleNamespace(host=host), headers={}))
+
+
+def a_full_address(tmp_path) -> Visitors:
+    """Visitors with room for three runs per address, and three visitors s0, s1, s2 at 1.1.1.1 with a run each."""
+    visitors = Visitors(tmp_path, Limits(bytes_per_address=3 * RUN_BYTES, total_bytes=100 * RUN_BYTES))
+    for i in range(3):
+        fake_run(at(visitors, f"s{i}", "1.1.1.1"), "trained-1", nbytes=RUN_BYTES // 3)
+    return visitors
+
+
+def train(client, seed: int, max_examples: int, epochs: int = 1, learning_rate: float = 0.005):
+    """A small training through the API (its job: streamed outputs, then the result)."""
+    recipe = dict(epochs=epochs, batch_size=128, learning_rate=learning_rate, augment=False, seed=seed)
+    return client.submit(**recipe, max_examples=max_examples, api_name="/train")
+
+
+def correct(*corrections_by):
+    """For each (client, label): a drawn 3 read by /predict, then corrected as `label`."""
+    for client, label in corrections_by:
+        client.predict(pad_drawing_of(3), api_name="/predict")
+        client.predict(label, api_name="/correct")
 
 
 def test_each_session_has_its_own_folder_named_by_a_digest_never_by_the_client_string(tmp_path):
@@ -50,27 +90,27 @@ def test_a_browser_is_one_visitor_across_reloads_and_tabs_by_the_key_it_keeps(tm
 
 
 def test_a_visitor_who_keeps_calling_stays_active_however_often_they_call(tmp_path):
-    visitors = Visitors(tmp_path, Limits(idle_seconds=0.4))
+    clock = Clock()
+    visitors = Visitors(tmp_path, Limits(idle_seconds=3600), clock=clock)
     me = visitors.get("me")
     visitors.add_correction(me, DIGIT, 1)
-    for _ in range(10):  # a call every 0.05 s for 0.5 s: longer than the idle time
-        time.sleep(0.05)
+    for _ in range(10):  # a call every 10 minutes for 100 minutes: longer than the idle time
+        clock.now += 600
         visitors.get("me")
     assert visitors.sweep() == [] and corrections.count(me.corrections) == 1
-    time.sleep(0.5)
+    clock.now += 3600
     assert visitors.sweep() == [me.id]
 
 
 def test_saving_one_run_too_many_removes_that_visitors_oldest_only(tmp_path):
     visitors = Visitors(tmp_path, Limits(runs_per_visitor=2))
     a, b = visitors.get("a"), visitors.get("b")
-    first = fake_run(a, "trained-1")
-    time.sleep(0.01)
-    fake_run(a, "trained-2")
+    first = fake_run(a, "trained-2", mtime=time.time() - 60)  # the oldest by date, not by name
+    fake_run(a, "trained-1")
     theirs = fake_run(b, "trained-1")
-    assert visitors.make_room_for_run(a) == ["trained-1.safetensors"]
+    assert visitors.make_room_for_run(a) == ["trained-2.safetensors"]
     assert not first.exists() and not first.with_suffix(".json").exists()
-    assert [p.name for p in a.run_files()] == ["trained-2.safetensors"]
+    assert [p.name for p in a.run_files()] == ["trained-1.safetensors"]
     assert theirs.exists() and len(b.run_files()) == 1  # another visitor's runs are never touched
 
 
@@ -111,48 +151,32 @@ def test_the_total_cap_refuses_new_work_with_a_message_and_loses_nothing(tmp_pat
 
 def test_one_address_cannot_fill_the_server_with_fresh_sessions(tmp_path):
     """Sessions cost nothing: all visitors of one client address share VISITOR_DATA_MB_PER_ADDRESS."""
-    from types import SimpleNamespace
-
-    visitors = Visitors(tmp_path, Limits(bytes_per_address=3 * RUN_BYTES, total_bytes=100 * RUN_BYTES))
-
-    def visitor(session, host):
-        return visitors.of(SimpleNamespace(session_hash=session, client=SimpleNamespace(host=host), headers={}))
-
-    for i in range(3):
-        fake_run(visitor(f"s{i}", "1.1.1.1"), "trained-1", nbytes=RUN_BYTES // 3)
+    visitors = a_full_address(tmp_path)
     with pytest.raises(LimitReached, match="from your network address have stored"):
-        with visitors.working(visitor("fresh", "1.1.1.1")):
+        with visitors.working(at(visitors, "fresh", "1.1.1.1")):
             pytest.fail("a fourth run from the same address should be refused")
     with pytest.raises(LimitReached, match="from your network address"):
-        visitors.add_correction(visitor("fresh2", "1.1.1.1"), DIGIT, 1)
-    with visitors.working(visitor("other", "2.2.2.2")):  # another address still has room
+        visitors.add_correction(at(visitors, "fresh2", "1.1.1.1"), DIGIT, 1)
+    with visitors.working(at(visitors, "other", "2.2.2.2")):  # another address still has room
         pass
-    with visitors.working(visitor("local", "127.0.0.1")):  # this machine's own user is not counted per address
+    with visitors.working(at(visitors, "local", "127.0.0.1")):  # this machine's own user is not counted per address
         pass
 
 
 def test_a_visitors_files_count_against_every_address_they_came_from(tmp_path):
     """Touching a visitor from a second address frees nothing at the first; the addresses of visitors
     without files are forgotten by the sweep."""
-    from types import SimpleNamespace
-
-    visitors = Visitors(tmp_path, Limits(bytes_per_address=3 * RUN_BYTES, total_bytes=100 * RUN_BYTES))
-
-    def visitor(session, host):
-        return visitors.of(SimpleNamespace(session_hash=session, client=SimpleNamespace(host=host), headers={}))
-
+    visitors = a_full_address(tmp_path)
     for i in range(3):
-        fake_run(visitor(f"s{i}", "1.1.1.1"), "trained-1", nbytes=RUN_BYTES // 3)
-    for i in range(3):
-        visitor(f"s{i}", "2.2.2.2")  # the same visitors, seen from a second address
+        at(visitors, f"s{i}", "2.2.2.2")  # the same visitors, seen from a second address
     with pytest.raises(LimitReached, match="from your network address have stored"):
-        with visitors.working(visitor("fresh", "1.1.1.1")):
+        with visitors.working(at(visitors, "fresh", "1.1.1.1")):
             pytest.fail("the first address is still full")
     with pytest.raises(LimitReached, match="from your network address have stored"):
-        with visitors.working(visitor("s0", "3.3.3.3")):  # s0's files count at 1.1.1.1 wherever they are
+        with visitors.working(at(visitors, "s0", "3.3.3.3")):  # s0's files count at 1.1.1.1 wherever they are
             pytest.fail("a visitor at a full address stores nothing more from a third")
     for i in range(1000):
-        visitor(f"passer-by-{i}", "4.4.4.4")  # sessions that never store anything
+        at(visitors, f"passer-by-{i}", "4.4.4.4")  # sessions that never store anything
     assert len(visitors._addresses) == 1000 + 4
     visitors.sweep()
     assert len(visitors._addresses) == 3 and set(visitors._at) == {"1.1.1.1", "2.2.2.2", "3.3.3.3"}
@@ -210,7 +234,7 @@ def drawing_of(digit: int, tmp_path, seed=5):
     from gradio_client import handle_file
     from PIL import Image
 
-    from src.data.synthetic import render_digit
+    from src.data.digits import render_digit
 
     path = tmp_path / f"drawing-{digit}-{seed}.png"
     render_digit(digit, np.random.default_rng(seed), canvas=400).convert("RGB").save(path)
@@ -234,7 +258,7 @@ def wait_for(job, predicate, timeout=120):
                 return out
         if job.done():
             break
-        time.sleep(0.1)
+        time.sleep(0.1)  # a poll: gradio_client's Job has no call that blocks until its next output
     pytest.fail(f"no such output; got {[o[2] for o in job.outputs()]}")
 
 
@@ -250,13 +274,9 @@ def test_two_api_visitors_are_isolated_in_model_corrections_stop_and_runs(server
     b_before = b.predict(three, api_name="/classify")
 
     # A trains; B's training waits behind it, sees its place, and B's Stop cancels only B's.
-    job_a = a.submit(
-        epochs=2, batch_size=128, learning_rate=0.005, augment=False, seed=3, max_examples=6000, api_name="/train"
-    )  # long enough (seconds) for B to be seen waiting and to cancel
+    job_a = train(a, seed=3, max_examples=6000, epochs=2)  # long enough for B to be seen waiting and to cancel
     wait_for(job_a, lambda out: not out[2].startswith("Waiting"))
-    job_b = b.submit(
-        epochs=1, batch_size=128, learning_rate=0.005, augment=False, seed=4, max_examples=1000, api_name="/train"
-    )
+    job_b = train(b, seed=4, max_examples=1000)
     waiting = wait_for(job_b, lambda out: out[2].startswith("Waiting"))
     assert "1 training ahead of yours" in waiting[2]
     assert b.predict(api_name="/stop").startswith("Cancelled before it started")
@@ -275,9 +295,7 @@ def test_two_api_visitors_are_isolated_in_model_corrections_stop_and_runs(server
     assert b.predict(three, api_name="/classify") == b_before
 
     # Corrections: A's and B's are separate, and A deleting theirs leaves B's.
-    for client, label in ((a, "8"), (a, "9"), (b, "5")):
-        client.predict(pad_drawing_of(3), api_name="/predict")
-        client.predict(label, api_name="/correct")
+    correct((a, "8"), (a, "9"), (b, "5"))
     assert corrections.count(server.visitor(a).corrections) == 2
     assert corrections.count(server.visitor(b).corrections) == 1
     assert "Deleted your 2 corrections" in a.predict(api_name="/delete_corrections")
@@ -297,9 +315,7 @@ def test_downloads_work_from_a_visitor_dir_outside_the_working_and_temporary_fol
     system_tmp.mkdir()
     with Server(tmp_path / "app", env={"VISITOR_DIR": str(bucket), "TMPDIR": str(system_tmp)}) as s:
         c = Client(s.url, verbose=False)
-        final = c.predict(
-            epochs=1, batch_size=128, learning_rate=0.003, augment=False, seed=1, max_examples=500, api_name="/train"
-        )
+        final = train(c, seed=1, max_examples=500, learning_rate=0.003).result()
         downloaded = sorted(Path(f).name for f in final[3])
         assert [n.rsplit(".", 1)[1] for n in downloaded] == ["json", "safetensors"], final[2]
         [run] = Visitors(bucket).get(c.session_hash).run_files()

@@ -56,17 +56,13 @@ MAX_INK_FRACTION = 0.5
 # has a "stroke width" of half its size, the thickest plausible digits about a quarter.
 MAX_BLOB = 0.4
 # Strokes still wider than this many times MNIST_STROKE after the width is brought near it are a filled area
-# (dense hatching thickens into one, a slab with a small hole): no tuning digit comes above 2.28 (docs/model.md).
+# (dense hatching thickens into one, a slab with a small hole). Chosen on tuning digits (docs/model.md).
 MAX_STROKE = 2.3
-
-# A digit slanted further than this (deslant's slant: columns moved per row; 0.4 is about 22 degrees) that does not
-# read as a digit is read again upright (src.reading.inference.second_look; chosen on tuning data, docs/model.md).
-DESLANT_FROM = 0.4
 
 BOX, FRAME = 20, 28  # MNIST: the digit's longer side is 20 pixels, in a 28x28 frame
 WORK = 4 * BOX  # intermediate size (longer side) at which the stroke width is measured and adjusted
-# Target stroke width in pixels of the 20-pixel box. MNIST's median, measured as 2*area/perimeter of the
-# pixels above 50%, is 2.85; 2.6 here gives outputs whose median by the same measure is about 2.9.
+# Target stroke width in pixels of the 20-pixel box: outputs whose median width (_stroke_width) is MNIST's
+# (docs/model.md).
 MNIST_STROKE = 2.6
 
 
@@ -77,10 +73,7 @@ class InvalidImage(ValueError):
 # --------------------------------------------------------------------------------------------- loading
 @contextmanager
 def readable_errors():
-    """Turn what Pillow raises while opening or decoding an image into InvalidImage with a message for people.
-
-    Used by load_image, and by the pad's decoding (src/web/pad.py).
-    """
+    """Turn what Pillow raises while opening or decoding an image into InvalidImage with a message for people."""
     try:
         yield
     except InvalidImage:
@@ -195,8 +188,8 @@ def _too_large(size: str, limit: int = MAX_PIXELS) -> str:
 
 
 # --------------------------------------------------------------------------------------------- ink_map
-# Everything below works on 8-bit Pillow images: their per-pixel operations run in C, several times
-# faster than the same numpy code on float copies of an 800x800x4 canvas. 8 bits are plenty for ink.
+# Everything below works on 8-bit Pillow images: their per-pixel operations run in C, faster than numpy code on
+# float copies of a whole canvas. 8 bits are plenty for ink.
 _MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
@@ -224,8 +217,7 @@ def _as_pil(img) -> Image.Image:
 
 
 def _unit(img: Image.Image) -> np.ndarray:
-    """An 8-bit single-channel image as float32 in [0, 1]. Scaled in place: a second 800x800 float array
-    would cost more than the conversion itself (about 1.5 ms of fresh memory)."""
+    """An 8-bit single-channel image as float32 in [0, 1], scaled in place: no second full-size float array."""
     a = np.array(img, dtype=np.float32)
     a *= 1 / 255
     return a
@@ -322,13 +314,8 @@ def measure_ink(ink: np.ndarray) -> Ink | None:
     return Ink(peak, mask, count, (top, bottom, left, right))
 
 
-def has_ink(ink: np.ndarray) -> bool:
-    """Whether an ink map holds a drawing at all: not blank, not a click or a speck."""
-    return measure_ink(ink) is not None
-
-
 def to_mnist(ink: np.ndarray, measured: Ink | None = None) -> np.ndarray | None:
-    """The MNIST normalisation of an ink map; None when it holds no digit: blank, a speck (see has_ink),
+    """The MNIST normalisation of an ink map; None when it holds no digit: blank, a speck (see measure_ink),
     or a filled area (too much ink, or strokes as wide as a blob). `measured`: measure_ink(ink), if the
     caller has it already."""
     ink = np.asarray(ink, dtype=np.float32)
@@ -353,22 +340,9 @@ def to_mnist(ink: np.ndarray, measured: Ink | None = None) -> np.ndarray | None:
     else:  # small inputs (e.g. a 28x28 upload): enlarge smoothly
         img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR)
 
-    # Bring the stroke width near MNIST's: thin hair-lines are thickened, fat marker strokes thinned.
-    target = MNIST_STROKE * WORK / BOX
-    width = _stroke_width(img)
-    if width > MAX_BLOB * WORK:  # a dot or a blob (a disc's width is half its extent), not a digit
+    img = _mnist_stroke(img)
+    if img is None:
         return None
-    if width > 0:
-        steps = int(round((width - target) / 2))  # a 3x3 min/max filter changes the width by 2 pixels
-        steps = max(-4, min(steps, 4))
-        for _ in range(abs(steps)):
-            img = img.filter(ImageFilter.MinFilter(3) if steps > 0 else ImageFilter.MaxFilter(3))
-        box = img.getbbox()
-        if box is None:
-            return None
-        img = img.crop(box)
-        if _stroke_width(img) > MAX_STROKE * target:
-            return None
 
     # Longer side to 20 pixels, keeping the aspect ratio.
     w, h = img.size
@@ -389,24 +363,24 @@ def to_mnist(ink: np.ndarray, measured: Ink | None = None) -> np.ndarray | None:
     return out
 
 
-def deslant(digit: np.ndarray) -> tuple[np.ndarray, float]:
-    """A 28x28 input sheared upright by its ink's moments (MNIST's classic deskew), and its slant: how many
-    columns the ink moves per row (positive: leaning backwards). Each row moves by slant x (row - centre row),
-    linearly interpolated, zero beyond the edges. live.js computes the same, in the same order."""
-    x = np.asarray(digit, np.float64)
-    ys, xs = np.indices(x.shape)
-    total = x.sum()
-    cy, cx = (ys * x).sum() / total, (xs * x).sum() / total
-    spread = ((ys - cy) ** 2 * x).sum()
-    slant = float(((ys - cy) * (xs - cx) * x).sum() / spread) if spread > 0 else 0.0
-    src = xs + slant * (ys - cy)  # where each pixel of the output comes from, in its row
-    left = np.floor(src).astype(np.int64)
-    frac = src - left
-
-    def at(col):
-        return np.where((col >= 0) & (col < x.shape[1]), x[ys, np.clip(col, 0, x.shape[1] - 1)], 0.0)
-
-    return ((1 - frac) * at(left) + frac * at(left + 1)).astype(np.float32), slant
+def _mnist_stroke(img: Image.Image) -> Image.Image | None:
+    """A grey ink image at WORK pixels with its stroke width brought near MNIST's (thin hair-lines thickened,
+    fat marker strokes thinned) and cropped to its ink; None for a dot, a blob or a filled area."""
+    target = MNIST_STROKE * WORK / BOX
+    width = _stroke_width(img)
+    if width > MAX_BLOB * WORK:  # a dot or a blob (a disc's width is half its extent), not a digit
+        return None
+    if width == 0:
+        return img
+    steps = int(round((width - target) / 2))  # a 3x3 min/max filter changes the width by 2 pixels
+    steps = max(-4, min(steps, 4))
+    for _ in range(abs(steps)):
+        img = img.filter(ImageFilter.MinFilter(3) if steps > 0 else ImageFilter.MaxFilter(3))
+    box = img.getbbox()
+    if box is None:
+        return None
+    img = img.crop(box)
+    return None if _stroke_width(img) > MAX_STROKE * target else img
 
 
 def preprocess(value) -> np.ndarray | None:

@@ -3,7 +3,7 @@
     parts = split_digits(ink)            # ink: float HxW in [0, 1] from src.data.preprocess.ink_map
                                          # -> list of ink-map crops, left to right, each for to_mnist
 
-src.reading.inference.LoadedModel.read reads each part (the app's one reading path).
+src.data.inputs makes the network's input of each part.
 
 How the split works: the ink mask (ink above INK_THRESHOLD of the peak) is reduced by block maxima to at
 most WORK_SIDE pixels on its longer side, and its 8-connected components are labelled (scipy.ndimage.label
@@ -37,48 +37,70 @@ NARROW_GAP = 0.05  # ... and apart by at least this share of its height
 def split_digits(ink: np.ndarray, measured: Ink | None = None) -> list[np.ndarray]:
     """The digits of a drawing, left to right: one float32 ink-map crop per digit (other digits' ink removed,
     centred in a square frame with a margin), each ready for src.data.preprocess.to_mnist. Dots alone give one
-    crop per dot, which to_mnist refuses. An empty list when there is no drawing (src.data.preprocess.has_ink).
+    crop per dot, which to_mnist refuses. An empty list when there is no drawing (src.data.preprocess.measure_ink).
     `measured`: src.data.preprocess.measure_ink(ink), if the caller has it already."""
     ink = np.asarray(ink, dtype=np.float32)
     measured = measured or measure_ink(ink)  # the same ink mask and box as to_mnist's
     if measured is None:
         return []
-    mask, (top, bottom, left, right) = measured.mask, measured.box
-    narrow = right - left < MIN_NUMBER_ASPECT * (bottom - top)
+    top, bottom, left, right = measured.box
+    labels, f, kept, height = _components(measured.mask)
+    if not kept:
+        return []
+
+    # Dots alone are no digit: split into their dots, which to_mnist refuses (a colon would read as a 3).
+    if len(kept) > 1:
+        dots = []
+        for part in sorted(kept, key=lambda g: g["x0"]):
+            dot = _framed(ink, labels, part["members"], f)
+            if to_mnist(dot) is not None:
+                break
+            dots.append(dot)
+        if len(dots) == len(kept):
+            return dots
+
+    groups = _merged(kept)
+    if (
+        right - left < MIN_NUMBER_ASPECT * (bottom - top)
+        and len(groups) > 1
+        and (
+            min(g["y1"] - g["y0"] for g in groups) < NARROW_PART_HEIGHT * height
+            or min(b["x0"] - a["x1"] for a, b in zip(groups, groups[1:])) < NARROW_GAP * height
+        )
+    ):
+        return [ink]  # one digit, perhaps broken into pieces
+    return [_framed(ink, labels, g["members"], f) for g in groups]
+
+
+def _components(mask: np.ndarray) -> tuple[np.ndarray, int, list[dict], int]:
+    """The 8-connected components of `mask` reduced by block maxima of f x f pixels (to at most WORK_SIDE):
+    (their labels, f, the components that are not specks as groups of one with their bounding boxes, the height
+    of all of them together), in the reduced mask."""
     f = max(1, int(np.ceil(max(mask.shape) / WORK_SIDE)))
     h, w = -(-mask.shape[0] // f), -(-mask.shape[1] // f)
     small = np.zeros((h * f, w * f), bool)
     small[: mask.shape[0], : mask.shape[1]] = mask
     small = small.reshape(h, f, w, f).any(axis=(1, 3))
-    labels, n = ndimage.label(small, structure=np.ones((3, 3)))  # 8-connected components
+    labels, n = ndimage.label(small, structure=np.ones((3, 3)))
     if n == 0:
-        return []
-
-    # Per component: pixel count and bounding box (in the small mask).
+        return labels, f, [], 0
     area = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    boxes = ndimage.find_objects(labels)
-    y0, y1 = [b[0].start for b in boxes], [b[0].stop for b in boxes]
-    x0, x1 = [b[1].start for b in boxes], [b[1].stop for b in boxes]
-    height = max(y1) - min(y0)
-    keep = [
-        i
-        for i in range(n)
-        if area[i] >= SPECK * area.sum() or max(y1[i] - y0[i], x1[i] - x0[i]) >= SPECK_EXTENT * height
+    parts = [
+        {"members": [i], "y0": b[0].start, "y1": b[0].stop, "x0": b[1].start, "x1": b[1].stop}
+        for i, b in enumerate(ndimage.find_objects(labels))
     ]
+    height = max(p["y1"] for p in parts) - min(p["y0"] for p in parts)
+    kept = [
+        p
+        for p, a in zip(parts, area)
+        if a >= SPECK * area.sum() or max(p["y1"] - p["y0"], p["x1"] - p["x0"]) >= SPECK_EXTENT * height
+    ]
+    return labels, f, kept, height
 
-    # Dots alone are no digit: split into their dots, which digit_inputs refuses (a colon would read as a 3).
-    if len(keep) > 1:
-        dots = []
-        for i in sorted(keep, key=lambda i: x0[i]):
-            dot = _framed(ink, labels, [i], f)
-            if to_mnist(dot) is not None:
-                break
-            dots.append(dot)
-        if len(dots) == len(keep):
-            return dots
 
-    # Merge components that overlap horizontally, until nothing changes.
-    groups = [{"members": [i], "x0": x0[i], "x1": x1[i], "y0": y0[i], "y1": y1[i]} for i in keep]
+def _merged(groups: list[dict]) -> list[dict]:
+    """Groups that overlap horizontally by more than MERGE_OVERLAP of the narrower one's width merged into one,
+    until nothing changes; left to right."""
     merged = True
     while merged:
         merged = False
@@ -97,17 +119,7 @@ def split_digits(ink: np.ndarray, measured: Ink | None = None) -> list[np.ndarra
                     break
             if merged:
                 break
-    if (
-        narrow
-        and len(groups) > 1
-        and (
-            min(g["y1"] - g["y0"] for g in groups) < NARROW_PART_HEIGHT * height
-            or min(b["x0"] - a["x1"] for a, b in zip(groups, groups[1:])) < NARROW_GAP * height
-        )
-    ):
-        return [ink]  # one digit, perhaps broken into pieces
-
-    return [_framed(ink, labels, g["members"], f) for g in groups]
+    return groups
 
 
 def _framed(ink: np.ndarray, labels: np.ndarray, members: list[int], f: int) -> np.ndarray:

@@ -3,9 +3,8 @@
     to_onnx(model, path)   # input "image": (N, 1, 28, 28) float in [0, 1], white digit on black
                            # outputs "logits" and "probabilities": (N, 10)
 
-The file holds the whole forward path of src/model/network.py, MNIST normalisation included, so a caller feeds
-the 28x28 input exactly as the app's preprocessing makes it (src/data/preprocess.py). tests/test_export.py runs
-it in onnxruntime against PyTorch on 1,000 MNIST test images.
+The file holds the whole forward path of the network, MNIST normalisation included, so a caller feeds the 28x28
+input exactly as the app's preprocessing (src/data/preprocess.py) makes it.
 """
 
 from pathlib import Path

@@ -1,11 +1,11 @@
 """Is it a digit? Two questions about a preprocessed 28x28 drawing, answered from one pass of the network.
 
 1. **Not a digit.** The network is trained with outlier exposure (src/training/loop.py): besides MNIST it sees
-   synthetic drawings that are not digits (src/data/synthetic.py) and learns to give them a high energy
+   synthetic drawings that are not digits (src/data/nondigits.py) and learns to give them a high energy
    -logsumexp(logits), i.e. no strong logit for any digit, and digits a low one. So its own confidence
    answers the question. The score is the energy averaged over the drawing moved by up to a pixel each way
-   (SHIFTS): a digit keeps its low energy when moved, a shape that lines up with a digit's strokes by chance
-   loses it. Above `threshold` the drawing is "not a digit".
+   (src.data.inputs.SHIFTS): a digit keeps its low energy when moved, a shape that lines up with a digit's
+   strokes by chance loses it. Above `threshold` the drawing is "not a digit".
 2. **An unusual digit.** The classifier is sure, but the drawing lies far from the digits it learned from:
    the log of how much of its 1568 penultimate features lies OUTSIDE the 64-dimensional subspace where
    digits' features live (PCA). Above `unusual_threshold` the page says "an unusual 7" and still shows it.
@@ -28,11 +28,8 @@ from safetensors.numpy import save_file
 
 from src.atomic import write_temporary
 
-FORMAT = "novelty-v3"  # v3: the threshold is for not_digit_score over SHIFTS (v2: the energy as drawn)
+FORMAT = "novelty-v3"  # a new name whenever saved statistics would be read differently (docs/model.md)
 PCA_DIMS = 64
-# The 28x28 input moved by (rows, columns), zero-filled: the nine positions within a pixel, as drawn in the middle.
-SHIFTS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
-AS_DRAWN = SHIFTS.index((0, 0))
 
 
 class NoveltyMismatch(ValueError):
@@ -50,20 +47,10 @@ def energy(logits: np.ndarray) -> np.ndarray:
     return -torch.logsumexp(torch.as_tensor(logits, dtype=torch.float64), dim=1).numpy()
 
 
-def shifted(images: np.ndarray) -> np.ndarray:
-    """(N, 28, 28) inputs -> (len(SHIFTS) * N, 28, 28): all of them moved by each shift in turn, zero-filled."""
-    images = np.asarray(images).reshape(-1, 28, 28)
-    out = np.zeros((len(SHIFTS),) + images.shape, images.dtype)
-    for s, (dy, dx) in enumerate(SHIFTS):
-        out[s, :, max(dy, 0) : 28 + min(dy, 0), max(dx, 0) : 28 + min(dx, 0)] = images[
-            :, max(-dy, 0) : 28 + min(-dy, 0), max(-dx, 0) : 28 + min(-dx, 0)
-        ]
-    return out.reshape(-1, 28, 28)
-
-
 def not_digit_score(logits: np.ndarray) -> np.ndarray:
-    """(len(SHIFTS), N, 10) logits of the shifted inputs -> (N,) mean energy: higher = less like any digit."""
-    return energy(logits.reshape(-1, 10)).reshape(len(SHIFTS), -1).mean(0)
+    """(len(SHIFTS), N, 10) logits of the shifted inputs (src.data.inputs.shifted) -> (N,) mean energy over the
+    shifts: higher = less like any digit."""
+    return energy(logits.reshape(-1, 10)).reshape(len(logits), -1).mean(0)
 
 
 class NoveltyDetector:
@@ -114,11 +101,9 @@ class NoveltyDetector:
             raise NoveltyMismatch(f"{path.name}: not a readable novelty file ({type(e).__name__})") from None
         if meta.get("format") != FORMAT or set(tensors) != {"feature_mean", "pca_basis"}:
             raise NoveltyMismatch(f"{path.name}: not a {FORMAT} novelty file")
-        if meta.get("weights_sha256") != weights:
-            raise NoveltyMismatch(
-                f"{path.name} was fitted to other weights (sha256 {meta.get('weights_sha256', '?')[:12]}…, "
-                f"these are {weights[:12]}…)"
-            )
+        fitted = meta.get("weights_sha256", "?")
+        if fitted != weights:
+            raise NoveltyMismatch(f"{path.name} was fitted to other weights ({fitted[:12]}…, not {weights[:12]}…)")
         return cls(
             tensors["feature_mean"],
             tensors["pca_basis"],

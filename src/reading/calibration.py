@@ -3,8 +3,8 @@
     save_model(path, model, metadata, fit_novelty(model, data))
 
 The thresholds come from tuning digits (calibration_digits): MNIST validation digits read as the app reads
-a drawing (src.reading.inference.digit_inputs: a digit drawn in pieces may be split), and drawn digits from
-src/data/synthetic.py (varied_mask: hairline to marker, upright to slanted). "Not a digit" flags at most
+a drawing (src.data.inputs.ink_inputs: a digit drawn in pieces may be split), and drawn digits from
+src/data/digits.py (varied_mask: hairline to marker, upright to slanted). "Not a digit" flags at most
 FLAG_MNIST of the MNIST drawings and FLAG_DRAWN of the drawn digits: a digit hidden behind "not a digit" is
 worse than a scribble shown with its probabilities (the choice and its ROC: docs/model.md).
 
@@ -27,12 +27,14 @@ import torch
 
 from src import settings
 from src.atomic import cached_arrays
-from src.data import preprocess, segment, synthetic
+from src.data import digits, inputs, pools, preprocess, segment, strokes
+from src.data.digits import preprocessed_digits
+from src.data.inputs import SHIFTS, ink_inputs, shifted, upright
 from src.data.mnist import DataUnavailable, load_mnist
-from src.data.synthetic import as_ink, preprocessed_digits
+from src.data.pools import as_ink
 from src.model.checkpoint import weights_digest
-from src.model.novelty import PCA_DIMS, SHIFTS, NoveltyDetector, energy, not_digit_score, shifted
-from src.reading.inference import digit_inputs, run_network, second_look
+from src.model.novelty import PCA_DIMS, NoveltyDetector, energy, not_digit_score
+from src.reading.inference import run_network
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ class TuningDigits(NamedTuple):
     owner: np.ndarray  # (M,): which drawing each input comes from
     drawings: int  # MNIST drawings in all (those with no input are refused by preprocessing: flagged)
     drawn: np.ndarray  # (K, 28, 28): drawn digits, one input each
-    again: np.ndarray  # (S, 28, 28): the MNIST drawings' second looks (src.reading.inference.second_look) ...
+    again: np.ndarray  # (S, 28, 28): the MNIST drawings' second looks (src.data.inputs.Inputs.again) ...
     again_of: np.ndarray  # (S,): ... and which drawing each is of
     drawn_again: np.ndarray  # (T, 28, 28): the same for the drawn digits
     drawn_again_of: np.ndarray  # (T,)
@@ -61,7 +63,7 @@ class TuningDigits(NamedTuple):
 @functools.lru_cache(maxsize=1)
 def _drawn_digits(n: int, seed: int) -> dict:
     drawn = preprocessed_digits(n, seed=seed, varied=True)[0]
-    again = [second_look(x[None]) for x in drawn]
+    again = [upright(x) for x in drawn]
     return {"drawn": drawn, **_looks(again, "drawn_again")}
 
 
@@ -76,14 +78,14 @@ def _looks(again: list, name: str) -> dict:
 
 @functools.lru_cache(maxsize=1)
 def _mnist_as_read(val_bytes: bytes) -> dict:
-    inputs, again = [], []
+    found, again = [], []
     for image in np.frombuffer(val_bytes, np.uint8).reshape(-1, 28, 28):  # one 280x280 ink map at a time
-        ink = as_ink(image)
-        inputs.append(digit_inputs(ink))
-        again.append(second_look(inputs[-1], ink) if inputs[-1] is not None and len(inputs[-1]) else None)
-    owner = [i for i, x in enumerate(inputs) for _ in range(0 if x is None else len(x))]
+        read = ink_inputs(as_ink(image))
+        found.append(read.digits)
+        again.append(read.again)
+    owner = [i for i, x in enumerate(found) for _ in range(0 if x is None else len(x))]
     return {
-        "mnist": np.concatenate([x for x in inputs if x is not None]),
+        "mnist": np.concatenate([x for x in found if x is not None]),
         "owner": np.array(owner, np.int64),
         **_looks(again, "again"),
     }
@@ -93,14 +95,13 @@ def calibration_digits(
     data, n_mnist: int | None = None, n_drawn: int = 2000, seed: int = 1001, folder=None
 ) -> TuningDigits:
     """Tuning digits: MNIST validation drawings (all 12,000 unless n_mnist) as the app reads them, and drawn
-    digits from src.data.synthetic. With all 12,000, the 0.2% that may be flagged are 24 digits, not 10, and
-    the threshold depends less on which few they are (for one model, the first 5,000 and the next 7,000 gave
-    thresholds 1.4 apart). About 25 s to make; the last ones made are kept in one file in `folder` (DATA_DIR),
-    with a key of the digits and of the code that draws and reads them: other data (a visitor's seed) makes
-    them again and replaces the file, so it never grows. The last ones made or read are also kept in memory,
-    and serve the first drawings of theirs too (a training on fewer examples validates on the first ones)."""
+    digits from src.data.digits. All 12,000, so that the threshold depends less on which few digits it may flag
+    (docs/model.md). Slow to make: the last ones made are kept in one file in `folder` (DATA_DIR), with a key
+    of the digits and of the code that draws and reads them: other data (a visitor's seed) makes them again and
+    replaces the file, so it never grows. The last ones made or read are also kept in memory, and serve the
+    first drawings of theirs too (a training on fewer examples validates on the first ones)."""
     val = np.ascontiguousarray(data.val.images[:n_mnist].cpu().numpy())
-    code = b"".join(Path(m.__file__).read_bytes() for m in (preprocess, segment, synthetic))
+    code = b"".join(Path(m.__file__).read_bytes() for m in (preprocess, segment, inputs, strokes, digits, pools))
     recipe = f"{n_drawn}-{seed}-{CACHE_FORMAT}".encode() + code
     path = Path(folder or settings.DATA_DIR) / CACHE_NAME
     with _kept_lock:  # one thread makes them; another training waits for them rather than making them too
@@ -153,7 +154,7 @@ def drawing_scores(
 
 def principal_directions(feats: np.ndarray, k: int, steps: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Mean and the k leading principal directions (d, k) of (N, d) features: subspace iteration on their
-    covariance, k + 32 directions wide from a seeded start (a full eigh of 1568x1568 takes seconds)."""
+    covariance, k + 32 directions wide from a seeded start (faster than a full eigh of the covariance)."""
     mean = feats.mean(0)
     x = torch.from_numpy(np.ascontiguousarray(feats - mean))
     cov = x.T @ x / len(x)
@@ -165,7 +166,7 @@ def principal_directions(feats: np.ndarray, k: int, steps: int = 8) -> tuple[np.
 
 
 def shifted_scores(model: torch.nn.Module, images: np.ndarray) -> np.ndarray:
-    """not_digit_score of each input: the network at all nine positions (run_shifted, in smaller batches)."""
+    """not_digit_score of each input: the network at all nine positions (as run_shifted, in smaller batches)."""
     logits = run_network(model, shifted(images), BATCH)[1]
     return not_digit_score(logits.reshape(len(SHIFTS), len(images), 10))
 

@@ -1,12 +1,14 @@
 """The live model: loaded once, used under inference_mode, swapped atomically when a new one is chosen.
 
+    reading = store.get(choice).read(drawing)   # src.data.inputs makes every input; the network reads and judges
+
 A request takes `store.active` once and uses that object to the end, so swapping in another
 model never disturbs a prediction already in flight: it finishes on the model it started with.
 """
 
+import functools
 import logging
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,11 +16,10 @@ import numpy as np
 import torch
 
 from src.atomic import atomic_write
-from src.data.preprocess import DESLANT_FROM, deslant, ink_map, measure_ink, to_mnist
-from src.data.segment import split_digits
+from src.data.inputs import AS_DRAWN, SHIFTS, Inputs, drawing_inputs, shifted
 from src.model.checkpoint import CheckpointError, is_weights_name, load_model, read_metadata
 from src.model.network import TutorialCNN
-from src.model.novelty import AS_DRAWN, SHIFTS, NoveltyDetector, shifted
+from src.model.novelty import NoveltyDetector
 
 log = logging.getLogger(__name__)
 
@@ -39,44 +40,22 @@ def run_network(model: torch.nn.Module, images: np.ndarray, batch_size: int = 20
     return feats.numpy(), model.fc(feats).numpy()
 
 
-def run_shifted(model: torch.nn.Module, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """run_network on the inputs moved by each of src.model.novelty.SHIFTS, for "is it a digit?":
-    (features of the inputs as drawn (N, 1568), logits (len(SHIFTS), N, 10)); logits[AS_DRAWN] are as drawn."""
-    images = np.asarray(images).reshape(-1, 28, 28)
-    feats, logits = run_network(model, shifted(images))
-    n = len(images)
+def run_copies(model: torch.nn.Module, copies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """run_network on the shifted copies of N inputs (src.data.inputs.shifted), for "is it a digit?": (features
+    of the inputs as drawn (N, 1568), logits (len(SHIFTS), N, 10)); logits[AS_DRAWN] are as drawn."""
+    feats, logits = run_network(model, copies)
+    n = len(copies) // len(SHIFTS)
     return feats[AS_DRAWN * n : (AS_DRAWN + 1) * n], logits.reshape(len(SHIFTS), n, 10)
+
+
+def run_shifted(model: torch.nn.Module, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """run_copies of (N, 28, 28) inputs, moved by each of src.data.inputs.SHIFTS here."""
+    return run_copies(model, shifted(images))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """(N, 10) logits -> (N, 10) probabilities, in float64."""
     return torch.softmax(torch.from_numpy(np.asarray(logits)).double(), dim=1).numpy()
-
-
-def digit_inputs(ink: np.ndarray) -> np.ndarray | None:
-    """What the network is given for an ink map (src.data.preprocess.ink_map): one 28x28 input per digit, left
-    to right, (k, 28, 28). Several digits side by side (e.g. "2026") are split apart; a single digit is exactly
-    src.data.preprocess.to_mnist(ink). k = 0: ink that is no digit (a filled area, or a part that is a dot or
-    a blob); None: no ink at all (or a speck)."""
-    measured = measure_ink(ink)  # once, for both to_mnist and split_digits
-    whole = to_mnist(ink, measured)
-    if whole is None:
-        return np.zeros((0, 28, 28), np.float32) if measured else None
-    crops = split_digits(ink, measured)
-    parts = [to_mnist(crop) for crop in crops] if len(crops) > 1 else [whole]
-    if any(part is None for part in parts):  # a dot or a filled area beside the digits: not a number
-        return np.zeros((0, 28, 28), np.float32)
-    return np.stack(parts)
-
-
-def second_look(images: np.ndarray, ink: np.ndarray | None = None) -> np.ndarray | None:
-    """What a drawing whose digit_inputs do not read as a digit is read as again, or None: a drawing split into
-    parts, whole (a 5 whose bar stands apart is not "52"; needs its `ink`), and a single digit slanted further
-    than DESLANT_FROM, upright (a 1 leaning far backwards). (1, 28, 28)."""
-    if len(images) > 1:
-        return to_mnist(ink)[None]
-    upright, slant = deslant(images[0])
-    return upright[None] if abs(slant) > DESLANT_FROM else None
 
 
 @dataclass(frozen=True)
@@ -107,7 +86,7 @@ class LoadedModel:
     model: TutorialCNN
     meta: dict = field(default_factory=dict)
     novelty: NoveltyDetector | None = None  # "is it a digit?", fitted for this model (see src/model/novelty.py)
-    path: Path | None = None  # its .safetensors file (the browser's live reading fetches it: src/web/live.py)
+    path: Path | None = None  # its .safetensors file (the browser's live reading fetches it too)
 
     @property
     def weights_key(self) -> str:
@@ -115,28 +94,28 @@ class LoadedModel:
         return self.meta.get("weights_sha256") or f"{abs(hash(str(self.path))):x}"
 
     def read(self, value) -> Reading | None:
-        """Read a drawing or image (anything src.data.preprocess accepts); None when it holds no ink (or a speck).
-        Its digits are read from digit_inputs(ink_map(value)); ink that is no digit (a filled area) is a Reading
-        with no images that is not a digit. A drawing that does not read as a digit gets a second look
-        (second_look: whole, or upright), and is that digit if the second reading is one."""
-        ink = ink_map(value)
-        images = digit_inputs(ink)
-        if images is None or len(images) == 0:
-            return None if images is None else Reading(images, np.zeros((0, 10)), False)
-        reading = self.read_inputs(images)
-        again = None if reading.is_digit else second_look(images, ink)
-        if again is not None:
-            other = self.read_inputs(again)
-            return other if other.is_digit else reading
-        return reading
+        """Read a drawing or image (anything src.data.preprocess accepts); None when it holds no ink (or a speck)."""
+        return self.read_inputs(drawing_inputs(value))
 
-    def read_inputs(self, images: np.ndarray) -> Reading:
-        """The reading of (k, 28, 28) network inputs, one per digit: one pass of the network serves every question
-        (without statistics, only the inputs as drawn are needed)."""
+    def read_inputs(self, inputs: Inputs) -> Reading | None:
+        """The reading of every input of a drawing (src.data.inputs.Inputs): its digits; ink that is no digit (a
+        filled area) is a Reading with no images that is not a digit. Digits that do not read as a digit give way
+        to the second look (whole, or upright) if that reads as one."""
+        if inputs.digits is None or len(inputs.digits) == 0:
+            return None if inputs.digits is None else Reading(inputs.digits, np.zeros((0, 10)), False)
+        reading = self.judge(inputs.digits, inputs.shifted)
+        if reading.is_digit or inputs.again is None:
+            return reading
+        other = self.judge(inputs.again, inputs.again_shifted)
+        return other if other.is_digit else reading
+
+    def judge(self, images: np.ndarray, copies: np.ndarray) -> Reading:
+        """The reading of (k, 28, 28) network inputs, one per digit, given their shifted copies too: one pass of
+        the network serves every question (without statistics, only the inputs as drawn are read)."""
         if self.novelty is None:
             probabilities = softmax(run_network(self.model, images)[1])
             return Reading(images, probabilities, bool(probabilities.max(1).min() >= FALLBACK_MIN_CONFIDENCE))
-        feats, logits = run_shifted(self.model, images)
+        feats, logits = run_copies(self.model, copies)
         probabilities = softmax(logits[AS_DRAWN])
         not_digit, unusual = self.novelty.judge(feats, logits)
         return Reading(images, probabilities, not bool(not_digit.any()), bool(unusual.any()))
@@ -144,7 +123,7 @@ class LoadedModel:
 
 DEFAULT_POINTER = "DEFAULT"  # CHECKPOINT_DIR/DEFAULT: the name of the model the operator promoted
 YOURS = "yours/"  # a model choice that names one of the visitor's own runs: "yours/trained-....safetensors"
-CACHE_SIZE = 32  # loaded models kept in memory (about 0.5 MB each)
+CACHE_SIZE = 32  # models chosen by visitors kept loaded, the most recently used
 
 
 MAX_NAME = 200  # characters in a model name; longer ones are refused before they reach the file system
@@ -167,6 +146,11 @@ def _inside(folder: Path, name: str) -> Path:
     if path is None or path.parent != folder.resolve():
         raise CheckpointError(f"{Path(name).name!r} is not a checkpoint here")  # its last part: no path echoed
     return path
+
+
+def _load_file(path: Path, name: str) -> LoadedModel:
+    """The checkpoint at `path` loaded as the model `name`; CheckpointError if it cannot be used."""
+    return LoadedModel(name, *load_model(path), path=path)
 
 
 def _listing(folder: Path) -> list[tuple[str, dict]]:
@@ -196,7 +180,7 @@ class ModelStore:
         self.active: LoadedModel | None = None
         self.error: str | None = None  # why no model is active, for the page
         self._lock = threading.Lock()
-        self._cache: OrderedDict[Path, LoadedModel] = OrderedDict()
+        self._recent = functools.lru_cache(maxsize=CACHE_SIZE)(_load_file)  # the models visitors chose lately
 
     def path_of(self, name: str) -> Path:
         return _inside(self.directory, name)
@@ -211,8 +195,7 @@ class ModelStore:
         return [(YOURS + name, meta) for name, meta in _listing(folder)]
 
     def load(self, name: str) -> LoadedModel:
-        path = self.path_of(name)
-        return LoadedModel(name, *load_model(path), path=path)
+        return _load_file(self.path_of(name), name)
 
     def activate(self, name: str) -> LoadedModel:
         """Load `name` and make it the server's default; on any CheckpointError the current model stays."""
@@ -263,15 +246,4 @@ class ModelStore:
             if active is None:
                 raise CheckpointError(self.error or "No model is loaded.")
             return active
-        path = self.path_for(choice, runs)
-        with self._lock:
-            loaded = self._cache.get(path)
-            if loaded is not None:
-                self._cache.move_to_end(path)
-                return loaded
-        loaded = LoadedModel(choice, *load_model(path), path=path)
-        with self._lock:
-            self._cache[path] = loaded
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
-        return loaded
+        return self._recent(self.path_for(choice, runs), choice)

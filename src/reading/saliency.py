@@ -8,8 +8,7 @@ Method: integrated gradients (the gradient x input of the class logit, averaged 
 from black, i.e. from "no ink"), which is gradient x input made less noisy. Only the positive part is kept
 (the pixels that pushed the model TOWARDS the class), smoothed with a 3x3 blur and scaled so the strongest
 pixel is 1. The baseline is a blank canvas, so heat lies on (and, after the blur, just around) the ink: it
-answers "which of the strokes you drew made it a 7?". All STEPS images go through the network in one
-batch: a few milliseconds on a CPU.
+answers "which of the strokes you drew made it a 7?". All STEPS images go through the network in one batch.
 
 `model` is a TutorialCNN (LoadedModel.model), `image28` the (28, 28) float [0, 1] white-on-black output of
 src.data.preprocess.preprocess.

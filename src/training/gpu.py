@@ -3,8 +3,8 @@
 On ZeroGPU (SPACES_ZERO_GPU set) a `@spaces.GPU` function runs in a forked worker process: its arguments and
 what it yields are pickled, nothing it changes in memory reaches the server, and a threading.Event set by the
 server never reaches it. So these functions take plain settings, yield plain records and hand the weights
-back on the CPU; the server (src/web/train_tab.py) saves them. Stop crosses as a file (StopFlag). Elsewhere
-`@spaces.GPU` does nothing: they run in the server's own thread, on a local GPU if there is one, else the CPU.
+back on the CPU; the server saves them. Stop crosses as a file (StopFlag). Elsewhere `@spaces.GPU` does
+nothing: they run in the server's own thread, on a local GPU if there is one, else the CPU.
 
 Each call asks ZeroGPU's scheduler for a GPU for a duration, in the server, before any worker exists. `spaces`
 multiplies the duration its decorator is given by its card's `duration_factor` (spaces/zero/configs.json) and
@@ -27,17 +27,12 @@ import torch
 
 from src import settings
 from src.data.mnist import load_mnist, read_mnist
-from src.data.synthetic import cached_training_pools
-from src.training.loop import (
-    FAST,
-    Pools,
-    evaluate,
-    fine_tune,
-    resolve_device,
-    seeded_model,
-    threads_for_training,
-    train_epochs,
-)
+from src.data.pools import cached_training_pools
+from src.training.augment import Pools
+from src.training.fine_tune import fine_tune
+from src.training.hardware import resolve_device, threads_for_training
+from src.training.loop import loss_and_accuracy, train_epochs
+from src.training.recipes import FAST, seeded_model
 
 ZERO_GPU = os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
 EXAMPLES = 48_000  # a full epoch: MNIST's training split
@@ -116,30 +111,30 @@ def training_seconds(
 def train_run(epochs, batch_size, learning_rate, augment, seed, max_examples, data_dir, stop: StopFlag, progress=None):
     """Train the Train tab's recipe; yields ("recipe", its settings), then ("epoch", record) after each epoch,
     then ("done", weights on the CPU or None if no epoch completed, test accuracy, test images).
-    `progress` wraps each epoch's batches (src.training.loop.train_epochs); None on ZeroGPU, where it cannot cross.
+    `progress` wraps each epoch's batches (train_epochs); None on ZeroGPU, where it cannot cross.
     On ZeroGPU the server waits for each next item at most spaces' GENERATOR_GLOBAL_TIMEOUT, which bounds an
     epoch, not the run; the run's bound is the duration it asked for."""
     device = resolve_device("auto")
     data = load_mnist(data_dir, device=device, seed=seed, limit=max_examples)
     pools = Pools.from_numpy(*cached_training_pools(data_dir), device=device)
     # What the page does not offer is FAST's: the precision, and the synthetic drawings' share of a batch.
-    cfg = replace(FAST.at_batch_size(batch_size), epochs=epochs, lr=learning_rate, augment=augment, seed=seed).resolved(
-        device
-    )
-    yield "recipe", cfg.to_dict()
+    recipe = replace(FAST.at_batch_size(batch_size), epochs=epochs, lr=learning_rate, augment=augment, seed=seed)
+    recipe = recipe.resolved(device)
+    yield "recipe", recipe.to_dict()
     model = seeded_model(seed)
     completed = 0
+    options = {"progress": progress} if progress else {}
     with threads_for_training():  # the app serves with one thread; a training uses the cores
-        for record in train_epochs(model, data, cfg, pools, stop=stop, **({"progress": progress} if progress else {})):
+        for record in train_epochs(model, data, recipe, pools, stop=stop, **options):
             completed += 1
             yield "epoch", record
     if not completed:
         yield "done", None, None, 0
         return
     # Always on all 10,000 test images (a run on fewer training examples has a proportional test subset),
-    # so that the figure a run records is the one its evaluation (src/reading/evaluation.py) shows.
+    # so that the figure a run records is the one its evaluation shows.
     test = data.test if max_examples is None else read_mnist(data_dir, train=False).to(device)
-    _, test_acc = evaluate(model, test)
+    _, test_acc = loss_and_accuracy(model, test)
     yield "done", {k: v.detach().cpu() for k, v in model.state_dict().items()}, test_acc, len(test)
 
 
@@ -149,7 +144,7 @@ def fine_tune_seconds(weights, samples, data_dir, stop) -> int:
 
 @spaces.GPU(duration=fine_tune_seconds)
 def fine_tune_run(weights: dict, samples, data_dir, stop: StopFlag):
-    """src.training.loop.fine_tune of the model with `weights` (on the CPU: its steps are small) -> (weights, report)."""
+    """fine_tune of the model with `weights` (on the CPU: its steps are small) -> (weights, report)."""
     with threads_for_training():
         new, report = fine_tune(
             model_from(weights),

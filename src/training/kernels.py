@@ -1,6 +1,6 @@
 """Optional CPU kernels for training, compiled by numba: the same network, a faster step on the CPU.
 
-    kernels.install(model)     # a TutorialCNN; src.training.loop.accelerate does it in CPU trainings (CPU_KERNELS)
+    kernels.install(model)     # a TutorialCNN; loop.accelerate does it in CPU trainings (CPU_KERNELS)
     kernels.uninstall(model)   # the plain network again (the trainings do it when they end)
 
 PyTorch's CPU max-pooling and its one-channel first convolution are slow for this small network. Here the
@@ -22,9 +22,9 @@ from src.model.network import TutorialCNN, normalize
 
 # dtype -> (the integer type of the same width, the number of bits below the sign)
 _BITS = {torch.float32: (torch.int32, 31), torch.bfloat16: (torch.int16, 15)}
-# numba's threading layer is its default: OpenMP where the system has it (its "workqueue" layer made an epoch
-# 30% slower here), else workqueue, which must not be entered by two threads at once: hence the lock. With
-# GNU OpenMP, a process forked after using the kernels cannot use them (numba stops it); this app never forks.
+# numba's threading layer is its default: OpenMP where the system has it (faster here: docs/kernels.md), else
+# workqueue, which must not be entered by two threads at once: hence the lock. With GNU OpenMP, a process
+# forked after using the kernels cannot use them (numba stops it); this app never forks.
 _LAUNCH = threading.Lock()
 _READY = threading.Event()  # set when warm_up has compiled (or loaded from numba's cache) every kernel
 _WARMING = threading.Lock()
@@ -148,19 +148,27 @@ def _nhwc(t: torch.Tensor) -> torch.Tensor:
     return t.permute(0, 2, 3, 1)
 
 
+def _pooled(n: int, c: int, h: int, w: int, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Room for a 2x2 pooling's output, (N, C, H/2, W/2) channels-last, and its windows' winners (uint8, NHWC)."""
+    out = torch.empty(n, c, h // 2, w // 2, dtype=dtype, memory_format=torch.channels_last)
+    return out, torch.empty(n, h // 2, w // 2, c, dtype=torch.uint8)
+
+
+def _backward(fn):
+    """A kernel Function's backward: a static method whose gradient is not itself differentiable."""
+    return staticmethod(torch.autograd.function.once_differentiable(fn))
+
+
 class _MaxPool2x2(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
-        n, c, h, w = x.shape
-        out = torch.empty(n, c, h // 2, w // 2, dtype=x.dtype, memory_format=torch.channels_last)
-        which = torch.empty(n, h // 2, w // 2, c, dtype=torch.uint8)
+        out, which = _pooled(*x.shape, dtype=x.dtype)
         _, shift = _BITS[x.dtype]
         _launch(_pool, _bits(_nhwc(x)), _bits(_nhwc(out)), which.numpy(), shift, (1 << shift) - 1)
         ctx.save_for_backward(which)
         return out
 
-    @staticmethod
-    @torch.autograd.function.once_differentiable
+    @_backward
     def backward(ctx, grad):
         (which,) = ctx.saved_tensors
         grad = grad.contiguous(memory_format=torch.channels_last)
@@ -178,8 +186,7 @@ class _ConvPoolReLU(torch.autograd.Function):
         n, _, h, w = x.shape
         c = weight.shape[0]
         xp = F.pad(x[:, 0], (1, 1, 1, 1)).contiguous()
-        out = torch.empty(n, c, h // 2, w // 2, memory_format=torch.channels_last)
-        which = torch.empty(n, h // 2, w // 2, c, dtype=torch.uint8)
+        out, which = _pooled(n, c, h, w)
         w9 = weight.detach().reshape(c, 9).t().contiguous()
         _launch(
             _conv_pool_relu,
@@ -192,8 +199,7 @@ class _ConvPoolReLU(torch.autograd.Function):
         ctx.save_for_backward(xp, out, which)
         return out
 
-    @staticmethod
-    @torch.autograd.function.once_differentiable
+    @_backward
     def backward(ctx, grad):
         xp, out, which = ctx.saved_tensors
         grad = grad.float().contiguous(memory_format=torch.channels_last)

@@ -8,6 +8,9 @@ must hold against one person are counted per address as well:
     failures.locked_for(addr)   # seconds until this address may try again (0: it may)
     failures.add(addr)
     hourly = Hourly(256e6)      # an amount per address per hour: hourly.spend(addr, n) is False once over
+    rate = EventRate(10)        # events per address and second: rate.wait(addr) is how long to hold one back
+
+Failures and Hourly count in a SlidingWindow; every limit takes `now` (time.monotonic()), so tests set the clock.
 
 Behind a proxy (Hugging Face Spaces) every request comes from the proxy's own address, and the client's
 is the last entry of X-Forwarded-For (all its lines together), the one the proxy appended (entries before it
@@ -18,7 +21,7 @@ IPv6 client counts by its /64, and a forwarded loopback address is not this mach
 import ipaddress
 import threading
 import time
-from collections import defaultdict, deque
+from collections import deque
 
 from src import settings
 
@@ -77,75 +80,123 @@ def is_loopback(addr: str) -> bool:
 MAX_ADDRESSES = 100_000  # addresses a per-address record keeps before it forgets the quiet ones
 
 
+class SlidingWindow:
+    """Amounts per key (failures, bytes, seconds of training) in the last `window` seconds. Times are rounded down
+    to `step` seconds, so a key holds at most window / step entries; keys with nothing in the window are
+    forgotten, and past MAX_ADDRESSES keys the oldest go. Every method takes `now` (time.monotonic() if None)."""
+
+    def __init__(self, window: float, step: float = 0.0):
+        self.window, self.step = window, step
+        self._entries: dict[str, deque[list[float]]] = {}  # key -> [[time, amount], ...], oldest first
+        self._lock = threading.Lock()
+
+    def _time(self, now: float | None) -> float:
+        now = time.monotonic() if now is None else now
+        return now // self.step * self.step if self.step else now
+
+    def _recent(self, key: str, now: float) -> deque[list[float]]:
+        """The key's entries still in the window (call with the lock held)."""
+        entries = self._entries.get(key, deque())
+        while entries and now - entries[0][0] >= self.window:
+            entries.popleft()
+        if not entries:
+            self._entries.pop(key, None)
+        return entries
+
+    def total(self, key: str, now: float | None = None) -> float:
+        with self._lock:
+            return sum(amount for _, amount in self._recent(key, self._time(now)))
+
+    def wait(self, key: str, limit: float, now: float | None = None) -> float:
+        """Seconds until the key's oldest entry leaves the window, if it holds `limit` or more; else 0."""
+        now = self._time(now)
+        with self._lock:
+            entries = self._recent(key, now)
+            if sum(amount for _, amount in entries) < limit:
+                return 0.0
+            return self.window - (now - entries[0][0])
+
+    def add(self, key: str, amount: float = 1.0, now: float | None = None) -> float:
+        """Count `amount` for `key`; returns its total in the window."""
+        now = self._time(now)
+        with self._lock:
+            entries = self._recent(key, now)
+            if entries and entries[-1][0] == now:
+                entries[-1][1] += amount
+            else:
+                entries.append([now, amount])
+            self._entries[key] = entries
+            if len(self._entries) > MAX_ADDRESSES:  # many keys: forget the quiet ones, then the oldest
+                for old in [k for k, e in self._entries.items() if now - e[-1][0] >= self.window]:
+                    del self._entries[old]
+                if len(self._entries) > MAX_ADDRESSES:
+                    for old in list(self._entries)[: len(self._entries) - MAX_ADDRESSES // 2]:
+                        del self._entries[old]
+            return sum(amount for _, amount in entries)
+
+
 class Failures:
     """Failures per address in a sliding window; an address with `limit` of them is locked until the oldest
     one leaves the window. Also a cap for all addresses together (`total_limit`), against guessing from many."""
 
-    def __init__(self, limit: int, window_seconds: float, total_limit: int | None = None):
-        self.limit, self.window, self.total_limit = limit, window_seconds, total_limit
-        self._times: dict[str, deque[float]] = defaultdict(deque)
-        self._all: deque[float] = deque()
-        self._lock = threading.Lock()
+    ALL = "*"  # the key that counts every address's failures
 
-    def _trim(self, times: deque[float], now: float) -> None:
-        while times and now - times[0] >= self.window:
-            times.popleft()
+    def __init__(self, limit: int, window_seconds: float, total_limit: int | None = None):
+        self.limit, self.total_limit = limit, total_limit
+        self._window = SlidingWindow(window_seconds)
 
     def locked_for(self, addr: str, now: float | None = None) -> float:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            times = self._times.get(addr, deque())
-            self._trim(times, now)
-            self._trim(self._all, now)
-            waits = [0.0]
-            if len(times) >= self.limit:
-                waits.append(self.window - (now - times[0]))
-            if self.total_limit is not None and len(self._all) >= self.total_limit:
-                waits.append(self.window - (now - self._all[0]))
-            if not times:
-                self._times.pop(addr, None)
-            return max(waits)
+        mine = self._window.wait(addr, self.limit, now)
+        everyone = self._window.wait(self.ALL, self.total_limit, now) if self.total_limit is not None else 0.0
+        return max(mine, everyone)
 
     def add(self, addr: str, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
-        with self._lock:
-            self._times[addr].append(now)
-            self._all.append(now)
-            if len(self._times) > MAX_ADDRESSES:  # many addresses: forget those with no failure in the window
-                for old in [a for a, times in self._times.items() if now - times[-1] >= self.window]:
-                    del self._times[old]
+        self._window.add(addr, now=now)
+        self._window.add(self.ALL, now=now)
 
 
 class Hourly:
-    """An amount per address in the last hour (bytes received, seconds of training), in minute buckets: at most
-    60 per address; addresses quiet for an hour are forgotten, and at most MAX_ADDRESSES are kept."""
+    """An amount per address in the last hour (bytes received, seconds of training), counted in minutes."""
 
     def __init__(self, hourly: float):
         self.hourly = hourly
-        self._sent: dict[str, dict[int, float]] = {}  # address -> {minute: amount}
+        self._window = SlidingWindow(3600, step=60)
+
+    def over(self, addr: str, amount: float = 0, now: float | None = None) -> bool:
+        """Whether `amount` more would pass the hourly budget (before the work starts)."""
+        return self._window.total(addr, now) + amount > self.hourly
+
+    def spend(self, addr: str, amount: float, now: float | None = None) -> bool:
+        """Count `amount` for `addr`; False once the hour's budget is passed."""
+        return self._window.add(addr, amount, now) <= self.hourly
+
+
+class EventRate:
+    """Events per address (joins of Gradio's queue): `per_second` on average, in bursts of up to 3 seconds' worth.
+    A faster sender is slowed down (wait() says for how long), and refused (None) once it would wait over
+    MAX_WAIT seconds. Loopback addresses (the machine's own user, tests and benches) are not limited.
+
+    A token bucket, not a SlidingWindow: right after a burst a sender may go on at `per_second`, evenly spaced,
+    where a window would make it wait for the whole burst to leave."""
+
+    MAX_WAIT = 5.0
+
+    def __init__(self, per_second: float):
+        self.rate, self.burst = per_second, 3 * per_second
+        self._next: dict[str, float] = {}  # address -> when its bucket is empty again (a virtual schedule)
         self._lock = threading.Lock()
 
-    def _recent(self, addr: str, minute: int) -> dict[int, float]:
-        buckets = {m: n for m, n in self._sent.get(addr, {}).items() if minute - m < 60}
-        if buckets:
-            self._sent[addr] = buckets
-        else:
-            self._sent.pop(addr, None)
-        return buckets
-
-    def over(self, addr: str, amount: float = 0) -> bool:
-        """Whether `amount` more would pass the hourly budget (before the work starts)."""
+    def wait(self, addr: str, now: float | None = None) -> float | None:
+        if self.rate <= 0 or is_loopback(addr) or addr == "unknown":
+            return 0.0
+        now = time.monotonic() if now is None else now
         with self._lock:
-            return sum(self._recent(addr, int(time.monotonic() // 60)).values()) + amount > self.hourly
-
-    def spend(self, addr: str, amount: float) -> bool:
-        """Count `amount` for `addr`; False once the hour's budget is passed."""
-        minute = int(time.monotonic() // 60)
-        with self._lock:
-            buckets = self._recent(addr, minute)
-            buckets[minute] = buckets.get(minute, 0) + amount
-            self._sent[addr] = buckets
-            if len(self._sent) > MAX_ADDRESSES:  # a flood of addresses: drop the oldest entries
-                for old in list(self._sent)[: len(self._sent) - MAX_ADDRESSES // 2]:
-                    del self._sent[old]
-            return sum(buckets.values()) <= self.hourly
+            start = max(self._next.get(addr, now), now - self.burst / self.rate)
+            wait = start + 1 / self.rate - now - self.burst / self.rate
+            if wait > self.MAX_WAIT:
+                return None
+            self._next[addr] = start + 1 / self.rate
+            if len(self._next) > MAX_ADDRESSES:
+                self._next = {a: t for a, t in self._next.items() if t > now}
+        return max(0.0, wait)

@@ -1,4 +1,4 @@
-"""Corrections: drawings the model got wrong, with the right label, kept locally (src.training.loop.fine_tune
+"""Corrections: drawings the model got wrong, with the right label, kept locally (src.training.fine_tune.fine_tune
 learns from them).
 
 The store is a folder of PNG files (28x28 greyscale, white digit on black, exactly the model's input),
@@ -81,7 +81,7 @@ def clear(folder: Path | str) -> int:
 
 def archive(folder_or_files: Path | str | list[Path], out_dir: Path) -> Path:
     """A new zip of all samples in a folder (or of the given sample files; file names keep their labels), in
-    `out_dir` (a download's staging folder, src/web/downloads.py)."""
+    `out_dir` (a download's staging folder)."""
     samples = folder_or_files if isinstance(folder_or_files, list) else files(folder_or_files)
     out = Path(out_dir) / f"corrections-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.zip"
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:

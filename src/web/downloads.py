@@ -1,7 +1,7 @@
 """Checkpoint weights for a visitor's browser (the live reading), by links that only they were given.
 
 No server folder is in Gradio's allowed_paths, so no file is reachable by its path. The live reading
-(src/web/live.py) fetches the weights of the model its visitor uses from a link that names a random token,
+fetches the weights of the model its visitor uses from a link that names a random token,
 which is handed only to that visitor's page (the server's default model has one link for everyone):
 
     links = WeightLinks()        # created once, in app.py
@@ -13,7 +13,7 @@ copied there under a folder named by a hash), never by a server path. Gradio cop
 working directory or the temporary folder, so a visitor's files are first copied into a staging folder of
 the temporary folder: VISITOR_DIR may be a mounted bucket, and is never opened to /file=.
 
-    staging = Staging()              # created once (src/web/visitors.py)
+    staging = Staging()              # created once, by Visitors
     staging.copies([run, run_json])  # ["/tmp/.../run.safetensors", ...] for a gr.File output
     staging.folder()                 # a new empty folder, for a file written for download (a zip)
 """
@@ -23,11 +23,12 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import OrderedDict
 from pathlib import Path
 
 from starlette.responses import FileResponse, PlainTextResponse
 from starlette.routing import Route
+
+from src.web.lru import LRU
 
 PREFIX = "weights"
 MAX_LINKS = 10_000  # the least recently issued links go first (a page that still uses one reloads it)
@@ -35,9 +36,8 @@ MAX_LINKS = 10_000  # the least recently issued links go first (a page that stil
 
 class WeightLinks:
     def __init__(self, max_links: int = MAX_LINKS):
-        self.max_links = max_links
-        self._tokens: OrderedDict[Path, str] = OrderedDict()
-        self._paths: dict[str, Path] = {}
+        self._paths: dict[str, Path] = {}  # token -> path, for the links still kept
+        self._tokens = LRU(max_links, forget=lambda path, token: self._paths.pop(token, None))  # path -> token
         self._lock = threading.Lock()
         self.route = Route(f"/{PREFIX}/{{token}}", self._serve, methods=["GET"])
 
@@ -49,12 +49,9 @@ class WeightLinks:
         with self._lock:
             token = self._tokens.get(path)
             if token is None:
-                token = self._tokens[path] = secrets.token_urlsafe(18)
+                token = secrets.token_urlsafe(18)
                 self._paths[token] = path
-                while len(self._tokens) > self.max_links:
-                    _, old = self._tokens.popitem(last=False)
-                    self._paths.pop(old, None)
-            self._tokens.move_to_end(path)
+                self._tokens.put(path, token)
         return f"{PREFIX}/{token}"
 
     def path(self, token: str) -> Path | None:

@@ -17,46 +17,17 @@ from src import settings
 from src.data.preprocess import InvalidImage, load_image
 from src.model.checkpoint import CheckpointError
 from src.model.novelty import novelty_path
-from src.reading.inference import ModelStore, Reading
-from src.reading.saliency import READING_HINT, overlay, saliency
+from src.reading.inference import LoadedModel, ModelStore, Reading
+from src.reading.saliency import overlay, saliency
 from src.web import corrections, live
+from src.web import draw_layout as layout
 from src.web.downloads import WeightLinks
-from src.web.pad import Pad
-from src.web.uploads import choice_only, uploads_only
 from src.web.visitors import LimitReached, Visitors
 
-DIGITS = [str(d) for d in range(10)]
 FILLED_AREA = "This looks like dots or a filled area, not a stroke: draw the digit with lines."
 # After a reading, the browser asks for Inside the network's maps only while the panel is open.
 REFRESH_INSIDE = "() => { if (window.insideOpen) document.querySelector('#inside-refresh')?.click(); }"
 RELOAD_INSIDE = "() => { if (window.insideOpen) document.querySelector('#inside-reload')?.click(); }"
-
-
-class ServerReading(gr.HTML):
-    """#prediction: the server's reading in one line under the browser's, from the same dict /predict and
-    /classify answer with (None: nothing drawn). Its text starts with the digit or number read."""
-
-    TEMPLATE = """<p class="server-reading">${(() => {
-      const v = value || null, pct = (p) => Math.round(100 * p) + "%";
-      if (!v) return "Draw a digit: the server reads it after each stroke";
-      if (v.digit === null) return "Not a digit: dots or a filled area, says the server";
-      const what = v.number ?? v.digit;
-      if (!v.is_digit) return `Not a digit, says the server (best guess ${what}, ${pct(v.confidence)})`;
-      return `${what} at ${pct(v.confidence)}, confirmed by the server${v.unusual ? ", which finds it unusual" : ""}`;
-    })()}</p>"""
-
-    def __init__(self, **kwargs):
-        super().__init__(None, html_template=self.TEMPLATE, js_on_load=None, **kwargs)
-
-    def postprocess(self, value):
-        return value
-
-    def api_info(self) -> dict:
-        return {
-            "type": "object",
-            "description": "digit, confidence, probabilities (all ten), is_digit, unusual; "
-            "digits and number for several; null when nothing is drawn",
-        }
 
 
 def result_of(reading: Reading | None) -> dict:
@@ -98,19 +69,43 @@ def strip(images: list[np.ndarray], size: int = 280) -> np.ndarray:
     return np.asarray(img.resize((size * len(images), size), Image.Resampling.NEAREST))
 
 
+def note_on(reading: Reading) -> str:
+    """What the page says under a reading: the number digit by digit, not a digit, or unusual ("" for none)."""
+    note = ""
+    if len(reading.digits) > 1:
+        worst = int(np.argmin(reading.confidences))
+        parts = ", ".join(f"**{d}** ({c:.0%})" for d, c in zip(reading.digits, reading.confidences))
+        note = (
+            f"Read as the number **{reading.number}**, digit by digit: {parts}. "
+            f"The bars show digit {worst + 1}, the least certain."
+        )
+    if not reading.is_digit:
+        return (
+            f"The model is not sure this is any digit: its best guess would be {reading.number} "
+            f"({min(reading.confidences):.0%}). " + note
+        )
+    if reading.unusual:
+        what = "number" if len(reading.digits) > 1 else "way to write a"
+        return (
+            f"An unusual {what} **{reading.number}**: the model "
+            "is sure, but this drawing is unlike most digits it learned from. " + note
+        )
+    return note
+
+
 # ------------------------------------------------------------------------------------------ the handlers
 class DrawTab:
     """The Draw tab's handlers, for one visitor at a time.
 
     Each visitor's choice of model is their own gr.State (None: the server's default), resolved by the
-    live model store (src/reading/inference.py); their corrections are in their own folder (src/web/visitors.py).
+    live model store; their corrections are in their own folder.
     A handler resolves the model once, so a model swapped meanwhile never affects a request in flight.
     """
 
     def __init__(self, store: ModelStore, visitors: Visitors, links: WeightLinks):
         self.store = store
         self.visitors = visitors
-        self.links = links  # the live reading's links to the weights (src/web/downloads.py)
+        self.links = links  # the live reading's links to the weights
 
     def model_for(self, choice: str | None, request: gr.Request | None):
         """(the model this visitor chose, a note when it had to fall back to the server's default)."""
@@ -134,7 +129,7 @@ class DrawTab:
             raise gr.Error(str(e), print_exception=False) from None
 
     def predict(self, drawing, choice=None, request: gr.Request = None):
-        """The pad's drawing (src/web/pad.py) -> (the reading, the 28x28 inputs the model saw, saliency, note, sample)."""
+        """The pad's drawing -> (the reading, the 28x28 inputs the model saw, saliency, note, sample)."""
         reading, model, fallback = self.read(drawing, choice, request)
         if reading is None:
             return None, None, None, fallback, None
@@ -142,26 +137,11 @@ class DrawTab:
             return result_of(reading), None, None, FILLED_AREA, None
         heat = [overlay(image, saliency(model.model, image, d)) for image, d in zip(reading.images, reading.digits)]
         sample = reading.images[0] if len(reading.digits) == 1 else None  # corrections are for single digits
-        note = ""
-        if len(reading.digits) > 1:
-            worst = int(np.argmin(reading.confidences))
-            parts = ", ".join(f"**{d}** ({c:.0%})" for d, c in zip(reading.digits, reading.confidences))
-            note = f"Read as the number **{reading.number}**, digit by digit: {parts}. The bars show digit {worst + 1}, the least certain."
-        if not reading.is_digit:
-            note = (
-                f"The model is not sure this is any digit: its best guess would be {reading.number} "
-                f"({min(reading.confidences):.0%}). " + note
-            )
-        elif reading.unusual:
-            note = (
-                f"An unusual {'number' if len(reading.digits) > 1 else 'way to write a'} **{reading.number}**: the model "
-                "is sure, but this drawing is unlike most digits it learned from. " + note
-            )
         return (
             result_of(reading),
             strip(list(reading.images)),
             np.concatenate(heat, axis=1),
-            f"{note} {fallback}".strip(),
+            f"{note_on(reading)} {fallback}".strip(),
             sample,
         )
 
@@ -207,7 +187,7 @@ class DrawTab:
         return gr.Dropdown(choices=choices, value=value), self.model_text(choice, request)
 
     def live_element(self, choice=None, request: gr.Request = None) -> str:
-        """#live-reading for this visitor's model: the browser reads each stroke with its weights (src/web/live.py)."""
+        """#live-reading for this visitor's model: the browser reads each stroke with its weights."""
         try:
             model, _ = self.model_for(choice, request)
         except gr.Error:
@@ -227,17 +207,21 @@ class DrawTab:
         active = self.store.active
         return None if not name or (active and name == active.name) else name
 
+    def model_named(self, name: str | None, request: gr.Request | None, refusal: str) -> LoadedModel:
+        """The model a picker's name stands for, for this visitor; if it cannot be used, gr.Error with `refusal`
+        (its "{}" is the reason)."""
+        choice = self.choice_of(name)
+        try:
+            return self.store.get(choice, self.visitors.of(request).runs if choice else None)
+        except CheckpointError as e:
+            raise gr.Error(refusal.format(e), print_exception=False) from None
+
     def use_model(self, name, request: gr.Request = None):
         """Choose a model for this visitor only -> (their new choice, the text saying which)."""
         if not name:
             raise gr.Error("Pick a checkpoint first.", print_exception=False)
+        self.model_named(name, request, "That checkpoint cannot be used, so your current model stays: {}")
         choice = self.choice_of(name)
-        try:
-            self.store.get(choice, self.visitors.of(request).runs if choice else None)
-        except CheckpointError as e:
-            raise gr.Error(
-                f"That checkpoint cannot be used, so your current model stays: {e}", print_exception=False
-            ) from None
         return choice, self.model_text(choice, request)
 
     # -------------------------------------------------------------------------------- corrections
@@ -281,161 +265,69 @@ class DrawTab:
 
     # ----------------------------------------------------------------------------------------- the tab
     def build(self, demo: gr.Blocks, explore) -> DrawParts:
-        """The Draw tab's layout and wiring, inside `with gr.Tab("Draw")`; `explore` (src/web/explore.py)
+        """The Draw tab's layout and wiring, inside `with gr.Tab("Draw")`; `explore` (an Explore)
         serves Inside the network and the ONNX export."""
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
-                gr.Markdown("**Draw a digit**, or a number, large, anywhere on the pad.", elem_id="pad-title")
-                pad = Pad(elem_id="sketchpad")  # a 2D canvas; its value is one PNG (src/web/pad.py)
-                gr.Markdown(
-                    "No mouse? Tab to the pad and use the arrow keys and Space, or choose **Draw with "
-                    "clicks**. **Classify an image file**, further down, reads a picture of a digit.",
-                    elem_id="keyboard-hint",
-                )
+                pad = layout.drawing_column()
             with gr.Column(scale=1, min_width=300):
-                # The reading: the browser's at once, after every move (src/web/static/live.js), and the server's
-                # after each stroke, in one line under it with the same numbers.
-                with gr.Group(elem_id="reading"):
-                    live_reading = gr.HTML(self.live_html(self.store.active), elem_id="live-reading", js_on_load=None)
-                    prediction = ServerReading(elem_id="prediction")
-                note = gr.Markdown("", elem_id="note")
-                with gr.Row():
-                    model_input = gr.Image(
-                        label="What the model sees (28×28)",
-                        elem_id="model-input",
-                        interactive=False,
-                        height=200,
-                        buttons=[],
-                        format="png",
-                    )
-                    heatmap = gr.Image(
-                        label="Why: the pixels that counted",
-                        elem_id="saliency",
-                        interactive=False,
-                        height=200,
-                        buttons=[],
-                        format="png",
-                    )
-                gr.Markdown(READING_HINT, elem_id="saliency-hint")
-                with gr.Group():
-                    correct_as = choice_only(
-                        gr.Radio(DIGITS, label="Wrong? It was really a…", elem_id="correct-as"),
-                        "Pick the digit it really was, from 0 to 9.",
-                    )
-                    correction_status = gr.Markdown("", elem_id="corrections-count")
+                shown = layout.reading_column(self.live_html(self.store.active))
         # Below the results, so that on a phone the prediction sits right under the canvas.
-        with gr.Accordion("Model", open=False):
-            model_picker = gr.Dropdown(
-                choices=[],
-                label="Model (yours/… are the runs you trained)",
-                elem_id="model-picker",
-                interactive=True,
-                allow_custom_value=True,
-            )  # the list grows as models are trained
-            use_button = gr.Button("Use this model", elem_id="use-model", size="sm")
-            active_model = gr.Markdown("", elem_id="active-model")
-            with gr.Row():
-                export_button = gr.Button("Download this model as ONNX", elem_id="export-onnx", size="sm")
-                onnx_file = gr.File(
-                    label="ONNX: input “image” (N, 1, 28, 28) in [0, 1]; outputs “logits”, “probabilities”",
-                    elem_id="onnx-file",
-                    interactive=False,
-                )
-        with gr.Accordion("Inside the network", open=False, elem_id="inside") as inside_panel:
-            gr.Markdown(
-                "What each layer of the network makes of your drawing (a single digit), after its "
-                "ReLU: brighter means a stronger response. Each convolution's maps are halved in size "
-                "by the pooling before the next layer."
-            )
-            maps = [
-                gr.Image(label=label, elem_id=f"maps-{name}", interactive=False, buttons=[], format="png")
-                for name, label in (
-                    ("conv1", "conv1: 8 feature maps, 28×28"),
-                    ("conv2", "conv2: 16 feature maps, 14×14"),
-                    ("conv3", "conv3: 32 feature maps, 7×7"),
-                )
-            ]
-            with gr.Row():
-                with gr.Column():
-                    gr.Markdown("**conv1's 8 learned filters** (3×3 weights; orange +, blue −)")
-                    filters = gr.Image(show_label=False, elem_id="filters", interactive=False, buttons=[], format="png")
-                summary = gr.Dataframe(
-                    label="Model summary: each layer's output for one image", elem_id="model-summary", interactive=False
-                )
-            inside_refresh = gr.Button("Refresh", visible="hidden", elem_id="inside-refresh")  # the maps
-            inside_reload = gr.Button("Reload", visible="hidden", elem_id="inside-reload")  # all: another model
-        with gr.Accordion("Your corrections", open=False):
-            gr.Markdown(
-                "Your corrections are stored on this server as 28×28 PNGs, visible only to you, and can "
-                "fine-tune your model (Train tab). They are removed some time after you leave: download "
-                "them to keep them."
-            )
-            share = gr.Checkbox(
-                False,
-                label="Share my corrections to improve the model (the server's operator may then keep and use them)",
-                elem_id="share-corrections",
-            )
-            share_status = gr.Markdown("", elem_id="share-status")
-            with gr.Row():
-                download_button = gr.Button("Download corrections (.zip)", elem_id="download-corrections")
-                delete_button = gr.Button("Delete all corrections", variant="stop", elem_id="clear-corrections")
-            corrections_zip = gr.File(label="Corrections", elem_id="corrections-zip", interactive=False)
-        with gr.Accordion("Classify an image file", open=False):
-            with gr.Row():
-                upload = uploads_only(
-                    gr.File(label="PNG, JPEG or WebP", file_types=["image"], type="filepath", elem_id="upload")
-                )
-                result = gr.JSON(label="Result", elem_id="classify-result")
-            classify_button = gr.Button("Classify", elem_id="classify")
+        models, inside = layout.model_panel(), layout.inside_panel()
+        kept, files = layout.corrections_panel(), layout.classify_panel()
         sample = gr.State(None)  # the last single digit's 28x28 input, for a correction
         choice = gr.State(None)  # this visitor's model: None = the server's default, else a checkpoint name
         visitor_key = gr.BrowserState(None, storage_key="draw-a-digit-visitor")  # reloads: the same visitor
 
-        # Every finished stroke, Undo and Clear sends the pad's PNG; only the latest one is read, without a spinner.
+        self._wire_reading(pad, shown, inside, explore, sample, choice)
+        models.export.click(explore.export_onnx, choice, models.onnx_file, api_name=False)
+        files.button.click(self.classify, [files.upload, choice], files.result, api_name="classify")
+        self._wire_corrections(shown, kept, sample)
+        use = models.use.click(self.use_model, models.picker, [choice, models.text], api_name="use_model")
+        use.then(self.live_element, choice, shown.live, api_name=False)
+        use.then(None, js=RELOAD_INSIDE)  # an open panel shows the new model's maps and filters
+        arrival = demo.load(self.arrived, visitor_key, visitor_key, api_name=False)
+        if not settings.ALLOW_TRAINING:  # with training, the Train tab fills every picker from one listing
+            arrival.then(self.refresh_models, choice, [models.picker, models.text], api_name=False)
+        arrival.then(self.live_element, choice, shown.live, api_name=False)
+        arrival.then(self.corrections_text, None, shown.status, api_name=False)
+        arrival.then(self.sharing, None, kept.share, api_name=False)
+        return DrawParts(choice, [models.picker, models.text], arrival)
+
+    def _wire_reading(self, pad, shown, inside, explore, sample, choice) -> None:
+        """Every finished stroke, Undo and Clear sends the pad's PNG; only the latest one is read, without a
+        spinner. Inside the network costs nothing while its panel is closed: only an open panel asks for the
+        maps (a click on its hidden refresh button, from the browser, after each reading)."""
         reading = pad.change(
             self.predict,
             [pad, choice],
-            [prediction, model_input, heatmap, note, sample],
+            [shown.prediction, shown.model_input, shown.heatmap, shown.note, sample],
             api_name="predict",
             trigger_mode="always_last",
             show_progress="hidden",
         )
-        # Inside the network costs nothing while its panel is closed: only an open panel asks for the maps
-        # (a click on its hidden refresh button, from the browser, after each reading).
-        inside_outputs = [*maps, filters, summary]
-        inside_panel.expand(explore.inside_panel, [sample, choice], inside_outputs, api_name=False)
-        inside_panel.expand(None, js="() => { window.insideOpen = true; }")
-        inside_panel.collapse(None, js="() => { window.insideOpen = false; }")
+        everything = [*inside.maps, inside.filters, inside.summary]
+        inside.panel.expand(explore.inside_panel, [sample, choice], everything, api_name=False)
+        inside.panel.expand(None, js="() => { window.insideOpen = true; }")
+        inside.panel.collapse(None, js="() => { window.insideOpen = false; }")
         reading.then(None, js=REFRESH_INSIDE)
-        inside_refresh.click(
+        inside.refresh.click(
             explore.inside_maps,
             [sample, choice],
-            maps,
+            inside.maps,
             api_name=False,
             show_progress="hidden",
             trigger_mode="always_last",
         )
-        inside_reload.click(
-            explore.inside_panel, [sample, choice], inside_outputs, api_name=False, show_progress="hidden"
+        inside.reload.click(explore.inside_panel, [sample, choice], everything, api_name=False, show_progress="hidden")
+
+    def _wire_corrections(self, shown, kept, sample) -> None:
+        shown.correct_as.input(
+            self.save_correction, [shown.correct_as, sample], [shown.correct_as, shown.status], api_name="correct"
         )
-        export_button.click(explore.export_onnx, choice, onnx_file, api_name=False)
-        classify_button.click(self.classify, [upload, choice], result, api_name="classify")
-        correct_as.input(
-            self.save_correction, [correct_as, sample], [correct_as, correction_status], api_name="correct"
-        )
-        download_button.click(self.download_corrections, None, corrections_zip, api_name="download_corrections")
-        delete_button.click(self.clear_corrections, None, correction_status, api_name="delete_corrections")
-        share.input(self.set_sharing, share, share_status, api_name="share_corrections")
-        use = use_button.click(self.use_model, model_picker, [choice, active_model], api_name="use_model")
-        use.then(self.live_element, choice, live_reading, api_name=False)
-        use.then(None, js=RELOAD_INSIDE)  # an open panel shows the new model's maps and filters
-        arrival = demo.load(self.arrived, visitor_key, visitor_key, api_name=False)
-        if not settings.ALLOW_TRAINING:  # with training, the Train tab fills every picker from one listing
-            arrival.then(self.refresh_models, choice, [model_picker, active_model], api_name=False)
-        arrival.then(self.live_element, choice, live_reading, api_name=False)
-        arrival.then(self.corrections_text, None, correction_status, api_name=False)
-        arrival.then(self.sharing, None, share, api_name=False)
-        return DrawParts(choice, [model_picker, active_model], arrival)
+        kept.download.click(self.download_corrections, None, kept.archive, api_name="download_corrections")
+        kept.delete.click(self.clear_corrections, None, shown.status, api_name="delete_corrections")
+        kept.share.input(self.set_sharing, kept.share, kept.share_status, api_name="share_corrections")
 
     # ------------------------------------------------------------------------------------- visits
     def arrived(self, key=None, request: gr.Request = None):

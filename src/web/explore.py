@@ -1,12 +1,12 @@
 """What opens the box for a class: the handlers of the views that show what the network does and learned.
 
     - Inside the network (Draw tab): feature maps of the current drawing, the first layer's filters, the
-      model summary (src/reading/inside.py). Computed only while the panel is open.
+      model summary. Computed only while the panel is open.
     - Evaluation (Train tab): the confusion matrix, per-class accuracy and the most confident mistakes on the
-      MNIST test set, for any model in the picker, and for every new run when it finishes (src/reading/evaluation.py).
+      MNIST test set, for any model in the picker, and for every new run when it finishes.
     - Compare runs (Train tab): validation loss and accuracy curves of several models, from their JSON histories.
-    - What the model trains on (Train tab): MNIST examples with and without augmentation (src/training/loop.py).
-    - Export (Draw tab): the model in use as ONNX (src/model/export.py).
+    - What the model trains on (Train tab): MNIST examples with and without augmentation.
+    - Export (Draw tab): the model in use as ONNX.
 
 Each view is also an API endpoint (Explore.api): /inside_the_network, /evaluate, /compare_runs,
 /training_examples and /export_onnx. Models are named as in the model picker: a server checkpoint's file
@@ -16,7 +16,6 @@ name, or "yours/NAME" for one of the visitor's own runs; none (or "") is the ser
 import copy
 import tempfile
 import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
@@ -34,14 +33,18 @@ from src.model.checkpoint import CheckpointError, read_metadata
 from src.model.export import to_onnx
 from src.reading import evaluation, inside
 from src.reading.inference import YOURS, LoadedModel
-from src.training.loop import augment
+from src.training.augment import augment
 from src.web.draw_tab import DrawTab
-from src.web.train_tab import epoch_plot, no_mnist, number
+from src.web.evaluation_view import heatmap_html
+from src.web.lru import LRU
+from src.web.train_charts import epoch_plot
+from src.web.train_inputs import number
+from src.web.train_runs import no_mnist
 
 MAX_COMPARED = 10  # models in one comparison
 EVALUATIONS_KEPT = 32  # evaluations cached, one per model's weights (a few KB each)
 EXAMPLES = 8  # training examples per row in "What the model trains on"
-EXAMPLE_POOL = 1000  # the MNIST training images those are drawn from (kept in memory: 0.8 MB)
+EXAMPLE_POOL = 1000  # the MNIST training images those are drawn from (kept in memory)
 FILES_KEPT = 64  # ONNX files and /training_examples pictures kept each; a new one removes the oldest beyond this
 
 
@@ -63,11 +66,10 @@ class Explore:
 
     def __init__(self, draw: DrawTab):
         self.draw, self.store, self.visitors = draw, draw.store, draw.visitors
-        self._lock = threading.Lock()  # the evaluations cache
         self._data_lock = threading.Lock()  # reading MNIST (seconds, once)
         self._files_lock = threading.Lock()  # exports and pictures on disk (torch.onnx.export: one at a time)
         self._mnist: dict[bool, Split] = {}
-        self._evaluations: OrderedDict[str, evaluation.Evaluation] = OrderedDict()
+        self._evaluations = LRU(EVALUATIONS_KEPT)  # weights' SHA-256 -> their evaluation
         self._folder = tempfile.TemporaryDirectory(prefix="draw-a-digit-exports-")  # removed when the server stops
         self._exports = Path(self._folder.name)
 
@@ -82,13 +84,7 @@ class Explore:
 
     def model_named(self, name: str | None, request: gr.Request | None) -> LoadedModel:
         """The model a picker name stands for, for this visitor; a clear message if it cannot be used."""
-        choice = self.draw.choice_of(name)
-        try:
-            return self.store.get(choice, self.visitors.of(request).runs if choice else None)
-        except CheckpointError as e:
-            raise gr.Error(
-                f"That model cannot be used: {e}. Pick one from the model picker.", print_exception=False
-            ) from None
+        return self.draw.model_named(name, request, "That model cannot be used: {}. Pick one from the model picker.")
 
     def mnist(self, train: bool) -> Split:
         """MNIST's test images (10k), or the first EXAMPLE_POOL training images; read once per server."""
@@ -98,7 +94,7 @@ class Explore:
                     split = read_mnist(settings.DATA_DIR, train=train)
                 except DataUnavailable as e:
                     raise no_mnist(e) from None
-                # A copy: a slice would keep all 60,000 training images (47 MB) alive behind it.
+                # A copy: a slice would keep all 60,000 training images alive behind it.
                 self._mnist[train] = (
                     Split(split.images[:EXAMPLE_POOL].clone(), split.labels[:EXAMPLE_POOL].clone()) if train else split
                 )
@@ -106,16 +102,10 @@ class Explore:
 
     def evaluation(self, model: LoadedModel) -> evaluation.Evaluation:
         """The model on the MNIST test set; kept per model's weights (their SHA-256, as saved with them)."""
-        key = model.weights_key
-        with self._lock:
-            if key in self._evaluations:
-                self._evaluations.move_to_end(key)
-                return self._evaluations[key]
-        result = evaluation.evaluate(model.model, self.mnist(train=False))
-        with self._lock:
-            self._evaluations[key] = result
-            while len(self._evaluations) > EVALUATIONS_KEPT:
-                self._evaluations.popitem(last=False)
+        result = self._evaluations.get(model.weights_key)
+        if result is None:
+            result = evaluation.confusion_and_mistakes(model.model, self.mnist(train=False))
+            self._evaluations.put(model.weights_key, result)
         return result
 
     def pickers(self, request: gr.Request = None, evaluate=None, choices=None):
@@ -172,7 +162,7 @@ class Explore:
             (inside.tile(img[None] / 255, 112, columns=1), f"{true} → {answer}, {confidence:.0%}")
             for img, true, answer, confidence in result.mistakes
         ]
-        return evaluation.heatmap_html(result, f"<b>{model.name}</b>:"), gallery
+        return heatmap_html(result, f"<b>{model.name}</b>:"), gallery
 
     def new_run_pickers(self, files, choice=None, request: gr.Request = None):
         """After a training, from one listing of the models: every picker lists the new run (the Draw tab's, its

@@ -1,19 +1,20 @@
-"""The live reading in the visitor's browser (src/web/static/live.js): the page element it draws into.
+"""The live reading in the visitor's browser (static/live.js): the page element it draws into.
 
 live.js is the project's preprocessing, splitting of numbers, network and "is it a digit?" written once more,
 in JavaScript, so that every stroke is read at once in the visitor's own browser, however busy the server is.
 It has no constants, weights or thresholds of its own: this element hands it the constants (from the modules
 that define them) and the addresses of the chosen checkpoint's own .safetensors file and of its novelty
-statistics (src/model/novelty.py), which hold the thresholds.
+statistics, which hold the thresholds.
 
     element(weights_url, novelty_url)   -> the HTML of #live-reading, for the model a visitor uses
+    constants()                         -> the constants it hands over
 """
 
 import html
 import json
 from pathlib import Path
 
-from src.data import preprocess, segment
+from src.data import inputs, preprocess, segment
 from src.model import novelty
 from src.model.network import MEAN, STD
 from src.reading.inference import FALLBACK_MIN_CONFIDENCE
@@ -21,7 +22,7 @@ from src.reading.inference import FALLBACK_MIN_CONFIDENCE
 SCRIPT = Path(__file__).parent / "static" / "live.js"
 
 
-def config() -> dict:
+def constants() -> dict:
     """Every constant live.js's preprocessing, splitting and network use, from the modules that define them."""
     names = (
         "INK_THRESHOLD",
@@ -35,7 +36,6 @@ def config() -> dict:
         "FRAME",
         "WORK",
         "MNIST_STROKE",
-        "DESLANT_FROM",
     )
     splitting = (
         "WORK_SIDE",
@@ -51,7 +51,8 @@ def config() -> dict:
         **{name: getattr(segment, name) for name in splitting},
         "MEAN": MEAN,
         "STD": STD,
-        "SHIFTS": [list(s) for s in novelty.SHIFTS],
+        "DESLANT_FROM": inputs.DESLANT_FROM,
+        "SHIFTS": [list(s) for s in inputs.SHIFTS],
         "NOVELTY_FORMAT": novelty.FORMAT,
         "FALLBACK_MIN_CONFIDENCE": FALLBACK_MIN_CONFIDENCE,
     }
@@ -59,11 +60,11 @@ def config() -> dict:
 
 def element(weights_url: str, novelty_url: str) -> str:
     """#live-reading's content: ten empty bars and a big digit that live.js fills in after every stroke.
-    `weights_url`: where the browser fetches the model's .safetensors (src/web/downloads.py), "" for none;
-    `novelty_url`: its novelty statistics, "" for none (the server then uses FALLBACK_MIN_CONFIDENCE, and so does live.js)."""
+    `weights_url`: where the browser fetches the model's .safetensors, "" for none;
+    `novelty_url`: its novelty statistics, "" for none (then live.js, as the server, uses FALLBACK_MIN_CONFIDENCE)."""
     bars = "".join(f'<span class="live-bar"><i style="transform:scaleY(0)"></i><b>{d}</b></span>' for d in range(10))
     attributes = (
-        f'data-config="{html.escape(json.dumps(config()))}" '
+        f'data-constants="{html.escape(json.dumps(constants()))}" '
         f'data-weights="{html.escape(weights_url)}" data-novelty="{html.escape(novelty_url)}"'
     )
     return (
@@ -73,7 +74,7 @@ def element(weights_url: str, novelty_url: str) -> str:
     )
 
 
-# Styles for the element (added to the page's CSS in src/web/page.py).
+# Styles for the element, added to the page's CSS.
 CSS = """
 #live-reading .live-reading { padding: 8px 12px; border: 1px solid var(--border-color-primary); border-radius: 8px;
   contain: layout paint; }

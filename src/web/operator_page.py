@@ -167,20 +167,14 @@ class OperatorPage:
             export_file = gr.File(label="Shared corrections", interactive=False)
 
         listing = [run, runs_table, status]
-        sign_in_button.click(
-            self.sign_in,
-            [password],
-            [signed_in, controls, login, *listing],
-            api_name="operator_sign_in",
-            validator=self.check_sign_in,
-        )
-        password.submit(
-            self.sign_in,
-            [password],
-            [signed_in, controls, login, *listing],
-            api_name=False,
-            validator=self.check_sign_in,
-        )
+        for event, api_name in ((sign_in_button.click, "operator_sign_in"), (password.submit, False)):
+            event(
+                self.sign_in,
+                [password],
+                [signed_in, controls, login, *listing],
+                api_name=api_name,
+                validator=self.check_sign_in,
+            )
         refresh_button.click(self.refresh, signed_in, listing, api_name="operator_runs")
         promote_button.click(self.promote, [run, signed_in], [*listing, result], api_name="operator_promote")
         delete_button.click(self.delete, [run, signed_in], [*listing, result], api_name="operator_delete")

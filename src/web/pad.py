@@ -65,17 +65,14 @@ CSS = f"""
   border: 1px solid var(--border-color-primary, #a1a1aa); background: var(--button-secondary-background-fill, #f4f4f5);
   color: var(--button-secondary-text-color, #18181b); }}
 .pad-tools button[aria-pressed="true"] {{ background: #c2410c; border-color: #c2410c; color: #fff; }}
-.pad-status {{ position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }}
+.pad-status {{ position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
+  white-space: nowrap; }}
 .pad-keys {{ margin: 0; font-size: 0.85em; color: var(--body-text-color-subdued, #52525b); text-align: center; }}
 @media (max-width: 640px) {{ .pad-keys {{ display: none; }} }}
 """
 
 # The component's own script runs once it is on the page: every drawing becomes its value.
 ON_LOAD = "window.drawPad(element, (png) => { props.value = png; });"
-
-
-def _unreadable(message: str) -> gr.Error:
-    return gr.Error(f"The drawing could not be read: {message}", print_exception=False)
 
 
 def decode(value) -> Image.Image | None:
@@ -115,8 +112,27 @@ def encode(image: Image.Image) -> str:
     return PREFIX + base64.b64encode(out.getvalue()).decode()
 
 
-class Pad(gr.HTML):
+class ValueHTML(gr.HTML):
+    """A custom HTML component whose value is data for its template (a drawing, a reading), passed through as it
+    is; API_INFO describes that value to gradio_client."""
+
+    API_INFO: dict = {"type": "string"}
+
+    def postprocess(self, value):
+        return value
+
+    def api_info(self) -> dict:
+        return self.API_INFO
+
+
+class Pad(ValueHTML):
     """The drawing pad (see the module's doc). Its handlers get a PIL image, or None for an empty pad."""
+
+    API_INFO = {
+        "type": "string",
+        "description": f"the drawing: '{PREFIX}...' of one {SIZE}x{SIZE} PNG, black "
+        "ink on transparency (src.web.pad.encode); '' for none",
+    }
 
     def __init__(self, **kwargs):
         super().__init__(
@@ -132,17 +148,7 @@ class Pad(gr.HTML):
         try:
             return decode(payload)
         except InvalidImage as e:
-            raise _unreadable(str(e)) from None
-
-    def postprocess(self, value):
-        return value
-
-    def api_info(self) -> dict:
-        return {
-            "type": "string",
-            "description": f"the drawing: '{PREFIX}...' of one {SIZE}x{SIZE} PNG, black "
-            "ink on transparency (src.web.pad.encode); '' for none",
-        }
+            raise gr.Error(f"The drawing could not be read: {e}", print_exception=False) from None
 
     def example_payload(self):
         return ""

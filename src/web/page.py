@@ -10,9 +10,8 @@ has their own model choice (a gr.State), runs, corrections and Stop; see src/web
 import gradio as gr
 
 from src import settings
-from src.reading import evaluation
 from src.reading.inference import ModelStore
-from src.web import live
+from src.web import evaluation_view, live
 from src.web.downloads import WeightLinks
 from src.web.draw_tab import DrawTab
 from src.web.explore import Explore
@@ -31,7 +30,7 @@ CSS = (
 #prediction .server-reading { margin: 0; padding: 0 12px 8px; color: var(--body-text-color-subdued); }
 """
     + live.CSS
-    + evaluation.CSS
+    + evaluation_view.CSS
 )
 
 

@@ -2,10 +2,10 @@
 
     python -m src static OUT/ [--checkpoint checkpoints/default.safetensors] [--app-url URL]
 
-It draws on the app's own pad (src/web/pad.py), and reads and shows the ten bars, "is it a digit?" and the 28x28
-input in the visitor's browser, with live.js's own preprocessing and network and copies of the checkpoint's own .safetensors file and its novelty
-statistics; the constants come from
-src/web/live.py, as on the full page. It has no server, so no Train tab: it says so, and links to the full app.
+It draws on the app's own pad, and reads and shows the ten bars, "is it a digit?" and the 28x28 input in the
+visitor's browser, with live.js and copies of the checkpoint's own .safetensors file and its novelty statistics;
+the constants come from src.web.live, as on the full page. It has no server, so no Train tab: it says so, and
+links to the full app.
 """
 
 import html
@@ -70,8 +70,9 @@ button {{ font: inherit; padding: 6px 16px; }}
 
 
 def build(out: Path | str, checkpoint: Path | str, app_url: str = "") -> Path:
-    """Write the static page into `out` (created if needed): index.html, pad.js, live.js, model.safetensors
-    and model.novelty.safetensors if it has statistics (the checkpoint's own files, copied) and a Static Space's README.md. -> out"""
+    """Write the static page into `out` (created if needed): index.html, pad.js, live.js, model.safetensors and
+    model.novelty.safetensors if it has statistics (the checkpoint's own files, copied), and a Static Space's
+    README.md. -> out"""
     out, checkpoint = Path(out), Path(checkpoint)
     _, meta, novelty = load_model(checkpoint)  # a file that is not a checkpoint of this network fails here
     out.mkdir(parents=True, exist_ok=True)

@@ -4,14 +4,13 @@
     RequestLimits       ASGI middleware: bodies over MAX_BODY_BYTES, events over MAX_EVENT_BYTES (413), upload
                         bytes per address and hour (429), events per address and second (slowed down, then 429)
 
-The pad's drawing is checked by its header before it is decoded (src/web/pad.py); image files for /classify
-by src/data/preprocess.py's load_image.
+The pad's drawing is checked by its header before it is decoded (pad.decode); image files for /classify
+by preprocess.load_image.
 """
 
 import asyncio
 import json
 import re
-import threading
 import time
 
 import gradio as gr
@@ -19,7 +18,7 @@ from gradio.data_classes import FileData
 from pydantic import ValidationError, model_validator
 
 from src import settings
-from src.web.clients import MAX_ADDRESSES, Hourly, address, is_loopback
+from src.web.clients import EventRate, Hourly, address, is_loopback
 
 # A 4000x4000 drawing (MAX_PIXELS) is well under 1 MB as PNG, a 12 MP photo a few MB as JPEG; the biggest
 # PNG MAX_PIXELS allows, uncompressed, would be 48 MB: not worth taking.
@@ -27,7 +26,7 @@ MAX_FILE_SIZE = "10mb"
 MAX_FILE_BYTES = 10 * 1024 * 1024
 # An upload carries at most one image file and its form fields.
 MAX_BODY_BYTES = MAX_FILE_BYTES + 1024 * 1024
-# Any other request carries JSON: the largest is an event with the pad's PNG (src/web/pad.py), at most 0.55 MB.
+# Any other request carries JSON: the largest is an event with the pad's PNG (at most pad.MAX_VALUE_LENGTH).
 MAX_EVENT_BYTES = 1024 * 1024
 # The ways into Gradio's queue: the browser's and gradio_client's, the REST one, and the direct ones that
 # demo.queue(api_open=False) answers with 404 (app.py). Each counts against one rate per address.
@@ -173,34 +172,6 @@ class InFlight:
 
 
 TOO_MANY_FILES = "You have sent too many files to this server in the last hour. Please try again later."
-
-
-class EventRate:
-    """Events (joins of the queue, by any of EVENT_PATHS) per address: `per_second` on average, bursts of 3 seconds' worth. A faster sender
-    is slowed down (wait() says for how long), and refused (None) once it would wait over MAX_WAIT seconds.
-    Loopback addresses (the machine's own user, tests and benches) are not limited; behind Spaces' proxy the
-    address is the visitor's own (src/web/clients.py)."""
-
-    MAX_WAIT = 5.0
-
-    def __init__(self, per_second: float):
-        self.rate, self.burst = per_second, 3 * per_second
-        self._next: dict[str, float] = {}  # address -> when its bucket is empty again (a virtual schedule)
-        self._lock = threading.Lock()
-
-    def wait(self, addr: str) -> float | None:
-        if self.rate <= 0 or is_loopback(addr) or addr == "unknown":
-            return 0.0
-        now = time.monotonic()
-        with self._lock:
-            start = max(self._next.get(addr, now), now - self.burst / self.rate)
-            wait = start + 1 / self.rate - now - self.burst / self.rate
-            if wait > self.MAX_WAIT:
-                return None
-            self._next[addr] = start + 1 / self.rate
-            if len(self._next) > MAX_ADDRESSES:
-                self._next = {a: t for a, t in self._next.items() if t > now}
-        return max(0.0, wait)
 
 
 URL_REFUSED = (

@@ -25,6 +25,7 @@ client-chosen string ever becomes a path. Limits (all set in src/settings.py fro
 
 import hashlib
 import logging
+import os
 import re
 import secrets
 import shutil
@@ -98,11 +99,12 @@ class Visitor:
 class Visitors:
     """All visitors' folders under one root, and the limits on them."""
 
-    def __init__(self, root: Path | str, limits: Limits = Limits()):
+    def __init__(self, root: Path | str, limits: Limits = Limits(), clock=time.time):
         self.root = Path(root)
         self.limits = limits
+        self.clock = clock  # the time activity is stamped with and the sweep counts from (tests set it)
         self.shared_corrections = self.root / SHARED / "corrections"
-        self.downloads = Staging()  # copies of their files for download, outside VISITOR_DIR (src/web/downloads.py)
+        self.downloads = Staging()  # copies of their files for download, outside VISITOR_DIR
         self._keys: dict[str, str] = {}  # session hash of an open page -> the visitor key its browser keeps
         self._present: Counter[str] = Counter()  # visitor id -> pages open (demo.load, until demo.unload)
         self._working: Counter[str] = Counter()  # visitor ids with a training waiting or running
@@ -145,10 +147,10 @@ class Visitors:
     def get(self, session_hash: str | None) -> Visitor:
         """The visitor of this session; marks them as active now (their files are kept while they are)."""
         visitor = Visitor(self.root / self._id(session_hash))
-        now = time.time()
+        now = self.clock()
         # The folder's mtime is their last activity (it survives a restart); refreshed at most every 30 s.
         if now - self._seen.get(visitor.id, 0.0) > min(30.0, self.limits.idle_seconds / 4) and visitor.folder.is_dir():
-            visitor.folder.touch()
+            self._touch(visitor)
             self._seen[visitor.id] = now
         return visitor
 
@@ -195,7 +197,12 @@ class Visitors:
                 if self._working[visitor.id] <= 0:
                     del self._working[visitor.id]
             if visitor.folder.is_dir():
-                visitor.folder.touch()  # the idle time counts from the end of their training
+                self._touch(visitor)  # the idle time counts from the end of their training
+
+    def _touch(self, visitor: Visitor) -> None:
+        """Mark the visitor's folder as active now."""
+        now = self.clock()
+        os.utime(visitor.folder, (now, now))
 
     # --------------------------------------------------------------------------------------- limits
     def usage(self) -> int:
@@ -258,7 +265,7 @@ class Visitors:
         """Remove the folders of visitors who are not on the page and have been idle for longer than the
         idle time (their folder's mtime, so this also works after a restart). Shared corrections are moved
         to the shared pool first. Returns the ids removed."""
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         removed, shared = [], folder_size(self.shared_corrections)
         for folder in sorted(self.root.glob("v-*")) if self.root.is_dir() else []:
             if (
