@@ -43,9 +43,11 @@ def open_app(playwright, browser, url, device, theme, clock=False):
 OPEN_ALL = """() => { let n = 0; for (const b of document.querySelectorAll('button.label-wrap')) {
     const icon = b.querySelector('.icon');
     if (b.offsetParent && icon && /90deg/.test(icon.getAttribute('style') || '')) { b.click(); n++; } } return n; }"""
-# Every request the page made is answered (Gradio's progress overlays hidden) and every image is loaded.
+# Every request the page made is answered (Gradio's progress overlays hidden) and every image is loaded (but those
+# that load lazily, once scrolled to).
 SETTLED = """() => [...document.querySelectorAll('[data-testid="status-tracker"]')]
-    .every((t) => t.classList.contains('hide')) && [...document.querySelectorAll('img')].every((img) => img.complete)"""
+    .every((t) => t.classList.contains('hide'))
+    && [...document.querySelectorAll('img')].every((img) => img.complete || img.loading === 'lazy')"""
 
 
 def settled(page):

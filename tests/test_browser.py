@@ -31,17 +31,6 @@ def page(browser, server):
     page.context.close()
 
 
-@pytest.fixture(scope="module")
-def trained_page(browser, server):
-    """A new visitor's page on which a short run (1 epoch, 1,000 examples) has just finished training: the two
-    tests that look at that run share it."""
-    page = open_page(browser, server.url, **DESKTOP)
-    start_training(page, epochs=1, examples=1000)
-    wait_text(page, "train-status", "^Finished 1 epoch")
-    yield page
-    page.context.close()
-
-
 def draw(page, strokes, steps=5):
     """Mouse strokes on the pad, in unit coordinates of its canvas."""
     page.locator("#sketchpad").scroll_into_view_if_needed()
@@ -285,8 +274,10 @@ def test_start_training_and_watch_the_loss_plot_gain_points(page, screenshots):
     page.locator("#loss-plot").locator("xpath=..").screenshot(path=str(screenshots / "loss-and-accuracy.png"))
 
 
-def test_after_a_run_its_evaluation_on_the_test_set_shows(trained_page, screenshots):
-    page = trained_page
+def test_after_a_run_its_evaluation_shows_and_it_compares_with_the_default(page, screenshots, default_checkpoint):
+    """A short run (1 epoch, 1,000 examples): its evaluation on the test set, then Compare runs with the default."""
+    start_training(page, epochs=1, examples=1000)
+    wait_text(page, "train-status", "^Finished 1 epoch")
     page.wait_for_function(
         "() => /read correctly/.test(document.querySelector('#confusion').innerText)", timeout=60_000
     )
@@ -295,9 +286,6 @@ def test_after_a_run_its_evaluation_on_the_test_set_shows(trained_page, screensh
     page.wait_for_function("() => document.querySelectorAll('#mistakes img').length === 12", timeout=30_000)
     page.locator("#evaluate").screenshot(path=str(screenshots / "evaluation.png"))
 
-
-def test_compare_the_new_run_with_the_default(trained_page, screenshots, default_checkpoint):
-    page = trained_page
     page.click("#compare .label-wrap")
     picked = page.locator("#compare-picker").inner_text()  # after a run: the new run and the default
     assert "yours/trained-" in picked and "default.safetensors" in picked, picked
