@@ -249,7 +249,8 @@ class Server:
 
         self.checkpoint_dir, self.visitor_dir = workdir / "checkpoints", workdir / "visitors"
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        (workdir / "tmp").mkdir()
+        self.tmp_dir = workdir / "tmp"  # its TMPDIR: Gradio's cache too
+        self.tmp_dir.mkdir()
         for name in ("default.safetensors", "default.json", "default.novelty.safetensors"):
             shutil.copy(settings.CHECKPOINT_DIR / name, self.checkpoint_dir / name)
         with socket.socket() as s:
@@ -264,7 +265,7 @@ class Server:
             "GRADIO_ANALYTICS_ENABLED": "False",
             "CHECKPOINT_DIR": str(self.checkpoint_dir),
             "VISITOR_DIR": str(self.visitor_dir),
-            "TMPDIR": str(workdir / "tmp"),  # Gradio's cache too: nothing is written to the system's /tmp
+            "TMPDIR": str(self.tmp_dir),  # Gradio's cache too: nothing is written to the system's /tmp
             **(env or {}),
         }
         with open(self.log_path, "wb") as log:  # the app writes on through its own handle

@@ -51,7 +51,7 @@ def test_recognition_bench_prints_its_table(data_dir):
 
 
 def test_calibration_bench_prints_the_roc_on_tuning_data(data_dir):
-    out = bench("calibration")
+    out = bench("calibration", "--quick")
     caught = [float(row(out, f"| {rate}% |")[3].rstrip("%")) for rate in ("0.1", "1.0")]
     assert 50 <= caught[0] <= caught[1]  # catching more non-digits costs more digits flagged
     assert "the checkpoint's threshold" in out

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from src import settings
 from src.web import corrections
 from src.web.visitors import RUN_BYTES, LimitReached, Limits, Visitors
 
@@ -303,26 +304,22 @@ def test_two_api_visitors_are_isolated_in_model_corrections_stop_and_runs(server
     assert b.predict(three, api_name="/classify") == b_before
 
 
-def test_downloads_work_from_a_visitor_dir_outside_the_working_and_temporary_folders(tmp_path):
+def test_downloads_work_from_a_visitor_dir_outside_the_working_and_temporary_folders(server, client):
     """VISITOR_DIR on a mounted bucket (outside the working directory and the temporary folder, where Gradio
-    refuses to take files from): a run and the corrections download; /file= for that folder answers 403."""
+    refuses to take files from; every test server has its own TMPDIR beside its visitor folder): a run and the
+    corrections download; /file= for that folder answers 403."""
     import requests
-    from gradio_client import Client
 
-    from tests.conftest import Server
-
-    bucket, system_tmp = tmp_path / "bucket", tmp_path / "system-tmp"
-    system_tmp.mkdir()
-    with Server(tmp_path / "app", env={"VISITOR_DIR": str(bucket), "TMPDIR": str(system_tmp)}) as s:
-        c = Client(s.url, verbose=False)
-        final = train(c, seed=1, max_examples=500, learning_rate=0.003).result()
-        downloaded = sorted(Path(f).name for f in final[3])
-        assert [n.rsplit(".", 1)[1] for n in downloaded] == ["json", "safetensors"], final[2]
-        [run] = Visitors(bucket).get(c.session_hash).run_files()
-        assert Path(next(f for f in final[3] if f.endswith(".safetensors"))).read_bytes() == run.read_bytes()
-        c.predict(pad_drawing_of(3), api_name="/predict")
-        c.predict("5", api_name="/correct")
-        with zipfile.ZipFile(c.predict(api_name="/download_corrections")) as z:
-            assert len(z.namelist()) == 1 and z.namelist()[0].endswith("-5.png")
-        for path in (run, bucket):
-            assert requests.get(f"{s.url}gradio_api/file={path}", timeout=30).status_code == 403
+    bucket = server.visitor_dir
+    assert not bucket.is_relative_to(settings.ROOT) and not bucket.is_relative_to(server.tmp_dir)
+    final = train(client, seed=0, max_examples=500, learning_rate=0.003).result()
+    downloaded = sorted(Path(f).name for f in final[3])
+    assert [n.rsplit(".", 1)[1] for n in downloaded] == ["json", "safetensors"], final[2]
+    [run] = Visitors(bucket).get(client.session_hash).run_files()
+    assert Path(next(f for f in final[3] if f.endswith(".safetensors"))).read_bytes() == run.read_bytes()
+    client.predict(pad_drawing_of(3), api_name="/predict")
+    client.predict("5", api_name="/correct")
+    with zipfile.ZipFile(client.predict(api_name="/download_corrections")) as z:
+        assert len(z.namelist()) == 1 and z.namelist()[0].endswith("-5.png")
+    for path in (run, bucket):
+        assert requests.get(f"{server.url}gradio_api/file={path}", timeout=30).status_code == 403
