@@ -128,7 +128,7 @@ def test_train_streams_each_epoch_and_saves_a_new_checkpoint(client, server):
 def test_stop_saves_the_completed_epochs_with_their_statistics_and_no_partial_files(client, server):
     runs = server.visitor(client).runs
     before = files_in(runs)
-    job = client.submit(**train_inputs(epochs=30, seed=1, max_examples=8000))
+    job = client.submit(**train_inputs(epochs=30, seed=0, max_examples=8000))
     assert until(lambda: inside_a_later_epoch(job), timeout=120), "no batch of a second epoch within 120 s"
     stopped_at = time.monotonic()
     client.predict(api_name="/stop")
@@ -157,7 +157,7 @@ def test_stop_saves_the_completed_epochs_with_their_statistics_and_no_partial_fi
 def test_classify_keeps_answering_while_training_runs(client, server, tmp_path):
     drawing = tmp_path / "seven.png"
     render_digit(7, np.random.default_rng(7), canvas=800).convert("RGB").save(drawing)
-    job = client.submit(**train_inputs(epochs=3, seed=2, max_examples=6000))
+    job = client.submit(**train_inputs(epochs=3, seed=0, max_examples=6000))
     other = Client(server.url, verbose=False)
     latencies, answers = [], []
     while not job.done():
