@@ -2,6 +2,7 @@
 and in memory; the fit reads only the drawings that matter at nine positions, with the thresholds unchanged."""
 
 import numpy as np
+import pytest
 
 from src.model.novelty import not_digit_score
 from src.reading import calibration
@@ -63,6 +64,7 @@ def test_the_first_drawings_of_the_digits_in_memory_are_not_made_again(small_mni
     assert first.drawings == alone.drawings == 25 and all(np.array_equal(a, b) for a, b in zip(first, alone))
 
 
+@pytest.mark.slow  # fits the statistics on 14,000 tuning digits
 def test_the_fit_reads_few_drawings_at_nine_positions_and_finds_the_threshold_all_of_them_give(
     loaded_model, small_mnist, tmp_path, monkeypatch
 ):

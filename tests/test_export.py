@@ -9,6 +9,7 @@ from src.model.export import to_onnx
 from src.reading.inference import run_network
 
 
+@pytest.mark.slow  # the ONNX export
 def test_onnxruntime_reads_1000_mnist_test_images_as_pytorch_does(model, data_dir, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     path = to_onnx(model, tmp_path / "model.onnx")

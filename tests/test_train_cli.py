@@ -36,6 +36,7 @@ def test_train_cli_end_to_end(tmp_path, data_dir):
     assert detector is not None and detector.weights == meta["weights_sha256"]
 
 
+@pytest.mark.slow  # a fresh Python with PyTorch
 def test_train_cli_without_data_prints_one_clear_line(tmp_path):
     env_code = (
         "import sys, torchvision; torchvision.datasets.MNIST.mirrors = ['http://127.0.0.1:9/'];"
