@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.test_browser import LIVE, STROKES, draw, painted, shown_digit
+from tests.test_browser import LIVE, STROKES, draw, pad_ready, painted, shown_digit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
@@ -35,7 +35,7 @@ def open_app(playwright, browser, url, device, theme, clock=False):
     if clock:
         page.clock.install()  # time flows as it would, and run_for() moves it on at once
     page.goto(url + ("?__theme=dark" if theme == "dark" else ""))
-    page.wait_for_selector("#sketchpad canvas", timeout=60_000)
+    pad_ready(page)
     page.wait_for_function(f"() => document.querySelector('{LIVE}')?.dataset.weights", timeout=60_000)
     return page
 

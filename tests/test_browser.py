@@ -129,6 +129,13 @@ def test_inside_the_network_shows_the_maps_of_each_drawing_while_open(page, scre
 
 
 LIVE = "#live-reading .live-reading"
+
+
+def pad_ready(page, timeout=60_000):
+    """Waits until the pad takes strokes: its canvas is there and its handlers are attached (its `pad` API)."""
+    page.wait_for_function("() => document.querySelector('#sketchpad .pad')?.pad", timeout=timeout)
+
+
 HASH_SIGN = [
     [(0.40, 0.15), (0.36, 0.85)],
     [(0.64, 0.15), (0.60, 0.85)],
@@ -319,7 +326,7 @@ def open_page(browser, url, **context):
     """A loaded page of the app at `url`, in a new context of `browser` (a new visitor) or in the context given."""
     page = (browser.new_context(**context) if hasattr(browser, "new_context") else browser).new_page()
     page.goto(url)
-    page.wait_for_selector("#sketchpad canvas", timeout=60_000)
+    pad_ready(page)
     page.wait_for_function(f"() => document.querySelector('{LIVE}')?.dataset.weights", timeout=60_000)
     return page
 
@@ -411,7 +418,7 @@ def test_two_visitors_in_two_browsers_do_not_affect_each_other(browser, server, 
     a.click("#clear-corrections")
     wait_text(a, "corrections-count", "Deleted your 1 correction")
     b.reload()  # a new session of the same browser: the same visitor, nothing lost (gr.BrowserState)
-    b.wait_for_selector("#sketchpad canvas", timeout=60_000)
+    pad_ready(b)
     wait_text(b, "corrections-count", "You have 1 correction stored", timeout=30_000)
     draw(b, STROKES[7])
     assert shown_digit(b) == 7

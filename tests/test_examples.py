@@ -22,7 +22,7 @@ def test_the_minimal_app_reads_a_7_drawn_with_the_mouse(minimal_app, browser, sc
     page = browser.new_page(viewport={"width": 1000, "height": 700})
     page.goto(minimal_app.local_url)
     canvas = page.locator("#sketchpad canvas").first
-    canvas.wait_for()
+    page.wait_for_function("() => document.querySelector('#sketchpad .pad')?.pad")  # its handlers attached
     mouse_strokes(page, canvas, SEVEN, steps=8)
     # gr.Label's heading is the most likely class; wait for the reading itself, not for a fixed time
     page.wait_for_function("document.querySelector('#probabilities h2')?.textContent.trim() === '7'", timeout=30000)

@@ -133,6 +133,7 @@ def test_the_static_page_reads_a_1_a_7_and_a_0_with_no_server_behind_it(
     page = context.new_page()
     page.goto(static_url)
     page.wait_for_function("() => document.querySelector('#live-reading .live-text').textContent.startsWith('Draw')")
+    page.wait_for_function("() => document.querySelector('#sketchpad .pad')?.pad")  # the pad takes strokes
     read = {}
     for digit in (1, 7, 0):
         page.get_by_role("button", name="Clear").click()
