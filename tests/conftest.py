@@ -275,7 +275,6 @@ class Server:
         self._serving_within(timeout)
 
     def _serving_within(self, seconds: float):
-        import subprocess
         import time
 
         import requests
@@ -287,11 +286,8 @@ class Server:
                     return
             except requests.RequestException:
                 pass
-            try:  # half a second more for it to answer, unless its process ends (then it never will)
-                self.process.wait(timeout=0.5)
+            if self.ended_within(0.5):  # half a second more for it to answer, unless its process ends
                 break
-            except subprocess.TimeoutExpired:
-                pass
         self.stop()
         pytest.fail(
             f"app.py did not serve {self.url} (exit code {self.process.returncode}):\n"
@@ -313,15 +309,21 @@ class Server:
         return self.process.poll() is None
 
     def stop(self):
-        import subprocess
 
         for end in (self.process.terminate, self.process.kill):  # SIGTERM to its PID; SIGKILL if it outlasts 20 s
             end()
-            try:
-                self.process.wait(timeout=20)
+            if self.ended_within(20):
                 return
-            except subprocess.TimeoutExpired:
-                pass
+
+    def ended_within(self, seconds: float) -> bool:
+        """Whether its process ends within `seconds` (waiting on the process itself, not a fixed time)."""
+        import subprocess
+
+        try:
+            self.process.wait(timeout=seconds)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
 
     def __enter__(self):
         return self

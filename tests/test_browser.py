@@ -6,6 +6,8 @@ import re
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from tests.drawings import mouse_strokes
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
@@ -34,13 +36,7 @@ def page(browser, server):
 def draw(page, strokes, steps=5):
     """Mouse strokes on the pad, in unit coordinates of its canvas."""
     page.locator("#sketchpad").scroll_into_view_if_needed()
-    box = page.locator("#sketchpad canvas").first.bounding_box()
-    for stroke in strokes:
-        page.mouse.move(box["x"] + stroke[0][0] * box["width"], box["y"] + stroke[0][1] * box["height"])
-        page.mouse.down()
-        for u, v in stroke[1:]:
-            page.mouse.move(box["x"] + u * box["width"], box["y"] + v * box["height"], steps=steps)
-        page.mouse.up()
+    mouse_strokes(page, page.locator("#sketchpad canvas").first, strokes, steps)
 
 
 def server_digit(page):
@@ -49,9 +45,9 @@ def server_digit(page):
     return int(match.group(1)) if match else None
 
 
-def shown_digit(page, timeout=30.0):
+def shown_digit(page, timeout=90.0):
     """The digit (or number) the server's reading (#prediction) starts with, once it shows one; None if none
-    within `timeout` seconds."""
+    within `timeout` seconds (a server that just started also compiles its kernels and makes its tuning digits)."""
     try:
         page.wait_for_function(
             "() => /^\\s*\\d+ at/.test(document.querySelector('#prediction').innerText)", timeout=timeout * 1000

@@ -236,7 +236,7 @@ def _ink_from_image(img) -> np.ndarray:
         return _unit(alpha)
     img = img.convert("RGB" if img.mode == "RGBA" else "L" if img.mode == "LA" else img.mode)
     w, h = img.size
-    b = max(1, min(w, h) // 50)  # the outer frame: ~2% of the shorter side
+    b = max(1, min(w, h) // 50)  # the outer frame: a fiftieth of the shorter side
     strips = [img.crop(box) for box in ((0, 0, w, b), (0, h - b, w, h), (0, 0, b, h), (w - b, 0, w, h))]
     frame = np.concatenate([np.asarray(s).reshape(-1, len(img.getbands())) for s in strips])
     background = tuple(int(v) for v in np.median(frame, axis=0))
@@ -276,7 +276,7 @@ def _bbox(mask: np.ndarray):
 
 
 def _stroke_width(img: Image.Image) -> float:
-    """Estimated stroke width in pixels of a grey ink image: 2 * area / perimeter of the ink above 50%
+    """Estimated stroke width in pixels of a grey ink image: 2 * area / perimeter of the ink above half
     (a stroke of length L and width w has area w*L and perimeter about 2*L)."""
     m = np.asarray(img) > 127
     inner = m.copy()
