@@ -318,6 +318,14 @@ class App:
         self.memory = Memory(self.app.process.pid)
 
 
+def timed_map(fn, items, at_once: int) -> tuple[list, float]:
+    """fn over items, at_once at a time: (the results in order, the seconds it took)."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(at_once) as pool:
+        results = list(pool.map(fn, items))
+    return results, time.perf_counter() - start
+
+
 def timed(call) -> float:
     """Seconds `call()` took; it must return True (the answer was the one expected)."""
     start = time.perf_counter()
@@ -400,20 +408,13 @@ def rest_flood(job) -> dict:
         )
         return r.status_code, (r.json()["event_id"] if r.status_code == 200 else heard(r.text))
 
-    start = time.perf_counter()
-    with ThreadPoolExecutor(at_once) as pool:
-        posted = list(pool.map(post, range(calls)))
-        posting = time.perf_counter() - start
-        results = list(
-            pool.map(
-                lambda e: rest_result(url, "classify", e, STRANGER, http()),
-                [e for status, e in posted if status == 200],
-            )
-        )
+    posted, posting = timed_map(post, range(calls), at_once)
+    events = [e for status, e in posted if status == 200]
+    results, answering = timed_map(lambda e: rest_result(url, "classify", e, STRANGER, http()), events, at_once)
     return {
         "codes": Counter(status for status, _ in posted),
         "posting": posting,
-        "seconds": time.perf_counter() - start,
+        "seconds": posting + answering,
         "messages": list(MESSAGES),
         "results": Counter(describe(kind, answer)[:90] for kind, answer in results),
     }
@@ -632,10 +633,8 @@ def cycles(app: App, n: int, at_once: int, keys: list[str | None]) -> str:
         except Exception as e:  # noqa: BLE001 - counted
             return f"{type(e).__name__}: {heard(e)[:80]}"
 
-    start = time.perf_counter()
-    with ThreadPoolExecutor(at_once) as pool:
-        outcomes = Counter(pool.map(cycle, range(n)))
-    seconds = time.perf_counter() - start
+    outcomes, seconds = timed_map(cycle, range(n), at_once)
+    outcomes = Counter(outcomes)
     return (
         f"{n} pages opened and closed in {seconds:.0f} s ({n / seconds:.0f}/s), {at_once} at a time; "
         f"load events: {dict(outcomes)}"

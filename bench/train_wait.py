@@ -90,8 +90,7 @@ def main():
                 f"epochs: {len(records)}, validation {records[-1]['val_acc']}%, test "
                 f"{accuracy[1] if accuracy else '?'}%"
             )
-            for name, seconds in parts.items():
-                print(f"  {name}: {seconds:.1f} s = {seconds / tutorial:.2f} tutorial epochs")
+            print("\n".join(f"  {k}: {s:.1f} s = {s / tutorial:.2f} tutorial epochs" for k, s in parts.items()))
 
 
 if __name__ == "__main__":
