@@ -1,6 +1,6 @@
 """Train the digit classifier on MNIST and save a checkpoint.
 
-python train.py                       # the default recipe; reproduces checkpoints/default.safetensors
+python train.py                       # the default recipe, as checkpoints/default.safetensors was trained
                                       # (3 teachers, then the network itself; its time: docs/measurements.md)
 python train.py --epochs 1 --limit 5000 --teachers 0 --out /tmp/quick.safetensors
 """

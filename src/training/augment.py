@@ -53,7 +53,7 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 @dataclass
 class Pools:
     """Synthetic training images on the training device: drawn digits (uint8 (N, 28, 28)) with labels, and
-    non-digits (uint8 (M, 28, 28)). From src.data.synthetic.training_pools."""
+    non-digits (uint8 (M, 28, 28)). From src.data.pools.training_pools."""
 
     drawn: torch.Tensor
     labels: torch.Tensor

@@ -139,21 +139,22 @@ class Failures:
     """Failures per address in a sliding window; an address with `limit` of them is locked until the oldest
     one leaves the window. Also a cap for all addresses together (`total_limit`), against guessing from many."""
 
-    ALL = "*"  # the key that counts every address's failures
+    ALL = "*"  # the one key of the window that counts every address's failures
 
     def __init__(self, limit: int, window_seconds: float, total_limit: int | None = None):
         self.limit, self.total_limit = limit, total_limit
         self._window = SlidingWindow(window_seconds)
+        self._all = SlidingWindow(window_seconds)  # apart, so that forgetting addresses never forgets the total
 
     def locked_for(self, addr: str, now: float | None = None) -> float:
         mine = self._window.wait(addr, self.limit, now)
-        everyone = self._window.wait(self.ALL, self.total_limit, now) if self.total_limit is not None else 0.0
+        everyone = self._all.wait(self.ALL, self.total_limit, now) if self.total_limit is not None else 0.0
         return max(mine, everyone)
 
     def add(self, addr: str, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         self._window.add(addr, now=now)
-        self._window.add(self.ALL, now=now)
+        self._all.add(self.ALL, now=now)
 
 
 class Hourly:
