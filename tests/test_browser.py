@@ -45,7 +45,7 @@ def server_digit(page):
     return int(match.group(1)) if match else None
 
 
-def shown_digit(page, timeout=90.0):
+def shown_digit(page, timeout=180.0):
     """The digit (or number) the server's reading (#prediction) starts with, once it shows one; None if none
     within `timeout` seconds (a server that just started also compiles its kernels and makes its tuning digits)."""
     try:
