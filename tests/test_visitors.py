@@ -1,5 +1,6 @@
 """Visitors on a shared server (src/web/visitors.py): their own folders, the limits, and the sweep of idle ones."""
 
+import itertools
 import os
 import time
 import zipfile
@@ -250,16 +251,12 @@ def pad_drawing_of(digit: int) -> str:
     return drawn(digit, np.random.default_rng(digit))
 
 
-def wait_for(job, predicate, timeout=120):
-    """The first streamed output of `job` for which predicate(output) holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for out in job.outputs():
-            if predicate(out):
-                return out
-        if job.done():
-            break
-        time.sleep(0.1)  # a poll: gradio_client's Job has no call that blocks until its next output
+def wait_for(job, predicate):
+    """The first streamed output of `job` for which predicate(output) holds: iterating a Job waits for each
+    next output, and ends when the job does."""
+    for out in itertools.chain(job.outputs(), job):  # lazily: the outputs so far, then each new one
+        if predicate(out):
+            return out
     pytest.fail(f"no such output; got {[o[2] for o in job.outputs()]}")
 
 
