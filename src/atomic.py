@@ -2,7 +2,7 @@
 
 A crash, a full disk or an exception part-way leaves the previous file untouched and no temporary
 file behind. Used for checkpoints, novelty statistics and corrections; cached_arrays keeps arrays that take
-a while to make (tuning digits, MNIST as drawn) in one file each.
+a while to make (tuning digits, MNIST as drawn) in a few files each.
 """
 
 import os
@@ -46,19 +46,29 @@ def atomic_write(path: Path | str, write: Callable[[str], None]) -> Path:
     return path
 
 
-def cached_arrays(path: Path | str, key: str, make: Callable[[], dict]) -> dict:
-    """The numpy arrays kept in `path` if they were made for `key`; otherwise make() them and keep them there,
-    replacing what was (one file, never more). A read-only folder still gets them, kept in memory only."""
+KEPT = 4  # files of one name kept side by side: a few datasets (the app's, a smaller run's), never one per visitor
+
+
+def cached_arrays(path: Path | str, key: str, make: Callable[[], dict], kept: int = KEPT) -> dict:
+    """The numpy arrays made for `key`, kept next to `path` in a file named for the key: read back if there,
+    else make() them and keep them, removing the least recently used of that name beyond `kept` files. A
+    read-only folder still gets them, kept in memory only."""
     path = Path(path)
+    mine = path.with_name(f"{path.stem}-{key[:16]}{path.suffix}")
     try:
-        with safe_open(str(path), "np") as f:
+        with safe_open(str(mine), "np") as f:
             if (f.metadata() or {}).get("key") == key:
-                return {name: f.get_tensor(name) for name in f.keys()}
-    except Exception:  # not there yet, or damaged: make them again
+                arrays = {name: f.get_tensor(name) for name in f.keys()}
+                os.utime(mine)  # used now: the last of its name to go
+                return arrays
+    except Exception:  # not there yet, damaged, or a read-only folder's: make them again
         pass
     arrays = make()
     try:
-        atomic_write(path, lambda tmp: save_file(arrays, tmp, metadata={"key": key}))
+        atomic_write(mine, lambda tmp: save_file(arrays, tmp, metadata={"key": key}))
+        others = sorted(path.parent.glob(f"{path.stem}-{'?' * 16}{path.suffix}"), key=lambda p: p.stat().st_mtime)
+        for old in [path, *others[:-kept]]:  # and the one file of earlier versions
+            old.unlink(missing_ok=True)
     except OSError:
         pass
     return arrays

@@ -334,15 +334,18 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, default_checkpoint):
-    """The app every test shares, once it has read a first drawing. A fresh clone's first server would compile
-    the kernels while the first tests use it, and a reading could be lost then (docs/development.md)."""
+    """The app every test shares, once it has read a first drawing. On a fresh clone the server would compile
+    the kernels and make the tuning digits while the first tests use it: both are made here first, and the
+    server reads them from numba's cache and DATA_DIR."""
     from gradio_client import Client
 
     from src.data.digits import render_digit
+    from src.reading import calibration
     from src.training import kernels
     from src.web.pad import SIZE, encode
 
-    kernels.warm_up()  # numba compiles into its cache here, once, so that the server starts from the cache
+    kernels.warm_up()
+    calibration.prepare()
     with Server(tmp_path_factory.mktemp("app")) as s:
         drawing = encode(render_digit(7, np.random.default_rng(7), canvas=SIZE, style="transparent"))
         Client(s.url, verbose=False).predict(drawing, api_name="/predict")  # waits for the answer itself

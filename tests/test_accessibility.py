@@ -161,6 +161,8 @@ def test_keyboard_only_upload_read_then_train_one_epoch_and_stop(playwright, bro
         except PlaywrightTimeout:
             assert attempt < 2 and focused(page)["id"] == "upload", "Enter on the drop zone opens no file chooser"
     chooser.value.set_files(str(picture))
+    # Uploaded: Gradio drops a click made before ("Waiting for file(s) to finish uploading, please retry").
+    page.locator('#upload a[download="one.png"]').wait_for(timeout=60_000)
     tab_to(page, lambda f: f["id"] == "classify")
     page.keyboard.press("Enter")
     page.wait_for_function(

@@ -51,3 +51,31 @@ def test_a_reader_never_sees_a_half_written_file_while_writers_rewrite_it(tmp_pa
     reader.join()
     assert len(sizes) > 10 and set(sizes) == {len(data)}
     assert [p.name for p in tmp_path.iterdir()] == ["image.png"]
+
+
+def test_cached_arrays_keep_the_last_few_sets_used_and_no_more(tmp_path):
+    """Each key's arrays are made once and read back; a fifth key removes the least recently used file (and
+    the one file an earlier version kept)."""
+    import os
+
+    import numpy as np
+
+    from src.atomic import KEPT, cached_arrays
+
+    made = []
+
+    def make(key):
+        made.append(key)
+        return {"x": np.full(3, len(made), np.int64)}
+
+    (tmp_path / "digits.safetensors").write_bytes(b"the single file of an earlier version")
+    keys = [f"{k:x}" * 64 for k in range(KEPT + 1)]
+    first = {key: cached_arrays(tmp_path / "digits.safetensors", key, lambda: make(key))["x"] for key in keys[:KEPT]}
+    for key, when in zip(keys[:KEPT], range(KEPT)):  # file times one second apart: key 0 the oldest
+        os.utime(tmp_path / f"digits-{key[:16]}.safetensors", (when, when))
+    again = cached_arrays(tmp_path / "digits.safetensors", keys[0], lambda: make(keys[0]))["x"]
+    assert made == keys[:KEPT] and np.array_equal(again, first[keys[0]])  # read back, and now the newest
+    cached_arrays(tmp_path / "digits.safetensors", keys[KEPT], lambda: make(keys[KEPT]))
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert len(left) == KEPT and f"digits-{keys[1][:16]}.safetensors" not in left  # key 1 was used longest ago
+    assert "digits.safetensors" not in left

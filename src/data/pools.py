@@ -64,13 +64,13 @@ def cached_training_pools(
     return drawn, labels, outliers
 
 
-AS_DRAWN_CACHE = "mnist-as-drawn.safetensors"  # in DATA_DIR: the last set made (one file, never more)
+AS_DRAWN_CACHE = "mnist-as-drawn.safetensors"  # in DATA_DIR: the last few sets made, a file each
 
 
 def mnist_as_drawn(split, folder, n: int = POOL_SIZE, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """n images of `split` (training images only, never validation ones), picked by `seed`, as_drawing: (uint8
-    (n, 28, 28), labels). The last set made is kept in `folder`, keyed by its images and
-    the code that reads them."""
+    (n, 28, 28), labels). The last few sets made are kept in `folder`, keyed by their
+    images and the code that reads them."""
     pick = np.random.default_rng(seed).permutation(len(split))[:n]
     images, labels = split.images.cpu().numpy()[pick], split.labels.cpu().numpy()[pick].astype(np.int64)
     key = hashlib.sha256(

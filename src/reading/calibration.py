@@ -96,10 +96,10 @@ def calibration_digits(
 ) -> TuningDigits:
     """Tuning digits: MNIST validation drawings (all 12,000 unless n_mnist) as the app reads them, and drawn
     digits from src.data.digits. All 12,000, so that the threshold depends less on which few digits it may flag
-    (docs/model.md). Slow to make: the last ones made are kept in one file in `folder` (DATA_DIR), with a key
-    of the digits and of the code that draws and reads them: other data (a visitor's seed) makes them again and
-    replaces the file, so it never grows. The last ones made or read are also kept in memory, and serve the
-    first drawings of theirs too (a training on fewer examples validates on the first ones)."""
+    (docs/model.md). Slow to make: they are kept in `folder` (DATA_DIR) under a key of the digits and of
+    the code that draws and reads them, the last few sets in a file each (src.atomic.cached_arrays: other data,
+    a visitor's seed, never grows the folder past them). The last ones made or read are also kept in memory, and
+    serve the first drawings of theirs too (a training on fewer examples validates on the first ones)."""
     val = np.ascontiguousarray(data.val.images[:n_mnist].cpu().numpy())
     code = b"".join(Path(m.__file__).read_bytes() for m in (preprocess, segment, inputs, strokes, digits, pools))
     recipe = f"{n_drawn}-{seed}-{CACHE_FORMAT}".encode() + code
