@@ -114,13 +114,13 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", default=str(settings.CHECKPOINT_DIR / settings.DEFAULT_CHECKPOINT))
     p.add_argument(
-        "--quick", action="store_true", help="300 MNIST digits, 50 per drawn set, 120 non-digits (a smoke run)"
+        "--quick", action="store_true", help="100 MNIST digits, 20 per drawn set, 40 non-digits (a smoke run)"
     )
     args = p.parse_args()
     model = loaded(args.checkpoint)
     statistics = "with its novelty statistics" if model.novelty else "NO novelty statistics (fallback)"
     print(f"{Path(args.checkpoint).name}: {statistics}")
-    n_mnist, n_drawn, n_non = (300, 50, 120) if args.quick else (10_000, 600, 600)
+    n_mnist, n_drawn, n_non = (100, 20, 40) if args.quick else (10_000, 600, 600)
 
     sets = {
         "MNIST test (280 px PNG)": lambda: mnist_test(n_mnist),

@@ -2,6 +2,7 @@
 for the tutorial's loop and for both recipes of src/training/recipes.py, in one run.
 
     python -m bench.time_to_accuracy [--data-dir data] [--tutorial-epochs 10] [--skip-full] [--fast-epochs N]
+                                     [--limit N]
 
 The loops take turns, one epoch each (bench/train_speed.py has them); after every epoch the model is scored on
 the 10,000 MNIST test images, outside the clock. The clock counts what a visitor of the Train tab waits
@@ -64,10 +65,11 @@ def main():
         default=None,
         help="only the first N epochs of the fast recipe's schedule (a quick check of the bench)",
     )
+    p.add_argument("--limit", type=int, default=None, help="N training examples, test in proportion (a smoke run)")
     args = p.parse_args()
     torch.set_num_threads(training_threads())
     device = torch.device("cpu")
-    data = load_mnist(args.data_dir)
+    data = load_mnist(args.data_dir, limit=args.limit)
     pools = Pools.from_numpy(*cached_training_pools(args.data_dir, mnist=data.train))
     loops = {}
     if args.tutorial_epochs:  # 0 leaves it out

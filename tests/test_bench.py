@@ -67,10 +67,10 @@ def test_heldout_generator_is_independent_of_the_tuning_one():
 
 
 def test_time_to_accuracy_bench_prints_its_table(data_dir):
-    out = bench("time_to_accuracy", "--skip-full", "--tutorial-epochs", "0", "--fast-epochs", "1")
+    out = bench("time_to_accuracy", "--skip-full", "--tutorial-epochs", "0", "--fast-epochs", "1", "--limit", "12000")
     assert "| tutorial loop" not in out
     for name in ("| fast (Train tab)", "| fast (Train tab) without the CPU kernels"):
-        assert row(out, name)[5] == "1" and float(row(out, name)[6].rstrip("%")) > 90  # 1 epoch, learning
+        assert row(out, name)[5] == "1" and float(row(out, name)[6].rstrip("%")) > 50  # 1 epoch: learning (chance 10%)
     assert re.search(r"the CPU kernels: [\d.]+x faster", out)
 
 

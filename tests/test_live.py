@@ -111,13 +111,17 @@ def kind(reading) -> str:
 
 
 def test_the_browser_reads_1000_drawings_as_the_server_does(page, default_checkpoint):
+    from concurrent.futures import ThreadPoolExecutor
+
     images = list(drawings(DRAWINGS, seed=12))
-    browser = []
-    for start in range(0, len(images), 100):
-        browser += read_in_browser(page, images[start : start + 100], default_checkpoint)
     model = ModelStore(default_checkpoint.parent, default_checkpoint.name).load(default_checkpoint.name)
     assert model.novelty is not None
-    server = [model.read(img) for img in images]  # LoadedModel.read: the server's one reading path
+    with ThreadPoolExecutor(1) as pool:  # the server's readings on one core while Chromium reads on the other
+        reading = pool.submit(lambda: [model.read(img) for img in images])  # LoadedModel.read: the server's path
+        browser = []
+        for start in range(0, len(images), 100):
+            browser += read_in_browser(page, images[start : start + 100], default_checkpoint)
+        server = reading.result()
 
     # Nothing drawn / a filled area / digits: the same for every drawing, with as many digits.
     assert [kind(b) for b in browser] == [kind(r) for r in server]
