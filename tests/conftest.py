@@ -24,6 +24,24 @@ def pytest_addoption(parser):
     )
 
 
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto` (pyproject.toml): two workers, each with its own server and browser, where there are two cores;
+    one process for `-m "not slow"`, whose imports in a second worker would cost more than it saves."""
+    return 0 if "not slow" in (config.option.markexpr or "") else min(2, os.cpu_count() or 1)
+
+
+def pytest_configure(config):
+    """With several workers (pytest-xdist, pyproject.toml), each computes on one thread: two workers of two
+    threads each on two cores wait on each other, and a training took three times as long."""
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        import torch
+
+        from src.training import hardware
+
+        torch.set_num_threads(1)
+        hardware.training_threads = lambda: 1
+
+
 def pytest_collection_modifyitems(items):
     """A test that needs the running app (the `server` fixture, directly or through another) is slow:
     `pytest -m "not slow"` starts no server."""
@@ -51,7 +69,8 @@ def _record(cls, text_of):
 @pytest.fixture(scope="session", autouse=True)
 def error_messages():
     """Records the messages of gr.Error (raised in process), of gradio_client's AppError (a server's answer), of
-    the app's own errors for people, and the bodies of HTTP answers of 400 and over."""
+    the app's own errors for people, and the bodies of HTTP answers of 400 and over; at the end of the session
+    (of each worker's), none may show a server path."""
     import gradio as gr
     import requests
     from gradio_client.exceptions import AppError
@@ -73,7 +92,11 @@ def error_messages():
         return response
 
     requests.Session.send = recorded_send
-    return MESSAGES
+    yield MESSAGES
+    paths = server_paths()
+    bad = [m[:300] for m in MESSAGES if any(p in m for p in paths)]
+    print(f"\nerror messages: {len(MESSAGES)} provoked, {len(bad)} showing a server path")
+    assert not bad, f"messages showing a server path: {bad[:20]}"
 
 
 def server_paths() -> list[str]:
@@ -81,19 +104,6 @@ def server_paths() -> list[str]:
     import tempfile
 
     return [str(ROOT), tempfile.gettempdir() + "/", str(Path(settings.DATA_DIR).resolve()), "/home/", "Traceback"]
-
-
-def pytest_sessionfinish(session, exitstatus):
-    paths = server_paths()
-    bad = [m for m in MESSAGES if any(p in m for p in paths)]
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and MESSAGES:
-        reporter.write_line("")
-        reporter.write_line(f"error messages: {len(MESSAGES)} provoked, {len(bad)} showing a server path")
-        for m in bad[:20]:
-            reporter.write_line(f"  shows a server path: {m[:300]!r}")
-    if bad:
-        session.exitstatus = 1
 
 
 @pytest.fixture(scope="session")
@@ -337,6 +347,7 @@ def server(tmp_path_factory, default_checkpoint):
     """The app every test shares, once it has read a first drawing. On a fresh clone the server would compile
     the kernels and make the tuning digits while the first tests use it: both are made here first, and the
     server reads them from numba's cache and DATA_DIR."""
+    from filelock import FileLock  # PyTorch's own dependency
     from gradio_client import Client
 
     from src.data.digits import render_digit
@@ -344,8 +355,9 @@ def server(tmp_path_factory, default_checkpoint):
     from src.training import kernels
     from src.web.pad import SIZE, encode
 
-    kernels.warm_up()
-    calibration.prepare()
+    with FileLock(Path(tmp_path_factory.getbasetemp()).parent / "prepare.lock"):  # one worker makes, others read
+        kernels.warm_up()
+        calibration.prepare()
     with Server(tmp_path_factory.mktemp("app")) as s:
         drawing = encode(render_digit(7, np.random.default_rng(7), canvas=SIZE, style="transparent"))
         Client(s.url, verbose=False).predict(drawing, api_name="/predict")  # waits for the answer itself
