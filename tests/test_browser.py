@@ -45,9 +45,9 @@ def server_digit(page):
     return int(match.group(1)) if match else None
 
 
-def shown_digit(page, timeout=180.0):
+def shown_digit(page, timeout=60.0):
     """The digit (or number) the server's reading (#prediction) starts with, once it shows one; None if none
-    within `timeout` seconds (a server that just started also compiles its kernels and makes its tuning digits)."""
+    within `timeout` seconds."""
     try:
         page.wait_for_function(
             "() => /^\\s*\\d+ at/.test(document.querySelector('#prediction').innerText)", timeout=timeout * 1000
@@ -127,9 +127,17 @@ def test_inside_the_network_shows_the_maps_of_each_drawing_while_open(page, scre
 LIVE = "#live-reading .live-reading"
 
 
+# The pad takes strokes: its handlers are attached (its `pad` API) and a touch on it reaches it. On a busy
+# machine Gradio's loading screen covers the page a while after that, and a first stroke on it was lost.
+PAD_READY = """() => { const canvas = document.querySelector('#sketchpad canvas');
+  if (!canvas || !canvas.closest('.pad').pad) return false;
+  const r = canvas.getBoundingClientRect();
+  return r.top >= innerHeight || document.elementFromPoint(r.left + r.width / 2, r.top + 10) === canvas; }"""
+
+
 def pad_ready(page, timeout=60_000):
-    """Waits until the pad takes strokes: its canvas is there and its handlers are attached (its `pad` API)."""
-    page.wait_for_function("() => document.querySelector('#sketchpad .pad')?.pad", timeout=timeout)
+    """Waits until the pad takes strokes (PAD_READY)."""
+    page.wait_for_function(PAD_READY, timeout=timeout)
 
 
 HASH_SIGN = [

@@ -3,6 +3,7 @@
 import pytest
 
 from tests.drawings import mouse_strokes
+from tests.test_browser import pad_ready
 
 SEVEN = [[(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]]  # one stroke: the bar, then the stem
 
@@ -22,7 +23,7 @@ def test_the_minimal_app_reads_a_7_drawn_with_the_mouse(minimal_app, browser, sc
     page = browser.new_page(viewport={"width": 1000, "height": 700})
     page.goto(minimal_app.local_url)
     canvas = page.locator("#sketchpad canvas").first
-    page.wait_for_function("() => document.querySelector('#sketchpad .pad')?.pad")  # its handlers attached
+    pad_ready(page)
     mouse_strokes(page, canvas, SEVEN, steps=8)
     # gr.Label's heading is the most likely class; wait for the reading itself, not for a fixed time
     page.wait_for_function("document.querySelector('#probabilities h2')?.textContent.trim() === '7'", timeout=30000)

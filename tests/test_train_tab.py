@@ -301,20 +301,20 @@ def test_a_training_stops_at_the_time_limit_and_its_address_has_an_hourly_budget
     """In process: a training of 50 epochs stops at MAX_TRAINING_MINUTES and says so; its time counts against its
     address's TRAINING_MINUTES_PER_ADDRESS, after which that address's next training is refused before the queue."""
     monkeypatch.setattr(settings, "DATA_DIR", data_dir)
-    monkeypatch.setattr(settings, "MAX_TRAINING_MINUTES", 0.1)
-    monkeypatch.setattr(settings, "TRAINING_MINUTES_PER_ADDRESS", 0.05)
+    monkeypatch.setattr(settings, "MAX_TRAINING_MINUTES", 0.05)
+    monkeypatch.setattr(settings, "TRAINING_MINUTES_PER_ADDRESS", 0.02)
     tab = tab_in(tmp_path)
     a, b = request("a", "203.0.113.5"), request("b", "203.0.113.5")
 
-    async def run():
-        return [update async for update in tab.train(50, 128, 0.003, False, 0, 500, request=a, progress=NoProgress())]
+    async def run():  # 50 epochs of 2,000 examples: far beyond the limit of 3 s
+        return [update async for update in tab.train(50, 128, 0.003, False, 0, 2000, request=a, progress=NoProgress())]
 
     started = time.monotonic()
     updates = in_a_fresh_loop(run())
-    assert time.monotonic() - started < 6 + 30  # the limit, then at most the batch and the saving
-    assert "limit of 0.1 minutes per training" in updates[-1][2], updates[-1][2]
-    checks = tab.admit_training(1, 128, 0.003, False, 0, 500, request=b)
-    assert "used this server for 0.05 minutes in the last hour" in checks[0]["message"], checks
+    assert time.monotonic() - started < 3 + 30  # the limit, then at most the batch and the saving
+    assert "limit of 0.05 minutes per training" in updates[-1][2], updates[-1][2]
+    checks = tab.admit_training(1, 128, 0.003, False, 0, 2000, request=b)
+    assert "used this server for 0.02 minutes in the last hour" in checks[0]["message"], checks
 
 
 def test_the_grace_time_counts_from_the_last_page_closed(tmp_path):
