@@ -51,11 +51,11 @@ def drawn(digit: int, rng) -> str:
 
 
 @pytest.mark.slow
-def test_classify_reads_100_thick_stroke_drawings(server, tmp_path):
+def test_classify_reads_50_thick_stroke_drawings(server, tmp_path):
     """Drawn on 800x800 at 30-85% of its height, anywhere, slant ±10°, brush 2.5-7% of the canvas. (How well the
     model reads drawings is bench/recognition.py's to measure; this is the served path, uploads to answers.)"""
     rng = np.random.default_rng(2026)
-    digits = np.arange(100) % 10
+    digits = np.arange(50) % 10
     paths = []
     for i, d in enumerate(digits):
         path = tmp_path / f"{i}.png"
@@ -63,7 +63,7 @@ def test_classify_reads_100_thick_stroke_drawings(server, tmp_path):
         paths.append(path)
     results = classify_many(server, paths)
     accuracy = np.mean([r["digit"] == d for r, d in zip(results, digits)])
-    print(f"/classify on 100 drawn digits: {accuracy:.1%}")
+    print(f"/classify on 50 drawn digits: {accuracy:.1%}")
     assert accuracy >= 0.98
     assert all(len(r["probabilities"]) == 10 and abs(sum(r["probabilities"]) - 1) < 1e-3 for r in results)
 
@@ -71,7 +71,7 @@ def test_classify_reads_100_thick_stroke_drawings(server, tmp_path):
 @pytest.mark.slow
 def test_classify_reads_mnist_test_digits_as_280px_black_on_white_pngs(server, data_dir, tmp_path):
     test = read_mnist(data_dir, train=False)
-    idx = np.random.default_rng(0).choice(len(test), 100, replace=False)
+    idx = np.random.default_rng(0).choice(len(test), 50, replace=False)
     paths = []
     for i in idx:
         img = Image.fromarray(255 - test.images[i].numpy()).resize((280, 280), Image.Resampling.BICUBIC)
@@ -79,18 +79,18 @@ def test_classify_reads_mnist_test_digits_as_280px_black_on_white_pngs(server, d
         paths.append(tmp_path / f"{i}.png")
     results = classify_many(server, paths)
     accuracy = np.mean([r["digit"] == int(test.labels[i]) for r, i in zip(results, idx)])
-    print(f"/classify on 100 MNIST test digits (280px, black on white): {accuracy:.1%}")
+    print(f"/classify on 50 MNIST test digits (280px, black on white): {accuracy:.1%}")
     assert accuracy >= 0.98
 
 
 @pytest.mark.slow
-def test_predict_reads_60_drawings_from_the_pad(server):
+def test_predict_reads_30_drawings_from_the_pad(server):
     rng = np.random.default_rng(7)
-    digits = np.arange(60) % 10
+    digits = np.arange(30) % 10
     readings = [reading for reading, *_ in answers(server, [(drawn(int(d), rng),) for d in digits], "/predict")]
     correct = sum(r["digit"] == d for r, d in zip(readings, digits))
-    print(f"/predict, pad drawings: {correct}/60")
-    assert correct >= 58
+    print(f"/predict, pad drawings: {correct}/30")
+    assert correct >= 29
 
 
 def test_blank_canvas_gives_no_digit_and_no_error(client, tmp_path):
