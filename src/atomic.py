@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from filelock import FileLock
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
@@ -51,19 +52,42 @@ KEPT = 4  # files of one name kept side by side: a few datasets (the app's, a sm
 
 def cached_arrays(path: Path | str, key: str, make: Callable[[], dict], kept: int = KEPT) -> dict:
     """The numpy arrays made for `key`, kept next to `path` in a file named for the key: read back if there,
-    else make() them and keep them, removing the least recently used of that name beyond `kept` files. A
-    read-only folder still gets them, kept in memory only."""
+    else make() them and keep them, removing the least recently used of that name beyond `kept` files. One
+    process or thread makes them; the others wait for them. A read-only folder keeps them in memory only."""
     path = Path(path)
     mine = path.with_name(f"{path.stem}-{key[:16]}{path.suffix}")
+    arrays = _read_kept(mine, key)
+    if arrays is not None:
+        return arrays
+    try:
+        lock = FileLock(path.with_name(f".{path.stem}.lock"))
+        lock.acquire()
+    except OSError:  # a read-only folder: nothing to wait for
+        lock = None
+    try:
+        arrays = _read_kept(mine, key)  # made meanwhile by whoever held the lock
+        if arrays is None:
+            arrays = make()
+            _keep(arrays, path, mine, key, kept)
+    finally:
+        if lock is not None:
+            lock.release()
+    return arrays
+
+
+def _read_kept(mine: Path, key: str) -> dict | None:
     try:
         with safe_open(str(mine), "np") as f:
             if (f.metadata() or {}).get("key") == key:
                 arrays = {name: f.get_tensor(name) for name in f.keys()}
                 os.utime(mine)  # used now: the last of its name to go
                 return arrays
-    except Exception:  # not there yet, damaged, or a read-only folder's: make them again
+    except Exception:  # not there yet, damaged, or a read-only folder's
         pass
-    arrays = make()
+    return None
+
+
+def _keep(arrays: dict, path: Path, mine: Path, key: str, kept: int) -> None:
     try:
         atomic_write(mine, lambda tmp: save_file(arrays, tmp, metadata={"key": key}))
         others = sorted(path.parent.glob(f"{path.stem}-{'?' * 16}{path.suffix}"), key=lambda p: p.stat().st_mtime)
@@ -71,4 +95,3 @@ def cached_arrays(path: Path | str, key: str, make: Callable[[], dict], kept: in
             old.unlink(missing_ok=True)
     except OSError:
         pass
-    return arrays

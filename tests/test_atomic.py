@@ -76,6 +76,32 @@ def test_cached_arrays_keep_the_last_few_sets_used_and_no_more(tmp_path):
     again = cached_arrays(tmp_path / "digits.safetensors", keys[0], lambda: make(keys[0]))["x"]
     assert made == keys[:KEPT] and np.array_equal(again, first[keys[0]])  # read back, and now the newest
     cached_arrays(tmp_path / "digits.safetensors", keys[KEPT], lambda: make(keys[KEPT]))
-    left = sorted(p.name for p in tmp_path.iterdir())
+    left = sorted(p.name for p in tmp_path.glob("*.safetensors"))
     assert len(left) == KEPT and f"digits-{keys[1][:16]}.safetensors" not in left  # key 1 was used longest ago
     assert "digits.safetensors" not in left
+
+
+def test_cached_arrays_are_made_once_while_others_wait_for_them(tmp_path):
+    """Two trainings starting at once on a fresh server: one makes the arrays, the other reads what it made."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from src.atomic import cached_arrays
+
+    started, made = threading.Event(), []
+
+    def make():
+        made.append(1)
+        started.set()
+        return {"x": np.arange(3)}
+
+    def get():
+        return cached_arrays(tmp_path / "pools.safetensors", "f" * 64, make)["x"]
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(get)
+        started.wait(10)  # the first one is making them, holding the lock
+        second = pool.submit(get)
+        results = [first.result(), second.result()]
+    assert made == [1] and all(np.array_equal(r, np.arange(3)) for r in results)

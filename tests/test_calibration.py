@@ -25,7 +25,7 @@ def test_tuning_digits_are_kept_in_a_file_and_made_again_for_other_data_or_a_dam
     small_mnist, tmp_path, monkeypatch
 ):
     first = calibration_digits(small_mnist, n_mnist=20, n_drawn=10, folder=tmp_path)
-    (kept,) = tmp_path.iterdir()
+    (kept,) = tmp_path.glob("*.safetensors")
     assert kept.name.startswith(Path(CACHE_NAME).stem)
     assert first.drawings == 20 and len(first.mnist) == len(first.owner) >= 19 and first.drawn.shape == (10, 28, 28)
     assert first.mnist.shape[1:] == (28, 28) and set(first.owner) <= set(range(20))
@@ -46,14 +46,14 @@ def test_tuning_digits_are_kept_in_a_file_and_made_again_for_other_data_or_a_dam
     again = calibration_digits(small_mnist, n_mnist=20, n_drawn=10, folder=tmp_path)
     assert made == [] and all(np.array_equal(a, b) for a, b in zip(first, again))  # read from the file
     calibration_digits(small_mnist, n_mnist=20, n_drawn=10, seed=7, folder=tmp_path)  # other data: made again
-    (_, other) = sorted(tmp_path.iterdir(), key=lambda p: p.stat().st_mtime)
+    (_, other) = sorted(tmp_path.glob("*.safetensors"), key=lambda p: p.stat().st_mtime)
     assert made == [7] and kept.exists()  # ... in a file of its own, next to the first
     other.write_bytes(b"half a file")
     calibration_digits(small_mnist, n_mnist=20, n_drawn=10, seed=7, folder=tmp_path)
     assert made == [7]  # from memory: the file is not read again on this server ...
     calibration._kept.clear()
     calibration_digits(small_mnist, n_mnist=20, n_drawn=10, seed=7, folder=tmp_path)
-    assert made == [7, 7] and len(list(tmp_path.iterdir())) == 2  # ... but on the next one, into the same file
+    assert made == [7, 7] and len(list(tmp_path.glob("*.safetensors"))) == 2  # ... but on the next one, in its file
 
 
 def test_the_first_drawings_of_the_digits_in_memory_are_not_made_again(small_mnist, tmp_path, monkeypatch):
@@ -61,7 +61,7 @@ def test_the_first_drawings_of_the_digits_in_memory_are_not_made_again(small_mni
     made = []
     monkeypatch.setattr(calibration, "_mnist_as_read", lambda val: made.append(val) or {})
     first = calibration_digits(small_mnist, n_mnist=25, n_drawn=10, folder=tmp_path)  # a training on fewer examples
-    assert made == [] and len(list(tmp_path.iterdir())) == 1
+    assert made == [] and len(list(tmp_path.glob("*.safetensors"))) == 1
     monkeypatch.undo()
     calibration._kept.clear()
     alone = calibration_digits(small_mnist, n_mnist=25, n_drawn=10, folder=tmp_path / "alone")

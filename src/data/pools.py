@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from safetensors.numpy import load_file, save_file
 
-from src.atomic import atomic_write, cached_arrays
+from src.atomic import cached_arrays
 from src.data.digits import varied_mask
 from src.data.nondigits import KINDS, nondigit_mask
 from src.data.preprocess import to_mnist
@@ -43,21 +42,20 @@ OUTLIER_KINDS = tuple(k for k in KINDS if k not in ("letter_B", "letter_T"))
 
 POOL_VERSION = 7  # bump when the generator changes, so that cached pools are drawn again
 POOL_SIZE = 10_000  # drawn digits and non-digits for training (drawn once, then kept)
+POOLS_CACHE = "synthetic-pools.safetensors"  # in DATA_DIR, a file for each (n, seed) of the last few
 
 
 def cached_training_pools(
     folder, n: int = POOL_SIZE, seed: int = 0, mnist=None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """training_pools(n, seed), kept in `folder` (DATA_DIR) as safetensors after the first call.
+    """training_pools(n, seed), kept in `folder` (DATA_DIR) after the first call (src.atomic.cached_arrays).
     With `mnist` (a src.data.mnist Split of training images), the drawn digits also hold n of them as the app
     reads them from a drawing (mnist_as_drawn): the network learns the very input it is served."""
-    path = Path(folder) / f"synthetic-pools-v{POOL_VERSION}-{n}-{seed}.safetensors"
-    try:
-        z = load_file(path)
-        drawn, labels, outliers = z["drawn"], z["labels"], z["outliers"]
-    except Exception:  # not there yet, or damaged: draw it again
-        drawn, labels, outliers = training_pools(n, seed)
-        atomic_write(path, lambda tmp: save_file({"drawn": drawn, "labels": labels, "outliers": outliers}, tmp))
+    key = hashlib.sha256(f"pools-v{POOL_VERSION}-{n}-{seed}".encode()).hexdigest()
+    z = cached_arrays(
+        Path(folder) / POOLS_CACHE, key, lambda: dict(zip(("drawn", "labels", "outliers"), training_pools(n, seed)))
+    )
+    drawn, labels, outliers = z["drawn"], z["labels"], z["outliers"]
     if mnist is not None:
         more, more_labels = mnist_as_drawn(mnist, folder, n, seed)
         drawn, labels = np.concatenate([drawn, more]), np.concatenate([labels, more_labels])
