@@ -2,9 +2,10 @@
 
 A crash, a full disk or an exception part-way leaves the previous file untouched and no temporary
 file behind. Used for checkpoints, novelty statistics and corrections; cached_arrays keeps arrays that take
-a while to make (tuning digits, MNIST as drawn) in a few files each.
+a while to make (synthetic pools, MNIST as drawn, tuning digits) in a few files each.
 """
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -53,16 +54,17 @@ KEPT = 4  # files of one name kept side by side: a few datasets (the app's, a sm
 def cached_arrays(path: Path | str, key: str, make: Callable[[], dict], kept: int = KEPT) -> dict:
     """The numpy arrays made for `key`, kept next to `path` in a file named for the key: read back if there,
     else make() them and keep them, removing the least recently used of that name beyond `kept` files. One
-    process or thread makes them; the others wait for them. A read-only folder keeps them in memory only."""
+    process or thread makes them; the others wait for them (10 minutes at most). In a folder that cannot be
+    written they are made on every call."""
     path = Path(path)
     mine = path.with_name(f"{path.stem}-{key[:16]}{path.suffix}")
     arrays = _read_kept(mine, key)
     if arrays is not None:
         return arrays
     try:
-        lock = FileLock(path.with_name(f".{path.stem}.lock"))
+        lock = FileLock(path.with_name(f".{path.stem}.lock"), timeout=600)
         lock.acquire()
-    except OSError:  # a read-only folder: nothing to wait for
+    except OSError:  # a read-only folder, or a maker that hangs (filelock.Timeout): make them here
         lock = None
     try:
         arrays = _read_kept(mine, key)  # made meanwhile by whoever held the lock
@@ -78,20 +80,25 @@ def cached_arrays(path: Path | str, key: str, make: Callable[[], dict], kept: in
 def _read_kept(mine: Path, key: str) -> dict | None:
     try:
         with safe_open(str(mine), "np") as f:
-            if (f.metadata() or {}).get("key") == key:
-                arrays = {name: f.get_tensor(name) for name in f.keys()}
-                os.utime(mine)  # used now: the last of its name to go
-                return arrays
-    except Exception:  # not there yet, damaged, or a read-only folder's
-        pass
-    return None
+            if (f.metadata() or {}).get("key") != key:
+                return None
+            arrays = {name: f.get_tensor(name) for name in f.keys()}
+    except Exception:  # not there yet, or damaged
+        return None
+    with contextlib.suppress(OSError):  # used now: the last of its name to go (unless the folder is read-only)
+        os.utime(mine)
+    return arrays
 
 
 def _keep(arrays: dict, path: Path, mine: Path, key: str, kept: int) -> None:
     try:
         atomic_write(mine, lambda tmp: save_file(arrays, tmp, metadata={"key": key}))
-        others = sorted(path.parent.glob(f"{path.stem}-{'?' * 16}{path.suffix}"), key=lambda p: p.stat().st_mtime)
-        for old in [path, *others[:-kept]]:  # and the one file of earlier versions
+    except OSError:  # a read-only folder or a full disk: kept nowhere
+        return
+    others = []
+    for other in path.parent.glob(f"{path.stem}-{'?' * 16}{path.suffix}"):
+        with contextlib.suppress(OSError):  # gone meanwhile
+            others.append((other.stat().st_mtime, other))
+    for old in [path, *(p for _, p in sorted(others)[:-kept])]:  # and the one file of earlier versions
+        with contextlib.suppress(OSError):
             old.unlink(missing_ok=True)
-    except OSError:
-        pass

@@ -27,6 +27,8 @@ def pytest_addoption(parser):
 def pytest_xdist_auto_num_workers(config) -> int:
     """`-n auto` (pyproject.toml): two workers, each with its own server and browser, where there are two cores;
     one process for `-m "not slow"`, whose imports in a second worker would cost more than it saves."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
     return 0 if "not slow" in (config.option.markexpr or "") else min(2, os.cpu_count() or 1)
 
 
@@ -116,12 +118,16 @@ def screenshots(request, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def data_dir() -> str:
-    """DATA_DIR with MNIST in it: downloaded on first use where there is internet, as the app does."""
-    try:
-        read_mnist(settings.DATA_DIR, train=False)
-    except DataUnavailable as e:
-        pytest.fail(str(e))
+def data_dir(tmp_path_factory) -> str:
+    """DATA_DIR with MNIST in it: downloaded on first use where there is internet, as the app does (by one
+    worker; the others wait for it)."""
+    from filelock import FileLock
+
+    with FileLock(Path(tmp_path_factory.getbasetemp()).parent / "mnist.lock"):
+        try:
+            read_mnist(settings.DATA_DIR, train=False)
+        except DataUnavailable as e:
+            pytest.fail(str(e))
     return settings.DATA_DIR
 
 

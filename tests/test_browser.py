@@ -127,12 +127,14 @@ def test_inside_the_network_shows_the_maps_of_each_drawing_while_open(page, scre
 LIVE = "#live-reading .live-reading"
 
 
-# The pad takes strokes: its handlers are attached (its `pad` API) and a touch on it reaches it. On a busy
-# machine Gradio's loading screen covers the page a while after that, and a first stroke on it was lost.
+# The pad takes strokes: its handlers are attached (its `pad` API) and a touch at its centre, scrolled into view
+# if need be, reaches it. On a busy machine Gradio's loading screen covers the page a while after the handlers
+# are attached, and a first stroke on it was lost.
 PAD_READY = """() => { const canvas = document.querySelector('#sketchpad canvas');
   if (!canvas || !canvas.closest('.pad').pad) return false;
+  canvas.scrollIntoView({block: 'nearest'});
   const r = canvas.getBoundingClientRect();
-  return r.top >= innerHeight || document.elementFromPoint(r.left + r.width / 2, r.top + 10) === canvas; }"""
+  return document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2) === canvas; }"""
 
 
 def pad_ready(page, timeout=60_000):
