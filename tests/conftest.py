@@ -117,13 +117,18 @@ def screenshots(request, tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("screenshots")
 
 
+def between_workers(tmp_path_factory, name: str):
+    """A lock that the run's workers (pytest-xdist) share: what one of them makes under it, the others then read."""
+    from filelock import FileLock  # PyTorch's own dependency
+
+    return FileLock(Path(tmp_path_factory.getbasetemp()).parent / f"{name}.lock")
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory) -> str:
     """DATA_DIR with MNIST in it: downloaded on first use where there is internet, as the app does (by one
     worker; the others wait for it)."""
-    from filelock import FileLock
-
-    with FileLock(Path(tmp_path_factory.getbasetemp()).parent / "mnist.lock"):
+    with between_workers(tmp_path_factory, "mnist"):
         try:
             read_mnist(settings.DATA_DIR, train=False)
         except DataUnavailable as e:
@@ -353,7 +358,6 @@ def server(tmp_path_factory, default_checkpoint):
     """The app every test shares, once it has read a first drawing. On a fresh clone the server would compile
     the kernels and make the tuning digits while the first tests use it: both are made here first, and the
     server reads them from numba's cache and DATA_DIR."""
-    from filelock import FileLock  # PyTorch's own dependency
     from gradio_client import Client
 
     from src.data.digits import render_digit
@@ -361,13 +365,15 @@ def server(tmp_path_factory, default_checkpoint):
     from src.training import kernels
     from src.web.pad import SIZE, encode
 
-    # Each made by one worker while the others wait, then read; a second worker starts with the other one.
-    steps = [("kernels", kernels.warm_up), ("tuning-digits", calibration.prepare)]
-    if os.environ.get("PYTEST_XDIST_WORKER", "gw0")[-1] in "13579":
-        steps.reverse()
-    for name, make in steps:
-        with FileLock(Path(tmp_path_factory.getbasetemp()).parent / f"{name}.lock"):
-            make()
+    def compile_kernels():
+        with between_workers(tmp_path_factory, "kernels"):  # numba compiles once; the others load its cache
+            kernels.warm_up()
+
+    # The tuning digits are made once too (src.atomic.cached_arrays); a second worker starts with them, so that
+    # two workers make both at once.
+    steps = [compile_kernels, calibration.prepare]
+    for make in steps[:: -1 if os.environ.get("PYTEST_XDIST_WORKER", "gw0")[-1] in "13579" else 1]:
+        make()
     with Server(tmp_path_factory.mktemp("app")) as s:
         drawing = encode(render_digit(7, np.random.default_rng(7), canvas=SIZE, style="transparent"))
         Client(s.url, verbose=False).predict(drawing, api_name="/predict")  # waits for the answer itself
