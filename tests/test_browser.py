@@ -152,9 +152,13 @@ QUEUE_JOIN = re.compile(r"/queue/join")  # the requests for the server's reading
 
 
 def live_after(page, read_at, timeout=10_000):
-    """The live reading (live.js, in this browser) once it has been read again after `read_at`: its digit or ''."""
+    """The live reading (live.js, in this browser) once it has read a finished stroke after `read_at`: its digit
+    or ''. A reading of something else (a clear, a new model) may land first and is passed over."""
     page.wait_for_function(
-        f"(t) => (document.querySelector('{LIVE}').dataset.readAt || '') !== t", arg=read_at, timeout=timeout
+        f"(t) => {{ const d = document.querySelector('{LIVE}').dataset; "
+        "return (d.readAt || '') !== t && d.source === 'up'; }",
+        arg=read_at,
+        timeout=timeout,
     )
     return page.locator(LIVE).get_attribute("data-reading")
 
