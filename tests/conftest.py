@@ -358,8 +358,6 @@ def server(tmp_path_factory, default_checkpoint):
     """The app every test shares, once it has read a first drawing. On a fresh clone the server would compile
     the kernels and make the tuning digits while the first tests use it: both are made here first, and the
     server reads them from numba's cache and DATA_DIR."""
-    from gradio_client import Client
-
     from src.data.digits import render_digit
     from src.reading import calibration
     from src.training import kernels
@@ -376,8 +374,16 @@ def server(tmp_path_factory, default_checkpoint):
         make()
     with Server(tmp_path_factory.mktemp("app")) as s:
         drawing = encode(render_digit(7, np.random.default_rng(7), canvas=SIZE, style="transparent"))
-        Client(s.url, verbose=False).predict(drawing, api_name="/predict")  # waits for the answer itself
+        app_client(s.url).predict(drawing, api_name="/predict")  # waits for the answer itself
         yield s
+
+
+def app_client(url: str):
+    """A new visitor of the app at `url`, through gradio_client. The app is plain HTTP on this machine: with no
+    certificate to check, httpx does not load the certificate bundle for each request (a tenth of the suite's CPU)."""
+    from gradio_client import Client
+
+    return Client(url, verbose=False, ssl_verify=False)
 
 
 @pytest.fixture
@@ -385,9 +391,7 @@ def client(server):
     """A visitor of the session's app: each test its own gradio_client session (its own visitor folders)."""
     import threading
 
-    from gradio_client import Client
-
-    visitor = Client(server.url, verbose=False)
+    visitor = app_client(server.url)
     yield visitor
     # Gone, as a closed page is: its heartbeat ends at its next beat (close() would wait a second for that).
     threading.Thread(target=visitor.close, daemon=True).start()

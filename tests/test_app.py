@@ -8,6 +8,7 @@ from PIL import Image
 from src.data.digits import render_digit
 from src.data.mnist import read_mnist
 from src.web.pad import SIZE, encode
+from tests.conftest import app_client
 
 BLANK = (None, None, None, "")  # /predict's answer for an empty pad: no reading, no pictures, no note
 
@@ -22,10 +23,8 @@ def answers(server, inputs: list[tuple], api_name: str, visitors: int = 4) -> li
     after another (one gradio_client Client with several jobs in flight can lose an answer)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from gradio_client import Client
-
     def send(share):
-        client = Client(server.url, verbose=False)
+        client = app_client(server.url)
         return [client.predict(*args, api_name=api_name) for args in share]
 
     with ThreadPoolExecutor(visitors) as pool:
@@ -135,9 +134,8 @@ def test_every_endpoint_answers_absurd_inputs_with_a_short_message(server, clien
     import time
 
     import requests
-    from gradio_client import Client
 
-    endpoints = Client(server.url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"]
+    endpoints = app_client(server.url).view_api(return_format="dict", print_info=False)["named_endpoints"]
     tried = 0
     for name, info in endpoints.items():
         defaults = [p.get("parameter_default") for p in info["parameters"]]

@@ -2,13 +2,14 @@
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from PIL import Image
 
 from src.data.digits import render_digit, style_mask
 from src.web import corrections
 from src.web.draw_tab import FILLED_AREA
 from src.web.pad import SIZE
+from tests.conftest import app_client
 from tests.drawings import render_nondigit, render_number
 from tests.test_app import drawn, on_pad
 
@@ -90,7 +91,7 @@ def test_a_written_number_is_read_digit_by_digit(client, tmp_path):
 
 
 def test_a_correction_is_stored_and_counted(server):
-    client = Client(server.url, verbose=False)  # its own session: the correction applies to its last drawing
+    client = app_client(server.url)  # its own session: the correction applies to its last drawing
     folder = server.visitor(client).corrections  # this visitor's own
     before = corrections.count(folder)
     client.predict(drawn(1, np.random.default_rng(3)), api_name="/predict")
@@ -102,7 +103,7 @@ def test_a_correction_is_stored_and_counted(server):
 
 @pytest.mark.slow
 def test_fine_tune_on_corrections_reports_before_and_after_and_saves_a_model(server):
-    client = Client(server.url, verbose=False)  # its own visitor: the corrections and the run are theirs alone
+    client = app_client(server.url)  # its own visitor: the corrections and the run are theirs alone
     visitor = server.visitor(client)
     rng = np.random.default_rng(20)
     from src.data.preprocess import preprocess

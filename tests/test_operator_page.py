@@ -6,11 +6,10 @@ import urllib.request
 import zipfile
 
 import pytest
-from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from src.web import corrections
-from tests.conftest import Server
+from tests.conftest import Server, app_client
 from tests.test_visitors import correct, drawing_of, train
 
 OPERATOR_ENDPOINTS = {
@@ -48,7 +47,7 @@ def operated(tmp_path_factory):
 
 @pytest.mark.slow
 def test_with_the_secret_a_signed_in_operator_promotes_a_run_for_new_visitors(operated, tmp_path):
-    operator, visitor = Client(operated.url, verbose=False), Client(operated.url, verbose=False)
+    operator, visitor = app_client(operated.url), app_client(operated.url)
     assert OPERATOR_ENDPOINTS <= endpoints(operator)
     pages, parts = operator_parts(operated)
     assert pages and parts  # the page exists, reached by its address (/operator)
@@ -79,7 +78,7 @@ def test_with_the_secret_a_signed_in_operator_promotes_a_run_for_new_visitors(op
     label = next(row[0] for row in table["data"] if row[0].endswith(run))
     *_, result = operator.predict(label, api_name="/operator_promote")
     assert f"promoted-{run}" in result
-    newcomer = Client(operated.url, verbose=False)
+    newcomer = app_client(operated.url)
     assert newcomer.predict(three, api_name="/classify") == run_answer
     assert (operated.checkpoint_dir / "DEFAULT").read_text().strip() == f"promoted-{run}"  # kept across restarts
 
@@ -93,7 +92,7 @@ def test_with_the_secret_a_signed_in_operator_promotes_a_run_for_new_visitors(op
 
 @pytest.mark.slow
 def test_the_export_holds_only_the_corrections_of_visitors_who_chose_to_share(operated, tmp_path):
-    sharer, private, operator = (Client(operated.url, verbose=False) for _ in range(3))
+    sharer, private, operator = (app_client(operated.url) for _ in range(3))
     sharer.predict(True, api_name="/share_corrections")
     correct((sharer, "4"), (sharer, "6"), (private, "1"))
     assert corrections.count(operated.visitor(private).corrections) == 1

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import gradio as gr
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError, ValidationError
 
 from src import settings
@@ -22,7 +22,7 @@ from src.training.loop import train_epochs
 from src.training.recipes import FAST
 from src.web import train_tab, trainings
 from src.web.visitors import Visitors
-from tests.conftest import NoProgress, Server, in_a_fresh_loop
+from tests.conftest import NoProgress, Server, app_client, in_a_fresh_loop
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def client(server):
     """A gradio_client session of this test's own: a visitor of their own (runs, model choice, Stop)."""
-    return Client(server.url, verbose=False)
+    return app_client(server.url)
 
 
 def tab_in(folder, visitors=None) -> train_tab.TrainTab:
@@ -158,7 +158,7 @@ def test_classify_keeps_answering_while_training_runs(client, server, tmp_path):
     drawing = tmp_path / "seven.png"
     render_digit(7, np.random.default_rng(7), canvas=800).convert("RGB").save(drawing)
     job = client.submit(**train_inputs(epochs=3, seed=0, max_examples=6000))
-    other = Client(server.url, verbose=False)
+    other = app_client(server.url)
     latencies, answers = [], []
     while not job.done():
         t0 = time.perf_counter()
@@ -244,7 +244,7 @@ async def _first(agen, n):
 def test_allow_training_0_switches_training_off_and_says_why(tmp_path_factory):
     s = Server(tmp_path_factory.mktemp("no-training"), env={"ALLOW_TRAINING": "0"})
     try:
-        endpoints = Client(s.url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"]
+        endpoints = app_client(s.url).view_api(return_format="dict", print_info=False)["named_endpoints"]
         assert "/classify" in endpoints and "/train" not in endpoints and "/fine_tune" not in endpoints
         texts = [c.get("props", {}).get("value") for c in config(s)["components"]]
         assert any(isinstance(t, str) and "ALLOW_TRAINING=0" in t for t in texts)

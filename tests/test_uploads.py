@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image, ImageFile
 
@@ -28,6 +28,7 @@ from src.data.preprocess import MAX_PIXELS, InvalidImage
 from src.data.strokes import png_bytes, stylize
 from src.web import uploads
 from src.web.pad import MAX_VALUE_LENGTH, PREFIX, SIZE, decode, encode
+from tests.conftest import app_client
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERIC = "has not enabled verbose error reporting"
@@ -485,7 +486,7 @@ def test_eight_concurrent_clients_classify_without_failures(server, files):
 
     def worker():
         try:
-            c = Client(server.url, verbose=False)
+            c = app_client(server.url)
             for d, p in zip(digits, paths):
                 r = c.predict(handle_file(str(p)), api_name="/classify")
                 with lock:

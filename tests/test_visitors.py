@@ -12,6 +12,7 @@ import pytest
 from src import settings
 from src.web import corrections
 from src.web.visitors import RUN_BYTES, LimitReached, Limits, Visitors
+from tests.conftest import app_client
 
 DIGIT = np.zeros((28, 28), np.uint8)
 DIGIT[6:22, 13:15] = 255
@@ -264,10 +265,9 @@ def wait_for(job, predicate):
 def test_two_api_visitors_are_isolated_in_model_corrections_stop_and_runs(server, tmp_path):
     """Two gradio_client sessions A and B: nothing A does changes what B sees or gets, and B sees A's
     training only as a place in the line."""
-    from gradio_client import Client
     from gradio_client.exceptions import AppError
 
-    a, b = Client(server.url, verbose=False), Client(server.url, verbose=False)
+    a, b = app_client(server.url), app_client(server.url)
     three = drawing_of(3, tmp_path)
     b_before = b.predict(three, api_name="/classify")
 
