@@ -353,25 +353,51 @@ class Server:
         self.stop()
 
 
+# What the app makes once and keeps in DATA_DIR (src.atomic.cached_arrays): the tuning digits, and the training
+# pools its trainings draw. A run that starts the app makes them from its start, each worker a share, in a process
+# of its own: on a fresh clone its tests would otherwise wait for them in turn.
+MADE_ONCE = [
+    "from src.reading import calibration; calibration.prepare()",
+    "from src import settings; from src.data import pools; pools.cached_training_pools(settings.DATA_DIR)",
+]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def made_once(request):
+    """This worker's share of MADE_ONCE, begun in the background when the run has a test of the app; stopped at
+    the end of the run if it is still at work (what it keeps is written whole or not at all)."""
+    import subprocess
+    import sys
+
+    workers, worker = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), os.environ.get("PYTEST_XDIST_WORKER")
+    share = MADE_ONCE[int(worker[2:]) if worker else 0 :: workers]
+    if not share or not any("server" in item.fixturenames for item in request.session.items):
+        yield
+        return
+    maker = subprocess.Popen(
+        [sys.executable, "-c", "; ".join(share)],
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    yield
+    maker.kill()
+    maker.wait()
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, default_checkpoint):
-    """The app every test shares, once it has read a first drawing. On a fresh clone the server would compile
-    the kernels and make the tuning digits while the first tests use it: both are made here first, and the
-    server reads them from numba's cache and DATA_DIR."""
+    """The app every test shares, once it has read a first drawing. Its kernels (numba's cache) and tuning digits
+    (MADE_ONCE) are made here first, where not yet made: the server would make them while the first tests use it."""
     from src.data.digits import render_digit
     from src.reading import calibration
     from src.training import kernels
     from src.web.pad import SIZE, encode
 
-    def compile_kernels():
-        with between_workers(tmp_path_factory, "kernels"):  # numba compiles once; the others load its cache
-            kernels.warm_up()
-
-    # The tuning digits are made once too (src.atomic.cached_arrays); a second worker starts with them, so that
-    # two workers make both at once.
-    steps = [compile_kernels, calibration.prepare]
-    for make in steps[:: -1 if os.environ.get("PYTEST_XDIST_WORKER", "gw0")[-1] in "13579" else 1]:
-        make()
+    with between_workers(tmp_path_factory, "kernels"):  # numba compiles once; the others load its cache
+        kernels.warm_up()
+    calibration.prepare()
     with Server(tmp_path_factory.mktemp("app")) as s:
         drawing = encode(render_digit(7, np.random.default_rng(7), canvas=SIZE, style="transparent"))
         app_client(s.url).predict(drawing, api_name="/predict")  # waits for the answer itself
