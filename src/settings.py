@@ -16,6 +16,7 @@ CHECKPOINT_DIR = Path(os.environ.get("CHECKPOINT_DIR", str(ROOT / "checkpoints")
 DEFAULT_CHECKPOINT = "default.safetensors"
 ALLOW_TRAINING = _flag("ALLOW_TRAINING", True)
 CPU_KERNELS = _flag("CPU_KERNELS", True)  # CPU training with numba's kernels (src/training/kernels.py)
+TRAINING_THREADS = int(os.environ.get("TRAINING_THREADS", "0"))  # CPU threads of a training; 0: cores up to 4
 MAX_EPOCHS = int(os.environ.get("MAX_EPOCHS", "50"))
 
 # A public server: each visitor's runs and corrections live in their own folder under VISITOR_DIR

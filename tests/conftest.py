@@ -33,15 +33,15 @@ def pytest_xdist_auto_num_workers(config) -> int:
 
 
 def pytest_configure(config):
-    """With several workers (pytest-xdist, pyproject.toml), each computes on one thread: two workers of two
-    threads each on two cores wait on each other, and a training took three times as long."""
+    """With several workers (pytest-xdist, pyproject.toml), each computes on one thread, and so do the servers,
+    trainings and benches they start (TRAINING_THREADS): two threads each on two cores wait on each other, and a
+    training took three times as long."""
     if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
         import torch
 
-        from src.training import hardware
-
         torch.set_num_threads(1)
-        hardware.training_threads = lambda: 1
+        os.environ["TRAINING_THREADS"] = "1"
+        settings.TRAINING_THREADS = 1
 
 
 def pytest_collection_modifyitems(items):

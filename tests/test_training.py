@@ -80,6 +80,21 @@ def test_the_train_tab_s_fast_recipe_reaches_99_percent_on_mnist_test(data_dir):
     assert len(records) == FAST.epochs and test_acc >= 99.0
 
 
+def test_a_training_takes_the_threads_training_threads_sets(monkeypatch):
+    import os
+
+    from src import settings
+    from src.training.hardware import threads_for_training, training_threads
+
+    monkeypatch.setattr(settings, "TRAINING_THREADS", 0)
+    assert training_threads() == max(1, min(os.cpu_count(), 4))
+    monkeypatch.setattr(settings, "TRAINING_THREADS", 3)
+    before = torch.get_num_threads()
+    with threads_for_training():
+        assert torch.get_num_threads() == 3
+    assert torch.get_num_threads() == before
+
+
 def test_compute_dtype_follows_the_precision_asked_for(monkeypatch):
     from src.training import hardware
     from src.training.hardware import compute_dtype

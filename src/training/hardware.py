@@ -6,6 +6,8 @@ from contextlib import contextmanager
 
 import torch
 
+from src import settings
+
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
@@ -20,9 +22,9 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def training_threads() -> int:
-    """CPU threads for a training: all cores up to 4. This network's convolutions on a batch of a few hundred
-    28x28 images are too small to keep more threads busy (python -m bench.train_speed, on 2 cores only)."""
-    return max(1, min(os.cpu_count() or 1, 4))
+    """CPU threads for a training: TRAINING_THREADS if set, else all cores up to 4. This network's convolutions on
+    a batch of a few hundred 28x28 images are too small to keep more threads busy (python -m bench.train_speed)."""
+    return settings.TRAINING_THREADS or max(1, min(os.cpu_count() or 1, 4))
 
 
 @contextmanager
