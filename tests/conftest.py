@@ -406,7 +406,7 @@ def server(tmp_path_factory, default_checkpoint):
 
 def app_client(url: str):
     """A new visitor of the app at `url`, through gradio_client. The app is plain HTTP on this machine: with no
-    certificate to check, httpx does not load the certificate bundle for each request (a tenth of the suite's CPU)."""
+    certificate to check, httpx does not load the certificate bundle again for every request (docs/measurements.md)."""
     from gradio_client import Client
 
     return Client(url, verbose=False, ssl_verify=False)
