@@ -34,8 +34,7 @@ def pytest_xdist_auto_num_workers(config) -> int:
 
 def pytest_configure(config):
     """With several workers (pytest-xdist, pyproject.toml), each computes on one thread, and so do the servers,
-    trainings and benches they start (TRAINING_THREADS): two threads each on two cores wait on each other, and a
-    training took three times as long."""
+    trainings and benches they start (TRAINING_THREADS): with two threads each, the workers wait on each other."""
     if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
         import torch
 
@@ -45,11 +44,15 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
-    """A test that needs the running app (the `server` fixture, directly or through another) is slow:
-    `pytest -m "not slow"` starts no server."""
+    """A test that needs the running app is slow: `pytest -m "not slow"` starts no server."""
     for item in items:
-        if "server" in getattr(item, "fixturenames", ()):
+        if needs_server(item):
             item.add_marker(pytest.mark.slow)
+
+
+def needs_server(item) -> bool:
+    """Whether a test uses the `server` fixture, directly or through another."""
+    return "server" in getattr(item, "fixturenames", ())
 
 
 # ------------------------------------------------------------------------------------------ messages
@@ -119,7 +122,7 @@ def screenshots(request, tmp_path_factory) -> Path:
 
 def between_workers(tmp_path_factory, name: str):
     """A lock that the run's workers (pytest-xdist) share: what one of them makes under it, the others then read."""
-    from filelock import FileLock  # PyTorch's own dependency
+    from filelock import FileLock
 
     return FileLock(Path(tmp_path_factory.getbasetemp()).parent / f"{name}.lock")
 
@@ -363,31 +366,43 @@ MADE_ONCE = [
 
 
 @pytest.fixture(scope="session", autouse=True)
-def made_once(request):
-    """This worker's share of MADE_ONCE, begun in the background when the run has a test of the app; stopped at
-    the end of the run if it is still at work (what it keeps is written whole or not at all)."""
+def made_once(request, tmp_path_factory):
+    """This worker's share of MADE_ONCE, begun in the background when the run has a test of the app (its output in
+    made-once-<worker>.log of the run's temporary folder); interrupted at the end of the run if still at work."""
+    import signal
     import subprocess
     import sys
+    import warnings
 
     workers, worker = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), os.environ.get("PYTEST_XDIST_WORKER")
     share = MADE_ONCE[int(worker[2:]) if worker else 0 :: workers]
-    if not share or not any("server" in item.fixturenames for item in request.session.items):
+    if not share or not any(needs_server(item) for item in request.session.items):
         yield
         return
-    maker = subprocess.Popen(
-        [sys.executable, "-c", "; ".join(share)],
-        cwd=ROOT,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    request.getfixturevalue("data_dir")  # MNIST first: one worker downloads it
+    log = tmp_path_factory.getbasetemp() / f"made-once-{worker or 'gw0'}.log"
+    with open(log, "wb") as out:
+        maker = subprocess.Popen(
+            [sys.executable, "-c", "; ".join(share)],
+            cwd=ROOT,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     yield
-    maker.kill()
-    maker.wait()
+    if maker.poll() is None:  # KeyboardInterrupt: a file being written is removed, not left half made
+        maker.send_signal(signal.SIGINT)
+        try:
+            maker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            maker.kill()
+            maker.wait()
+    elif maker.returncode:
+        warnings.warn(f"making {share} failed: {log.read_text(errors='replace')[-2000:]}", stacklevel=1)
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory, default_checkpoint):
+def server(tmp_path_factory, default_checkpoint, data_dir):
     """The app every test shares, once it has read a first drawing. Its kernels (numba's cache) and tuning digits
     (MADE_ONCE) are made here first, where not yet made: the server would make them while the first tests use it."""
     from src.data.digits import render_digit
