@@ -61,20 +61,28 @@ def cached_arrays(path: Path | str, key: str, make: Callable[[], dict], kept: in
     arrays = _read_kept(mine, key)
     if arrays is not None:
         return arrays
-    try:
-        lock = FileLock(path.with_name(f".{path.stem}.lock"), timeout=600)
-        lock.acquire()
-    except OSError:  # a read-only folder, or a maker that hangs (filelock.Timeout): make them here
-        lock = None
-    try:
+    with one_at_a_time(path.with_name(f".{path.stem}.lock")):
         arrays = _read_kept(mine, key)  # made meanwhile by whoever held the lock
         if arrays is None:
             arrays = make()
             _keep(arrays, path, mine, key, kept)
+    return arrays
+
+
+@contextlib.contextmanager
+def one_at_a_time(lock_path: Path):
+    """A file lock at `lock_path`, held for the duration: one process or thread at a time does the work. Without
+    it where it cannot be taken: a read-only folder, or a holder that hangs for 10 minutes (filelock.Timeout)."""
+    lock = FileLock(lock_path, timeout=600)
+    try:
+        lock.acquire()
+    except OSError:
+        lock = None
+    try:
+        yield
     finally:
         if lock is not None:
             lock.release()
-    return arrays
 
 
 def _read_kept(mine: Path, key: str) -> dict | None:

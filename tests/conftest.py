@@ -128,14 +128,13 @@ def between_workers(tmp_path_factory, name: str):
 
 
 @pytest.fixture(scope="session")
-def data_dir(tmp_path_factory) -> str:
+def data_dir() -> str:
     """DATA_DIR with MNIST in it: downloaded on first use where there is internet, as the app does (by one
-    worker; the others wait for it)."""
-    with between_workers(tmp_path_factory, "mnist"):
-        try:
-            read_mnist(settings.DATA_DIR, train=False)
-        except DataUnavailable as e:
-            pytest.fail(str(e))
+    process at a time: src.data.mnist.read_mnist)."""
+    try:
+        read_mnist(settings.DATA_DIR, train=False)
+    except DataUnavailable as e:
+        pytest.fail(str(e))
     return settings.DATA_DIR
 
 

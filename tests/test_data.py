@@ -24,3 +24,25 @@ def test_missing_data_gives_one_clear_message(tmp_path, monkeypatch):
     with pytest.raises(DataUnavailable, match="MNIST/raw") as err:
         read_mnist(str(tmp_path), train=False)
     assert str(tmp_path) in str(err.value)
+
+
+def test_mnist_is_read_by_one_process_or_thread_at_a_time(tmp_path, monkeypatch):
+    """torchvision writes the downloaded files in place: a second reader would find them half written."""
+    from filelock import FileLock, Timeout
+
+    from src.data import mnist
+
+    held = []
+
+    class Downloading:
+        def __init__(self, root, train, download):
+            try:  # the lock read_mnist holds, taken again from here
+                FileLock(tmp_path / ".mnist.lock", timeout=0).acquire()
+                held.append(False)
+            except Timeout:
+                held.append(True)
+            self.data, self.targets = torch.zeros(1, 28, 28, dtype=torch.uint8), torch.zeros(1, dtype=torch.int64)
+
+    monkeypatch.setattr(mnist, "MNIST", Downloading)
+    mnist.read_mnist(str(tmp_path), train=False)
+    assert held == [True]

@@ -6,9 +6,12 @@ Batches are then sliced from memory: no per-sample PIL or ToTensor work.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torchvision.datasets import MNIST
+
+from src.atomic import one_at_a_time
 
 VAL_FRACTION = 0.2
 
@@ -48,7 +51,9 @@ class MNISTData:
 def read_mnist(data_dir: str, train: bool) -> Split:
     """One half of MNIST (the 60k training or the 10k test images) as uint8 tensors."""
     try:
-        ds = MNIST(root=data_dir, train=train, download=True)
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+        with one_at_a_time(Path(data_dir) / ".mnist.lock"):  # torchvision writes the files in place, unlocked
+            ds = MNIST(root=data_dir, train=train, download=True)
     except Exception as e:  # torchvision raises RuntimeError/URLError/OSError depending on what failed
         raise DataUnavailable(
             f"MNIST is not in {data_dir}/MNIST/raw/ and could not be downloaded ({type(e).__name__}: {e}). "
